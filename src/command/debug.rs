@@ -1,0 +1,161 @@
+//! DEBUG: test hooks (behind `enable-debug-command`), as Redis's test suite uses them.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::args::{self, is};
+use super::table::{CommandSpec as C, ADMIN, LOADING, NOSCRIPT, STALE};
+use super::{CmdError, CmdResult, Ctx, NO_KEY};
+
+pub static COMMANDS: &[C] = &[
+    C::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, debug).doc(
+        "server",
+        "1.0.0",
+        "subcommand [argument ...]",
+        "A container for debugging commands.",
+    ),
+];
+
+fn allowed(ctx: &Ctx) -> bool {
+    match ctx.server.config.get("enable-debug-command").as_str() {
+        "yes" => true,
+        "local" => {
+            ctx.client.handle.addr.starts_with("127.")
+                || ctx.client.handle.addr.starts_with("[::1]")
+        }
+        _ => false,
+    }
+}
+
+fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if !allowed(ctx) {
+        return Err(CmdError::new(
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+        ));
+    }
+    let sub = argv[1];
+    let n = argv.len();
+    if is(sub, "SLEEP") && n == 3 {
+        let secs = args::float(argv[2]).unwrap_or(0.0).max(0.0);
+        ctx.client.sleep = Some(Duration::from_secs_f64(secs));
+        ctx.out.ok();
+    } else if is(sub, "SET-ACTIVE-EXPIRE") && n == 3 {
+        ctx.server
+            .active_expire
+            .store(argv[2] != b"0", Ordering::Relaxed);
+        ctx.out.ok();
+    } else if is(sub, "OBJECT") && n == 3 {
+        let mut shard = ctx.db().lock_key(argv[2]);
+        let e = shard.get_mut(argv[2], ctx.now).ok_or(NO_KEY)?;
+        let idle = crate::engine::lru_clock().wrapping_sub(e.access);
+        let line = format!(
+            "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+            e as *const _ as usize,
+            e.value.encoding(),
+            match &e.value {
+                crate::engine::Value::Str(s) => s.len(),
+            },
+            e.access & 0xFF_FFFF,
+            idle
+        );
+        drop(shard);
+        ctx.out.simple(&line);
+    } else if is(sub, "PROTOCOL") && n == 3 {
+        protocol(ctx, argv[2])?;
+    } else if is(sub, "LOG") && n == 3 {
+        tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(argv[2]));
+        ctx.out.ok();
+    } else if is(sub, "STRINGMATCH-LEN") && n == 4 {
+        // Exercises the glob matcher on a long subject (a regression hook in Redis's tests).
+        let m = crate::engine::glob::matches(argv[2], argv[3], false);
+        ctx.out.int(m as i64);
+    } else if is(sub, "CHANGE-REPL-ID") && n == 2 {
+        ctx.out.ok();
+    } else if is(sub, "HELP") {
+        super::server::help(
+            ctx,
+            "DEBUG",
+            &[
+                "LOG <message>",
+                "    Write <message> to the server log.",
+                "OBJECT <key>",
+                "    Show low level info about the key and associated value.",
+                "PROTOCOL <type>",
+                "    Reply with a test value of the specified type.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+            ],
+        );
+    } else {
+        return Err(CmdError::owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(sub)
+        )));
+    }
+    Ok(())
+}
+
+/// DEBUG PROTOCOL: one reply of each RESP type, so clients and tests can check their parsers.
+fn protocol(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
+    let out = &mut *ctx.out;
+    if is(name, "string") {
+        out.bulk(b"Hello World");
+    } else if is(name, "integer") {
+        out.int(12345);
+    } else if is(name, "double") {
+        out.double(3.141);
+    } else if is(name, "bignum") {
+        let n = b"1234567999999999999999999999999999999";
+        if out.resp3 {
+            out.raw(b"(");
+            out.raw(n);
+            out.raw(b"\r\n");
+        } else {
+            out.bulk(n);
+        }
+    } else if is(name, "null") {
+        out.null();
+    } else if is(name, "array") {
+        out.array(3);
+        (0..3).for_each(|j| out.int(j));
+    } else if is(name, "set") {
+        out.set(3);
+        (0..3).for_each(|j| out.int(j));
+    } else if is(name, "map") {
+        out.map(3);
+        for j in 0..3 {
+            out.int(j);
+            out.boolean(j == 1);
+        }
+    } else if is(name, "attrib") {
+        if out.resp3 {
+            out.raw(b"|1\r\n");
+            out.bulk(b"key-popularity");
+            out.array(2);
+            out.bulk(b"key:123");
+            out.int(90);
+        }
+        out.bulk(b"Some real reply following the attribute");
+    } else if is(name, "push") {
+        if !out.resp3 {
+            return Err(CmdError::new("ERR RESP2 is not supported by this command"));
+        }
+        out.raw(b">2\r\n");
+        out.bulk(b"server-cpu-usage");
+        out.int(42);
+        out.bulk(b"Some real reply following the push reply");
+    } else if is(name, "true") {
+        out.boolean(true);
+    } else if is(name, "false") {
+        out.boolean(false);
+    } else if is(name, "verbatim") {
+        out.verbatim(b"This is a verbatim\nstring");
+    } else {
+        return Err(CmdError::new(
+            "ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! Turns a command's syntax line (`key value [NX | XX] [EX seconds | PX milliseconds]`) into the
+//! argument tree COMMAND DOCS returns, which redis-cli uses for its hints.
+//!
+//! Conventions of the syntax line: UPPER-CASE words are tokens (a token followed by a
+//! lower-case word is a token with a value), lower-case words are arguments, `[...]` is
+//! optional, `a | b` is a choice, and `...` after an item means it repeats.
+
+use crate::protocol::Reply;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arg {
+    pub name: String,
+    /// Redis's argument types: key, string, integer, double, pure-token, block, oneof.
+    pub kind: &'static str,
+    pub token: Option<String>,
+    pub optional: bool,
+    pub multiple: bool,
+    pub children: Vec<Arg>,
+}
+
+impl Arg {
+    fn leaf(name: &str, kind: &'static str, token: Option<&str>) -> Arg {
+        Arg {
+            name: name.to_string(),
+            kind,
+            token: token.map(str::to_string),
+            optional: false,
+            multiple: false,
+            children: vec![],
+        }
+    }
+}
+
+fn tokenize(s: &str) -> Vec<String> {
+    let spaced = s
+        .replace('[', " [ ")
+        .replace(']', " ] ")
+        .replace('|', " | ");
+    let mut out = Vec::new();
+    for w in spaced.split_whitespace() {
+        if let Some(base) = w.strip_suffix("...").filter(|b| !b.is_empty()) {
+            out.push(base.to_string());
+            out.push("...".to_string());
+        } else {
+            out.push(w.to_string());
+        }
+    }
+    out
+}
+
+fn is_token(w: &str) -> bool {
+    w.chars().any(|c| c.is_ascii_uppercase()) && !w.chars().any(|c| c.is_ascii_lowercase())
+}
+
+fn value_kind(name: &str) -> &'static str {
+    const INTS: &[&str] = &[
+        "seconds",
+        "milliseconds",
+        "count",
+        "index",
+        "index1",
+        "index2",
+        "db",
+        "offset",
+        "start",
+        "end",
+        "cursor",
+        "protover",
+        "client-id",
+        "maxage",
+        "destination-db",
+        "min-match-len",
+        "decrement",
+        "numkeys",
+        "unix-time-seconds",
+        "unix-time-milliseconds",
+    ];
+    if name.contains("key") || name == "source" || name == "destination" {
+        "key"
+    } else if INTS.contains(&name) {
+        "integer"
+    } else if name == "increment" {
+        "integer"
+    } else {
+        "string"
+    }
+}
+
+struct P {
+    toks: Vec<String>,
+    pos: usize,
+}
+
+impl P {
+    fn peek(&self) -> Option<&str> {
+        self.toks.get(self.pos).map(String::as_str)
+    }
+
+    /// Alternatives separated by `|` until `]` or the end.
+    fn alternatives(&mut self) -> Vec<Arg> {
+        let mut alts = vec![self.sequence()];
+        while self.peek() == Some("|") {
+            self.pos += 1;
+            alts.push(self.sequence());
+        }
+        if alts.len() == 1 {
+            return alts.pop().unwrap_or_default();
+        }
+        let children = alts.into_iter().map(group).collect::<Vec<_>>();
+        let name = children
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join("-");
+        vec![Arg {
+            name: if name.len() > 40 {
+                "option".into()
+            } else {
+                name
+            },
+            kind: "oneof",
+            token: None,
+            optional: false,
+            multiple: false,
+            children,
+        }]
+    }
+
+    fn sequence(&mut self) -> Vec<Arg> {
+        let mut items: Vec<Arg> = Vec::new();
+        while let Some(w) = self.peek().map(str::to_string) {
+            match w.as_str() {
+                "]" | "|" => break,
+                "[" => {
+                    self.pos += 1;
+                    let inner = self.alternatives();
+                    if self.peek() == Some("]") {
+                        self.pos += 1;
+                    }
+                    // `[x ...]` right after `x` means "x, repeated": fold into the previous item.
+                    let repeat = inner.len() == 1
+                        && inner[0].multiple
+                        && items.last().is_some_and(|l| l.name == inner[0].name);
+                    if repeat {
+                        if let Some(l) = items.last_mut() {
+                            l.multiple = true;
+                        }
+                        continue;
+                    }
+                    let mut g = group(inner);
+                    g.optional = true;
+                    items.push(g);
+                }
+                "..." => {
+                    self.pos += 1;
+                    if let Some(l) = items.last_mut() {
+                        l.multiple = true;
+                    }
+                }
+                _ => {
+                    self.pos += 1;
+                    let next = self.peek().map(str::to_string);
+                    if is_token(&w) {
+                        match next {
+                            Some(v)
+                                if !is_token(&v)
+                                    && !["[", "]", "|", "..."].contains(&v.as_str()) =>
+                            {
+                                self.pos += 1;
+                                items.push(Arg::leaf(&v, value_kind(&v), Some(&w)));
+                            }
+                            _ => items.push(Arg::leaf(
+                                &w.to_ascii_lowercase(),
+                                "pure-token",
+                                Some(&w),
+                            )),
+                        }
+                    } else {
+                        items.push(Arg::leaf(&w, value_kind(&w), None));
+                    }
+                }
+            }
+        }
+        items
+    }
+}
+
+/// One argument from a list: the item itself, or a block holding several.
+fn group(mut items: Vec<Arg>) -> Arg {
+    if items.len() == 1 {
+        return items.pop().expect("one item");
+    }
+    let name = items.first().map(|a| a.name.clone()).unwrap_or_default();
+    Arg {
+        name,
+        kind: "block",
+        token: None,
+        optional: false,
+        multiple: false,
+        children: items,
+    }
+}
+
+/// Parses a syntax line into arguments.
+pub fn parse(syntax: &str) -> Vec<Arg> {
+    let mut p = P {
+        toks: tokenize(syntax),
+        pos: 0,
+    };
+    p.alternatives()
+}
+
+/// Writes arguments as COMMAND DOCS does.
+pub fn write_args(out: &mut Reply, args: &[Arg]) {
+    out.array(args.len());
+    for a in args {
+        let mut flags = Vec::new();
+        if a.optional {
+            flags.push("optional");
+        }
+        if a.multiple {
+            flags.push("multiple");
+        }
+        let fields = 2
+            + a.token.is_some() as usize
+            + !flags.is_empty() as usize
+            + !a.children.is_empty() as usize;
+        out.map(fields);
+        out.bulk(b"name");
+        out.bulk(a.name.as_bytes());
+        out.bulk(b"type");
+        out.bulk(a.kind.as_bytes());
+        if let Some(t) = &a.token {
+            out.bulk(b"token");
+            out.bulk(t.as_bytes());
+        }
+        if !flags.is_empty() {
+            out.bulk(b"flags");
+            out.array(flags.len());
+            for f in flags {
+                out.simple(f);
+            }
+        }
+        if !a.children.is_empty() {
+            out.bulk(b"arguments");
+            write_args(out, &a.children);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_syntax() {
+        let a = parse("key value [NX | XX] [GET] [EX seconds | PX milliseconds | KEEPTTL]");
+        assert_eq!(a.len(), 5);
+        assert_eq!(a[0].kind, "key");
+        assert_eq!(a[2].kind, "oneof");
+        assert!(a[2].optional);
+        assert_eq!(a[2].children[0].token.as_deref(), Some("NX"));
+        assert_eq!(a[3].kind, "pure-token");
+        assert_eq!(a[4].children[0].name, "seconds");
+        assert_eq!(a[4].children[0].kind, "integer");
+    }
+
+    #[test]
+    fn repeated_keys_fold() {
+        let a = parse("key [key ...]");
+        assert_eq!(a.len(), 1);
+        assert!(a[0].multiple);
+        let b = parse("key value [key value ...]");
+        assert_eq!(b.len(), 3);
+        assert_eq!(b[2].kind, "block");
+        assert!(b[2].optional);
+    }
+}

@@ -1,0 +1,196 @@
+//! The command table and dispatch. Each family module declares its commands in one `COMMANDS`
+//! slice; `table::CommandTable` collects them. Dispatch does the checks every command shares
+//! (existence, arity, authentication) once, then calls the handler and records statistics.
+
+pub mod args;
+pub mod client;
+pub mod connection;
+pub mod debug;
+pub mod docs;
+pub mod introspection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+pub mod table;
+
+use std::borrow::Cow;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crate::engine::Db;
+use crate::protocol::Reply;
+use crate::server::client::{Client, ReplyMode};
+use crate::server::Server;
+
+pub use table::{CommandSpec, CommandTable};
+
+/// An error reply, with its code as the first word (`ERR ...`, `WRONGTYPE ...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdError(pub Cow<'static, str>);
+
+impl CmdError {
+    pub const fn new(msg: &'static str) -> Self {
+        CmdError(Cow::Borrowed(msg))
+    }
+
+    pub fn owned(msg: String) -> Self {
+        CmdError(Cow::Owned(msg))
+    }
+}
+
+pub type CmdResult = Result<(), CmdError>;
+
+pub const WRONGTYPE: CmdError =
+    CmdError::new("WRONGTYPE Operation against a key holding the wrong kind of value");
+pub const SYNTAX: CmdError = CmdError::new("ERR syntax error");
+pub const NOT_INT: CmdError = CmdError::new("ERR value is not an integer or out of range");
+pub const NOT_FLOAT: CmdError = CmdError::new("ERR value is not a valid float");
+pub const OVERFLOW: CmdError = CmdError::new("ERR increment or decrement would overflow");
+pub const NO_KEY: CmdError = CmdError::new("ERR no such key");
+pub const DB_INDEX: CmdError = CmdError::new("ERR DB index is out of range");
+pub const NOAUTH: CmdError = CmdError::new("NOAUTH Authentication required.");
+
+/// What a handler sees: the server, the calling client, and where its reply goes.
+pub struct Ctx<'a> {
+    pub server: &'a Server,
+    pub client: &'a mut Client,
+    pub out: &'a mut Reply,
+    /// Command start time, ms since the epoch (one clock read per command).
+    pub now: u64,
+}
+
+impl<'a> Ctx<'a> {
+    /// The client's selected database.
+    pub fn db(&self) -> &'a Db {
+        self.server.keyspace.db(self.client.db)
+    }
+
+    /// Whether reads should update access times (CLIENT NO-TOUCH turns it off).
+    pub fn touch(&self) -> bool {
+        !self.client.handle.no_touch.load(Ordering::Relaxed)
+    }
+}
+
+pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
+
+/// Lower-cases a command name into a stack buffer (names are short ASCII).
+fn lowercase<'b>(name: &[u8], buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    Some(&buf[..name.len()])
+}
+
+/// Runs one request and appends its reply to `ctx.out`.
+pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let mark = ctx.out.len();
+    let table = &ctx.server.commands;
+    let mut buf = [0u8; 64];
+    let cmd = lowercase(argv[0], &mut buf).and_then(|n| table.lookup(n));
+    let Some(mut cmd) = cmd else {
+        reply_error(ctx, &unknown_command(argv));
+        finish_reply_mode(ctx, mark);
+        return;
+    };
+    if !cmd.spec.subcommands.is_empty() && argv.len() >= 2 {
+        match lowercase(argv[1], &mut buf).and_then(|n| cmd.sub(n)) {
+            Some(sub) => cmd = sub,
+            None if cmd.spec.handler.is_none() => {
+                let e = format!(
+                    "ERR unknown subcommand '{}'. Try {} HELP.",
+                    trunc(argv[1], 128),
+                    cmd.spec.name.to_ascii_uppercase()
+                );
+                cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                reply_error(ctx, &CmdError::owned(e));
+                finish_reply_mode(ctx, mark);
+                return;
+            }
+            None => {}
+        }
+    }
+    let spec = cmd.spec;
+    let arity_ok = if spec.arity > 0 {
+        argv.len() == spec.arity as usize
+    } else {
+        argv.len() >= (-spec.arity) as usize
+    };
+    let rejection = if !arity_ok || spec.handler.is_none() {
+        Some(CmdError::owned(format!(
+            "ERR wrong number of arguments for '{}' command",
+            cmd.fullname
+        )))
+    } else if !ctx.client.authenticated
+        && spec.flags & table::NO_AUTH == 0
+        && ctx.server.auth_required()
+    {
+        Some(NOAUTH)
+    } else {
+        None
+    };
+    if let Some(e) = rejection {
+        cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        reply_error(ctx, &e);
+        finish_reply_mode(ctx, mark);
+        return;
+    }
+    let handler = spec.handler.expect("checked above");
+    ctx.client.handle.last_cmd.store(cmd.id, Ordering::Relaxed);
+    let started = Instant::now();
+    let result = handler(ctx, argv);
+    let usec = started.elapsed().as_micros() as u64;
+    cmd.stats.calls.fetch_add(1, Ordering::Relaxed);
+    cmd.stats.usec.fetch_add(usec, Ordering::Relaxed);
+    if spec.flags & table::WRITE != 0 && result.is_ok() {
+        ctx.server.stats.dirty.fetch_add(1, Ordering::Relaxed);
+    }
+    if let Err(e) = result {
+        cmd.stats.failed.fetch_add(1, Ordering::Relaxed);
+        reply_error(ctx, &e);
+    }
+    finish_reply_mode(ctx, mark);
+}
+
+/// Applies CLIENT REPLY OFF/SKIP by dropping what the command wrote.
+fn finish_reply_mode(ctx: &mut Ctx, mark: usize) {
+    match ctx.client.reply_mode {
+        ReplyMode::On => {}
+        ReplyMode::Off => ctx.out.buf.truncate(mark),
+        ReplyMode::Skip => {
+            ctx.out.buf.truncate(mark);
+            ctx.client.reply_mode = ReplyMode::On;
+        }
+        ReplyMode::SkipNext => ctx.client.reply_mode = ReplyMode::Skip,
+    }
+}
+
+/// Writes an error reply and counts it in errorstats.
+pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
+    ctx.out.error(&e.0);
+    ctx.server.stats.count_error(&e.0);
+}
+
+fn trunc(b: &[u8], n: usize) -> Cow<'_, str> {
+    String::from_utf8_lossy(&b[..b.len().min(n)])
+}
+
+fn unknown_command(argv: &[&[u8]]) -> CmdError {
+    let mut args = String::new();
+    for a in &argv[1..] {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        args.push('\'');
+        args.push_str(&trunc(a, room));
+        args.push_str("' ");
+    }
+    CmdError::owned(format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        trunc(argv[0], 128),
+        args
+    ))
+}

@@ -1,0 +1,307 @@
+//! Server commands: INFO, CONFIG, TIME, DBSIZE, FLUSHDB/FLUSHALL, SWAPDB, SHUTDOWN, FUNCTION.
+
+use super::args::is;
+use super::table::{
+    CommandSpec as C, ADMIN, FAST, LOADING, NOSCRIPT, NO_MULTI, READONLY, STALE, WRITE,
+};
+use super::{CmdError, CmdResult, Ctx, SYNTAX};
+
+pub static COMMANDS: &[C] = &[
+    C::new("info", -1, LOADING | STALE, info).doc(
+        "server",
+        "1.0.0",
+        "[section [section ...]]",
+        "Returns information and statistics about the server.",
+    ),
+    C::container("config", CONFIG).doc(
+        "server",
+        "2.0.0",
+        "",
+        "A container for server configuration commands.",
+    ),
+    C::new("time", 1, LOADING | STALE | FAST, time).doc(
+        "server",
+        "2.6.0",
+        "",
+        "Returns the server time.",
+    ),
+    C::new("dbsize", 1, READONLY | FAST, dbsize).doc(
+        "server",
+        "1.0.0",
+        "",
+        "Returns the number of keys in the database.",
+    ),
+    C::new("flushdb", -1, WRITE, flushdb).doc(
+        "server",
+        "1.0.0",
+        "[ASYNC | SYNC]",
+        "Removes all keys from the current database.",
+    ),
+    C::new("flushall", -1, WRITE, flushall).doc(
+        "server",
+        "1.0.0",
+        "[ASYNC | SYNC]",
+        "Removes all keys from all databases.",
+    ),
+    C::new("swapdb", 3, WRITE | FAST, swapdb).doc(
+        "server",
+        "4.0.0",
+        "index1 index2",
+        "Swaps two Redis databases.",
+    ),
+    C::new(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
+        shutdown,
+    )
+    .doc(
+        "server",
+        "1.0.0",
+        "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+    ),
+    C::container("function", FUNCTION).doc(
+        "scripting",
+        "7.0.0",
+        "",
+        "A container for function commands.",
+    ),
+];
+
+static CONFIG: &[C] = &[
+    C::new("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, config_get).doc(
+        "server",
+        "2.0.0",
+        "parameter [parameter ...]",
+        "Returns the effective values of configuration parameters.",
+    ),
+    C::new("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, config_set).doc(
+        "server",
+        "2.0.0",
+        "parameter value [parameter value ...]",
+        "Sets configuration parameters in-flight.",
+    ),
+    C::new(
+        "resetstat",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        config_resetstat,
+    )
+    .doc("server", "2.0.0", "", "Resets the server's statistics."),
+    C::new(
+        "rewrite",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        config_rewrite,
+    )
+    .doc(
+        "server",
+        "2.8.0",
+        "",
+        "Persists the effective configuration to file.",
+    ),
+    C::new("help", 2, LOADING | STALE, config_help).doc(
+        "server",
+        "5.0.0",
+        "",
+        "Returns helpful text about the different subcommands.",
+    ),
+];
+
+static FUNCTION: &[C] = &[
+    C::new("flush", -2, WRITE | NOSCRIPT, function_flush).doc(
+        "scripting",
+        "7.0.0",
+        "[ASYNC | SYNC]",
+        "Deletes all libraries and functions.",
+    ),
+    C::new("list", -2, NOSCRIPT, function_list).doc(
+        "scripting",
+        "7.0.0",
+        "[LIBRARYNAME library-name-pattern] [WITHCODE]",
+        "Returns information about all libraries.",
+    ),
+];
+
+/// Replies with a HELP text in Redis's layout: a header, the lines, and the HELP entry.
+pub fn help(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Print this help.");
+}
+
+fn info(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let sections: Vec<String> = argv[1..]
+        .iter()
+        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+        .collect();
+    let text = crate::metrics::info::render(ctx.server, &sections);
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn config_get(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let found = ctx.server.config.matching(&argv[2..]);
+    ctx.out.map(found.len());
+    for (name, value) in found {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.bulk(value.as_bytes());
+    }
+    Ok(())
+}
+
+fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() % 2 != 0 {
+        return Err(CmdError::new(
+            "ERR wrong number of arguments for 'config|set' command",
+        ));
+    }
+    let owned: Vec<(String, String)> = argv[2..]
+        .chunks(2)
+        .map(|kv| {
+            (
+                String::from_utf8_lossy(kv[0]).into_owned(),
+                String::from_utf8_lossy(kv[1]).into_owned(),
+            )
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    ctx.server
+        .config
+        .set_many(&pairs)
+        .map_err(|e| CmdError::owned(format!("ERR {e}")))?;
+    ctx.server.config_changed(&pairs);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_resetstat(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.server.reset_stats();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_rewrite(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.server
+        .config
+        .rewrite()
+        .map_err(|e| CmdError::owned(format!("ERR {e}")))?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    help(
+        ctx,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
+    Ok(())
+}
+
+fn time(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk_int(now.as_secs() as i64);
+    ctx.out.bulk_int(now.subsec_micros() as i64);
+    Ok(())
+}
+
+fn dbsize(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let n = ctx.db().len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// Checks the optional ASYNC | SYNC argument of FLUSHDB / FLUSHALL / FUNCTION FLUSH.
+fn flush_mode(argv: &[&[u8]], at: usize) -> CmdResult {
+    match argv.get(at) {
+        None => Ok(()),
+        Some(a) if argv.len() == at + 1 && (is(a, "ASYNC") || is(a, "SYNC")) => Ok(()),
+        Some(_) => Err(SYNTAX),
+    }
+}
+
+fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    flush_mode(argv, 1)?;
+    ctx.db().clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    flush_mode(argv, 1)?;
+    for db in ctx.server.keyspace.dbs() {
+        db.clear();
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let parse = |a: &[u8], which: &'static str| {
+        super::args::strict_i64(a)
+            .filter(|n| i32::try_from(*n).is_ok())
+            .ok_or(CmdError::new(which))
+    };
+    let a = parse(argv[1], "ERR invalid first DB index")?;
+    let b = parse(argv[2], "ERR invalid second DB index")?;
+    let n = ctx.server.keyspace.len() as i64;
+    if a < 0 || b < 0 || a >= n || b >= n {
+        return Err(super::DB_INDEX);
+    }
+    ctx.server.keyspace.swap_dbs(a as usize, b as usize);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut abort = false;
+    for a in &argv[1..] {
+        if is(a, "ABORT") {
+            abort = true;
+        } else if !["NOSAVE", "SAVE", "NOW", "FORCE"].iter().any(|k| is(a, k)) {
+            return Err(SYNTAX);
+        }
+    }
+    if abort {
+        return Err(CmdError::new("ERR No shutdown in progress."));
+    }
+    tracing::warn!("User requested shutdown...");
+    ctx.server.request_shutdown();
+    ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+fn function_flush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    // No functions can be loaded yet, so there is nothing to delete.
+    flush_mode(argv, 2)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn function_list(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.out.array(0);
+    Ok(())
+}

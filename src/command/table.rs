@@ -1,0 +1,281 @@
+//! Command specifications and the one table that holds them all.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::Handler;
+
+// Command flags, as COMMAND INFO names them.
+pub const WRITE: u32 = 1 << 0;
+pub const READONLY: u32 = 1 << 1;
+pub const DENYOOM: u32 = 1 << 2;
+pub const ADMIN: u32 = 1 << 3;
+pub const PUBSUB: u32 = 1 << 4;
+pub const NOSCRIPT: u32 = 1 << 5;
+pub const BLOCKING: u32 = 1 << 6;
+pub const LOADING: u32 = 1 << 7;
+pub const STALE: u32 = 1 << 8;
+pub const SKIP_MONITOR: u32 = 1 << 9;
+pub const SKIP_SLOWLOG: u32 = 1 << 10;
+pub const FAST: u32 = 1 << 11;
+pub const NO_AUTH: u32 = 1 << 12;
+pub const MAY_REPLICATE: u32 = 1 << 13;
+pub const NO_MULTI: u32 = 1 << 14;
+pub const ALLOW_BUSY: u32 = 1 << 15;
+
+pub const FLAG_NAMES: &[(u32, &str)] = &[
+    (WRITE, "write"),
+    (READONLY, "readonly"),
+    (DENYOOM, "denyoom"),
+    (ADMIN, "admin"),
+    (PUBSUB, "pubsub"),
+    (NOSCRIPT, "noscript"),
+    (BLOCKING, "blocking"),
+    (LOADING, "loading"),
+    (STALE, "stale"),
+    (SKIP_MONITOR, "skip_monitor"),
+    (SKIP_SLOWLOG, "skip_slowlog"),
+    (FAST, "fast"),
+    (NO_AUTH, "no_auth"),
+    (MAY_REPLICATE, "may_replicate"),
+    (NO_MULTI, "no_multi"),
+    (ALLOW_BUSY, "allow_busy"),
+];
+
+/// A command's static description. Family modules declare these with [`CommandSpec::new`].
+#[derive(Debug)]
+pub struct CommandSpec {
+    pub name: &'static str,
+    /// Redis arity: positive = exact argc, negative = at least -arity.
+    pub arity: i32,
+    pub flags: u32,
+    /// Key positions (first, last, step); last -1 = the last argument, 0/0/0 = no keys.
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    /// Redis's command group (`string`, `generic`, `connection`, `server`, ...).
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    /// Argument syntax (`key value [NX | XX]`), turned into COMMAND DOCS arguments.
+    pub syntax: &'static str,
+    pub handler: Option<Handler>,
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    pub const fn new(name: &'static str, arity: i32, flags: u32, handler: Handler) -> Self {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            group: "",
+            since: "1.0.0",
+            summary: "",
+            syntax: "",
+            handler: Some(handler),
+            subcommands: &[],
+        }
+    }
+
+    /// A container command (CONFIG, CLIENT, ...) whose work is done by its subcommands.
+    pub const fn container(name: &'static str, subcommands: &'static [CommandSpec]) -> Self {
+        CommandSpec {
+            name,
+            arity: -2,
+            flags: 0,
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            group: "",
+            since: "1.0.0",
+            summary: "",
+            syntax: "",
+            handler: None,
+            subcommands,
+        }
+    }
+
+    pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Self {
+        self.first_key = first;
+        self.last_key = last;
+        self.step = step;
+        self
+    }
+
+    pub const fn doc(
+        mut self,
+        group: &'static str,
+        since: &'static str,
+        syntax: &'static str,
+        summary: &'static str,
+    ) -> Self {
+        self.group = group;
+        self.since = since;
+        self.syntax = syntax;
+        self.summary = summary;
+        self
+    }
+
+    /// ACL categories, derived from flags and group as Redis assigns them.
+    pub fn acl_categories(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        let group_cat = match self.group {
+            "string" => Some("@string"),
+            "generic" => Some("@keyspace"),
+            "connection" => Some("@connection"),
+            _ => None,
+        };
+        if self.flags & WRITE != 0 {
+            v.push("@write");
+        }
+        if self.flags & READONLY != 0 {
+            v.push("@read");
+        }
+        if let Some(g) = group_cat {
+            v.push(g);
+        }
+        if self.flags & ADMIN != 0 {
+            v.push("@admin");
+            v.push("@dangerous");
+        }
+        v.push(if self.flags & FAST != 0 {
+            "@fast"
+        } else {
+            "@slow"
+        });
+        v
+    }
+
+    /// Key argument positions in `argv` (COMMAND GETKEYS).
+    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        if self.first_key <= 0 {
+            return vec![];
+        }
+        let last = if self.last_key < 0 {
+            argc as i32 + self.last_key
+        } else {
+            self.last_key
+        };
+        let step = self.step.max(1);
+        (self.first_key..=last.min(argc as i32 - 1))
+            .step_by(step as usize)
+            .map(|i| i as usize)
+            .collect()
+    }
+}
+
+/// Per-command counters (INFO commandstats).
+#[derive(Debug, Default)]
+pub struct CmdStats {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// A command in the running table: its spec, full name, counters and subcommands.
+#[derive(Debug)]
+pub struct Command {
+    pub spec: &'static CommandSpec,
+    /// `get`, or `config|get` for a subcommand.
+    pub fullname: String,
+    /// Index into [`CommandTable::all`], stored as a client's last command.
+    pub id: u32,
+    pub stats: CmdStats,
+    subs: Vec<Command>,
+}
+
+impl Command {
+    pub fn sub(&self, lower_name: &[u8]) -> Option<&Command> {
+        self.subs
+            .iter()
+            .find(|c| c.spec.name.as_bytes() == lower_name)
+    }
+
+    pub fn subcommands(&self) -> &[Command] {
+        &self.subs
+    }
+}
+
+/// Every command, by lower-case name.
+#[derive(Debug)]
+pub struct CommandTable {
+    cmds: Vec<Command>,
+    index: HashMap<&'static [u8], usize, foldhash::fast::RandomState>,
+    names: Vec<String>,
+}
+
+impl CommandTable {
+    pub fn new(families: &[&'static [CommandSpec]]) -> Self {
+        let mut names = Vec::new();
+        let mut build = |spec: &'static CommandSpec, parent: Option<&str>| -> Command {
+            let fullname = match parent {
+                Some(p) => format!("{p}|{}", spec.name),
+                None => spec.name.to_string(),
+            };
+            names.push(fullname.clone());
+            Command {
+                spec,
+                fullname,
+                id: names.len() as u32 - 1,
+                stats: CmdStats::default(),
+                subs: Vec::new(),
+            }
+        };
+        let mut cmds = Vec::new();
+        for family in families {
+            for spec in family.iter() {
+                let mut c = build(spec, None);
+                c.subs = spec
+                    .subcommands
+                    .iter()
+                    .map(|s| build(s, Some(spec.name)))
+                    .collect();
+                cmds.push(c);
+            }
+        }
+        let mut index = HashMap::default();
+        for (i, c) in cmds.iter().enumerate() {
+            let prev = index.insert(c.spec.name.as_bytes(), i);
+            assert!(prev.is_none(), "command {} declared twice", c.spec.name);
+        }
+        CommandTable { cmds, index, names }
+    }
+
+    #[inline]
+    pub fn lookup(&self, lower_name: &[u8]) -> Option<&Command> {
+        self.index.get(lower_name).map(|&i| &self.cmds[i])
+    }
+
+    pub fn all(&self) -> &[Command] {
+        &self.cmds
+    }
+
+    /// Full name of the command with the given id (CLIENT LIST's `cmd=`).
+    pub fn name_of(&self, id: u32) -> &str {
+        self.names
+            .get(id as usize)
+            .map(String::as_str)
+            .unwrap_or("NULL")
+    }
+
+    /// Every command and subcommand.
+    pub fn iter_all(&self) -> impl Iterator<Item = &Command> {
+        self.cmds
+            .iter()
+            .flat_map(|c| std::iter::once(c).chain(c.subs.iter()))
+    }
+
+    pub fn reset_stats(&self) {
+        for c in self.iter_all() {
+            c.stats.calls.store(0, Ordering::Relaxed);
+            c.stats.usec.store(0, Ordering::Relaxed);
+            c.stats.rejected.store(0, Ordering::Relaxed);
+            c.stats.failed.store(0, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! The parameter table: every configuration parameter, its type, default and mutability.
+//! Adding a parameter means adding one row here (and reading it where it acts).
+
+/// How a parameter's value is parsed and normalised.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// `yes` / `no`.
+    Bool,
+    /// A signed integer within bounds.
+    Int { min: i64, max: i64 },
+    /// A byte size (`100mb`, `1gb`, `4096`) within bounds, stored as bytes.
+    Memory { max: u64 },
+    /// One of a fixed list of words.
+    Enum(&'static [&'static str]),
+    /// Free text.
+    Str,
+    /// Text checked by a function that returns the normalised value or the error.
+    Custom(fn(&str) -> Result<String, String>),
+}
+
+#[derive(Debug)]
+pub struct ParamDef {
+    pub name: &'static str,
+    pub alias: Option<&'static str>,
+    pub kind: Kind,
+    pub default: &'static str,
+    pub mutable: bool,
+}
+
+const fn p(name: &'static str, kind: Kind, default: &'static str, mutable: bool) -> ParamDef {
+    ParamDef {
+        name,
+        alias: None,
+        kind,
+        default,
+        mutable,
+    }
+}
+
+const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
+
+/// Every parameter ferrocache understands.
+pub static PARAMS: &[ParamDef] = &[
+    // Network
+    p("bind", Kind::Custom(check_bind), "127.0.0.1 -::1", false),
+    p("port", Kind::Int { min: 0, max: 65535 }, "6379", false),
+    p(
+        "tcp-backlog",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "511",
+        false,
+    ),
+    p(
+        "timeout",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "0",
+        true,
+    ),
+    p(
+        "tcp-keepalive",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "300",
+        true,
+    ),
+    p("protected-mode", Kind::Bool, "yes", true),
+    p(
+        "maxclients",
+        Kind::Int {
+            min: 1,
+            max: u32::MAX as i64,
+        },
+        "10000",
+        true,
+    ),
+    // TLS
+    p("tls-port", Kind::Int { min: 0, max: 65535 }, "0", false),
+    p("tls-cert-file", Kind::Str, "", false),
+    p("tls-key-file", Kind::Str, "", false),
+    p("tls-ca-cert-file", Kind::Str, "", false),
+    p(
+        "tls-auth-clients",
+        Kind::Enum(&["yes", "no", "optional"]),
+        "yes",
+        false,
+    ),
+    // ElastiCache transit-encryption modes: `off` = Redis's behaviour (TLS only on tls-port);
+    // `preferred` = `port` accepts both TLS and plaintext; `required` = `port` accepts TLS only.
+    p(
+        "tls-mode",
+        Kind::Enum(&["off", "preferred", "required"]),
+        "off",
+        false,
+    ),
+    // Security and protocol limits
+    p("requirepass", Kind::Str, "", true),
+    p(
+        "proto-max-bulk-len",
+        Kind::Memory {
+            max: i64::MAX as u64,
+        },
+        "536870912",
+        true,
+    ),
+    p(
+        "client-query-buffer-limit",
+        Kind::Memory {
+            max: i64::MAX as u64,
+        },
+        "1073741824",
+        true,
+    ),
+    p(
+        "enable-debug-command",
+        Kind::Enum(&["no", "yes", "local"]),
+        "no",
+        false,
+    ),
+    // Keyspace
+    p("databases", Kind::Int { min: 1, max: 1024 }, "16", false),
+    p("keyspace-shards", Kind::Custom(check_shards), "16", false),
+    p("hz", Kind::Int { min: 1, max: 500 }, "10", true),
+    // Persistence: there is no persistence yet, so snapshots and AOF stay off.
+    p("save", Kind::Custom(check_save), "", true),
+    p("appendonly", Kind::Custom(check_appendonly), "no", true),
+    p("dir", Kind::Str, ".", false),
+    p("dbfilename", Kind::Str, "dump.rdb", true),
+    // Logging
+    p("loglevel", Kind::Enum(LOGLEVELS), "notice", true),
+    p("logfile", Kind::Str, "", false),
+    p("log-format", Kind::Enum(&["plain", "json"]), "plain", false),
+    p("pidfile", Kind::Str, "", false),
+];
+
+pub fn find(name: &str) -> Option<usize> {
+    PARAMS.iter().position(|p| {
+        p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Parses a byte size as Redis does: plain bytes, or k/kb/m/mb/g/gb (k = 1000, kb = 1024).
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let lower = s.to_ascii_lowercase();
+    let units: [(&str, u64); 6] = [
+        ("kb", 1024),
+        ("mb", 1024 * 1024),
+        ("gb", 1024 * 1024 * 1024),
+        ("k", 1000),
+        ("m", 1_000_000),
+        ("g", 1_000_000_000),
+    ];
+    for (suffix, mul) in units {
+        if let Some(num) = lower.strip_suffix(suffix) {
+            return num.parse::<u64>().ok()?.checked_mul(mul);
+        }
+    }
+    lower.parse::<u64>().ok()
+}
+
+/// Validates and normalises a value for a parameter.
+pub fn normalize(def: &ParamDef, value: &str) -> Result<String, String> {
+    match def.kind {
+        Kind::Bool => match value.to_ascii_lowercase().as_str() {
+            "yes" => Ok("yes".into()),
+            "no" => Ok("no".into()),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        },
+        Kind::Int { min, max } => {
+            let n: i64 = value
+                .parse()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            if n < min || n > max {
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
+            }
+            Ok(n.to_string())
+        }
+        Kind::Memory { max } => {
+            let n =
+                parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
+            if n > max {
+                return Err(format!("argument must be between 0 and {max} inclusive"));
+            }
+            Ok(n.to_string())
+        }
+        Kind::Enum(options) => {
+            let v = value.to_ascii_lowercase();
+            if options.contains(&v.as_str()) {
+                Ok(v)
+            } else {
+                Err(format!(
+                    "argument(s) must be one of the following: {}",
+                    options.join(", ")
+                ))
+            }
+        }
+        Kind::Str => Ok(value.to_string()),
+        Kind::Custom(check) => check(value),
+    }
+}
+
+fn check_bind(v: &str) -> Result<String, String> {
+    let addrs: Vec<&str> = v.split_whitespace().collect();
+    if addrs.is_empty() {
+        return Err("Too many bind addresses specified.".into());
+    }
+    for a in &addrs {
+        let a = a.strip_prefix('-').unwrap_or(a);
+        if a != "*" && a != "::*" && a.parse::<std::net::IpAddr>().is_err() {
+            return Err(format!("Invalid bind address '{a}'"));
+        }
+    }
+    Ok(addrs.join(" "))
+}
+
+fn check_shards(v: &str) -> Result<String, String> {
+    match v.parse::<usize>() {
+        Ok(n) if n.is_power_of_two() && n <= 4096 => Ok(n.to_string()),
+        _ => Err("argument must be a power of two between 1 and 4096".into()),
+    }
+}
+
+fn check_save(v: &str) -> Result<String, String> {
+    let parts: Vec<&str> = v.split_whitespace().collect();
+    if parts.len() % 2 != 0 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+        return Err("Invalid save parameters".into());
+    }
+    if !parts.is_empty() {
+        return Err("snapshots are not supported yet: only save \"\" is accepted".into());
+    }
+    Ok(String::new())
+}
+
+fn check_appendonly(v: &str) -> Result<String, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "no" => Ok("no".into()),
+        "yes" => Err("the append-only file is not supported yet".into()),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_is_valid() {
+        for def in PARAMS {
+            assert_eq!(
+                normalize(def, def.default).as_deref(),
+                Ok(def.default),
+                "{}",
+                def.name
+            );
+        }
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("1kb"), Some(1024));
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("2GB"), Some(2 << 30));
+        assert_eq!(parse_memory("12"), Some(12));
+        assert_eq!(parse_memory("x"), None);
+    }
+}

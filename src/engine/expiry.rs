@@ -1,0 +1,81 @@
+//! Active expiry: reclaims keys whose TTL passed without anyone touching them.
+//!
+//! Like Redis, each pass samples keys that carry a TTL, deletes the expired ones, and samples
+//! the same shard again while more than a quarter of the sample had expired, within a time
+//! budget, resuming at the next shard on the next pass.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{now_ms, Keyspace};
+
+const SAMPLE: usize = 20;
+
+/// Where the previous pass stopped (db * shards + shard).
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs one expiry pass for at most `budget`. Returns the number of keys reclaimed.
+pub fn active_expire_cycle(ks: &Keyspace, budget: Duration) -> usize {
+    let start = Instant::now();
+    let per_db = ks.db(0).nshards();
+    let total = ks.len() * per_db;
+    let mut reclaimed = 0;
+    let first = NEXT.load(Ordering::Relaxed) % total;
+    for step in 0..total {
+        let slot = (first + step) % total;
+        let mut shard = ks.db(slot / per_db).lock_shard(slot % per_db);
+        loop {
+            let n = shard.volatile_len().min(SAMPLE);
+            if n == 0 {
+                break;
+            }
+            let now = now_ms();
+            let mut expired = 0;
+            for _ in 0..n {
+                let Some(key) = shard.random_volatile() else {
+                    break;
+                };
+                if shard.peek(&key).is_some_and(|e| e.is_expired(now)) {
+                    shard.remove(&key);
+                    shard.stats.expired += 1;
+                    expired += 1;
+                }
+            }
+            reclaimed += expired;
+            if expired * 4 <= n || start.elapsed() >= budget {
+                break;
+            }
+        }
+        drop(shard);
+        if start.elapsed() >= budget {
+            NEXT.store(slot + 1, Ordering::Relaxed);
+            return reclaimed;
+        }
+    }
+    NEXT.store(first, Ordering::Relaxed);
+    reclaimed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Entry, Str, Value};
+
+    #[test]
+    fn reclaims_expired_keys_without_access() {
+        let ks = Keyspace::new(2, 4);
+        for i in 0..500 {
+            let k = format!("k{i}");
+            let mut e = Entry::new(Value::Str(Str::from_bytes(b"v")));
+            e.expire_at = if i % 2 == 0 { 1 } else { now_ms() + 3_600_000 };
+            ks.db(1).lock_key(k.as_bytes()).insert(k.as_bytes(), e);
+        }
+        let mut total = 0;
+        for _ in 0..100 {
+            total += active_expire_cycle(&ks, Duration::from_millis(50));
+        }
+        assert_eq!(total, 250);
+        assert_eq!(ks.db(1).len(), 250);
+        assert_eq!(ks.stats().expired, 250);
+    }
+}

@@ -1,0 +1,466 @@
+//! The keyspace: databases, each split into shards by key hash. Knows nothing of sockets.
+//!
+//! A shard is a mutex around its own map plus its metadata (the set of keys with a TTL, counters,
+//! an RNG for sampling). Commands lock the shards they touch, several in ascending index order
+//! (databases in ascending order first), so no two commands can deadlock.
+
+pub mod expiry;
+pub mod float;
+pub mod glob;
+pub mod scan;
+pub mod value;
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use indexmap::{IndexMap, IndexSet};
+use parking_lot::{Mutex, MutexGuard};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use smallvec::SmallVec;
+
+pub use value::{Entry, Str, Value};
+
+type Hasher = foldhash::fast::RandomState;
+pub type Key = Box<[u8]>;
+
+/// Milliseconds since the Unix epoch.
+#[inline]
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+static LRU_CLOCK: AtomicU32 = AtomicU32::new(0);
+
+/// Coarse access clock in seconds, refreshed by the server cron (cheap to read per access).
+#[inline]
+pub fn lru_clock() -> u32 {
+    LRU_CLOCK.load(Ordering::Relaxed)
+}
+
+pub fn update_lru_clock() {
+    LRU_CLOCK.store((now_ms() / 1000) as u32, Ordering::Relaxed);
+}
+
+/// Per-shard counters, summed by INFO.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShardStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+}
+
+pub struct Shard {
+    map: IndexMap<Key, Entry, Hasher>,
+    /// Keys that carry a TTL, for sampling by the active expiry cycle.
+    volatile: IndexSet<Key, Hasher>,
+    pub stats: ShardStats,
+    rng: SmallRng,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard {
+            map: IndexMap::default(),
+            volatile: IndexSet::default(),
+            stats: ShardStats::default(),
+            rng: SmallRng::from_os_rng(),
+        }
+    }
+}
+
+impl Shard {
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn volatile_len(&self) -> usize {
+        self.volatile.len()
+    }
+
+    /// Removes `key` if it has expired. Returns true if it did.
+    fn expire_if_needed(&mut self, key: &[u8], now: u64) -> bool {
+        let expired = matches!(self.map.get(key), Some(e) if e.is_expired(now));
+        if expired {
+            self.remove(key);
+            self.stats.expired += 1;
+        }
+        expired
+    }
+
+    /// Looks a key up for writing: expired keys are removed first; no hit/miss counted.
+    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        self.expire_if_needed(key, now);
+        self.map.get_mut(key)
+    }
+
+    /// Looks a key up for reading: counts a keyspace hit or miss and updates the access clock
+    /// unless `touch` is false (CLIENT NO-TOUCH).
+    pub fn read(&mut self, key: &[u8], now: u64, touch: bool) -> Option<&mut Entry> {
+        self.expire_if_needed(key, now);
+        match self.map.get_mut(key) {
+            Some(e) => {
+                self.stats.hits += 1;
+                if touch {
+                    e.access = lru_clock();
+                }
+                Some(e)
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// True if the key exists (and has not expired).
+    pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
+        self.get_mut(key, now).is_some()
+    }
+
+    /// Inserts or replaces an entry, keeping the TTL index in step. Returns the old entry.
+    pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        let has_ttl = entry.expire_at != 0;
+        let old = match self.map.get_mut(key) {
+            Some(slot) => Some(std::mem::replace(slot, entry)),
+            None => {
+                self.map.insert(key.into(), entry);
+                None
+            }
+        };
+        let had_ttl = old.as_ref().is_some_and(|e| e.expire_at != 0);
+        if has_ttl && !had_ttl {
+            self.volatile.insert(key.into());
+        } else if had_ttl && !has_ttl {
+            self.volatile.swap_remove(key);
+        }
+        old
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let old = self.map.swap_remove(key)?;
+        if old.expire_at != 0 {
+            self.volatile.swap_remove(key);
+        }
+        Some(old)
+    }
+
+    /// Sets or clears (`at == 0`) the expire time of an existing key.
+    pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
+        let Some(e) = self.map.get_mut(key) else {
+            return false;
+        };
+        let had = e.expire_at != 0;
+        e.expire_at = at;
+        if at != 0 && !had {
+            self.volatile.insert(key.into());
+        } else if at == 0 && had {
+            self.volatile.swap_remove(key);
+        }
+        true
+    }
+
+    pub fn clear(&mut self) -> usize {
+        let n = self.map.len();
+        self.map = IndexMap::default();
+        self.volatile = IndexSet::default();
+        n
+    }
+
+    /// Entry at a position of the map (for SCAN, RANDOMKEY and sampling).
+    pub fn get_index(&self, i: usize) -> Option<(&Key, &Entry)> {
+        self.map.get_index(i)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
+        self.map.iter()
+    }
+
+    /// A random key, if any (expired keys included; the caller checks).
+    pub fn random_index(&mut self) -> Option<usize> {
+        let n = self.map.len();
+        (n > 0).then(|| self.rng.random_range(0..n))
+    }
+
+    /// A random key that has a TTL.
+    pub fn random_volatile(&mut self) -> Option<Key> {
+        let n = self.volatile.len();
+        if n == 0 {
+            return None;
+        }
+        let i = self.rng.random_range(0..n);
+        self.volatile.get_index(i).cloned()
+    }
+
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        self.map.get(key)
+    }
+
+    /// Swaps contents with another shard (SWAPDB), keeping each shard's counters.
+    pub fn swap_data(&mut self, other: &mut Shard) {
+        std::mem::swap(&mut self.map, &mut other.map);
+        std::mem::swap(&mut self.volatile, &mut other.volatile);
+    }
+}
+
+/// One logical database (SELECT n).
+pub struct Db {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Db {
+    fn new(nshards: usize, seed: u64) -> Db {
+        assert!(nshards.is_power_of_two());
+        Db {
+            shards: (0..nshards).map(|_| Mutex::new(Shard::default())).collect(),
+            hasher: foldhash::fast::FixedState::with_seed(seed),
+        }
+    }
+
+    pub fn nshards(&self) -> usize {
+        self.shards.len()
+    }
+
+    #[inline]
+    pub fn shard_index(&self, key: &[u8]) -> usize {
+        (self.hasher.hash_one(key) >> 32) as usize & (self.shards.len() - 1)
+    }
+
+    /// Locks the shard that holds `key`.
+    #[inline]
+    pub fn lock_key(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
+        self.shards[self.shard_index(key)].lock()
+    }
+
+    pub fn lock_shard(&self, i: usize) -> MutexGuard<'_, Shard> {
+        self.shards[i].lock()
+    }
+
+    /// Locks every shard any of `keys` lives in, in ascending order.
+    pub fn lock_keys<'a, I>(&'a self, keys: I) -> Locked<'a>
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+    {
+        let mut idx: SmallVec<[usize; 8]> = keys.into_iter().map(|k| self.shard_index(k)).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        Locked {
+            db: self,
+            guards: idx
+                .into_iter()
+                .map(|i| (i, self.shards[i].lock()))
+                .collect(),
+        }
+    }
+
+    /// Locks all shards in order (whole-database atomic operations).
+    pub fn lock_all(&self) -> Locked<'_> {
+        Locked {
+            db: self,
+            guards: (0..self.shards.len())
+                .map(|i| (i, self.shards[i].lock()))
+                .collect(),
+        }
+    }
+
+    /// Number of keys (including expired keys not yet reclaimed, as Redis's DBSIZE).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn volatile_len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().volatile_len()).sum()
+    }
+
+    /// Removes every key, one shard at a time. Returns how many were removed.
+    pub fn clear(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().clear()).sum()
+    }
+
+    pub fn stats(&self) -> ShardStats {
+        let mut t = ShardStats::default();
+        for s in self.shards.iter() {
+            let s = s.lock().stats;
+            t.hits += s.hits;
+            t.misses += s.misses;
+            t.expired += s.expired;
+        }
+        t
+    }
+
+    pub fn reset_stats(&self) {
+        for s in self.shards.iter() {
+            s.lock().stats = ShardStats::default();
+        }
+    }
+
+    /// A random non-expired key, or None if the database is empty.
+    pub fn random_key(&self, now: u64) -> Option<Vec<u8>> {
+        let n = self.shards.len();
+        let mut rng = rand::rng();
+        // Pick shards weighted by their size, so keys are picked near-uniformly.
+        for _ in 0..100 {
+            let sizes: SmallVec<[usize; 64]> = self.shards.iter().map(|s| s.lock().len()).collect();
+            let total: usize = sizes.iter().sum();
+            if total == 0 {
+                return None;
+            }
+            let mut pick = rng.random_range(0..total);
+            let mut si = 0;
+            while si < n && pick >= sizes[si] {
+                pick -= sizes[si];
+                si += 1;
+            }
+            let mut shard = self.shards[si.min(n - 1)].lock();
+            let Some(i) = shard.random_index() else {
+                continue;
+            };
+            let (k, e) = shard.get_index(i).expect("index in range");
+            if e.is_expired(now) {
+                let k = k.clone();
+                shard.remove(&k);
+                shard.stats.expired += 1;
+                continue;
+            }
+            return Some(k.to_vec());
+        }
+        None
+    }
+}
+
+/// Several locked shards of one database.
+pub struct Locked<'a> {
+    db: &'a Db,
+    guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 8]>,
+}
+
+impl<'a> Locked<'a> {
+    /// The locked shard holding `key`. Panics if the key's shard was not locked: that is a bug.
+    pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        let i = self.db.shard_index(key);
+        let pos = self
+            .guards
+            .binary_search_by_key(&i, |(j, _)| *j)
+            .expect("shard of key not locked");
+        &mut self.guards[pos].1
+    }
+
+    pub fn shards_mut(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
+        self.guards.iter_mut().map(|(_, g)| &mut **g)
+    }
+}
+
+/// All databases.
+pub struct Keyspace {
+    dbs: Box<[Db]>,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize, shards_per_db: usize) -> Keyspace {
+        let seed: u64 = rand::random();
+        Keyspace {
+            dbs: (0..databases)
+                .map(|_| Db::new(shards_per_db, seed))
+                .collect(),
+        }
+    }
+
+    pub fn db(&self, i: usize) -> &Db {
+        &self.dbs[i]
+    }
+
+    pub fn len(&self) -> usize {
+        self.dbs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dbs.is_empty()
+    }
+
+    pub fn dbs(&self) -> &[Db] {
+        &self.dbs
+    }
+
+    /// Swaps the contents of two databases atomically (all shards of both locked in order).
+    pub fn swap_dbs(&self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let (lo, hi) = (a.min(b), a.max(b));
+        let mut la = self.dbs[lo].lock_all();
+        let mut lb = self.dbs[hi].lock_all();
+        for (x, y) in la.shards_mut().zip(lb.shards_mut()) {
+            x.swap_data(y);
+        }
+    }
+
+    pub fn stats(&self) -> ShardStats {
+        let mut t = ShardStats::default();
+        for d in self.dbs.iter() {
+            let s = d.stats();
+            t.hits += s.hits;
+            t.misses += s.misses;
+            t.expired += s.expired;
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Entry {
+        Entry::new(Value::Str(Str::from_bytes(v.as_bytes())))
+    }
+
+    #[test]
+    fn ttl_index_follows_inserts_and_removals() {
+        let mut sh = Shard::default();
+        let mut e = s("v");
+        e.expire_at = 100;
+        sh.insert(b"a", e);
+        assert_eq!(sh.volatile_len(), 1);
+        sh.insert(b"a", s("w"));
+        assert_eq!(sh.volatile_len(), 0);
+        sh.set_expire(b"a", 50);
+        assert_eq!(sh.volatile_len(), 1);
+        assert!(sh.get_mut(b"a", 60).is_none(), "expired on access");
+        assert_eq!(sh.volatile_len(), 0);
+        assert_eq!(sh.stats.expired, 1);
+    }
+
+    #[test]
+    fn swap_dbs_swaps_contents() {
+        let ks = Keyspace::new(2, 4);
+        ks.db(0).lock_key(b"x").insert(b"x", s("1"));
+        ks.swap_dbs(0, 1);
+        assert_eq!(ks.db(0).len(), 0);
+        assert!(ks.db(1).lock_key(b"x").contains(b"x", 0));
+    }
+
+    #[test]
+    fn lock_keys_dedups_shards() {
+        let ks = Keyspace::new(1, 4);
+        let db = ks.db(0);
+        let keys: Vec<&[u8]> = vec![b"a", b"b", b"a", b"c"];
+        let mut l = db.lock_keys(keys.iter().copied());
+        l.shard(b"a").insert(b"a", s("1"));
+        l.shard(b"c").insert(b"c", s("1"));
+        drop(l);
+        assert_eq!(db.len(), 2);
+    }
+}

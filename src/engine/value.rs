@@ -1,0 +1,140 @@
+//! Stored values and entries.
+
+/// A string value: an integer when the bytes are a canonical i64 (Redis's "int" encoding),
+/// bytes otherwise. `raw` marks strings that were modified in place (APPEND, SETRANGE), which
+/// Redis reports as "raw" rather than "embstr".
+#[derive(Debug, Clone, PartialEq)]
+pub enum Str {
+    Int(i64),
+    Bytes { data: Vec<u8>, raw: bool },
+}
+
+/// Longest string Redis stores as "embstr".
+const EMBSTR_MAX: usize = 44;
+
+impl Str {
+    /// Stores `data`, choosing the integer encoding when it round-trips exactly.
+    pub fn from_bytes(data: &[u8]) -> Str {
+        if data.len() <= 20 {
+            if let Some(n) = canonical_int(data) {
+                return Str::Int(n);
+            }
+        }
+        Str::Bytes {
+            data: data.to_vec(),
+            raw: data.len() > EMBSTR_MAX,
+        }
+    }
+
+    pub fn from_vec(data: Vec<u8>, raw: bool) -> Str {
+        Str::Bytes { data, raw }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Str::Int(n) => itoa::Buffer::new().format(*n).len(),
+            Str::Bytes { data, .. } => data.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value's bytes, formatting an integer into `tmp`.
+    pub fn as_bytes<'a>(&'a self, tmp: &'a mut itoa::Buffer) -> &'a [u8] {
+        match self {
+            Str::Int(n) => tmp.format(*n).as_bytes(),
+            Str::Bytes { data, .. } => data,
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut t = itoa::Buffer::new();
+        self.as_bytes(&mut t).to_vec()
+    }
+
+    /// Takes the bytes out for modification; the result is then "raw".
+    pub fn into_vec(self) -> Vec<u8> {
+        match self {
+            Str::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
+            Str::Bytes { data, .. } => data,
+        }
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Str::Int(_) => "int",
+            Str::Bytes { raw: false, .. } => "embstr",
+            Str::Bytes { raw: true, .. } => "raw",
+        }
+    }
+}
+
+/// Parses bytes that are exactly the decimal form of an i64 (no '+', no leading zeros, no spaces).
+pub fn canonical_int(s: &[u8]) -> Option<i64> {
+    let n = crate::protocol::parse_i64(s)?;
+    let mut b = itoa::Buffer::new();
+    (b.format(n).as_bytes() == s).then_some(n)
+}
+
+/// A value of any Redis type. Only strings exist so far; each new type adds a variant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(Str),
+}
+
+impl Value {
+    /// The name `TYPE` replies with.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+}
+
+/// One key's entry: value, absolute expire time in ms since the epoch (0 = none), and
+/// the coarse access clock that OBJECT IDLETIME reads (seconds, wrapping).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub value: Value,
+    pub expire_at: u64,
+    pub access: u32,
+}
+
+impl Entry {
+    pub fn new(value: Value) -> Self {
+        Entry {
+            value,
+            expire_at: 0,
+            access: crate::engine::lru_clock(),
+        }
+    }
+
+    #[inline]
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expire_at != 0 && self.expire_at <= now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int_encoding_only_for_canonical_integers() {
+        assert_eq!(Str::from_bytes(b"123"), Str::Int(123));
+        assert_eq!(Str::from_bytes(b"-5"), Str::Int(-5));
+        assert_eq!(Str::from_bytes(b"0123").encoding(), "embstr");
+        assert_eq!(Str::from_bytes(b"+1").encoding(), "embstr");
+        assert_eq!(Str::from_bytes(b"9223372036854775808").encoding(), "embstr");
+        assert_eq!(Str::from_bytes(&[b'a'; 45]).encoding(), "raw");
+        assert_eq!(Str::Int(-42).len(), 3);
+    }
+}

@@ -1,0 +1,146 @@
+//! `ferrocache [config-file] [--param value ...]`: read the configuration, set up logging, serve.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::{reload, EnvFilter};
+
+use ferrocache::config::{self, Config};
+use ferrocache::server;
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ferrocache",
+    version,
+    about = "A Redis-compatible in-memory cache server",
+    after_help = "Examples:\n  ferrocache                              (defaults: 127.0.0.1:6379)\n  \
+                  ferrocache /etc/ferrocache.conf\n  ferrocache --port 7777\n  \
+                  ferrocache config/ferrocache.conf --loglevel verbose --bind \"0.0.0.0\""
+)]
+struct Cli {
+    /// An optional config file (redis.conf syntax), then any parameter as `--name value`.
+    #[arg(
+        allow_hyphen_values = true,
+        trailing_var_arg = true,
+        value_name = "CONFIG-FILE] [--NAME VALUE"
+    )]
+    args: Vec<String>,
+}
+
+/// Maps Redis log levels onto tracing filters.
+fn filter_for(level: &str) -> EnvFilter {
+    let f = match level {
+        "debug" => "debug",
+        "verbose" => "info",
+        "notice" => "info",
+        "warning" => "warn",
+        _ => "off",
+    };
+    EnvFilter::new(f)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (file, rest) = match cli.args.first() {
+        Some(first) if !first.starts_with("--") => (Some(PathBuf::from(first)), &cli.args[1..]),
+        _ => (None, &cli.args[..]),
+    };
+    let cfg =
+        config::parse_args(rest).and_then(|overrides| Config::load(file.as_deref(), &overrides));
+    let cfg = match cfg {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let (filter, reload_handle) = reload::Layer::new(filter_for(&cfg.get("loglevel")));
+    if let Err(e) = init_logging(&cfg, filter) {
+        eprintln!("Can't open the log file: {e}");
+        return ExitCode::FAILURE;
+    }
+    let hook: Box<dyn Fn(&str) + Send + Sync> = Box::new(move |level: &str| {
+        let _ = reload_handle.reload(filter_for(level));
+    });
+
+    // Both rustls providers may be compiled in through dependencies; pick one explicitly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let pidfile = cfg.get("pidfile");
+    if !pidfile.is_empty() {
+        if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
+            tracing::warn!("Failed to write PID file {pidfile}: {e}");
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build();
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Failed to start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async move {
+        let srv = server::Server::new(cfg, Some(hook));
+        let listeners = match server::bind(&srv).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("{e}");
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(
+            "ferrocache {} (Redis {} compatible) PID: {} ready to accept connections tcp port {}",
+            env!("CARGO_PKG_VERSION"),
+            ferrocache::command::connection::REDIS_VERSION,
+            std::process::id(),
+            srv.tcp_port.load(std::sync::atomic::Ordering::Relaxed)
+        );
+        server::serve(srv, listeners).await;
+        ExitCode::SUCCESS
+    });
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    code
+}
+
+fn init_logging(
+    cfg: &Config,
+    filter: reload::Layer<EnvFilter, tracing_subscriber::Registry>,
+) -> std::io::Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
+    let logfile = cfg.get("logfile");
+    let json = cfg.get("log-format") == "json";
+    let writer = if logfile.is_empty() {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout)
+    } else {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&logfile)?;
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(f))
+    };
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(false);
+    let fmt = if json {
+        fmt.json().boxed()
+    } else {
+        fmt.boxed()
+    };
+    tracing_subscriber::registry().with(filter).with(fmt).init();
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! INFO: Redis's sections and field names, each computed from a live counter.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use super::memory;
+use crate::command::connection::REDIS_VERSION;
+use crate::server::Server;
+
+const DEFAULT: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
+
+/// Renders the requested sections (`[]` = default; `all`, `everything`, `default` accepted).
+pub fn render(server: &Server, requested: &[String]) -> String {
+    let mut wanted: Vec<&str> = Vec::new();
+    let mut add = |s: &str| {
+        let s = DEFAULT.iter().chain(ALL_EXTRA).find(|d| **d == s);
+        if let Some(s) = s {
+            if !wanted.contains(s) {
+                wanted.push(s);
+            }
+        }
+    };
+    if requested.is_empty() {
+        DEFAULT.iter().for_each(|s| add(s));
+    }
+    for r in requested {
+        match r.as_str() {
+            "default" => DEFAULT.iter().for_each(|s| add(s)),
+            "all" | "everything" => DEFAULT.iter().chain(ALL_EXTRA).for_each(|s| add(s)),
+            other => add(other),
+        }
+    }
+    // Sections come out in Redis's order whatever order they were asked in.
+    let order: Vec<&str> = DEFAULT.iter().chain(ALL_EXTRA).copied().collect();
+    wanted.sort_by_key(|s| order.iter().position(|o| o == s));
+    let mut out = String::with_capacity(4096);
+    for (i, s) in wanted.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\r\n");
+        }
+        section(server, s, &mut out);
+    }
+    out
+}
+
+fn cpu_times() -> (f64, f64) {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(ru.ru_stime), t(ru.ru_utime))
+}
+
+fn section(server: &Server, name: &str, o: &mut String) {
+    let stats = &server.stats;
+    let cfg = &server.config;
+    let ld = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let uptime = stats.started.elapsed().as_secs();
+    match name {
+        "server" => {
+            let _ = write!(
+                o,
+                "# Server\r\nredis_version:{REDIS_VERSION}\r\nferrocache_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\n\
+                 redis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\n\
+                 multiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\n\
+                 run_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\n\
+                 configured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                std::process::id(),
+                server.run_id,
+                server.tcp_port.load(Ordering::Relaxed),
+                crate::engine::now_ms() * 1000,
+                uptime,
+                uptime / 86400,
+                cfg.get("hz"),
+                cfg.get("hz"),
+                crate::engine::lru_clock() & 0xFF_FFFF,
+                std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+                cfg.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            );
+        }
+        "clients" => {
+            let _ = write!(
+                o,
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
+                 client_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\n\
+                 tracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:0\r\ntotal_blocking_keys_on_nokey:0\r\n",
+                server.clients.len(),
+                cfg.get("maxclients"),
+                server.clients.snapshot().iter().map(|h| h.qbuf.load(Ordering::Relaxed)).max().unwrap_or(0),
+            );
+        }
+        "memory" => {
+            let m = memory::sample();
+            let total = memory::total_system_memory();
+            let frag = if m.allocated > 0 {
+                m.rss as f64 / m.allocated as f64
+            } else {
+                0.0
+            };
+            let startup = server.startup_memory;
+            let _ = write!(
+                o,
+                "# Memory\r\nused_memory:{}\r\nused_memory_human:{}\r\nused_memory_rss:{}\r\nused_memory_rss_human:{}\r\n\
+                 used_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{}\r\n\
+                 used_memory_dataset:{}\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\n\
+                 total_system_memory:{}\r\ntotal_system_memory_human:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\n\
+                 maxmemory_policy:noeviction\r\nallocator_frag_ratio:{:.2}\r\nmem_fragmentation_ratio:{:.2}\r\n\
+                 mem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:0\r\n",
+                m.allocated,
+                memory::human(m.allocated),
+                m.rss,
+                memory::human(m.rss),
+                m.peak,
+                memory::human(m.peak),
+                if m.peak > 0 { m.allocated as f64 * 100.0 / m.peak as f64 } else { 0.0 },
+                startup,
+                m.allocated.saturating_sub(startup),
+                m.allocated,
+                m.active,
+                m.resident,
+                total,
+                memory::human(total),
+                if m.allocated > 0 { m.active as f64 / m.allocated as f64 } else { 0.0 },
+                frag,
+                m.rss as i64 - m.allocated as i64,
+            );
+        }
+        "persistence" => {
+            let _ = write!(
+                o,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
+                 current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\n\
+                 rdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\n\
+                 rdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\n\
+                 rdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n\
+                 aof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n\
+                 aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\n\
+                 aof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                ld(&stats.dirty),
+                stats.started_unix_ms / 1000,
+            );
+        }
+        "stats" => {
+            let ks = server.keyspace.stats();
+            let rates = stats.ops_sampler.lock().rates();
+            let _ = write!(
+                o,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\n\
+                 total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\n\
+                 instantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:0.00\r\n\
+                 instantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n\
+                 expired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:{}\r\n\
+                 evicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
+                 keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\n\
+                 latest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\n\
+                 active_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\n\
+                 total_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\n\
+                 tracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\n\
+                 total_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n\
+                 client_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:0\r\n",
+                ld(&stats.total_connections_received),
+                ld(&stats.total_commands_processed),
+                rates[0].round() as u64,
+                ld(&stats.total_net_input_bytes),
+                ld(&stats.total_net_output_bytes),
+                rates[1] / 1024.0,
+                rates[2] / 1024.0,
+                ld(&stats.rejected_connections),
+                ks.expired,
+                ld(&stats.expire_cycle_usec) / 1000,
+                ks.hits,
+                ks.misses,
+                ld(&stats.total_error_replies),
+                ld(&stats.total_reads_processed),
+                ld(&stats.total_writes_processed),
+                ld(&stats.query_buffer_limit_disconnections),
+            );
+        }
+        "replication" => {
+            let _ = write!(
+                o,
+                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\n\
+                 master_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\n\
+                 repl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                server.run_id,
+            );
+        }
+        "cpu" => {
+            let (sys, user) = cpu_times();
+            let _ = write!(
+                o,
+                "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\n\
+                 used_cpu_user_children:0.000000\r\n",
+            );
+        }
+        "modules" => o.push_str("# Modules\r\n"),
+        "errorstats" => {
+            o.push_str("# Errorstats\r\n");
+            for (code, n) in stats.error_counts() {
+                let _ = write!(o, "errorstat_{code}:count={n}\r\n");
+            }
+        }
+        "cluster" => o.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "keyspace" => {
+            o.push_str("# Keyspace\r\n");
+            for (i, db) in server.keyspace.dbs().iter().enumerate() {
+                let keys = db.len();
+                if keys > 0 {
+                    let _ = write!(
+                        o,
+                        "db{i}:keys={keys},expires={},avg_ttl=0\r\n",
+                        db.volatile_len()
+                    );
+                }
+            }
+        }
+        "commandstats" => {
+            o.push_str("# Commandstats\r\n");
+            for c in server.commands.iter_all() {
+                let calls = c.stats.calls.load(Ordering::Relaxed);
+                let rejected = c.stats.rejected.load(Ordering::Relaxed);
+                let failed = c.stats.failed.load(Ordering::Relaxed);
+                if calls == 0 && rejected == 0 && failed == 0 {
+                    continue;
+                }
+                let usec = c.stats.usec.load(Ordering::Relaxed);
+                let per = if calls > 0 {
+                    usec as f64 / calls as f64
+                } else {
+                    0.0
+                };
+                let _ = write!(
+                    o,
+                    "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={failed}\r\n",
+                    c.fullname
+                );
+            }
+        }
+        "latencystats" => o.push_str("# Latencystats\r\n"),
+        _ => {}
+    }
+}

@@ -1,0 +1,91 @@
+//! Memory figures from the allocator (jemalloc's own statistics) and the kernel (RSS).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tikv_jemalloc_ctl::{epoch, stats};
+
+static PEAK: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemInfo {
+    /// Bytes the program holds (`used_memory`).
+    pub allocated: u64,
+    /// Bytes in pages the allocator has in use (`allocator_active`).
+    pub active: u64,
+    /// Bytes the allocator has resident (`allocator_resident`).
+    pub resident: u64,
+    /// Resident set size of the process, from /proc.
+    pub rss: u64,
+    /// Highest `allocated` seen.
+    pub peak: u64,
+}
+
+/// Refreshes and reads the allocator statistics.
+pub fn sample() -> MemInfo {
+    let _ = epoch::advance();
+    let allocated = stats::allocated::read().unwrap_or(0) as u64;
+    let peak = PEAK.fetch_max(allocated, Ordering::Relaxed).max(allocated);
+    MemInfo {
+        allocated,
+        active: stats::active::read().unwrap_or(0) as u64,
+        resident: stats::resident::read().unwrap_or(0) as u64,
+        rss: rss_bytes(),
+        peak,
+    }
+}
+
+/// Resident set size in bytes (0 where /proc is unavailable).
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    pages * page_size()
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as u64
+    } else {
+        4096
+    }
+}
+
+/// Total physical memory in bytes.
+pub fn total_system_memory() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
+    (pages.max(0) as u64) * page_size()
+}
+
+/// Redis's human-readable byte format (`1.50M`).
+pub fn human(n: u64) -> String {
+    let units = ["B", "K", "M", "G", "T", "P"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < units.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n}B")
+    } else {
+        format!("{v:.2}{}", units[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_format() {
+        assert_eq!(human(100), "100B");
+        assert_eq!(human(1536), "1.50K");
+        assert_eq!(human(3 * 1024 * 1024), "3.00M");
+    }
+}

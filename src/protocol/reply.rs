@@ -1,0 +1,195 @@
+//! Reply encoder: writes RESP2 or RESP3 straight into the connection's output buffer.
+//!
+//! Handlers call these methods; the connection writes the whole buffer once per batch.
+
+/// The output buffer of one connection, with the protocol version it speaks.
+#[derive(Debug, Default)]
+pub struct Reply {
+    pub buf: Vec<u8>,
+    pub resp3: bool,
+}
+
+impl Reply {
+    pub fn new() -> Self {
+        Reply {
+            buf: Vec::with_capacity(16 * 1024),
+            resp3: false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    #[inline]
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    #[inline]
+    fn line_int(&mut self, prefix: u8, n: i64) {
+        self.buf.push(prefix);
+        let mut b = itoa::Buffer::new();
+        self.buf.extend_from_slice(b.format(n).as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    #[inline]
+    pub fn ok(&mut self) {
+        self.raw(b"+OK\r\n");
+    }
+
+    pub fn simple(&mut self, s: &str) {
+        self.buf.push(b'+');
+        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// An error reply; `msg` already carries its code (`ERR ...`, `WRONGTYPE ...`).
+    pub fn error(&mut self, msg: &str) {
+        self.buf.push(b'-');
+        // Newlines would break the protocol framing.
+        for &c in msg.as_bytes() {
+            self.buf
+                .push(if c == b'\r' || c == b'\n' { b' ' } else { c });
+        }
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    #[inline]
+    pub fn int(&mut self, n: i64) {
+        match n {
+            0 => self.raw(b":0\r\n"),
+            1 => self.raw(b":1\r\n"),
+            _ => self.line_int(b':', n),
+        }
+    }
+
+    #[inline]
+    pub fn bulk(&mut self, data: &[u8]) {
+        self.line_int(b'$', data.len() as i64);
+        self.buf.extend_from_slice(data);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// An integer sent as a bulk string (as GET of an int-encoded value).
+    pub fn bulk_int(&mut self, n: i64) {
+        let mut b = itoa::Buffer::new();
+        self.bulk(b.format(n).as_bytes());
+    }
+
+    /// Null bulk string (RESP2 `$-1`, RESP3 `_`).
+    #[inline]
+    pub fn null(&mut self) {
+        if self.resp3 {
+            self.raw(b"_\r\n");
+        } else {
+            self.raw(b"$-1\r\n");
+        }
+    }
+
+    /// Null array (RESP2 `*-1`, RESP3 `_`).
+    pub fn null_array(&mut self) {
+        if self.resp3 {
+            self.raw(b"_\r\n");
+        } else {
+            self.raw(b"*-1\r\n");
+        }
+    }
+
+    #[inline]
+    pub fn array(&mut self, len: usize) {
+        self.line_int(b'*', len as i64);
+    }
+
+    /// A set header (RESP3 `~`, RESP2 array).
+    pub fn set(&mut self, len: usize) {
+        self.line_int(if self.resp3 { b'~' } else { b'*' }, len as i64);
+    }
+
+    /// A map header of `len` pairs (RESP3 `%`, RESP2 flat array of 2*len).
+    pub fn map(&mut self, len: usize) {
+        if self.resp3 {
+            self.line_int(b'%', len as i64);
+        } else {
+            self.line_int(b'*', 2 * len as i64);
+        }
+    }
+
+    /// A double (RESP3 `,`, RESP2 bulk string), formatted as Redis does.
+    pub fn double(&mut self, v: f64) {
+        let s = format_double(v);
+        if self.resp3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(s.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(s.as_bytes());
+        }
+    }
+
+    /// A boolean (RESP3 `#t`/`#f`, RESP2 integer 1/0).
+    pub fn boolean(&mut self, v: bool) {
+        if self.resp3 {
+            self.raw(if v { b"#t\r\n" } else { b"#f\r\n" });
+        } else {
+            self.int(v as i64);
+        }
+    }
+
+    /// Verbatim text (RESP3 `=` with a `txt:` prefix, RESP2 bulk string).
+    pub fn verbatim(&mut self, text: &[u8]) {
+        if self.resp3 {
+            self.line_int(b'=', text.len() as i64 + 4);
+            self.buf.extend_from_slice(b"txt:");
+            self.buf.extend_from_slice(text);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
+    }
+}
+
+/// Formats a double the way Redis replies with one: integers without a fraction,
+/// `inf`/`-inf`, otherwise the shortest representation that reads back the same.
+pub fn format_double(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if v.is_nan() {
+        return "nan".into();
+    }
+    format!("{v}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resp2_and_resp3_nulls_and_maps() {
+        let mut r = Reply::new();
+        r.null();
+        r.map(2);
+        r.boolean(true);
+        assert_eq!(r.buf, b"$-1\r\n*4\r\n:1\r\n");
+        let mut r = Reply::new();
+        r.resp3 = true;
+        r.null();
+        r.map(2);
+        r.boolean(true);
+        r.double(1.5);
+        assert_eq!(r.buf, b"_\r\n%2\r\n#t\r\n,1.5\r\n");
+    }
+
+    #[test]
+    fn error_strips_newlines() {
+        let mut r = Reply::new();
+        r.error("ERR a\r\nb");
+        assert_eq!(r.buf, b"-ERR a  b\r\n");
+    }
+}

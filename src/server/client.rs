@@ -1,0 +1,144 @@
+//! Client state: what one connection carries (`Client`) and the part other connections may read
+//! or act on (`ClientHandle`: CLIENT LIST, CLIENT KILL).
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// The shared, observable side of a connection.
+#[derive(Debug)]
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i32,
+    pub tls: bool,
+    pub created: Instant,
+    pub name: Mutex<Vec<u8>>,
+    pub lib_name: Mutex<Vec<u8>>,
+    pub lib_ver: Mutex<Vec<u8>>,
+    pub db: AtomicU32,
+    pub resp: AtomicU8,
+    /// Milliseconds since `created` of the last command.
+    pub last_active: AtomicU64,
+    /// Full name of the last command run (index into the command table's names), or u32::MAX.
+    pub last_cmd: AtomicU32,
+    pub no_evict: AtomicBool,
+    pub no_touch: AtomicBool,
+    pub qbuf: AtomicU64,
+    pub killed: AtomicBool,
+    pub kill: Notify,
+}
+
+impl ClientHandle {
+    pub fn new(id: u64, addr: String, laddr: String, fd: i32, tls: bool) -> Self {
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            fd,
+            tls,
+            created: Instant::now(),
+            name: Mutex::new(Vec::new()),
+            lib_name: Mutex::new(Vec::new()),
+            lib_ver: Mutex::new(Vec::new()),
+            db: AtomicU32::new(0),
+            resp: AtomicU8::new(2),
+            last_active: AtomicU64::new(0),
+            last_cmd: AtomicU32::new(u32::MAX),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
+            qbuf: AtomicU64::new(0),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        }
+    }
+
+    /// Asks the connection to close (CLIENT KILL); it exits at its next wake-up.
+    pub fn request_kill(&self) {
+        self.killed.store(true, Ordering::Relaxed);
+        self.kill.notify_one();
+    }
+
+    pub fn idle_secs(&self) -> u64 {
+        let age_ms = self.created.elapsed().as_millis() as u64;
+        age_ms.saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000
+    }
+
+    pub fn touch(&self) {
+        self.last_active
+            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+/// CLIENT REPLY mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Suppress the next command's reply only.
+    Skip,
+    /// Set by CLIENT REPLY SKIP: applies from the following command.
+    SkipNext,
+}
+
+/// Per-connection state, owned by the connection task.
+#[derive(Debug)]
+pub struct Client {
+    pub handle: Arc<ClientHandle>,
+    pub db: usize,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    /// Close the connection once pending replies are written (QUIT, protocol errors).
+    pub close_after_reply: bool,
+    /// Set by DEBUG SLEEP: the connection pauses this long before the next command.
+    pub sleep: Option<std::time::Duration>,
+}
+
+impl Client {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
+        Client {
+            handle,
+            db: 0,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            sleep: None,
+        }
+    }
+}
+
+/// All connected clients, by id.
+#[derive(Debug, Default)]
+pub struct Registry {
+    pub clients: DashMap<u64, Arc<ClientHandle>>,
+}
+
+impl Registry {
+    pub fn add(&self, h: Arc<ClientHandle>) {
+        self.clients.insert(h.id, h);
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.clients.remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.clients.is_empty()
+    }
+
+    /// Handles sorted by id (stable CLIENT LIST output).
+    pub fn snapshot(&self) -> Vec<Arc<ClientHandle>> {
+        let mut v: Vec<_> = self.clients.iter().map(|e| e.value().clone()).collect();
+        v.sort_by_key(|h| h.id);
+        v
+    }
+}

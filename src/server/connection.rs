@@ -1,0 +1,207 @@
+//! The per-connection task: read a batch, run every complete request in it, write all replies
+//! at once. Commands run inline here; there is no hand-off to another task.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use smallvec::SmallVec;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::client::{Client, ClientHandle};
+use super::Server;
+use crate::command::{self, Ctx};
+use crate::protocol::parser::{ArgSource, Limits, Parsed, Parser};
+use crate::protocol::Reply;
+
+const READ_CHUNK: usize = 16 * 1024;
+/// Largest single reservation made ahead of a big bulk argument (the rest grows as it arrives).
+const MAX_RESERVE: usize = 1024 * 1024;
+
+fn limits(server: &Server) -> Limits {
+    Limits {
+        max_bulk_len: server
+            .config
+            .live
+            .proto_max_bulk_len
+            .load(Ordering::Relaxed) as usize,
+        ..Limits::default()
+    }
+}
+
+/// Serves one client until it quits, is killed, times out, or the server shuts down.
+pub async fn run<S>(server: Arc<Server>, mut stream: S, handle: Arc<ClientHandle>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    server.clients.add(handle.clone());
+    let id = handle.id;
+    let mut client = Client::new(handle.clone(), !server.auth_required());
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut parser = Parser::new(limits(&server));
+    let mut out = Reply::new();
+    let mut shutdown = server.shutdown_signal();
+    let result = serve(
+        &server,
+        &mut stream,
+        &mut client,
+        &mut rbuf,
+        &mut parser,
+        &mut out,
+        &mut shutdown,
+    )
+    .await;
+    if let Err(e) = result {
+        tracing::debug!("client {id} closed: {e}");
+    }
+    let _ = stream.shutdown().await;
+    server.clients.remove(id);
+}
+
+async fn serve<S>(
+    server: &Server,
+    stream: &mut S,
+    client: &mut Client,
+    rbuf: &mut BytesMut,
+    parser: &mut Parser,
+    out: &mut Reply,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let handle = client.handle.clone();
+    loop {
+        // Make room for the next read; for a large bulk in progress, reserve towards its size.
+        let want = parser
+            .wanted_len()
+            .saturating_sub(rbuf.len())
+            .min(MAX_RESERVE);
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK.max(want) {
+            rbuf.reserve(READ_CHUNK.max(want));
+        }
+        let timeout = server.config.live.timeout_secs.load(Ordering::Relaxed);
+        let read = async {
+            if timeout > 0 {
+                match tokio::time::timeout(Duration::from_secs(timeout), stream.read_buf(rbuf))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "idle timeout",
+                    )),
+                }
+            } else {
+                stream.read_buf(rbuf).await
+            }
+        };
+        let n = tokio::select! {
+            biased;
+            _ = handle.kill.notified() => return Ok(()),
+            _ = shutdown.wait_for(|v| *v) => return Ok(()),
+            r = read => r?,
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        let stats = &server.stats;
+        stats
+            .total_net_input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+        stats.total_reads_processed.fetch_add(1, Ordering::Relaxed);
+        handle.touch();
+
+        let (consumed, commands) = run_batch(server, client, rbuf, parser, out).await;
+        rbuf.advance(consumed);
+        parser.shift(consumed);
+        stats
+            .total_commands_processed
+            .fetch_add(commands, Ordering::Relaxed);
+        handle.qbuf.store(rbuf.len() as u64, Ordering::Relaxed);
+
+        let limit = server
+            .config
+            .live
+            .query_buffer_limit
+            .load(Ordering::Relaxed) as usize;
+        if rbuf.len() > limit {
+            tracing::warn!(
+                "Closing client {} that reached max query buffer length",
+                handle.addr
+            );
+            stats
+                .query_buffer_limit_disconnections
+                .fetch_add(1, Ordering::Relaxed);
+            client.close_after_reply = true;
+        }
+        if !out.is_empty() {
+            stream.write_all(&out.buf).await?;
+            stream.flush().await?;
+            stats
+                .total_net_output_bytes
+                .fetch_add(out.len() as u64, Ordering::Relaxed);
+            stats.total_writes_processed.fetch_add(1, Ordering::Relaxed);
+            out.buf.clear();
+            if out.buf.capacity() > 1024 * 1024 {
+                out.buf.shrink_to(64 * 1024);
+            }
+        }
+        if client.close_after_reply || handle.killed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        // Refresh limits changed by CONFIG SET (cheap: a few relaxed loads).
+        parser.limits = limits(server);
+    }
+}
+
+/// Parses and runs every complete request in `rbuf`. Returns (bytes consumed, commands run).
+async fn run_batch(
+    server: &Server,
+    client: &mut Client,
+    rbuf: &BytesMut,
+    parser: &mut Parser,
+    out: &mut Reply,
+) -> (usize, u64) {
+    let mut pos = 0;
+    let mut commands = 0;
+    loop {
+        match parser.parse(rbuf, pos) {
+            Ok(Parsed::Incomplete) => break,
+            Ok(Parsed::Empty { end }) => pos = end,
+            Ok(Parsed::Request { end, source }) => {
+                let base: &[u8] = match source {
+                    ArgSource::Buffer => rbuf,
+                    ArgSource::Scratch => parser.scratch(),
+                };
+                let argv: SmallVec<[&[u8]; 8]> =
+                    parser.args().iter().map(|r| &base[r.clone()]).collect();
+                let mut ctx = Ctx {
+                    server,
+                    client,
+                    out,
+                    now: crate::engine::now_ms(),
+                };
+                command::execute(&mut ctx, &argv);
+                pos = end;
+                commands += 1;
+                if client.close_after_reply {
+                    break;
+                }
+                if let Some(d) = client.sleep.take() {
+                    tokio::time::sleep(d).await;
+                }
+            }
+            Err(e) => {
+                let msg = format!("ERR Protocol error: {}", e.0);
+                tracing::debug!("protocol error from {}: {}", client.handle.addr, e.0);
+                out.error(&msg);
+                server.stats.count_error(&msg);
+                client.close_after_reply = true;
+                break;
+            }
+        }
+    }
+    (pos, commands)
+}

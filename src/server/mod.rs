@@ -1,0 +1,392 @@
+//! The server: shared state, listeners (TCP, TLS, and ElastiCache's mixed mode), the cron thread,
+//! and shutdown.
+
+pub mod client;
+pub mod connection;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::command::CommandTable;
+use crate::config::Config;
+use crate::engine::Keyspace;
+use crate::metrics::Stats;
+use client::{ClientHandle, Registry};
+
+/// Everything connections share.
+pub struct Server {
+    pub config: Config,
+    pub keyspace: Keyspace,
+    pub clients: Registry,
+    pub commands: CommandTable,
+    pub stats: Stats,
+    pub run_id: String,
+    /// The plaintext port actually bound (differs from the config when it was 0).
+    pub tcp_port: AtomicU16,
+    pub tls_port: AtomicU16,
+    /// DEBUG SET-ACTIVE-EXPIRE switch.
+    pub active_expire: AtomicBool,
+    /// Allocated bytes once the server was set up (INFO used_memory_startup).
+    pub startup_memory: u64,
+    next_client_id: AtomicU64,
+    shutdown: watch::Sender<bool>,
+    log_level_hook: Option<Box<dyn Fn(&str) + Send + Sync>>,
+}
+
+/// All command families, in the order COMMAND lists them.
+pub fn command_table() -> CommandTable {
+    use crate::command::*;
+    CommandTable::new(&[
+        strings::COMMANDS,
+        keys::COMMANDS,
+        connection::COMMANDS,
+        client::COMMANDS,
+        server::COMMANDS,
+        introspection::COMMANDS,
+        debug::COMMANDS,
+    ])
+}
+
+impl Server {
+    pub fn new(
+        config: Config,
+        log_level_hook: Option<Box<dyn Fn(&str) + Send + Sync>>,
+    ) -> Arc<Server> {
+        let databases = config.get_i64("databases") as usize;
+        let shards = config.get_i64("keyspace-shards") as usize;
+        crate::engine::update_lru_clock();
+        let run_id: String = (0..40)
+            .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
+            .collect();
+        let (tx, _) = watch::channel(false);
+        let mut server = Server {
+            keyspace: Keyspace::new(databases, shards),
+            config,
+            clients: Registry::default(),
+            commands: command_table(),
+            stats: Stats::default(),
+            run_id,
+            tcp_port: AtomicU16::new(0),
+            tls_port: AtomicU16::new(0),
+            active_expire: AtomicBool::new(true),
+            startup_memory: 0,
+            next_client_id: AtomicU64::new(1),
+            shutdown: tx,
+            log_level_hook,
+        };
+        server.startup_memory = crate::metrics::memory::sample().allocated;
+        Arc::new(server)
+    }
+
+    /// True when clients must authenticate before running commands.
+    #[inline]
+    pub fn auth_required(&self) -> bool {
+        self.config.live.has_password.load(Ordering::Relaxed)
+    }
+
+    pub fn request_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Applies side effects of CONFIG SET beyond storing the values.
+    pub fn config_changed(&self, pairs: &[(&str, &str)]) {
+        for (name, _) in pairs {
+            if name.eq_ignore_ascii_case("loglevel") {
+                if let Some(hook) = &self.log_level_hook {
+                    hook(&self.config.get("loglevel"));
+                }
+            }
+        }
+    }
+
+    pub fn reset_stats(&self) {
+        self.stats.reset();
+        self.commands.reset_stats();
+        for db in self.keyspace.dbs() {
+            db.reset_stats();
+        }
+    }
+
+    fn new_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// How a listener treats new connections.
+#[derive(Clone)]
+enum Mode {
+    Plain,
+    Tls(TlsAcceptor),
+    /// ElastiCache "preferred": TLS if the first byte is a TLS handshake record, else plaintext.
+    Sniff(TlsAcceptor),
+}
+
+/// Bound listeners, ready to serve.
+pub struct Listeners {
+    list: Vec<(TcpListener, Mode)>,
+}
+
+async fn bind_all(addrs: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
+    let mut out = Vec::new();
+    for a in addrs.split_whitespace() {
+        let (optional, a) = match a.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, a),
+        };
+        let ip = match a {
+            "*" => "0.0.0.0",
+            "::*" => "::",
+            other => other,
+        };
+        let addr: SocketAddr = match ip.parse::<std::net::IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, port),
+            Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)),
+        };
+        match TcpListener::bind(addr).await {
+            Ok(l) => out.push(l),
+            Err(e) if optional => tracing::debug!("skipping optional bind address {addr}: {e}"),
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("Could not create server TCP listening socket {addr}: {e}"),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Binds every configured listener. Fails if a required address cannot be bound.
+pub async fn bind(server: &Server) -> anyhow_like::Result<Listeners> {
+    let cfg = &server.config;
+    let bind_addrs = cfg.get("bind");
+    let port = cfg.get_i64("port") as u16;
+    let tls_port = cfg.get_i64("tls-port") as u16;
+    let tls_mode = cfg.get("tls-mode");
+    let acceptor = if tls_port != 0 || tls_mode != "off" {
+        Some(tls::acceptor(cfg)?)
+    } else {
+        None
+    };
+    let mut list = Vec::new();
+    let main_mode = match (tls_mode.as_str(), &acceptor) {
+        ("preferred", Some(a)) => Mode::Sniff(a.clone()),
+        ("required", Some(a)) => Mode::Tls(a.clone()),
+        _ => Mode::Plain,
+    };
+    // `port 0` with nothing else configured still needs a socket (tests bind an ephemeral port).
+    if port != 0 || tls_port == 0 {
+        let ls = bind_all(&bind_addrs, port).await?;
+        if let Some(l) = ls.first() {
+            server
+                .tcp_port
+                .store(l.local_addr()?.port(), Ordering::Relaxed);
+        }
+        list.extend(ls.into_iter().map(|l| (l, main_mode.clone())));
+    }
+    if tls_port != 0 {
+        let a = acceptor
+            .clone()
+            .expect("acceptor built when tls-port is set");
+        let ls = bind_all(&bind_addrs, tls_port).await?;
+        if let Some(l) = ls.first() {
+            server
+                .tls_port
+                .store(l.local_addr()?.port(), Ordering::Relaxed);
+        }
+        list.extend(ls.into_iter().map(|l| (l, Mode::Tls(a.clone()))));
+    }
+    if list.is_empty() {
+        return Err("no listening socket could be bound".into());
+    }
+    Ok(Listeners { list })
+}
+
+/// Minimal boxed-error result used at start-up.
+pub mod anyhow_like {
+    pub type Error = Box<dyn std::error::Error + Send + Sync>;
+    pub type Result<T> = std::result::Result<T, Error>;
+}
+
+/// Serves until SHUTDOWN, SIGTERM or SIGINT.
+pub async fn serve(server: Arc<Server>, listeners: Listeners) {
+    start_cron(server.clone());
+    for (listener, mode) in listeners.list {
+        tokio::spawn(accept_loop(server.clone(), listener, mode));
+    }
+    let mut shutdown = server.shutdown_signal();
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let terminate = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => tracing::warn!("Received SIGINT scheduling shutdown..."),
+        _ = terminate => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+        _ = shutdown.wait_for(|v| *v) => {},
+    }
+    server.request_shutdown();
+    // Give connections a moment to flush replies and close.
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while !server.clients.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tracing::warn!("ferrocache is now ready to exit, bye bye...");
+}
+
+async fn accept_loop(server: Arc<Server>, listener: TcpListener, mode: Mode) {
+    let mut shutdown = server.shutdown_signal();
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.wait_for(|v| *v) => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        tokio::spawn(accept_one(server.clone(), stream, peer, mode.clone()));
+    }
+}
+
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+async fn accept_one(server: Arc<Server>, stream: TcpStream, peer: SocketAddr, mode: Mode) {
+    server
+        .stats
+        .total_connections_received
+        .fetch_add(1, Ordering::Relaxed);
+    let _ = stream.set_nodelay(true);
+    let keepalive = server.config.live.tcp_keepalive.load(Ordering::Relaxed);
+    if keepalive > 0 {
+        let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive));
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+    }
+    let local = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    #[cfg(unix)]
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+    #[cfg(not(unix))]
+    let fd = -1;
+    if let Some(reason) = refuse_reason(&server, &peer) {
+        server
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let mut s = stream;
+        let _ = tokio::io::AsyncWriteExt::write_all(&mut s, reason.as_bytes()).await;
+        return;
+    }
+    let use_tls = match &mode {
+        Mode::Plain => None,
+        Mode::Tls(a) => Some(a.clone()),
+        Mode::Sniff(a) => {
+            let mut first = [0u8; 1];
+            match stream.peek(&mut first).await {
+                Ok(1) if first[0] == TLS_HANDSHAKE_RECORD => Some(a.clone()),
+                Ok(_) => None,
+                Err(_) => return,
+            }
+        }
+    };
+    let handle = Arc::new(ClientHandle::new(
+        server.new_client_id(),
+        peer.to_string(),
+        local,
+        fd,
+        use_tls.is_some(),
+    ));
+    match use_tls {
+        None => connection::run(server, stream, handle).await,
+        Some(acceptor) => {
+            match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => connection::run(server, tls, handle).await,
+                Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
+                Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
+            }
+        }
+    }
+}
+
+/// Why a new connection must be refused (maxclients, protected mode), as the error line sent.
+fn refuse_reason(server: &Server, peer: &SocketAddr) -> Option<String> {
+    let max = server.config.live.maxclients.load(Ordering::Relaxed) as usize;
+    if server.clients.len() >= max {
+        return Some("-ERR max number of clients reached\r\n".into());
+    }
+    let protected = server.config.live.protected_mode.load(Ordering::Relaxed);
+    if protected && !server.auth_required() && !peer.ip().is_loopback() {
+        return Some(
+            "-DENIED ferrocache is running in protected mode because protected mode is enabled and no password is set \
+             for the default user. In this mode connections are only accepted from the loopback interface. Set a \
+             password (requirepass) or disable protected mode (protected-mode no).\r\n"
+                .into(),
+        );
+    }
+    None
+}
+
+/// The background thread: access clock, active expiry, rate sampling, memory peak.
+fn start_cron(server: Arc<Server>) {
+    std::thread::Builder::new()
+        .name("cron".into())
+        .spawn(move || {
+            let mut shutdown = server.shutdown_signal();
+            let mut last_mem = Instant::now();
+            loop {
+                if shutdown.has_changed().unwrap_or(true) && *shutdown.borrow_and_update() {
+                    return;
+                }
+                let hz = server.config.live.hz.load(Ordering::Relaxed).clamp(1, 500);
+                let period = Duration::from_millis(1000 / hz);
+                crate::engine::update_lru_clock();
+                if server.active_expire.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    crate::engine::expiry::active_expire_cycle(&server.keyspace, period / 4);
+                    server
+                        .stats
+                        .expire_cycle_usec
+                        .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+                }
+                let s = &server.stats;
+                s.ops_sampler.lock().record(
+                    Instant::now(),
+                    [
+                        s.total_commands_processed.load(Ordering::Relaxed),
+                        s.total_net_input_bytes.load(Ordering::Relaxed),
+                        s.total_net_output_bytes.load(Ordering::Relaxed),
+                    ],
+                );
+                if last_mem.elapsed() >= Duration::from_secs(1) {
+                    crate::metrics::memory::sample();
+                    last_mem = Instant::now();
+                }
+                std::thread::sleep(period);
+            }
+        })
+        .expect("spawn cron thread");
+}

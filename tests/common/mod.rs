@@ -1,0 +1,238 @@
+//! Shared test helpers: start the real ferrocache binary (or a reference redis-server) on a free
+//! port, and talk raw RESP to it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server process that is killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "ferrocache-test-{tag}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Waits until something answers PING on the port.
+pub fn wait_ready(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("server exited early: {status}");
+        }
+        if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) {
+            c.set_read_timeout(Some(Duration::from_secs(2))).ok();
+            if c.write_all(b"PING\r\n").is_ok() {
+                let mut buf = [0u8; 64];
+                if let Ok(n) = c.read(&mut buf) {
+                    if n > 0 {
+                        return;
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("server on port {port} did not become ready");
+}
+
+/// Starts ferrocache on a free port with extra `--name value` arguments.
+pub fn ferrocache(extra: &[&str]) -> Proc {
+    let port = free_port();
+    let dir = temp_dir("fc");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrocache"));
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--enable-debug-command",
+        "yes",
+    ])
+    .args(extra)
+    .current_dir(&dir)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("start ferrocache");
+    wait_ready(port, &mut child);
+    Proc { child, port, dir }
+}
+
+/// Starts Debian's redis-server (the reference) on a free port, persistence off.
+pub fn redis_server() -> Proc {
+    let port = free_port();
+    let dir = temp_dir("redis");
+    let mut child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed (apt-get install redis-server); scripts/test.sh does this");
+    wait_ready(port, &mut child);
+    Proc { child, port, dir }
+}
+
+/// Encodes a command as a RESP array.
+pub fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut v = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        v.extend_from_slice(a);
+        v.extend_from_slice(b"\r\n");
+    }
+    v
+}
+
+/// A raw RESP connection that returns replies as their exact bytes.
+pub struct Raw {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Raw {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.w.write_all(bytes).unwrap();
+    }
+
+    /// Sends a command and returns its whole reply as bytes.
+    pub fn cmd(&mut self, args: &[&str]) -> String {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.send_raw(&resp(&a));
+        self.read_reply()
+    }
+
+    /// Reads one complete reply frame (any RESP2/RESP3 type) as text.
+    pub fn read_reply(&mut self) -> String {
+        let mut out = Vec::new();
+        self.read_frame(&mut out).expect("reply");
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Reads one frame; None on EOF or error.
+    pub fn try_read_reply(&mut self) -> Option<String> {
+        let mut out = Vec::new();
+        self.read_frame(&mut out)?;
+        Some(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    fn read_frame(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        let mut line = Vec::new();
+        let n = self.r.read_until(b'\n', &mut line).ok()?;
+        if n == 0 {
+            return None;
+        }
+        out.extend_from_slice(&line);
+        let body = std::str::from_utf8(&line[1..line.len().saturating_sub(2)]).ok()?;
+        match line[0] {
+            b'$' | b'=' | b'!' => {
+                let len: i64 = body.parse().ok()?;
+                if len >= 0 {
+                    let mut data = vec![0u8; len as usize + 2];
+                    self.r.read_exact(&mut data).ok()?;
+                    out.extend_from_slice(&data);
+                }
+            }
+            b'*' | b'~' | b'>' => {
+                let len: i64 = body.parse().ok()?;
+                for _ in 0..len.max(0) {
+                    self.read_frame(out)?;
+                }
+            }
+            b'%' | b'|' => {
+                let len: i64 = body.parse().ok()?;
+                for _ in 0..len.max(0) * 2 {
+                    self.read_frame(out)?;
+                }
+                if line[0] == b'|' {
+                    self.read_frame(out)?;
+                }
+            }
+            _ => {}
+        }
+        Some(())
+    }
+
+    /// True once the server has closed the connection.
+    pub fn is_closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(self.r.read(&mut b), Ok(0) | Err(_))
+    }
+}
+
+/// Runs redis-cli with arguments against a port; returns (stdout, stderr, success).
+pub fn redis_cli(port: u16, args: &[&str]) -> (String, String, bool) {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli must be installed (apt-get install redis-tools)");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.success(),
+    )
+}
+
+/// The Python interpreter of the test venv (made by scripts/setup-test-env.sh).
+pub fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("FERROCACHE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        p.exists(),
+        "no test venv at {}: run scripts/setup-test-env.sh (scripts/test.sh does)",
+        p.display()
+    );
+    p
+}

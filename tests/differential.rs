@@ -1,0 +1,391 @@
+//! Differential tests: the same command scripts against Debian's redis-server and ferrocache,
+//! replies compared byte for byte.
+
+mod common;
+
+use common::{ferrocache, redis_server, Raw};
+use ferrocache::protocol::parser::split_inline_args;
+
+/// Splits a script line into arguments with redis-cli's quoting rules.
+fn words(line: &str) -> Vec<String> {
+    let mut scratch = Vec::new();
+    let mut ranges = Vec::new();
+    split_inline_args(line.as_bytes(), &mut scratch, &mut ranges).expect("balanced quotes");
+    ranges
+        .into_iter()
+        .map(|r| String::from_utf8(scratch[r].to_vec()).unwrap())
+        .collect()
+}
+
+/// Runs each script (blocks separated by blank lines, after FLUSHALL) on both servers and
+/// reports every reply that differs.
+fn compare(scripts: &str) {
+    let reference = redis_server();
+    let ours = ferrocache(&[]);
+    let mut a = Raw::connect(reference.port);
+    let mut b = Raw::connect(ours.port);
+    let mut diffs = Vec::new();
+    let mut count = 0;
+    for line in scripts.lines().map(str::trim) {
+        if line.is_empty() {
+            a.cmd(&["FLUSHALL"]);
+            b.cmd(&["FLUSHALL"]);
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        // `!cmd` runs on both servers without comparing (replies that name the server or client).
+        let (compare_it, line) = match line.strip_prefix('!') {
+            Some(rest) => (false, rest),
+            None => (true, line),
+        };
+        let w = words(line);
+        let args: Vec<&str> = w.iter().map(String::as_str).collect();
+        let (ra, rb) = (a.cmd(&args), b.cmd(&args));
+        count += 1;
+        if compare_it && ra != rb {
+            diffs.push(format!(
+                "{line}\n  redis:      {ra:?}\n  ferrocache: {rb:?}"
+            ));
+        }
+    }
+    assert!(count > 0);
+    assert!(
+        diffs.is_empty(),
+        "{} of {count} replies differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
+
+#[test]
+fn strings() {
+    compare(
+        r#"
+        SET k v
+        GET k
+        GET missing
+        SET k v2 XX
+        SET k v3 NX
+        SET n v NX
+        SET n v XX GET
+        SET k new GET
+        SET k x NX XX
+        SET k x EX 10 PX 100
+        SET k x EX 0
+        SET k x EX -1
+        SET k x EX abc
+        SET k x PX 9223372036854775807
+        SET k x KEEPTTL EX 10
+        SET k x EX 100
+        TTL k
+        SET k y KEEPTTL
+        TTL k
+        SET k z
+        TTL k
+        SET k x bogus
+        SETNX k v
+        SETNX k2 v
+        SETEX k3 100 v
+        SETEX k3 0 v
+        SETEX k3 abc v
+        PSETEX k4 100000 v
+        TTL k4
+        GETSET k4 new
+        TTL k4
+        GETSET nokey v
+        GETDEL k4
+        GETDEL k4
+        EXISTS k4
+        MSET a 1 b 2 c 3
+        MSET a 1 b
+        MGET a b c nokey
+        MSETNX a 1 d 4
+        MSETNX d 4 e 5
+        MGET d e
+        APPEND a xyz
+        APPEND newkey hello
+        GET a
+        STRLEN a
+        STRLEN nokey
+        GETRANGE newkey 0 2
+        GETRANGE newkey -3 -1
+        GETRANGE newkey 5 1
+        GETRANGE newkey -1 -5
+        GETRANGE newkey 0 100
+        GETRANGE newkey -100 -1
+        GETRANGE nokey 0 1
+        GETRANGE newkey a b
+        SUBSTR newkey 1 3
+        SETRANGE newkey 1 EL
+        GET newkey
+        SETRANGE fresh 5 abc
+        GET fresh
+        SETRANGE fresh -1 x
+        SETRANGE other 0 ""
+        EXISTS other
+        SETRANGE fresh 0 ""
+        GETEX a
+        GETEX a EX 100
+        TTL a
+        GETEX a PERSIST
+        TTL a
+        GETEX a PX 0
+        GETEX a EX 10 PX 10
+        GETEX a bogus
+        GETEX nokey EX 10
+
+        SET n 10
+        INCR n
+        INCRBY n 5
+        DECR n
+        DECRBY n 3
+        INCRBY n abc
+        INCRBY n 1.5
+        INCRBY n 01
+        INCRBY n -0
+        INCRBY n " 1"
+        SET big 9223372036854775807
+        INCR big
+        SET small -9223372036854775808
+        DECR small
+        DECRBY n -9223372036854775808
+        SET s hello
+        INCR s
+        SET sp " 11"
+        INCR sp
+        INCR fresh
+        DECR fresh2
+        INCRBYFLOAT f 10.5
+        INCRBYFLOAT f 0.1
+        INCRBYFLOAT f -5
+        INCRBYFLOAT f 1e3
+        INCRBYFLOAT f abc
+        INCRBYFLOAT s 1
+        INCRBYFLOAT f nan
+        SET fi 17179869184
+        INCRBYFLOAT fi 1.5
+        SET inf 1
+        INCRBYFLOAT inf inf
+        OBJECT ENCODING n
+        SET e abc
+        OBJECT ENCODING e
+        APPEND e d
+        OBJECT ENCODING e
+        SET r aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+        OBJECT ENCODING r
+        SET z 0123
+        OBJECT ENCODING z
+        OBJECT ENCODING nokey
+
+        SET a ohmytext
+        SET b mynewtext
+        LCS a b
+        LCS a b LEN
+        LCS a b IDX
+        LCS a b IDX MINMATCHLEN 4
+        LCS a b IDX WITHMATCHLEN
+        LCS a b IDX MINMATCHLEN 2 WITHMATCHLEN
+        LCS a b LEN IDX
+        LCS a nokey
+        LCS a b BOGUS
+        "#,
+    );
+}
+
+#[test]
+fn keys_and_expiry() {
+    compare(
+        r#"
+        SET a 1
+        SET b 2
+        DEL a b c
+        DEL a
+        UNLINK a
+        SET a 1
+        EXISTS a a b
+        TOUCH a b
+        TYPE a
+        TYPE nokey
+        RENAME a b
+        GET b
+        RENAME nokey x
+        RENAME b b
+        RENAMENX b b
+        SET c 3
+        RENAMENX b c
+        RENAMENX b d
+        KEYS d
+        KEYS nomatch*
+        KEYS *
+        RANDOMKEY
+        FLUSHDB
+        RANDOMKEY
+        KEYS *
+        DBSIZE
+        SET x 1
+        DBSIZE
+        MOVE x 1
+        MOVE x 1
+        MOVE x 99
+        MOVE x abc
+        SELECT 1
+        GET x
+        MOVE x 0
+        SELECT 0
+        MOVE x 0
+        COPY x y
+        GET y
+        COPY x y
+        COPY x y REPLACE
+        COPY x x
+        COPY x z DB 2
+        SELECT 2
+        GET z
+        SELECT 0
+        COPY x y DB 16
+        COPY nokey y
+        COPY x y BOGUS
+        SWAPDB 0 2
+        GET z
+        SWAPDB 0 2
+        SWAPDB 0 99
+        SWAPDB a 1
+        SWAPDB 0 b
+        SELECT 16
+        SELECT abc
+        SELECT -1
+
+        SET k v
+        EXPIRE k 100
+        TTL k
+        EXPIRE k 100 NX
+        EXPIRE k 200 XX
+        TTL k
+        EXPIRE k 50 GT
+        EXPIRE k 300 GT
+        TTL k
+        EXPIRE k 400 LT
+        EXPIRE k 100 LT
+        TTL k
+        EXPIRE k 10 NX XX
+        EXPIRE k 10 GT LT
+        EXPIRE k 10 BOGUS
+        EXPIRE k abc
+        EXPIRE k 9223372036854775807
+        PERSIST k
+        PERSIST k
+        TTL k
+        EXPIRE k 10 XX
+        EXPIRE k 10 GT
+        EXPIRE k 10 LT
+        TTL k
+        EXPIRE nokey 10
+        TTL nokey
+        PTTL nokey
+        EXPIRETIME nokey
+        PEXPIRETIME nokey
+        SET k2 v
+        EXPIRETIME k2
+        PEXPIREAT k2 32503680000000
+        PEXPIRETIME k2
+        EXPIRETIME k2
+        EXPIREAT k2 32503680000
+        EXPIRETIME k2
+        EXPIRE k2 -1
+        EXISTS k2
+        SET k3 v
+        PEXPIRE k3 0
+        GET k3
+        SET k4 v
+        EXPIREAT k4 1
+        GET k4
+        SCAN 0 COUNT 0
+        SCAN abc
+        SCAN 0 BOGUS 1
+        "#,
+    );
+}
+
+#[test]
+fn errors_and_connection() {
+    compare(
+        r#"
+        GET
+        GET a b
+        SET a
+        NOSUCHCOMMAND a b
+        nosuchcommand
+        PING
+        PING hello
+        PING a b
+        ECHO hi
+        ECHO
+        CONFIG
+        CONFIG BOGUS
+        CONFIG GET
+        CONFIG SET timeout
+        CONFIG SET nosuch 1
+        CONFIG SET timeout abc
+        CONFIG SET timeout 0
+        CONFIG GET timeout
+        CONFIG SET databases 5
+        CONFIG SET timeout 1 timeout 2
+        CONFIG GET tim*ut
+        CLIENT SETNAME "a b"
+        CLIENT SETNAME myname
+        CLIENT GETNAME
+        CLIENT REPLY BOGUS
+        CLIENT NO-EVICT maybe
+        CLIENT NO-EVICT on
+        CLIENT NO-EVICT off
+        CLIENT BOGUS
+        COMMAND GETKEYS GET a
+        COMMAND GETKEYS MSET a 1 b 2
+        COMMAND GETKEYS PING
+        COMMAND GETKEYS NOSUCH a
+        COMMAND INFO GET
+        COMMAND INFO nosuch
+        COMMAND BOGUS
+        AUTH x
+        AUTH a b
+        HELLO 4
+        HELLO abc
+        HELLO 2 BOGUS
+        FLUSHALL BOGUS
+        FLUSHDB SYNC
+        FLUSHALL ASYNC
+        OBJECT BOGUS a
+        OBJECT FREQ a
+        SET a 1
+        OBJECT REFCOUNT nokey
+        DEBUG SLEEP 0
+        SHUTDOWN ABORT
+        FUNCTION FLUSH
+        "#,
+    );
+}
+
+#[test]
+fn resp3_replies_match() {
+    compare(
+        r#"
+        !HELLO 3
+        SET a 1
+        GET nokey
+        CONFIG GET timeout
+        DEBUG PROTOCOL map
+        DEBUG PROTOCOL set
+        DEBUG PROTOCOL true
+        DEBUG PROTOCOL null
+        DEBUG PROTOCOL bignum
+        DEBUG PROTOCOL attrib
+        DEBUG PROTOCOL verbatim
+        LCS a nokey IDX
+        !HELLO 2
+        GET nokey
+        DEBUG PROTOCOL map
+        "#,
+    );
+}
