@@ -152,6 +152,9 @@ fn list(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let mut text = String::new();
     for h in ctx.server.clients.snapshot() {
+        if h.killed.load(Ordering::Relaxed) {
+            continue;
+        }
         if ids.as_ref().is_none_or(|v| v.contains(&h.id)) {
             describe(ctx.server, &h, &mut text);
         }
@@ -244,7 +247,8 @@ fn kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             && user.is_none_or(|u| u == b"default")
             && ty.is_none_or(|t| is(t, "normal"))
             && maxage.is_none_or(|m| h.created.elapsed().as_secs() as i64 >= m)
-            && !(skipme && h.id == me);
+            && !(skipme && h.id == me)
+            && !h.killed.load(Ordering::Relaxed);
         if matches {
             kill_client(ctx, &h);
             killed += 1;

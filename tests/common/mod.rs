@@ -42,7 +42,8 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
-/// Waits until something answers PING on the port.
+/// Waits until the server accepts connections on the port (and answers, or closes the
+/// connection as a TLS-only listener does to a plaintext PING).
 pub fn wait_ready(port: u16, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -53,10 +54,8 @@ pub fn wait_ready(port: u16, child: &mut Child) {
             c.set_read_timeout(Some(Duration::from_secs(2))).ok();
             if c.write_all(b"PING\r\n").is_ok() {
                 let mut buf = [0u8; 64];
-                if let Ok(n) = c.read(&mut buf) {
-                    if n > 0 {
-                        return;
-                    }
+                if c.read(&mut buf).is_ok() {
+                    return;
                 }
             }
         }
@@ -138,6 +137,11 @@ impl Raw {
             r: BufReader::new(s.try_clone().unwrap()),
             w: s,
         }
+    }
+
+    /// Writes bytes, reporting failure (the server may have closed the connection).
+    pub fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.w.write_all(bytes)
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {

@@ -1,0 +1,113 @@
+//! Real clients against the real binary: the `redis` crate, redis-py and valkey-glide.
+
+mod common;
+
+use std::process::Command;
+
+use common::{ferrocache, python};
+
+#[test]
+fn redis_crate_sync_and_pipeline() {
+    let s = ferrocache(&[]);
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/3", s.port)).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let _: () = redis::cmd("SET").arg("a").arg("1").query(&mut con).unwrap();
+    let v: i64 = redis::cmd("INCRBY")
+        .arg("a")
+        .arg(41)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(v, 42);
+    let (x, y): (Option<String>, Option<String>) = redis::pipe()
+        .cmd("GET")
+        .arg("a")
+        .cmd("GET")
+        .arg("zz")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(x.as_deref(), Some("42"));
+    assert_eq!(y, None);
+    let n: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(n, 1, "the URL selected db 3");
+    let err = redis::cmd("INCR")
+        .arg("a")
+        .arg("extra")
+        .query::<i64>(&mut con)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("wrong number of arguments"),
+        "{err}"
+    );
+}
+
+#[test]
+fn redis_crate_async_concurrent_clients() {
+    let s = ferrocache(&[]);
+    let port = s.port;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        let mut tasks = Vec::new();
+        for t in 0..8 {
+            let client = client.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut con = client.get_multiplexed_async_connection().await.unwrap();
+                for i in 0..200 {
+                    let _: i64 = redis::cmd("INCR")
+                        .arg("counter")
+                        .query_async(&mut con)
+                        .await
+                        .unwrap();
+                    let _: () = redis::cmd("SET")
+                        .arg(format!("t{t}:{i}"))
+                        .arg(i)
+                        .query_async(&mut con)
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let mut con = client.get_multiplexed_async_connection().await.unwrap();
+        let n: i64 = redis::cmd("GET")
+            .arg("counter")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!(n, 1600, "no increment lost under concurrency");
+        let keys: i64 = redis::cmd("DBSIZE").query_async(&mut con).await.unwrap();
+        assert_eq!(keys, 1601);
+    });
+}
+
+fn run_python(script: &str, port: u16) {
+    let path = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(python())
+        .arg(&path)
+        .arg(port.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn redis_py_cache_aside() {
+    let s = ferrocache(&[]);
+    run_python("cache_aside_redis_py.py", s.port);
+}
+
+#[test]
+fn valkey_glide_resp3() {
+    let s = ferrocache(&[]);
+    run_python("glide_app.py", s.port);
+}

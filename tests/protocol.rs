@@ -1,0 +1,268 @@
+//! Wire-level behaviour: pipelining, inline commands, RESP3, and hostile input. Bad input gets
+//! an error or a closed connection; other clients keep being served and no key is lost.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{ferrocache, Raw};
+
+#[test]
+fn inline_commands_and_pipelining() {
+    let s = ferrocache(&[]);
+    let mut c = Raw::connect(s.port);
+    c.send_raw(b"PING\r\nSET k \"a b\"\r\nGET k\r\n\r\nECHO 'x y'\n");
+    assert_eq!(c.read_reply(), "+PONG\r\n");
+    assert_eq!(c.read_reply(), "+OK\r\n");
+    assert_eq!(c.read_reply(), "$3\r\na b\r\n");
+    assert_eq!(c.read_reply(), "$3\r\nx y\r\n");
+
+    // A large pipeline in one write: every reply arrives, in order.
+    let mut batch = Vec::new();
+    for i in 0..2000 {
+        batch.extend(common::resp(&[
+            b"SET",
+            format!("k{i}").as_bytes(),
+            format!("v{i}").as_bytes(),
+        ]));
+        batch.extend(common::resp(&[b"GET", format!("k{i}").as_bytes()]));
+    }
+    c.send_raw(&batch);
+    for i in 0..2000 {
+        assert_eq!(c.read_reply(), "+OK\r\n");
+        assert_eq!(
+            c.read_reply(),
+            format!("${}\r\nv{i}\r\n", format!("v{i}").len())
+        );
+    }
+}
+
+#[test]
+fn requests_split_across_reads() {
+    let s = ferrocache(&[]);
+    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let value = vec![b'z'; 300_000];
+    let req = common::resp(&[b"SET", b"big", &value]);
+    for chunk in req.chunks(7919) {
+        c.write_all(chunk).unwrap();
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let mut buf = [0u8; 5];
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"+OK\r\n");
+    let mut r = Raw::connect(s.port);
+    assert_eq!(r.cmd(&["STRLEN", "big"]), ":300000\r\n");
+}
+
+/// Sends `bad`, expects an error reply starting with `expect` and a closed connection, then
+/// checks that the server still serves another client and kept its data.
+fn hostile(port: u16, bad: &[u8], expect: &str) {
+    let mut c = Raw::connect(port);
+    c.send_raw(bad);
+    let reply = c.try_read_reply().unwrap_or_default();
+    assert!(reply.starts_with(expect), "got {reply:?}, want {expect:?}");
+    assert!(
+        c.is_closed(),
+        "connection must be closed after a protocol error"
+    );
+    let mut other = Raw::connect(port);
+    assert_eq!(other.cmd(&["GET", "survivor"]), "$4\r\nkept\r\n");
+}
+
+#[test]
+fn bad_input_is_rejected_without_harm() {
+    let s = ferrocache(&[]);
+    let mut setup = Raw::connect(s.port);
+    assert_eq!(setup.cmd(&["SET", "survivor", "kept"]), "+OK\r\n");
+
+    hostile(
+        s.port,
+        b"*1\r\n$2147483648\r\n",
+        "-ERR Protocol error: invalid bulk length",
+    );
+    hostile(
+        s.port,
+        b"*1\r\n$-7\r\n",
+        "-ERR Protocol error: invalid bulk length",
+    );
+    hostile(
+        s.port,
+        b"*2\r\n*1\r\n",
+        "-ERR Protocol error: expected '$', got '*'",
+    );
+    hostile(
+        s.port,
+        b"*x\r\n",
+        "-ERR Protocol error: invalid multibulk length",
+    );
+    hostile(
+        s.port,
+        b"*99999999999\r\n",
+        "-ERR Protocol error: invalid multibulk length",
+    );
+    hostile(
+        s.port,
+        b"SET \"unbalanced\r\n",
+        "-ERR Protocol error: unbalanced quotes",
+    );
+    hostile(
+        s.port,
+        &vec![b'A'; 100 * 1024],
+        "-ERR Protocol error: too big inline request",
+    );
+    // Random bytes: each line is read as an inline command and answered with an error (as Redis
+    // does), or a line that looks like a malformed frame ends the connection; nothing else breaks.
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let mut g = Raw::connect(s.port);
+    g.send_raw(&garbage);
+    g.send_raw(b"\r\nPING\r\n");
+    while let Some(r) = g.try_read_reply() {
+        if r == "+PONG\r\n" {
+            break;
+        }
+        assert!(
+            r.starts_with('-'),
+            "garbage must only produce errors, got {r:?}"
+        );
+    }
+    let mut other = Raw::connect(s.port);
+    assert_eq!(other.cmd(&["GET", "survivor"]), "$4\r\nkept\r\n");
+
+    // A 1M-element multibulk header followed by nothing: the server waits without allocating
+    // for a million arguments, and other clients are unaffected.
+    let mut waiting = Raw::connect(s.port);
+    waiting.send_raw(b"*1000000\r\n$3\r\nSET\r\n");
+    // An unterminated frame: a bulk that never completes.
+    let mut unterminated = Raw::connect(s.port);
+    unterminated.send_raw(b"*2\r\n$3\r\nGET\r\n$100\r\nabc");
+    let mut other = Raw::connect(s.port);
+    assert_eq!(other.cmd(&["GET", "survivor"]), "$4\r\nkept\r\n");
+    assert_eq!(other.cmd(&["DBSIZE"]), ":1\r\n");
+    drop(waiting);
+    drop(unterminated);
+    assert_eq!(other.cmd(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn proto_max_bulk_len_and_query_buffer_limit() {
+    let s = ferrocache(&["--proto-max-bulk-len", "1mb"]);
+    let mut c = Raw::connect(s.port);
+    c.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n");
+    assert!(c
+        .read_reply()
+        .starts_with("-ERR Protocol error: invalid bulk length"));
+    assert!(c.is_closed());
+
+    let s = ferrocache(&["--client-query-buffer-limit", "1mb"]);
+    let mut c = Raw::connect(s.port);
+    c.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5000000\r\n");
+    let chunk = vec![b'x'; 64 * 1024];
+    for _ in 0..40 {
+        if c.try_send(&chunk).is_err() {
+            break;
+        }
+    }
+    assert!(
+        c.is_closed(),
+        "client over the query buffer limit is closed"
+    );
+    let mut other = Raw::connect(s.port);
+    assert!(other
+        .cmd(&["INFO", "stats"])
+        .contains("client_query_buffer_limit_disconnections:1"));
+}
+
+#[test]
+fn resp3_types_after_hello() {
+    let s = ferrocache(&[]);
+    let mut c = Raw::connect(s.port);
+    assert!(c.cmd(&["HELLO", "3"]).starts_with("%7\r\n"));
+    assert_eq!(c.cmd(&["GET", "nokey"]), "_\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "timeout"]),
+        "%1\r\n$7\r\ntimeout\r\n$1\r\n0\r\n"
+    );
+    assert!(c.cmd(&["CLIENT", "INFO"]).starts_with("="));
+    assert!(c.cmd(&["CLIENT", "INFO"]).contains("resp=3"));
+    assert!(c.cmd(&["HELLO", "2"]).starts_with("*14\r\n"));
+    assert_eq!(c.cmd(&["GET", "nokey"]), "$-1\r\n");
+}
+
+#[test]
+fn quit_and_client_reply_modes() {
+    let s = ferrocache(&[]);
+    let mut c = Raw::connect(s.port);
+    c.send_raw(b"CLIENT REPLY OFF\r\nSET a 1\r\nCLIENT REPLY SKIP\r\nSET b 2\r\nCLIENT REPLY ON\r\nGET b\r\nQUIT\r\nPING\r\n");
+    assert_eq!(c.read_reply(), "+OK\r\n");
+    assert_eq!(c.read_reply(), "$1\r\n2\r\n");
+    assert_eq!(c.read_reply(), "+OK\r\n");
+    assert!(
+        c.is_closed(),
+        "QUIT closes the connection and ignores what follows"
+    );
+}
+
+#[test]
+fn client_kill_closes_the_target() {
+    let s = ferrocache(&[]);
+    let mut victim = Raw::connect(s.port);
+    let id = victim.cmd(&["CLIENT", "ID"]);
+    let id = id.trim_start_matches(':').trim();
+    let mut admin = Raw::connect(s.port);
+    assert_eq!(admin.cmd(&["CLIENT", "KILL", "ID", id]), ":1\r\n");
+    assert!(victim.is_closed());
+    assert_eq!(admin.cmd(&["CLIENT", "KILL", "ID", id]), ":0\r\n");
+    let list = admin.cmd(&["CLIENT", "LIST"]);
+    assert!(!list.contains(&format!("id={id} ")), "{list}");
+    assert!(list.contains("cmd=client|list"), "{list}");
+}
+
+#[test]
+fn auth_and_noauth() {
+    let s = ferrocache(&["--requirepass", "s3cret"]);
+    let mut c = Raw::connect(s.port);
+    assert_eq!(c.cmd(&["GET", "a"]), "-NOAUTH Authentication required.\r\n");
+    assert!(c
+        .cmd(&["HELLO", "3"])
+        .starts_with("-NOAUTH HELLO must be called"));
+    assert_eq!(
+        c.cmd(&["AUTH", "wrong"]),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert_eq!(c.cmd(&["AUTH", "s3cret"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["GET", "a"]), "$-1\r\n");
+    let mut d = Raw::connect(s.port);
+    assert!(d
+        .cmd(&["HELLO", "3", "AUTH", "default", "s3cret"])
+        .starts_with("%7"));
+    assert_eq!(d.cmd(&["RESET"]), "+RESET\r\n");
+    assert_eq!(d.cmd(&["GET", "a"]), "-NOAUTH Authentication required.\r\n");
+}
+
+#[test]
+fn maxclients_rejects_extra_connections() {
+    let s = ferrocache(&["--maxclients", "2"]);
+    let mut a = Raw::connect(s.port);
+    let mut b = Raw::connect(s.port);
+    assert_eq!(a.cmd(&["PING"]), "+PONG\r\n");
+    assert_eq!(b.cmd(&["PING"]), "+PONG\r\n");
+    let mut c = Raw::connect(s.port);
+    assert_eq!(c.read_reply(), "-ERR max number of clients reached\r\n");
+    drop(a);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(b.cmd(&["INFO", "stats"]).contains("rejected_connections:1"));
+}
+
+#[test]
+fn idle_timeout_closes_clients() {
+    let s = ferrocache(&["--timeout", "1"]);
+    let mut c = Raw::connect(s.port);
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+    std::thread::sleep(Duration::from_millis(1600));
+    assert!(c.is_closed());
+}

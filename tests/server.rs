@@ -1,0 +1,331 @@
+//! The binary as operators use it: CLI, config files, redis-cli, redis-benchmark, INFO, expiry,
+//! logging and shutdown.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{ferrocache, free_port, redis_cli, Raw};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+}
+
+#[test]
+fn version_and_help() {
+    let out = bin().arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+    let out = bin().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("--port 7777"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_config_fails_naming_the_line() {
+    let dir = common::temp_dir("conf");
+    let path = dir.join("bad.conf");
+    std::fs::write(&path, "# ok\nport 7000\nmaxclients lots\n").unwrap();
+    let out = bin().arg(&path).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("line 3") && err.contains("maxclients lots"),
+        "{err}"
+    );
+    std::fs::write(&path, "nosuchparam 1\n").unwrap();
+    let out = bin().arg(&path).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Bad directive"));
+    let out = bin().args(["--port", "notaport"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--port notaport"));
+}
+
+#[test]
+fn config_file_and_rewrite() {
+    let dir = common::temp_dir("conf2");
+    let path = dir.join("fc.conf");
+    let port = free_port();
+    std::fs::write(
+        &path,
+        format!("# my settings\nport {port}\nbind 127.0.0.1\ntimeout 0\n"),
+    )
+    .unwrap();
+    let mut child = bin().arg(&path).stdout(Stdio::null()).spawn().unwrap();
+    common::wait_ready(port, &mut child);
+    let mut c = Raw::connect(port);
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "timeout", "30", "maxclients", "500"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "timeout", "10", "maxclients", "x"])
+            .get(..4),
+        Some("-ERR")
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "timeout"]),
+        "*2\r\n$7\r\ntimeout\r\n$2\r\n30\r\n",
+        "all or nothing"
+    );
+    assert_eq!(c.cmd(&["CONFIG", "REWRITE"]), "+OK\r\n");
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("# my settings")
+            && text.contains("timeout 30")
+            && text.contains("maxclients 500"),
+        "{text}"
+    );
+}
+
+#[test]
+fn redis_cli_health_check_on_every_db() {
+    let s = ferrocache(&[]);
+    for db in 0..16 {
+        let (out, err, ok) = redis_cli(s.port, &["-n", &db.to_string(), "PING"]);
+        assert!(ok && out.trim() == "PONG", "db {db}: {out} {err}");
+    }
+    // As with Redis, redis-cli reports the failed SELECT for a database that does not exist.
+    let (_, err, _) = redis_cli(s.port, &["-n", "16", "PING"]);
+    assert!(
+        err.contains("SELECT 16 failed: ERR DB index is out of range"),
+        "{err}"
+    );
+}
+
+#[test]
+fn redis_cli_interactive_uses_command_docs() {
+    let s = ferrocache(&[]);
+    // Interactive mode (stdin not a tty still loads the command table through COMMAND DOCS).
+    let mut child = Command::new("redis-cli")
+        .args(["-p", &s.port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"SET greeting hello\nGET greeting\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("OK") && text.contains("hello"), "{text}");
+    let mut c = Raw::connect(s.port);
+    let docs = c.cmd(&["COMMAND", "DOCS", "set"]);
+    for needle in [
+        "summary",
+        "arguments",
+        "oneof",
+        "KEEPTTL",
+        "unix-time-seconds",
+    ] {
+        assert!(
+            docs.contains(needle),
+            "COMMAND DOCS set lacks {needle}: {docs}"
+        );
+    }
+}
+
+#[test]
+fn redis_benchmark_completes_without_errors() {
+    let s = ferrocache(&[]);
+    let out = Command::new("redis-benchmark")
+        .args([
+            "-p",
+            &s.port.to_string(),
+            "-q",
+            "-t",
+            "ping,set,get,incr,mset",
+            "-n",
+            "20000",
+            "-P",
+            "16",
+        ])
+        .output()
+        .expect("redis-benchmark (apt-get install redis-tools)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout} {stderr}");
+    assert!(
+        !stdout.contains("failed to fetch CONFIG") && !stderr.contains("failed to fetch CONFIG"),
+        "{stdout} {stderr}"
+    );
+    for t in [
+        "PING_INLINE",
+        "PING_MBULK",
+        "SET",
+        "GET",
+        "INCR",
+        "MSET (10 keys)",
+    ] {
+        assert!(
+            stdout.contains(&format!("{t}:")),
+            "{t} missing from {stdout}"
+        );
+    }
+    let mut c = Raw::connect(s.port);
+    let info = c.cmd(&["INFO", "errorstats"]);
+    assert!(
+        !info.contains("errorstat_"),
+        "benchmark produced errors: {info}"
+    );
+    assert_eq!(c.cmd(&["GET", "counter:__rand_int__"]), "$5\r\n20000\r\n");
+}
+
+#[test]
+fn info_fields_are_truthful() {
+    let s = ferrocache(&[]);
+    let mut c = Raw::connect(s.port);
+    c.cmd(&["SET", "a", "1"]);
+    c.cmd(&["GET", "a"]);
+    c.cmd(&["GET", "nokey"]);
+    c.cmd(&["SET", "v", "1", "EX", "100"]);
+    c.cmd(&["NOSUCH"]);
+    c.cmd(&["INCR", "v", "x"]);
+    let info = c.cmd(&["INFO"]);
+    for f in [
+        "redis_version:7.2.4",
+        "ferrocache_version:",
+        "connected_clients:1",
+        "keyspace_hits:1",
+        "keyspace_misses:1",
+        "db0:keys=2,expires=1,avg_ttl=0",
+        "errorstat_ERR:count=2",
+        "role:master",
+        "loading:0",
+        "used_memory:",
+        "used_cpu_user:",
+        "total_error_replies:2",
+    ] {
+        assert!(info.contains(f), "INFO lacks {f}:\n{info}");
+    }
+    assert!(
+        !info.contains("# Commandstats"),
+        "commandstats is not a default section"
+    );
+    let all = c.cmd(&["INFO", "commandstats"]);
+    assert!(all.contains("cmdstat_get:calls=2,"), "{all}");
+    assert!(
+        all.contains(
+            "cmdstat_incr:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0"
+        ),
+        "{all}"
+    );
+    let both = c.cmd(&["INFO", "keyspace", "server"]);
+    assert!(
+        both.contains("# Server") && both.contains("# Keyspace") && !both.contains("# Clients")
+    );
+    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
+    let after = c.cmd(&["INFO", "stats"]);
+    assert!(
+        after.contains("keyspace_hits:0") && after.contains("total_error_replies:0"),
+        "{after}"
+    );
+}
+
+#[test]
+fn active_expiry_reclaims_untouched_keys() {
+    let s = ferrocache(&[]);
+    let mut c = Raw::connect(s.port);
+    for i in 0..200 {
+        c.cmd(&["SET", &format!("k{i}"), "v", "PX", "50"]);
+    }
+    c.cmd(&["SET", "keep", "v"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && c.cmd(&["DBSIZE"]) != ":1\r\n" {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        c.cmd(&["DBSIZE"]),
+        ":1\r\n",
+        "expired keys removed without being accessed"
+    );
+    assert!(c.cmd(&["INFO", "stats"]).contains("expired_keys:200"));
+
+    // With active expiry off, keys linger until touched, then expire lazily.
+    assert_eq!(c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), "+OK\r\n");
+    c.cmd(&["SET", "lazy", "v", "PX", "20"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(c.cmd(&["DBSIZE"]), ":2\r\n");
+    assert_eq!(c.cmd(&["GET", "lazy"]), "$-1\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]), ":1\r\n");
+}
+
+#[test]
+fn shutdown_command_and_sigterm_exit_cleanly() {
+    let s = ferrocache(&[]);
+    let mut c = Raw::connect(s.port);
+    c.send_raw(b"SHUTDOWN NOSAVE\r\n");
+    assert!(c.is_closed());
+    let mut s = s;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut status = None;
+    while Instant::now() < deadline && status.is_none() {
+        status = s.child.try_wait().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        status.is_some_and(|st| st.success()),
+        "SHUTDOWN exits with 0: {status:?}"
+    );
+
+    let mut t = ferrocache(&[]);
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(t.child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut status = None;
+    while Instant::now() < deadline && status.is_none() {
+        status = t.child.try_wait().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        status.is_some_and(|st| st.success()),
+        "SIGTERM exits with 0: {status:?}"
+    );
+}
+
+#[test]
+fn json_log_file_and_loglevel_change() {
+    let dir = common::temp_dir("log");
+    let log = dir.join("fc.log");
+    let s = ferrocache(&["--logfile", log.to_str().unwrap(), "--log-format", "json"]);
+    let mut c = Raw::connect(s.port);
+    assert_eq!(c.cmd(&["DEBUG", "LOG", "hello-from-test"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "loglevel", "nothing"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["DEBUG", "LOG", "must-not-appear"]), "+OK\r\n");
+    std::thread::sleep(Duration::from_millis(100));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("hello-from-test"))
+        .expect("logged");
+    assert!(
+        line.starts_with('{') && line.contains("\"level\":\"WARN\""),
+        "{line}"
+    );
+    assert!(text.contains("ready to accept connections"));
+    assert!(!text.contains("must-not-appear"));
+}
+
+#[test]
+fn flushall_swapdb_and_databases() {
+    let s = ferrocache(&["--databases", "4"]);
+    let mut c = Raw::connect(s.port);
+    assert_eq!(c.cmd(&["SELECT", "3"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["SELECT", "4"]), "-ERR DB index is out of range\r\n");
+    c.cmd(&["SET", "x", "3"]);
+    assert_eq!(c.cmd(&["SWAPDB", "3", "0"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]), ":0\r\n");
+    c.cmd(&["SELECT", "0"]);
+    assert_eq!(c.cmd(&["GET", "x"]), "$1\r\n3\r\n");
+    assert_eq!(c.cmd(&["FLUSHALL", "ASYNC"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]), ":0\r\n");
+}
