@@ -93,11 +93,11 @@ pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
     }
     let qbuf = h.qbuf.load(Ordering::Relaxed);
     let last = h.last_cmd.load(Ordering::Relaxed);
-    let _ = write!(
+    let _ = writeln!(
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
          qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} \
-         user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+         user=default redir=-1 resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,

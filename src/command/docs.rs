@@ -77,9 +77,7 @@ fn value_kind(name: &str) -> &'static str {
     ];
     if name.contains("key") || name == "source" || name == "destination" {
         "key"
-    } else if INTS.contains(&name) {
-        "integer"
-    } else if name == "increment" {
+    } else if INTS.contains(&name) || name == "increment" {
         "integer"
     } else {
         "string"

@@ -312,6 +312,8 @@ fn hex_val(c: u8) -> u8 {
 /// Splits an inline request line into arguments with the quoting rules redis-cli and
 /// redis-server use: "double quotes" with backslash escapes (\n \r \t \b \a \\ \" \xHH) and
 /// 'single quotes' (only \' escaped). A closing quote must be followed by a space or the end.
+/// Fails on unbalanced quotes.
+#[allow(clippy::result_unit_err)]
 pub fn split_inline_args(
     line: &[u8],
     scratch: &mut Vec<u8>,

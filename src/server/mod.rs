@@ -20,6 +20,9 @@ use crate::engine::Keyspace;
 use crate::metrics::Stats;
 use client::{ClientHandle, Registry};
 
+/// Called with the new `loglevel` after CONFIG SET changes it.
+pub type LogLevelHook = Box<dyn Fn(&str) + Send + Sync>;
+
 /// Everything connections share.
 pub struct Server {
     pub config: Config,
@@ -37,7 +40,7 @@ pub struct Server {
     pub startup_memory: u64,
     next_client_id: AtomicU64,
     shutdown: watch::Sender<bool>,
-    log_level_hook: Option<Box<dyn Fn(&str) + Send + Sync>>,
+    log_level_hook: Option<LogLevelHook>,
 }
 
 /// All command families, in the order COMMAND lists them.
@@ -55,10 +58,7 @@ pub fn command_table() -> CommandTable {
 }
 
 impl Server {
-    pub fn new(
-        config: Config,
-        log_level_hook: Option<Box<dyn Fn(&str) + Send + Sync>>,
-    ) -> Arc<Server> {
+    pub fn new(config: Config, log_level_hook: Option<LogLevelHook>) -> Arc<Server> {
         let databases = config.get_i64("databases") as usize;
         let shards = config.get_i64("keyspace-shards") as usize;
         crate::engine::update_lru_clock();
@@ -168,7 +168,7 @@ async fn bind_all(addrs: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
 }
 
 /// Binds every configured listener. Fails if a required address cannot be bound.
-pub async fn bind(server: &Server) -> anyhow_like::Result<Listeners> {
+pub async fn bind(server: &Server) -> Result<Listeners, StartError> {
     let cfg = &server.config;
     let bind_addrs = cfg.get("bind");
     let port = cfg.get_i64("port") as u16;
@@ -213,11 +213,8 @@ pub async fn bind(server: &Server) -> anyhow_like::Result<Listeners> {
     Ok(Listeners { list })
 }
 
-/// Minimal boxed-error result used at start-up.
-pub mod anyhow_like {
-    pub type Error = Box<dyn std::error::Error + Send + Sync>;
-    pub type Result<T> = std::result::Result<T, Error>;
-}
+/// A start-up failure (bad TLS files, an address that cannot be bound), shown to the operator.
+pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Serves until SHUTDOWN, SIGTERM or SIGINT.
 pub async fn serve(server: Arc<Server>, listeners: Listeners) {

@@ -8,12 +8,12 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
-use super::anyhow_like::Result;
+use super::StartError;
 use crate::config::Config;
 
 /// Builds the acceptor: server certificate and key, and client-certificate checking per
 /// `tls-auth-clients` (yes = required, optional = checked when presented, no = not asked for).
-pub fn acceptor(cfg: &Config) -> Result<TlsAcceptor> {
+pub fn acceptor(cfg: &Config) -> Result<TlsAcceptor, StartError> {
     let cert_file = cfg.get("tls-cert-file");
     let key_file = cfg.get("tls-key-file");
     if cert_file.is_empty() || key_file.is_empty() {
