@@ -218,11 +218,16 @@ fn keys_and_expiry() {
         RENAMENX b d
         KEYS d
         KEYS nomatch*
-        KEYS *
-        RANDOMKEY
+        KEYS [cd]x
         FLUSHDB
         RANDOMKEY
         KEYS *
+        SET only 1
+        RANDOMKEY
+        KEYS *
+        KEYS o?ly
+        KEYS \only
+        DEL only
         DBSIZE
         SET x 1
         DBSIZE

@@ -247,10 +247,20 @@ fn auth_and_noauth() {
 #[test]
 fn maxclients_rejects_extra_connections() {
     let s = ferrocache(&["--maxclients", "2"]);
-    let mut a = Raw::connect(s.port);
-    let mut b = Raw::connect(s.port);
-    assert_eq!(a.cmd(&["PING"]), "+PONG\r\n");
-    assert_eq!(b.cmd(&["PING"]), "+PONG\r\n");
+    // The readiness probe's connection may still be closing: retry until a slot is free.
+    let connect = || {
+        for _ in 0..100 {
+            let mut c = Raw::connect(s.port);
+            if c.cmd(&["PING"]) == "+PONG\r\n" {
+                return c;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no free client slot");
+    };
+    let mut a = connect();
+    let mut b = connect();
+    assert_eq!(b.cmd(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
     let mut c = Raw::connect(s.port);
     assert_eq!(c.read_reply(), "-ERR max number of clients reached\r\n");
     drop(a);

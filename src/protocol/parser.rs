@@ -325,7 +325,7 @@ pub fn split_inline_args(
         while i < n && line[i].is_ascii_whitespace() {
             i += 1;
         }
-        if i >= n {
+        if i >= n || line[i] == 0 {
             return Ok(());
         }
         let start = scratch.len();
@@ -384,7 +384,12 @@ pub fn split_inline_args(
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    // A NUL ends the line, as it ends the C string Redis splits.
+                    0 => {
+                        out.push(start..scratch.len());
+                        return Ok(());
+                    }
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => scratch.push(c),
@@ -504,6 +509,36 @@ mod tests {
         assert_eq!(got[0][1], b"A\n".to_vec());
         assert_eq!(got[0][2], b"'x".to_vec());
         assert!(parse_all(b"set \"a\"b\n").is_err());
+    }
+
+    #[test]
+    fn nul_ends_an_inline_line() {
+        let got = parse_all(b"echo a\0b c\r\n\0\r\n").unwrap();
+        assert_eq!(got, vec![vec![b"echo".to_vec(), b"a".to_vec()]]);
+    }
+
+    #[test]
+    fn random_input_always_terminates() {
+        // Pseudo-random bytes in random-sized reads: the parser must return, never loop.
+        let mut x: u32 = 12345;
+        for _ in 0..200 {
+            let mut buf = Vec::new();
+            for _ in 0..512 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                buf.push(match x % 8 {
+                    0 => b'\r',
+                    1 => b'\n',
+                    2 => b'*',
+                    3 => b'$',
+                    4 => b'"',
+                    5 => 0,
+                    _ => (x >> 8) as u8,
+                });
+            }
+            let _ = parse_all(&buf);
+        }
     }
 
     #[test]

@@ -52,11 +52,11 @@ where
         &mut shutdown,
     )
     .await;
+    server.clients.remove(id);
     if let Err(e) = result {
         tracing::debug!("client {id} closed: {e}");
     }
     let _ = stream.shutdown().await;
-    server.clients.remove(id);
 }
 
 async fn serve<S>(
