@@ -258,7 +258,7 @@ fn maxclients_rejects_extra_connections() {
         }
         panic!("no free client slot");
     };
-    let mut a = connect();
+    let a = connect();
     let mut b = connect();
     assert_eq!(b.cmd(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
     let mut c = Raw::connect(s.port);
