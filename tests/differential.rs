@@ -394,3 +394,165 @@ fn resp3_replies_match() {
         "#,
     );
 }
+
+#[test]
+fn collections_basics() {
+    compare(
+        r#"
+        RPUSH l a b c
+        LPUSH l z
+        LRANGE l 0 -1
+        LRANGE l -2 10
+        LRANGE l 5 1
+        LLEN l
+        LINDEX l 0
+        LINDEX l -1
+        LINDEX l 99
+        LPOP l
+        RPOP l 2
+        LPOP l 0
+        LPOP l -1
+        RPOP l
+        EXISTS l
+        LPOP l
+        LPOP l 2
+        LPUSHX l x
+        RPUSHX nolist x
+        SET s str
+        LPUSH s x
+        LRANGE s 0 1
+        GET l
+        TYPE s
+        OBJECT ENCODING nolist
+
+        SADD si 3 1 2 2
+        SMEMBERS si
+        OBJECT ENCODING si
+        SCARD si
+        SISMEMBER si 2
+        SISMEMBER si 9
+        SMISMEMBER si 1 9 3
+        SREM si 1 9
+        SMEMBERS si
+        SADD si x
+        OBJECT ENCODING si
+        SCARD si
+        SRANDMEMBER nokey
+        SRANDMEMBER nokey 5
+        SRANDMEMBER si 0
+        SRANDMEMBER si 1 2
+        SREM si 2 3 x
+        EXISTS si
+        TYPE si
+        SET str v
+        SADD str a
+        SCARD str
+
+        HSET h a 1 b 2
+        HSET h a 3 c 4
+        HGETALL h
+        HGET h a
+        HGET h zz
+        HMGET h a zz c
+        HLEN h
+        HEXISTS h b
+        HDEL h b zz
+        HKEYS h
+        HVALS h
+        HSETNX h a 9
+        HSETNX h n 9
+        HMSET h x 1 y
+        HMSET h x 1
+        OBJECT ENCODING h
+        HSET h longfieldlongfieldlongfieldlongfieldlongfieldlongfieldlongfieldlongfield v
+        OBJECT ENCODING h
+        HDEL h a c n x longfieldlongfieldlongfieldlongfieldlongfieldlongfieldlongfieldlongfield
+        EXISTS h
+        HGETALL h
+        TYPE h
+
+        ZADD z 1 a 2 b 3 c
+        ZADD z NX 5 a 4 d
+        ZADD z XX CH 10 a 20 e
+        ZADD z GT CH 1 b 30 c
+        ZADD z LT CH 0 b
+        ZADD z INCR 5 a
+        ZADD z INCR NX 5 a
+        ZADD z XX NX 1 a
+        ZADD z GT LT 1 a
+        ZADD z NX GT 1 a
+        ZADD z INCR 1 a 2 b
+        ZADD z 1 a 2
+        ZADD z abc a
+        ZADD z nan a
+        ZADD nz XX 1 a
+        EXISTS nz
+        ZRANGE z 0 -1
+        ZRANGE z 0 -1 WITHSCORES
+        ZRANGE z 0 1 REV WITHSCORES
+        ZRANGE z -2 -1
+        ZRANGE z 0 -1 BOGUS
+        ZCARD z
+        ZSCORE z a
+        ZSCORE z none
+        ZINCRBY z 2.5 b
+        ZINCRBY z 1 new
+        ZREM z a none
+        ZRANGE z 0 -1 WITHSCORES
+        ZADD z inf i -inf ni
+        ZRANGE z 0 -1 WITHSCORES
+        ZINCRBY z -inf i
+        OBJECT ENCODING z
+        TYPE z
+        SET str v
+        ZADD str 1 a
+        ZSCORE str a
+
+        RPUSH l a b
+        SADD s 1
+        HSET h f v
+        ZADD z 1 m
+        COPY l l2
+        LRANGE l2 0 -1
+        RENAME s s2
+        SMEMBERS s2
+        MOVE h 1
+        SELECT 1
+        HGETALL h
+        SELECT 0
+        SCAN 0 TYPE zset
+        SCAN 0 TYPE list COUNT 100
+        GET l
+        GETSET l x
+        APPEND l x
+        STRLEN l
+        INCR l
+        GETRANGE l 0 1
+        SETRANGE l 0 x
+        SETBIT l 0 1
+        DEL l l2 s2 z
+        DBSIZE
+
+        SETBIT b 7 1
+        GET b
+        GETBIT b 7
+        GETBIT b 6
+        GETBIT b 100
+        SETBIT b 7 0
+        SETBIT b 100 1
+        STRLEN b
+        SETBIT b 0 2
+        SETBIT b -1 1
+        SETBIT b 4294967296 1
+        SET n 10
+        SETBIT n 1 1
+        GET n
+        OBJECT ENCODING n
+        GETBIT nokey 3
+        SET small 5
+        OBJECT REFCOUNT small
+        SET big 50000
+        OBJECT REFCOUNT big
+        "#,
+    );
+}

@@ -54,12 +54,27 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             e.value.encoding(),
             match &e.value {
                 crate::engine::Value::Str(s) => s.len(),
+                other => other.mem_usage(),
             },
             e.access & 0xFF_FFFF,
             idle
         );
         drop(shard);
         ctx.out.simple(&line);
+    } else if is(sub, "DIGEST") && n == 2 {
+        let d = crate::engine::digest::dataset(&ctx.server.keyspace);
+        ctx.out.simple(&crate::engine::digest::hex(&d));
+    } else if is(sub, "DIGEST-VALUE") && n >= 2 {
+        ctx.out.array(n - 2);
+        for key in &argv[2..] {
+            let mut shard = ctx.db().lock_key(key);
+            let d = shard
+                .get_mut(key, ctx.now)
+                .map(|e| crate::engine::digest::value(&e.value))
+                .unwrap_or([0; 20]);
+            drop(shard);
+            ctx.out.simple(&crate::engine::digest::hex(&d));
+        }
     } else if is(sub, "PROTOCOL") && n == 3 {
         protocol(ctx, argv[2])?;
     } else if is(sub, "LOG") && n == 3 {
@@ -76,6 +91,10 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ctx,
             "DEBUG",
             &[
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
                 "LOG <message>",
                 "    Write <message> to the server log.",
                 "OBJECT <key>",

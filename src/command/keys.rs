@@ -368,8 +368,18 @@ fn object_idletime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// Redis shares the integer objects 0..=9999 and reports them with INT_MAX references.
+fn refcount(e: &crate::engine::Entry) -> i64 {
+    match e.value {
+        crate::engine::Value::Str(crate::engine::Str::Int(n)) if (0..10_000).contains(&n) => {
+            i32::MAX as i64
+        }
+        _ => 1,
+    }
+}
+
 fn object_refcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    match object_entry(ctx, argv[2], |_| 1) {
+    match object_entry(ctx, argv[2], refcount) {
         Some(n) => ctx.out.int(n),
         None => ctx.out.null(),
     }

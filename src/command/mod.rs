@@ -7,17 +7,21 @@ pub mod client;
 pub mod connection;
 pub mod debug;
 pub mod docs;
+pub mod hashes;
 pub mod introspection;
 pub mod keys;
+pub mod lists;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod table;
+pub mod zsets;
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crate::engine::Db;
+use crate::engine::{Db, Entry, Shard, Value};
 use crate::protocol::Reply;
 use crate::server::client::{Client, ReplyMode};
 use crate::server::Server;
@@ -72,6 +76,44 @@ impl<'a> Ctx<'a> {
 }
 
 pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
+
+/// The collection at `key` for a write, created empty if the key is missing; WRONGTYPE if the
+/// key holds another type. `access` picks the variant out of a `Value`.
+pub fn collection_mut<'s, T: Default>(
+    shard: &'s mut Shard,
+    key: &[u8],
+    now: u64,
+    wrap: fn(T) -> Value,
+    access: fn(&mut Value) -> Option<&mut T>,
+) -> Result<&'s mut T, CmdError> {
+    if shard.get_mut(key, now).is_none() {
+        shard.insert(key, Entry::new(wrap(T::default())));
+    }
+    let e = shard.get_mut(key, now).expect("present");
+    access(&mut e.value).ok_or(WRONGTYPE)
+}
+
+/// The collection at `key` if it exists (`Ok(None)` if not); WRONGTYPE for another type.
+/// Counts a keyspace hit or miss.
+pub fn collection_read<'s, T>(
+    shard: &'s mut Shard,
+    key: &[u8],
+    now: u64,
+    touch: bool,
+    access: fn(&mut Value) -> Option<&mut T>,
+) -> Result<Option<&'s mut T>, CmdError> {
+    match shard.read(key, now, touch) {
+        None => Ok(None),
+        Some(e) => access(&mut e.value).map(Some).ok_or(WRONGTYPE),
+    }
+}
+
+/// Deletes `key` if its collection became empty (Redis never keeps empty collections).
+pub fn remove_if_empty(shard: &mut Shard, key: &[u8]) {
+    if shard.peek(key).is_some_and(|e| e.value.is_empty()) {
+        shard.remove(key);
+    }
+}
 
 /// Lower-cases a command name into a stack buffer (names are short ASCII).
 fn lowercase<'b>(name: &[u8], buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {

@@ -61,6 +61,12 @@ pub static COMMANDS: &[C] = &[
         "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]",
         "Synchronously saves the database(s) to disk and shuts down the Redis server.",
     ),
+    C::container("memory", MEMORY).doc(
+        "server",
+        "4.0.0",
+        "",
+        "A container for memory diagnostics commands.",
+    ),
     C::container("function", FUNCTION).doc(
         "scripting",
         "7.0.0",
@@ -104,6 +110,23 @@ static CONFIG: &[C] = &[
     C::new("help", 2, LOADING | STALE, config_help).doc(
         "server",
         "5.0.0",
+        "",
+        "Returns helpful text about the different subcommands.",
+    ),
+];
+
+static MEMORY: &[C] = &[
+    C::new("usage", -3, READONLY, memory_usage)
+        .keys(2, 2, 1)
+        .doc(
+            "server",
+            "4.0.0",
+            "key [SAMPLES count]",
+            "Estimates the memory usage of a key.",
+        ),
+    C::new("help", 2, LOADING | STALE, memory_help).doc(
+        "server",
+        "4.0.0",
         "",
         "Returns helpful text about the different subcommands.",
     ),
@@ -213,6 +236,42 @@ fn config_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
             "    Reset statistics reported by the INFO command.",
             "REWRITE",
             "    Rewrite the configuration file.",
+        ],
+    );
+    Ok(())
+}
+
+/// Bytes an entry costs beyond its key and value (map slot, expire time, access clock).
+const ENTRY_OVERHEAD: usize = 56;
+
+fn memory_usage(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    match argv.len() {
+        3 => {}
+        5 if is(argv[3], "SAMPLES") => {
+            super::args::int(argv[4])?;
+        }
+        _ => return Err(SYNTAX),
+    }
+    let key = argv[2];
+    let mut shard = ctx.db().lock_key(key);
+    let usage = shard
+        .get_mut(key, ctx.now)
+        .map(|e| key.len() + ENTRY_OVERHEAD + e.value.mem_usage());
+    drop(shard);
+    match usage {
+        Some(n) => ctx.out.int(n as i64),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn memory_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    help(
+        ctx,
+        "MEMORY",
+        &[
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value.",
         ],
     );
     Ok(())

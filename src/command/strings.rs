@@ -38,6 +38,8 @@ pub static COMMANDS: &[C] = &[
     C::new("getrange", 4, READONLY, getrange).keys(1, 1, 1).doc("string", "2.4.0", "key start end", "Returns a substring of the string stored at a key."),
     C::new("substr", 4, READONLY, getrange).keys(1, 1, 1).doc("string", "1.0.0", "key start end", "Returns a substring from a string value."),
     C::new("setrange", 4, WRITE | DENYOOM, setrange).keys(1, 1, 1).doc("string", "2.2.0", "key offset value", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
+    C::new("setbit", 4, WRITE | DENYOOM, setbit).keys(1, 1, 1).doc("bitmap", "2.2.0", "key offset value", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."),
+    C::new("getbit", 3, READONLY | FAST, getbit).keys(1, 1, 1).doc("bitmap", "2.2.0", "key offset", "Returns a bit value by offset."),
     C::new("lcs", -3, READONLY, lcs).keys(1, 2, 1).doc(
         "string",
         "7.0.0",
@@ -66,7 +68,13 @@ fn check_size(ctx: &Ctx, len: u64) -> CmdResult {
 pub fn as_str(e: &Entry) -> Result<&Str, CmdError> {
     match &e.value {
         Value::Str(s) => Ok(s),
-        #[allow(unreachable_patterns)]
+        _ => Err(WRONGTYPE),
+    }
+}
+
+pub fn as_str_mut(e: &mut Entry) -> Result<&mut Str, CmdError> {
+    match &mut e.value {
+        Value::Str(s) => Ok(s),
         _ => Err(WRONGTYPE),
     }
 }
@@ -333,9 +341,8 @@ fn append(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             argv[2].len()
         }
         Some(e) => {
-            let cur = as_str(e)?;
-            check_size(ctx, (cur.len() + argv[2].len()) as u64)?;
-            let Value::Str(s) = &mut e.value;
+            let s = as_str_mut(e)?;
+            check_size(ctx, (s.len() + argv[2].len()) as u64)?;
             let mut data = std::mem::replace(s, Str::Int(0)).into_vec();
             data.extend_from_slice(argv[2]);
             let n = data.len();
@@ -362,7 +369,7 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     let mut shard = ctx.db().lock_key(key);
     let result = match shard.get_mut(key, ctx.now) {
         Some(e) => {
-            let Value::Str(s) = &mut e.value;
+            let s = as_str_mut(e)?;
             let cur = match s {
                 Str::Int(n) => *n,
                 Str::Bytes { data, .. } => args::strict_i64(data).ok_or(NOT_INT)?,
@@ -473,10 +480,7 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     check_size(ctx, (offset + value.len()) as u64)?;
     let mut data = match entry {
-        Some(e) => {
-            let Value::Str(s) = &mut e.value;
-            std::mem::replace(s, Str::Int(0)).into_vec()
-        }
+        Some(e) => std::mem::replace(as_str_mut(e)?, Str::Int(0)).into_vec(),
         None => Vec::new(),
     };
     if data.len() < offset + value.len() {
@@ -491,6 +495,70 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// A bit offset argument: 0 up to the largest string size allows (proto-max-bulk-len bytes).
+fn bit_offset(ctx: &Ctx, arg: &[u8]) -> Result<u64, CmdError> {
+    let err = CmdError::new("ERR bit offset is not an integer or out of range");
+    let n = args::strict_i64(arg).ok_or(err.clone())?;
+    let max_bytes = ctx
+        .server
+        .config
+        .live
+        .proto_max_bulk_len
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if n < 0 || (n as u64) >> 3 >= max_bytes {
+        return Err(err);
+    }
+    Ok(n as u64)
+}
+
+fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let offset = bit_offset(ctx, argv[2])?;
+    let on = match argv[3] {
+        b"1" => true,
+        b"0" => false,
+        _ => return Err(CmdError::new("ERR bit is not an integer or out of range")),
+    };
+    let (byte, mask) = ((offset >> 3) as usize, 0x80u8 >> (offset & 7));
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let mut data = match shard.get_mut(argv[1], ctx.now) {
+        Some(e) => std::mem::replace(as_str_mut(e)?, Str::Int(0)).into_vec(),
+        None => Vec::new(),
+    };
+    if data.len() <= byte {
+        data.resize(byte + 1, 0);
+    }
+    let old = data[byte] & mask != 0;
+    if on {
+        data[byte] |= mask;
+    } else {
+        data[byte] &= !mask;
+    }
+    match shard.get_mut(argv[1], ctx.now) {
+        Some(e) => e.value = Value::Str(Str::from_vec(data, true)),
+        None => {
+            shard.insert(argv[1], Entry::new(Value::Str(Str::from_vec(data, true))));
+        }
+    }
+    ctx.out.int(old as i64);
+    Ok(())
+}
+
+fn getbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let offset = bit_offset(ctx, argv[2])?;
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let bit = match shard.read(argv[1], ctx.now, ctx.touch()) {
+        None => false,
+        Some(e) => {
+            let mut tmp = itoa::Buffer::new();
+            let s = as_str(e)?.as_bytes(&mut tmp);
+            s.get((offset >> 3) as usize)
+                .is_some_and(|b| b & (0x80u8 >> (offset & 7)) != 0)
+        }
+    };
+    ctx.out.int(bit as i64);
     Ok(())
 }
 

@@ -125,6 +125,11 @@ impl CommandSpec {
         let mut v = Vec::new();
         let group_cat = match self.group {
             "string" => Some("@string"),
+            "bitmap" => Some("@bitmap"),
+            "list" => Some("@list"),
+            "hash" => Some("@hash"),
+            "set" => Some("@set"),
+            "sorted-set" => Some("@sortedset"),
             "generic" => Some("@keyspace"),
             "connection" => Some("@connection"),
             _ => None,

@@ -31,6 +31,8 @@ pub struct Live {
     pub hz: AtomicU64,
     pub protected_mode: AtomicBool,
     pub has_password: AtomicBool,
+    /// Collection encoding thresholds.
+    pub limits: RwLock<crate::engine::collections::Limits>,
 }
 
 /// The running configuration.

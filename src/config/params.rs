@@ -37,6 +37,20 @@ const fn p(name: &'static str, kind: Kind, default: &'static str, mutable: bool)
     }
 }
 
+/// A mutable non-negative size parameter with an old name that still works.
+const fn a(name: &'static str, alias: &'static str, default: &'static str) -> ParamDef {
+    ParamDef {
+        name,
+        alias: Some(alias),
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        default,
+        mutable: true,
+    }
+}
+
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
 
 /// Every parameter ferrocache understands.
@@ -128,6 +142,28 @@ pub static PARAMS: &[ParamDef] = &[
     p("databases", Kind::Int { min: 1, max: 1024 }, "16", false),
     p("keyspace-shards", Kind::Custom(check_shards), "16", false),
     p("hz", Kind::Int { min: 1, max: 500 }, "10", true),
+    // Encoding thresholds of small collections (OBJECT ENCODING), as Redis's.
+    a(
+        "hash-max-listpack-entries",
+        "hash-max-ziplist-entries",
+        "128",
+    ),
+    a("hash-max-listpack-value", "hash-max-ziplist-value", "64"),
+    p(
+        "set-max-intset-entries",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "512",
+        true,
+    ),
+    a(
+        "zset-max-listpack-entries",
+        "zset-max-ziplist-entries",
+        "128",
+    ),
+    a("zset-max-listpack-value", "zset-max-ziplist-value", "64"),
     // Persistence: there is no persistence yet, so snapshots and AOF stay off.
     p("save", Kind::Custom(check_save), "", true),
     p("appendonly", Kind::Custom(check_appendonly), "no", true),

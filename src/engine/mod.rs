@@ -4,6 +4,8 @@
 //! an RNG for sampling). Commands lock the shards they touch, several in ascending index order
 //! (databases in ascending order first), so no two commands can deadlock.
 
+pub mod collections;
+pub mod digest;
 pub mod expiry;
 pub mod float;
 pub mod glob;

@@ -78,10 +78,14 @@ pub fn canonical_int(s: &[u8]) -> Option<i64> {
     (b.format(n).as_bytes() == s).then_some(n)
 }
 
-/// A value of any Redis type. Only strings exist so far; each new type adds a variant.
+/// A value of any Redis type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Str),
+    List(super::collections::List),
+    Hash(super::collections::Hash),
+    Set(super::collections::Set),
+    ZSet(super::collections::ZSet),
 }
 
 impl Value {
@@ -89,12 +93,96 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::List(_) => "quicklist",
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
+        }
+    }
+
+    pub fn list_mut(&mut self) -> Option<&mut super::collections::List> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn hash_mut(&mut self) -> Option<&mut super::collections::Hash> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    pub fn set_mut(&mut self) -> Option<&mut super::collections::Set> {
+        match self {
+            Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn zset_mut(&mut self) -> Option<&mut super::collections::ZSet> {
+        match self {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+
+    /// Number of elements (1 for a string).
+    pub fn len(&self) -> usize {
+        match self {
+            Value::Str(_) => 1,
+            Value::List(l) => l.len(),
+            Value::Hash(h) => h.len(),
+            Value::Set(s) => s.len(),
+            Value::ZSet(z) => z.len(),
+        }
+    }
+
+    /// An empty collection is deleted, as in Redis.
+    pub fn is_empty(&self) -> bool {
+        !matches!(self, Value::Str(_)) && self.len() == 0
+    }
+
+    /// Approximate bytes held for this value (MEMORY USAGE). Refined by the memory-accounting work.
+    pub fn mem_usage(&self) -> usize {
+        const PER_ELEMENT: usize = 24;
+        match self {
+            Value::Str(Str::Int(_)) => 8,
+            Value::Str(Str::Bytes { data, .. }) => data.capacity() + 24,
+            Value::List(l) => l.iter().map(|e| e.len() + PER_ELEMENT).sum::<usize>() + 32,
+            Value::Hash(h) => {
+                h.iter()
+                    .map(|(f, v)| f.len() + v.len() + 2 * PER_ELEMENT)
+                    .sum::<usize>()
+                    + 64
+            }
+            Value::Set(s) => match s {
+                super::collections::Set::Ints(v) => v.len() * 8 + 32,
+                super::collections::Set::Table(_) => {
+                    s.members()
+                        .iter()
+                        .map(|m| m.len() + PER_ELEMENT)
+                        .sum::<usize>()
+                        + 64
+                }
+            },
+            Value::ZSet(z) => {
+                z.iter()
+                    .map(|(m, _)| 2 * (m.len() + PER_ELEMENT) + 8)
+                    .sum::<usize>()
+                    + 64
+            }
         }
     }
 }

@@ -154,8 +154,8 @@ impl Reply {
     }
 }
 
-/// Formats a double the way Redis replies with one: integers without a fraction,
-/// `inf`/`-inf`, otherwise the shortest representation that reads back the same.
+/// Formats a double the way Redis replies with one: the shortest digits that read back the
+/// same, in C's `%g` layout (`1.5`, `100`, `1e+21`, `1e-05`), and `inf` / `-inf`.
 pub fn format_double(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
@@ -163,7 +163,18 @@ pub fn format_double(v: f64) -> String {
     if v.is_nan() {
         return "nan".into();
     }
-    format!("{v}")
+    if v == 0.0 {
+        return "0".into();
+    }
+    let exp = v.abs().log10().floor() as i32;
+    if (-4..17).contains(&exp) {
+        return format!("{v}");
+    }
+    // `{:e}` gives the shortest mantissa as "1.5e21"; C writes "1.5e+21", at least two digits.
+    let s = format!("{v:e}");
+    let (mantissa, e) = s.split_once('e').unwrap_or((&s, "0"));
+    let e: i32 = e.parse().unwrap_or(0);
+    format!("{mantissa}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
 }
 
 #[cfg(test)]
@@ -184,6 +195,18 @@ mod tests {
         r.boolean(true);
         r.double(1.5);
         assert_eq!(r.buf, b"_\r\n%2\r\n#t\r\n,1.5\r\n");
+    }
+
+    #[test]
+    fn doubles_like_c_g_format() {
+        assert_eq!(format_double(1.5), "1.5");
+        assert_eq!(format_double(100.0), "100");
+        assert_eq!(format_double(-0.25), "-0.25");
+        assert_eq!(format_double(1e21), "1e+21");
+        assert_eq!(format_double(1.5e-7), "1.5e-07");
+        assert_eq!(format_double(0.0001), "0.0001");
+        assert_eq!(format_double(0.00001), "1e-05");
+        assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
     }
 
     #[test]

@@ -49,6 +49,10 @@ pub fn command_table() -> CommandTable {
     CommandTable::new(&[
         strings::COMMANDS,
         keys::COMMANDS,
+        lists::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
+        zsets::COMMANDS,
         connection::COMMANDS,
         client::COMMANDS,
         server::COMMANDS,

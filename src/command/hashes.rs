@@ -1,0 +1,147 @@
+//! Hash commands: fields set, read, deleted and listed.
+
+use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
+use super::{collection_mut, collection_read, remove_if_empty, CmdError, CmdResult, Ctx};
+use crate::engine::Value;
+
+pub static COMMANDS: &[C] = &[
+    C::new("hset", -4, WRITE | DENYOOM | FAST, hset).keys(1, 1, 1).doc("hash", "2.0.0", "key field value [field value ...]", "Creates or modifies the value of a field in a hash."),
+    C::new("hmset", -4, WRITE | DENYOOM | FAST, hmset).keys(1, 1, 1).doc("hash", "2.0.0", "key field value [field value ...]", "Sets the values of multiple fields."),
+    C::new("hsetnx", 4, WRITE | DENYOOM | FAST, hsetnx).keys(1, 1, 1).doc("hash", "2.0.0", "key field value", "Sets the value of a field in a hash only when the field doesn't exist."),
+    C::new("hget", 3, READONLY | FAST, hget).keys(1, 1, 1).doc("hash", "2.0.0", "key field", "Returns the value of a field in a hash."),
+    C::new("hmget", -3, READONLY | FAST, hmget).keys(1, 1, 1).doc("hash", "2.0.0", "key field [field ...]", "Returns the values of all fields in a hash."),
+    C::new("hdel", -3, WRITE | FAST, hdel).keys(1, 1, 1).doc("hash", "2.0.0", "key field [field ...]", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
+    C::new("hlen", 2, READONLY | FAST, hlen).keys(1, 1, 1).doc("hash", "2.0.0", "key", "Returns the number of fields in a hash."),
+    C::new("hexists", 3, READONLY | FAST, hexists).keys(1, 1, 1).doc("hash", "2.0.0", "key field", "Determines whether a field exists in a hash."),
+    C::new("hgetall", 2, READONLY, hgetall).keys(1, 1, 1).doc("hash", "2.0.0", "key", "Returns all fields and values in a hash."),
+    C::new("hkeys", 2, READONLY, hkeys).keys(1, 1, 1).doc("hash", "2.0.0", "key", "Returns all fields in a hash."),
+    C::new("hvals", 2, READONLY, hvals).keys(1, 1, 1).doc("hash", "2.0.0", "key", "Returns all values in a hash."),
+];
+
+/// Sets every field/value pair; returns how many fields were new.
+fn set_pairs(ctx: &mut Ctx, argv: &[&[u8]], name: &str) -> Result<usize, CmdError> {
+    if argv.len() % 2 != 0 {
+        return Err(CmdError::owned(format!(
+            "ERR wrong number of arguments for '{name}' command"
+        )));
+    }
+    let lim = *ctx.server.config.live.limits.read();
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let h = collection_mut(&mut shard, argv[1], ctx.now, Value::Hash, Value::hash_mut)?;
+    Ok(argv[2..]
+        .chunks(2)
+        .filter(|fv| h.insert(fv[0], fv[1], &lim))
+        .count())
+}
+
+fn hset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let n = set_pairs(ctx, argv, "hset")?;
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn hmset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    set_pairs(ctx, argv, "hmset")?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn hsetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let lim = *ctx.server.config.live.limits.read();
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let h = collection_mut(&mut shard, argv[1], ctx.now, Value::Hash, Value::hash_mut)?;
+    let set = h.get(argv[2]).is_none() && h.insert(argv[2], argv[3], &lim);
+    ctx.out.int(set as i64);
+    Ok(())
+}
+
+fn hget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut shard = ctx.db().lock_key(argv[1]);
+    match collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_mut)?
+        .and_then(|h| h.get(argv[2]))
+    {
+        Some(v) => ctx.out.bulk(v),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn hmget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let h = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_mut)?;
+    ctx.out.array(argv.len() - 2);
+    for f in &argv[2..] {
+        match h.as_ref().and_then(|h| h.get(f)) {
+            Some(v) => ctx.out.bulk(v),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let n = match collection_read(&mut shard, argv[1], ctx.now, false, Value::hash_mut)? {
+        Some(h) => argv[2..].iter().filter(|f| h.remove(f)).count(),
+        None => 0,
+    };
+    remove_if_empty(&mut shard, argv[1]);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn hlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let n = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_mut)?
+        .map_or(0, |h| h.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn hexists(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let found = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_mut)?
+        .is_some_and(|h| h.get(argv[2]).is_some());
+    ctx.out.int(found as i64);
+    Ok(())
+}
+
+/// HGETALL / HKEYS / HVALS.
+fn listing(ctx: &mut Ctx, key: &[u8], fields: bool, values: bool) -> CmdResult {
+    let mut shard = ctx.db().lock_key(key);
+    let touch = ctx.touch();
+    let Some(h) = collection_read(&mut shard, key, ctx.now, touch, Value::hash_mut)? else {
+        if fields && values {
+            ctx.out.map(0);
+        } else {
+            ctx.out.array(0);
+        }
+        return Ok(());
+    };
+    if fields && values {
+        ctx.out.map(h.len());
+    } else {
+        ctx.out.array(h.len());
+    }
+    for (f, v) in h.iter() {
+        if fields {
+            ctx.out.bulk(f);
+        }
+        if values {
+            ctx.out.bulk(v);
+        }
+    }
+    Ok(())
+}
+
+fn hgetall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    listing(ctx, argv[1], true, true)
+}
+
+fn hkeys(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    listing(ctx, argv[1], true, false)
+}
+
+fn hvals(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    listing(ctx, argv[1], false, true)
+}

@@ -1,0 +1,336 @@
+//! The collection types: lists, hashes, sets and sorted sets, with the encoding names Redis
+//! 7.0 reports for them (OBJECT ENCODING) and its conversion thresholds.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use indexmap::{IndexMap, IndexSet};
+
+pub type Bytes = Box<[u8]>;
+type Hasher = foldhash::fast::RandomState;
+
+/// Conversion thresholds (`hash-max-listpack-entries` and friends), read from the config.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub hash_entries: usize,
+    pub hash_value: usize,
+    pub set_intset_entries: usize,
+    pub zset_entries: usize,
+    pub zset_value: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            hash_entries: 128,
+            hash_value: 64,
+            set_intset_entries: 512,
+            zset_entries: 128,
+            zset_value: 64,
+        }
+    }
+}
+
+/// A list. Redis 7.0 reports every list as "quicklist".
+pub type List = VecDeque<Bytes>;
+
+/// A hash: insertion-ordered while small ("listpack", as Redis keeps it), a hash table once it
+/// grows past the limits ("hashtable"; it never converts back, like Redis).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Hash {
+    map: IndexMap<Bytes, Bytes, Hasher>,
+    big: bool,
+}
+
+impl Hash {
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn get(&self, field: &[u8]) -> Option<&Bytes> {
+        self.map.get(field)
+    }
+
+    /// Sets a field; returns true if it is new.
+    pub fn insert(&mut self, field: &[u8], value: &[u8], lim: &Limits) -> bool {
+        if field.len() > lim.hash_value || value.len() > lim.hash_value {
+            self.big = true;
+        }
+        let new = match self.map.get_mut(field) {
+            Some(v) => {
+                *v = value.into();
+                false
+            }
+            None => {
+                self.map.insert(field.into(), value.into());
+                true
+            }
+        };
+        if self.map.len() > lim.hash_entries {
+            self.big = true;
+        }
+        new
+    }
+
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        if self.big {
+            self.map.swap_remove(field).is_some()
+        } else {
+            // Small hashes keep insertion order, as a listpack does.
+            self.map.shift_remove(field).is_some()
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Bytes)> {
+        self.map.iter()
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        if self.big {
+            "hashtable"
+        } else {
+            "listpack"
+        }
+    }
+}
+
+/// A set: sorted integers ("intset") while every member is an integer and there are few, then
+/// a hash table ("hashtable").
+#[derive(Debug, Clone, PartialEq)]
+pub enum Set {
+    Ints(Vec<i64>),
+    Table(IndexSet<Bytes, Hasher>),
+}
+
+impl Default for Set {
+    fn default() -> Self {
+        Set::Ints(Vec::new())
+    }
+}
+
+impl Set {
+    pub fn len(&self) -> usize {
+        match self {
+            Set::Ints(v) => v.len(),
+            Set::Table(t) => t.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn to_table(&mut self) {
+        if let Set::Ints(v) = self {
+            let mut t = IndexSet::with_capacity_and_hasher(v.len(), Hasher::default());
+            let mut b = itoa::Buffer::new();
+            for n in v.iter() {
+                t.insert(b.format(*n).as_bytes().into());
+            }
+            *self = Set::Table(t);
+        }
+    }
+
+    /// Adds a member; returns true if it was not there.
+    pub fn insert(&mut self, member: &[u8], lim: &Limits) -> bool {
+        if let Set::Ints(v) = self {
+            match super::value::canonical_int(member) {
+                Some(n) => {
+                    return match v.binary_search(&n) {
+                        Ok(_) => false,
+                        Err(pos) => {
+                            v.insert(pos, n);
+                            if v.len() > lim.set_intset_entries {
+                                self.to_table();
+                            }
+                            true
+                        }
+                    };
+                }
+                None => self.to_table(),
+            }
+        }
+        match self {
+            Set::Table(t) => t.insert(member.into()),
+            Set::Ints(_) => unreachable!("converted above"),
+        }
+    }
+
+    pub fn contains(&self, member: &[u8]) -> bool {
+        match self {
+            Set::Ints(v) => {
+                super::value::canonical_int(member).is_some_and(|n| v.binary_search(&n).is_ok())
+            }
+            Set::Table(t) => t.contains(member),
+        }
+    }
+
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match self {
+            Set::Ints(v) => {
+                match super::value::canonical_int(member).and_then(|n| v.binary_search(&n).ok()) {
+                    Some(pos) => {
+                        v.remove(pos);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Set::Table(t) => t.swap_remove(member),
+        }
+    }
+
+    /// Member at a position (for random picks).
+    pub fn get_index(&self, i: usize) -> Option<Vec<u8>> {
+        match self {
+            Set::Ints(v) => v
+                .get(i)
+                .map(|n| itoa::Buffer::new().format(*n).as_bytes().to_vec()),
+            Set::Table(t) => t.get_index(i).map(|m| m.to_vec()),
+        }
+    }
+
+    pub fn members(&self) -> Vec<Vec<u8>> {
+        (0..self.len()).filter_map(|i| self.get_index(i)).collect()
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Set::Ints(_) => "intset",
+            Set::Table(_) => "hashtable",
+        }
+    }
+}
+
+/// A score with a total order (scores are never NaN).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score(pub f64);
+
+impl Eq for Score {}
+
+impl PartialOrd for Score {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Score {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// A sorted set: members by score, then by member bytes. "listpack" while small, "skiplist"
+/// after (never back).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ZSet {
+    scores: HashMap<Bytes, f64, Hasher>,
+    order: BTreeSet<(Score, Bytes)>,
+    big: bool,
+}
+
+impl ZSet {
+    pub fn len(&self) -> usize {
+        self.scores.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scores.is_empty()
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        self.scores.get(member).copied()
+    }
+
+    /// Sets a member's score; returns the previous score.
+    pub fn insert(&mut self, member: &[u8], score: f64, lim: &Limits) -> Option<f64> {
+        // -0.0 and 0.0 are the same score.
+        let score = if score == 0.0 { 0.0 } else { score };
+        if member.len() > lim.zset_value {
+            self.big = true;
+        }
+        let old = self.scores.insert(member.into(), score);
+        if let Some(o) = old {
+            self.order.remove(&(Score(o), member.into()));
+        }
+        self.order.insert((Score(score), member.into()));
+        if self.scores.len() > lim.zset_entries {
+            self.big = true;
+        }
+        old
+    }
+
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match self.scores.remove(member) {
+            Some(s) => {
+                self.order.remove(&(Score(s), member.into()));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Members in ascending order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
+        self.order.iter().map(|(s, m)| (m, s.0))
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        if self.big {
+            "skiplist"
+        } else {
+            "listpack"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_converts_from_intset() {
+        let lim = Limits::default();
+        let mut s = Set::default();
+        assert!(s.insert(b"3", &lim));
+        assert!(s.insert(b"1", &lim));
+        assert!(!s.insert(b"3", &lim));
+        assert_eq!(s.encoding(), "intset");
+        assert_eq!(s.members(), vec![b"1".to_vec(), b"3".to_vec()]);
+        assert!(s.insert(b"a", &lim));
+        assert_eq!(s.encoding(), "hashtable");
+        assert!(s.contains(b"1") && s.contains(b"a") && !s.contains(b"2"));
+        assert!(s.remove(b"1"));
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn hash_and_zset_encodings_are_sticky() {
+        let lim = Limits {
+            hash_entries: 2,
+            zset_entries: 1,
+            ..Limits::default()
+        };
+        let mut h = Hash::default();
+        h.insert(b"a", b"1", &lim);
+        h.insert(b"b", b"2", &lim);
+        assert_eq!(h.encoding(), "listpack");
+        h.insert(b"c", b"3", &lim);
+        h.remove(b"c");
+        assert_eq!(h.encoding(), "hashtable");
+        let mut z = ZSet::default();
+        z.insert(b"x", 2.0, &lim);
+        z.insert(b"y", 1.0, &lim);
+        assert_eq!(z.encoding(), "skiplist");
+        let order: Vec<_> = z.iter().map(|(m, _)| m.to_vec()).collect();
+        assert_eq!(order, vec![b"y".to_vec(), b"x".to_vec()]);
+        assert_eq!(z.insert(b"x", 0.5, &lim), Some(2.0));
+        assert_eq!(
+            z.iter().next().map(|(m, s)| (m.to_vec(), s)),
+            Some((b"x".to_vec(), 0.5))
+        );
+    }
+}
