@@ -123,7 +123,7 @@ impl Set {
         self.len() == 0
     }
 
-    fn to_table(&mut self) {
+    fn convert_to_table(&mut self) {
         if let Set::Ints(v) = self {
             let mut t = IndexSet::with_capacity_and_hasher(v.len(), Hasher::default());
             let mut b = itoa::Buffer::new();
@@ -144,13 +144,13 @@ impl Set {
                         Err(pos) => {
                             v.insert(pos, n);
                             if v.len() > lim.set_intset_entries {
-                                self.to_table();
+                                self.convert_to_table();
                             }
                             true
                         }
                     };
                 }
-                None => self.to_table(),
+                None => self.convert_to_table(),
             }
         }
         match self {
