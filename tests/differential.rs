@@ -556,3 +556,26 @@ fn collections_basics() {
         "#,
     );
 }
+
+#[test]
+fn encoding_thresholds_follow_config() {
+    compare(
+        r#"
+        CONFIG SET zset-max-ziplist-entries 2 hash-max-ziplist-entries 1 set-max-intset-entries 2
+        ZADD z 1 a 2 b
+        OBJECT ENCODING z
+        ZADD z 3 c
+        OBJECT ENCODING z
+        HSET h a 1
+        OBJECT ENCODING h
+        HSET h b 2
+        OBJECT ENCODING h
+        SADD s 1 2
+        OBJECT ENCODING s
+        SADD s 3
+        OBJECT ENCODING s
+        CONFIG SET zset-max-ziplist-entries 128 hash-max-ziplist-entries 128 set-max-intset-entries 512
+        CONFIG GET zset-max-ziplist-entries
+        "#,
+    );
+}

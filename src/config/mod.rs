@@ -190,6 +190,14 @@ impl Config {
             .store(self.get_bool("protected-mode"), Ordering::Relaxed);
         l.has_password
             .store(!self.get("requirepass").is_empty(), Ordering::Relaxed);
+        let size = |n: &str| self.get_i64(n).max(0) as usize;
+        *l.limits.write() = crate::engine::collections::Limits {
+            hash_entries: size("hash-max-listpack-entries"),
+            hash_value: size("hash-max-listpack-value"),
+            set_intset_entries: size("set-max-intset-entries"),
+            zset_entries: size("zset-max-listpack-entries"),
+            zset_value: size("zset-max-listpack-value"),
+        };
     }
 
     /// Rewrites the config file with the current values (CONFIG REWRITE): lines for changed
