@@ -190,6 +190,14 @@ fn strings() {
         LCS a b LEN IDX
         LCS a nokey
         LCS a b BOGUS
+        SETRANGE la 11999 x
+        SETRANGE lb 11999 y
+        LCS la lb LEN
+        SET k v EX abc NX XX
+        INCRBYFLOAT fl 1.5
+        OBJECT ENCODING fl
+        INCRBYFLOAT fl 1
+        OBJECT ENCODING fl
         "#,
     );
 }
@@ -298,6 +306,10 @@ fn keys_and_expiry() {
         EXPIRETIME k2
         EXPIREAT k2 32503680000
         EXPIRETIME k2
+        PEXPIREAT k2 4000000000600
+        EXPIRETIME k2
+        PEXPIREAT k2 4000000000400
+        EXPIRETIME k2
         EXPIRE k2 -1
         EXISTS k2
         SET k3 v
@@ -346,6 +358,7 @@ fn errors_and_connection() {
         CLIENT NO-EVICT on
         CLIENT NO-EVICT off
         CLIENT BOGUS
+        CLIENT LIST ID 0
         COMMAND GETKEYS GET a
         COMMAND GETKEYS MSET a 1 b 2
         COMMAND GETKEYS PING
@@ -412,6 +425,7 @@ fn collections_basics() {
         RPOP l 2
         LPOP l 0
         LPOP l -1
+        LPOP l 1 2
         RPOP l
         EXISTS l
         LPOP l
@@ -441,6 +455,7 @@ fn collections_basics() {
         SRANDMEMBER nokey 5
         SRANDMEMBER si 0
         SRANDMEMBER si 1 2
+        SRANDMEMBER si -9223372036854775808
         SREM si 2 3 x
         EXISTS si
         TYPE si
@@ -485,6 +500,12 @@ fn collections_basics() {
         ZADD z 1 a 2
         ZADD z abc a
         ZADD z nan a
+        ZADD z 1e400 a
+        ZADD z 1e-400 a
+        ZADD z 0x10 hex
+        ZSCORE z hex
+        ZADD z " 1" a
+        ZREM z hex
         ZADD nz XX 1 a
         EXISTS nz
         ZRANGE z 0 -1
@@ -521,7 +542,6 @@ fn collections_basics() {
         HGETALL h
         SELECT 0
         SCAN 0 TYPE zset
-        SCAN 0 TYPE list COUNT 100
         GET l
         GETSET l x
         APPEND l x

@@ -208,6 +208,31 @@ fn quit_and_client_reply_modes() {
 }
 
 #[test]
+fn client_setinfo_and_list() {
+    let s = ferrocache(&[]);
+    let mut c = Raw::connect(s.port);
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "LIB-NAME", "mylib"]),
+        "+OK\r\n"
+    );
+    assert_eq!(c.cmd(&["CLIENT", "SETINFO", "lib-ver", "1.2"]), "+OK\r\n");
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "LIB-NAME", "a b"]),
+        "-ERR LIB-NAME cannot contain spaces, newlines or special characters.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "bogus", "x"]),
+        "-ERR Unrecognized option 'bogus'\r\n"
+    );
+    let info = c.cmd(&["CLIENT", "INFO"]);
+    assert!(info.contains("lib-name=mylib lib-ver=1.2"), "{info}");
+    // CLIENT REPLY SKIP while OFF changes nothing: replies stay off until ON.
+    c.send_raw(b"CLIENT REPLY OFF\r\nCLIENT REPLY SKIP\r\nPING\r\nPING\r\nCLIENT REPLY ON\r\nECHO back\r\n");
+    assert_eq!(c.read_reply(), "+OK\r\n");
+    assert_eq!(c.read_reply(), "$4\r\nback\r\n");
+}
+
+#[test]
 fn client_kill_closes_the_target() {
     let s = ferrocache(&[]);
     let mut victim = Raw::connect(s.port);
@@ -220,6 +245,41 @@ fn client_kill_closes_the_target() {
     let list = admin.cmd(&["CLIENT", "LIST"]);
     assert!(!list.contains(&format!("id={id} ")), "{list}");
     assert!(list.contains("cmd=client|list"), "{list}");
+}
+
+#[test]
+fn kill_reaches_a_client_that_does_not_read() {
+    let s = ferrocache(&[]);
+    let mut admin = Raw::connect(s.port);
+    let big = "x".repeat(1 << 20);
+    assert_eq!(admin.cmd(&["SET", "big", &big]), "+OK\r\n");
+    let mut victim = Raw::connect(s.port);
+    let id = victim
+        .cmd(&["CLIENT", "ID"])
+        .trim_start_matches(':')
+        .trim()
+        .to_string();
+    let mut batch = Vec::new();
+    for _ in 0..50 {
+        batch.extend_from_slice(b"GET big\r\n");
+    }
+    victim.send_raw(&batch);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(admin.cmd(&["CLIENT", "KILL", "ID", &id]), ":1\r\n");
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < deadline
+        && !admin
+            .cmd(&["INFO", "clients"])
+            .contains("connected_clients:1\r\n")
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        admin
+            .cmd(&["INFO", "clients"])
+            .contains("connected_clients:1\r\n"),
+        "the blocked writer was closed"
+    );
 }
 
 #[test]

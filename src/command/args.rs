@@ -17,17 +17,24 @@ pub fn strict_i64(arg: &[u8]) -> Option<i64> {
     }
 }
 
-/// Parses a float as Redis does for INCRBYFLOAT and friends: no spaces, no NaN.
+/// Parses a float as Redis does (C's `strtod`): decimal or hex, `inf`; no spaces, no NaN, and
+/// no value that overflows or underflows to zero.
 pub fn float(arg: &[u8]) -> Result<f64, CmdError> {
-    let s = std::str::from_utf8(arg).map_err(|_| NOT_FLOAT)?;
-    if s.is_empty()
-        || s.starts_with(|c: char| c.is_whitespace())
-        || s.ends_with(|c: char| c.is_whitespace())
-    {
+    if arg.is_empty() || arg.len() > 256 || arg[0].is_ascii_whitespace() || arg.contains(&0) {
         return Err(NOT_FLOAT);
     }
-    let v: f64 = s.parse().map_err(|_| NOT_FLOAT)?;
-    if v.is_nan() {
+    let mut buf = [0u8; 257];
+    buf[..arg.len()].copy_from_slice(arg);
+    let start = buf.as_ptr() as *const std::os::raw::c_char;
+    let mut end: *mut std::os::raw::c_char = std::ptr::null_mut();
+    // SAFETY: `buf` is NUL-terminated and outlives the call; errno is this thread's.
+    let (v, range_error) = unsafe {
+        *libc::__errno_location() = 0;
+        let v = libc::strtod(start, &mut end);
+        (v, *libc::__errno_location() == libc::ERANGE)
+    };
+    let consumed = end as usize - start as usize;
+    if consumed != arg.len() || v.is_nan() || (range_error && (v.is_infinite() || v == 0.0)) {
         return Err(NOT_FLOAT);
     }
     Ok(v)
@@ -73,5 +80,9 @@ mod tests {
         assert!(float(b" 1").is_err());
         assert!(float(b"abc").is_err());
         assert!(float(b"inf").unwrap().is_infinite());
+        assert_eq!(float(b"0x10").unwrap(), 16.0);
+        assert!(float(b"1e400").is_err());
+        assert!(float(b"1e-400").is_err());
+        assert!(float(b"1.5 ").is_err());
     }
 }

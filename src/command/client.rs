@@ -139,10 +139,8 @@ fn list(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         } else if is(argv[i], "ID") && i + 1 < argv.len() {
             let mut v = Vec::new();
             for a in &argv[i + 1..] {
-                let n = args::strict_i64(a)
-                    .filter(|n| *n > 0)
-                    .ok_or(CmdError::new("ERR Invalid client ID"))?;
-                v.push(n as u64);
+                let n = args::strict_i64(a).ok_or(CmdError::new("ERR Invalid client ID"))?;
+                v.push(n.max(0) as u64);
             }
             ids = Some(v);
             break;
@@ -282,7 +280,7 @@ fn setinfo(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if value.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
         return Err(CmdError::owned(format!(
             "ERR {} cannot contain spaces, newlines or special characters.",
-            String::from_utf8_lossy(attr).to_ascii_lowercase()
+            String::from_utf8_lossy(attr)
         )));
     }
     *slot.lock() = value.to_vec();
@@ -300,7 +298,10 @@ fn reply(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else {
         return Err(SYNTAX);
     };
-    ctx.client.reply_mode = mode;
+    // SKIP while replies are OFF changes nothing, as in Redis.
+    if !(mode == ReplyMode::SkipNext && ctx.client.reply_mode == ReplyMode::Off) {
+        ctx.client.reply_mode = mode;
+    }
     if mode == ReplyMode::On {
         ctx.out.ok();
     }

@@ -37,7 +37,7 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let n = argv.len();
     if is(sub, "SLEEP") && n == 3 {
         let secs = args::float(argv[2]).unwrap_or(0.0).max(0.0);
-        ctx.client.sleep = Some(Duration::from_secs_f64(secs));
+        ctx.client.sleep = Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
         ctx.out.ok();
     } else if is(sub, "SET-ACTIVE-EXPIRE") && n == 3 {
         ctx.server

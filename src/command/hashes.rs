@@ -1,7 +1,9 @@
 //! Hash commands: fields set, read, deleted and listed.
 
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
-use super::{collection_mut, collection_read, remove_if_empty, CmdError, CmdResult, Ctx};
+use super::{
+    collection_mut, collection_read, collection_write, remove_if_empty, CmdError, CmdResult, Ctx,
+};
 use crate::engine::Value;
 
 pub static COMMANDS: &[C] = &[
@@ -81,7 +83,7 @@ fn hmget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let n = match collection_read(&mut shard, argv[1], ctx.now, false, Value::hash_mut)? {
+    let n = match collection_write(&mut shard, argv[1], ctx.now, Value::hash_mut)? {
         Some(h) => argv[2..].iter().filter(|f| h.remove(f)).count(),
         None => 0,
     };

@@ -108,8 +108,8 @@ fn exists(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn touch(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let t = ctx.touch();
-    let n = count_existing(ctx, &argv[1..], t);
+    // TOUCH updates access times even for a CLIENT NO-TOUCH client.
+    let n = count_existing(ctx, &argv[1..], true);
     ctx.out.int(n);
     Ok(())
 }
@@ -492,8 +492,8 @@ fn pexpireat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// TTL-reading commands: `f` maps the absolute expire time (ms) to the reply.
 fn ttl_generic(ctx: &mut Ctx, key: &[u8], f: impl Fn(u64, u64) -> i64) -> CmdResult {
     let mut shard = ctx.db().lock_key(key);
-    let touch = ctx.touch();
-    let reply = match shard.read(key, ctx.now, touch) {
+    // Reading a TTL does not count as an access (OBJECT IDLETIME is unchanged), as in Redis.
+    let reply = match shard.read(key, ctx.now, false) {
         None => -2,
         Some(e) if e.expire_at == 0 => -1,
         Some(e) => f(e.expire_at, ctx.now),
@@ -513,7 +513,7 @@ fn pttl(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn expiretime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    ttl_generic(ctx, argv[1], |at, _| (at / 1000) as i64)
+    ttl_generic(ctx, argv[1], |at, _| ((at + 500) / 1000) as i64)
 }
 
 fn pexpiretime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {

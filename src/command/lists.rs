@@ -2,7 +2,9 @@
 
 use super::args;
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
-use super::{collection_mut, collection_read, remove_if_empty, CmdError, CmdResult, Ctx};
+use super::{
+    collection_mut, collection_read, collection_write, remove_if_empty, CmdError, CmdResult, Ctx,
+};
 use crate::engine::collections::List;
 use crate::engine::Value;
 
@@ -54,7 +56,10 @@ fn rpushx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn pop(ctx: &mut Ctx, argv: &[&[u8]], front: bool) -> CmdResult {
     if argv.len() > 3 {
-        return Err(super::SYNTAX);
+        let name = if front { "lpop" } else { "rpop" };
+        return Err(CmdError::owned(format!(
+            "ERR wrong number of arguments for '{name}' command"
+        )));
     }
     let count = match argv.get(2) {
         Some(c) => {
@@ -68,7 +73,7 @@ fn pop(ctx: &mut Ctx, argv: &[&[u8]], front: bool) -> CmdResult {
         None => None,
     };
     let mut shard = ctx.db().lock_key(argv[1]);
-    let Some(list) = collection_read(&mut shard, argv[1], ctx.now, false, Value::list_mut)? else {
+    let Some(list) = collection_write(&mut shard, argv[1], ctx.now, Value::list_mut)? else {
         match count {
             Some(_) => ctx.out.null_array(),
             None => ctx.out.null(),

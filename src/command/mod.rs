@@ -108,6 +108,20 @@ pub fn collection_read<'s, T>(
     }
 }
 
+/// The collection at `key` for a write that does not create it (pops, removals): no keyspace
+/// hit or miss is counted, as for any write lookup.
+pub fn collection_write<'s, T>(
+    shard: &'s mut Shard,
+    key: &[u8],
+    now: u64,
+    access: fn(&mut Value) -> Option<&mut T>,
+) -> Result<Option<&'s mut T>, CmdError> {
+    match shard.get_mut(key, now) {
+        None => Ok(None),
+        Some(e) => access(&mut e.value).map(Some).ok_or(WRONGTYPE),
+    }
+}
+
 /// Deletes `key` if its collection became empty (Redis never keeps empty collections).
 pub fn remove_if_empty(shard: &mut Shard, key: &[u8]) {
     if shard.peek(key).is_some_and(|e| e.value.is_empty()) {

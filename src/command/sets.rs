@@ -4,7 +4,9 @@ use rand::Rng;
 
 use super::args;
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
-use super::{collection_mut, collection_read, remove_if_empty, CmdError, CmdResult, Ctx};
+use super::{
+    collection_mut, collection_read, collection_write, remove_if_empty, CmdError, CmdResult, Ctx,
+};
 use crate::engine::Value;
 
 pub static COMMANDS: &[C] = &[
@@ -73,7 +75,7 @@ fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn srem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let removed = match collection_read(&mut shard, argv[1], ctx.now, false, Value::set_mut)? {
+    let removed = match collection_write(&mut shard, argv[1], ctx.now, Value::set_mut)? {
         Some(set) => argv[2..].iter().filter(|m| set.remove(m)).count(),
         None => 0,
     };
@@ -129,7 +131,9 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(c) => {
             let n = args::int(c)?;
             if n == i64::MIN {
-                return Err(CmdError::new("ERR value is out of range"));
+                return Err(CmdError::new(
+                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+                ));
             }
             Some(n)
         }

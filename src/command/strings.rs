@@ -138,6 +138,7 @@ fn expire_arg(ctx: &Ctx, kind: &[u8], v: &[u8], cmd: &str) -> Result<u64, CmdErr
 fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (mut nx, mut xx, mut get) = (false, false, false);
     let mut ttl = Ttl::Unchanged;
+    let mut ttl_arg: Option<(&[u8], &[u8])> = None;
     let mut i = 3;
     while i < argv.len() {
         let a = argv[i];
@@ -151,12 +152,18 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         } else if is(a, "KEEPTTL") && ttl == Ttl::Unchanged {
             ttl = Ttl::Keep;
         } else if ttl_kw && ttl == Ttl::Unchanged && i + 1 < argv.len() {
-            ttl = Ttl::At(expire_arg(ctx, a, argv[i + 1], "set")?);
+            // Placeholder: the value is parsed once every option is known to be valid, so a
+            // syntax error wins over a bad number, as in Redis.
+            ttl = Ttl::At(0);
+            ttl_arg = Some((a, argv[i + 1]));
             i += 1;
         } else {
             return Err(SYNTAX);
         }
         i += 1;
+    }
+    if let Some((kind, v)) = ttl_arg {
+        ttl = Ttl::At(expire_arg(ctx, kind, v, "set")?);
     }
     let key = argv[1];
     let mut shard = ctx.db().lock_key(key);
@@ -425,7 +432,10 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         FloatError::NotFloat => super::NOT_FLOAT,
         FloatError::NanOrInf => CmdError::new("ERR increment would produce NaN or Infinity"),
     })?;
-    shard.insert(argv[1], new_entry(&text, expire_at));
+    // Redis stores the formatted result as a string, never int-encoded.
+    let mut entry = Entry::new(Value::Str(Str::from_vec(text.clone(), text.len() > 44)));
+    entry.expire_at = expire_at;
+    shard.insert(argv[1], entry);
     ctx.out.bulk(&text);
     Ok(())
 }
@@ -614,6 +624,19 @@ fn lcs(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if getlen && getidx {
         return Err(CmdError::new(
             "ERR If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    // The DP table needs (alen+1)*(blen+1) counters; refuse what Redis refuses.
+    let table_bytes = (a.len() as u128 + 1) * (b.len() as u128 + 1) * 4;
+    let max = ctx
+        .server
+        .config
+        .live
+        .proto_max_bulk_len
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if table_bytes > max as u128 {
+        return Err(CmdError::new(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
         ));
     }
     let w = b.len() + 1;

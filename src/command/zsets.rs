@@ -2,7 +2,10 @@
 
 use super::args::{self, is};
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
-use super::{collection_mut, collection_read, remove_if_empty, CmdError, CmdResult, Ctx, SYNTAX};
+use super::{
+    collection_mut, collection_read, collection_write, remove_if_empty, CmdError, CmdResult, Ctx,
+    SYNTAX,
+};
 use crate::engine::Value;
 
 pub static COMMANDS: &[C] = &[
@@ -178,7 +181,7 @@ fn zscore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn zrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let n = match collection_read(&mut shard, argv[1], ctx.now, false, Value::zset_mut)? {
+    let n = match collection_write(&mut shard, argv[1], ctx.now, Value::zset_mut)? {
         Some(z) => argv[2..].iter().filter(|m| z.remove(m)).count(),
         None => 0,
     };

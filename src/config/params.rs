@@ -9,7 +9,7 @@ pub enum Kind {
     /// A signed integer within bounds.
     Int { min: i64, max: i64 },
     /// A byte size (`100mb`, `1gb`, `4096`) within bounds, stored as bytes.
-    Memory { max: u64 },
+    Memory { min: u64, max: u64 },
     /// One of a fixed list of words.
     Enum(&'static [&'static str]),
     /// Free text.
@@ -53,116 +53,44 @@ const fn a(name: &'static str, alias: &'static str, default: &'static str) -> Pa
 
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
 
-/// Every parameter ferrocache understands.
+/// Every parameter ferrocache understands, one row each.
+#[rustfmt::skip]
 pub static PARAMS: &[ParamDef] = &[
     // Network
     p("bind", Kind::Custom(check_bind), "127.0.0.1 -::1", false),
     p("port", Kind::Int { min: 0, max: 65535 }, "6379", false),
-    p(
-        "tcp-backlog",
-        Kind::Int {
-            min: 0,
-            max: i32::MAX as i64,
-        },
-        "511",
-        false,
-    ),
-    p(
-        "timeout",
-        Kind::Int {
-            min: 0,
-            max: i32::MAX as i64,
-        },
-        "0",
-        true,
-    ),
-    p(
-        "tcp-keepalive",
-        Kind::Int {
-            min: 0,
-            max: i32::MAX as i64,
-        },
-        "300",
-        true,
-    ),
+    p("tcp-backlog", Kind::Int { min: 0, max: i32::MAX as i64 }, "511", false),
+    p("timeout", Kind::Int { min: 0, max: i32::MAX as i64 }, "0", true),
+    p("tcp-keepalive", Kind::Int { min: 0, max: i32::MAX as i64 }, "300", true),
     p("protected-mode", Kind::Bool, "yes", true),
-    p(
-        "maxclients",
-        Kind::Int {
-            min: 1,
-            max: u32::MAX as i64,
-        },
-        "10000",
-        true,
-    ),
+    p("maxclients", Kind::Int { min: 1, max: u32::MAX as i64 }, "10000", true),
+    // Threads that run connections (and the commands on them); 0 = one per CPU core.
+    p("io-threads", Kind::Int { min: 0, max: 128 }, "0", false),
     // TLS
     p("tls-port", Kind::Int { min: 0, max: 65535 }, "0", false),
     p("tls-cert-file", Kind::Str, "", false),
     p("tls-key-file", Kind::Str, "", false),
     p("tls-ca-cert-file", Kind::Str, "", false),
-    p(
-        "tls-auth-clients",
-        Kind::Enum(&["yes", "no", "optional"]),
-        "yes",
-        false,
-    ),
+    p("tls-auth-clients", Kind::Enum(&["yes", "no", "optional"]), "yes", false),
     // ElastiCache transit-encryption modes: `off` = Redis's behaviour (TLS only on tls-port);
     // `preferred` = `port` accepts both TLS and plaintext; `required` = `port` accepts TLS only.
-    p(
-        "tls-mode",
-        Kind::Enum(&["off", "preferred", "required"]),
-        "off",
-        false,
-    ),
-    // Security and protocol limits
+    p("tls-mode", Kind::Enum(&["off", "preferred", "required"]), "off", false),
+    // Security and protocol limits (Redis's minimum of 1 MB keeps a CONFIG SET from locking
+    // every client out).
     p("requirepass", Kind::Str, "", true),
-    p(
-        "proto-max-bulk-len",
-        Kind::Memory {
-            max: i64::MAX as u64,
-        },
-        "536870912",
-        true,
-    ),
-    p(
-        "client-query-buffer-limit",
-        Kind::Memory {
-            max: i64::MAX as u64,
-        },
-        "1073741824",
-        true,
-    ),
-    p(
-        "enable-debug-command",
-        Kind::Enum(&["no", "yes", "local"]),
-        "no",
-        false,
-    ),
+    p("proto-max-bulk-len", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "536870912", true),
+    p("client-query-buffer-limit", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "1073741824", true),
+    p("enable-debug-command", Kind::Enum(&["no", "yes", "local"]), "no", false),
     // Keyspace
     p("databases", Kind::Int { min: 1, max: 1024 }, "16", false),
     p("keyspace-shards", Kind::Custom(check_shards), "16", false),
-    p("hz", Kind::Int { min: 1, max: 500 }, "10", true),
+    // Background task frequency; values outside 1..=500 are clamped when used, as in Redis.
+    p("hz", Kind::Int { min: 0, max: i32::MAX as i64 }, "10", true),
     // Encoding thresholds of small collections (OBJECT ENCODING), as Redis's.
-    a(
-        "hash-max-listpack-entries",
-        "hash-max-ziplist-entries",
-        "128",
-    ),
+    a("hash-max-listpack-entries", "hash-max-ziplist-entries", "512"),
     a("hash-max-listpack-value", "hash-max-ziplist-value", "64"),
-    p(
-        "set-max-intset-entries",
-        Kind::Int {
-            min: 0,
-            max: i64::MAX,
-        },
-        "512",
-        true,
-    ),
-    a(
-        "zset-max-listpack-entries",
-        "zset-max-ziplist-entries",
-        "128",
-    ),
+    p("set-max-intset-entries", Kind::Int { min: 0, max: i64::MAX }, "512", true),
+    a("zset-max-listpack-entries", "zset-max-ziplist-entries", "128"),
     a("zset-max-listpack-value", "zset-max-ziplist-value", "64"),
     // Persistence: there is no persistence yet, so snapshots and AOF stay off.
     p("save", Kind::Custom(check_save), "", true),
@@ -220,11 +148,13 @@ pub fn normalize(def: &ParamDef, value: &str) -> Result<String, String> {
             }
             Ok(n.to_string())
         }
-        Kind::Memory { max } => {
+        Kind::Memory { min, max } => {
             let n =
                 parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
-            if n > max {
-                return Err(format!("argument must be between 0 and {max} inclusive"));
+            if n < min || n > max {
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
             }
             Ok(n.to_string())
         }

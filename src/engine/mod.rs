@@ -88,28 +88,32 @@ impl Shard {
         self.volatile.len()
     }
 
-    /// Removes `key` if it has expired. Returns true if it did.
-    fn expire_if_needed(&mut self, key: &[u8], now: u64) -> bool {
-        let expired = matches!(self.map.get(key), Some(e) if e.is_expired(now));
-        if expired {
-            self.remove(key);
-            self.stats.expired += 1;
-        }
-        expired
+    /// Looks a key up for writing: expired keys are removed first; no hit/miss counted. A write
+    /// is an access, so the access clock is updated.
+    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        let i = self.live_index(key, now)?;
+        let e = &mut self.map[i];
+        e.access = lru_clock();
+        Some(e)
     }
 
-    /// Looks a key up for writing: expired keys are removed first; no hit/miss counted.
-    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
-        self.expire_if_needed(key, now);
-        self.map.get_mut(key)
+    /// Position of a live (unexpired) key, removing it if it has expired: one hash lookup.
+    fn live_index(&mut self, key: &[u8], now: u64) -> Option<usize> {
+        let i = self.map.get_index_of(key)?;
+        if self.map[i].is_expired(now) {
+            self.remove(key);
+            self.stats.expired += 1;
+            return None;
+        }
+        Some(i)
     }
 
     /// Looks a key up for reading: counts a keyspace hit or miss and updates the access clock
     /// unless `touch` is false (CLIENT NO-TOUCH).
     pub fn read(&mut self, key: &[u8], now: u64, touch: bool) -> Option<&mut Entry> {
-        self.expire_if_needed(key, now);
-        match self.map.get_mut(key) {
-            Some(e) => {
+        match self.live_index(key, now) {
+            Some(i) => {
+                let e = &mut self.map[i];
                 self.stats.hits += 1;
                 if touch {
                     e.access = lru_clock();
@@ -123,9 +127,9 @@ impl Shard {
         }
     }
 
-    /// True if the key exists (and has not expired).
+    /// True if the key exists (and has not expired). Not an access.
     pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
-        self.get_mut(key, now).is_some()
+        self.live_index(key, now).is_some()
     }
 
     /// Inserts or replaces an entry, keeping the TTL index in step. Returns the old entry.

@@ -154,27 +154,64 @@ impl Reply {
     }
 }
 
-/// Formats a double the way Redis replies with one: the shortest digits that read back the
-/// same, in C's `%g` layout (`1.5`, `100`, `1e+21`, `1e-05`), and `inf` / `-inf`.
+/// Formats a double as Redis 7.2 replies with one: integral values up to 2^62 as integers,
+/// otherwise the shortest digits that read back the same, written plainly when the exponent
+/// is small (`0.00001`, `7.2`) and in scientific form otherwise (`1.5e-7`, `1e+21`).
 pub fn format_double(v: f64) -> String {
-    if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "-inf".into() };
-    }
     if v.is_nan() {
         return "nan".into();
     }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
     if v == 0.0 {
-        return "0".into();
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
-    let exp = v.abs().log10().floor() as i32;
-    if (-4..17).contains(&exp) {
-        return format!("{v}");
+    const HALF_I64: f64 = (i64::MAX / 2) as f64;
+    if (-HALF_I64..=HALF_I64).contains(&v) && v.fract() == 0.0 {
+        return (v as i64).to_string();
     }
-    // `{:e}` gives the shortest mantissa as "1.5e21"; C writes "1.5e+21", at least two digits.
-    let s = format!("{v:e}");
-    let (mantissa, e) = s.split_once('e').unwrap_or((&s, "0"));
-    let e: i32 = e.parse().unwrap_or(0);
-    format!("{mantissa}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
+    // Shortest round-trip digits and their decimal exponent, from Rust's `{:e}` ("1.25e-7").
+    let sci = format!("{:e}", v.abs());
+    let (mantissa, e) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let n = digits.len() as i32;
+    let sci_exp: i32 = e.parse().unwrap_or(0);
+    let k = sci_exp - (n - 1); // value = digits * 10^k
+    let mut out = String::with_capacity(24);
+    if v < 0.0 {
+        out.push('-');
+    }
+    let exp = sci_exp.abs();
+    if k >= 0 && exp < n + 7 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', k as usize));
+    } else if k < 0 && (k > -7 || exp < 4) {
+        let offset = n + k;
+        if offset <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-offset) as usize));
+            out.push_str(&digits);
+        } else {
+            out.push_str(&digits[..offset as usize]);
+            out.push('.');
+            out.push_str(&digits[offset as usize..]);
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if n > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if sci_exp < 0 { '-' } else { '+' });
+        out.push_str(&exp.to_string());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -198,14 +235,20 @@ mod tests {
     }
 
     #[test]
-    fn doubles_like_c_g_format() {
+    fn doubles_as_redis_7_2() {
         assert_eq!(format_double(1.5), "1.5");
         assert_eq!(format_double(100.0), "100");
         assert_eq!(format_double(-0.25), "-0.25");
         assert_eq!(format_double(1e21), "1e+21");
-        assert_eq!(format_double(1.5e-7), "1.5e-07");
+        assert_eq!(format_double(1.5e-7), "1.5e-7");
         assert_eq!(format_double(0.0001), "0.0001");
-        assert_eq!(format_double(0.00001), "1e-05");
+        assert_eq!(format_double(0.00001), "0.00001");
+        assert_eq!(format_double(123456789012345678.0), "123456789012345680");
+        assert_eq!(format_double(6.1 + 1.1), "7.199999999999999");
+        assert_eq!(format_double(-1.25e-300), "-1.25e-300");
+        assert_eq!(format_double(3.0e20), "3e+20");
+        assert_eq!(format_double(1234.5678), "1234.5678");
+        assert_eq!(format_double(-0.0), "-0");
         assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
     }
 

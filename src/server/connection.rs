@@ -30,6 +30,17 @@ fn limits(server: &Server) -> Limits {
     }
 }
 
+struct Registered<'a> {
+    server: &'a Server,
+    id: u64,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.server.clients.remove(self.id);
+    }
+}
+
 /// Serves one client until it quits, is killed, times out, or the server shuts down.
 pub async fn run<S>(server: Arc<Server>, mut stream: S, handle: Arc<ClientHandle>)
 where
@@ -37,6 +48,11 @@ where
 {
     server.clients.add(handle.clone());
     let id = handle.id;
+    // Unregisters the client however this task ends, a panic in a handler included.
+    let _registered = Registered {
+        server: &server,
+        id,
+    };
     let mut client = Client::new(handle.clone(), !server.auth_required());
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = Parser::new(limits(&server));
@@ -52,7 +68,6 @@ where
         &mut shutdown,
     )
     .await;
-    server.clients.remove(id);
     if let Err(e) = result {
         tracing::debug!("client {id} closed: {e}");
     }
@@ -120,6 +135,10 @@ where
             .total_commands_processed
             .fetch_add(commands, Ordering::Relaxed);
         handle.qbuf.store(rbuf.len() as u64, Ordering::Relaxed);
+        // Give back the memory of a large request once it has been handled.
+        if rbuf.is_empty() && rbuf.capacity() > MAX_RESERVE && !parser.in_progress() {
+            *rbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
 
         let limit = server
             .config
@@ -137,8 +156,17 @@ where
             client.close_after_reply = true;
         }
         if !out.is_empty() {
-            stream.write_all(&out.buf).await?;
-            stream.flush().await?;
+            // A client that does not read its replies must still be killable.
+            let write = async {
+                stream.write_all(&out.buf).await?;
+                stream.flush().await
+            };
+            tokio::select! {
+                biased;
+                _ = handle.kill.notified() => return Ok(()),
+                _ = shutdown.wait_for(|v| *v) => return Ok(()),
+                r = write => r?,
+            }
             stats
                 .total_net_output_bytes
                 .fetch_add(out.len() as u64, Ordering::Relaxed);
