@@ -120,7 +120,10 @@ fn read_reply(r: &mut BufReader<TcpStream>, line: &mut Vec<u8>) -> bool {
     r.read_until(b'\n', line).expect("read");
     match line.first() {
         Some(b'$') => {
-            let n: i64 = std::str::from_utf8(&line[1..line.len() - 2]).unwrap().parse().unwrap();
+            let n: i64 = std::str::from_utf8(&line[1..line.len() - 2])
+                .unwrap()
+                .parse()
+                .unwrap();
             if n < 0 {
                 return false;
             }
@@ -216,7 +219,10 @@ fn main() {
                 sc.spawn(move || client(o, i, z, per_client))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("client thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .collect()
     });
     let elapsed = start.elapsed().as_secs_f64();
     let ops: usize = results.iter().map(|r| r.ops).sum();
@@ -224,13 +230,18 @@ fn main() {
     let gets: usize = results.iter().map(|r| r.gets).sum();
     let mut lat: Vec<Duration> = results.into_iter().flat_map(|r| r.latencies).collect();
     lat.sort_unstable();
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
+    let pct =
+        |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
     let name = if o.cache_aside { "CACHE_ASIDE" } else { "MIX" };
     println!(
         "{name},{:.0},{:.3},{:.3},{:.4}",
         ops as f64 / elapsed,
         pct(0.5),
         pct(0.99),
-        if gets > 0 { hits as f64 / gets as f64 } else { 0.0 }
+        if gets > 0 {
+            hits as f64 / gets as f64
+        } else {
+            0.0
+        }
     );
 }

@@ -29,7 +29,13 @@ fn set_pairs(ctx: &mut Ctx, argv: &[&[u8]], name: &str) -> Result<usize, CmdErro
     }
     let lim = *ctx.server.config.live.limits.read();
     let mut shard = ctx.db().lock_key(argv[1]);
-    let h = collection_mut(&mut shard, argv[1], ctx.now, Value::Hash, Value::hash_mut)?;
+    let h = collection_mut(
+        &mut shard,
+        argv[1],
+        ctx.now,
+        Value::new_hash,
+        Value::hash_mut,
+    )?;
     Ok(argv[2..]
         .chunks(2)
         .filter(|fv| h.insert(fv[0], fv[1], &lim))
@@ -51,7 +57,13 @@ fn hmset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn hsetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let lim = *ctx.server.config.live.limits.read();
     let mut shard = ctx.db().lock_key(argv[1]);
-    let h = collection_mut(&mut shard, argv[1], ctx.now, Value::Hash, Value::hash_mut)?;
+    let h = collection_mut(
+        &mut shard,
+        argv[1],
+        ctx.now,
+        Value::new_hash,
+        Value::hash_mut,
+    )?;
     let set = h.get(argv[2]).is_none() && h.insert(argv[2], argv[3], &lim);
     ctx.out.int(set as i64);
     Ok(())

@@ -26,7 +26,13 @@ fn push(ctx: &mut Ctx, argv: &[&[u8]], front: bool, only_existing: bool) -> CmdR
         ctx.out.int(0);
         return Ok(());
     }
-    let list = collection_mut(&mut shard, argv[1], ctx.now, Value::List, Value::list_mut)?;
+    let list = collection_mut(
+        &mut shard,
+        argv[1],
+        ctx.now,
+        Value::new_list,
+        Value::list_mut,
+    )?;
     for e in &argv[2..] {
         if front {
             list.push_front((*e).into());

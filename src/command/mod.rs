@@ -59,8 +59,11 @@ pub struct Ctx<'a> {
     pub server: &'a Server,
     pub client: &'a mut Client,
     pub out: &'a mut Reply,
-    /// Command start time, ms since the epoch (one clock read per command).
+    /// Command start time, ms since the epoch.
     pub now: u64,
+    /// When the command started; `execute` leaves it at the command's end, which is the next
+    /// command's start (one clock read per command).
+    pub started: Instant,
 }
 
 impl<'a> Ctx<'a> {
@@ -78,16 +81,16 @@ impl<'a> Ctx<'a> {
 pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
 
 /// The collection at `key` for a write, created empty if the key is missing; WRONGTYPE if the
-/// key holds another type. `access` picks the variant out of a `Value`.
-pub fn collection_mut<'s, T: Default>(
+/// key holds another type. `new` makes the empty value; `access` picks the variant out of a `Value`.
+pub fn collection_mut<'s, T>(
     shard: &'s mut Shard,
     key: &[u8],
     now: u64,
-    wrap: fn(T) -> Value,
+    new: fn() -> Value,
     access: fn(&mut Value) -> Option<&mut T>,
 ) -> Result<&'s mut T, CmdError> {
     if shard.get_mut(key, now).is_none() {
-        shard.insert(key, Entry::new(wrap(T::default())));
+        shard.insert(key, Entry::new(new()));
     }
     let e = shard.get_mut(key, now).expect("present");
     access(&mut e.value).ok_or(WRONGTYPE)
@@ -160,7 +163,7 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
                     trunc(argv[1], 128),
                     cmd.spec.name.to_ascii_uppercase()
                 );
-                cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                cmd.stats.add(table::REJECTED, 1);
                 reply_error(ctx, &CmdError::owned(e));
                 finish_reply_mode(ctx, mark);
                 return;
@@ -188,23 +191,24 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         None
     };
     if let Some(e) = rejection {
-        cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        cmd.stats.add(table::REJECTED, 1);
         reply_error(ctx, &e);
         finish_reply_mode(ctx, mark);
         return;
     }
     let handler = spec.handler.expect("checked above");
     ctx.client.handle.last_cmd.store(cmd.id, Ordering::Relaxed);
-    let started = Instant::now();
     let result = handler(ctx, argv);
-    let usec = started.elapsed().as_micros() as u64;
-    cmd.stats.calls.fetch_add(1, Ordering::Relaxed);
-    cmd.stats.usec.fetch_add(usec, Ordering::Relaxed);
+    let ended = Instant::now();
+    let usec = ended.duration_since(ctx.started).as_micros() as u64;
+    ctx.started = ended;
+    cmd.stats.add(table::CALLS, 1);
+    cmd.stats.add(table::USEC, usec);
     if spec.flags & table::WRITE != 0 && result.is_ok() {
-        ctx.server.stats.dirty.fetch_add(1, Ordering::Relaxed);
+        ctx.server.stats.dirty.add(0, 1);
     }
     if let Err(e) = result {
-        cmd.stats.failed.fetch_add(1, Ordering::Relaxed);
+        cmd.stats.add(table::FAILED, 1);
         reply_error(ctx, &e);
     }
     finish_reply_mode(ctx, mark);

@@ -67,7 +67,7 @@ pub static COMMANDS: &[C] = &[
 fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let lim = *ctx.server.config.live.limits.read();
     let mut shard = ctx.db().lock_key(argv[1]);
-    let set = collection_mut(&mut shard, argv[1], ctx.now, Value::Set, Value::set_mut)?;
+    let set = collection_mut(&mut shard, argv[1], ctx.now, Value::new_set, Value::set_mut)?;
     let added = argv[2..].iter().filter(|m| set.insert(m, &lim)).count();
     ctx.out.int(added as i64);
     Ok(())

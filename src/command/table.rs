@@ -1,7 +1,6 @@
 //! Command specifications and the one table that holds them all.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Handler;
 
@@ -173,14 +172,12 @@ impl CommandSpec {
     }
 }
 
-/// Per-command counters (INFO commandstats).
-#[derive(Debug, Default)]
-pub struct CmdStats {
-    pub calls: AtomicU64,
-    pub usec: AtomicU64,
-    pub rejected: AtomicU64,
-    pub failed: AtomicU64,
-}
+/// Per-command counters (INFO commandstats), striped by thread: see `metrics::striped`.
+pub type CmdStats = crate::metrics::striped::Striped<4>;
+pub const CALLS: usize = 0;
+pub const USEC: usize = 1;
+pub const REJECTED: usize = 2;
+pub const FAILED: usize = 3;
 
 /// A command in the running table: its spec, full name, counters and subcommands.
 #[derive(Debug)]
@@ -277,10 +274,7 @@ impl CommandTable {
 
     pub fn reset_stats(&self) {
         for c in self.iter_all() {
-            c.stats.calls.store(0, Ordering::Relaxed);
-            c.stats.usec.store(0, Ordering::Relaxed);
-            c.stats.rejected.store(0, Ordering::Relaxed);
-            c.stats.failed.store(0, Ordering::Relaxed);
+            c.stats.reset();
         }
     }
 }

@@ -104,7 +104,7 @@ fn zadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         return Ok(());
     }
-    let z = collection_mut(&mut shard, key, ctx.now, Value::ZSet, Value::zset_mut)?;
+    let z = collection_mut(&mut shard, key, ctx.now, Value::new_zset, Value::zset_mut)?;
     let (mut added, mut changed) = (0, 0);
     let mut incr_result = None;
     for (p, &score) in pairs.chunks(2).zip(&scores) {
@@ -149,7 +149,13 @@ fn zincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let by = score_arg(argv[2])?;
     let lim = *ctx.server.config.live.limits.read();
     let mut shard = ctx.db().lock_key(argv[1]);
-    let z = collection_mut(&mut shard, argv[1], ctx.now, Value::ZSet, Value::zset_mut)?;
+    let z = collection_mut(
+        &mut shard,
+        argv[1],
+        ctx.now,
+        Value::new_zset,
+        Value::zset_mut,
+    )?;
     let new = z.score(argv[3]).unwrap_or(0.0) + by;
     if new.is_nan() {
         remove_if_empty(&mut shard, argv[1]);

@@ -83,9 +83,11 @@ pub fn canonical_int(s: &[u8]) -> Option<i64> {
 pub enum Value {
     Str(Str),
     List(super::collections::List),
-    Hash(super::collections::Hash),
-    Set(super::collections::Set),
-    ZSet(super::collections::ZSet),
+    // The larger collections are boxed so that every entry stays small (the keyspace's memory
+    // per key and cache footprint depend on the size of `Value`).
+    Hash(Box<super::collections::Hash>),
+    Set(Box<super::collections::Set>),
+    ZSet(Box<super::collections::ZSet>),
 }
 
 impl Value {
@@ -108,6 +110,22 @@ impl Value {
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
         }
+    }
+
+    pub fn new_list() -> Value {
+        Value::List(Default::default())
+    }
+
+    pub fn new_hash() -> Value {
+        Value::Hash(Default::default())
+    }
+
+    pub fn new_set() -> Value {
+        Value::Set(Default::default())
+    }
+
+    pub fn new_zset() -> Value {
+        Value::ZSet(Default::default())
     }
 
     pub fn list_mut(&mut self) -> Option<&mut super::collections::List> {
@@ -167,7 +185,7 @@ impl Value {
                     .sum::<usize>()
                     + 64
             }
-            Value::Set(s) => match s {
+            Value::Set(s) => match &**s {
                 super::collections::Set::Ints(v) => v.len() * 8 + 32,
                 super::collections::Set::Table(_) => {
                     s.members()
@@ -214,6 +232,21 @@ impl Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_stay_small() {
+        // Per-key memory: a map slot holds the key pointer, the hash and this entry.
+        assert!(
+            std::mem::size_of::<Value>() <= 40,
+            "{}",
+            std::mem::size_of::<Value>()
+        );
+        assert!(
+            std::mem::size_of::<Entry>() <= 56,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
+    }
 
     #[test]
     fn int_encoding_only_for_canonical_integers() {

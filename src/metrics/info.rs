@@ -152,7 +152,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
                  aof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n\
                  aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\n\
                  aof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
-                ld(&stats.dirty),
+                stats.dirty.get(0),
                 stats.started_unix_ms / 1000,
             );
         }
@@ -233,13 +233,13 @@ fn section(server: &Server, name: &str, o: &mut String) {
         "commandstats" => {
             o.push_str("# Commandstats\r\n");
             for c in server.commands.iter_all() {
-                let calls = c.stats.calls.load(Ordering::Relaxed);
-                let rejected = c.stats.rejected.load(Ordering::Relaxed);
-                let failed = c.stats.failed.load(Ordering::Relaxed);
+                let calls = c.stats.get(crate::command::table::CALLS);
+                let rejected = c.stats.get(crate::command::table::REJECTED);
+                let failed = c.stats.get(crate::command::table::FAILED);
                 if calls == 0 && rejected == 0 && failed == 0 {
                     continue;
                 }
-                let usec = c.stats.usec.load(Ordering::Relaxed);
+                let usec = c.stats.get(crate::command::table::USEC);
                 let per = if calls > 0 {
                     usec as f64 / calls as f64
                 } else {

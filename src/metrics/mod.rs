@@ -2,6 +2,7 @@
 
 pub mod info;
 pub mod memory;
+pub mod striped;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +25,7 @@ pub struct Stats {
     pub total_error_replies: AtomicU64,
     pub query_buffer_limit_disconnections: AtomicU64,
     /// Successful write commands since start (reported as rdb_changes_since_last_save).
-    pub dirty: AtomicU64,
+    pub dirty: striped::Striped<1>,
     pub expire_cycle_usec: AtomicU64,
     /// Error counts by code (`ERR`, `WRONGTYPE`, ...), for INFO errorstats.
     errors: Mutex<BTreeMap<String, u64>>,
@@ -77,7 +78,7 @@ impl Default for Stats {
             total_writes_processed: AtomicU64::new(0),
             total_error_replies: AtomicU64::new(0),
             query_buffer_limit_disconnections: AtomicU64::new(0),
-            dirty: AtomicU64::new(0),
+            dirty: striped::Striped::default(),
             expire_cycle_usec: AtomicU64::new(0),
             errors: Mutex::new(BTreeMap::new()),
             ops_sampler: Mutex::new(Sampler::default()),

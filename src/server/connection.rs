@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use smallvec::SmallVec;
@@ -194,6 +194,10 @@ async fn run_batch(
 ) -> (usize, u64) {
     let mut pos = 0;
     let mut commands = 0;
+    // One wall-clock read per batch; command times advance it by the monotonic clock.
+    let batch_start = Instant::now();
+    let batch_ms = crate::engine::now_ms();
+    let mut clock = batch_start;
     loop {
         match parser.parse(rbuf, pos) {
             Ok(Parsed::Incomplete) => break,
@@ -209,9 +213,11 @@ async fn run_batch(
                     server,
                     client,
                     out,
-                    now: crate::engine::now_ms(),
+                    now: batch_ms + clock.duration_since(batch_start).as_millis() as u64,
+                    started: clock,
                 };
                 command::execute(&mut ctx, &argv);
+                clock = ctx.started;
                 pos = end;
                 commands += 1;
                 if client.close_after_reply {
@@ -219,6 +225,7 @@ async fn run_batch(
                 }
                 if let Some(d) = client.sleep.take() {
                     tokio::time::sleep(d).await;
+                    clock = Instant::now();
                 }
             }
             Err(e) => {
