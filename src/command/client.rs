@@ -116,21 +116,28 @@ pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
     );
 }
 
+/// A client type name (CLIENT LIST TYPE, CLIENT KILL TYPE).
+fn check_type(t: &[u8]) -> CmdResult {
+    if ["normal", "master", "replica", "slave", "pubsub"]
+        .iter()
+        .any(|k| is(t, k))
+    {
+        Ok(())
+    } else {
+        Err(CmdError::owned(format!(
+            "ERR Unknown client type '{}'",
+            String::from_utf8_lossy(t)
+        )))
+    }
+}
+
 fn list(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
     let mut i = 2;
     while i < argv.len() {
         if is(argv[i], "TYPE") && i + 1 < argv.len() {
             let t = argv[i + 1];
-            if !["normal", "master", "replica", "slave", "pubsub"]
-                .iter()
-                .any(|k| is(t, k))
-            {
-                return Err(CmdError::owned(format!(
-                    "ERR Unknown client type '{}'",
-                    String::from_utf8_lossy(t)
-                )));
-            }
+            check_type(t)?;
             // Every connection is a normal client until replication and pub/sub exist.
             if !is(t, "normal") {
                 ids = Some(vec![]);
@@ -212,15 +219,7 @@ fn kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         } else if is(k, "USER") {
             user = Some(v);
         } else if is(k, "TYPE") {
-            if !["normal", "master", "replica", "slave", "pubsub"]
-                .iter()
-                .any(|t| is(v, t))
-            {
-                return Err(CmdError::owned(format!(
-                    "ERR Unknown client type '{}'",
-                    String::from_utf8_lossy(v)
-                )));
-            }
+            check_type(v)?;
             ty = Some(v);
         } else if is(k, "SKIPME") {
             skipme = if is(v, "yes") {

@@ -498,14 +498,20 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     data[offset..offset + value.len()].copy_from_slice(value);
     let n = data.len();
-    match shard.get_mut(argv[1], ctx.now) {
-        Some(e) => e.value = Value::Str(Str::from_vec(data, true)),
-        None => {
-            shard.insert(argv[1], Entry::new(Value::Str(Str::from_vec(data, true))));
-        }
-    }
+    store_raw(&mut shard, argv[1], ctx.now, data);
     ctx.out.int(n as i64);
     Ok(())
+}
+
+/// Puts modified bytes back at `key` (keeping its TTL), or creates the key: a "raw" string.
+fn store_raw(shard: &mut Shard, key: &[u8], now: u64, data: Vec<u8>) {
+    let value = Value::Str(Str::from_vec(data, true));
+    match shard.get_mut(key, now) {
+        Some(e) => e.value = value,
+        None => {
+            shard.insert(key, Entry::new(value));
+        }
+    }
 }
 
 /// A bit offset argument: 0 up to the largest string size allows (proto-max-bulk-len bytes).
@@ -546,12 +552,7 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else {
         data[byte] &= !mask;
     }
-    match shard.get_mut(argv[1], ctx.now) {
-        Some(e) => e.value = Value::Str(Str::from_vec(data, true)),
-        None => {
-            shard.insert(argv[1], Entry::new(Value::Str(Str::from_vec(data, true))));
-        }
-    }
+    store_raw(&mut shard, argv[1], ctx.now, data);
     ctx.out.int(old as i64);
     Ok(())
 }
