@@ -9,6 +9,7 @@ pub mod digest;
 pub mod expiry;
 pub mod float;
 pub mod glob;
+pub mod key;
 pub mod scan;
 pub mod value;
 
@@ -25,7 +26,7 @@ use smallvec::SmallVec;
 pub use value::{Entry, Str, Value};
 
 type Hasher = foldhash::fast::RandomState;
-pub type Key = Box<[u8]>;
+pub use key::Key;
 
 /// Milliseconds since the Unix epoch.
 #[inline]
