@@ -42,7 +42,8 @@ fn redis_crate_sync_and_pipeline() {
 
 #[test]
 fn redis_crate_async_concurrent_clients() {
-    let s = ferrocache(&[]);
+    // Several I/O threads, so commands really run in parallel on the sharded keyspace.
+    let s = ferrocache(&["--io-threads", "2"]);
     let port = s.port;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

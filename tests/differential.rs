@@ -20,8 +20,13 @@ fn words(line: &str) -> Vec<String> {
 /// Runs each script (blocks separated by blank lines, after FLUSHALL) on both servers and
 /// reports every reply that differs.
 fn compare(scripts: &str) {
+    compare_with(scripts, &[]);
+}
+
+/// `compare`, with extra ferrocache arguments.
+fn compare_with(scripts: &str, args: &[&str]) {
     let reference = redis_server();
-    let ours = ferrocache(&[]);
+    let ours = ferrocache(args);
     let mut a = Raw::connect(reference.port);
     let mut b = Raw::connect(ours.port);
     let mut diffs = Vec::new();
@@ -202,10 +207,9 @@ fn strings() {
     );
 }
 
-#[test]
-fn keys_and_expiry() {
-    compare(
-        r#"
+/// Generic key commands and TTLs; also run with several I/O threads (cross-shard and cross-db
+/// locking on a multi-threaded runtime).
+const KEYS_AND_EXPIRY: &str = r#"
         SET a 1
         SET b 2
         DEL a b c
@@ -321,8 +325,16 @@ fn keys_and_expiry() {
         SCAN 0 COUNT 0
         SCAN abc
         SCAN 0 BOGUS 1
-        "#,
-    );
+        "#;
+
+#[test]
+fn keys_and_expiry() {
+    compare(KEYS_AND_EXPIRY);
+}
+
+#[test]
+fn keys_and_expiry_multithreaded() {
+    compare_with(KEYS_AND_EXPIRY, &["--io-threads", "4"]);
 }
 
 #[test]

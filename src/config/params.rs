@@ -64,8 +64,10 @@ pub static PARAMS: &[ParamDef] = &[
     p("tcp-keepalive", Kind::Int { min: 0, max: i32::MAX as i64 }, "300", true),
     p("protected-mode", Kind::Bool, "yes", true),
     p("maxclients", Kind::Int { min: 1, max: u32::MAX as i64 }, "10000", true),
-    // Threads that run connections (and the commands on them); 0 = one per CPU core.
-    p("io-threads", Kind::Int { min: 0, max: 128 }, "0", false),
+    // Threads that run connections and their commands; 0 = one per CPU core. One thread (a
+    // single-threaded runtime, no cross-thread wake-ups) is fastest when the server shares a
+    // small machine with its clients; more threads scale across cores given the cores.
+    p("io-threads", Kind::Int { min: 0, max: 128 }, "1", false),
     // TLS
     p("tls-port", Kind::Int { min: 0, max: 65535 }, "0", false),
     p("tls-cert-file", Kind::Str, "", false),
