@@ -82,7 +82,8 @@ pub fn as_str_mut(e: &mut Entry) -> Result<&mut Str, CmdError> {
 pub fn reply_str(out: &mut Reply, s: &Str) {
     match s {
         Str::Int(n) => out.bulk_int(*n),
-        Str::Bytes { data, .. } => out.bulk(data),
+        Str::Emb(b) => out.bulk(b),
+        Str::Raw(v) => out.bulk(v),
     }
 }
 
@@ -377,9 +378,9 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     let result = match shard.get_mut(key, ctx.now) {
         Some(e) => {
             let s = as_str_mut(e)?;
-            let cur = match s {
+            let cur = match &*s {
                 Str::Int(n) => *n,
-                Str::Bytes { data, .. } => args::strict_i64(data).ok_or(NOT_INT)?,
+                other => other.bytes().and_then(args::strict_i64).ok_or(NOT_INT)?,
             };
             let next = cur.checked_add(by).ok_or(OVERFLOW)?;
             *s = Str::Int(next);
@@ -433,7 +434,7 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         FloatError::NanOrInf => CmdError::new("ERR increment would produce NaN or Infinity"),
     })?;
     // Redis stores the formatted result as a string, never int-encoded.
-    let mut entry = Entry::new(Value::Str(Str::from_vec(text.clone(), text.len() > 44)));
+    let mut entry = Entry::new(Value::Str(Str::from_vec(text.clone(), false)));
     entry.expire_at = expire_at;
     shard.insert(argv[1], entry);
     ctx.out.bulk(&text);

@@ -47,7 +47,7 @@ pub fn value(v: &Value) -> Digest {
         }
         Value::List(l) => {
             mix(&mut acc, &of(&[b"list"]));
-            for e in l {
+            for e in l.iter() {
                 mix(&mut acc, &of(&[e]));
             }
         }

@@ -1,12 +1,15 @@
 //! Stored values and entries.
 
-/// A string value: an integer when the bytes are a canonical i64 (Redis's "int" encoding),
-/// bytes otherwise. `raw` marks strings that were modified in place (APPEND, SETRANGE), which
-/// Redis reports as "raw" rather than "embstr".
+/// A string value, 16 bytes plus a tag so that every entry stays small:
+/// - `Int`: the bytes are a canonical i64 (Redis's "int" encoding; INCR never re-parses);
+/// - `Emb`: bytes as written by SET and friends ("embstr", or "raw" past 44 bytes);
+/// - `Raw`: bytes modified in place (APPEND, SETRANGE, SETBIT), kept with spare capacity so
+///   repeated appends stay cheap; always "raw", as Redis reports them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Str {
     Int(i64),
-    Bytes { data: Vec<u8>, raw: bool },
+    Emb(Box<[u8]>),
+    Raw(Box<Vec<u8>>),
 }
 
 /// Longest string Redis stores as "embstr".
@@ -20,20 +23,33 @@ impl Str {
                 return Str::Int(n);
             }
         }
-        Str::Bytes {
-            data: data.to_vec(),
-            raw: data.len() > EMBSTR_MAX,
+        Str::Emb(data.into())
+    }
+
+    /// Stores bytes as they are (never int-encoded); `modified` marks the result of an in-place
+    /// change (APPEND, SETRANGE), which keeps spare capacity.
+    pub fn from_vec(data: Vec<u8>, modified: bool) -> Str {
+        if modified {
+            Str::Raw(Box::new(data))
+        } else {
+            Str::Emb(data.into_boxed_slice())
         }
     }
 
-    pub fn from_vec(data: Vec<u8>, raw: bool) -> Str {
-        Str::Bytes { data, raw }
+    /// The bytes, unless the value is int-encoded.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Str::Int(_) => None,
+            Str::Emb(b) => Some(b),
+            Str::Raw(v) => Some(v),
+        }
     }
 
     pub fn len(&self) -> usize {
         match self {
             Str::Int(n) => itoa::Buffer::new().format(*n).len(),
-            Str::Bytes { data, .. } => data.len(),
+            Str::Emb(b) => b.len(),
+            Str::Raw(v) => v.len(),
         }
     }
 
@@ -45,7 +61,8 @@ impl Str {
     pub fn as_bytes<'a>(&'a self, tmp: &'a mut itoa::Buffer) -> &'a [u8] {
         match self {
             Str::Int(n) => tmp.format(*n).as_bytes(),
-            Str::Bytes { data, .. } => data,
+            Str::Emb(b) => b,
+            Str::Raw(v) => v,
         }
     }
 
@@ -54,19 +71,29 @@ impl Str {
         self.as_bytes(&mut t).to_vec()
     }
 
-    /// Takes the bytes out for modification; the result is then "raw".
+    /// Takes the bytes out for modification.
     pub fn into_vec(self) -> Vec<u8> {
         match self {
             Str::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
-            Str::Bytes { data, .. } => data,
+            Str::Emb(b) => b.into_vec(),
+            Str::Raw(v) => *v,
+        }
+    }
+
+    /// Heap bytes this value holds.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Str::Int(_) => 0,
+            Str::Emb(b) => b.len(),
+            Str::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
         }
     }
 
     pub fn encoding(&self) -> &'static str {
         match self {
             Str::Int(_) => "int",
-            Str::Bytes { raw: false, .. } => "embstr",
-            Str::Bytes { raw: true, .. } => "raw",
+            Str::Emb(b) if b.len() <= EMBSTR_MAX => "embstr",
+            Str::Emb(_) | Str::Raw(_) => "raw",
         }
     }
 }
@@ -82,7 +109,7 @@ pub fn canonical_int(s: &[u8]) -> Option<i64> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Str),
-    List(super::collections::List),
+    List(Box<super::collections::List>),
     // The larger collections are boxed so that every entry stays small (the keyspace's memory
     // per key and cache footprint depend on the size of `Value`).
     Hash(Box<super::collections::Hash>),
@@ -176,8 +203,7 @@ impl Value {
     pub fn mem_usage(&self) -> usize {
         const PER_ELEMENT: usize = 24;
         match self {
-            Value::Str(Str::Int(_)) => 8,
-            Value::Str(Str::Bytes { data, .. }) => data.capacity() + 24,
+            Value::Str(s) => s.heap_size(),
             Value::List(l) => l.iter().map(|e| e.len() + PER_ELEMENT).sum::<usize>() + 32,
             Value::Hash(h) => {
                 h.iter()
@@ -255,7 +281,10 @@ mod tests {
         assert_eq!(Str::from_bytes(b"0123").encoding(), "embstr");
         assert_eq!(Str::from_bytes(b"+1").encoding(), "embstr");
         assert_eq!(Str::from_bytes(b"9223372036854775808").encoding(), "embstr");
+        assert_eq!(Str::from_bytes(&[b'a'; 44]).encoding(), "embstr");
         assert_eq!(Str::from_bytes(&[b'a'; 45]).encoding(), "raw");
+        assert_eq!(Str::from_vec(b"ab".to_vec(), true).encoding(), "raw");
+        assert_eq!(Str::from_vec(b"12".to_vec(), false).encoding(), "embstr");
         assert_eq!(Str::Int(-42).len(), 3);
     }
 }
