@@ -5,6 +5,7 @@
 //! (databases in ascending order first), so no two commands can deadlock.
 
 pub mod collections;
+pub mod dict;
 pub mod digest;
 pub mod expiry;
 pub mod float;
@@ -17,7 +18,7 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use indexmap::{IndexMap, IndexSet};
+use indexmap::IndexSet;
 use parking_lot::{Mutex, MutexGuard};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -58,7 +59,7 @@ pub struct ShardStats {
 }
 
 pub struct Shard {
-    map: IndexMap<Key, Entry, Hasher>,
+    map: dict::Dict,
     /// Keys that carry a TTL, for sampling by the active expiry cycle.
     volatile: IndexSet<Key, Hasher>,
     pub stats: ShardStats,
@@ -68,7 +69,7 @@ pub struct Shard {
 impl Default for Shard {
     fn default() -> Self {
         Shard {
-            map: IndexMap::default(),
+            map: dict::Dict::new(foldhash::fast::FixedState::with_seed(rand::random())),
             volatile: IndexSet::default(),
             stats: ShardStats::default(),
             rng: SmallRng::from_os_rng(),
@@ -93,15 +94,15 @@ impl Shard {
     /// is an access, so the access clock is updated.
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         let i = self.live_index(key, now)?;
-        let e = &mut self.map[i];
+        let e = self.map.slot_mut(i).expect("live slot");
         e.access = lru_clock();
         Some(e)
     }
 
     /// Position of a live (unexpired) key, removing it if it has expired: one hash lookup.
     fn live_index(&mut self, key: &[u8], now: u64) -> Option<usize> {
-        let i = self.map.get_index_of(key)?;
-        if self.map[i].is_expired(now) {
+        let i = self.map.find(key)?;
+        if self.map.slot(i).is_some_and(|(_, e)| e.is_expired(now)) {
             self.remove(key);
             self.stats.expired += 1;
             return None;
@@ -114,7 +115,7 @@ impl Shard {
     pub fn read(&mut self, key: &[u8], now: u64, touch: bool) -> Option<&mut Entry> {
         match self.live_index(key, now) {
             Some(i) => {
-                let e = &mut self.map[i];
+                let e = self.map.slot_mut(i).expect("live slot");
                 self.stats.hits += 1;
                 if touch {
                     e.access = lru_clock();
@@ -139,7 +140,7 @@ impl Shard {
         let old = match self.map.get_mut(key) {
             Some(slot) => Some(std::mem::replace(slot, entry)),
             None => {
-                self.map.insert(key.into(), entry);
+                self.map.insert_new(key, entry);
                 None
             }
         };
@@ -153,7 +154,7 @@ impl Shard {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let old = self.map.swap_remove(key)?;
+        let old = self.map.remove(key)?;
         if old.expire_at != 0 {
             self.volatile.swap_remove(key);
         }
@@ -177,24 +178,38 @@ impl Shard {
 
     pub fn clear(&mut self) -> usize {
         let n = self.map.len();
-        self.map = IndexMap::default();
+        self.map = dict::Dict::new(foldhash::fast::FixedState::with_seed(rand::random()));
         self.volatile = IndexSet::default();
         n
     }
 
-    /// Entry at a position of the map (for SCAN, RANDOMKEY and sampling).
+    /// Entry in a slot of the map (None for a free slot), for random sampling.
     pub fn get_index(&self, i: usize) -> Option<(&Key, &Entry)> {
-        self.map.get_index(i)
+        self.map.slot(i)
+    }
+
+    /// One bucket of a SCAN; returns the next bucket cursor (0 when done).
+    pub fn scan_bucket(&self, cursor: u64, f: impl FnMut(&Key, &Entry)) -> u64 {
+        self.map.scan_bucket(cursor, f)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
         self.map.iter()
     }
 
-    /// A random key, if any (expired keys included; the caller checks).
+    /// A random live slot, if any (expired keys included; the caller checks). Slots are at
+    /// least half live, so a few draws find one.
     pub fn random_index(&mut self) -> Option<usize> {
-        let n = self.map.len();
-        (n > 0).then(|| self.rng.random_range(0..n))
+        if self.map.is_empty() {
+            return None;
+        }
+        let n = self.map.slot_count();
+        loop {
+            let i = self.rng.random_range(0..n);
+            if self.map.slot(i).is_some() {
+                return Some(i);
+            }
+        }
     }
 
     /// A random key that has a TTL.

@@ -1,41 +1,42 @@
 //! SCAN over one database.
 //!
-//! The cursor names a shard and a position in that shard's entry vector. Positions are visited
-//! from the top down: a removal moves the *last* entry into the hole, and the last entry is
-//! always on the already-visited side (or both sides are unvisited), so an entry present for the
-//! whole scan is never skipped — Redis's guarantee — while inserts land on the visited side and
-//! may or may not be returned, as Redis allows.
+//! The cursor names a shard (high bits) and a bucket cursor within that shard's table (low bits).
+//! Buckets are walked in Redis's reverse-binary order (`Dict::scan_bucket`), so a key present for
+//! the whole scan is returned at least once even when tables grow or shrink between calls;
+//! keys added or removed meanwhile may or may not be returned, as Redis allows.
 
 use super::{Db, Entry, Key};
 
 const SHARD_SHIFT: u32 = 40;
-const POS_MASK: u64 = (1 << SHARD_SHIFT) - 1;
+const BUCKET_MASK: u64 = (1 << SHARD_SHIFT) - 1;
 
-/// Visits about `count` entries starting at `cursor`, calling `f` for each live one.
-/// Returns the cursor to continue from, 0 when the scan is complete.
+/// Visits buckets from `cursor` until about `count` entries were seen, calling `f` for each
+/// live one. Returns the cursor to continue from, 0 when the scan is complete.
 pub fn scan(db: &Db, cursor: u64, count: usize, now: u64, mut f: impl FnMut(&Key, &Entry)) -> u64 {
     let mut shard_i = (cursor >> SHARD_SHIFT) as usize;
-    // Remaining positions to visit in this shard; 0 = start from the top.
-    let mut pos = cursor & POS_MASK;
-    let mut budget = count.max(1);
+    let mut bucket = cursor & BUCKET_MASK;
+    let mut seen = 0;
+    // Bound the work on sparse tables, as Redis does (ten empty buckets per requested key).
+    let mut steps = count.max(1) * 10;
     while shard_i < db.nshards() {
         let shard = db.lock_shard(shard_i);
-        let len = shard.len() as u64;
-        let mut p = if pos == 0 { len } else { pos.min(len) };
-        while p > 0 && budget > 0 {
-            p -= 1;
-            let (k, e) = shard.get_index(p as usize).expect("position below len");
-            if !e.is_expired(now) {
-                f(k, e);
+        loop {
+            bucket = shard.scan_bucket(bucket, |k, e| {
+                seen += 1;
+                if !e.is_expired(now) {
+                    f(k, e);
+                }
+            });
+            steps = steps.saturating_sub(1);
+            if bucket == 0 || seen >= count || steps == 0 {
+                break;
             }
-            budget -= 1;
         }
-        if p > 0 {
-            return ((shard_i as u64) << SHARD_SHIFT) | p;
+        if bucket != 0 {
+            return ((shard_i as u64) << SHARD_SHIFT) | bucket;
         }
         shard_i += 1;
-        pos = 0;
-        if budget == 0 {
+        if seen >= count || steps == 0 {
             break;
         }
     }
