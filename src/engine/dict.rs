@@ -181,6 +181,35 @@ impl Dict {
         self.free = NIL;
     }
 
+    /// Starts loading what a lookup of `key` will touch, without waiting for it: stage 0 the
+    /// bucket, stage 1 the slot the bucket points to, stage 2 the key's first match's value.
+    /// Run over a batch of keys stage by stage, the memory latencies overlap instead of adding up.
+    pub fn prefetch(&self, key: &[u8], stage: u8) {
+        if self.buckets.is_empty() {
+            return;
+        }
+        let h = self.hash(key);
+        let b = self.bucket_of(h);
+        match stage {
+            0 => prefetch_ptr(&self.buckets[b] as *const u32 as *const u8),
+            1 => {
+                let i = self.buckets[b];
+                if i != NIL {
+                    prefetch_ptr(&self.slots[i as usize] as *const Slot as *const u8);
+                }
+            }
+            _ => {
+                if let Some(i) = self.find(key) {
+                    if let Some((_, e)) = self.slot(i) {
+                        if let super::Value::Str(super::Str::Emb(v)) = &e.value {
+                            prefetch_ptr(v.as_ptr());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Number of slots (live or free); random sampling draws from `0..slot_count()`.
     pub fn slot_count(&self) -> usize {
         self.slots.len()
@@ -215,6 +244,18 @@ impl Dict {
         v = v.wrapping_add(1);
         v.reverse_bits()
     }
+}
+
+/// A hint to the CPU to start loading a cache line; never faults, whatever the address.
+#[inline]
+fn prefetch_ptr(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch instructions do not access memory architecturally and cannot fault.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 #[cfg(test)]

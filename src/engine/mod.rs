@@ -183,6 +183,11 @@ impl Shard {
         n
     }
 
+    /// See `Dict::prefetch`.
+    pub fn prefetch(&self, key: &[u8], stage: u8) {
+        self.map.prefetch(key, stage);
+    }
+
     /// Entry in a slot of the map (None for a free slot), for random sampling.
     pub fn get_index(&self, i: usize) -> Option<(&Key, &Entry)> {
         self.map.slot(i)
@@ -255,6 +260,14 @@ impl Db {
     #[inline]
     pub fn shard_index(&self, key: &[u8]) -> usize {
         (self.hasher.hash_one(key) >> 32) as usize & (self.shards.len() - 1)
+    }
+
+    /// Starts loading the memory a lookup of `key` will touch (see `Dict::prefetch`). Skipped
+    /// if the shard is busy: it is only a hint.
+    pub fn prefetch(&self, key: &[u8], stage: u8) {
+        if let Some(s) = self.shards[self.shard_index(key)].try_lock() {
+            s.prefetch(key, stage);
+        }
     }
 
     /// Locks the shard that holds `key`.
