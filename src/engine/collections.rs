@@ -5,7 +5,9 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use indexmap::{IndexMap, IndexSet};
 
-pub type Bytes = Box<[u8]>;
+/// Members, fields and elements: inline when short (see `Key`), which saves an allocation and a
+/// cache miss per element in large collections.
+pub type Bytes = super::Key;
 type Hasher = foldhash::fast::RandomState;
 
 /// Conversion thresholds (`hash-max-listpack-entries` and friends), read from the config.
