@@ -87,6 +87,15 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let handle = client.handle.clone();
+    // Resolves when the client is killed or the server shuts down. Made once and polled by
+    // every wait below, so the waiters are registered once per connection, not per read.
+    let stop = async {
+        tokio::select! {
+            _ = handle.kill.notified() => {},
+            _ = shutdown.wait_for(|v| *v) => {},
+        }
+    };
+    tokio::pin!(stop);
     loop {
         // Make room for the next read; for a large bulk in progress, reserve towards its size.
         let want = parser
@@ -114,8 +123,7 @@ where
         };
         let n = tokio::select! {
             biased;
-            _ = handle.kill.notified() => return Ok(()),
-            _ = shutdown.wait_for(|v| *v) => return Ok(()),
+            _ = &mut stop => return Ok(()),
             r = read => r?,
         };
         if n == 0 {
@@ -163,8 +171,7 @@ where
             };
             tokio::select! {
                 biased;
-                _ = handle.kill.notified() => return Ok(()),
-                _ = shutdown.wait_for(|v| *v) => return Ok(()),
+                _ = &mut stop => return Ok(()),
                 r = write => r?,
             }
             stats
