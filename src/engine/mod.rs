@@ -262,6 +262,13 @@ impl Db {
         (self.hasher.hash_one(key) >> 32) as usize & (self.shards.len() - 1)
     }
 
+    /// Number of keys in `key`'s shard, if the shard is free right now (a cheap size hint).
+    pub fn shard_len_hint(&self, key: &[u8]) -> Option<usize> {
+        self.shards[self.shard_index(key)]
+            .try_lock()
+            .map(|s| s.len())
+    }
+
     /// Starts loading the memory a lookup of `key` will touch (see `Dict::prefetch`). Skipped
     /// if the shard is busy: it is only a hint.
     pub fn prefetch(&self, key: &[u8], stage: u8) {
