@@ -329,3 +329,43 @@ fn flushall_swapdb_and_databases() {
     assert_eq!(c.cmd(&["FLUSHALL", "ASYNC"]), "+OK\r\n");
     assert_eq!(c.cmd(&["DBSIZE"]), ":0\r\n");
 }
+
+#[test]
+fn scan_returns_every_key_while_the_table_changes() {
+    let s = ferrocache(&[]);
+    let mut c = Raw::connect(s.port);
+    for i in 0..3000 {
+        c.cmd(&["SET", &format!("stable:{i}"), "v"]);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = "0".to_string();
+    let mut round = 0;
+    loop {
+        let reply = c.cmd(&["SCAN", &cursor, "COUNT", "50"]);
+        let lines: Vec<&str> = reply.split("\r\n").collect();
+        // *2, $len, cursor, *n, then ($len, key) pairs.
+        cursor = lines[2].to_string();
+        for k in lines[4..].iter().skip(1).step_by(2) {
+            seen.insert(k.to_string());
+        }
+        // Grow and shrink the tables during the scan.
+        for j in 0..40 {
+            let k = format!("churn:{round}:{j}");
+            c.cmd(&["SET", &k, "v"]);
+            if round > 10 {
+                c.cmd(&["DEL", &format!("churn:{}:{j}", round - 10)]);
+            }
+        }
+        round += 1;
+        if cursor == "0" {
+            break;
+        }
+    }
+    for i in 0..3000 {
+        assert!(
+            seen.contains(&format!("stable:{i}")),
+            "SCAN missed stable:{i}"
+        );
+    }
+    assert!(c.cmd(&["RANDOMKEY"]).starts_with('$'));
+}
