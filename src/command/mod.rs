@@ -72,6 +72,15 @@ impl<'a> Ctx<'a> {
         self.server.keyspace.db(self.client.db)
     }
 
+    /// The largest string a command may build or accept (`proto-max-bulk-len`).
+    pub fn max_bulk_len(&self) -> u64 {
+        self.server
+            .config
+            .live
+            .proto_max_bulk_len
+            .load(Ordering::Relaxed)
+    }
+
     /// Whether reads should update access times (CLIENT NO-TOUCH turns it off).
     pub fn touch(&self) -> bool {
         !self.client.handle.no_touch.load(Ordering::Relaxed)

@@ -50,12 +50,7 @@ pub static COMMANDS: &[C] = &[
 
 /// Largest string a write may produce (Redis's proto-max-bulk-len check in SETRANGE/APPEND).
 fn check_size(ctx: &Ctx, len: u64) -> CmdResult {
-    let max = ctx
-        .server
-        .config
-        .live
-        .proto_max_bulk_len
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let max = ctx.max_bulk_len();
     if len > max {
         return Err(CmdError::new(
             "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
@@ -519,12 +514,7 @@ fn store_raw(shard: &mut Shard, key: &[u8], now: u64, data: Vec<u8>) {
 fn bit_offset(ctx: &Ctx, arg: &[u8]) -> Result<u64, CmdError> {
     let err = CmdError::new("ERR bit offset is not an integer or out of range");
     let n = args::strict_i64(arg).ok_or(err.clone())?;
-    let max_bytes = ctx
-        .server
-        .config
-        .live
-        .proto_max_bulk_len
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let max_bytes = ctx.max_bulk_len();
     if n < 0 || (n as u64) >> 3 >= max_bytes {
         return Err(err);
     }
@@ -630,12 +620,7 @@ fn lcs(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     // The DP table needs (alen+1)*(blen+1) counters; refuse what Redis refuses.
     let table_bytes = (a.len() as u128 + 1) * (b.len() as u128 + 1) * 4;
-    let max = ctx
-        .server
-        .config
-        .live
-        .proto_max_bulk_len
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let max = ctx.max_bulk_len();
     if table_bytes > max as u128 {
         return Err(CmdError::new(
             "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
