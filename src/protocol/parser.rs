@@ -88,6 +88,13 @@ impl Parser {
         }
     }
 
+    /// Forgets any request in progress (keeps its buffers' capacity).
+    pub fn reset(&mut self) {
+        self.state = State::Start;
+        self.args.clear();
+        self.want = 0;
+    }
+
     /// Argument ranges of the last complete request.
     pub fn args(&self) -> &[Range<usize>] {
         &self.args

@@ -200,7 +200,18 @@ const PREFETCH_MIN_SHARD_KEYS: usize = 16 * 1024;
 /// before running any of them, so the cache misses overlap (Valkey does the same). A separate
 /// look-ahead parse finds the keys; it stops at anything it does not understand.
 fn prefetch_keys(server: &Server, db: usize, rbuf: &[u8]) {
-    let mut look = Parser::new(Limits::default());
+    thread_local! {
+        // The look-ahead parser is reused, so this costs no allocation per batch.
+        static LOOK: std::cell::RefCell<Parser> = std::cell::RefCell::new(Parser::new(Limits::default()));
+    }
+    LOOK.with(|look| {
+        let mut look = look.borrow_mut();
+        look.reset();
+        prefetch_with(&mut look, server, db, rbuf);
+    });
+}
+
+fn prefetch_with(look: &mut Parser, server: &Server, db: usize, rbuf: &[u8]) {
     let mut keys: SmallVec<[std::ops::Range<usize>; PREFETCH]> = SmallVec::new();
     let mut pos = 0;
     while keys.len() < PREFETCH {
