@@ -266,12 +266,7 @@ fn shutdown_command_and_sigterm_exit_cleanly() {
     c.send_raw(b"SHUTDOWN NOSAVE\r\n");
     assert!(c.is_closed());
     let mut s = s;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut status = None;
-    while Instant::now() < deadline && status.is_none() {
-        status = s.child.try_wait().unwrap();
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let status = common::wait_exit(&mut s);
     assert!(
         status.is_some_and(|st| st.success()),
         "SHUTDOWN exits with 0: {status:?}"
@@ -280,12 +275,7 @@ fn shutdown_command_and_sigterm_exit_cleanly() {
     let mut t = ferrocache(&[]);
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(t.child.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut status = None;
-    while Instant::now() < deadline && status.is_none() {
-        status = t.child.try_wait().unwrap();
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let status = common::wait_exit(&mut t);
     assert!(
         status.is_some_and(|st| st.success()),
         "SIGTERM exits with 0: {status:?}"

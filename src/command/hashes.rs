@@ -4,6 +4,7 @@ use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
 use super::{
     collection_mut, collection_read, collection_write, remove_if_empty, CmdError, CmdResult, Ctx,
 };
+use crate::engine::collections::{Hash, Limits};
 use crate::engine::Value;
 
 pub static COMMANDS: &[C] = &[
@@ -20,6 +21,18 @@ pub static COMMANDS: &[C] = &[
     C::new("hvals", 2, READONLY, hvals).keys(1, 1, 1).doc("hash", "2.0.0", "key", "Returns all values in a hash."),
 ];
 
+/// Runs `f` on the hash at `key`, created if missing, with the encoding thresholds.
+fn write_hash<R>(
+    ctx: &mut Ctx,
+    key: &[u8],
+    f: impl FnOnce(&mut Hash, &Limits) -> R,
+) -> Result<R, CmdError> {
+    let lim = *ctx.server.config.live.limits.read();
+    let mut shard = ctx.db().lock_key(key);
+    let h = collection_mut(&mut shard, key, ctx.now, Value::new_hash, Value::hash_mut)?;
+    Ok(f(h, &lim))
+}
+
 /// Sets every field/value pair; returns how many fields were new.
 fn set_pairs(ctx: &mut Ctx, argv: &[&[u8]], name: &str) -> Result<usize, CmdError> {
     if argv.len() % 2 != 0 {
@@ -27,19 +40,12 @@ fn set_pairs(ctx: &mut Ctx, argv: &[&[u8]], name: &str) -> Result<usize, CmdErro
             "ERR wrong number of arguments for '{name}' command"
         )));
     }
-    let lim = *ctx.server.config.live.limits.read();
-    let mut shard = ctx.db().lock_key(argv[1]);
-    let h = collection_mut(
-        &mut shard,
-        argv[1],
-        ctx.now,
-        Value::new_hash,
-        Value::hash_mut,
-    )?;
-    Ok(argv[2..]
-        .chunks(2)
-        .filter(|fv| h.insert(fv[0], fv[1], &lim))
-        .count())
+    write_hash(ctx, argv[1], |h, lim| {
+        argv[2..]
+            .chunks(2)
+            .filter(|fv| h.insert(fv[0], fv[1], lim))
+            .count()
+    })
 }
 
 fn hset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -55,16 +61,9 @@ fn hmset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn hsetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let lim = *ctx.server.config.live.limits.read();
-    let mut shard = ctx.db().lock_key(argv[1]);
-    let h = collection_mut(
-        &mut shard,
-        argv[1],
-        ctx.now,
-        Value::new_hash,
-        Value::hash_mut,
-    )?;
-    let set = h.get(argv[2]).is_none() && h.insert(argv[2], argv[3], &lim);
+    let set = write_hash(ctx, argv[1], |h, lim| {
+        h.get(argv[2]).is_none() && h.insert(argv[2], argv[3], lim)
+    })?;
     ctx.out.int(set as i64);
     Ok(())
 }

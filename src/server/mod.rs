@@ -33,7 +33,6 @@ pub struct Server {
     pub run_id: String,
     /// The plaintext port actually bound (differs from the config when it was 0).
     pub tcp_port: AtomicU16,
-    pub tls_port: AtomicU16,
     /// DEBUG SET-ACTIVE-EXPIRE switch.
     pub active_expire: AtomicBool,
     /// Allocated bytes once the server was set up (INFO used_memory_startup).
@@ -78,7 +77,6 @@ impl Server {
             stats: Stats::default(),
             run_id,
             tcp_port: AtomicU16::new(0),
-            tls_port: AtomicU16::new(0),
             active_expire: AtomicBool::new(true),
             startup_memory: 0,
             next_client_id: AtomicU64::new(1),
@@ -204,11 +202,6 @@ pub async fn bind(server: &Server) -> Result<Listeners, StartError> {
             .clone()
             .expect("acceptor built when tls-port is set");
         let ls = bind_all(&bind_addrs, tls_port).await?;
-        if let Some(l) = ls.first() {
-            server
-                .tls_port
-                .store(l.local_addr()?.port(), Ordering::Relaxed);
-        }
         list.extend(ls.into_iter().map(|l| (l, Mode::Tls(a.clone()))));
     }
     if list.is_empty() {

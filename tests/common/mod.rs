@@ -42,6 +42,18 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// Waits up to 5 s for a server process to exit; returns its status if it did.
+pub fn wait_exit(p: &mut Proc) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Some(st) = p.child.try_wait().unwrap() {
+            return Some(st);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
 /// Waits until the server accepts connections on the port (and answers, or closes the
 /// connection as a TLS-only listener does to a plaintext PING).
 pub fn wait_ready(port: u16, child: &mut Child) {
