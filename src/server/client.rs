@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dashmap::DashMap;
+use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 /// The shared, observable side of a connection.
 #[derive(Debug)]
@@ -31,7 +31,10 @@ pub struct ClientHandle {
     pub no_touch: AtomicBool,
     pub qbuf: AtomicU64,
     pub killed: AtomicBool,
-    pub kill: Notify,
+    /// Wakes the connection task to close it (kill or server shutdown). An AtomicWaker, not a
+    /// Notify: the task polls it at every wake-up, and re-registering the same waker is two
+    /// atomics where Notify takes a mutex.
+    pub stop: AtomicWaker,
 }
 
 impl ClientHandle {
@@ -54,14 +57,14 @@ impl ClientHandle {
             no_touch: AtomicBool::new(false),
             qbuf: AtomicU64::new(0),
             killed: AtomicBool::new(false),
-            kill: Notify::new(),
+            stop: AtomicWaker::new(),
         }
     }
 
     /// Asks the connection to close (CLIENT KILL); it exits at its next wake-up.
     pub fn request_kill(&self) {
-        self.killed.store(true, Ordering::Relaxed);
-        self.kill.notify_one();
+        self.killed.store(true, Ordering::SeqCst);
+        self.stop.wake();
     }
 
     pub fn idle_secs(&self) -> u64 {
@@ -136,6 +139,13 @@ impl Registry {
     }
 
     /// Handles sorted by id (stable CLIENT LIST output).
+    /// Wakes every connection so it sees a server shutdown.
+    pub fn wake_all(&self) {
+        for e in self.clients.iter() {
+            e.value().stop.wake();
+        }
+    }
+
     pub fn snapshot(&self) -> Vec<Arc<ClientHandle>> {
         let mut v: Vec<_> = self.clients.iter().map(|e| e.value().clone()).collect();
         v.sort_by_key(|h| h.id);

@@ -1,8 +1,11 @@
 //! The per-connection task: read a batch, run every complete request in it, write all replies
 //! at once. Commands run inline here; there is no hand-off to another task.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
@@ -57,7 +60,6 @@ where
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = Parser::new(limits(&server));
     let mut out = Reply::new();
-    let mut shutdown = server.shutdown_signal();
     let result = serve(
         &server,
         &mut stream,
@@ -65,7 +67,6 @@ where
         &mut rbuf,
         &mut parser,
         &mut out,
-        &mut shutdown,
     )
     .await;
     if let Err(e) = result {
@@ -81,21 +82,16 @@ async fn serve<S>(
     rbuf: &mut BytesMut,
     parser: &mut Parser,
     out: &mut Reply,
-    shutdown: &mut tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let handle = client.handle.clone();
-    // Resolves when the client is killed or the server shuts down. Made once and polled by
-    // every wait below, so the waiters are registered once per connection, not per read.
-    let stop = async {
-        tokio::select! {
-            _ = handle.kill.notified() => {},
-            _ = shutdown.wait_for(|v| *v) => {},
-        }
+    // Resolves when the client is killed or the server shuts down; polled by every wait below.
+    let mut stop = Stop {
+        server,
+        handle: &handle,
     };
-    tokio::pin!(stop);
     loop {
         // Make room for the next read; for a large bulk in progress, reserve towards its size.
         let want = parser
@@ -121,10 +117,12 @@ where
                 stream.read_buf(rbuf).await
             }
         };
+        // The read goes first: a ready socket then never polls `stop` (the check after each
+        // batch covers a kill), which keeps the common wake-up to one poll.
         let n = tokio::select! {
             biased;
-            _ = &mut stop => return Ok(()),
             r = read => r?,
+            _ = &mut stop => return Ok(()),
         };
         if n == 0 {
             return Ok(());
@@ -164,6 +162,11 @@ where
             client.close_after_reply = true;
         }
         if !out.is_empty() {
+            // Let every other ready connection read and run its requests before this one
+            // writes: replies then go out in a burst after the reads, as Redis's event loop
+            // sends them, rather than each write waking its client while the server still has
+            // reads to do. Measured: 90/10 mix -P 1 0.88 -> 0.95 of Redis, SET -P 16 +25%.
+            tokio::task::yield_now().await;
             // A client that does not read its replies must still be killable.
             let write = async {
                 stream.write_all(&out.buf).await?;
@@ -171,8 +174,8 @@ where
             };
             tokio::select! {
                 biased;
-                _ = &mut stop => return Ok(()),
                 r = write => r?,
+                _ = &mut stop => return Ok(()),
             }
             stats
                 .total_net_output_bytes
@@ -183,11 +186,34 @@ where
                 out.buf.shrink_to(64 * 1024);
             }
         }
-        if client.close_after_reply || handle.killed.load(Ordering::Relaxed) {
+        if client.close_after_reply
+            || handle.killed.load(Ordering::Relaxed)
+            || server.shutting_down()
+        {
             return Ok(());
         }
         // Refresh limits changed by CONFIG SET (cheap: a few relaxed loads).
         parser.limits = limits(server);
+    }
+}
+
+/// Ready once the connection must close: killed, or the server is shutting down.
+struct Stop<'a> {
+    server: &'a Server,
+    handle: &'a ClientHandle,
+}
+
+impl Future for Stop<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // Register first, then check: a kill or shutdown after the check wakes the new waker.
+        self.handle.stop.register(cx.waker());
+        if self.handle.killed.load(Ordering::SeqCst) || self.server.shutting_down() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 }
 

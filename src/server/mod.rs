@@ -39,6 +39,8 @@ pub struct Server {
     pub startup_memory: u64,
     next_client_id: AtomicU64,
     shutdown: watch::Sender<bool>,
+    /// Mirrors `shutdown` for the connections' cheap check at each wake-up.
+    stopping: AtomicBool,
     log_level_hook: Option<LogLevelHook>,
 }
 
@@ -81,6 +83,7 @@ impl Server {
             startup_memory: 0,
             next_client_id: AtomicU64::new(1),
             shutdown: tx,
+            stopping: AtomicBool::new(false),
             log_level_hook,
         };
         server.startup_memory = crate::metrics::memory::sample().allocated;
@@ -94,7 +97,13 @@ impl Server {
     }
 
     pub fn request_shutdown(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
         let _ = self.shutdown.send(true);
+        self.clients.wake_all();
+    }
+
+    pub fn shutting_down(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
