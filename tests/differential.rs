@@ -29,6 +29,9 @@ fn compare_with(scripts: &str, args: &[&str]) {
     let ours = ferrocache(args);
     let mut a = Raw::connect(reference.port);
     let mut b = Raw::connect(ours.port);
+    // `@2 cmd` runs on a second connection (another client, for WATCH and friends).
+    let mut a2 = Raw::connect(reference.port);
+    let mut b2 = Raw::connect(ours.port);
     let mut diffs = Vec::new();
     let mut count = 0;
     for line in scripts.lines().map(str::trim) {
@@ -45,9 +48,17 @@ fn compare_with(scripts: &str, args: &[&str]) {
             Some(rest) => (false, rest),
             None => (true, line),
         };
+        let (second, line) = match line.strip_prefix("@2 ") {
+            Some(rest) => (true, rest),
+            None => (false, line),
+        };
         let w = words(line);
         let args: Vec<&str> = w.iter().map(String::as_str).collect();
-        let (ra, rb) = (a.cmd(&args), b.cmd(&args));
+        let (ra, rb) = if second {
+            (a2.cmd(&args), b2.cmd(&args))
+        } else {
+            (a.cmd(&args), b.cmd(&args))
+        };
         count += 1;
         if compare_it && ra != rb {
             diffs.push(format!(
@@ -398,6 +409,138 @@ fn errors_and_connection() {
 }
 
 #[test]
+fn transactions() {
+    compare(
+        r#"
+        MULTI
+        SET a 1
+        INCR a
+        LPUSH a x
+        GET a
+        EXEC
+        EXEC
+        DISCARD
+        MULTI
+        MULTI
+        WATCH a
+        PING
+        EXEC
+
+        MULTI
+        SET a 1
+        NOSUCHCOMMAND
+        GET a b c
+        EXEC
+        GET a
+        MULTI
+        DISCARD
+        GET a
+
+        SET a 1
+        WATCH a b
+        @2 SET a 2
+        MULTI
+        SET c 1
+        EXEC
+        GET c
+        WATCH b
+        @2 SET other 1
+        MULTI
+        SET c 2
+        EXEC
+        GET c
+
+        SET a 1
+        WATCH a
+        UNWATCH
+        @2 SET a 2
+        MULTI
+        INCR a
+        EXEC
+
+        WATCH a
+        @2 SET a 1
+        MULTI
+        DISCARD
+        MULTI
+        INCR a
+        EXEC
+
+        SET x 30
+        WATCH x
+        MULTI
+        PING
+        EXEC
+        @2 SET x 40
+        MULTI
+        PING
+        EXEC
+
+        SELECT 5
+        SET x 30
+        WATCH x
+        @2 SET x 10
+        MULTI
+        PING
+        EXEC
+        @2 SELECT 5
+        @2 SET x 11
+        MULTI
+        PING
+        EXEC
+        SELECT 0
+
+        SET x 1
+        WATCH x
+        @2 FLUSHALL
+        MULTI
+        PING
+        EXEC
+        WATCH y
+        @2 FLUSHDB
+        MULTI
+        PING
+        EXEC
+        SET x 1
+        WATCH x
+        @2 EXPIRE x 100
+        MULTI
+        PING
+        EXEC
+        @2 SELECT 1
+        @2 SET z 1
+        WATCH z
+        @2 SWAPDB 0 1
+        MULTI
+        PING
+        EXEC
+        WATCH nothere
+        @2 SWAPDB 0 1
+        MULTI
+        PING
+        EXEC
+
+        SET k v
+        WATCH k
+        MULTI
+        SET k w
+        EXEC
+        MULTI
+        GET k
+        EXEC
+        MULTI
+        WATCH k
+        EXEC
+        SET s 1
+        MULTI
+        SET s 2
+        RESET
+        GET s
+        "#,
+    );
+}
+
+#[test]
 fn resp3_replies_match() {
     compare(
         r#"
@@ -658,6 +801,9 @@ fn compare_sorted(scripts: &str) {
     let ours = ferrocache(&[]);
     let mut a = Raw::connect(reference.port);
     let mut b = Raw::connect(ours.port);
+    // `@2 cmd` runs on a second connection (another client, for WATCH and friends).
+    let mut a2 = Raw::connect(reference.port);
+    let mut b2 = Raw::connect(ours.port);
     let mut diffs = Vec::new();
     let norm = |r: String| {
         let mut lines: Vec<String> = r.split("\r\n").map(str::to_string).collect();
@@ -665,9 +811,17 @@ fn compare_sorted(scripts: &str) {
         lines
     };
     for line in scripts.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (second, line) = match line.strip_prefix("@2 ") {
+            Some(rest) => (true, rest),
+            None => (false, line),
+        };
         let w = words(line);
         let args: Vec<&str> = w.iter().map(String::as_str).collect();
-        let (ra, rb) = (a.cmd(&args), b.cmd(&args));
+        let (ra, rb) = if second {
+            (a2.cmd(&args), b2.cmd(&args))
+        } else {
+            (a.cmd(&args), b.cmd(&args))
+        };
         if line == "KEYS \"*\"" {
             assert!(rb.starts_with("*16\r\n"), "all keys present: {rb:?}");
         }

@@ -359,3 +359,44 @@ fn scan_returns_every_key_while_the_table_changes() {
     }
     assert!(c.cmd(&["RANDOMKEY"]).starts_with('$'));
 }
+
+/// With several I/O threads, no client sees a transaction half applied: writers bump two
+/// counters in one MULTI/EXEC while readers read both in one MULTI/EXEC.
+#[test]
+fn exec_is_atomic_across_io_threads() {
+    let server = ferrocache(&["--io-threads", "4"]);
+    let port = server.port;
+    let writers: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = Raw::connect(port);
+                for _ in 0..300 {
+                    c.cmd(&["MULTI"]);
+                    c.cmd(&["INCR", "tx:a"]);
+                    c.cmd(&["INCR", "tx:b"]);
+                    let r = c.cmd(&["EXEC"]);
+                    assert!(r.starts_with("*2\r\n"), "{r:?}");
+                }
+            })
+        })
+        .collect();
+    let mut reader = Raw::connect(port);
+    let mut checks = 0;
+    while !writers.iter().all(|w| w.is_finished()) {
+        reader.cmd(&["MULTI"]);
+        reader.cmd(&["GET", "tx:a"]);
+        reader.cmd(&["GET", "tx:b"]);
+        let r = reader.cmd(&["EXEC"]);
+        let vals: Vec<&str> = r.lines().filter(|l| !l.starts_with(['*', '$'])).collect();
+        if vals.len() == 2 {
+            assert_eq!(vals[0], vals[1], "half-applied transaction seen: {r:?}");
+        }
+        checks += 1;
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert!(checks > 0);
+    assert_eq!(reader.cmd(&["GET", "tx:a"]), "$3\r\n900\r\n");
+    assert_eq!(reader.cmd(&["GET", "tx:b"]), "$3\r\n900\r\n");
+}

@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use super::args::is;
-use super::table::{CommandSpec as C, FAST, LOADING, NOSCRIPT, NO_AUTH, STALE};
+use super::table::{CommandSpec as C, FAST, LOADING, NOSCRIPT, NO_AUTH, STALE, TX_CONTROL};
 use super::{CmdError, CmdResult, Ctx};
 use crate::server::client::ReplyMode;
 
@@ -53,14 +53,14 @@ pub static COMMANDS: &[C] = &[
     C::new(
         "quit",
         -1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | TX_CONTROL,
         quit,
     )
     .doc("connection", "1.0.0", "", "Closes the connection."),
     C::new(
         "reset",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | TX_CONTROL,
         reset,
     )
     .doc("connection", "6.2.0", "", "Resets the connection."),
@@ -200,6 +200,8 @@ fn quit(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.client.multi = None;
+    super::transactions::unwatch_all(ctx.server, ctx.client);
     let c = &mut *ctx.client;
     c.db = 0;
     c.reply_mode = ReplyMode::On;

@@ -276,6 +276,8 @@ fn move_(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let e = src.remove(key).expect("checked above");
     dst.insert(key, e);
+    // The source key is touched by dispatch; the destination lives in another database.
+    ctx.server.watches.touch(dst_db, key);
     ctx.out.int(1);
     Ok(())
 }
@@ -312,6 +314,9 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let entry = s.get_mut(src_key, now).cloned();
         place(entry, &mut d, dst_key, replace, now)
     };
+    if copied && dst_db != src_db {
+        ctx.server.watches.touch(dst_db, dst_key);
+    }
     ctx.out.int(copied as i64);
     Ok(())
 }

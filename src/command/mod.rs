@@ -15,6 +15,7 @@ pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod table;
+pub mod transactions;
 pub mod zsets;
 
 use std::borrow::Cow;
@@ -159,6 +160,7 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     let mut buf = [0u8; 64];
     let cmd = lowercase(argv[0], &mut buf).and_then(|n| table.lookup(n));
     let Some(mut cmd) = cmd else {
+        flag_transaction(ctx);
         reply_error(ctx, &unknown_command(argv));
         finish_reply_mode(ctx, mark);
         return;
@@ -173,6 +175,7 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
                     cmd.spec.name.to_ascii_uppercase()
                 );
                 cmd.stats.add(table::REJECTED, 1);
+                flag_transaction(ctx);
                 reply_error(ctx, &CmdError::owned(e));
                 finish_reply_mode(ctx, mark);
                 return;
@@ -199,15 +202,35 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     } else {
         None
     };
+    let rejection = match rejection {
+        None => match transactions::queue(ctx, spec, argv) {
+            None => None,
+            Some(Ok(())) => {
+                finish_reply_mode(ctx, mark);
+                return;
+            }
+            Some(Err(e)) => Some(e),
+        },
+        some => some,
+    };
     if let Some(e) = rejection {
         cmd.stats.add(table::REJECTED, 1);
+        flag_transaction(ctx);
         reply_error(ctx, &e);
         finish_reply_mode(ctx, mark);
         return;
     }
     let handler = spec.handler.expect("checked above");
     ctx.client.handle.last_cmd.store(cmd.id, Ordering::Relaxed);
+    let gate = match &ctx.server.gate {
+        Some(g) if spec.flags & table::EXCLUSIVE == 0 && !ctx.client.in_exec => Some(g.enter()),
+        _ => None,
+    };
     let result = handler(ctx, argv);
+    if spec.flags & table::WRITE != 0 && result.is_ok() {
+        transactions::touch_written_keys(ctx, spec, argv);
+    }
+    drop(gate);
     let ended = Instant::now();
     let usec = ended.duration_since(ctx.started).as_micros() as u64;
     ctx.started = ended;
@@ -221,6 +244,13 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         reply_error(ctx, &e);
     }
     finish_reply_mode(ctx, mark);
+}
+
+/// A command rejected inside MULTI makes the EXEC that follows abort.
+fn flag_transaction(ctx: &mut Ctx) {
+    if let Some(m) = ctx.client.multi.as_mut() {
+        m.error = true;
+    }
 }
 
 /// Applies CLIENT REPLY OFF/SKIP by dropping what the command wrote.

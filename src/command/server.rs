@@ -304,6 +304,7 @@ fn flush_mode(argv: &[&[u8]], at: usize) -> CmdResult {
 
 fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     flush_mode(argv, 1)?;
+    touch_live_watched(ctx, ctx.client.db);
     ctx.db().clear();
     ctx.out.ok();
     Ok(())
@@ -311,11 +312,21 @@ fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     flush_mode(argv, 1)?;
-    for db in ctx.server.keyspace.dbs() {
+    for (i, db) in ctx.server.keyspace.dbs().iter().enumerate() {
+        touch_live_watched(ctx, i);
         db.clear();
     }
     ctx.out.ok();
     Ok(())
+}
+
+/// Before a flush: touches the watched keys of database `db` that hold a live value (a stale,
+/// expired key flushed away reads the same before and after).
+fn touch_live_watched(ctx: &Ctx, db: usize) {
+    let d = ctx.server.keyspace.db(db);
+    ctx.server
+        .watches
+        .touch_where(db, |k| d.is_live(k, ctx.now));
 }
 
 fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -330,7 +341,15 @@ fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if a < 0 || b < 0 || a >= n || b >= n {
         return Err(super::DB_INDEX);
     }
-    ctx.server.keyspace.swap_dbs(a as usize, b as usize);
+    // A watched key is touched if what it reads as changes: it is live on either side.
+    let (a, b) = (a as usize, b as usize);
+    let ks = &ctx.server.keyspace;
+    for (x, y) in [(a, b), (b, a)] {
+        ctx.server.watches.touch_where(x, |k| {
+            ks.db(x).is_live(k, ctx.now) || ks.db(y).is_live(k, ctx.now)
+        });
+    }
+    ks.swap_dbs(a, b);
     ctx.out.ok();
     Ok(())
 }

@@ -22,6 +22,14 @@ pub const MAY_REPLICATE: u32 = 1 << 13;
 pub const NO_MULTI: u32 = 1 << 14;
 pub const ALLOW_BUSY: u32 = 1 << 15;
 
+// Internal flags (not shown by COMMAND INFO).
+/// Acts at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
+pub const TX_CONTROL: u32 = 1 << 24;
+/// Takes the transaction gate exclusively itself (EXEC), so dispatch must not enter it.
+pub const EXCLUSIVE: u32 = 1 << 25;
+/// Of its keys, only the first is written (SINTERSTORE dest key ...): WATCH touches just that.
+pub const STORE_FIRST: u32 = 1 << 26;
+
 pub const FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),
     (READONLY, "readonly"),

@@ -9,10 +9,12 @@ pub mod dict;
 pub mod digest;
 pub mod expiry;
 pub mod float;
+pub mod gate;
 pub mod glob;
 pub mod key;
 pub mod scan;
 pub mod value;
+pub mod watch;
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -312,6 +314,13 @@ impl Db {
                 .map(|i| (i, self.shards[i].lock()))
                 .collect(),
         }
+    }
+
+    /// True if `key` exists and has not expired; an expired key is left in place (no access).
+    pub fn is_live(&self, key: &[u8], now: u64) -> bool {
+        self.lock_key(key)
+            .peek(key)
+            .is_some_and(|e| !e.is_expired(now))
     }
 
     /// Number of keys (including expired keys not yet reclaimed, as Redis's DBSIZE).

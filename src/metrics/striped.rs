@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-const STRIPES: usize = 8;
+pub const STRIPES: usize = 8;
 
 #[repr(align(64))]
 #[derive(Debug)]
@@ -27,6 +27,12 @@ static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
+}
+
+/// This thread's stripe index.
+#[inline]
+pub fn stripe() -> usize {
+    STRIPE.with(|s| *s)
 }
 
 impl<const F: usize> Striped<F> {

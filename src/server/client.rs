@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dashmap::DashMap;
+
+use crate::engine::key::Key;
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 
@@ -100,6 +102,22 @@ pub struct Client {
     pub close_after_reply: bool,
     /// Set by DEBUG SLEEP: the connection pauses this long before the next command.
     pub sleep: Option<std::time::Duration>,
+    /// Commands queued since MULTI (None outside a transaction).
+    pub multi: Option<Multi>,
+    /// True while EXEC runs the queue (commands then skip the gate EXEC holds).
+    pub in_exec: bool,
+    /// Keys this client WATCHes: (database, key, whether it was live when watched).
+    pub watched: Vec<(usize, Key, bool)>,
+    /// Set by any write to a watched key; shared with the server's watch table.
+    pub watch_dirty: Arc<AtomicBool>,
+}
+
+/// A transaction being queued.
+#[derive(Debug, Default)]
+pub struct Multi {
+    pub queue: Vec<Vec<Vec<u8>>>,
+    /// A command was rejected while queueing: EXEC must abort.
+    pub error: bool,
 }
 
 impl Client {
@@ -111,6 +129,10 @@ impl Client {
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             sleep: None,
+            multi: None,
+            in_exec: false,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
         }
     }
 }

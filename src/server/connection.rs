@@ -72,6 +72,7 @@ where
     if let Err(e) = result {
         tracing::debug!("client {id} closed: {e}");
     }
+    crate::command::transactions::unwatch_all(&server, &mut client);
     let _ = stream.shutdown().await;
 }
 

@@ -16,6 +16,8 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::command::CommandTable;
 use crate::config::Config;
+use crate::engine::gate::Gate;
+use crate::engine::watch::Watches;
 use crate::engine::Keyspace;
 use crate::metrics::Stats;
 use client::{ClientHandle, Registry};
@@ -41,6 +43,10 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     /// Mirrors `shutdown` for the connections' cheap check at each wake-up.
     stopping: AtomicBool,
+    /// Who WATCHes which keys (see `command::transactions`).
+    pub watches: Watches,
+    /// Keeps other clients out while EXEC runs; only built with several I/O threads.
+    pub gate: Option<Gate>,
     log_level_hook: Option<LogLevelHook>,
 }
 
@@ -59,6 +65,7 @@ pub fn command_table() -> CommandTable {
         server::COMMANDS,
         introspection::COMMANDS,
         debug::COMMANDS,
+        transactions::COMMANDS,
     ])
 }
 
@@ -66,6 +73,7 @@ impl Server {
     pub fn new(config: Config, log_level_hook: Option<LogLevelHook>) -> Arc<Server> {
         let databases = config.get_i64("databases") as usize;
         let shards = config.get_i64("keyspace-shards") as usize;
+        let config_threads = config.get_i64("io-threads");
         crate::engine::update_lru_clock();
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
@@ -85,6 +93,8 @@ impl Server {
             shutdown: tx,
             stopping: AtomicBool::new(false),
             log_level_hook,
+            watches: Watches::new(databases),
+            gate: (config_threads != 1).then(Gate::default),
         };
         server.startup_memory = crate::metrics::memory::sample().allocated;
         Arc::new(server)

@@ -1,0 +1,175 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+//!
+//! MULTI makes `execute` queue commands instead of running them. EXEC runs the queue with no
+//! other client's command in between: with one I/O thread that holds by construction (EXEC
+//! does not yield); with several, EXEC holds the server's gate exclusively.
+//!
+//! WATCH is optimistic locking. A write to a watched key sets the client's dirty flag
+//! (`touch_written_keys`, FLUSHDB/FLUSHALL/SWAPDB); so does a watched key that was live when
+//! watched and has expired or vanished by EXEC time, which covers expiry and eviction.
+
+use std::sync::atomic::Ordering;
+
+use super::table::{
+    CommandSpec as C, ALLOW_BUSY, EXCLUSIVE, FAST, LOADING, NOSCRIPT, SKIP_SLOWLOG, STALE,
+    TX_CONTROL,
+};
+use super::{CmdError, CmdResult, Ctx};
+use crate::engine::watch::Watcher;
+use crate::server::client::{Client, Multi};
+use crate::server::Server;
+
+const TX: u32 = NOSCRIPT | LOADING | STALE | TX_CONTROL;
+
+#[rustfmt::skip]
+pub static COMMANDS: &[C] = &[
+    C::new("multi", 1, TX | FAST | ALLOW_BUSY, multi)
+        .doc("transactions", "1.2.0", "", "Starts a transaction."),
+    C::new("exec", 1, TX | SKIP_SLOWLOG | EXCLUSIVE, exec)
+        .doc("transactions", "1.2.0", "", "Executes all commands in a transaction."),
+    C::new("discard", 1, TX | FAST | ALLOW_BUSY, discard)
+        .doc("transactions", "2.0.0", "", "Discards a transaction."),
+    C::new("watch", -2, TX | FAST | ALLOW_BUSY, watch).keys(1, -1, 1)
+        .doc("transactions", "2.2.0", "key [key ...]", "Monitors changes to keys to determine the execution of a transaction."),
+    C::new("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, unwatch)
+        .doc("transactions", "2.2.0", "", "Forgets about watched keys of a transaction."),
+];
+
+fn multi(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::new("ERR MULTI calls can not be nested"));
+    }
+    ctx.client.multi = Some(Multi::default());
+    ctx.out.ok();
+    Ok(())
+}
+
+fn discard(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    if ctx.client.multi.take().is_none() {
+        return Err(CmdError::new("ERR DISCARD without MULTI"));
+    }
+    unwatch_all(ctx.server, ctx.client);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let Some(multi) = ctx.client.multi.take() else {
+        return Err(CmdError::new("ERR EXEC without MULTI"));
+    };
+    if multi.error {
+        unwatch_all(ctx.server, ctx.client);
+        return Err(CmdError::new(
+            "EXECABORT Transaction discarded because of previous errors.",
+        ));
+    }
+    // From here until the last queued command has run, no other client runs anything.
+    let _exclusive = ctx.server.gate.as_ref().map(|g| g.exclusive());
+    if watch_failed(ctx) {
+        unwatch_all(ctx.server, ctx.client);
+        ctx.out.null_array();
+        return Ok(());
+    }
+    // Unwatch first: the transaction's own writes must not mark it dirty (and EXEC ends every
+    // watch in any case).
+    unwatch_all(ctx.server, ctx.client);
+    ctx.out.array(multi.queue.len());
+    ctx.client.in_exec = true;
+    for argv in &multi.queue {
+        let argv: smallvec::SmallVec<[&[u8]; 8]> = argv.iter().map(|a| a.as_slice()).collect();
+        super::execute(ctx, &argv);
+    }
+    ctx.client.in_exec = false;
+    Ok(())
+}
+
+fn watch(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::new("ERR WATCH inside MULTI is not allowed"));
+    }
+    let db = ctx.client.db;
+    for key in &argv[1..] {
+        let w = Watcher {
+            client: ctx.client.handle.id,
+            dirty: ctx.client.watch_dirty.clone(),
+        };
+        if ctx.server.watches.watch(db, key, w) {
+            let live = ctx.db().is_live(key, ctx.now);
+            ctx.client.watched.push((db, (*key).into(), live));
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn unwatch(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    unwatch_all(ctx.server, ctx.client);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// True if a watched key was written, or was live when watched and is not now.
+fn watch_failed(ctx: &Ctx) -> bool {
+    if ctx.client.watch_dirty.load(Ordering::Acquire) {
+        return true;
+    }
+    ctx.client
+        .watched
+        .iter()
+        .any(|(db, key, live)| *live && !ctx.server.keyspace.db(*db).is_live(key, ctx.now))
+}
+
+/// Forgets every watch of the client and clears its dirty flag (EXEC, DISCARD, UNWATCH,
+/// RESET, disconnection).
+pub fn unwatch_all(server: &Server, client: &mut Client) {
+    for (db, key, _) in client.watched.drain(..) {
+        server.watches.unwatch(db, &key, client.handle.id);
+    }
+    client.watch_dirty.store(false, Ordering::Release);
+}
+
+/// Handles a command arriving inside MULTI: None if it runs now (outside MULTI, or EXEC,
+/// DISCARD, MULTI, WATCH, QUIT, RESET); otherwise it is queued (`+QUEUED`) or rejected.
+pub fn queue(ctx: &mut Ctx, spec: &C, argv: &[&[u8]]) -> Option<CmdResult> {
+    let multi = ctx.client.multi.as_mut()?;
+    if spec.flags & TX_CONTROL != 0 {
+        return None;
+    }
+    if spec.flags & super::table::NO_MULTI != 0 {
+        return Some(Err(CmdError::new(
+            "ERR Command not allowed inside a transaction",
+        )));
+    }
+    multi.queue.push(argv.iter().map(|a| a.to_vec()).collect());
+    ctx.out.simple("QUEUED");
+    Some(Ok(()))
+}
+
+/// Marks the watchers of the keys a successful write command named. Conservative: a write
+/// that changed nothing (SET NX on an existing key) still counts, as a spurious EXEC failure
+/// is safe where a missed one is not.
+pub fn touch_written_keys(ctx: &Ctx, spec: &C, argv: &[&[u8]]) {
+    let w = &ctx.server.watches;
+    if !w.any() || spec.first_key <= 0 {
+        return;
+    }
+    let db = ctx.client.db;
+    let first = spec.first_key as usize;
+    if spec.flags & super::table::STORE_FIRST != 0 {
+        if let Some(k) = argv.get(first) {
+            w.touch(db, k);
+        }
+        return;
+    }
+    let last = if spec.last_key < 0 {
+        argv.len() as i64 + spec.last_key as i64
+    } else {
+        spec.last_key as i64
+    };
+    let step = spec.step.max(1) as usize;
+    let mut i = first;
+    while (i as i64) <= last && i < argv.len() {
+        w.touch(db, argv[i]);
+        i += step;
+    }
+}
