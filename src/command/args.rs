@@ -55,6 +55,37 @@ pub fn positive(arg: &[u8]) -> Result<i64, CmdError> {
     Ok(n)
 }
 
+/// Redis's `getRangeLongFromObjectOrReply`: an integer in `min..=max`. With `msg`, every
+/// failure replies `ERR msg`; without, "not an integer" or "out of range, value must between".
+pub fn range_long(
+    arg: &[u8],
+    min: i64,
+    max: i64,
+    msg: Option<&'static str>,
+) -> Result<i64, CmdError> {
+    let err = |default: CmdError| match msg {
+        Some(m) => CmdError::owned(format!("ERR {m}")),
+        None => default,
+    };
+    let n = strict_i64(arg).ok_or_else(|| err(NOT_INT))?;
+    if n < min || n > max {
+        return Err(err(CmdError::owned(format!(
+            "ERR value is out of range, value must between {min} and {max}"
+        ))));
+    }
+    Ok(n)
+}
+
+/// Redis's `getPositiveLongFromObjectOrReply`: 0 or more, else `ERR msg` (any failure).
+pub fn non_negative(arg: &[u8], msg: Option<&'static str>) -> Result<i64, CmdError> {
+    range_long(
+        arg,
+        0,
+        i64::MAX,
+        Some(msg.unwrap_or("value is out of range, must be positive")),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -174,37 +174,12 @@ fn keys(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn scan_cmd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let cursor = std::str::from_utf8(argv[1])
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or(CmdError::new("ERR invalid cursor"))?;
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_filter: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < argv.len() {
-        if i + 1 >= argv.len() {
-            return Err(SYNTAX);
-        }
-        let v = argv[i + 1];
-        if is(argv[i], "COUNT") {
-            let n = args::int(v)?;
-            if n < 1 {
-                return Err(SYNTAX);
-            }
-            count = n as usize;
-        } else if is(argv[i], "MATCH") {
-            pattern = Some(v).filter(|p| *p != b"*");
-        } else if is(argv[i], "TYPE") {
-            type_filter = Some(v);
-        } else {
-            return Err(SYNTAX);
-        }
-        i += 2;
-    }
+    let cursor = super::cursor::parse_cursor(argv[1])?;
+    let opts = super::cursor::parse_opts(argv, 2, true)?;
+    let (count, type_filter) = (opts.count, opts.type_filter);
     let mut found: Vec<Vec<u8>> = Vec::new();
     let next = scan::scan(ctx.db(), cursor, count, ctx.now, |k, e| {
-        if pattern.is_some_and(|p| !glob::matches(p, k, false)) {
+        if !opts.matches(k) {
             return;
         }
         if type_filter.is_some_and(|t| !t.eq_ignore_ascii_case(e.value.type_name().as_bytes())) {

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod client;
 pub mod connection;
+pub mod cursor;
 pub mod debug;
 pub mod docs;
 pub mod hashes;

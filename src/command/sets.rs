@@ -2,13 +2,14 @@
 
 use rand::Rng;
 
-use super::args;
-use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
+use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, STORE_FIRST, WRITE};
+use super::{args, cursor};
 use super::{
     collection_mut, collection_read, collection_write, remove_if_empty, CmdError, CmdResult, Ctx,
 };
 use crate::engine::Value;
 
+#[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
     C::new("sadd", -3, WRITE | DENYOOM | FAST, sadd)
         .keys(1, 1, 1)
@@ -62,6 +63,26 @@ pub static COMMANDS: &[C] = &[
             "key [count]",
             "Get one or multiple random members from a set",
         ),
+    C::new("spop", -2, WRITE | FAST, spop).keys(1, 1, 1)
+        .doc("set", "1.0.0", "key [count]", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
+    C::new("smove", 4, WRITE | FAST, smove).keys(1, 2, 1)
+        .doc("set", "1.0.0", "source destination member", "Moves a member from one set to another."),
+    C::new("sinter", -2, READONLY, sinter).keys(1, -1, 1)
+        .doc("set", "1.0.0", "key [key ...]", "Returns the intersect of multiple sets."),
+    C::new("sinterstore", -3, WRITE | DENYOOM | STORE_FIRST, sinterstore).keys(1, -1, 1)
+        .doc("set", "1.0.0", "destination key [key ...]", "Stores the intersect of multiple sets in a key."),
+    C::new("sintercard", -3, READONLY, sintercard).keys(0, 0, 0)
+        .doc("set", "7.0.0", "numkeys key [key ...] [LIMIT limit]", "Returns the number of members of the intersect of multiple sets."),
+    C::new("sunion", -2, READONLY, sunion).keys(1, -1, 1)
+        .doc("set", "1.0.0", "key [key ...]", "Returns the union of multiple sets."),
+    C::new("sunionstore", -3, WRITE | DENYOOM | STORE_FIRST, sunionstore).keys(1, -1, 1)
+        .doc("set", "1.0.0", "destination key [key ...]", "Stores the union of multiple sets in a key."),
+    C::new("sdiff", -2, READONLY, sdiff).keys(1, -1, 1)
+        .doc("set", "1.0.0", "key [key ...]", "Returns the difference of multiple sets."),
+    C::new("sdiffstore", -3, WRITE | DENYOOM | STORE_FIRST, sdiffstore).keys(1, -1, 1)
+        .doc("set", "1.0.0", "destination key [key ...]", "Stores the difference of multiple sets in a key."),
+    C::new("sscan", -3, READONLY, sscan).keys(1, 1, 1)
+        .doc("set", "2.8.0", "key cursor [MATCH pattern] [COUNT count]", "Iterates over members of a set."),
 ];
 
 fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -172,6 +193,271 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                     .bulk(&s.get_index(rng.random_range(0..s.len())).expect("in range"));
             }
         }
+    }
+    Ok(())
+}
+
+fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(super::SYNTAX);
+    }
+    let count = match argv.get(2) {
+        Some(c) => Some(args::non_negative(c, None)? as usize),
+        None => None,
+    };
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let Some(set) = collection_write(&mut shard, argv[1], ctx.now, Value::set_mut)? else {
+        match count {
+            None => ctx.out.null(),
+            Some(_) => ctx.out.set(0),
+        }
+        return Ok(());
+    };
+    let mut rng = rand::rng();
+    match count {
+        None => {
+            let m = set.take_index(rng.random_range(0..set.len()));
+            ctx.out.bulk(&m);
+        }
+        Some(n) => {
+            let n = n.min(set.len());
+            ctx.out.set(n);
+            for _ in 0..n {
+                let m = set.take_index(rng.random_range(0..set.len()));
+                ctx.out.bulk(&m);
+            }
+        }
+    }
+    remove_if_empty(&mut shard, argv[1]);
+    Ok(())
+}
+
+fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (src, dst, member) = (argv[1], argv[2], argv[3]);
+    let lim = *ctx.server.config.live.limits.read();
+    let now = ctx.now;
+    let mut locked = ctx.db().lock_keys([src, dst]);
+    let Some(src_is_set) = locked
+        .shard(src)
+        .get_mut(src, now)
+        .map(|e| e.value.set_mut().is_some())
+    else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let dst_is_set = locked
+        .shard(dst)
+        .get_mut(dst, now)
+        .map(|e| e.value.set_mut().is_some());
+    if !src_is_set || dst_is_set == Some(false) {
+        return Err(super::WRONGTYPE);
+    }
+    let shard = locked.shard(src);
+    let set = collection_write(shard, src, now, Value::set_mut)?.expect("checked above");
+    if src == dst {
+        ctx.out.int(set.contains(member) as i64);
+        return Ok(());
+    }
+    if !set.remove(member) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    remove_if_empty(shard, src);
+    let shard = locked.shard(dst);
+    collection_mut(shard, dst, now, Value::new_set, Value::set_mut)?.insert(member, &lim);
+    ctx.out.int(1);
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum SetOp {
+    Inter,
+    Union,
+    Diff,
+}
+
+/// Computes an intersection, union or difference of the sets at `keys` (missing keys are
+/// empty sets; any other type is WRONGTYPE). Members come back in no particular order.
+fn set_algebra(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    extra: Option<&[u8]>,
+    op: SetOp,
+) -> Result<Vec<Vec<u8>>, CmdError> {
+    let now = ctx.now;
+    let touch = ctx.touch();
+    let mut locked = ctx.db().lock_keys(keys.iter().copied().chain(extra));
+    // First pass: types and sizes (one counted lookup per key, as Redis does).
+    let mut sizes = Vec::with_capacity(keys.len());
+    for k in keys {
+        let n = collection_read(locked.shard(k), k, now, touch, Value::set_mut)?.map(|s| s.len());
+        sizes.push(n);
+    }
+    let members_of = |locked: &mut crate::engine::Locked, k: &[u8]| -> Vec<Vec<u8>> {
+        match locked.shard(k).peek(k).map(|e| &e.value) {
+            Some(Value::Set(s)) => s.members(),
+            _ => Vec::new(),
+        }
+    };
+    let contains = |locked: &mut crate::engine::Locked, k: &[u8], m: &[u8]| -> bool {
+        matches!(locked.shard(k).peek(k).map(|e| &e.value), Some(Value::Set(s)) if s.contains(m))
+    };
+    Ok(match op {
+        SetOp::Inter => {
+            if sizes.iter().any(|n| n.is_none_or(|n| n == 0)) {
+                return Ok(Vec::new());
+            }
+            // Candidates from the smallest set, filtered by each of the others.
+            let mut order: Vec<usize> = (0..keys.len()).collect();
+            order.sort_by_key(|&i| sizes[i]);
+            let mut result = members_of(&mut locked, keys[order[0]]);
+            for &i in &order[1..] {
+                result.retain(|m| contains(&mut locked, keys[i], m));
+                if result.is_empty() {
+                    break;
+                }
+            }
+            result
+        }
+        SetOp::Union => {
+            let mut seen = indexmap::IndexSet::<Vec<u8>, foldhash::fast::RandomState>::default();
+            for k in keys {
+                seen.extend(members_of(&mut locked, k));
+            }
+            seen.into_iter().collect()
+        }
+        SetOp::Diff => {
+            let mut result = members_of(&mut locked, keys[0]);
+            for k in &keys[1..] {
+                if result.is_empty() {
+                    break;
+                }
+                result.retain(|m| !contains(&mut locked, k, m));
+            }
+            result
+        }
+    })
+}
+
+fn reply_members(ctx: &mut Ctx, members: &[Vec<u8>]) {
+    ctx.out.set(members.len());
+    for m in members {
+        ctx.out.bulk(m);
+    }
+}
+
+/// Replaces `dst` with a set of `members` (deleting it when there are none); replies the count.
+fn store_members(ctx: &mut Ctx, dst: &[u8], members: &[Vec<u8>]) {
+    let lim = *ctx.server.config.live.limits.read();
+    let mut shard = ctx.db().lock_key(dst);
+    shard.remove(dst);
+    if !members.is_empty() {
+        let mut v = Value::new_set();
+        let s = v.set_mut().expect("a set");
+        for m in members {
+            s.insert(m, &lim);
+        }
+        shard.insert(dst, crate::engine::Entry::new(v));
+    }
+    ctx.out.int(members.len() as i64);
+}
+
+fn sinter(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let r = set_algebra(ctx, &argv[1..], None, SetOp::Inter)?;
+    reply_members(ctx, &r);
+    Ok(())
+}
+
+fn sunion(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let r = set_algebra(ctx, &argv[1..], None, SetOp::Union)?;
+    reply_members(ctx, &r);
+    Ok(())
+}
+
+fn sdiff(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let r = set_algebra(ctx, &argv[1..], None, SetOp::Diff)?;
+    reply_members(ctx, &r);
+    Ok(())
+}
+
+fn sinterstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let r = set_algebra(ctx, &argv[2..], Some(argv[1]), SetOp::Inter)?;
+    store_members(ctx, argv[1], &r);
+    Ok(())
+}
+
+fn sunionstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let r = set_algebra(ctx, &argv[2..], Some(argv[1]), SetOp::Union)?;
+    store_members(ctx, argv[1], &r);
+    Ok(())
+}
+
+fn sdiffstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let r = set_algebra(ctx, &argv[2..], Some(argv[1]), SetOp::Diff)?;
+    store_members(ctx, argv[1], &r);
+    Ok(())
+}
+
+fn sintercard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let numkeys = args::range_long(
+        argv[1],
+        1,
+        i64::MAX,
+        Some("numkeys should be greater than 0"),
+    )?;
+    if numkeys > argv.len() as i64 - 2 {
+        return Err(CmdError::new(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    let keys_end = 2 + numkeys as usize;
+    let mut limit = 0usize;
+    let mut i = keys_end;
+    while i < argv.len() {
+        if args::is(argv[i], "LIMIT") && i + 1 < argv.len() {
+            limit = args::non_negative(argv[i + 1], Some("LIMIT can't be negative"))? as usize;
+            i += 2;
+        } else {
+            return Err(super::SYNTAX);
+        }
+    }
+    let r = set_algebra(ctx, &argv[2..keys_end], None, SetOp::Inter)?;
+    let n = if limit > 0 {
+        r.len().min(limit)
+    } else {
+        r.len()
+    };
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let cursor = cursor::parse_cursor(argv[2])?;
+    let opts = cursor::parse_opts(argv, 3, false)?;
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let set = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::set_mut)?;
+    let mut found = Vec::new();
+    let mut next = 0;
+    if let Some(s) = set {
+        let range = if s.is_compact() {
+            0..s.len()
+        } else {
+            let (r, n) = cursor::walk_down(cursor, s.len(), opts.count);
+            next = n;
+            r
+        };
+        for i in range.rev() {
+            let m = s.get_index(i).expect("in range");
+            if opts.matches(&m) {
+                found.push(m);
+            }
+        }
+    }
+    ctx.out.array(2);
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
+    ctx.out.array(found.len());
+    for m in &found {
+        ctx.out.bulk(m);
     }
     Ok(())
 }

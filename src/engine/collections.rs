@@ -195,6 +195,19 @@ impl Set {
         }
     }
 
+    /// Removes and returns the member at a position (`i < len`).
+    pub fn take_index(&mut self, i: usize) -> Vec<u8> {
+        match self {
+            Set::Ints(v) => itoa::Buffer::new().format(v.remove(i)).as_bytes().to_vec(),
+            Set::Table(t) => t.swap_remove_index(i).expect("in range").to_vec(),
+        }
+    }
+
+    /// True for the intset encoding, which SSCAN returns whole (as Redis does small sets).
+    pub fn is_compact(&self) -> bool {
+        matches!(self, Set::Ints(_))
+    }
+
     pub fn members(&self) -> Vec<Vec<u8>> {
         (0..self.len()).filter_map(|i| self.get_index(i)).collect()
     }
