@@ -499,6 +499,63 @@ fn sets_complete() {
 }
 
 #[test]
+fn hashes_complete() {
+    compare(
+        r#"
+        HSET h a 1 b 2 c x f 1.5 big 9223372036854775807
+        SET str x
+        HINCRBY h a 10
+        HINCRBY h new 5
+        HINCRBY h c 1
+        HINCRBY h a abc
+        HINCRBY h big 1
+        HINCRBY h a -9223372036854775808
+        HINCRBY str a 1
+        HINCRBY missing a 3
+        HGETALL missing
+        HINCRBYFLOAT h f 0.1
+        HINCRBYFLOAT h a 2.5
+        HINCRBYFLOAT h c 1
+        HINCRBYFLOAT h f abc
+        HINCRBYFLOAT h f inf
+        HINCRBYFLOAT h f 1e308
+        HINCRBYFLOAT h huge 1e308
+        HINCRBYFLOAT h huge 1e308
+        HINCRBYFLOAT nokey f 3
+        EXISTS nokey
+        HINCRBYFLOAT h f 5.0e3
+        HINCRBYFLOAT h g -1.5
+        HSTRLEN h a
+        HSTRLEN h nope
+        HSTRLEN nokey2 a
+        HSTRLEN str a
+        HSET s a 1 b 2 c 3 d 4
+        HRANDFIELD missing
+        HRANDFIELD missing 5
+        HRANDFIELD s 0
+        HRANDFIELD s 100
+        HRANDFIELD s 4 WITHVALUES
+        HRANDFIELD s 100 withvalues x
+        HRANDFIELD s 1 foo
+        HRANDFIELD s abc
+        HRANDFIELD s -9223372036854775808
+        HRANDFIELD s 9223372036854775807 WITHVALUES
+        HRANDFIELD str
+        HRANDFIELD str 3
+        HSCAN s 0
+        HSCAN s 0 MATCH b*
+        HSCAN s 0 COUNT 1
+        HSCAN s abc
+        HSCAN missing 0
+        HSCAN str 0
+        !HELLO 3
+        HRANDFIELD s 100 WITHVALUES
+        !HELLO 2
+        "#,
+    );
+}
+
+#[test]
 fn transactions() {
     compare(
         r#"

@@ -85,3 +85,44 @@ fn sscan_guarantee_under_removals() {
         );
     }
 }
+
+/// HRANDFIELD: a positive count gives distinct fields, a negative one exactly that many picks;
+/// HSCAN over a hashtable-encoded hash returns every field with its value.
+#[test]
+fn hrandfield_and_hscan_on_a_large_hash() {
+    let s = ferrocache(&[]);
+    let mut c = con(s.port);
+    let mut cmd = redis::cmd("HSET");
+    cmd.arg("h");
+    for i in 0..600 {
+        cmd.arg(format!("f{i}")).arg(format!("v{i}"));
+    }
+    let _: i64 = cmd.query(&mut c).unwrap();
+    assert_eq!(
+        q::<String>(&mut c, &["OBJECT", "ENCODING", "h"]),
+        "hashtable"
+    );
+    let picks: Vec<String> = q(&mut c, &["HRANDFIELD", "h", "200"]);
+    assert_eq!(picks.iter().collect::<HashSet<_>>().len(), 200);
+    let picks: Vec<String> = q(&mut c, &["HRANDFIELD", "h", "-1000"]);
+    assert_eq!(picks.len(), 1000);
+    let pairs: Vec<String> = q(&mut c, &["HRANDFIELD", "h", "-3", "WITHVALUES"]);
+    assert_eq!(pairs.len(), 6);
+    for p in pairs.chunks(2) {
+        assert_eq!(p[1], p[0].replace('f', "v"));
+    }
+    let mut seen = HashSet::new();
+    let mut cursor = "0".to_string();
+    loop {
+        let (next, flat): (String, Vec<String>) = q(&mut c, &["HSCAN", "h", &cursor, "COUNT", "7"]);
+        for p in flat.chunks(2) {
+            assert_eq!(p[1], p[0].replace('f', "v"));
+            seen.insert(p[0].clone());
+        }
+        cursor = next;
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 600);
+}

@@ -75,6 +75,17 @@ pub fn walk_down(cursor: u64, len: usize, count: usize) -> (std::ops::Range<usiz
     (end..start, end as u64)
 }
 
+/// The positions one SSCAN/HSCAN/ZSCAN call visits, and the cursor it returns. A compact
+/// encoding (intset, listpack) comes back whole and in order, as Redis returns small
+/// collections; a table is walked down `count` positions at a time (see `walk_down`).
+pub fn positions(compact: bool, cursor: u64, len: usize, count: usize) -> (Vec<usize>, u64) {
+    if compact {
+        return ((0..len).collect(), 0);
+    }
+    let (range, next) = walk_down(cursor, len, count);
+    (range.rev().collect(), next)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,12 +1,16 @@
 //! Hash commands: fields set, read, deleted and listed.
 
+use rand::Rng;
+
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
+use super::{args, cursor};
 use super::{
     collection_mut, collection_read, collection_write, remove_if_empty, CmdError, CmdResult, Ctx,
 };
 use crate::engine::collections::{Hash, Limits};
 use crate::engine::Value;
 
+#[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
     C::new("hset", -4, WRITE | DENYOOM | FAST, hset).keys(1, 1, 1).doc("hash", "2.0.0", "key field value [field value ...]", "Creates or modifies the value of a field in a hash."),
     C::new("hmset", -4, WRITE | DENYOOM | FAST, hmset).keys(1, 1, 1).doc("hash", "2.0.0", "key field value [field value ...]", "Sets the values of multiple fields."),
@@ -19,6 +23,11 @@ pub static COMMANDS: &[C] = &[
     C::new("hgetall", 2, READONLY, hgetall).keys(1, 1, 1).doc("hash", "2.0.0", "key", "Returns all fields and values in a hash."),
     C::new("hkeys", 2, READONLY, hkeys).keys(1, 1, 1).doc("hash", "2.0.0", "key", "Returns all fields in a hash."),
     C::new("hvals", 2, READONLY, hvals).keys(1, 1, 1).doc("hash", "2.0.0", "key", "Returns all values in a hash."),
+    C::new("hincrby", 4, WRITE | DENYOOM | FAST, hincrby).keys(1, 1, 1).doc("hash", "2.0.0", "key field increment", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
+    C::new("hincrbyfloat", 4, WRITE | DENYOOM | FAST, hincrbyfloat).keys(1, 1, 1).doc("hash", "2.6.0", "key field increment", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
+    C::new("hstrlen", 3, READONLY | FAST, hstrlen).keys(1, 1, 1).doc("hash", "3.2.0", "key field", "Returns the length of the value of a field."),
+    C::new("hrandfield", -2, READONLY, hrandfield).keys(1, 1, 1).doc("hash", "6.2.0", "key [count [WITHVALUES]]", "Returns one or more random fields from a hash."),
+    C::new("hscan", -3, READONLY, hscan).keys(1, 1, 1).doc("hash", "2.8.0", "key cursor [MATCH pattern] [COUNT count]", "Iterates over fields and values of a hash."),
 ];
 
 /// Runs `f` on the hash at `key`, created if missing, with the encoding thresholds.
@@ -157,4 +166,163 @@ fn hkeys(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn hvals(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     listing(ctx, argv[1], false, true)
+}
+
+/// Replaces a field's value with `f(current)`; creates the hash and field as needed. On an
+/// error nothing is left behind (no empty hash).
+fn update_field(
+    ctx: &mut Ctx,
+    key: &[u8],
+    field: &[u8],
+    f: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, CmdError>,
+) -> Result<Vec<u8>, CmdError> {
+    let lim = *ctx.server.config.live.limits.read();
+    let mut shard = ctx.db().lock_key(key);
+    let h = collection_mut(&mut shard, key, ctx.now, Value::new_hash, Value::hash_mut)?;
+    let result = f(h.get(field).map(|v| &v[..]));
+    if let Ok(v) = &result {
+        h.insert(field, v, &lim);
+    }
+    remove_if_empty(&mut shard, key);
+    result
+}
+
+fn hincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let incr = args::int(argv[3])?;
+    let v = update_field(ctx, argv[1], argv[2], |cur| {
+        let n = match cur {
+            Some(c) => {
+                args::strict_i64(c).ok_or(CmdError::new("ERR hash value is not an integer"))?
+            }
+            None => 0,
+        };
+        let n = n.checked_add(incr).ok_or(super::OVERFLOW)?;
+        Ok(itoa::Buffer::new().format(n).as_bytes().to_vec())
+    })?;
+    ctx.out.int(args::strict_i64(&v).expect("formatted above"));
+    Ok(())
+}
+
+fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    use crate::engine::float::{self, FloatError};
+    match float::add(b"0", argv[3]) {
+        Err(FloatError::NotFloat) => return Err(super::NOT_FLOAT),
+        Err(FloatError::NanOrInf) => return Err(CmdError::new("ERR value is NaN or Infinity")),
+        Ok(_) => {}
+    }
+    let v = update_field(ctx, argv[1], argv[2], |cur| {
+        float::add(cur.unwrap_or(b"0"), argv[3]).map_err(|e| match e {
+            FloatError::NotFloat => CmdError::new("ERR hash value is not a float"),
+            FloatError::NanOrInf => CmdError::new("ERR increment would produce NaN or Infinity"),
+        })
+    })?;
+    ctx.out.bulk(&v);
+    Ok(())
+}
+
+fn hstrlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let n = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_mut)?
+        .and_then(|h| h.get(argv[2]).map(|v| v.len()))
+        .unwrap_or(0);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut count = None;
+    let mut withvalues = false;
+    if argv.len() >= 3 {
+        let n = args::range_long(argv[2], -i64::MAX, i64::MAX, None)?;
+        if argv.len() > 4 || (argv.len() == 4 && !args::is(argv[3], "WITHVALUES")) {
+            return Err(super::SYNTAX);
+        }
+        if argv.len() == 4 {
+            withvalues = true;
+            if !(-i64::MAX / 2..=i64::MAX / 2).contains(&n) {
+                return Err(CmdError::new("ERR value is out of range"));
+            }
+        }
+        count = Some(n);
+    }
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let h = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_mut)?;
+    let mut rng = rand::rng();
+    let Some(count) = count else {
+        match h {
+            Some(h) => ctx.out.bulk(
+                h.get_index(rng.random_range(0..h.len()))
+                    .expect("in range")
+                    .0,
+            ),
+            None => ctx.out.null(),
+        }
+        return Ok(());
+    };
+    let Some(h) = h.filter(|_| count != 0) else {
+        ctx.out.array(0);
+        return Ok(());
+    };
+    let len = h.len();
+    // Positions to reply: repeats allowed for a negative count, else distinct (all of them,
+    // in order, when the count covers the hash).
+    let picks: Vec<usize> = if count < 0 || count == 1 {
+        (0..count.unsigned_abs())
+            .map(|_| rng.random_range(0..len))
+            .collect()
+    } else if count as usize >= len {
+        (0..len).collect()
+    } else {
+        let mut idx: Vec<usize> = (0..len).collect();
+        for i in 0..count as usize {
+            let j = rng.random_range(i..len);
+            idx.swap(i, j);
+        }
+        idx.truncate(count as usize);
+        idx
+    };
+    let resp3 = ctx.out.resp3;
+    ctx.out.array(if withvalues && !resp3 {
+        picks.len() * 2
+    } else {
+        picks.len()
+    });
+    for i in picks {
+        let (f, v) = h.get_index(i).expect("in range");
+        if withvalues && resp3 {
+            ctx.out.array(2);
+        }
+        ctx.out.bulk(f);
+        if withvalues {
+            ctx.out.bulk(v);
+        }
+    }
+    Ok(())
+}
+
+fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let cursor = cursor::parse_cursor(argv[2])?;
+    let opts = cursor::parse_opts(argv, 3, false)?;
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let h = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_mut)?;
+    let mut found: Vec<(&[u8], &[u8])> = Vec::new();
+    let mut next = 0;
+    if let Some(h) = h {
+        let (visit, n) = cursor::positions(h.is_compact(), cursor, h.len(), opts.count);
+        next = n;
+        for i in visit {
+            let (f, v) = h.get_index(i).expect("in range");
+            if opts.matches(f) {
+                found.push((f, v));
+            }
+        }
+    }
+    ctx.out.array(2);
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
+    ctx.out.array(found.len() * 2);
+    for (f, v) in found {
+        ctx.out.bulk(f);
+        ctx.out.bulk(v);
+    }
+    Ok(())
 }

@@ -439,14 +439,9 @@ fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut found = Vec::new();
     let mut next = 0;
     if let Some(s) = set {
-        let range = if s.is_compact() {
-            0..s.len()
-        } else {
-            let (r, n) = cursor::walk_down(cursor, s.len(), opts.count);
-            next = n;
-            r
-        };
-        for i in range.rev() {
+        let (visit, n) = cursor::positions(s.is_compact(), cursor, s.len(), opts.count);
+        next = n;
+        for i in visit {
             let m = s.get_index(i).expect("in range");
             if opts.matches(&m) {
                 found.push(m);

@@ -90,6 +90,16 @@ impl Hash {
         self.map.iter()
     }
 
+    /// Field and value at a position (random picks, HSCAN).
+    pub fn get_index(&self, i: usize) -> Option<(&Bytes, &Bytes)> {
+        self.map.get_index(i)
+    }
+
+    /// True for the listpack encoding, which HSCAN returns whole (as Redis does).
+    pub fn is_compact(&self) -> bool {
+        !self.big
+    }
+
     pub fn encoding(&self) -> &'static str {
         if self.big {
             "hashtable"
