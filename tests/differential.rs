@@ -556,6 +556,91 @@ fn hashes_complete() {
 }
 
 #[test]
+fn lists_complete() {
+    compare(
+        r#"
+        RPUSH l a b c b d b
+        SET str x
+        LINSERT l BEFORE b X
+        LINSERT l AFTER d Y
+        LINSERT l after nope Z
+        LINSERT l MIDDLE b Z
+        LINSERT missing BEFORE a b
+        LINSERT str BEFORE a b
+        LRANGE l 0 -1
+        LPOS l b
+        LPOS l b RANK 2
+        LPOS l b RANK -1
+        LPOS l b RANK -2 COUNT 2
+        LPOS l b COUNT 0
+        LPOS l b COUNT 2 MAXLEN 3
+        LPOS l b RANK 0
+        LPOS l b COUNT -1
+        LPOS l b MAXLEN -1
+        LPOS l b RANK
+        LPOS l b FOO 1
+        LPOS l zz
+        LPOS l zz COUNT 1
+        LPOS missing a
+        LPOS missing a COUNT 1
+        LPOS str a
+        LREM l 1 b
+        LRANGE l 0 -1
+        LREM l -1 b
+        LRANGE l 0 -1
+        LREM l 0 b
+        LREM l 0 nothing
+        LREM l x b
+        LREM missing 0 a
+        LREM str 0 a
+        LSET l 0 first
+        LSET l -1 last
+        LSET l 100 x
+        LSET l abc x
+        LSET missing 0 x
+        LSET str 0 x
+        LRANGE l 0 -1
+        LTRIM l 1 -2
+        LRANGE l 0 -1
+        LTRIM l 5 10
+        EXISTS l
+        LTRIM missing 0 1
+        LTRIM str 0 1
+        LTRIM l a b
+        RPUSH src 1 2 3
+        LMOVE src dst LEFT RIGHT
+        LMOVE src dst RIGHT LEFT
+        LMOVE src src LEFT RIGHT
+        LRANGE src 0 -1
+        LRANGE dst 0 -1
+        LMOVE src str LEFT LEFT
+        LMOVE str dst LEFT LEFT
+        LMOVE src dst UP LEFT
+        LMOVE missing dst LEFT LEFT
+        RPOPLPUSH src dst
+        RPOPLPUSH src dst
+        EXISTS src
+        LRANGE dst 0 -1
+        RPOPLPUSH missing dst
+        RPUSH a 1 2 3 4 5
+        LMPOP 2 missing a LEFT
+        LMPOP 2 missing a RIGHT COUNT 2
+        LMPOP 2 missing a LEFT COUNT 10
+        EXISTS a
+        LMPOP 1 missing LEFT
+        LMPOP 2 str a LEFT
+        LMPOP 0 a LEFT
+        LMPOP 3 a LEFT
+        LMPOP 1 a UP
+        LMPOP 1 a LEFT COUNT 0
+        LMPOP 1 a LEFT COUNT 1 COUNT 2
+        LMPOP 1 a LEFT FOO
+        LMPOP x a LEFT
+        "#,
+    );
+}
+
+#[test]
 fn transactions() {
     compare(
         r#"

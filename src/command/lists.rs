@@ -1,13 +1,15 @@
 //! List commands: pushes, pops, length, ranges and indexing.
 
-use super::args;
+use super::args::{self, is};
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
 use super::{
     collection_mut, collection_read, collection_write, remove_if_empty, CmdError, CmdResult, Ctx,
 };
 use crate::engine::collections::List;
-use crate::engine::Value;
+use crate::engine::{Db, Value};
+use crate::protocol::Reply;
 
+#[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
     C::new("lpush", -3, WRITE | DENYOOM | FAST, lpush).keys(1, 1, 1).doc("list", "1.0.0", "key element [element ...]", "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
     C::new("rpush", -3, WRITE | DENYOOM | FAST, rpush).keys(1, 1, 1).doc("list", "1.0.0", "key element [element ...]", "Appends one or more elements to a list. Creates the key if it doesn't exist."),
@@ -18,6 +20,14 @@ pub static COMMANDS: &[C] = &[
     C::new("llen", 2, READONLY | FAST, llen).keys(1, 1, 1).doc("list", "1.0.0", "key", "Returns the length of a list."),
     C::new("lrange", 4, READONLY, lrange).keys(1, 1, 1).doc("list", "1.0.0", "key start stop", "Returns a range of elements from a list."),
     C::new("lindex", 3, READONLY, lindex).keys(1, 1, 1).doc("list", "1.0.0", "key index", "Returns an element from a list by its index."),
+    C::new("linsert", 5, WRITE | DENYOOM, linsert).keys(1, 1, 1).doc("list", "2.2.0", "key <BEFORE | AFTER> pivot element", "Inserts an element before or after another element in a list."),
+    C::new("lpos", -3, READONLY, lpos).keys(1, 1, 1).doc("list", "6.0.6", "key element [RANK rank] [COUNT num-matches] [MAXLEN len]", "Returns the index of matching elements in a list."),
+    C::new("lrem", 4, WRITE, lrem).keys(1, 1, 1).doc("list", "1.0.0", "key count element", "Removes elements from a list. Deletes the list if the last element was removed."),
+    C::new("lset", 4, WRITE | DENYOOM, lset).keys(1, 1, 1).doc("list", "1.0.0", "key index element", "Sets the value of an element in a list by its index."),
+    C::new("ltrim", 4, WRITE, ltrim).keys(1, 1, 1).doc("list", "1.0.0", "key start stop", "Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
+    C::new("lmove", 5, WRITE | DENYOOM, lmove).keys(1, 2, 1).doc("list", "6.2.0", "source destination <LEFT | RIGHT> <LEFT | RIGHT>", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
+    C::new("rpoplpush", 3, WRITE | DENYOOM, rpoplpush).keys(1, 2, 1).doc("list", "1.2.0", "source destination", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
+    C::new("lmpop", -4, WRITE, lmpop).keys(0, 0, 0).doc("list", "7.0.0", "numkeys key [key ...] <LEFT | RIGHT> [COUNT count]", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
 ];
 
 fn push(ctx: &mut Ctx, argv: &[&[u8]], front: bool, only_existing: bool) -> CmdResult {
@@ -174,6 +184,312 @@ fn lindex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     match (i >= 0).then(|| list.get(i as usize)).flatten() {
         Some(e) => ctx.out.bulk(e),
         None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn linsert(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let after = if is(argv[2], "AFTER") {
+        true
+    } else if is(argv[2], "BEFORE") {
+        false
+    } else {
+        return Err(super::SYNTAX);
+    };
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let Some(list) = collection_write(&mut shard, argv[1], ctx.now, Value::list_mut)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    match list.iter().position(|e| &e[..] == argv[3]) {
+        Some(i) => {
+            list.insert(if after { i + 1 } else { i }, argv[4].into());
+            ctx.out.int(list.len() as i64);
+        }
+        None => ctx.out.int(-1),
+    }
+    Ok(())
+}
+
+fn lpos(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (mut rank, mut count, mut maxlen) = (1i64, None, 0usize);
+    let mut i = 3;
+    while i < argv.len() {
+        let more = i + 1 < argv.len();
+        if is(argv[i], "RANK") && more {
+            rank = args::int(argv[i + 1])?;
+            if rank == 0 {
+                return Err(CmdError::new("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"));
+            }
+        } else if is(argv[i], "COUNT") && more {
+            count =
+                Some(args::non_negative(argv[i + 1], Some("COUNT can't be negative"))? as usize);
+        } else if is(argv[i], "MAXLEN") && more {
+            maxlen = args::non_negative(argv[i + 1], Some("MAXLEN can't be negative"))? as usize;
+        } else {
+            return Err(super::SYNTAX);
+        }
+        i += 2;
+    }
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let Some(list) = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::list_mut)?
+    else {
+        match count {
+            Some(_) => ctx.out.array(0),
+            None => ctx.out.null(),
+        }
+        return Ok(());
+    };
+    let len = list.len();
+    let scan = if maxlen == 0 { len } else { maxlen.min(len) };
+    let skip = rank.unsigned_abs() as usize - 1;
+    // Positions of matches in the walk's direction, past the first `rank - 1` of them.
+    let matches = (0..scan)
+        .map(|k| if rank > 0 { k } else { len - 1 - k })
+        .filter(|&p| &list[p][..] == argv[2])
+        .skip(skip);
+    match count {
+        None => match matches.take(1).next() {
+            Some(p) => ctx.out.int(p as i64),
+            None => ctx.out.null(),
+        },
+        Some(n) => {
+            let found: Vec<usize> = if n == 0 {
+                matches.collect()
+            } else {
+                matches.take(n).collect()
+            };
+            ctx.out.array(found.len());
+            for p in found {
+                ctx.out.int(p as i64);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn lrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let count = args::int(argv[2])?;
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let Some(list) = collection_write(&mut shard, argv[1], ctx.now, Value::list_mut)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        count.unsigned_abs() as usize
+    };
+    let mut removed = 0;
+    if count >= 0 {
+        let mut i = 0;
+        while i < list.len() && removed < limit {
+            if &list[i][..] == argv[3] {
+                list.remove(i);
+                removed += 1;
+            } else {
+                i += 1;
+            }
+        }
+    } else {
+        let mut i = list.len();
+        while i > 0 && removed < limit {
+            i -= 1;
+            if &list[i][..] == argv[3] {
+                list.remove(i);
+                removed += 1;
+            }
+        }
+    }
+    remove_if_empty(&mut shard, argv[1]);
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+fn lset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut shard = ctx.db().lock_key(argv[1]);
+    let list =
+        collection_write(&mut shard, argv[1], ctx.now, Value::list_mut)?.ok_or(super::NO_KEY)?;
+    let idx = args::int(argv[2])?;
+    let i = if idx < 0 {
+        list.len() as i64 + idx
+    } else {
+        idx
+    };
+    match (i >= 0).then(|| list.get_mut(i as usize)).flatten() {
+        Some(e) => *e = argv[3].into(),
+        None => return Err(CmdError::new("ERR index out of range")),
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn ltrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let start = args::int(argv[2])?;
+    let stop = args::int(argv[3])?;
+    let mut shard = ctx.db().lock_key(argv[1]);
+    if let Some(list) = collection_write(&mut shard, argv[1], ctx.now, Value::list_mut)? {
+        match clamp_range(start, stop, list.len()) {
+            Some((a, b)) => {
+                list.truncate(b + 1);
+                list.drain(..a);
+            }
+            None => list.clear(),
+        }
+    }
+    remove_if_empty(&mut shard, argv[1]);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// LEFT or RIGHT: true for the head.
+fn side(arg: &[u8]) -> Result<bool, CmdError> {
+    if is(arg, "LEFT") {
+        Ok(true)
+    } else if is(arg, "RIGHT") {
+        Ok(false)
+    } else {
+        Err(super::SYNTAX)
+    }
+}
+
+/// Pops from one end of `src` and pushes to one end of `dst` (which may be `src`), replying
+/// the element, or a null when `src` is missing. Returns whether an element moved. Shared by
+/// LMOVE, RPOPLPUSH and their blocking forms when a waiter is served.
+pub fn move_element(
+    db: &Db,
+    now: u64,
+    src: &[u8],
+    dst: &[u8],
+    from_front: bool,
+    to_front: bool,
+    out: &mut Reply,
+) -> Result<bool, CmdError> {
+    let mut locked = db.lock_keys([src, dst]);
+    if collection_write(locked.shard(src), src, now, Value::list_mut)?.is_none() {
+        out.null();
+        return Ok(false);
+    }
+    // The destination's type is checked before anything is popped.
+    if locked
+        .shard(dst)
+        .get_mut(dst, now)
+        .is_some_and(|e| e.value.list_mut().is_none())
+    {
+        return Err(super::WRONGTYPE);
+    }
+    let list =
+        collection_write(locked.shard(src), src, now, Value::list_mut)?.expect("checked above");
+    let e = if from_front {
+        list.pop_front()
+    } else {
+        list.pop_back()
+    }
+    .expect("lists are never empty");
+    remove_if_empty(locked.shard(src), src);
+    let dl = collection_mut(
+        locked.shard(dst),
+        dst,
+        now,
+        Value::new_list,
+        Value::list_mut,
+    )?;
+    out.bulk(&e);
+    if to_front {
+        dl.push_front(e);
+    } else {
+        dl.push_back(e);
+    }
+    Ok(true)
+}
+
+fn lmove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (from, to) = (side(argv[3])?, side(argv[4])?);
+    move_element(ctx.db(), ctx.now, argv[1], argv[2], from, to, ctx.out)?;
+    Ok(())
+}
+
+fn rpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    move_element(ctx.db(), ctx.now, argv[1], argv[2], false, true, ctx.out)?;
+    Ok(())
+}
+
+/// Pops up to `count` elements from the first non-empty list of `keys`, replying
+/// `[key, [elements]]`. Returns the key's position, or None (nothing replied) when every list
+/// is missing.
+pub fn mpop_first(
+    db: &Db,
+    now: u64,
+    keys: &[&[u8]],
+    front: bool,
+    count: usize,
+    out: &mut Reply,
+) -> Result<Option<usize>, CmdError> {
+    for (pos, key) in keys.iter().enumerate() {
+        let mut shard = db.lock_key(key);
+        let Some(list) = collection_write(&mut shard, key, now, Value::list_mut)? else {
+            continue;
+        };
+        let n = count.min(list.len());
+        out.array(2);
+        out.bulk(key);
+        out.array(n);
+        for _ in 0..n {
+            let e = if front {
+                list.pop_front()
+            } else {
+                list.pop_back()
+            }
+            .expect("n <= len");
+            out.bulk(&e);
+        }
+        remove_if_empty(&mut shard, key);
+        return Ok(Some(pos));
+    }
+    Ok(None)
+}
+
+/// Parses `numkeys key [key ...] <LEFT | RIGHT> [COUNT count]` from `argv[at..]`.
+pub fn parse_mpop<'a>(
+    argv: &[&'a [u8]],
+    at: usize,
+) -> Result<(Vec<&'a [u8]>, bool, usize), CmdError> {
+    let numkeys = args::range_long(
+        argv[at],
+        1,
+        i64::MAX,
+        Some("numkeys should be greater than 0"),
+    )?;
+    let where_idx = at as i64 + numkeys + 1;
+    if where_idx >= argv.len() as i64 {
+        return Err(super::SYNTAX);
+    }
+    let where_idx = where_idx as usize;
+    let front = side(argv[where_idx])?;
+    let mut count = None;
+    let mut i = where_idx + 1;
+    while i < argv.len() {
+        if count.is_none() && is(argv[i], "COUNT") && i + 1 < argv.len() {
+            count = Some(args::range_long(
+                argv[i + 1],
+                1,
+                i64::MAX,
+                Some("count should be greater than 0"),
+            )? as usize);
+            i += 2;
+        } else {
+            return Err(super::SYNTAX);
+        }
+    }
+    Ok((argv[at + 1..where_idx].to_vec(), front, count.unwrap_or(1)))
+}
+
+fn lmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let (keys, front, count) = parse_mpop(argv, 1)?;
+    match mpop_first(ctx.db(), ctx.now, &keys, front, count, ctx.out)? {
+        // The key table cannot name LMPOP's keys, so WATCH is told here.
+        Some(i) => ctx.server.watches.touch(ctx.client.db, keys[i]),
+        None => ctx.out.null_array(),
     }
     Ok(())
 }
