@@ -43,6 +43,7 @@ static CLIENT: &[C] = &[
     ),
     C::new("reply", 3, CONN, reply).doc("connection", "3.2.0", "ON | OFF | SKIP", "Instructs the server whether to reply to commands."),
     C::new("no-evict", 3, ADMIN | CONN, no_evict).doc("connection", "7.0.0", "ON | OFF", "Sets the client eviction mode of the connection."),
+    C::new("unblock", -3, ADMIN | CONN, unblock).doc("connection", "5.0.0", "client-id [TIMEOUT | ERROR]", "Unblocks a client blocked by a blocking command from a different connection."),
     C::new("no-touch", 3, CONN, no_touch).doc("connection", "7.2.0", "ON | OFF", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
     C::new("help", 2, CONN, help).doc("connection", "5.0.0", "", "Returns helpful text about the different subcommands."),
 ];
@@ -321,6 +322,23 @@ fn no_evict(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let v = on_off(argv[2])?;
     ctx.client.handle.no_evict.store(v, Ordering::Relaxed);
     ctx.out.ok();
+    Ok(())
+}
+
+fn unblock(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let id = args::int(argv[2])?;
+    let error = match argv.get(3) {
+        None => false,
+        Some(a) if argv.len() == 4 && is(a, "TIMEOUT") => false,
+        Some(a) if argv.len() == 4 && is(a, "ERROR") => true,
+        Some(_) => {
+            return Err(CmdError::new(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let done = u64::try_from(id).is_ok_and(|id| ctx.server.blocking.unblock(id, error));
+    ctx.out.int(done as i64);
     Ok(())
 }
 

@@ -84,6 +84,17 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         // Exercises the glob matcher on a long subject (a regression hook in Redis's tests).
         let m = crate::engine::glob::matches(argv[2], argv[3], false);
         ctx.out.int(m as i64);
+    } else if is(sub, "QUICKLIST-PACKED-THRESHOLD") && n == 3 {
+        // Redis stores list elements above this size in nodes of their own; our lists have
+        // no nodes, so any valid size is accepted and changes nothing.
+        if std::str::from_utf8(argv[2])
+            .ok()
+            .and_then(crate::config::params::parse_memory)
+            .is_none()
+        {
+            return Err(CmdError::new("ERR argument must be a memory value"));
+        }
+        ctx.out.ok();
     } else if is(sub, "CHANGE-REPL-ID") && n == 2 {
         ctx.out.ok();
     } else if is(sub, "HELP") {

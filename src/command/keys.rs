@@ -253,6 +253,7 @@ fn move_(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     dst.insert(key, e);
     // The source key is touched by dispatch; the destination lives in another database.
     ctx.server.watches.touch(dst_db, key);
+    ctx.server.blocking.signal(dst_db, key);
     ctx.out.int(1);
     Ok(())
 }
@@ -291,6 +292,7 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     if copied && dst_db != src_db {
         ctx.server.watches.touch(dst_db, dst_key);
+        ctx.server.blocking.signal(dst_db, dst_key);
     }
     ctx.out.int(copied as i64);
     Ok(())

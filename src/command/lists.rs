@@ -343,7 +343,7 @@ fn ltrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// LEFT or RIGHT: true for the head.
-fn side(arg: &[u8]) -> Result<bool, CmdError> {
+pub fn side(arg: &[u8]) -> Result<bool, CmdError> {
     if is(arg, "LEFT") {
         Ok(true)
     } else if is(arg, "RIGHT") {

@@ -3,6 +3,7 @@
 //! (existence, arity, authentication) once, then calls the handler and records statistics.
 
 pub mod args;
+pub mod blocking;
 pub mod client;
 pub mod connection;
 pub mod cursor;
@@ -200,6 +201,10 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         && ctx.server.auth_required()
     {
         Some(NOAUTH)
+    } else if spec.flags & table::DENYOOM != 0 && over_maxmemory(ctx.server) {
+        Some(CmdError::new(
+            "OOM command not allowed when used memory > 'maxmemory'.",
+        ))
     } else {
         None
     };
@@ -229,7 +234,12 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     };
     let result = handler(ctx, argv);
     if spec.flags & table::WRITE != 0 && result.is_ok() {
-        transactions::touch_written_keys(ctx, spec, argv);
+        transactions::after_write(ctx, spec, argv);
+    }
+    // Blocked clients are served once the write that fed them is complete (after EXEC, for a
+    // write inside a transaction), before any other command runs.
+    if !ctx.client.in_exec && ctx.server.blocking.blocked_clients() != 0 {
+        blocking::serve_ready(ctx.server, ctx.now);
     }
     drop(gate);
     let ended = Instant::now();
@@ -245,6 +255,13 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         reply_error(ctx, &e);
     }
     finish_reply_mode(ctx, mark);
+}
+
+/// True when a `maxmemory` limit is set and used memory is over it.
+#[inline]
+fn over_maxmemory(server: &Server) -> bool {
+    let max = server.config.live.maxmemory.load(Ordering::Relaxed);
+    max != 0 && crate::metrics::memory::used_cached() > max
 }
 
 /// A command rejected inside MULTI makes the EXEC that follows abort.

@@ -350,6 +350,8 @@ fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         });
     }
     ks.swap_dbs(a, b);
+    ctx.server.blocking.signal_db(a);
+    ctx.server.blocking.signal_db(b);
     ctx.out.ok();
     Ok(())
 }

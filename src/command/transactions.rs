@@ -145,19 +145,24 @@ pub fn queue(ctx: &mut Ctx, spec: &C, argv: &[&[u8]]) -> Option<CmdResult> {
     Some(Ok(()))
 }
 
-/// Marks the watchers of the keys a successful write command named. Conservative: a write
-/// that changed nothing (SET NX on an existing key) still counts, as a spurious EXEC failure
-/// is safe where a missed one is not.
-pub fn touch_written_keys(ctx: &Ctx, spec: &C, argv: &[&[u8]]) {
-    let w = &ctx.server.watches;
-    if !w.any() || spec.first_key <= 0 {
+/// After a successful write command: marks the watchers of the keys it named, and tells
+/// blocked clients those keys may hold data now. Conservative: a write that changed nothing
+/// (SET NX on an existing key) still counts, as a spurious EXEC failure is safe where a missed
+/// one is not, and a blocked client woken for nothing just keeps waiting.
+pub fn after_write(ctx: &Ctx, spec: &C, argv: &[&[u8]]) {
+    let (w, b) = (&ctx.server.watches, &ctx.server.blocking);
+    if (!w.any() && b.blocked_clients() == 0) || spec.first_key <= 0 {
         return;
     }
     let db = ctx.client.db;
+    let touch = |k: &[u8]| {
+        w.touch(db, k);
+        b.signal(db, k);
+    };
     let first = spec.first_key as usize;
     if spec.flags & super::table::STORE_FIRST != 0 {
         if let Some(k) = argv.get(first) {
-            w.touch(db, k);
+            touch(k);
         }
         return;
     }
@@ -169,7 +174,7 @@ pub fn touch_written_keys(ctx: &Ctx, spec: &C, argv: &[&[u8]]) {
     let step = spec.step.max(1) as usize;
     let mut i = first;
     while (i as i64) <= last && i < argv.len() {
-        w.touch(db, argv[i]);
+        touch(argv[i]);
         i += step;
     }
 }

@@ -27,6 +27,7 @@ pub struct Live {
     pub tcp_keepalive: AtomicU64,
     pub maxclients: AtomicU64,
     pub proto_max_bulk_len: AtomicU64,
+    pub maxmemory: AtomicU64,
     pub query_buffer_limit: AtomicU64,
     pub hz: AtomicU64,
     pub protected_mode: AtomicBool,
@@ -183,6 +184,7 @@ impl Config {
         l.maxclients.store(num("maxclients"), Ordering::Relaxed);
         l.proto_max_bulk_len
             .store(num("proto-max-bulk-len"), Ordering::Relaxed);
+        l.maxmemory.store(num("maxmemory"), Ordering::Relaxed);
         l.query_buffer_limit
             .store(num("client-query-buffer-limit"), Ordering::Relaxed);
         l.hz.store(num("hz"), Ordering::Relaxed);

@@ -80,6 +80,9 @@ pub static PARAMS: &[ParamDef] = &[
     // Security and protocol limits (Redis's minimum of 1 MB keeps a CONFIG SET from locking
     // every client out).
     p("requirepass", Kind::Str, "", true),
+    // Memory limit. Over it, commands that add data fail with -OOM (the `noeviction` policy);
+    // eviction policies come with issue 5.
+    p("maxmemory", Kind::Memory { min: 0, max: i64::MAX as u64 }, "0", true),
     p("proto-max-bulk-len", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "536870912", true),
     p("client-query-buffer-limit", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "1073741824", true),
     p("enable-debug-command", Kind::Enum(&["no", "yes", "local"]), "no", false),
@@ -94,6 +97,10 @@ pub static PARAMS: &[ParamDef] = &[
     p("set-max-intset-entries", Kind::Int { min: 0, max: i64::MAX }, "512", true),
     a("zset-max-listpack-entries", "zset-max-ziplist-entries", "128"),
     a("zset-max-listpack-value", "zset-max-ziplist-value", "64"),
+    // Lists are one VecDeque whatever their size (Redis 7.0 reports "quicklist" for every list),
+    // so the quicklist node size and compression depth are accepted and have no effect.
+    ParamDef { name: "list-max-listpack-size", alias: Some("list-max-ziplist-size"), kind: Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, default: "-2", mutable: true },
+    p("list-compress-depth", Kind::Int { min: 0, max: i32::MAX as i64 }, "0", true),
     // Persistence: there is no persistence yet, so snapshots and AOF stay off.
     p("save", Kind::Custom(check_save), "", true),
     p("appendonly", Kind::Custom(check_appendonly), "no", true),

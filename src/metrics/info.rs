@@ -98,11 +98,14 @@ fn section(server: &Server, name: &str, o: &mut String) {
             let _ = write!(
                 o,
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
-                 client_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\n\
-                 tracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:0\r\ntotal_blocking_keys_on_nokey:0\r\n",
+                 client_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\n\
+                 tracking_clients:0\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
                 server.clients.len(),
                 cfg.get("maxclients"),
                 server.clients.snapshot().iter().map(|h| h.qbuf.load(Ordering::Relaxed)).max().unwrap_or(0),
+                server.blocking.blocked_clients(),
+                server.blocking.with_timeout(),
+                server.blocking.blocking_keys(),
             );
         }
         "memory" => {
@@ -114,12 +117,13 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 0.0
             };
             let startup = server.startup_memory;
+            let maxmemory = server.config.live.maxmemory.load(Ordering::Relaxed);
             let _ = write!(
                 o,
                 "# Memory\r\nused_memory:{}\r\nused_memory_human:{}\r\nused_memory_rss:{}\r\nused_memory_rss_human:{}\r\n\
                  used_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{}\r\n\
                  used_memory_dataset:{}\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\n\
-                 total_system_memory:{}\r\ntotal_system_memory_human:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\n\
+                 total_system_memory:{}\r\ntotal_system_memory_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\n\
                  maxmemory_policy:noeviction\r\nallocator_frag_ratio:{:.2}\r\nmem_fragmentation_ratio:{:.2}\r\n\
                  mem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:0\r\n",
                 m.allocated,
@@ -136,6 +140,8 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 m.resident,
                 total,
                 memory::human(total),
+                maxmemory,
+                memory::human(maxmemory),
                 if m.allocated > 0 { m.active as f64 / m.allocated as f64 } else { 0.0 },
                 frag,
                 m.rss as i64 - m.allocated as i64,

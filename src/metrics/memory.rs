@@ -5,6 +5,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tikv_jemalloc_ctl::{epoch, stats};
 
 static PEAK: AtomicU64 = AtomicU64::new(0);
+/// `allocated` at the last sample (the cron samples every second).
+static LAST: AtomicU64 = AtomicU64::new(0);
+
+/// Used memory as of the last sample: what the `maxmemory` check compares, without an
+/// allocator query per command.
+#[inline]
+pub fn used_cached() -> u64 {
+    LAST.load(Ordering::Relaxed)
+}
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MemInfo {
@@ -25,6 +34,7 @@ pub fn sample() -> MemInfo {
     let _ = epoch::advance();
     let allocated = stats::allocated::read().unwrap_or(0) as u64;
     let peak = PEAK.fetch_max(allocated, Ordering::Relaxed).max(allocated);
+    LAST.store(allocated, Ordering::Relaxed);
     MemInfo {
         allocated,
         active: stats::active::read().unwrap_or(0) as u64,

@@ -110,6 +110,8 @@ pub struct Client {
     pub watched: Vec<(usize, Key, bool)>,
     /// Set by any write to a watched key; shared with the server's watch table.
     pub watch_dirty: Arc<AtomicBool>,
+    /// Set by a blocking command that found nothing: the connection waits on it.
+    pub blocked: Option<Arc<crate::command::blocking::Waiter>>,
 }
 
 /// A transaction being queued.
@@ -133,6 +135,7 @@ impl Client {
             in_exec: false,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
+            blocked: None,
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct Server {
     pub watches: Watches,
     /// Keeps other clients out while EXEC runs; only built with several I/O threads.
     pub gate: Option<Gate>,
+    /// Clients blocked in BLPOP and friends (see `command::blocking`).
+    pub blocking: crate::command::blocking::Blocking,
     log_level_hook: Option<LogLevelHook>,
 }
 
@@ -66,6 +68,7 @@ pub fn command_table() -> CommandTable {
         introspection::COMMANDS,
         debug::COMMANDS,
         transactions::COMMANDS,
+        blocking::COMMANDS,
     ])
 }
 
@@ -95,6 +98,7 @@ impl Server {
             log_level_hook,
             watches: Watches::new(databases),
             gate: (config_threads != 1).then(Gate::default),
+            blocking: Default::default(),
         };
         server.startup_memory = crate::metrics::memory::sample().allocated;
         Arc::new(server)
@@ -123,6 +127,10 @@ impl Server {
     /// Applies side effects of CONFIG SET beyond storing the values.
     pub fn config_changed(&self, pairs: &[(&str, &str)]) {
         for (name, _) in pairs {
+            if name.eq_ignore_ascii_case("maxmemory") {
+                // The OOM check reads the last sample: take a fresh one for the new limit.
+                crate::metrics::memory::sample();
+            }
             if name.eq_ignore_ascii_case("loglevel") {
                 if let Some(hook) = &self.log_level_hook {
                     hook(&self.config.get("loglevel"));

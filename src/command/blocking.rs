@@ -1,0 +1,440 @@
+//! Blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP.
+//!
+//! A blocking command first tries to pop at once. If every key is missing it registers a
+//! `Waiter` on its keys and the connection task parks (it holds no thread, and reads no further
+//! requests until served, as Redis). A write command that may have put data under a key with
+//! waiters marks the key ready; at the end of that command (at the end of EXEC inside a
+//! transaction) `serve_ready` serves the waiters of each ready key first-come first-served,
+//! doing the pop on their behalf and handing each its reply. Serving synchronously, before any
+//! other command runs, is what makes the order and the hand-off exactly Redis's.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_util::task::AtomicWaker;
+use parking_lot::Mutex;
+
+use super::lists::{move_element, mpop_first, parse_mpop};
+use super::table::{CommandSpec as C, BLOCKING, DENYOOM, NOSCRIPT, WRITE};
+use super::{collection_write, remove_if_empty, CmdError, CmdResult, Ctx};
+use crate::engine::{Key, Value};
+use crate::protocol::Reply;
+use crate::server::Server;
+
+#[rustfmt::skip]
+pub static COMMANDS: &[C] = &[
+    C::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, blpop).keys(1, -2, 1)
+        .doc("list", "2.0.0", "key [key ...] timeout", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    C::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, brpop).keys(1, -2, 1)
+        .doc("list", "2.0.0", "key [key ...] timeout", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    C::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, blmove).keys(1, 2, 1)
+        .doc("list", "6.2.0", "source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
+    C::new("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, brpoplpush).keys(1, 2, 1)
+        .doc("list", "2.2.0", "source destination timeout", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
+    C::new("blmpop", -5, WRITE | BLOCKING, blmpop).keys(0, 0, 0)
+        .doc("list", "7.0.0", "timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+];
+
+/// What serving a waiter does with the key that became ready.
+#[derive(Debug)]
+pub enum BlockOp {
+    /// BLPOP/BRPOP: pop one element, reply `[key, element]`.
+    Pop { front: bool },
+    /// BLMPOP: pop up to `count`, reply `[key, [elements]]`.
+    MPop { front: bool, count: usize },
+    /// BLMOVE/BRPOPLPUSH: move one element to `dst`, reply the element.
+    Move {
+        dst: Key,
+        from_front: bool,
+        to_front: bool,
+    },
+}
+
+impl BlockOp {
+    /// The reply on timeout (or CLIENT UNBLOCK ... TIMEOUT): a null array for every list
+    /// pop, BLMOVE included, as Redis answers.
+    pub fn reply_timeout(&self, out: &mut Reply) {
+        out.null_array();
+    }
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Waiting,
+    /// Served: the reply to send.
+    Reply(Vec<u8>),
+    /// CLIENT UNBLOCK: with ERROR, an error reply; else as a timeout.
+    Unblocked {
+        error: bool,
+    },
+}
+
+/// One blocked client.
+#[derive(Debug)]
+pub struct Waiter {
+    pub client: u64,
+    pub db: usize,
+    pub keys: Vec<Key>,
+    pub op: BlockOp,
+    pub resp3: bool,
+    pub deadline: Option<Instant>,
+    outcome: Mutex<Outcome>,
+    waker: AtomicWaker,
+}
+
+impl Waiter {
+    /// Ready once served or unblocked; the outcome is then taken.
+    pub fn poll_outcome(&self, cx: &mut Context<'_>) -> Poll<Outcome> {
+        self.waker.register(cx.waker());
+        let mut o = self.outcome.lock();
+        match *o {
+            Outcome::Waiting => Poll::Pending,
+            _ => Poll::Ready(std::mem::replace(&mut *o, Outcome::Waiting)),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Waiters per (database, key), oldest first.
+    queues: HashMap<(usize, Key), VecDeque<Arc<Waiter>>>,
+    by_client: HashMap<u64, Arc<Waiter>>,
+    /// Keys with waiters that a write may have filled, not yet served.
+    ready: Vec<(usize, Key)>,
+}
+
+#[derive(Debug, Default)]
+pub struct Blocking {
+    /// Blocked clients (INFO blocked_clients); writes skip everything while it is zero.
+    blocked: AtomicUsize,
+    inner: Mutex<Inner>,
+}
+
+impl Blocking {
+    pub fn blocked_clients(&self) -> usize {
+        self.blocked.load(Ordering::Relaxed)
+    }
+
+    /// Number of keys with at least one waiter (INFO total_blocking_keys).
+    pub fn blocking_keys(&self) -> usize {
+        if self.blocked_clients() == 0 {
+            return 0;
+        }
+        self.inner.lock().queues.len()
+    }
+
+    /// Blocked clients with a timeout (INFO clients_in_timeout_table).
+    pub fn with_timeout(&self) -> usize {
+        if self.blocked_clients() == 0 {
+            return 0;
+        }
+        self.inner
+            .lock()
+            .by_client
+            .values()
+            .filter(|w| w.deadline.is_some())
+            .count()
+    }
+
+    /// Notes that `key` may now hold data; its waiters are served by `serve_ready`.
+    #[inline]
+    pub fn signal(&self, db: usize, key: &[u8]) {
+        if self.blocked.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        let k = (db, Key::from(key));
+        if inner.queues.contains_key(&k) && !inner.ready.contains(&k) {
+            inner.ready.push(k);
+        }
+    }
+
+    /// Signals every key with waiters in `db` (SWAPDB brings in a whole other keyspace).
+    pub fn signal_db(&self, db: usize) {
+        if self.blocked_clients() == 0 {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        let keys: Vec<_> = inner.queues.keys().filter(|k| k.0 == db).cloned().collect();
+        for k in keys {
+            if !inner.ready.contains(&k) {
+                inner.ready.push(k);
+            }
+        }
+    }
+
+    fn has_ready(&self) -> bool {
+        self.blocked_clients() != 0 && !self.inner.lock().ready.is_empty()
+    }
+
+    fn register(&self, w: Arc<Waiter>) {
+        let mut inner = self.inner.lock();
+        for k in &w.keys {
+            let q = inner.queues.entry((w.db, k.clone())).or_default();
+            // BLPOP k k: one place in the queue.
+            if !q.iter().any(|x| Arc::ptr_eq(x, &w)) {
+                q.push_back(w.clone());
+            }
+        }
+        inner.by_client.insert(w.client, w);
+        self.blocked.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes the waiter out of every queue. False if it was not registered (already served
+    /// or unblocked). Call with the lock held.
+    fn unregister(&self, inner: &mut Inner, w: &Arc<Waiter>) -> bool {
+        if !inner
+            .by_client
+            .get(&w.client)
+            .is_some_and(|x| Arc::ptr_eq(x, w))
+        {
+            return false;
+        }
+        inner.by_client.remove(&w.client);
+        for k in &w.keys {
+            let qk = (w.db, k.clone());
+            if let Some(q) = inner.queues.get_mut(&qk) {
+                q.retain(|x| !Arc::ptr_eq(x, w));
+                if q.is_empty() {
+                    inner.queues.remove(&qk);
+                }
+            }
+        }
+        self.blocked.fetch_sub(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Ends a wait: the waiter's own timeout or disconnection. Returns the outcome if it was
+    /// served in the meantime.
+    pub fn cancel(&self, w: &Arc<Waiter>) -> Option<Outcome> {
+        let mut inner = self.inner.lock();
+        if self.unregister(&mut inner, w) {
+            return None;
+        }
+        drop(inner);
+        let mut o = w.outcome.lock();
+        match *o {
+            Outcome::Waiting => None,
+            _ => Some(std::mem::replace(&mut *o, Outcome::Waiting)),
+        }
+    }
+
+    /// Completes a wait with `outcome` and wakes the waiter's task.
+    fn finish(&self, w: &Arc<Waiter>, outcome: Outcome) -> bool {
+        let mut inner = self.inner.lock();
+        if !self.unregister(&mut inner, w) {
+            return false;
+        }
+        *w.outcome.lock() = outcome;
+        drop(inner);
+        w.waker.wake();
+        true
+    }
+
+    /// CLIENT UNBLOCK: true if the client was blocked.
+    pub fn unblock(&self, client: u64, error: bool) -> bool {
+        let w = self.inner.lock().by_client.get(&client).cloned();
+        w.is_some_and(|w| self.finish(&w, Outcome::Unblocked { error }))
+    }
+
+    fn front(&self, db: usize, key: &Key) -> Option<Arc<Waiter>> {
+        self.inner
+            .lock()
+            .queues
+            .get(&(db, key.clone()))
+            .and_then(|q| q.front().cloned())
+    }
+
+    fn take_ready(&self) -> Vec<(usize, Key)> {
+        std::mem::take(&mut self.inner.lock().ready)
+    }
+}
+
+/// Serves the waiters of every key made ready since the last call, oldest waiter first, until
+/// each key runs out of data or waiters. A served BLMOVE can fill another key, so this loops.
+pub fn serve_ready(server: &Server, now: u64) {
+    let b = &server.blocking;
+    while b.has_ready() {
+        for (db, key) in b.take_ready() {
+            while let Some(w) = b.front(db, &key) {
+                let mut out = Reply::new();
+                out.resp3 = w.resp3;
+                match serve_one(server, &w, db, &key, now, &mut out) {
+                    Ok(false) => break,
+                    Ok(true) => {}
+                    Err(e) => {
+                        out.buf.clear();
+                        out.error(&e.0);
+                        server.stats.count_error(&e.0);
+                    }
+                }
+                b.finish(&w, Outcome::Reply(std::mem::take(&mut out.buf)));
+            }
+        }
+    }
+}
+
+/// Does a waiter's pop on `key`. Ok(false) if the key holds no list (nothing to serve).
+fn serve_one(
+    server: &Server,
+    w: &Waiter,
+    db: usize,
+    key: &[u8],
+    now: u64,
+    out: &mut Reply,
+) -> Result<bool, CmdError> {
+    let d = server.keyspace.db(db);
+    let is_list = d
+        .lock_key(key)
+        .get_mut(key, now)
+        .is_some_and(|e| matches!(e.value, Value::List(_)));
+    if !is_list {
+        return Ok(false);
+    }
+    match &w.op {
+        BlockOp::Pop { front } => {
+            let mut shard = d.lock_key(key);
+            let list = collection_write(&mut shard, key, now, Value::list_mut)?.expect("a list");
+            let e = if *front {
+                list.pop_front()
+            } else {
+                list.pop_back()
+            }
+            .expect("lists are never empty");
+            remove_if_empty(&mut shard, key);
+            out.array(2);
+            out.bulk(key);
+            out.bulk(&e);
+        }
+        BlockOp::MPop { front, count } => {
+            mpop_first(d, now, &[key], *front, *count, out)?;
+        }
+        BlockOp::Move {
+            dst,
+            from_front,
+            to_front,
+        } => {
+            move_element(d, now, key, dst, *from_front, *to_front, out)?;
+            server.watches.touch(db, dst);
+            server.blocking.signal(db, dst);
+        }
+    }
+    server.watches.touch(db, key);
+    Ok(true)
+}
+
+/// Parses a timeout in seconds (fractions allowed); None for 0, which waits forever.
+fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
+    let secs = super::args::float(arg)
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or(CmdError::new("ERR timeout is not a float or out of range"))?;
+    let ms = (secs * 1000.0).ceil();
+    if ms < 0.0 {
+        return Err(CmdError::new("ERR timeout is negative"));
+    }
+    Ok((ms > 0.0).then(|| Duration::from_millis(ms as u64)))
+}
+
+/// Nothing to pop: block the client (or, inside EXEC, answer as a timeout at once).
+fn block(ctx: &mut Ctx, keys: &[&[u8]], op: BlockOp, timeout: Option<Duration>) -> CmdResult {
+    if ctx.client.in_exec {
+        op.reply_timeout(ctx.out);
+        return Ok(());
+    }
+    let w = Arc::new(Waiter {
+        client: ctx.client.handle.id,
+        db: ctx.client.db,
+        keys: keys.iter().map(|k| Key::from(*k)).collect(),
+        op,
+        resp3: ctx.out.resp3,
+        deadline: timeout.map(|t| ctx.started + t),
+        outcome: Mutex::new(Outcome::Waiting),
+        waker: AtomicWaker::new(),
+    });
+    ctx.server.blocking.register(w.clone());
+    ctx.client.blocked = Some(w);
+    Ok(())
+}
+
+fn block_pop(ctx: &mut Ctx, argv: &[&[u8]], front: bool) -> CmdResult {
+    let timeout = parse_timeout(argv[argv.len() - 1])?;
+    let keys = &argv[1..argv.len() - 1];
+    for key in keys {
+        let mut shard = ctx.db().lock_key(key);
+        if let Some(list) = collection_write(&mut shard, key, ctx.now, Value::list_mut)? {
+            let e = if front {
+                list.pop_front()
+            } else {
+                list.pop_back()
+            }
+            .expect("lists are never empty");
+            remove_if_empty(&mut shard, key);
+            ctx.out.array(2);
+            ctx.out.bulk(key);
+            ctx.out.bulk(&e);
+            return Ok(());
+        }
+    }
+    block(ctx, keys, BlockOp::Pop { front }, timeout)
+}
+
+fn blpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    block_pop(ctx, argv, true)
+}
+
+fn brpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    block_pop(ctx, argv, false)
+}
+
+fn block_move(
+    ctx: &mut Ctx,
+    argv: &[&[u8]],
+    from_front: bool,
+    to_front: bool,
+    timeout: &[u8],
+) -> CmdResult {
+    let timeout = parse_timeout(timeout)?;
+    let mut probe = Reply::new();
+    if move_element(
+        ctx.db(),
+        ctx.now,
+        argv[1],
+        argv[2],
+        from_front,
+        to_front,
+        &mut probe,
+    )? {
+        ctx.out.raw(&probe.buf);
+        return Ok(());
+    }
+    let op = BlockOp::Move {
+        dst: argv[2].into(),
+        from_front,
+        to_front,
+    };
+    block(ctx, &argv[1..2], op, timeout)
+}
+
+fn blmove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let from = super::lists::side(argv[3])?;
+    let to = super::lists::side(argv[4])?;
+    block_move(ctx, argv, from, to, argv[5])
+}
+
+fn brpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    block_move(ctx, argv, false, true, argv[3])
+}
+
+fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let timeout = parse_timeout(argv[1])?;
+    let (keys, front, count) = parse_mpop(argv, 2)?;
+    if let Some(i) = mpop_first(ctx.db(), ctx.now, &keys, front, count, ctx.out)? {
+        ctx.server.watches.touch(ctx.client.db, keys[i]);
+        return Ok(());
+    }
+    block(ctx, &keys, BlockOp::MPop { front, count }, timeout)
+}

@@ -1,0 +1,136 @@
+//! Blocking list commands with several clients, run against redis-server and ferrocache:
+//! each scenario returns the replies its clients saw, and the two servers must agree.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{ferrocache, redis_server, Raw};
+
+/// Waits until the server reports `n` blocked clients.
+fn wait_blocked(c: &mut Raw, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let want = format!("blocked_clients:{n}\r\n");
+    while !c.cmd(&["INFO", "clients"]).contains(&want) {
+        assert!(Instant::now() < deadline, "never saw {n} blocked clients");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn send(c: &mut Raw, args: &[&str]) {
+    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+    c.send_raw(&common::resp(&a));
+}
+
+/// Every scenario on one server; returns the replies in order.
+fn scenarios(port: u16) -> Vec<String> {
+    let mut log = Vec::new();
+    let mut r = Raw::connect(port);
+    let mut a = Raw::connect(port);
+    let mut b = Raw::connect(port);
+
+    // FIFO: the client that blocked first is served first; each gets one element.
+    send(&mut a, &["BLPOP", "q", "0"]);
+    wait_blocked(&mut r, 1);
+    send(&mut b, &["BLPOP", "q", "other", "0"]);
+    wait_blocked(&mut r, 2);
+    log.push(r.cmd(&["RPUSH", "q", "x", "y", "z"]));
+    log.push(a.read_reply());
+    log.push(b.read_reply());
+    log.push(r.cmd(&["LRANGE", "q", "0", "-1"]));
+
+    // A push inside MULTI is served after EXEC: inside, the list is still whole.
+    send(&mut a, &["BRPOP", "m", "0"]);
+    wait_blocked(&mut r, 1);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["LPUSH", "m", "1", "2"]);
+    r.cmd(&["LLEN", "m"]);
+    log.push(r.cmd(&["EXEC"]));
+    log.push(a.read_reply());
+    log.push(r.cmd(&["LRANGE", "m", "0", "-1"]));
+
+    // BLMOVE chains into a client blocked on the destination.
+    send(&mut a, &["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"]);
+    wait_blocked(&mut r, 1);
+    send(&mut b, &["BLPOP", "dst", "0"]);
+    wait_blocked(&mut r, 2);
+    log.push(r.cmd(&["LPUSH", "src", "v"]));
+    log.push(a.read_reply());
+    log.push(b.read_reply());
+    log.push(r.cmd(&["EXISTS", "src", "dst"]));
+
+    // Wrong destination type: the waiter gets the error and the element stays.
+    r.cmd(&["SET", "strdst", "s"]);
+    send(&mut a, &["BRPOPLPUSH", "l2", "strdst", "0"]);
+    wait_blocked(&mut r, 1);
+    log.push(r.cmd(&["RPUSH", "l2", "e"]));
+    log.push(a.read_reply());
+    log.push(r.cmd(&["LRANGE", "l2", "0", "-1"]));
+    r.cmd(&["DEL", "l2"]);
+
+    // BLMPOP with COUNT, and a key that is not a list does not wake anyone.
+    send(
+        &mut a,
+        &["BLMPOP", "0", "2", "k1", "k2", "RIGHT", "COUNT", "2"],
+    );
+    wait_blocked(&mut r, 1);
+    log.push(r.cmd(&["SET", "k1", "string"]));
+    log.push(r.cmd(&["RPUSH", "k2", "a", "b", "c"]));
+    log.push(a.read_reply());
+
+    // Timeouts (fractional seconds) and CLIENT UNBLOCK.
+    log.push(a.cmd(&["BLPOP", "none", "0.05"]));
+    log.push(a.cmd(&["BLMOVE", "none", "x", "LEFT", "LEFT", "0.05"]));
+    let id = a.cmd(&["CLIENT", "ID"]);
+    let id = id.trim_start_matches(':').trim().to_string();
+    send(&mut a, &["BLPOP", "none", "0"]);
+    wait_blocked(&mut r, 1);
+    log.push(r.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"]));
+    log.push(a.read_reply());
+    send(&mut a, &["BLPOP", "none", "0"]);
+    wait_blocked(&mut r, 1);
+    log.push(r.cmd(&["CLIENT", "UNBLOCK", &id]));
+    log.push(a.read_reply());
+    log.push(r.cmd(&["CLIENT", "UNBLOCK", &id]));
+
+    // Requests pipelined behind a blocking one wait for it.
+    a.send_raw(b"*3\r\n$5\r\nBLPOP\r\n$1\r\np\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n");
+    wait_blocked(&mut r, 1);
+    log.push(r.cmd(&["RPUSH", "p", "1"]));
+    log.push(a.read_reply());
+    log.push(a.read_reply());
+
+    // A client that hangs up while blocked is not handed data: nothing is lost.
+    let mut gone = Raw::connect(port);
+    send(&mut gone, &["BLPOP", "lost", "0"]);
+    wait_blocked(&mut r, 1);
+    drop(gone);
+    wait_blocked(&mut r, 0);
+    log.push(r.cmd(&["RPUSH", "lost", "keep"]));
+    log.push(r.cmd(&["LRANGE", "lost", "0", "-1"]));
+
+    // Inside MULTI a blocking pop on an empty list answers at once, as a timeout.
+    r.cmd(&["MULTI"]);
+    r.cmd(&["BLPOP", "empty", "0"]);
+    log.push(r.cmd(&["EXEC"]));
+    log
+}
+
+#[test]
+fn blocking_pops_match_redis() {
+    let reference = redis_server();
+    let ours = ferrocache(&[]);
+    let expected = scenarios(reference.port);
+    let got = scenarios(ours.port);
+    assert_eq!(expected.len(), got.len());
+    for (i, (e, g)) in expected.iter().zip(&got).enumerate() {
+        assert_eq!(e, g, "reply {i} differs");
+    }
+}
+
+#[test]
+fn blocking_pops_with_io_threads() {
+    let reference = redis_server();
+    let ours = ferrocache(&["--io-threads", "4"]);
+    assert_eq!(scenarios(reference.port), scenarios(ours.port));
+}
