@@ -65,10 +65,12 @@ fn run_compare(scripts: &str, args: &[&str], sorted: bool) {
         };
         let w = words(line);
         let args: Vec<&str> = w.iter().map(String::as_str).collect();
-        let (ra, rb) = if second {
-            (a2.cmd(&args), b2.cmd(&args))
-        } else {
-            (a.cmd(&args), b.cmd(&args))
+        // `READ` reads one more reply (a pushed message) without sending anything.
+        let (ra, rb) = match (second, args.as_slice()) {
+            (true, ["READ"]) => (a2.read_reply(), b2.read_reply()),
+            (false, ["READ"]) => (a.read_reply(), b.read_reply()),
+            (true, _) => (a2.cmd(&args), b2.cmd(&args)),
+            (false, _) => (a.cmd(&args), b.cmd(&args)),
         };
         count += 1;
         if line == "KEYS \"*\"" {
@@ -636,6 +638,52 @@ fn lists_complete() {
         LMPOP 1 a LEFT COUNT 1 COUNT 2
         LMPOP 1 a LEFT FOO
         LMPOP x a LEFT
+        "#,
+    );
+}
+
+#[test]
+fn pubsub() {
+    compare(
+        r#"
+        @2 SUBSCRIBE news sport
+        @2 READ
+        PUBLISH news hello
+        PUBLISH nobody x
+        @2 READ
+        @2 GET k
+        @2 PING
+        @2 PING hi
+        @2 PSUBSCRIBE s*
+        PUBLISH sport goal
+        @2 READ
+        @2 READ
+        !PUBSUB CHANNELS
+        PUBSUB CHANNELS n*
+        PUBSUB NUMSUB news sport none
+        PUBSUB NUMPAT
+        PUBSUB SHARDCHANNELS
+        PUBSUB SHARDNUMSUB x
+        PUBSUB FOO
+        @2 UNSUBSCRIBE news
+        @2 PUNSUBSCRIBE
+        @2 UNSUBSCRIBE
+        @2 UNSUBSCRIBE
+        @2 PING
+        @2 SSUBSCRIBE sh
+        SPUBLISH sh m
+        PUBLISH sh m
+        @2 READ
+        @2 SUNSUBSCRIBE sh
+        @2 RESET
+        !@2 HELLO 3
+        @2 SUBSCRIBE c3
+        PUBLISH c3 resp3
+        @2 READ
+        @2 GET k
+        @2 PING
+        @2 UNSUBSCRIBE c3
+        SUBSCRIBE
         "#,
     );
 }

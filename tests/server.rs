@@ -400,3 +400,35 @@ fn exec_is_atomic_across_io_threads() {
     assert_eq!(reader.cmd(&["GET", "tx:a"]), "$3\r\n900\r\n");
     assert_eq!(reader.cmd(&["GET", "tx:b"]), "$3\r\n900\r\n");
 }
+
+/// A subscriber that stops reading is disconnected once its pending messages pass the
+/// `client-output-buffer-limit pubsub` hard limit, instead of growing without bound.
+#[test]
+fn slow_subscriber_is_disconnected() {
+    let server = ferrocache(&["--client-output-buffer-limit", "pubsub 1mb 512kb 60"]);
+    let mut sub = Raw::connect(server.port);
+    sub.cmd(&["SUBSCRIBE", "firehose"]);
+    let mut r = Raw::connect(server.port);
+    let payload = "x".repeat(100_000);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut receivers = String::new();
+    // Publish until the subscriber is gone (PUBLISH then reaches nobody).
+    while Instant::now() < deadline {
+        receivers = r.cmd(&["PUBLISH", "firehose", &payload]);
+        if receivers == ":0\r\n" {
+            break;
+        }
+    }
+    assert_eq!(receivers, ":0\r\n", "the subscriber was never disconnected");
+    let info = r.cmd(&["INFO", "stats"]);
+    assert!(
+        info.contains("client_output_buffer_limit_disconnections:1\r\n"),
+        "{info}"
+    );
+    // What was written before the disconnection can still be read; then the stream ends.
+    let mut frames = 0;
+    while sub.try_read_reply().is_some() {
+        frames += 1;
+        assert!(frames < 10_000, "the connection stayed open");
+    }
+}

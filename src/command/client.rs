@@ -96,7 +96,7 @@ pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
     let last = h.last_cmd.load(Ordering::Relaxed);
     let _ = writeln!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 \
          qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} \
          user=default redir=-1 resp={} lib-name={} lib-ver={}",
         h.id,
@@ -108,6 +108,9 @@ pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
         h.idle_secs(),
         flags,
         h.db.load(Ordering::Relaxed),
+        h.sub_counts[0].load(Ordering::Relaxed),
+        h.sub_counts[1].load(Ordering::Relaxed),
+        h.sub_counts[2].load(Ordering::Relaxed),
         qbuf,
         qbuf,
         server.commands.name_of(last),

@@ -71,6 +71,12 @@ pub const REDIS_VERSION: &str = "7.2.4";
 
 fn ping(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     match argv.len() {
+        // Subscribed RESP2 clients get PING as an array, like their messages.
+        n if ctx.client.subs.active() && !ctx.out.resp3 => {
+            ctx.out.array(2);
+            ctx.out.bulk(b"pong");
+            ctx.out.bulk(if n == 2 { argv[1] } else { b"" });
+        }
         1 => ctx.out.raw(b"+PONG\r\n"),
         2 => ctx.out.bulk(argv[1]),
         _ => {
@@ -202,6 +208,7 @@ fn quit(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     ctx.client.multi = None;
     super::transactions::unwatch_all(ctx.server, ctx.client);
+    super::pubsub::unsubscribe_all(ctx.server, ctx.client);
     let c = &mut *ctx.client;
     c.db = 0;
     c.reply_mode = ReplyMode::On;

@@ -13,6 +13,7 @@ pub mod hashes;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -201,6 +202,15 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         && ctx.server.auth_required()
     {
         Some(NOAUTH)
+    } else if ctx.client.subs.active()
+        && !ctx.out.resp3
+        && !pubsub::allowed_in_subscribed_mode(cmd.spec.name)
+        && !pubsub::allowed_in_subscribed_mode(root_name(table, argv))
+    {
+        Some(CmdError::owned(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            cmd.fullname
+        )))
     } else if spec.flags & table::DENYOOM != 0 && over_maxmemory(ctx.server) {
         Some(CmdError::new(
             "OOM command not allowed when used memory > 'maxmemory'.",
@@ -254,7 +264,21 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         cmd.stats.add(table::FAILED, 1);
         reply_error(ctx, &e);
     }
+    // Subscription confirmations are pushes: CLIENT REPLY OFF does not silence them.
+    let mark = if spec.flags & table::PUSHES != 0 {
+        ctx.out.len()
+    } else {
+        mark
+    };
     finish_reply_mode(ctx, mark);
+}
+
+/// The top-level command's name (a container's, for a subcommand).
+fn root_name<'t>(table: &'t CommandTable, argv: &[&[u8]]) -> &'t str {
+    let mut buf = [0u8; 64];
+    lowercase(argv[0], &mut buf)
+        .and_then(|n| table.lookup(n))
+        .map_or("", |c| c.spec.name)
 }
 
 /// True when a `maxmemory` limit is set and used memory is over it.

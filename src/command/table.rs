@@ -29,6 +29,8 @@ pub const TX_CONTROL: u32 = 1 << 24;
 pub const EXCLUSIVE: u32 = 1 << 25;
 /// Of its keys, only the first is written (SINTERSTORE dest key ...): WATCH touches just that.
 pub const STORE_FIRST: u32 = 1 << 26;
+/// Replies with pushes (SUBSCRIBE and friends), which CLIENT REPLY OFF does not suppress.
+pub const PUSHES: u32 = 1 << 27;
 
 pub const FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),

@@ -28,6 +28,10 @@ pub struct Live {
     pub maxclients: AtomicU64,
     pub proto_max_bulk_len: AtomicU64,
     pub maxmemory: AtomicU64,
+    /// `client-output-buffer-limit pubsub <hard> <soft> <soft seconds>`.
+    pub pubsub_hard_limit: AtomicU64,
+    pub pubsub_soft_limit: AtomicU64,
+    pub pubsub_soft_secs: AtomicU64,
     pub query_buffer_limit: AtomicU64,
     pub hz: AtomicU64,
     pub protected_mode: AtomicBool,
@@ -185,6 +189,12 @@ impl Config {
         l.proto_max_bulk_len
             .store(num("proto-max-bulk-len"), Ordering::Relaxed);
         l.maxmemory.store(num("maxmemory"), Ordering::Relaxed);
+        let obl = params::output_buffer_limits(&self.get("client-output-buffer-limit"));
+        if let Some((hard, soft, secs)) = obl.get("pubsub") {
+            l.pubsub_hard_limit.store(*hard, Ordering::Relaxed);
+            l.pubsub_soft_limit.store(*soft, Ordering::Relaxed);
+            l.pubsub_soft_secs.store(*secs, Ordering::Relaxed);
+        }
         l.query_buffer_limit
             .store(num("client-query-buffer-limit"), Ordering::Relaxed);
         l.hz.store(num("hz"), Ordering::Relaxed);

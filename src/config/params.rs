@@ -83,6 +83,9 @@ pub static PARAMS: &[ParamDef] = &[
     // Memory limit. Over it, commands that add data fail with -OOM (the `noeviction` policy);
     // eviction policies come with issue 5.
     p("maxmemory", Kind::Memory { min: 0, max: i64::MAX as u64 }, "0", true),
+    // Per class: hard limit, soft limit, soft seconds. Enforced for pubsub subscribers. A SET
+    // names the classes it changes; the others return to their defaults.
+    p("client-output-buffer-limit", Kind::Custom(check_output_buffer_limit), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", true),
     p("proto-max-bulk-len", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "536870912", true),
     p("client-query-buffer-limit", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "1073741824", true),
     p("enable-debug-command", Kind::Enum(&["no", "yes", "local"]), "no", false),
@@ -202,6 +205,68 @@ fn check_shards(v: &str) -> Result<String, String> {
         Ok(n) if n.is_power_of_two() && n <= 4096 => Ok(n.to_string()),
         _ => Err("argument must be a power of two between 1 and 4096".into()),
     }
+}
+
+/// Parses `class hard soft seconds ...` into limits per class (`replica` is `slave`).
+pub fn output_buffer_limits(v: &str) -> std::collections::HashMap<&'static str, (u64, u64, u64)> {
+    check_output_buffer_limit(v)
+        .ok()
+        .map(|canon| {
+            let w: Vec<String> = canon.split_whitespace().map(str::to_string).collect();
+            w.chunks(4)
+                .filter_map(|c| {
+                    let class = match c[0].as_str() {
+                        "normal" => "normal",
+                        "slave" => "slave",
+                        _ => "pubsub",
+                    };
+                    Some((
+                        class,
+                        (c[1].parse().ok()?, c[2].parse().ok()?, c[3].parse().ok()?),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn check_output_buffer_limit(v: &str) -> Result<String, String> {
+    let w: Vec<&str> = v.split_whitespace().collect();
+    if w.is_empty() || w.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut classes = [
+        ("normal", 0, 0, 0),
+        ("slave", 268435456, 67108864, 60),
+        ("pubsub", 33554432, 8388608, 60),
+    ];
+    for c in w.chunks(4) {
+        let i = match c[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        };
+        let hard = parse_memory(c[1]);
+        let soft = parse_memory(c[2]);
+        let secs = c[3].parse::<u64>().ok();
+        match (hard, soft, secs) {
+            (Some(h), Some(s), Some(t)) => classes[i] = (classes[i].0, h, s, t),
+            _ => {
+                return Err(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                        .into(),
+                )
+            }
+        }
+    }
+    Ok(classes
+        .iter()
+        .map(|(n, h, s, t)| format!("{n} {h} {s} {t}"))
+        .collect::<Vec<_>>()
+        .join(" "))
 }
 
 fn check_save(v: &str) -> Result<String, String> {

@@ -179,7 +179,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
                  total_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\n\
                  tracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\n\
                  total_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n\
-                 client_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:0\r\n",
+                 client_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
                 ld(&stats.total_connections_received),
                 ld(&stats.total_commands_processed),
                 rates[0].round() as u64,
@@ -196,6 +196,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 ld(&stats.total_reads_processed),
                 ld(&stats.total_writes_processed),
                 ld(&stats.query_buffer_limit_disconnections),
+                ld(&stats.output_buffer_limit_disconnections),
             );
         }
         "replication" => {

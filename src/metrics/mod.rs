@@ -24,6 +24,7 @@ pub struct Stats {
     pub total_writes_processed: AtomicU64,
     pub total_error_replies: AtomicU64,
     pub query_buffer_limit_disconnections: AtomicU64,
+    pub output_buffer_limit_disconnections: AtomicU64,
     /// Successful write commands since start (reported as rdb_changes_since_last_save).
     pub dirty: striped::Striped<1>,
     pub expire_cycle_usec: AtomicU64,
@@ -78,6 +79,7 @@ impl Default for Stats {
             total_writes_processed: AtomicU64::new(0),
             total_error_replies: AtomicU64::new(0),
             query_buffer_limit_disconnections: AtomicU64::new(0),
+            output_buffer_limit_disconnections: AtomicU64::new(0),
             dirty: striped::Striped::default(),
             expire_cycle_usec: AtomicU64::new(0),
             errors: Mutex::new(BTreeMap::new()),
@@ -118,6 +120,7 @@ impl Stats {
             &self.total_writes_processed,
             &self.total_error_replies,
             &self.query_buffer_limit_disconnections,
+            &self.output_buffer_limit_disconnections,
             &self.expire_cycle_usec,
         ] {
             c.store(0, Ordering::Relaxed);

@@ -33,6 +33,10 @@ pub struct ClientHandle {
     pub no_touch: AtomicBool,
     pub qbuf: AtomicU64,
     pub killed: AtomicBool,
+    /// Pub/sub messages waiting to be written.
+    pub mailbox: crate::command::pubsub::Mailbox,
+    /// Channel, pattern and shard-channel subscription counts (CLIENT LIST).
+    pub sub_counts: [AtomicU32; 3],
     /// Wakes the connection task to close it (kill or server shutdown). An AtomicWaker, not a
     /// Notify: the task polls it at every wake-up, and re-registering the same waker is two
     /// atomics where Notify takes a mutex.
@@ -60,6 +64,8 @@ impl ClientHandle {
             qbuf: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             stop: AtomicWaker::new(),
+            mailbox: Default::default(),
+            sub_counts: Default::default(),
         }
     }
 
@@ -112,6 +118,8 @@ pub struct Client {
     pub watch_dirty: Arc<AtomicBool>,
     /// Set by a blocking command that found nothing: the connection waits on it.
     pub blocked: Option<Arc<crate::command::blocking::Waiter>>,
+    /// Channels, patterns and shard channels subscribed to.
+    pub subs: crate::command::pubsub::Subscriptions,
 }
 
 /// A transaction being queued.
@@ -136,6 +144,7 @@ impl Client {
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
             blocked: None,
+            subs: Default::default(),
         }
     }
 }

@@ -74,6 +74,7 @@ where
         tracing::debug!("client {id} closed: {e}");
     }
     crate::command::transactions::unwatch_all(&server, &mut client);
+    crate::command::pubsub::unsubscribe_all(&server, &mut client);
     if let Some(w) = client.blocked.take() {
         server.blocking.cancel(&w);
     }
@@ -129,11 +130,22 @@ where
                 }
             };
             // The read goes first: a ready socket then never polls `stop` (the check after each
-            // batch covers a kill), which keeps the common wake-up to one poll.
+            // batch covers a kill), which keeps the common wake-up to one poll. A subscriber
+            // also wakes for published messages.
+            let subscribed = client.subs.active();
+            let mailbox = &handle.mailbox;
             let n = tokio::select! {
                 biased;
-                r = read => r?,
+                r = read => Some(r?),
+                _ = std::future::poll_fn(|cx| mailbox.poll_ready(cx)), if subscribed => None,
                 _ = &mut stop => return Ok(()),
+            };
+            let Some(n) = n else {
+                mailbox.drain_into(out);
+                if !write_out(server, stream, out, &mut stop).await? {
+                    return Ok(());
+                }
+                continue;
             };
             if n == 0 {
                 return Ok(());
@@ -145,6 +157,8 @@ where
             handle.touch();
         }
 
+        // Messages published before these requests arrived go out before their replies.
+        handle.mailbox.drain_into(out);
         let (consumed, commands) = run_batch(server, client, rbuf, parser, out).await;
         rbuf.advance(consumed);
         parser.shift(consumed);
@@ -189,6 +203,8 @@ where
             }
             pending = true;
         }
+        // Messages published to this client go out after the replies to its own commands.
+        handle.mailbox.drain_into(out);
         if !write_out(server, stream, out, &mut stop).await? {
             return Ok(());
         }

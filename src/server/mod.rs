@@ -49,6 +49,7 @@ pub struct Server {
     pub gate: Option<Gate>,
     /// Clients blocked in BLPOP and friends (see `command::blocking`).
     pub blocking: crate::command::blocking::Blocking,
+    pub pubsub: crate::command::pubsub::PubSub,
     log_level_hook: Option<LogLevelHook>,
 }
 
@@ -69,6 +70,7 @@ pub fn command_table() -> CommandTable {
         debug::COMMANDS,
         transactions::COMMANDS,
         blocking::COMMANDS,
+        pubsub::COMMANDS,
     ])
 }
 
@@ -99,6 +101,7 @@ impl Server {
             watches: Watches::new(databases),
             gate: (config_threads != 1).then(Gate::default),
             blocking: Default::default(),
+            pubsub: Default::default(),
         };
         server.startup_memory = crate::metrics::memory::sample().allocated;
         Arc::new(server)
