@@ -689,6 +689,87 @@ fn pubsub() {
 }
 
 #[test]
+fn zset_ranges() {
+    compare(
+        r#"
+        ZADD z 1 a 2 b 3 c 4 d 5 e 5 f -inf g +inf h
+        ZADD lex 0 a 0 b 0 c 0 d 0 e 0 f
+        SET str x
+        ZRANGE z 0 -1
+        ZRANGE z 0 -1 WITHSCORES
+        ZRANGE z 2 3 REV WITHSCORES
+        ZRANGE z -3 -1
+        ZRANGE z 5 2
+        ZRANGE z 1 5 BYSCORE
+        ZRANGE z (1 5 BYSCORE WITHSCORES
+        ZRANGE z 1 (5 BYSCORE
+        ZRANGE z -inf +inf BYSCORE LIMIT 2 3
+        ZRANGE z +inf -inf BYSCORE REV LIMIT 1 2 WITHSCORES
+        ZRANGE z 5 1 BYSCORE REV
+        ZRANGE z 1 5 BYSCORE LIMIT 0 -1
+        ZRANGE z 1 5 BYSCORE LIMIT -1 2
+        ZRANGE z 1 5 LIMIT 0 1
+        ZRANGE z a b BYSCORE
+        ZRANGE z 1 2 BYSCORE BYLEX
+        ZRANGE z 1 2 FOO
+        ZRANGE lex [b (e BYLEX
+        ZRANGE lex - + BYLEX LIMIT 1 2
+        ZRANGE lex + - BYLEX REV
+        ZRANGE lex (e [b BYLEX REV
+        ZRANGE lex b c BYLEX
+        ZRANGE lex - + BYLEX WITHSCORES
+        ZRANGE missing 0 -1
+        ZRANGE str 0 -1
+        ZREVRANGE z 0 2 WITHSCORES
+        ZREVRANGE z 0 2 BYSCORE
+        ZRANGEBYSCORE z 2 4 WITHSCORES LIMIT 1 1
+        ZRANGEBYSCORE z 2 4 REV
+        ZREVRANGEBYSCORE z 4 2
+        ZREVRANGEBYSCORE z +inf (4 WITHSCORES
+        ZRANGEBYLEX lex [a [c
+        ZREVRANGEBYLEX lex [c [a LIMIT 0 2
+        ZRANGEBYLEX lex a c
+        ZCOUNT z 2 4
+        ZCOUNT z (2 (4
+        ZCOUNT z -inf +inf
+        ZCOUNT z x 1
+        ZCOUNT missing 0 1
+        ZLEXCOUNT lex - +
+        ZLEXCOUNT lex [b (d
+        ZLEXCOUNT lex b d
+        ZRANK z c
+        ZRANK z nope
+        ZREVRANK z c
+        ZRANK missing a
+        ZRANK str a
+        ZRANGESTORE dst z 1 3
+        ZRANGE dst 0 -1 WITHSCORES
+        ZRANGESTORE dst z 1 3 BYSCORE REV
+        ZRANGESTORE dst z 3 1 BYSCORE REV LIMIT 0 1
+        ZRANGE dst 0 -1 WITHSCORES
+        ZRANGESTORE dst missing 0 -1
+        EXISTS dst
+        ZRANGESTORE dst z 0 -1 WITHSCORES
+        ZRANGESTORE str z 0 0
+        TYPE str
+        ZREMRANGEBYRANK z 0 1
+        ZREMRANGEBYSCORE z (4 5
+        ZREMRANGEBYLEX lex [b [c
+        ZRANGE z 0 -1 WITHSCORES
+        ZRANGE lex 0 -1
+        ZREMRANGEBYRANK z 0 -1
+        EXISTS z
+        ZREMRANGEBYSCORE missing 0 1
+        ZREMRANGEBYLEX lex x y
+        !HELLO 3
+        ZADD r3 1 a 2 b
+        ZRANGE r3 0 -1 WITHSCORES
+        ZRANGEBYSCORE r3 -inf +inf WITHSCORES
+        "#,
+    );
+}
+
+#[test]
 fn transactions() {
     compare(
         r#"

@@ -19,6 +19,7 @@ pub mod sets;
 pub mod strings;
 pub mod table;
 pub mod transactions;
+pub mod zranges;
 pub mod zsets;
 
 use std::borrow::Cow;

@@ -19,12 +19,6 @@ pub static COMMANDS: &[C] = &[
     C::new("zcard", 2, READONLY | FAST, zcard).keys(1, 1, 1).doc("sorted-set", "1.2.0", "key", "Returns the number of members in a sorted set."),
     C::new("zscore", 3, READONLY | FAST, zscore).keys(1, 1, 1).doc("sorted-set", "1.2.0", "key member", "Returns the score of a member in a sorted set."),
     C::new("zrem", -3, WRITE | FAST, zrem).keys(1, 1, 1).doc("sorted-set", "1.2.0", "key member [member ...]", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed."),
-    C::new("zrange", -4, READONLY, zrange).keys(1, 1, 1).doc(
-        "sorted-set",
-        "1.2.0",
-        "key start stop [REV] [WITHSCORES]",
-        "Returns members in a sorted set within a range of indexes.",
-    ),
 ];
 
 /// A score argument: a float, `inf`/`-inf` included, NaN refused.
@@ -193,53 +187,5 @@ fn zrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     remove_if_empty(&mut shard, argv[1]);
     ctx.out.int(n as i64);
-    Ok(())
-}
-
-fn zrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let (mut rev, mut withscores) = (false, false);
-    for a in &argv[4..] {
-        if is(a, "REV") {
-            rev = true;
-        } else if is(a, "WITHSCORES") {
-            withscores = true;
-        } else if is(a, "BYSCORE") || is(a, "BYLEX") || is(a, "LIMIT") {
-            return Err(CmdError::new(
-                "ERR ZRANGE BYSCORE, BYLEX and LIMIT are not supported yet",
-            ));
-        } else {
-            return Err(SYNTAX);
-        }
-    }
-    let start = args::int(argv[2])?;
-    let stop = args::int(argv[3])?;
-    let mut shard = ctx.db().lock_key(argv[1]);
-    let touch = ctx.touch();
-    let Some(z) = collection_read(&mut shard, argv[1], ctx.now, touch, Value::zset_mut)? else {
-        ctx.out.array(0);
-        return Ok(());
-    };
-    let Some((a, b)) = super::lists::clamp_range(start, stop, z.len()) else {
-        ctx.out.array(0);
-        return Ok(());
-    };
-    let n = b - a + 1;
-    let items: Vec<_> = if rev {
-        z.iter().rev().skip(a).take(n).collect()
-    } else {
-        z.iter().skip(a).take(n).collect()
-    };
-    let resp3_pairs = withscores && ctx.out.resp3;
-    ctx.out
-        .array(if withscores && !resp3_pairs { 2 * n } else { n });
-    for (m, s) in items {
-        if resp3_pairs {
-            ctx.out.array(2);
-        }
-        ctx.out.bulk(m);
-        if withscores {
-            ctx.out.double(s);
-        }
-    }
     Ok(())
 }

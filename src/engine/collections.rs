@@ -1,7 +1,7 @@
 //! The collection types: lists, hashes, sets and sorted sets, with the encoding names Redis
 //! 7.0 reports for them (OBJECT ENCODING) and its conversion thresholds.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use indexmap::{IndexMap, IndexSet};
 
@@ -253,7 +253,7 @@ impl Ord for Score {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ZSet {
     scores: HashMap<Bytes, f64, Hasher>,
-    order: BTreeSet<(Score, Bytes)>,
+    order: super::zorder::ZOrder,
     big: bool,
 }
 
@@ -279,9 +279,9 @@ impl ZSet {
         }
         let old = self.scores.insert(member.into(), score);
         if let Some(o) = old {
-            self.order.remove(&(Score(o), member.into()));
+            self.order.remove(o, member);
         }
-        self.order.insert((Score(score), member.into()));
+        self.order.insert(score, member.into());
         if self.scores.len() > lim.zset_entries {
             self.big = true;
         }
@@ -291,7 +291,7 @@ impl ZSet {
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self.scores.remove(member) {
             Some(s) => {
-                self.order.remove(&(Score(s), member.into()));
+                self.order.remove(s, member);
                 true
             }
             None => false,
@@ -300,7 +300,23 @@ impl ZSet {
 
     /// Members in ascending order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
-        self.order.iter().map(|(s, m)| (m, s.0))
+        self.order.iter()
+    }
+
+    /// The ordered side, for ranks, index walks and range bounds.
+    pub fn order(&self) -> &super::zorder::ZOrder {
+        &self.order
+    }
+
+    /// Zero-based rank of a member in ascending order.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        let s = self.score(member)?;
+        self.order.rank(s, member)
+    }
+
+    /// True for the listpack encoding (ZSCAN returns it whole, as Redis does).
+    pub fn is_compact(&self) -> bool {
+        !self.big
     }
 
     pub fn encoding(&self) -> &'static str {

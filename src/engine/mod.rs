@@ -15,6 +15,7 @@ pub mod key;
 pub mod scan;
 pub mod value;
 pub mod watch;
+pub mod zorder;
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU32, Ordering};

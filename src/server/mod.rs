@@ -63,6 +63,7 @@ pub fn command_table() -> CommandTable {
         hashes::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        zranges::COMMANDS,
         connection::COMMANDS,
         client::COMMANDS,
         server::COMMANDS,
