@@ -109,6 +109,24 @@ fn scenarios(port: u16) -> Vec<String> {
     log.push(r.cmd(&["RPUSH", "lost", "keep"]));
     log.push(r.cmd(&["LRANGE", "lost", "0", "-1"]));
 
+    // Sorted sets: BZPOPMIN/BZPOPMAX/BZMPOP, served in order, and not woken by a list.
+    send(&mut a, &["BZPOPMIN", "zq", "0"]);
+    wait_blocked(&mut r, 1);
+    send(&mut b, &["BZMPOP", "0", "1", "zq", "MAX", "COUNT", "2"]);
+    wait_blocked(&mut r, 2);
+    log.push(r.cmd(&["ZADD", "zq", "1", "a", "2", "b", "3", "c", "4", "d"]));
+    log.push(a.read_reply());
+    log.push(b.read_reply());
+    log.push(r.cmd(&["ZRANGE", "zq", "0", "-1", "WITHSCORES"]));
+    log.push(r.cmd(&["BZPOPMAX", "zq", "0"]));
+    send(&mut a, &["BZPOPMAX", "zlist", "0"]);
+    wait_blocked(&mut r, 1);
+    log.push(r.cmd(&["RPUSH", "zlist", "x"]));
+    log.push(r.cmd(&["DEL", "zlist"]));
+    log.push(r.cmd(&["ZADD", "zlist", "5", "m"]));
+    log.push(a.read_reply());
+    log.push(a.cmd(&["BZPOPMIN", "none", "0.05"]));
+
     // Inside MULTI a blocking pop on an empty list answers at once, as a timeout.
     r.cmd(&["MULTI"]);
     r.cmd(&["BLPOP", "empty", "0"]);

@@ -770,6 +770,92 @@ fn zset_ranges() {
 }
 
 #[test]
+fn zset_ops() {
+    compare(
+        r#"
+        ZADD z 1 a 2 b 3 c 4 d
+        ZADD y 10 b 20 c 30 e
+        SADD s a e x
+        SET str x
+        ZPOPMIN z
+        ZPOPMAX z 2
+        ZPOPMIN z 0
+        ZPOPMIN z -1
+        ZPOPMIN z 1 2
+        ZPOPMIN missing
+        ZPOPMIN missing 2
+        ZPOPMIN str
+        ZADD z 1 a 2 b 3 c 4 d
+        ZMPOP 2 missing z MIN
+        ZMPOP 2 missing z MAX COUNT 2
+        ZMPOP 1 missing MIN
+        ZMPOP 0 z MIN
+        ZMPOP 1 z MID
+        ZMPOP 1 z MIN COUNT 0
+        ZMPOP 2 str z MIN
+        ZMSCORE y b nope e
+        ZMSCORE missing a
+        ZMSCORE str a
+        ZRANDMEMBER missing
+        ZRANDMEMBER missing 3
+        ZRANDMEMBER y 0
+        ZRANDMEMBER y 10 WITHSCORES
+        ZRANDMEMBER y 10 FOO
+        ZRANDMEMBER y abc
+        ZRANDMEMBER str
+        ZADD z 1 a 2 b 3 c 4 d
+        ZUNION 2 z y
+        ZUNION 2 z y WITHSCORES
+        ZUNION 3 z y s WITHSCORES
+        ZUNION 2 z y WEIGHTS 2 0.5 WITHSCORES
+        ZUNION 2 z y AGGREGATE MIN WITHSCORES
+        ZUNION 2 z y AGGREGATE MAX WITHSCORES
+        ZUNION 2 z y AGGREGATE AVG
+        ZUNION 2 z y WEIGHTS 1
+        ZUNION 2 z y WEIGHTS 1 x
+        ZUNION 0 z
+        ZUNION 3 z y
+        ZUNION 2 z str
+        ZUNION abc z
+        ZINTER 2 z y WITHSCORES
+        ZINTER 2 y z WEIGHTS 1 2 AGGREGATE SUM WITHSCORES
+        ZINTER 2 z s WITHSCORES
+        ZINTER 2 z missing
+        ZDIFF 2 z y WITHSCORES
+        ZDIFF 2 z y WEIGHTS 1 1
+        ZDIFF 1 missing
+        ZUNIONSTORE dst 2 z y WEIGHTS 1 2
+        ZRANGE dst 0 -1 WITHSCORES
+        ZINTERSTORE dst 2 z y AGGREGATE MAX
+        ZRANGE dst 0 -1 WITHSCORES
+        ZINTERSTORE dst 2 z missing
+        EXISTS dst
+        ZDIFFSTORE dst 2 z y
+        ZRANGE dst 0 -1 WITHSCORES
+        ZUNIONSTORE dst 2 z y WITHSCORES
+        ZINTERCARD 2 z y
+        ZINTERCARD 2 z y LIMIT 1
+        ZINTERCARD 2 z y LIMIT -1
+        ZINTERCARD 0 z
+        ZINTERCARD 2 z y WEIGHTS 1 1
+        ZADD inf1 +inf a
+        ZADD inf2 -inf a
+        ZUNION 2 inf1 inf2 WITHSCORES
+        ZSCAN z 0
+        ZSCAN z 0 MATCH a*
+        ZSCAN missing 0
+        ZSCAN str 0
+        !HELLO 3
+        ZPOPMIN z 2
+        ZPOPMIN z
+        ZMPOP 1 z MAX COUNT 1
+        ZUNION 2 z y WITHSCORES
+        ZRANDMEMBER y 10 WITHSCORES
+        "#,
+    );
+}
+
+#[test]
 fn transactions() {
     compare(
         r#"

@@ -20,10 +20,18 @@ pub fn strict_i64(arg: &[u8]) -> Option<i64> {
 /// Parses a float as Redis does (C's `strtod`): decimal or hex, `inf`; no spaces, no NaN, and
 /// no value that overflows or underflows to zero.
 pub fn float(arg: &[u8]) -> Result<f64, CmdError> {
-    if arg.is_empty() || arg.len() > 256 || arg[0].is_ascii_whitespace() || arg.contains(&0) {
+    // Long forms are valid (DBL_MAX written out in full is 300+ digits); Redis caps at 5 KB.
+    if arg.is_empty() || arg.len() > 5 * 1024 || arg[0].is_ascii_whitespace() || arg.contains(&0) {
         return Err(NOT_FLOAT);
     }
-    let mut buf = [0u8; 257];
+    let mut small = [0u8; 257];
+    let mut big = Vec::new();
+    let buf: &mut [u8] = if arg.len() < small.len() {
+        &mut small
+    } else {
+        big.resize(arg.len() + 1, 0);
+        &mut big
+    };
     buf[..arg.len()].copy_from_slice(arg);
     let start = buf.as_ptr() as *const std::os::raw::c_char;
     let mut end: *mut std::os::raw::c_char = std::ptr::null_mut();
@@ -84,6 +92,84 @@ pub fn non_negative(arg: &[u8], msg: Option<&'static str>) -> Result<i64, CmdErr
         i64::MAX,
         Some(msg.unwrap_or("value is out of range, must be positive")),
     )
+}
+
+/// Parses `numkeys key [key ...] <end> [COUNT count]` at `argv[at..]` (LMPOP, ZMPOP and their
+/// blocking forms); `end` reads LEFT/RIGHT or MIN/MAX. Returns (keys, end, count).
+pub fn multi_pop<'a>(
+    argv: &[&'a [u8]],
+    at: usize,
+    end: fn(&[u8]) -> Result<bool, CmdError>,
+) -> Result<(Vec<&'a [u8]>, bool, usize), CmdError> {
+    let numkeys = range_long(
+        argv[at],
+        1,
+        i64::MAX,
+        Some("numkeys should be greater than 0"),
+    )?;
+    let where_idx = at as i64 + numkeys + 1;
+    if where_idx >= argv.len() as i64 {
+        return Err(super::SYNTAX);
+    }
+    let where_idx = where_idx as usize;
+    let which = end(argv[where_idx])?;
+    let mut count = None;
+    let mut i = where_idx + 1;
+    while i < argv.len() {
+        if count.is_none() && is(argv[i], "COUNT") && i + 1 < argv.len() {
+            let n = range_long(
+                argv[i + 1],
+                1,
+                i64::MAX,
+                Some("count should be greater than 0"),
+            )?;
+            count = Some(n as usize);
+            i += 2;
+        } else {
+            return Err(super::SYNTAX);
+        }
+    }
+    Ok((argv[at + 1..where_idx].to_vec(), which, count.unwrap_or(1)))
+}
+
+/// Positions for a random pick of `count` from `len` items, as SRANDMEMBER, HRANDFIELD and
+/// ZRANDMEMBER do: negative counts (and 1) repeat freely, positive counts are distinct, and a
+/// count covering everything is every position in order.
+pub fn random_positions(count: i64, len: usize) -> Vec<usize> {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    if count < 0 || count == 1 {
+        (0..count.unsigned_abs())
+            .map(|_| rng.random_range(0..len))
+            .collect()
+    } else if count as usize >= len {
+        (0..len).collect()
+    } else {
+        // A partial Fisher-Yates shuffle.
+        let mut idx: Vec<usize> = (0..len).collect();
+        for i in 0..count as usize {
+            let j = rng.random_range(i..len);
+            idx.swap(i, j);
+        }
+        idx.truncate(count as usize);
+        idx
+    }
+}
+
+/// `count [WITHVALUES|WITHSCORES]` of HRANDFIELD/ZRANDMEMBER: (count, with) or None without a count.
+pub fn random_count(argv: &[&[u8]], with: &str) -> Result<Option<(i64, bool)>, CmdError> {
+    if argv.len() < 3 {
+        return Ok(None);
+    }
+    let n = range_long(argv[2], -i64::MAX, i64::MAX, None)?;
+    if argv.len() > 4 || (argv.len() == 4 && !is(argv[3], with)) {
+        return Err(super::SYNTAX);
+    }
+    let with = argv.len() == 4;
+    if with && !(-i64::MAX / 2..=i64::MAX / 2).contains(&n) {
+        return Err(CmdError::new("ERR value is out of range"));
+    }
+    Ok(Some((n, with)))
 }
 
 #[cfg(test)]

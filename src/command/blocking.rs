@@ -1,4 +1,4 @@
-//! Blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP.
+//! Blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP.
 //!
 //! A blocking command first tries to pop at once. If every key is missing it registers a
 //! `Waiter` on its keys and the connection task parks (it holds no thread, and reads no further
@@ -18,7 +18,8 @@ use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 
 use super::lists::{move_element, mpop_first, parse_mpop};
-use super::table::{CommandSpec as C, BLOCKING, DENYOOM, NOSCRIPT, WRITE};
+use super::table::{CommandSpec as C, BLOCKING, DENYOOM, FAST, NOSCRIPT, WRITE};
+use super::zsetops::{parse_zmpop, zpop, PopShape, MPOP_SHAPE};
 use super::{collection_write, remove_if_empty, CmdError, CmdResult, Ctx};
 use crate::engine::{Key, Value};
 use crate::protocol::Reply;
@@ -34,6 +35,12 @@ pub static COMMANDS: &[C] = &[
         .doc("list", "6.2.0", "source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
     C::new("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, brpoplpush).keys(1, 2, 1)
         .doc("list", "2.2.0", "source destination timeout", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
+    C::new("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmin).keys(1, -2, 1)
+        .doc("sorted-set", "5.0.0", "key [key ...] timeout", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
+    C::new("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmax).keys(1, -2, 1)
+        .doc("sorted-set", "5.0.0", "key [key ...] timeout", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped."),
+    C::new("bzmpop", -5, WRITE | BLOCKING, bzmpop).keys(0, 0, 0)
+        .doc("sorted-set", "7.0.0", "timeout numkeys key [key ...] <MIN | MAX> [COUNT count]", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
     C::new("blmpop", -5, WRITE | BLOCKING, blmpop).keys(0, 0, 0)
         .doc("list", "7.0.0", "timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
 ];
@@ -51,6 +58,16 @@ pub enum BlockOp {
         from_front: bool,
         to_front: bool,
     },
+    /// BZPOPMIN/BZPOPMAX: reply `[key, member, score]`.
+    ZPop { max: bool },
+    /// BZMPOP: reply `[key, [[member, score], ...]]`.
+    ZMPop { max: bool, count: usize },
+}
+
+impl BlockOp {
+    fn wants_zset(&self) -> bool {
+        matches!(self, BlockOp::ZPop { .. } | BlockOp::ZMPop { .. })
+    }
 }
 
 impl BlockOp {
@@ -287,11 +304,14 @@ fn serve_one(
     out: &mut Reply,
 ) -> Result<bool, CmdError> {
     let d = server.keyspace.db(db);
-    let is_list = d
-        .lock_key(key)
-        .get_mut(key, now)
-        .is_some_and(|e| matches!(e.value, Value::List(_)));
-    if !is_list {
+    let right_type = d.lock_key(key).get_mut(key, now).is_some_and(|e| {
+        if w.op.wants_zset() {
+            matches!(e.value, Value::ZSet(_))
+        } else {
+            matches!(e.value, Value::List(_))
+        }
+    });
+    if !right_type {
         return Ok(false);
     }
     match &w.op {
@@ -311,6 +331,12 @@ fn serve_one(
         }
         BlockOp::MPop { front, count } => {
             mpop_first(d, now, &[key], *front, *count, out)?;
+        }
+        BlockOp::ZPop { max } => {
+            zpop(d, now, &[key], *max, None, BZPOP_SHAPE, out)?;
+        }
+        BlockOp::ZMPop { max, count } => {
+            zpop(d, now, &[key], *max, Some(*count), MPOP_SHAPE, out)?;
         }
         BlockOp::Move {
             dst,
@@ -437,4 +463,57 @@ fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     block(ctx, &keys, BlockOp::MPop { front, count }, timeout)
+}
+
+/// BZPOPMIN/BZPOPMAX reply `[key, member, score]`.
+const BZPOP_SHAPE: PopShape = PopShape {
+    emit_key: true,
+    nested: false,
+    nil_when_empty: true,
+};
+
+/// Pops at once into `ctx.out` if any key has members; true if it did.
+fn zpop_now(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    max: bool,
+    count: Option<usize>,
+    shape: PopShape,
+) -> Result<bool, CmdError> {
+    let mut probe = Reply::new();
+    probe.resp3 = ctx.out.resp3;
+    match zpop(ctx.db(), ctx.now, keys, max, count, shape, &mut probe)? {
+        Some(i) => {
+            ctx.out.raw(&probe.buf);
+            ctx.server.watches.touch(ctx.client.db, keys[i]);
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+fn block_zpop(ctx: &mut Ctx, argv: &[&[u8]], max: bool) -> CmdResult {
+    let timeout = parse_timeout(argv[argv.len() - 1])?;
+    let keys = &argv[1..argv.len() - 1];
+    if zpop_now(ctx, keys, max, None, BZPOP_SHAPE)? {
+        return Ok(());
+    }
+    block(ctx, keys, BlockOp::ZPop { max }, timeout)
+}
+
+fn bzpopmin(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    block_zpop(ctx, argv, false)
+}
+
+fn bzpopmax(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    block_zpop(ctx, argv, true)
+}
+
+fn bzmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let timeout = parse_timeout(argv[1])?;
+    let (keys, max, count) = parse_zmpop(argv, 2)?;
+    if zpop_now(ctx, &keys, max, Some(count), MPOP_SHAPE)? {
+        return Ok(());
+    }
+    block(ctx, &keys, BlockOp::ZMPop { max, count }, timeout)
 }

@@ -230,21 +230,11 @@ fn hstrlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let mut count = None;
-    let mut withvalues = false;
-    if argv.len() >= 3 {
-        let n = args::range_long(argv[2], -i64::MAX, i64::MAX, None)?;
-        if argv.len() > 4 || (argv.len() == 4 && !args::is(argv[3], "WITHVALUES")) {
-            return Err(super::SYNTAX);
-        }
-        if argv.len() == 4 {
-            withvalues = true;
-            if !(-i64::MAX / 2..=i64::MAX / 2).contains(&n) {
-                return Err(CmdError::new("ERR value is out of range"));
-            }
-        }
-        count = Some(n);
-    }
+    let parsed = args::random_count(argv, "WITHVALUES")?;
+    let (count, withvalues) = match parsed {
+        Some((n, w)) => (Some(n), w),
+        None => (None, false),
+    };
     let mut shard = ctx.db().lock_key(argv[1]);
     let h = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_mut)?;
     let mut rng = rand::rng();
@@ -266,21 +256,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let len = h.len();
     // Positions to reply: repeats allowed for a negative count, else distinct (all of them,
     // in order, when the count covers the hash).
-    let picks: Vec<usize> = if count < 0 || count == 1 {
-        (0..count.unsigned_abs())
-            .map(|_| rng.random_range(0..len))
-            .collect()
-    } else if count as usize >= len {
-        (0..len).collect()
-    } else {
-        let mut idx: Vec<usize> = (0..len).collect();
-        for i in 0..count as usize {
-            let j = rng.random_range(i..len);
-            idx.swap(i, j);
-        }
-        idx.truncate(count as usize);
-        idx
-    };
+    let picks = args::random_positions(count, len);
     let resp3 = ctx.out.resp3;
     ctx.out.array(if withvalues && !resp3 {
         picks.len() * 2

@@ -454,34 +454,7 @@ pub fn parse_mpop<'a>(
     argv: &[&'a [u8]],
     at: usize,
 ) -> Result<(Vec<&'a [u8]>, bool, usize), CmdError> {
-    let numkeys = args::range_long(
-        argv[at],
-        1,
-        i64::MAX,
-        Some("numkeys should be greater than 0"),
-    )?;
-    let where_idx = at as i64 + numkeys + 1;
-    if where_idx >= argv.len() as i64 {
-        return Err(super::SYNTAX);
-    }
-    let where_idx = where_idx as usize;
-    let front = side(argv[where_idx])?;
-    let mut count = None;
-    let mut i = where_idx + 1;
-    while i < argv.len() {
-        if count.is_none() && is(argv[i], "COUNT") && i + 1 < argv.len() {
-            count = Some(args::range_long(
-                argv[i + 1],
-                1,
-                i64::MAX,
-                Some("count should be greater than 0"),
-            )? as usize);
-            i += 2;
-        } else {
-            return Err(super::SYNTAX);
-        }
-    }
-    Ok((argv[at + 1..where_idx].to_vec(), front, count.unwrap_or(1)))
+    args::multi_pop(argv, at, side)
 }
 
 fn lmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {

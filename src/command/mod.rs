@@ -20,6 +20,7 @@ pub mod strings;
 pub mod table;
 pub mod transactions;
 pub mod zranges;
+pub mod zsetops;
 pub mod zsets;
 
 use std::borrow::Cow;

@@ -1,7 +1,7 @@
 //! The collection types: lists, hashes, sets and sorted sets, with the encoding names Redis
 //! 7.0 reports for them (OBJECT ENCODING) and its conversion thresholds.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use indexmap::{IndexMap, IndexSet};
 
@@ -252,7 +252,8 @@ impl Ord for Score {
 /// after (never back).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ZSet {
-    scores: HashMap<Bytes, f64, Hasher>,
+    /// Member → score. An IndexMap, so ZSCAN can walk positions (see `command::cursor`).
+    scores: IndexMap<Bytes, f64, Hasher>,
     order: super::zorder::ZOrder,
     big: bool,
 }
@@ -289,7 +290,7 @@ impl ZSet {
     }
 
     pub fn remove(&mut self, member: &[u8]) -> bool {
-        match self.scores.remove(member) {
+        match self.scores.swap_remove(member) {
             Some(s) => {
                 self.order.remove(s, member);
                 true
@@ -317,6 +318,11 @@ impl ZSet {
     /// True for the listpack encoding (ZSCAN returns it whole, as Redis does).
     pub fn is_compact(&self) -> bool {
         !self.big
+    }
+
+    /// Member and score at a position of the member table (ZSCAN).
+    pub fn get_index(&self, i: usize) -> Option<(&Bytes, f64)> {
+        self.scores.get_index(i).map(|(m, s)| (m, *s))
     }
 
     pub fn encoding(&self) -> &'static str {

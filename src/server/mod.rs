@@ -64,6 +64,7 @@ pub fn command_table() -> CommandTable {
         sets::COMMANDS,
         zsets::COMMANDS,
         zranges::COMMANDS,
+        zsetops::COMMANDS,
         connection::COMMANDS,
         client::COMMANDS,
         server::COMMANDS,
