@@ -856,6 +856,65 @@ fn zset_ops() {
 }
 
 #[test]
+fn sort() {
+    compare(
+        r#"
+        RPUSH l 3 1 2 10 -5 2.5
+        RPUSH words banana apple cherry
+        SADD s 5 3 9
+        ZADD z 3 c 1 a 2 b
+        MSET w_3 30 w_1 10 w_2 20 w_10 5 w_-5 0 w_2.5 25
+        HSET h_1 f x1 HSET
+        HSET h_1 f one
+        HSET h_2 f two
+        HSET h_3 f three
+        SET str x
+        SORT l
+        SORT l DESC
+        SORT l LIMIT 1 2
+        SORT l LIMIT -1 2
+        SORT l LIMIT 10 2
+        SORT l LIMIT 0 -1
+        SORT l LIMIT 0 100 DESC
+        SORT words
+        SORT words ALPHA
+        SORT words ALPHA DESC LIMIT 0 2
+        SORT s
+        SORT z
+        SORT z BY nosort
+        SORT z BY nosort DESC
+        SORT z BY nosort LIMIT 1 1
+        SORT l BY nosort
+        SORT l BY nosort DESC LIMIT 1 2
+        SORT l BY w_*
+        SORT l BY w_* DESC
+        SORT l BY w_* GET # GET w_*
+        SORT l BY missing_* GET h_*->f
+        SORT l GET h_*->f GET nofield_*->x GET w_*
+        SORT words BY w_* ALPHA
+        SORT l STORE dst
+        LRANGE dst 0 -1
+        SORT missing
+        SORT missing STORE dst
+        EXISTS dst
+        SORT l GET # STORE dst
+        LRANGE dst 0 -1
+        SORT l GET h_*->f STORE dst
+        LRANGE dst 0 -1
+        SORT s BY nosort STORE dst
+        LRANGE dst 0 -1
+        SORT str
+        SORT l FOO
+        SORT l LIMIT 1
+        SORT l LIMIT a b
+        SORT_RO l STORE dst
+        SORT_RO l DESC LIMIT 0 3
+        SORT l BY w_* GET # LIMIT 0 2
+        "#,
+    );
+}
+
+#[test]
 fn transactions() {
     compare(
         r#"

@@ -125,13 +125,14 @@ pub fn find(name: &str) -> Option<usize> {
 /// Parses a byte size as Redis does: plain bytes, or k/kb/m/mb/g/gb (k = 1000, kb = 1024).
 pub fn parse_memory(s: &str) -> Option<u64> {
     let lower = s.to_ascii_lowercase();
-    let units: [(&str, u64); 6] = [
+    let units: [(&str, u64); 7] = [
         ("kb", 1024),
         ("mb", 1024 * 1024),
         ("gb", 1024 * 1024 * 1024),
         ("k", 1000),
         ("m", 1_000_000),
         ("g", 1_000_000_000),
+        ("b", 1),
     ];
     for (suffix, mul) in units {
         if let Some(num) = lower.strip_suffix(suffix) {
@@ -310,6 +311,7 @@ mod tests {
         assert_eq!(parse_memory("1k"), Some(1000));
         assert_eq!(parse_memory("2GB"), Some(2 << 30));
         assert_eq!(parse_memory("12"), Some(12));
+        assert_eq!(parse_memory("1b"), Some(1));
         assert_eq!(parse_memory("x"), None);
     }
 }

@@ -65,6 +65,7 @@ pub fn command_table() -> CommandTable {
         zsets::COMMANDS,
         zranges::COMMANDS,
         zsetops::COMMANDS,
+        sort::COMMANDS,
         connection::COMMANDS,
         client::COMMANDS,
         server::COMMANDS,
