@@ -915,6 +915,81 @@ fn sort() {
 }
 
 #[test]
+fn keyspace_notifications() {
+    compare(
+        r#"
+        CONFIG SET notify-keyspace-events KA
+        CONFIG GET notify-keyspace-events
+        @2 PSUBSCRIBE __keyspace@0__:*
+        SET k v EX 100
+        @2 READ
+        @2 READ
+        INCR n
+        @2 READ
+        APPEND k x
+        @2 READ
+        RPUSH l a b
+        @2 READ
+        LPOP l
+        @2 READ
+        RPOP l
+        @2 READ
+        @2 READ
+        SADD s a
+        @2 READ
+        SREM s nope
+        SREM s a
+        @2 READ
+        @2 READ
+        HSET h f 1
+        @2 READ
+        HINCRBY h f 2
+        @2 READ
+        HDEL h f
+        @2 READ
+        @2 READ
+        ZADD z 1 a 2 b
+        @2 READ
+        ZADD z 1 a
+        ZINCRBY z 1 a
+        @2 READ
+        ZREM z a
+        @2 READ
+        ZPOPMIN z
+        @2 READ
+        @2 READ
+        SET a 1
+        @2 READ
+        RENAME a b
+        @2 READ
+        @2 READ
+        EXPIRE b 100
+        @2 READ
+        PERSIST b
+        @2 READ
+        DEL b nothere
+        @2 READ
+        RPUSH src x
+        @2 READ
+        LMOVE src dst LEFT RIGHT
+        @2 READ
+        @2 READ
+        @2 READ
+        SADD s1 a b
+        @2 READ
+        SADD s2 b
+        @2 READ
+        SINTERSTORE s3 s1 s2
+        @2 READ
+        CONFIG SET notify-keyspace-events Ex
+        CONFIG GET notify-keyspace-events
+        CONFIG SET notify-keyspace-events Q
+        CONFIG SET notify-keyspace-events ""
+        "#,
+    );
+}
+
+#[test]
 fn transactions() {
     compare(
         r#"

@@ -432,3 +432,31 @@ fn slow_subscriber_is_disconnected() {
         assert!(frames < 10_000, "the connection stayed open");
     }
 }
+
+/// `Ex` keyspace events: a key that expires in the background and one found expired by a
+/// read both publish `expired`, the way cache users watch for them.
+#[test]
+fn expired_events_are_published() {
+    let server = ferrocache(&[
+        "--notify-keyspace-events",
+        "Ex",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut sub = Raw::connect(server.port);
+    sub.cmd(&["SUBSCRIBE", "__keyevent@0__:expired"]);
+    let mut r = Raw::connect(server.port);
+    r.cmd(&["SET", "bg", "v", "PX", "30"]);
+    assert_eq!(
+        sub.read_reply(),
+        "*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:expired\r\n$2\r\nbg\r\n"
+    );
+    r.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    r.cmd(&["SET", "lazy", "v", "PX", "10"]);
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(r.cmd(&["GET", "lazy"]), "$-1\r\n");
+    assert_eq!(
+        sub.read_reply(),
+        "*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:expired\r\n$4\r\nlazy\r\n"
+    );
+}

@@ -17,10 +17,12 @@ use std::time::{Duration, Instant};
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 
-use super::lists::{move_element, mpop_first, parse_mpop};
+use super::lists::{move_element, mpop_first, parse_mpop, pop_end, pop_event};
 use super::table::{CommandSpec as C, BLOCKING, DENYOOM, FAST, NOSCRIPT, WRITE};
 use super::zsetops::{parse_zmpop, zpop, PopShape, MPOP_SHAPE};
-use super::{collection_write, remove_if_empty, CmdError, CmdResult, Ctx};
+use super::At;
+use super::{changed_in, collection_write, CmdError, CmdResult, Ctx};
+use crate::engine::notify as ev;
 use crate::engine::{Key, Value};
 use crate::protocol::Reply;
 use crate::server::Server;
@@ -303,47 +305,40 @@ fn serve_one(
     now: u64,
     out: &mut Reply,
 ) -> Result<bool, CmdError> {
-    let d = server.keyspace.db(db);
-    let right_type = d.lock_key(key).get_mut(key, now).is_some_and(|e| {
-        if w.op.wants_zset() {
-            matches!(e.value, Value::ZSet(_))
-        } else {
-            matches!(e.value, Value::List(_))
-        }
-    });
+    let at = At { server, db, now };
+    let right_type = at
+        .keyspace()
+        .lock_key(key)
+        .get_mut(key, now)
+        .is_some_and(|e| {
+            if w.op.wants_zset() {
+                matches!(e.value, Value::ZSet(_))
+            } else {
+                matches!(e.value, Value::List(_))
+            }
+        });
     if !right_type {
         return Ok(false);
     }
     match &w.op {
         BlockOp::Pop { front } => {
-            let mut shard = d.lock_key(key);
-            let list = collection_write(&mut shard, key, now, Value::list_mut)?.expect("a list");
-            let e = if *front {
-                list.pop_front()
-            } else {
-                list.pop_back()
-            }
-            .expect("lists are never empty");
-            remove_if_empty(&mut shard, key);
-            out.array(2);
-            out.bulk(key);
-            out.bulk(&e);
+            pop_with_key(at, key, *front, out)?;
         }
         BlockOp::MPop { front, count } => {
-            mpop_first(d, now, &[key], *front, *count, out)?;
+            mpop_first(at, &[key], *front, *count, out)?;
         }
         BlockOp::ZPop { max } => {
-            zpop(d, now, &[key], *max, None, BZPOP_SHAPE, out)?;
+            zpop(at, &[key], *max, None, BZPOP_SHAPE, out)?;
         }
         BlockOp::ZMPop { max, count } => {
-            zpop(d, now, &[key], *max, Some(*count), MPOP_SHAPE, out)?;
+            zpop(at, &[key], *max, Some(*count), MPOP_SHAPE, out)?;
         }
         BlockOp::Move {
             dst,
             from_front,
             to_front,
         } => {
-            move_element(d, now, key, dst, *from_front, *to_front, out)?;
+            move_element(at, key, dst, *from_front, *to_front, out)?;
             server.watches.touch(db, dst);
             server.blocking.signal(db, dst);
         }
@@ -363,6 +358,22 @@ fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
         return Err(CmdError::new("ERR timeout is negative"));
     }
     Ok((ms > 0.0).then(|| Duration::from_millis(ms as u64)))
+}
+
+/// BLPOP/BRPOP's pop: one element from `key`, replied as `[key, element]`. False (nothing
+/// replied) when the key is missing.
+fn pop_with_key(at: At, key: &[u8], front: bool, out: &mut Reply) -> Result<bool, CmdError> {
+    let now = at.now;
+    let mut shard = at.keyspace().lock_key(key);
+    let Some(list) = collection_write(&mut shard, key, now, Value::list_mut)? else {
+        return Ok(false);
+    };
+    let e = pop_end(list, front).expect("lists are never empty");
+    out.array(2);
+    out.bulk(key);
+    out.bulk(&e);
+    changed_in(at, &mut shard, key, ev::LIST, pop_event(front));
+    Ok(true)
 }
 
 /// Nothing to pop: block the client (or, inside EXEC, answer as a timeout at once).
@@ -390,18 +401,7 @@ fn block_pop(ctx: &mut Ctx, argv: &[&[u8]], front: bool) -> CmdResult {
     let timeout = parse_timeout(argv[argv.len() - 1])?;
     let keys = &argv[1..argv.len() - 1];
     for key in keys {
-        let mut shard = ctx.db().lock_key(key);
-        if let Some(list) = collection_write(&mut shard, key, ctx.now, Value::list_mut)? {
-            let e = if front {
-                list.pop_front()
-            } else {
-                list.pop_back()
-            }
-            .expect("lists are never empty");
-            remove_if_empty(&mut shard, key);
-            ctx.out.array(2);
-            ctx.out.bulk(key);
-            ctx.out.bulk(&e);
+        if pop_with_key(ctx.at(), key, front, ctx.out)? {
             return Ok(());
         }
     }
@@ -425,15 +425,7 @@ fn block_move(
 ) -> CmdResult {
     let timeout = parse_timeout(timeout)?;
     let mut probe = Reply::new();
-    if move_element(
-        ctx.db(),
-        ctx.now,
-        argv[1],
-        argv[2],
-        from_front,
-        to_front,
-        &mut probe,
-    )? {
+    if move_element(ctx.at(), argv[1], argv[2], from_front, to_front, &mut probe)? {
         ctx.out.raw(&probe.buf);
         return Ok(());
     }
@@ -458,7 +450,7 @@ fn brpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let timeout = parse_timeout(argv[1])?;
     let (keys, front, count) = parse_mpop(argv, 2)?;
-    if let Some(i) = mpop_first(ctx.db(), ctx.now, &keys, front, count, ctx.out)? {
+    if let Some(i) = mpop_first(ctx.at(), &keys, front, count, ctx.out)? {
         ctx.server.watches.touch(ctx.client.db, keys[i]);
         return Ok(());
     }
@@ -482,7 +474,7 @@ fn zpop_now(
 ) -> Result<bool, CmdError> {
     let mut probe = Reply::new();
     probe.resp3 = ctx.out.resp3;
-    match zpop(ctx.db(), ctx.now, keys, max, count, shape, &mut probe)? {
+    match zpop(ctx.at(), keys, max, count, shape, &mut probe)? {
         Some(i) => {
             ctx.out.raw(&probe.buf);
             ctx.server.watches.touch(ctx.client.db, keys[i]);

@@ -1,11 +1,13 @@
 //! Hash commands: fields set, read, deleted and listed.
 
+use crate::engine::notify as ev;
 use rand::Rng;
 
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
 use super::{args, cursor};
 use super::{
-    collection_mut, collection_read, collection_write, remove_if_empty, CmdError, CmdResult, Ctx,
+    changed, collection_mut, collection_read, collection_write, remove_if_empty, CmdError,
+    CmdResult, Ctx,
 };
 use crate::engine::collections::{Hash, Limits};
 use crate::engine::Value;
@@ -59,12 +61,14 @@ fn set_pairs(ctx: &mut Ctx, argv: &[&[u8]], name: &str) -> Result<usize, CmdErro
 
 fn hset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let n = set_pairs(ctx, argv, "hset")?;
+    ctx.notify(ev::HASH, "hset", argv[1]);
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn hmset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     set_pairs(ctx, argv, "hmset")?;
+    ctx.notify(ev::HASH, "hset", argv[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -73,6 +77,9 @@ fn hsetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let set = write_hash(ctx, argv[1], |h, lim| {
         h.get(argv[2]).is_none() && h.insert(argv[2], argv[3], lim)
     })?;
+    if set {
+        ctx.notify(ev::HASH, "hset", argv[1]);
+    }
     ctx.out.int(set as i64);
     Ok(())
 }
@@ -107,7 +114,9 @@ fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(h) => argv[2..].iter().filter(|f| h.remove(f)).count(),
         None => 0,
     };
-    remove_if_empty(&mut shard, argv[1]);
+    if n > 0 {
+        changed(ctx, &mut shard, argv[1], ev::HASH, "hdel");
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -172,6 +181,7 @@ fn hvals(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// error nothing is left behind (no empty hash).
 fn update_field(
     ctx: &mut Ctx,
+    event: &str,
     key: &[u8],
     field: &[u8],
     f: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, CmdError>,
@@ -182,6 +192,7 @@ fn update_field(
     let result = f(h.get(field).map(|v| &v[..]));
     if let Ok(v) = &result {
         h.insert(field, v, &lim);
+        ctx.notify(ev::HASH, event, key);
     }
     remove_if_empty(&mut shard, key);
     result
@@ -189,7 +200,7 @@ fn update_field(
 
 fn hincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let incr = args::int(argv[3])?;
-    let v = update_field(ctx, argv[1], argv[2], |cur| {
+    let v = update_field(ctx, "hincrby", argv[1], argv[2], |cur| {
         let n = match cur {
             Some(c) => {
                 args::strict_i64(c).ok_or(CmdError::new("ERR hash value is not an integer"))?
@@ -210,7 +221,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Err(FloatError::NanOrInf) => return Err(CmdError::new("ERR value is NaN or Infinity")),
         Ok(_) => {}
     }
-    let v = update_field(ctx, argv[1], argv[2], |cur| {
+    let v = update_field(ctx, "hincrbyfloat", argv[1], argv[2], |cur| {
         float::add(cur.unwrap_or(b"0"), argv[3]).map_err(|e| match e {
             FloatError::NotFloat => CmdError::new("ERR hash value is not a float"),
             FloatError::NanOrInf => CmdError::new("ERR increment would produce NaN or Infinity"),

@@ -3,6 +3,7 @@
 use super::args::{self, is};
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
 use super::{CmdError, CmdResult, Ctx, DB_INDEX, NO_KEY, SYNTAX};
+use crate::engine::notify as ev;
 use crate::engine::{glob, scan};
 
 pub static COMMANDS: &[C] = &[
@@ -87,6 +88,7 @@ fn del(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let shard = locked.shard(k);
         if shard.contains(k, ctx.now) {
             shard.remove(k);
+            ctx.notify(ev::GENERIC, "del", k);
             n += 1;
         }
     }
@@ -138,6 +140,8 @@ fn rename_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> Result<bool, CmdEr
     }
     let entry = locked.shard(src).remove(src).expect("checked above");
     locked.shard(dst).insert(dst, entry);
+    ctx.notify(ev::GENERIC, "rename_from", src);
+    ctx.notify(ev::GENERIC, "rename_to", dst);
     Ok(true)
 }
 
@@ -254,6 +258,8 @@ fn move_(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     // The source key is touched by dispatch; the destination lives in another database.
     ctx.server.watches.touch(dst_db, key);
     ctx.server.blocking.signal(dst_db, key);
+    ctx.notify(ev::GENERIC, "move_from", key);
+    ctx.server.notify(ev::GENERIC, "move_to", key, dst_db);
     ctx.out.int(1);
     Ok(())
 }
@@ -293,6 +299,9 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if copied && dst_db != src_db {
         ctx.server.watches.touch(dst_db, dst_key);
         ctx.server.blocking.signal(dst_db, dst_key);
+    }
+    if copied {
+        ctx.server.notify(ev::GENERIC, "copy_to", dst_key, dst_db);
     }
     ctx.out.int(copied as i64);
     Ok(())
@@ -448,8 +457,10 @@ fn expire_generic(
     }
     if when <= ctx.now as i64 {
         shard.remove(key);
+        ctx.notify(ev::GENERIC, "del", key);
     } else {
         shard.set_expire(key, when as u64);
+        ctx.notify(ev::GENERIC, "expire", key);
     }
     ctx.out.int(1);
     Ok(())
@@ -509,6 +520,7 @@ fn persist(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         .is_some_and(|e| e.expire_at != 0);
     if had {
         shard.set_expire(argv[1], 0);
+        ctx.notify(ev::GENERIC, "persist", argv[1]);
     }
     ctx.out.int(had as i64);
     Ok(())

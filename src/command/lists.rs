@@ -2,11 +2,14 @@
 
 use super::args::{self, is};
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
+use super::At;
 use super::{
-    collection_mut, collection_read, collection_write, remove_if_empty, CmdError, CmdResult, Ctx,
+    changed, changed_in, collection_mut, collection_read, collection_write, CmdError, CmdResult,
+    Ctx,
 };
 use crate::engine::collections::List;
-use crate::engine::{Db, Value};
+use crate::engine::notify as ev;
+use crate::engine::Value;
 use crate::protocol::Reply;
 
 #[rustfmt::skip]
@@ -51,6 +54,7 @@ fn push(ctx: &mut Ctx, argv: &[&[u8]], front: bool, only_existing: bool) -> CmdR
         }
     }
     ctx.out.int(list.len() as i64);
+    ctx.notify(ev::LIST, if front { "lpush" } else { "rpush" }, argv[1]);
     Ok(())
 }
 
@@ -72,7 +76,7 @@ fn rpushx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn pop(ctx: &mut Ctx, argv: &[&[u8]], front: bool) -> CmdResult {
     if argv.len() > 3 {
-        let name = if front { "lpop" } else { "rpop" };
+        let name = pop_event(front);
         return Err(CmdError::owned(format!(
             "ERR wrong number of arguments for '{name}' command"
         )));
@@ -96,7 +100,7 @@ fn pop(ctx: &mut Ctx, argv: &[&[u8]], front: bool) -> CmdResult {
         }
         return Ok(());
     };
-    let take = |l: &mut List| if front { l.pop_front() } else { l.pop_back() };
+    let take = |l: &mut List| pop_end(l, front);
     match count {
         None => {
             let e = take(list).expect("lists are never empty");
@@ -111,7 +115,7 @@ fn pop(ctx: &mut Ctx, argv: &[&[u8]], front: bool) -> CmdResult {
             }
         }
     }
-    remove_if_empty(&mut shard, argv[1]);
+    changed(ctx, &mut shard, argv[1], ev::LIST, pop_event(front));
     Ok(())
 }
 
@@ -205,6 +209,7 @@ fn linsert(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(i) => {
             list.insert(if after { i + 1 } else { i }, argv[4].into());
             ctx.out.int(list.len() as i64);
+            ctx.notify(ev::LIST, "linsert", argv[1]);
         }
         None => ctx.out.int(-1),
     }
@@ -301,7 +306,9 @@ fn lrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
         }
     }
-    remove_if_empty(&mut shard, argv[1]);
+    if removed > 0 {
+        changed(ctx, &mut shard, argv[1], ev::LIST, "lrem");
+    }
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -320,6 +327,7 @@ fn lset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(e) => *e = argv[3].into(),
         None => return Err(CmdError::new("ERR index out of range")),
     }
+    ctx.notify(ev::LIST, "lset", argv[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -336,10 +344,28 @@ fn ltrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
             None => list.clear(),
         }
+        changed(ctx, &mut shard, argv[1], ev::LIST, "ltrim");
     }
-    remove_if_empty(&mut shard, argv[1]);
     ctx.out.ok();
     Ok(())
+}
+
+/// Takes an element from the head (`front`) or the tail.
+pub fn pop_end(list: &mut List, front: bool) -> Option<crate::engine::collections::Bytes> {
+    if front {
+        list.pop_front()
+    } else {
+        list.pop_back()
+    }
+}
+
+/// The keyspace event of a pop from that end.
+pub fn pop_event(front: bool) -> &'static str {
+    if front {
+        "lpop"
+    } else {
+        "rpop"
+    }
 }
 
 /// LEFT or RIGHT: true for the head.
@@ -357,15 +383,15 @@ pub fn side(arg: &[u8]) -> Result<bool, CmdError> {
 /// the element, or a null when `src` is missing. Returns whether an element moved. Shared by
 /// LMOVE, RPOPLPUSH and their blocking forms when a waiter is served.
 pub fn move_element(
-    db: &Db,
-    now: u64,
+    at: At,
     src: &[u8],
     dst: &[u8],
     from_front: bool,
     to_front: bool,
     out: &mut Reply,
 ) -> Result<bool, CmdError> {
-    let mut locked = db.lock_keys([src, dst]);
+    let now = at.now;
+    let mut locked = at.keyspace().lock_keys([src, dst]);
     if collection_write(locked.shard(src), src, now, Value::list_mut)?.is_none() {
         out.null();
         return Ok(false);
@@ -380,13 +406,7 @@ pub fn move_element(
     }
     let list =
         collection_write(locked.shard(src), src, now, Value::list_mut)?.expect("checked above");
-    let e = if from_front {
-        list.pop_front()
-    } else {
-        list.pop_back()
-    }
-    .expect("lists are never empty");
-    remove_if_empty(locked.shard(src), src);
+    let e = pop_end(list, from_front).expect("lists are never empty");
     let dl = collection_mut(
         locked.shard(dst),
         dst,
@@ -400,17 +420,22 @@ pub fn move_element(
     } else {
         dl.push_back(e);
     }
+    // Redis reports the push, then the pop (and the source's deletion if it emptied).
+    let push = if to_front { "lpush" } else { "rpush" };
+    at.notify(ev::LIST, push, dst);
+    let pop = pop_event(from_front);
+    changed_in(at, locked.shard(src), src, ev::LIST, pop);
     Ok(true)
 }
 
 fn lmove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (from, to) = (side(argv[3])?, side(argv[4])?);
-    move_element(ctx.db(), ctx.now, argv[1], argv[2], from, to, ctx.out)?;
+    move_element(ctx.at(), argv[1], argv[2], from, to, ctx.out)?;
     Ok(())
 }
 
 fn rpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    move_element(ctx.db(), ctx.now, argv[1], argv[2], false, true, ctx.out)?;
+    move_element(ctx.at(), argv[1], argv[2], false, true, ctx.out)?;
     Ok(())
 }
 
@@ -418,13 +443,14 @@ fn rpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// `[key, [elements]]`. Returns the key's position, or None (nothing replied) when every list
 /// is missing.
 pub fn mpop_first(
-    db: &Db,
-    now: u64,
+    at: At,
     keys: &[&[u8]],
     front: bool,
     count: usize,
     out: &mut Reply,
 ) -> Result<Option<usize>, CmdError> {
+    let now = at.now;
+    let db = at.keyspace();
     for (pos, key) in keys.iter().enumerate() {
         let mut shard = db.lock_key(key);
         let Some(list) = collection_write(&mut shard, key, now, Value::list_mut)? else {
@@ -435,15 +461,10 @@ pub fn mpop_first(
         out.bulk(key);
         out.array(n);
         for _ in 0..n {
-            let e = if front {
-                list.pop_front()
-            } else {
-                list.pop_back()
-            }
-            .expect("n <= len");
+            let e = pop_end(list, front).expect("n <= len");
             out.bulk(&e);
         }
-        remove_if_empty(&mut shard, key);
+        changed_in(at, &mut shard, key, ev::LIST, pop_event(front));
         return Ok(Some(pos));
     }
     Ok(None)
@@ -459,7 +480,7 @@ pub fn parse_mpop<'a>(
 
 fn lmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (keys, front, count) = parse_mpop(argv, 1)?;
-    match mpop_first(ctx.db(), ctx.now, &keys, front, count, ctx.out)? {
+    match mpop_first(ctx.at(), &keys, front, count, ctx.out)? {
         // The key table cannot name LMPOP's keys, so WATCH is told here.
         Some(i) => ctx.server.watches.touch(ctx.client.db, keys[i]),
         None => ctx.out.null_array(),

@@ -88,6 +88,21 @@ impl<'a> Ctx<'a> {
             .load(Ordering::Relaxed)
     }
 
+    /// This command's write target.
+    pub fn at(&self) -> At<'a> {
+        At {
+            server: self.server,
+            db: self.client.db,
+            now: self.now,
+        }
+    }
+
+    /// Publishes a keyspace event about `key` in the client's database.
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.server.notify(class, event, key, self.client.db);
+    }
+
     /// Whether reads should update access times (CLIENT NO-TOUCH turns it off).
     pub fn touch(&self) -> bool {
         !self.client.handle.no_touch.load(Ordering::Relaxed)
@@ -95,6 +110,25 @@ impl<'a> Ctx<'a> {
 }
 
 pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
+
+/// Where a write lands: the server, a database and the command's clock. Handlers take it from
+/// their `Ctx`; serving a blocked client builds one from the waiter.
+#[derive(Clone, Copy)]
+pub struct At<'a> {
+    pub server: &'a Server,
+    pub db: usize,
+    pub now: u64,
+}
+
+impl<'a> At<'a> {
+    pub fn keyspace(&self) -> &'a Db {
+        self.server.keyspace.db(self.db)
+    }
+
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.server.notify(class, event, key, self.db);
+    }
+}
 
 /// The collection at `key` for a write, created empty if the key is missing; WRONGTYPE if the
 /// key holds another type. `new` makes the empty value; `access` picks the variant out of a `Value`.
@@ -138,6 +172,21 @@ pub fn collection_write<'s, T>(
     match shard.get_mut(key, now) {
         None => Ok(None),
         Some(e) => access(&mut e.value).map(Some).ok_or(WRONGTYPE),
+    }
+}
+
+/// After a change to the collection at `key`: publishes the change's keyspace event, then
+/// deletes the key (with a `del` event) if the collection became empty, in Redis's order.
+pub fn changed(ctx: &Ctx, shard: &mut Shard, key: &[u8], class: u32, event: &str) {
+    changed_in(ctx.at(), shard, key, class, event);
+}
+
+/// `changed` for code that runs without a client (a blocked client being served).
+pub fn changed_in(at: At, shard: &mut Shard, key: &[u8], class: u32, event: &str) {
+    at.notify(class, event, key);
+    if shard.peek(key).is_some_and(|e| e.value.is_empty()) {
+        shard.remove(key);
+        at.notify(crate::engine::notify::GENERIC, "del", key);
     }
 }
 
@@ -248,6 +297,9 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     let result = handler(ctx, argv);
     if spec.flags & table::WRITE != 0 && result.is_ok() {
         transactions::after_write(ctx, spec, argv);
+    }
+    if crate::engine::notify::flags() != 0 {
+        ctx.server.publish_engine_events();
     }
     // Blocked clients are served once the write that fed them is complete (after EXEC, for a
     // write inside a transaction), before any other command runs.

@@ -1,11 +1,13 @@
 //! Set commands: membership, cardinality, listing and random members.
 
+use crate::engine::notify as ev;
 use rand::Rng;
 
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, STORE_FIRST, WRITE};
 use super::{args, cursor};
 use super::{
-    collection_mut, collection_read, collection_write, remove_if_empty, CmdError, CmdResult, Ctx,
+    changed, collection_mut, collection_read, collection_write, remove_if_empty, CmdError,
+    CmdResult, Ctx,
 };
 use crate::engine::Value;
 
@@ -90,6 +92,9 @@ fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
     let set = collection_mut(&mut shard, argv[1], ctx.now, Value::new_set, Value::set_mut)?;
     let added = argv[2..].iter().filter(|m| set.insert(m, &lim)).count();
+    if added > 0 {
+        ctx.notify(ev::SET, "sadd", argv[1]);
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -100,7 +105,9 @@ fn srem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(set) => argv[2..].iter().filter(|m| set.remove(m)).count(),
         None => 0,
     };
-    remove_if_empty(&mut shard, argv[1]);
+    if removed > 0 {
+        changed(ctx, &mut shard, argv[1], ev::SET, "srem");
+    }
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -228,6 +235,9 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
         }
     }
+    if count != Some(0) {
+        changed(ctx, &mut shard, argv[1], ev::SET, "spop");
+    }
     remove_if_empty(&mut shard, argv[1]);
     Ok(())
 }
@@ -262,9 +272,10 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    remove_if_empty(shard, src);
+    changed(ctx, shard, src, ev::SET, "srem");
     let shard = locked.shard(dst);
     collection_mut(shard, dst, now, Value::new_set, Value::set_mut)?.insert(member, &lim);
+    ctx.notify(ev::SET, "sadd", dst);
     ctx.out.int(1);
     Ok(())
 }
@@ -347,10 +358,10 @@ fn reply_members(ctx: &mut Ctx, members: &[Vec<u8>]) {
 }
 
 /// Replaces `dst` with a set of `members` (deleting it when there are none); replies the count.
-fn store_members(ctx: &mut Ctx, dst: &[u8], members: &[Vec<u8>]) {
+fn store_members(ctx: &mut Ctx, dst: &[u8], members: &[Vec<u8>], event: &str) {
     let lim = *ctx.server.config.live.limits.read();
     let mut shard = ctx.db().lock_key(dst);
-    shard.remove(dst);
+    let existed = shard.remove(dst).is_some();
     if !members.is_empty() {
         let mut v = Value::new_set();
         let s = v.set_mut().expect("a set");
@@ -358,6 +369,9 @@ fn store_members(ctx: &mut Ctx, dst: &[u8], members: &[Vec<u8>]) {
             s.insert(m, &lim);
         }
         shard.insert(dst, crate::engine::Entry::new(v));
+        ctx.notify(ev::SET, event, dst);
+    } else if existed {
+        ctx.notify(ev::GENERIC, "del", dst);
     }
     ctx.out.int(members.len() as i64);
 }
@@ -382,19 +396,19 @@ fn sdiff(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn sinterstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let r = set_algebra(ctx, &argv[2..], Some(argv[1]), SetOp::Inter)?;
-    store_members(ctx, argv[1], &r);
+    store_members(ctx, argv[1], &r, "sinterstore");
     Ok(())
 }
 
 fn sunionstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let r = set_algebra(ctx, &argv[2..], Some(argv[1]), SetOp::Union)?;
-    store_members(ctx, argv[1], &r);
+    store_members(ctx, argv[1], &r, "sunionstore");
     Ok(())
 }
 
 fn sdiffstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let r = set_algebra(ctx, &argv[2..], Some(argv[1]), SetOp::Diff)?;
-    store_members(ctx, argv[1], &r);
+    store_members(ctx, argv[1], &r, "sdiffstore");
     Ok(())
 }
 

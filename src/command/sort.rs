@@ -213,7 +213,10 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
         }
         Some(dst) => {
             let mut shard = db.lock_key(dst);
-            shard.remove(dst);
+            let existed = shard.remove(dst).is_some();
+            if out.is_empty() && existed {
+                ctx.notify(crate::engine::notify::GENERIC, "del", dst);
+            }
             if !out.is_empty() {
                 let mut v = Value::new_list();
                 let l = v.list_mut().expect("a list");
@@ -221,6 +224,7 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
                     l.push_back(x.as_deref().unwrap_or(b"").into());
                 }
                 shard.insert(dst, Entry::new(v));
+                ctx.notify(crate::engine::notify::LIST, "sortstore", dst);
             }
             drop(shard);
             // The key table names only the sorted key: the destination is touched here.

@@ -3,6 +3,7 @@
 use super::args::{self, is};
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
 use super::{CmdError, CmdResult, Ctx, NOT_INT, OVERFLOW, SYNTAX, WRONGTYPE};
+use crate::engine::notify as ev;
 use crate::engine::{Entry, Shard, Str, Value};
 use crate::protocol::Reply;
 
@@ -183,6 +184,10 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         _ => 0,
     };
     shard.insert(key, new_entry(argv[2], expire_at));
+    ctx.notify(ev::STRING, "set", key);
+    if matches!(ttl, Ttl::At(_)) {
+        ctx.notify(ev::GENERIC, "expire", key);
+    }
     if !get {
         ctx.out.ok();
     }
@@ -195,6 +200,7 @@ fn setnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
     } else {
         shard.insert(argv[1], new_entry(argv[2], 0));
+        ctx.notify(ev::STRING, "set", argv[1]);
         ctx.out.int(1);
     }
     Ok(())
@@ -205,6 +211,8 @@ fn setex_generic(ctx: &mut Ctx, argv: &[&[u8]], unit: &str, cmd: &str) -> CmdRes
     ctx.db()
         .lock_key(argv[1])
         .insert(argv[1], new_entry(argv[3], at));
+    ctx.notify(ev::STRING, "set", argv[1]);
+    ctx.notify(ev::GENERIC, "expire", argv[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -224,6 +232,7 @@ fn getset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None => ctx.out.null(),
     }
     shard.insert(argv[1], new_entry(argv[2], 0));
+    ctx.notify(ev::STRING, "set", argv[1]);
     Ok(())
 }
 
@@ -237,6 +246,7 @@ fn getdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     shard.remove(argv[1]);
+    ctx.notify(ev::GENERIC, "del", argv[1]);
     Ok(())
 }
 
@@ -269,12 +279,17 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     match ttl {
         Ttl::At(at) if at <= ctx.now => {
             shard.remove(key);
+            ctx.notify(ev::GENERIC, "del", key);
         }
         Ttl::At(at) => {
             shard.set_expire(key, at);
+            ctx.notify(ev::GENERIC, "expire", key);
         }
         Ttl::Persist => {
-            shard.set_expire(key, 0);
+            if shard.peek(key).is_some_and(|e| e.expire_at != 0) {
+                shard.set_expire(key, 0);
+                ctx.notify(ev::GENERIC, "persist", key);
+            }
         }
         Ttl::Unchanged | Ttl::Keep => {}
     }
@@ -318,6 +333,7 @@ fn mset_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> CmdResult {
     }
     for kv in pairs.chunks(2) {
         locked.shard(kv[0]).insert(kv[0], new_entry(kv[1], 0));
+        ctx.notify(ev::STRING, "set", kv[0]);
     }
     if nx {
         ctx.out.int(1);
@@ -353,6 +369,7 @@ fn append(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             n
         }
     };
+    ctx.notify(ev::STRING, "append", argv[1]);
     ctx.out.int(new_len as i64);
     Ok(())
 }
@@ -386,6 +403,7 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
             by
         }
     };
+    ctx.notify(ev::STRING, "incrby", key);
     ctx.out.int(result);
     Ok(())
 }
@@ -432,6 +450,7 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut entry = Entry::new(Value::Str(Str::from_vec(text.clone(), false)));
     entry.expire_at = expire_at;
     shard.insert(argv[1], entry);
+    ctx.notify(ev::STRING, "incrbyfloat", argv[1]);
     ctx.out.bulk(&text);
     Ok(())
 }
@@ -495,6 +514,7 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     data[offset..offset + value.len()].copy_from_slice(value);
     let n = data.len();
     store_raw(&mut shard, argv[1], ctx.now, data);
+    ctx.notify(ev::STRING, "setrange", argv[1]);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -544,6 +564,7 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         data[byte] &= !mask;
     }
     store_raw(&mut shard, argv[1], ctx.now, data);
+    ctx.notify(ev::STRING, "setbit", argv[1]);
     ctx.out.int(old as i64);
     Ok(())
 }

@@ -3,8 +3,9 @@
 
 use super::args::{self, is};
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, STORE_FIRST, WRITE};
-use super::{collection_read, collection_write, remove_if_empty, CmdError, CmdResult, Ctx, SYNTAX};
+use super::{changed, collection_read, collection_write, CmdError, CmdResult, Ctx, SYNTAX};
 use crate::engine::collections::ZSet;
+use crate::engine::notify as ev;
 use crate::engine::{Entry, Value};
 use crate::protocol::Reply;
 
@@ -292,10 +293,13 @@ fn zrevrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// Replaces `dst` with a sorted set of `items` (deleted when empty); returns the count.
-pub fn store_zset(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)]) -> usize {
+pub fn store_zset(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)], event: &str) -> usize {
     let lim = *ctx.server.config.live.limits.read();
     let mut shard = ctx.db().lock_key(dst);
-    shard.remove(dst);
+    let existed = shard.remove(dst).is_some();
+    if items.is_empty() && existed {
+        ctx.notify(ev::GENERIC, "del", dst);
+    }
     if !items.is_empty() {
         let mut v = Value::new_zset();
         let z = v.zset_mut().expect("a zset");
@@ -303,6 +307,7 @@ pub fn store_zset(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)]) -> usize 
             z.insert(m, *s, &lim);
         }
         shard.insert(dst, Entry::new(v));
+        ctx.notify(ev::ZSET, event, dst);
     }
     items.len()
 }
@@ -315,7 +320,7 @@ fn zrangestore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None => Vec::new(),
     };
     drop(shard);
-    let n = store_zset(ctx, argv[1], &items);
+    let n = store_zset(ctx, argv[1], &items, "zrangestore");
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -343,7 +348,7 @@ fn zlexcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     count_in(ctx, argv, r)
 }
 
-fn remove_range(ctx: &mut Ctx, argv: &[&[u8]], range: Range) -> CmdResult {
+fn remove_range(ctx: &mut Ctx, argv: &[&[u8]], range: Range, event: &str) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
     let n = match collection_write(&mut shard, argv[1], ctx.now, Value::zset_mut)? {
         Some(z) => {
@@ -355,24 +360,26 @@ fn remove_range(ctx: &mut Ctx, argv: &[&[u8]], range: Range) -> CmdResult {
         }
         None => 0,
     };
-    remove_if_empty(&mut shard, argv[1]);
+    if n > 0 {
+        changed(ctx, &mut shard, argv[1], ev::ZSET, event);
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn zremrangebyrank(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let r = Range::Rank(args::int(argv[2])?, args::int(argv[3])?);
-    remove_range(ctx, argv, r)
+    remove_range(ctx, argv, r, "zremrangebyrank")
 }
 
 fn zremrangebyscore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let r = Range::Score(score_bound(argv[2])?, score_bound(argv[3])?);
-    remove_range(ctx, argv, r)
+    remove_range(ctx, argv, r, "zremrangebyscore")
 }
 
 fn zremrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let r = Range::Lex(lex_bound(argv[2])?, lex_bound(argv[3])?);
-    remove_range(ctx, argv, r)
+    remove_range(ctx, argv, r, "zremrangebylex")
 }
 
 fn rank(ctx: &mut Ctx, argv: &[&[u8]], rev: bool) -> CmdResult {

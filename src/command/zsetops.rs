@@ -6,10 +6,12 @@ use rand::Rng;
 use super::args::{self, is};
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, STORE_FIRST, WRITE};
 use super::zranges::{reply_members, store_zset};
+use super::At;
 use super::{
-    collection_read, collection_write, cursor, remove_if_empty, CmdError, CmdResult, Ctx, SYNTAX,
+    changed_in, collection_read, collection_write, cursor, CmdError, CmdResult, Ctx, SYNTAX,
 };
-use crate::engine::{Db, Locked, Value};
+use crate::engine::notify as ev;
+use crate::engine::{Locked, Value};
 use crate::protocol::Reply;
 
 #[rustfmt::skip]
@@ -57,14 +59,15 @@ pub struct PopShape {
 /// Returns the index of the key popped from, or None when every key is missing (the empty
 /// reply is then written).
 pub fn zpop(
-    db: &Db,
-    now: u64,
+    at: At,
     keys: &[&[u8]],
     max: bool,
     count: Option<usize>,
     shape: PopShape,
     out: &mut Reply,
 ) -> Result<Option<usize>, CmdError> {
+    let now = at.now;
+    let db = at.keyspace();
     for (idx, key) in keys.iter().enumerate() {
         let mut shard = db.lock_key(key);
         let Some(z) = collection_write(&mut shard, key, now, Value::zset_mut)? else {
@@ -105,7 +108,13 @@ pub fn zpop(
             out.bulk(&m);
             out.double(s);
         }
-        remove_if_empty(&mut shard, key);
+        changed_in(
+            at,
+            &mut shard,
+            key,
+            ev::ZSET,
+            if max { "zpopmax" } else { "zpopmin" },
+        );
         return Ok(Some(idx));
     }
     if shape.nil_when_empty {
@@ -129,7 +138,7 @@ fn pop_minmax(ctx: &mut Ctx, argv: &[&[u8]], max: bool) -> CmdResult {
         nested: ctx.out.resp3 && count.is_some(),
         nil_when_empty: false,
     };
-    zpop(ctx.db(), ctx.now, &argv[1..2], max, count, shape, ctx.out)?;
+    zpop(ctx.at(), &argv[1..2], max, count, shape, ctx.out)?;
     Ok(())
 }
 
@@ -168,15 +177,7 @@ pub const MPOP_SHAPE: PopShape = PopShape {
 
 fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (keys, max, count) = parse_zmpop(argv, 1)?;
-    if let Some(i) = zpop(
-        ctx.db(),
-        ctx.now,
-        &keys,
-        max,
-        Some(count),
-        MPOP_SHAPE,
-        ctx.out,
-    )? {
+    if let Some(i) = zpop(ctx.at(), &keys, max, Some(count), MPOP_SHAPE, ctx.out)? {
         // The key table cannot name ZMPOP's keys, so WATCH is told here.
         ctx.server.watches.touch(ctx.client.db, keys[i]);
     }
@@ -482,9 +483,14 @@ fn algebra_reply(ctx: &mut Ctx, argv: &[&[u8]], op: Op) -> CmdResult {
 }
 
 fn algebra_store(ctx: &mut Ctx, argv: &[&[u8]], op: Op) -> CmdResult {
+    let event = match op {
+        Op::Union => "zunionstore",
+        Op::Inter => "zinterstore",
+        Op::Diff => "zdiffstore",
+    };
     let a = parse_algebra(ctx, argv, 2, op, true, false)?;
     let r = algebra(ctx, &a, op, Some(argv[1]))?;
-    let n = store_zset(ctx, argv[1], &r);
+    let n = store_zset(ctx, argv[1], &r, event);
     ctx.out.int(n as i64);
     Ok(())
 }

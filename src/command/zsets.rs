@@ -3,9 +3,10 @@
 use super::args::{self, is};
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
 use super::{
-    collection_mut, collection_read, collection_write, remove_if_empty, CmdError, CmdResult, Ctx,
-    SYNTAX,
+    changed, collection_mut, collection_read, collection_write, remove_if_empty, CmdError,
+    CmdResult, Ctx, SYNTAX,
 };
+use crate::engine::notify as ev;
 use crate::engine::Value;
 
 pub static COMMANDS: &[C] = &[
@@ -128,6 +129,9 @@ fn zadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     remove_if_empty(&mut shard, key);
+    if added + changed > 0 {
+        ctx.notify(ev::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+    }
     if f.incr {
         match incr_result {
             Some(s) => ctx.out.double(s),
@@ -156,6 +160,7 @@ fn zincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new("ERR resulting score is not a number (NaN)"));
     }
     z.insert(argv[3], new, &lim);
+    ctx.notify(ev::ZSET, "zincr", argv[1]);
     ctx.out.double(new);
     Ok(())
 }
@@ -185,7 +190,9 @@ fn zrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(z) => argv[2..].iter().filter(|m| z.remove(m)).count(),
         None => 0,
     };
-    remove_if_empty(&mut shard, argv[1]);
+    if n > 0 {
+        changed(ctx, &mut shard, argv[1], ev::ZSET, "zrem");
+    }
     ctx.out.int(n as i64);
     Ok(())
 }

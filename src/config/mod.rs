@@ -189,6 +189,9 @@ impl Config {
         l.proto_max_bulk_len
             .store(num("proto-max-bulk-len"), Ordering::Relaxed);
         l.maxmemory.store(num("maxmemory"), Ordering::Relaxed);
+        crate::engine::notify::set_flags(
+            crate::engine::notify::parse(&self.get("notify-keyspace-events")).unwrap_or(0),
+        );
         let obl = params::output_buffer_limits(&self.get("client-output-buffer-limit"));
         if let Some((hard, soft, secs)) = obl.get("pubsub") {
             l.pubsub_hard_limit.store(*hard, Ordering::Relaxed);

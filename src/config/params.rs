@@ -85,6 +85,7 @@ pub static PARAMS: &[ParamDef] = &[
     p("maxmemory", Kind::Memory { min: 0, max: i64::MAX as u64 }, "0", true),
     // Per class: hard limit, soft limit, soft seconds. Enforced for pubsub subscribers. A SET
     // names the classes it changes; the others return to their defaults.
+    p("notify-keyspace-events", Kind::Custom(check_notify), "", true),
     p("client-output-buffer-limit", Kind::Custom(check_output_buffer_limit), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", true),
     p("proto-max-bulk-len", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "536870912", true),
     p("client-query-buffer-limit", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "1073741824", true),
@@ -268,6 +269,12 @@ fn check_output_buffer_limit(v: &str) -> Result<String, String> {
         .map(|(n, h, s, t)| format!("{n} {h} {s} {t}"))
         .collect::<Vec<_>>()
         .join(" "))
+}
+
+fn check_notify(v: &str) -> Result<String, String> {
+    crate::engine::notify::parse(v)
+        .map(crate::engine::notify::to_string)
+        .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())
 }
 
 fn check_save(v: &str) -> Result<String, String> {

@@ -36,8 +36,7 @@ pub fn active_expire_cycle(ks: &Keyspace, budget: Duration) -> usize {
                     break;
                 };
                 if shard.peek(&key).is_some_and(|e| e.is_expired(now)) {
-                    shard.remove(&key);
-                    shard.stats.expired += 1;
+                    shard.expire_now(&key);
                     expired += 1;
                 }
             }

@@ -12,6 +12,7 @@ pub mod float;
 pub mod gate;
 pub mod glob;
 pub mod key;
+pub mod notify;
 pub mod scan;
 pub mod value;
 pub mod watch;
@@ -67,11 +68,21 @@ pub struct Shard {
     volatile: IndexSet<Key, Hasher>,
     pub stats: ShardStats,
     rng: SmallRng,
+    /// The database this shard belongs to (for the events it raises; SWAPDB swaps contents,
+    /// never shards).
+    db: usize,
 }
 
 impl Default for Shard {
     fn default() -> Self {
+        Shard::new(0)
+    }
+}
+
+impl Shard {
+    pub fn new(db: usize) -> Self {
         Shard {
+            db,
             map: dict::Dict::new(foldhash::fast::FixedState::with_seed(rand::random())),
             volatile: IndexSet::default(),
             stats: ShardStats::default(),
@@ -106,8 +117,7 @@ impl Shard {
     fn live_index(&mut self, key: &[u8], now: u64) -> Option<usize> {
         let i = self.map.find(key)?;
         if self.map.slot(i).is_some_and(|(_, e)| e.is_expired(now)) {
-            self.remove(key);
-            self.stats.expired += 1;
+            self.expire_now(key);
             return None;
         }
         Some(i)
@@ -144,6 +154,7 @@ impl Shard {
             Some(slot) => Some(std::mem::replace(slot, entry)),
             None => {
                 self.map.insert_new(key, entry);
+                notify::raise(notify::NEW, self.db, "new", key);
                 None
             }
         };
@@ -154,6 +165,14 @@ impl Shard {
             self.volatile.swap_remove(key);
         }
         old
+    }
+
+    /// Deletes a key whose TTL has passed, counting it and raising the `expired` event.
+    pub fn expire_now(&mut self, key: &[u8]) {
+        if self.remove(key).is_some() {
+            self.stats.expired += 1;
+            notify::raise(notify::EXPIRED, self.db, "expired", key);
+        }
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
@@ -248,10 +267,10 @@ pub struct Db {
 }
 
 impl Db {
-    fn new(nshards: usize, seed: u64) -> Db {
+    fn new(db: usize, nshards: usize, seed: u64) -> Db {
         assert!(nshards.is_power_of_two());
         Db {
-            shards: (0..nshards).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..nshards).map(|_| Mutex::new(Shard::new(db))).collect(),
             hasher: foldhash::fast::FixedState::with_seed(seed),
         }
     }
@@ -383,8 +402,7 @@ impl Db {
             let (k, e) = shard.get_index(i).expect("index in range");
             if e.is_expired(now) {
                 let k = k.clone();
-                shard.remove(&k);
-                shard.stats.expired += 1;
+                shard.expire_now(&k);
                 continue;
             }
             return Some(k.to_vec());
@@ -425,7 +443,7 @@ impl Keyspace {
         let seed: u64 = rand::random();
         Keyspace {
             dbs: (0..databases)
-                .map(|_| Db::new(shards_per_db, seed))
+                .map(|db| Db::new(db, shards_per_db, seed))
                 .collect(),
         }
     }

@@ -122,6 +122,40 @@ impl Server {
         self.clients.wake_all();
     }
 
+    /// Publishes a keyspace event (`__keyspace@db__:key` / `__keyevent@db__:event`) if its
+    /// class is enabled; events the engine queued (expiry, new keys) go out first.
+    pub fn notify(&self, class: u32, event: &str, key: &[u8], db: usize) {
+        use crate::engine::notify;
+        if notify::flags() == 0 {
+            return;
+        }
+        self.publish_engine_events();
+        if notify::enabled(class) {
+            self.publish_event(event, key, db);
+        }
+    }
+
+    /// Publishes the events the engine queued.
+    pub fn publish_engine_events(&self) {
+        for (db, event, key) in crate::engine::notify::take() {
+            self.publish_event(event, &key, db);
+        }
+    }
+
+    fn publish_event(&self, event: &str, key: &[u8], db: usize) {
+        use crate::engine::notify::{flags, KEYEVENT, KEYSPACE};
+        let f = flags();
+        if f & KEYSPACE != 0 {
+            let mut chan = format!("__keyspace@{db}__:").into_bytes();
+            chan.extend_from_slice(key);
+            self.pubsub.publish(self, &chan, event.as_bytes(), false);
+        }
+        if f & KEYEVENT != 0 {
+            let chan = format!("__keyevent@{db}__:{event}");
+            self.pubsub.publish(self, chan.as_bytes(), key, false);
+        }
+    }
+
     pub fn shutting_down(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
@@ -394,6 +428,7 @@ fn start_cron(server: Arc<Server>) {
                 if server.active_expire.load(Ordering::Relaxed) {
                     let t = Instant::now();
                     crate::engine::expiry::active_expire_cycle(&server.keyspace, period / 4);
+                    server.publish_engine_events();
                     server
                         .stats
                         .expire_cycle_usec
