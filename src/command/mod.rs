@@ -3,6 +3,7 @@
 //! (existence, arity, authentication) once, then calls the handler and records statistics.
 
 pub mod args;
+pub mod bitmaps;
 pub mod blocking;
 pub mod client;
 pub mod connection;

@@ -520,7 +520,7 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// Puts modified bytes back at `key` (keeping its TTL), or creates the key: a "raw" string.
-fn store_raw(shard: &mut Shard, key: &[u8], now: u64, data: Vec<u8>) {
+pub fn store_raw(shard: &mut Shard, key: &[u8], now: u64, data: Vec<u8>) {
     let value = Value::Str(Str::from_vec(data, true));
     match shard.get_mut(key, now) {
         Some(e) => e.value = value,

@@ -66,6 +66,7 @@ pub fn command_table() -> CommandTable {
         zranges::COMMANDS,
         zsetops::COMMANDS,
         sort::COMMANDS,
+        bitmaps::COMMANDS,
         connection::COMMANDS,
         client::COMMANDS,
         server::COMMANDS,
