@@ -51,6 +51,17 @@ fn clamp(mut start: i64, mut end: i64, total: i64) -> (i64, i64) {
     (start.max(0), end.max(0).min(total - 1))
 }
 
+/// The inclusive bit range a `start end` in bytes or bits names in a string of `len` bytes.
+fn bit_range(start: i64, end: i64, len: i64, isbit: bool) -> (i64, i64) {
+    let total = if isbit { len * 8 } else { len };
+    let (s, e) = clamp(start, end, total);
+    if isbit {
+        (s, e)
+    } else {
+        (s * 8, e * 8 + 7)
+    }
+}
+
 /// Parses `[start end [BYTE | BIT]]` style unit arguments.
 fn unit(a: &[u8]) -> Result<bool, CmdError> {
     if is(a, "BIT") {
@@ -82,13 +93,7 @@ fn bitcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 Some(a) => unit(a)?,
                 None => false,
             };
-            let total = if isbit { len * 8 } else { len };
-            let (s, e) = clamp(start, end, total);
-            if isbit {
-                (s, e)
-            } else {
-                (s * 8, e * 8 + 7)
-            }
+            bit_range(start, end, len, isbit)
         }
         _ => return Err(SYNTAX),
     };
@@ -143,13 +148,7 @@ fn bitpos(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 None if isbit => len * 8 + 7,
                 None => len - 1,
             };
-            let total = if isbit { len * 8 } else { len };
-            let (s, e) = clamp(start, end, total);
-            if isbit {
-                (s, e)
-            } else {
-                (s * 8, e * 8 + 7)
-            }
+            bit_range(start, end, len, isbit)
         }
         _ => return Err(SYNTAX),
     };
