@@ -380,4 +380,76 @@ mod tests {
             Some((b"x".to_vec(), 0.5))
         );
     }
+
+    /// Random operations on each collection type against a std model: contents, lengths and
+    /// encodings after every step (encodings only ever move to the big form).
+    #[test]
+    fn collections_match_std_models() {
+        use rand::{Rng, SeedableRng};
+        use std::collections::{BTreeMap, BTreeSet};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        let lim = Limits {
+            hash_entries: 16,
+            hash_value: 8,
+            set_intset_entries: 16,
+            zset_entries: 16,
+            zset_value: 8,
+        };
+        let (mut set, mut hash, mut zset) = (Set::default(), Hash::default(), ZSet::default());
+        let (mut mset, mut mhash, mut mzset) = (BTreeSet::new(), BTreeMap::new(), BTreeMap::new());
+        for _ in 0..20_000 {
+            let m = if rng.random_bool(0.5) {
+                rng.random_range(0..40).to_string()
+            } else {
+                format!("m{}", rng.random_range(0..40))
+            };
+            let mb = m.as_bytes();
+            match rng.random_range(0..6) {
+                0 => assert_eq!(set.insert(mb, &lim), mset.insert(m.clone())),
+                1 => assert_eq!(set.remove(mb), mset.remove(&m)),
+                2 => {
+                    let v = format!("v{}", rng.random_range(0..100));
+                    assert_eq!(
+                        hash.insert(mb, v.as_bytes(), &lim),
+                        mhash.insert(m.clone(), v).is_none()
+                    );
+                }
+                3 => assert_eq!(hash.remove(mb), mhash.remove(&m).is_some()),
+                4 => {
+                    let sc = rng.random_range(-5..5) as f64;
+                    assert_eq!(zset.insert(mb, sc, &lim), mzset.insert(m.clone(), sc));
+                }
+                _ => assert_eq!(zset.remove(mb), mzset.remove(&m).is_some()),
+            }
+            assert_eq!(set.len(), mset.len());
+            assert_eq!(hash.len(), mhash.len());
+            assert_eq!(zset.len(), mzset.len());
+        }
+        let mut got: Vec<String> = set
+            .members()
+            .into_iter()
+            .map(|b| String::from_utf8(b).unwrap())
+            .collect();
+        got.sort();
+        assert_eq!(got, mset.iter().cloned().collect::<Vec<_>>());
+        for (f, v) in &mhash {
+            assert_eq!(
+                hash.get(f.as_bytes()).map(|b| b.to_vec()),
+                Some(v.clone().into_bytes())
+            );
+        }
+        let mut model: Vec<(f64, String)> = mzset.iter().map(|(m, s)| (*s, m.clone())).collect();
+        model.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let got: Vec<(f64, String)> = zset
+            .iter()
+            .map(|(m, s)| (s, String::from_utf8(m.to_vec()).unwrap()))
+            .collect();
+        assert_eq!(got, model);
+        for (i, (_, m)) in model.iter().enumerate() {
+            assert_eq!(zset.rank(m.as_bytes()), Some(i));
+        }
+        assert_eq!(set.encoding(), "hashtable");
+        assert_eq!(hash.encoding(), "hashtable");
+        assert_eq!(zset.encoding(), "skiplist");
+    }
 }
