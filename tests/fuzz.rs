@@ -7,15 +7,17 @@ mod common;
 
 use common::{ferrocache, redis_server, Raw};
 
-/// xorshift64*: reproducible per seed.
-struct Rng(u64);
+/// A seeded generator (reproducible per seed) with the picks the generators need.
+struct Rng(rand::rngs::SmallRng);
 
 impl Rng {
+    fn new(seed: u64) -> Rng {
+        use rand::SeedableRng;
+        Rng(rand::rngs::SmallRng::seed_from_u64(seed))
+    }
+
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        rand::RngCore::next_u64(&mut self.0)
     }
 
     fn below(&mut self, n: u64) -> u64 {
@@ -154,7 +156,7 @@ fn sets(r: &mut Rng) -> (Vec<String>, bool) {
     let k = key(r);
     let mut unordered = false;
     let mut c: Vec<String> = match r.below(14) {
-        0 | 1 | 2 => vec!["SADD".into(), k],
+        0..=2 => vec!["SADD".into(), k],
         3 => vec!["SREM".into(), k],
         4 => vec!["SISMEMBER".into(), k, member(r)],
         5 => vec!["SCARD".into(), k],
@@ -192,7 +194,7 @@ fn sets(r: &mut Rng) -> (Vec<String>, bool) {
 fn zsets(r: &mut Rng) -> (Vec<String>, bool) {
     let k = key(r);
     let c: Vec<String> = match r.below(18) {
-        0 | 1 | 2 => {
+        0..=2 => {
             let mut c = vec!["ZADD".into(), k];
             if r.below(4) == 0 {
                 c.push(r.pick(&["NX", "XX", "GT", "LT", "CH"]).into());
@@ -295,7 +297,7 @@ fn run(name: &str, gen: Gen, seed: u64, steps: usize) {
     let ours = ferrocache(&[]);
     let mut a = Raw::connect(reference.port);
     let mut b = Raw::connect(ours.port);
-    let mut r = Rng(seed);
+    let mut r = Rng::new(seed);
     let norm = |s: &str, unordered: bool| {
         let mut l: Vec<&str> = s.split("\r\n").collect();
         if unordered {
