@@ -36,7 +36,7 @@ struct ZaddFlags {
     incr: bool,
 }
 
-fn zadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+pub fn zadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut f = ZaddFlags {
         nx: false,
         xx: false,

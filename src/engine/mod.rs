@@ -10,6 +10,7 @@ pub mod digest;
 pub mod expiry;
 pub mod float;
 pub mod gate;
+pub mod geohash;
 pub mod glob;
 pub mod key;
 pub mod notify;

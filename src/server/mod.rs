@@ -67,6 +67,7 @@ pub fn command_table() -> CommandTable {
         zsetops::COMMANDS,
         sort::COMMANDS,
         bitmaps::COMMANDS,
+        geo::COMMANDS,
         connection::COMMANDS,
         client::COMMANDS,
         server::COMMANDS,
