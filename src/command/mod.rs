@@ -12,6 +12,7 @@ pub mod debug;
 pub mod docs;
 pub mod geo;
 pub mod hashes;
+pub mod hll;
 pub mod introspection;
 pub mod keys;
 pub mod lists;

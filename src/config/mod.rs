@@ -28,6 +28,7 @@ pub struct Live {
     pub maxclients: AtomicU64,
     pub proto_max_bulk_len: AtomicU64,
     pub maxmemory: AtomicU64,
+    pub hll_sparse_max_bytes: AtomicU64,
     /// `client-output-buffer-limit pubsub <hard> <soft> <soft seconds>`.
     pub pubsub_hard_limit: AtomicU64,
     pub pubsub_soft_limit: AtomicU64,
@@ -189,6 +190,8 @@ impl Config {
         l.proto_max_bulk_len
             .store(num("proto-max-bulk-len"), Ordering::Relaxed);
         l.maxmemory.store(num("maxmemory"), Ordering::Relaxed);
+        l.hll_sparse_max_bytes
+            .store(num("hll-sparse-max-bytes"), Ordering::Relaxed);
         crate::engine::notify::set_flags(
             crate::engine::notify::parse(&self.get("notify-keyspace-events")).unwrap_or(0),
         );

@@ -98,6 +98,8 @@ pub static PARAMS: &[ParamDef] = &[
     // Encoding thresholds of small collections (OBJECT ENCODING), as Redis's.
     a("hash-max-listpack-entries", "hash-max-ziplist-entries", "512"),
     a("hash-max-listpack-value", "hash-max-ziplist-value", "64"),
+    // Sparse HyperLogLogs become dense past this many bytes.
+    p("hll-sparse-max-bytes", Kind::Memory { min: 0, max: i64::MAX as u64 }, "3000", true),
     p("set-max-intset-entries", Kind::Int { min: 0, max: i64::MAX }, "512", true),
     a("zset-max-listpack-entries", "zset-max-ziplist-entries", "128"),
     a("zset-max-listpack-value", "zset-max-ziplist-value", "64"),

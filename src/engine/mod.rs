@@ -12,6 +12,7 @@ pub mod float;
 pub mod gate;
 pub mod geohash;
 pub mod glob;
+pub mod hll;
 pub mod key;
 pub mod notify;
 pub mod scan;

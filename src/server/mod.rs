@@ -68,6 +68,7 @@ pub fn command_table() -> CommandTable {
         sort::COMMANDS,
         bitmaps::COMMANDS,
         geo::COMMANDS,
+        hll::COMMANDS,
         connection::COMMANDS,
         client::COMMANDS,
         server::COMMANDS,
