@@ -127,6 +127,22 @@ fn scenarios(port: u16) -> Vec<String> {
     log.push(a.read_reply());
     log.push(a.cmd(&["BZPOPMIN", "none", "0.05"]));
 
+    // XREAD BLOCK: served by the next XADD, with `$` meaning "after the current last entry".
+    log.push(r.cmd(&["XADD", "st", "1-1", "f", "v"]));
+    send(&mut a, &["XREAD", "BLOCK", "0", "STREAMS", "st", "$"]);
+    wait_blocked(&mut r, 1);
+    send(
+        &mut b,
+        &[
+            "XREAD", "COUNT", "5", "BLOCK", "0", "STREAMS", "other", "st", "0", "1-1",
+        ],
+    );
+    wait_blocked(&mut r, 2);
+    log.push(r.cmd(&["XADD", "st", "2-1", "g", "w"]));
+    log.push(a.read_reply());
+    log.push(b.read_reply());
+    log.push(a.cmd(&["XREAD", "BLOCK", "50", "STREAMS", "st", "$"]));
+
     // Inside MULTI a blocking pop on an empty list answers at once, as a timeout.
     r.cmd(&["MULTI"]);
     r.cmd(&["BLPOP", "empty", "0"]);

@@ -64,11 +64,21 @@ pub enum BlockOp {
     ZPop { max: bool },
     /// BZMPOP: reply `[key, [[member, score], ...]]`.
     ZMPop { max: bool, count: usize },
+    /// XREAD BLOCK: entries after the given ID of each key (`$` already resolved).
+    XRead {
+        after: Vec<(Key, crate::engine::stream::StreamId)>,
+        count: usize,
+    },
 }
 
 impl BlockOp {
-    fn wants_zset(&self) -> bool {
-        matches!(self, BlockOp::ZPop { .. } | BlockOp::ZMPop { .. })
+    /// Whether a value of this type can serve the waiter.
+    fn accepts(&self, v: &Value) -> bool {
+        match self {
+            BlockOp::ZPop { .. } | BlockOp::ZMPop { .. } => matches!(v, Value::ZSet(_)),
+            BlockOp::XRead { .. } => matches!(v, Value::Stream(_)),
+            _ => matches!(v, Value::List(_)),
+        }
     }
 }
 
@@ -310,13 +320,7 @@ fn serve_one(
         .keyspace()
         .lock_key(key)
         .get_mut(key, now)
-        .is_some_and(|e| {
-            if w.op.wants_zset() {
-                matches!(e.value, Value::ZSet(_))
-            } else {
-                matches!(e.value, Value::List(_))
-            }
-        });
+        .is_some_and(|e| w.op.accepts(&e.value));
     if !right_type {
         return Ok(false);
     }
@@ -326,6 +330,26 @@ fn serve_one(
         }
         BlockOp::MPop { front, count } => {
             mpop_first(at, &[key], *front, *count, out)?;
+        }
+        BlockOp::XRead { after, count } => {
+            let Some(gt) = after.iter().find(|(k, _)| &k[..] == key).map(|(_, id)| *id) else {
+                return Ok(false);
+            };
+            let mut shard = at.keyspace().lock_key(key);
+            let Some(s) = shard.get_mut(key, now).and_then(|e| e.value.stream_mut()) else {
+                return Ok(false);
+            };
+            let entries = super::streams::entries_after(s, gt, *count);
+            if entries.is_empty() {
+                return Ok(false);
+            }
+            if out.resp3 {
+                out.map(1);
+            } else {
+                out.array(1);
+            }
+            super::streams::reply_stream_read(out, key, entries);
+            return Ok(true);
         }
         BlockOp::ZPop { max } => {
             zpop(at, &[key], *max, None, BZPOP_SHAPE, out)?;
@@ -377,7 +401,12 @@ fn pop_with_key(at: At, key: &[u8], front: bool, out: &mut Reply) -> Result<bool
 }
 
 /// Nothing to pop: block the client (or, inside EXEC, answer as a timeout at once).
-fn block(ctx: &mut Ctx, keys: &[&[u8]], op: BlockOp, timeout: Option<Duration>) -> CmdResult {
+pub fn block_on(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    op: BlockOp,
+    timeout: Option<Duration>,
+) -> CmdResult {
     if ctx.client.in_exec {
         op.reply_timeout(ctx.out);
         return Ok(());
@@ -405,7 +434,7 @@ fn block_pop(ctx: &mut Ctx, argv: &[&[u8]], front: bool) -> CmdResult {
             return Ok(());
         }
     }
-    block(ctx, keys, BlockOp::Pop { front }, timeout)
+    block_on(ctx, keys, BlockOp::Pop { front }, timeout)
 }
 
 fn blpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -434,7 +463,7 @@ fn block_move(
         from_front,
         to_front,
     };
-    block(ctx, &argv[1..2], op, timeout)
+    block_on(ctx, &argv[1..2], op, timeout)
 }
 
 fn blmove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -454,7 +483,7 @@ fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.server.watches.touch(ctx.client.db, keys[i]);
         return Ok(());
     }
-    block(ctx, &keys, BlockOp::MPop { front, count }, timeout)
+    block_on(ctx, &keys, BlockOp::MPop { front, count }, timeout)
 }
 
 /// BZPOPMIN/BZPOPMAX reply `[key, member, score]`.
@@ -490,7 +519,7 @@ fn block_zpop(ctx: &mut Ctx, argv: &[&[u8]], max: bool) -> CmdResult {
     if zpop_now(ctx, keys, max, None, BZPOP_SHAPE)? {
         return Ok(());
     }
-    block(ctx, keys, BlockOp::ZPop { max }, timeout)
+    block_on(ctx, keys, BlockOp::ZPop { max }, timeout)
 }
 
 fn bzpopmin(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -507,5 +536,5 @@ fn bzmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if zpop_now(ctx, &keys, max, Some(count), MPOP_SHAPE)? {
         return Ok(());
     }
-    block(ctx, &keys, BlockOp::ZMPop { max, count }, timeout)
+    block_on(ctx, &keys, BlockOp::ZMPop { max, count }, timeout)
 }

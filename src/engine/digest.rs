@@ -69,6 +69,15 @@ pub fn value(v: &Value) -> Digest {
                 xor(&mut acc, &of(&[m, &s.to_bits().to_le_bytes()]));
             }
         }
+        Value::Stream(st) => {
+            xor(&mut acc, &of(&[b"stream"]));
+            for (id, fields) in &st.entries {
+                xor(&mut acc, &of(&[&id.to_bytes()]));
+                for (f, v) in fields {
+                    xor(&mut acc, &of(&[f, v]));
+                }
+            }
+        }
     }
     acc
 }

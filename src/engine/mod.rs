@@ -16,6 +16,7 @@ pub mod hll;
 pub mod key;
 pub mod notify;
 pub mod scan;
+pub mod stream;
 pub mod value;
 pub mod watch;
 pub mod zorder;

@@ -115,6 +115,7 @@ pub enum Value {
     Hash(Box<super::collections::Hash>),
     Set(Box<super::collections::Set>),
     ZSet(Box<super::collections::ZSet>),
+    Stream(Box<super::stream::Stream>),
 }
 
 impl Value {
@@ -126,6 +127,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -136,6 +138,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -176,6 +179,17 @@ impl Value {
         }
     }
 
+    pub fn new_stream() -> Value {
+        Value::Stream(Default::default())
+    }
+
+    pub fn stream_mut(&mut self) -> Option<&mut super::stream::Stream> {
+        match self {
+            Value::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+
     pub fn zset_mut(&mut self) -> Option<&mut super::collections::ZSet> {
         match self {
             Value::ZSet(z) => Some(z),
@@ -191,12 +205,13 @@ impl Value {
             Value::Hash(h) => h.len(),
             Value::Set(s) => s.len(),
             Value::ZSet(z) => z.len(),
+            Value::Stream(s) => s.len(),
         }
     }
 
-    /// An empty collection is deleted, as in Redis.
+    /// An empty collection is deleted, as in Redis (an empty stream is kept).
     pub fn is_empty(&self) -> bool {
-        !matches!(self, Value::Str(_)) && self.len() == 0
+        !matches!(self, Value::Str(_) | Value::Stream(_)) && self.len() == 0
     }
 
     /// Approximate bytes held for this value (MEMORY USAGE). Refined by the memory-accounting work.
@@ -224,6 +239,18 @@ impl Value {
             Value::ZSet(z) => {
                 z.iter()
                     .map(|(m, _)| 2 * (m.len() + PER_ELEMENT) + 8)
+                    .sum::<usize>()
+                    + 64
+            }
+            Value::Stream(s) => {
+                s.entries
+                    .values()
+                    .map(|f| {
+                        16 + f
+                            .iter()
+                            .map(|(a, b)| a.len() + b.len() + 2 * PER_ELEMENT)
+                            .sum::<usize>()
+                    })
                     .sum::<usize>()
                     + 64
             }

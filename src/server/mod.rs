@@ -69,6 +69,7 @@ pub fn command_table() -> CommandTable {
         bitmaps::COMMANDS,
         geo::COMMANDS,
         hll::COMMANDS,
+        streams::COMMANDS,
         connection::COMMANDS,
         client::COMMANDS,
         server::COMMANDS,
