@@ -396,3 +396,49 @@ fn hyperloglog_bytes_match_redis() {
         assert_eq!(a.cmd(cmd), b.cmd(cmd), "{cmd:?}");
     }
 }
+
+/// Stream trimming works node by node as in Redis: `~` leaves the same lengths, exact trims
+/// and deletions in between included.
+#[test]
+fn stream_trimming_matches_redis() {
+    let reference = redis_server();
+    let ours = ferrocache(&[]);
+    let mut a = Raw::connect(reference.port);
+    let mut b = Raw::connect(ours.port);
+    let mut r = Rng::new(21);
+    for i in 1..=1000 {
+        let id = format!("{i}-1");
+        let item = format!("item{}", r.below(100));
+        assert_eq!(
+            a.cmd(&["XADD", "s", &id, "f", &item]),
+            b.cmd(&["XADD", "s", &id, "f", &item])
+        );
+        if i % 97 == 0 {
+            let victim = format!("{}-1", r.int(1, i as i64));
+            assert_eq!(
+                a.cmd(&["XDEL", "s", &victim]),
+                b.cmd(&["XDEL", "s", &victim])
+            );
+        }
+    }
+    let steps: &[&[&str]] = &[
+        &["XTRIM", "s", "MAXLEN", "666"],
+        &["XTRIM", "s", "MAXLEN", "~", "444"],
+        &["XTRIM", "s", "MAXLEN", "~", "400"],
+        &["XTRIM", "s", "MINID", "~", "750"],
+        &["XTRIM", "s", "MINID", "760"],
+        &["XTRIM", "s", "MAXLEN", "~", "0", "LIMIT", "30"],
+        &["XTRIM", "s", "MAXLEN", "~", "0", "LIMIT", "100"],
+        &["XADD", "s", "MAXLEN", "~", "10", "2000-1", "f", "v"],
+        &["XLEN", "s"],
+        &["XRANGE", "s", "-", "+", "COUNT", "3"],
+    ];
+    for cmd in steps {
+        assert_eq!(a.cmd(cmd), b.cmd(cmd), "{cmd:?}");
+        assert_eq!(
+            a.cmd(&["XLEN", "s"]),
+            b.cmd(&["XLEN", "s"]),
+            "after {cmd:?}"
+        );
+    }
+}

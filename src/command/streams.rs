@@ -32,8 +32,14 @@ pub static COMMANDS: &[C] = &[
 
 const INVALID_ID: CmdError =
     CmdError::new("ERR Invalid stream ID specified as stream command argument");
-/// Entries per radix-tree node in Redis (`stream-node-max-entries`): `~` trims whole nodes.
-const NODE_ENTRIES: u64 = 100;
+/// Entries per radix-tree node (`stream-node-max-entries`): `~` trims whole nodes.
+fn node_entries(ctx: &Ctx) -> u64 {
+    ctx.server
+        .config
+        .live
+        .stream_node_max_entries
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
 
 fn parse_u64(s: &[u8]) -> Option<u64> {
     (!s.is_empty() && s.len() <= 20 && s.iter().all(u8::is_ascii_digit))
@@ -181,14 +187,15 @@ fn parse_trim(argv: &[&[u8]], xadd: bool) -> Result<(Trim, bool, usize), CmdErro
     Ok((t, nomk, i))
 }
 
-fn apply_trim(s: &mut Stream, t: &Trim) -> u64 {
+fn apply_trim(s: &mut Stream, t: &Trim, node: u64) -> u64 {
     // With `~` and no LIMIT, Redis caps the work at 100 nodes' worth of entries.
     let limit = match (t.approx, t.limit) {
         (true, Some(l)) => l,
-        (true, None) => NODE_ENTRIES * 100,
+        (true, None) if node == 0 || node * 100 > 1_000_000 => 10_000,
+        (true, None) => node * 100,
         (false, _) => 0,
     };
-    s.trim(t.maxlen, t.minid, t.approx, limit, NODE_ENTRIES)
+    s.trim(t.maxlen, t.minid, t.approx, limit)
 }
 
 fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -214,6 +221,7 @@ fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             "ERR The ID specified in XADD must be greater than 0-0",
         ));
     }
+    let node = node_entries(ctx);
     let mut shard = ctx.db().lock_key(argv[1]);
     let exists = match shard.get_mut(argv[1], ctx.now) {
         Some(e) => {
@@ -269,9 +277,9 @@ fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         .chunks(2)
         .map(|p| (p[0].into(), p[1].into()))
         .collect();
-    s.add(id, f);
+    s.add(id, f, node);
     ctx.notify(ev::STREAM, "xadd", argv[1]);
-    if apply_trim(s, &trim) > 0 {
+    if apply_trim(s, &trim, node) > 0 {
         ctx.notify(ev::STREAM, "xtrim", argv[1]);
     }
     ctx.out.bulk(&id.to_bytes());
@@ -376,9 +384,10 @@ fn xtrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if end < argv.len() {
         return Err(SYNTAX);
     }
+    let node = node_entries(ctx);
     let mut shard = ctx.db().lock_key(argv[1]);
     let n = match shard.get_mut(argv[1], ctx.now) {
-        Some(e) => apply_trim(e.value.stream_mut().ok_or(super::WRONGTYPE)?, &trim),
+        Some(e) => apply_trim(e.value.stream_mut().ok_or(super::WRONGTYPE)?, &trim, node),
         None => 0,
     };
     if n > 0 {

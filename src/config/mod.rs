@@ -29,6 +29,7 @@ pub struct Live {
     pub proto_max_bulk_len: AtomicU64,
     pub maxmemory: AtomicU64,
     pub hll_sparse_max_bytes: AtomicU64,
+    pub stream_node_max_entries: AtomicU64,
     /// `client-output-buffer-limit pubsub <hard> <soft> <soft seconds>`.
     pub pubsub_hard_limit: AtomicU64,
     pub pubsub_soft_limit: AtomicU64,
@@ -192,6 +193,8 @@ impl Config {
         l.maxmemory.store(num("maxmemory"), Ordering::Relaxed);
         l.hll_sparse_max_bytes
             .store(num("hll-sparse-max-bytes"), Ordering::Relaxed);
+        l.stream_node_max_entries
+            .store(num("stream-node-max-entries"), Ordering::Relaxed);
         crate::engine::notify::set_flags(
             crate::engine::notify::parse(&self.get("notify-keyspace-events")).unwrap_or(0),
         );

@@ -100,6 +100,9 @@ pub static PARAMS: &[ParamDef] = &[
     a("hash-max-listpack-value", "hash-max-ziplist-value", "64"),
     // Sparse HyperLogLogs become dense past this many bytes.
     p("hll-sparse-max-bytes", Kind::Memory { min: 0, max: i64::MAX as u64 }, "3000", true),
+    // Stream node sizes: entries shape `~` trimming; the byte limit is accepted, not modelled.
+    p("stream-node-max-entries", Kind::Int { min: 0, max: i64::MAX }, "100", true),
+    p("stream-node-max-bytes", Kind::Memory { min: 0, max: i64::MAX as u64 }, "4096", true),
     p("set-max-intset-entries", Kind::Int { min: 0, max: i64::MAX }, "512", true),
     a("zset-max-listpack-entries", "zset-max-ziplist-entries", "128"),
     a("zset-max-listpack-value", "zset-max-ziplist-value", "64"),

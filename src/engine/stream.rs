@@ -49,12 +49,23 @@ impl StreamId {
 
 pub type Fields = Vec<(Bytes, Bytes)>;
 
+/// Where Redis's radix-tree nodes would split the stream: trimming works node by node, so
+/// `MAXLEN ~` leaves exactly what Redis leaves. A node takes `stream-node-max-entries`
+/// appends (live or since deleted); the byte limit is not modelled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Node {
+    first: StreamId,
+    live: u64,
+    appended: u64,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stream {
     pub entries: BTreeMap<StreamId, Fields>,
     pub last_id: StreamId,
     pub max_deleted: StreamId,
     pub entries_added: u64,
+    nodes: std::collections::VecDeque<Node>,
 }
 
 impl Stream {
@@ -79,66 +90,112 @@ impl Stream {
         }
     }
 
-    /// Appends an entry (the ID must be above `last_id`).
-    pub fn add(&mut self, id: StreamId, fields: Fields) {
+    /// Appends an entry (the ID must be above `last_id`); `node_max` entries fill a node.
+    pub fn add(&mut self, id: StreamId, fields: Fields, node_max: u64) {
         self.entries.insert(id, fields);
         self.last_id = id;
         self.entries_added += 1;
+        match self.nodes.back_mut() {
+            Some(n) if node_max == 0 || n.appended < node_max => {
+                n.live += 1;
+                n.appended += 1;
+            }
+            _ => self.nodes.push_back(Node {
+                first: id,
+                live: 1,
+                appended: 1,
+            }),
+        }
+    }
+
+    fn node_of(&self, id: StreamId) -> Option<usize> {
+        self.nodes.partition_point(|n| n.first <= id).checked_sub(1)
     }
 
     pub fn delete(&mut self, id: StreamId) -> bool {
-        let gone = self.entries.remove(&id).is_some();
-        if gone && id > self.max_deleted {
+        if self.entries.remove(&id).is_none() {
+            return false;
+        }
+        if id > self.max_deleted {
             self.max_deleted = id;
         }
-        gone
+        if let Some(i) = self.node_of(id) {
+            self.nodes[i].live -= 1;
+            if self.nodes[i].live == 0 {
+                self.nodes.remove(i);
+            }
+        }
+        true
     }
 
-    /// Removes the oldest entries until at most `maxlen` remain, or (MINID) those below
-    /// `minid`; `approx` removes only whole blocks of `node` entries, as Redis trims whole
-    /// radix-tree nodes; `limit` caps the removals (0: none). Returns how many went.
+    /// The entries of node `i`, as an ID range.
+    fn node_range(&self, i: usize) -> std::ops::Range<StreamId> {
+        let end = self.nodes.get(i + 1).map_or(StreamId::MAX, |n| n.first);
+        self.nodes[i].first..end
+    }
+
+    /// Trims by MAXLEN or MINID as Redis's streamTrim does: whole nodes from the head while
+    /// they can go, then (unless `approx`) single entries of the first remaining node;
+    /// `limit` (0: none) caps the entries removed. Returns how many went.
     pub fn trim(
         &mut self,
         maxlen: Option<u64>,
         minid: Option<StreamId>,
         approx: bool,
         limit: u64,
-        node: u64,
     ) -> u64 {
-        let mut removed = 0u64;
-        loop {
-            let excess = match (maxlen, minid) {
-                (Some(m), _) => (self.len() as u64).saturating_sub(m),
-                (_, Some(id)) => self.entries.range(..id).count() as u64,
-                _ => 0,
-            };
-            if excess == 0 {
+        let mut deleted = 0u64;
+        while !self.nodes.is_empty() {
+            if maxlen.is_some_and(|m| self.len() as u64 <= m) {
                 break;
             }
-            let n = if approx {
-                if excess < node {
+            let live = self.nodes[0].live;
+            if limit > 0 && deleted + live > limit {
+                break;
+            }
+            let range = self.node_range(0);
+            let whole = match (maxlen, minid) {
+                (Some(m), _) => self.len() as u64 - live >= m,
+                (_, Some(min)) => self
+                    .entries
+                    .range(range.clone())
+                    .next_back()
+                    .is_some_and(|(id, _)| *id < min),
+                _ => false,
+            };
+            if whole {
+                let ids: Vec<StreamId> = self.entries.range(range).map(|(id, _)| *id).collect();
+                for id in ids {
+                    self.entries.remove(&id);
+                    self.max_deleted = self.max_deleted.max(id);
+                }
+                self.nodes.pop_front();
+                deleted += live;
+                continue;
+            }
+            if approx {
+                break;
+            }
+            let ids: Vec<StreamId> = self.entries.range(range).map(|(id, _)| *id).collect();
+            for id in ids {
+                let stop = match (maxlen, minid) {
+                    (Some(m), _) => self.len() as u64 <= m,
+                    (_, Some(min)) => id >= min,
+                    _ => true,
+                };
+                if stop {
                     break;
                 }
-                node
-            } else {
-                excess
-            };
-            if limit > 0 && removed + n > limit {
-                break;
+                self.entries.remove(&id);
+                self.max_deleted = self.max_deleted.max(id);
+                self.nodes[0].live -= 1;
+                deleted += 1;
             }
-            for _ in 0..n {
-                if let Some((&id, _)) = self.entries.iter().next() {
-                    self.entries.remove(&id);
-                    if id > self.max_deleted {
-                        self.max_deleted = id;
-                    }
-                }
+            if self.nodes[0].live == 0 {
+                self.nodes.pop_front();
             }
-            removed += n;
-            if !approx {
-                break;
-            }
+            break;
         }
-        removed
+        deleted
     }
 }
