@@ -460,3 +460,44 @@ fn expired_events_are_published() {
         "*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:expired\r\n$4\r\nlazy\r\n"
     );
 }
+
+/// CLIENT LIST shows transactions (x, multi=<queued>), subscribers (P) and blocked clients (b).
+#[test]
+fn client_list_shows_client_states() {
+    let server = ferrocache(&[]);
+    let mut m = Raw::connect(server.port);
+    m.cmd(&["CLIENT", "SETNAME", "tx"]);
+    m.cmd(&["MULTI"]);
+    m.cmd(&["SET", "a", "1"]);
+    let mut s = Raw::connect(server.port);
+    s.cmd(&["CLIENT", "SETNAME", "sub"]);
+    s.cmd(&["SUBSCRIBE", "ch"]);
+    let mut b = Raw::connect(server.port);
+    b.cmd(&["CLIENT", "SETNAME", "blk"]);
+    b.send_raw(&common::resp(&[b"BLPOP", b"q", b"0"]));
+    let mut r = Raw::connect(server.port);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let list = loop {
+        let l = r.cmd(&["CLIENT", "LIST"]);
+        if l.contains("flags=b") || Instant::now() > deadline {
+            break l;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let line = |name: &str| {
+        list.lines()
+            .find(|l| l.contains(&format!("name={name} ")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        line("tx").contains("flags=x ") && line("tx").contains("multi=1 "),
+        "{list}"
+    );
+    assert!(
+        line("sub").contains("flags=P ") && line("sub").contains("sub=1 "),
+        "{list}"
+    );
+    assert!(line("blk").contains("flags=b "), "{list}");
+    assert!(line("blk").contains("cmd=blpop "), "{list}");
+}

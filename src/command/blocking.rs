@@ -422,6 +422,7 @@ pub fn block_on(
         waker: AtomicWaker::new(),
     });
     ctx.server.blocking.register(w.clone());
+    ctx.client.handle.blocked.store(true, Ordering::Relaxed);
     ctx.client.blocked = Some(w);
     Ok(())
 }

@@ -83,6 +83,16 @@ fn getname(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 /// One CLIENT LIST line, with Redis 7.2's fields.
 pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
     let mut flags = String::new();
+    if h.sub_counts.iter().any(|c| c.load(Ordering::Relaxed) > 0) {
+        flags.push('P');
+    }
+    let multi = h.multi.load(Ordering::Relaxed);
+    if multi >= 0 {
+        flags.push('x');
+    }
+    if h.blocked.load(Ordering::Relaxed) {
+        flags.push('b');
+    }
     if h.no_evict.load(Ordering::Relaxed) {
         flags.push('e');
     }
@@ -96,7 +106,7 @@ pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
     let last = h.last_cmd.load(Ordering::Relaxed);
     let _ = writeln!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
          qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} \
          user=default redir=-1 resp={} lib-name={} lib-ver={}",
         h.id,
@@ -111,6 +121,7 @@ pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
         h.sub_counts[0].load(Ordering::Relaxed),
         h.sub_counts[1].load(Ordering::Relaxed),
         h.sub_counts[2].load(Ordering::Relaxed),
+        multi,
         qbuf,
         qbuf,
         server.commands.name_of(last),

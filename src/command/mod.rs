@@ -274,6 +274,8 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     } else {
         None
     };
+    // Queued commands count as the client's last command, as in Redis (CLIENT LIST cmd=).
+    ctx.client.handle.last_cmd.store(cmd.id, Ordering::Relaxed);
     let rejection = match rejection {
         None => match transactions::queue(ctx, spec, argv) {
             None => None,
@@ -293,7 +295,6 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         return;
     }
     let handler = spec.handler.expect("checked above");
-    ctx.client.handle.last_cmd.store(cmd.id, Ordering::Relaxed);
     let gate = match &ctx.server.gate {
         Some(g) if spec.flags & table::EXCLUSIVE == 0 && !ctx.client.in_exec => Some(g.enter()),
         _ => None,

@@ -40,11 +40,13 @@ fn multi(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new("ERR MULTI calls can not be nested"));
     }
     ctx.client.multi = Some(Multi::default());
+    ctx.client.handle.multi.store(0, Ordering::Relaxed);
     ctx.out.ok();
     Ok(())
 }
 
 fn discard(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.client.handle.multi.store(-1, Ordering::Relaxed);
     if ctx.client.multi.take().is_none() {
         return Err(CmdError::new("ERR DISCARD without MULTI"));
     }
@@ -54,6 +56,7 @@ fn discard(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.client.handle.multi.store(-1, Ordering::Relaxed);
     let Some(multi) = ctx.client.multi.take() else {
         return Err(CmdError::new("ERR EXEC without MULTI"));
     };
@@ -141,6 +144,10 @@ pub fn queue(ctx: &mut Ctx, spec: &C, argv: &[&[u8]]) -> Option<CmdResult> {
         )));
     }
     multi.queue.push(argv.iter().map(|a| a.to_vec()).collect());
+    ctx.client
+        .handle
+        .multi
+        .store(multi.queue.len() as i64, Ordering::Relaxed);
     ctx.out.simple("QUEUED");
     Some(Ok(()))
 }

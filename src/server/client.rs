@@ -33,6 +33,10 @@ pub struct ClientHandle {
     pub no_touch: AtomicBool,
     pub qbuf: AtomicU64,
     pub killed: AtomicBool,
+    /// Commands queued in MULTI, or -1 outside a transaction (CLIENT LIST multi=, flag x).
+    pub multi: std::sync::atomic::AtomicI64,
+    /// In a blocking command (CLIENT LIST flag b).
+    pub blocked: AtomicBool,
     /// Pub/sub messages waiting to be written.
     pub mailbox: crate::command::pubsub::Mailbox,
     /// Channel, pattern and shard-channel subscription counts (CLIENT LIST).
@@ -64,6 +68,8 @@ impl ClientHandle {
             qbuf: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             stop: AtomicWaker::new(),
+            multi: std::sync::atomic::AtomicI64::new(-1),
+            blocked: AtomicBool::new(false),
             mailbox: Default::default(),
             sub_counts: Default::default(),
         }

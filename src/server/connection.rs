@@ -191,7 +191,9 @@ where
             if !write_out(server, stream, out, &mut stop).await? {
                 return Ok(());
             }
-            match wait_blocked(server, stream, rbuf, &w, &mut stop).await {
+            let end = wait_blocked(server, stream, rbuf, &w, &mut stop).await;
+            handle.blocked.store(false, Ordering::Relaxed);
+            match end {
                 WaitEnd::Served(bytes) => out.raw(&bytes),
                 WaitEnd::Unblocked { error: true } => {
                     let msg = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
