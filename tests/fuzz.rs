@@ -442,3 +442,129 @@ fn stream_trimming_matches_redis() {
         );
     }
 }
+
+/// Random commands with random arguments drawn from option names, edge numbers and IDs: every
+/// one must get a reply (an error is fine) and the connection must stay open — no panics.
+#[test]
+fn random_arguments_never_break_the_server() {
+    let server = ferrocache(&[]);
+    let mut c = Raw::connect(server.port);
+    let list = c.cmd(&["COMMAND", "LIST"]);
+    let skip = [
+        "shutdown",
+        "debug",
+        "quit",
+        "reset",
+        "monitor",
+        "subscribe",
+        "psubscribe",
+        "ssubscribe",
+        "client",
+        "config",
+        "multi",
+        "swapdb",
+        "select",
+        "hello",
+        "auth",
+        "blpop",
+        "brpop",
+        "blmove",
+        "brpoplpush",
+        "blmpop",
+        "bzpopmin",
+        "bzpopmax",
+        "bzmpop",
+        "xread",
+        "pfselftest",
+        "flushall",
+        "flushdb",
+        // One reply per argument:
+        "unsubscribe",
+        "punsubscribe",
+        "sunsubscribe",
+    ];
+    let names: Vec<&str> = list
+        .split("\r\n")
+        .filter(|l| !l.is_empty() && !l.starts_with(['*', '$']) && !skip.contains(l))
+        .collect();
+    let vals = [
+        "k",
+        "k2",
+        "0",
+        "1",
+        "-1",
+        "2",
+        "*",
+        "$",
+        "+",
+        "-",
+        "(1",
+        "[a",
+        "inf",
+        "-inf",
+        "1.5",
+        "",
+        "WITHSCORES",
+        "LIMIT",
+        "COUNT",
+        "STORE",
+        "BYSCORE",
+        "BYLEX",
+        "REV",
+        "GET",
+        "SET",
+        "INCRBY",
+        "OVERFLOW",
+        "u8",
+        "i64",
+        "#1",
+        "1-1",
+        "18446744073709551615-18446744073709551615",
+        "STREAMS",
+        "MAXLEN",
+        "MINID",
+        "~",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "NX",
+        "XX",
+        "FROMLONLAT",
+        "BYRADIUS",
+        "km",
+        "180",
+        "AND",
+        "NOT",
+        "WEIGHTS",
+        "AGGREGATE",
+        "LEFT",
+        "BEFORE",
+        "RANK",
+        "ALPHA",
+        "BY",
+        "a*",
+        "h_*->f",
+        "BIT",
+    ];
+    let mut r = Rng::new(99);
+    for step in 0..20_000 {
+        if step % 200 == 0 {
+            for setup in [
+                &["RPUSH", "k", "a", "1"][..],
+                &["ZADD", "k2", "1", "a"],
+                &["SADD", "k3", "a", "2"],
+                &["XADD", "k4", "*", "f", "v"],
+            ] {
+                c.cmd(setup);
+            }
+        }
+        let name = names[r.below(names.len() as u64) as usize];
+        let mut args = vec![name];
+        for _ in 0..r.below(8) {
+            args.push(vals[r.below(vals.len() as u64) as usize]);
+        }
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        c.send_raw(&common::resp(&a));
+        assert!(c.try_read_reply().is_some(), "no reply to {args:?}");
+    }
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+}

@@ -107,11 +107,11 @@ pub fn multi_pop<'a>(
         i64::MAX,
         Some("numkeys should be greater than 0"),
     )?;
-    let where_idx = at as i64 + numkeys + 1;
-    if where_idx >= argv.len() as i64 {
+    // Compared before adding: a huge numkeys must not wrap around.
+    if numkeys >= (argv.len() - at - 1) as i64 {
         return Err(super::SYNTAX);
     }
-    let where_idx = where_idx as usize;
+    let where_idx = at + numkeys as usize + 1;
     let which = end(argv[where_idx])?;
     let mut count = None;
     let mut i = where_idx + 1;
