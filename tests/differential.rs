@@ -1299,9 +1299,25 @@ fn streams_basics() {
         XDEL t 1-1 2-1 3-1 4-1 10-1
         XLEN t
         EXISTS t
+        XADD info 1-1 a 1
+        XADD info 2-1 b 2 c 3
+        XDEL info 1-1
+        XINFO STREAM info
+        XINFO STREAM info FULL
+        XINFO STREAM info FULL COUNT 1
+        XINFO STREAM info FOO
+        XINFO STREAM missing
+        XINFO STREAM str
+        XINFO GROUPS info
+        XINFO GROUPS missing
+        XINFO CONSUMERS info g
+        XINFO NOPE info
+        XADD empty MAXLEN 0 1-1 a 1
+        XINFO STREAM empty
         !HELLO 3
         XREAD STREAMS s 0
         XRANGE s - +
+        XINFO STREAM info
         "#,
     );
 }

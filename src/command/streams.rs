@@ -26,8 +26,20 @@ pub static COMMANDS: &[C] = &[
         .doc("stream", "5.0.0", "key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]", "Deletes messages from the beginning of a stream."),
     C::new("xread", -4, READONLY | BLOCKING, xread).keys(0, 0, 0)
         .doc("stream", "5.0.0", "[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]", "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise."),
+    C::container("xinfo", XINFO)
+        .doc("stream", "5.0.0", "", "A container for stream introspection commands."),
     C::new("xsetid", -3, WRITE | DENYOOM | FAST, xsetid).keys(1, 1, 1)
         .doc("stream", "5.0.0", "key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]", "An internal command for replicating stream values."),
+];
+
+#[rustfmt::skip]
+static XINFO: &[C] = &[
+    C::new("stream", -3, READONLY, xinfo_stream).keys(2, 2, 1)
+        .doc("stream", "5.0.0", "key [FULL [COUNT count]]", "Returns information about a stream."),
+    C::new("groups", 3, READONLY, xinfo_groups).keys(2, 2, 1)
+        .doc("stream", "5.0.0", "key", "Returns a list of the consumer groups of a stream."),
+    C::new("consumers", 4, READONLY, xinfo_consumers).keys(2, 2, 1)
+        .doc("stream", "5.0.0", "key group", "Returns a list of the consumers in a consumer group."),
 ];
 
 const INVALID_ID: CmdError =
@@ -560,4 +572,102 @@ fn xsetid(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     ctx.notify(ev::STREAM, "xsetid", argv[1]);
     ctx.out.ok();
     Ok(())
+}
+
+fn xinfo_stream(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let opts = &argv[3..];
+    let full = !opts.is_empty();
+    let mut count = 10i64;
+    let syntax = || {
+        CmdError::owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try XINFO HELP.",
+            String::from_utf8_lossy(argv[1])
+        ))
+    };
+    if full {
+        if !(opts.len() == 1 || opts.len() == 3) || !is(opts[0], "FULL") {
+            return Err(syntax());
+        }
+        if opts.len() == 3 {
+            if !is(opts[1], "COUNT") {
+                return Err(syntax());
+            }
+            count = args::int(opts[2])?;
+            if count < 0 {
+                count = 10;
+            }
+        }
+    }
+    let mut shard = ctx.db().lock_key(argv[2]);
+    let s = collection_read(&mut shard, argv[2], ctx.now, ctx.touch(), Value::stream_mut)?
+        .ok_or(super::NO_KEY)?;
+    let out = &mut *ctx.out;
+    out.map(if full { 9 } else { 10 });
+    out.bulk(b"length");
+    out.int(s.len() as i64);
+    out.bulk(b"radix-tree-keys");
+    out.int(s.node_count() as i64);
+    // Redis's internal radix-tree node count is not modelled; keys + 1 (the root) is its floor.
+    out.bulk(b"radix-tree-nodes");
+    out.int(s.node_count() as i64 + 1);
+    out.bulk(b"last-generated-id");
+    out.bulk(&s.last_id.to_bytes());
+    out.bulk(b"max-deleted-entry-id");
+    out.bulk(&s.max_deleted.to_bytes());
+    out.bulk(b"entries-added");
+    out.int(s.entries_added as i64);
+    out.bulk(b"recorded-first-entry-id");
+    out.bulk(&s.first_id().to_bytes());
+    let entry = |out: &mut Reply, e: Option<(&StreamId, &Fields)>| match e {
+        Some((id, fields)) => {
+            out.array(2);
+            out.bulk(&id.to_bytes());
+            out.array(fields.len() * 2);
+            for (f, v) in fields {
+                out.bulk(f);
+                out.bulk(v);
+            }
+        }
+        None => out.null(),
+    };
+    if full {
+        out.bulk(b"entries");
+        let take = if count == 0 {
+            usize::MAX
+        } else {
+            count as usize
+        };
+        let items: Vec<_> = s.entries.iter().take(take).collect();
+        reply_entries(out, items.into_iter());
+        // Consumer groups are not implemented yet, so no stream has any.
+        out.bulk(b"groups");
+        out.array(0);
+    } else {
+        out.bulk(b"groups");
+        out.int(0);
+        out.bulk(b"first-entry");
+        entry(out, s.entries.iter().next());
+        out.bulk(b"last-entry");
+        entry(out, s.entries.iter().next_back());
+    }
+    Ok(())
+}
+
+fn xinfo_groups(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut shard = ctx.db().lock_key(argv[2]);
+    collection_read(&mut shard, argv[2], ctx.now, ctx.touch(), Value::stream_mut)?
+        .ok_or(super::NO_KEY)?;
+    ctx.out.array(0);
+    Ok(())
+}
+
+fn xinfo_consumers(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut shard = ctx.db().lock_key(argv[2]);
+    collection_read(&mut shard, argv[2], ctx.now, ctx.touch(), Value::stream_mut)?
+        .ok_or(super::NO_KEY)?;
+    Err(CmdError::owned(format!(
+        "NOGROUP No such consumer group '{}' for key name '{}'",
+        String::from_utf8_lossy(argv[3]),
+        String::from_utf8_lossy(argv[2])
+    )))
 }

@@ -77,6 +77,11 @@ impl Stream {
         self.entries.is_empty()
     }
 
+    /// How many radix-tree nodes (listpacks) Redis would hold for this stream.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
     pub fn first_id(&self) -> StreamId {
         self.entries.keys().next().copied().unwrap_or_default()
     }
@@ -136,7 +141,8 @@ impl Stream {
 
     /// Trims by MAXLEN or MINID as Redis's streamTrim does: whole nodes from the head while
     /// they can go, then (unless `approx`) single entries of the first remaining node;
-    /// `limit` (0: none) caps the entries removed. Returns how many went.
+    /// `limit` (0: none) caps the entries removed. Returns how many went. Unlike XDEL,
+    /// trimming leaves `max_deleted` alone, as in Redis.
     pub fn trim(
         &mut self,
         maxlen: Option<u64>,
@@ -167,7 +173,6 @@ impl Stream {
                 let ids: Vec<StreamId> = self.entries.range(range).map(|(id, _)| *id).collect();
                 for id in ids {
                     self.entries.remove(&id);
-                    self.max_deleted = self.max_deleted.max(id);
                 }
                 self.nodes.pop_front();
                 deleted += live;
@@ -187,7 +192,6 @@ impl Stream {
                     break;
                 }
                 self.entries.remove(&id);
-                self.max_deleted = self.max_deleted.max(id);
                 self.nodes[0].live -= 1;
                 deleted += 1;
             }
