@@ -98,13 +98,18 @@ pub fn reply_entries<'a>(
 ) {
     out.array(entries.len());
     for (id, fields) in entries {
-        out.array(2);
-        out.bulk(&id.to_bytes());
-        out.array(fields.len() * 2);
-        for (f, v) in fields {
-            out.bulk(f);
-            out.bulk(v);
-        }
+        reply_entry(out, id, fields);
+    }
+}
+
+/// One entry: `[id, [field, value, ...]]`.
+fn reply_entry(out: &mut Reply, id: &StreamId, fields: &Fields) {
+    out.array(2);
+    out.bulk(&id.to_bytes());
+    out.array(fields.len() * 2);
+    for (f, v) in fields {
+        out.bulk(f);
+        out.bulk(v);
     }
 }
 
@@ -619,15 +624,7 @@ fn xinfo_stream(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     out.bulk(b"recorded-first-entry-id");
     out.bulk(&s.first_id().to_bytes());
     let entry = |out: &mut Reply, e: Option<(&StreamId, &Fields)>| match e {
-        Some((id, fields)) => {
-            out.array(2);
-            out.bulk(&id.to_bytes());
-            out.array(fields.len() * 2);
-            for (f, v) in fields {
-                out.bulk(f);
-                out.bulk(v);
-            }
-        }
+        Some((id, fields)) => reply_entry(out, id, fields),
         None => out.null(),
     };
     if full {
