@@ -143,6 +143,18 @@ fn scenarios(port: u16) -> Vec<String> {
     log.push(b.read_reply());
     log.push(a.cmd(&["XREAD", "BLOCK", "50", "STREAMS", "st", "$"]));
 
+    // A waiter that a key cannot serve (a sorted-set pop on a list) does not hold up the
+    // list waiter behind it.
+    send(&mut a, &["BZPOPMIN", "mixed", "0"]);
+    wait_blocked(&mut r, 1);
+    send(&mut b, &["BLPOP", "mixed", "0"]);
+    wait_blocked(&mut r, 2);
+    log.push(r.cmd(&["RPUSH", "mixed", "x"]));
+    log.push(b.read_reply());
+    log.push(r.cmd(&["DEL", "mixed"]));
+    log.push(r.cmd(&["ZADD", "mixed", "1", "m"]));
+    log.push(a.read_reply());
+
     // Inside MULTI a blocking pop on an empty list answers at once, as a timeout.
     r.cmd(&["MULTI"]);
     r.cmd(&["BLPOP", "empty", "0"]);

@@ -501,3 +501,20 @@ fn client_list_shows_client_states() {
     assert!(line("blk").contains("flags=b "), "{list}");
     assert!(line("blk").contains("cmd=blpop "), "{list}");
 }
+
+/// A RESP3 client that publishes to its own channel inside MULTI gets a well-formed EXEC
+/// reply, with the message pushed after it.
+#[test]
+fn publish_to_self_inside_exec_keeps_the_reply_whole() {
+    let server = ferrocache(&[]);
+    let mut c = Raw::connect(server.port);
+    c.cmd(&["HELLO", "3"]);
+    c.cmd(&["SUBSCRIBE", "ch"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["PUBLISH", "ch", "hi"]);
+    assert_eq!(c.cmd(&["EXEC"]), "*1\r\n:1\r\n");
+    assert_eq!(
+        c.read_reply(),
+        ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+    );
+}

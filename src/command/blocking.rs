@@ -140,6 +140,11 @@ pub struct Blocking {
     /// Blocked clients (INFO blocked_clients); writes skip everything while it is zero.
     blocked: AtomicUsize,
     inner: Mutex<Inner>,
+    /// Held from choosing a waiter to handing it its reply, and by a waiter that gives up
+    /// (timeout, disconnection, CLIENT UNBLOCK): so an element is never popped for a waiter
+    /// that has already left, nor twice for the same waiter by two threads. Order: serving,
+    /// then shard locks, then `inner`.
+    serving: Mutex<()>,
 }
 
 impl Blocking {
@@ -239,6 +244,7 @@ impl Blocking {
     /// Ends a wait: the waiter's own timeout or disconnection. Returns the outcome if it was
     /// served in the meantime.
     pub fn cancel(&self, w: &Arc<Waiter>) -> Option<Outcome> {
+        let _serving = self.serving.lock();
         let mut inner = self.inner.lock();
         if self.unregister(&mut inner, w) {
             return None;
@@ -265,16 +271,19 @@ impl Blocking {
 
     /// CLIENT UNBLOCK: true if the client was blocked.
     pub fn unblock(&self, client: u64, error: bool) -> bool {
+        let _serving = self.serving.lock();
         let w = self.inner.lock().by_client.get(&client).cloned();
         w.is_some_and(|w| self.finish(&w, Outcome::Unblocked { error }))
     }
 
-    fn front(&self, db: usize, key: &Key) -> Option<Arc<Waiter>> {
+    /// The waiters of a key, oldest first.
+    fn waiters(&self, db: usize, key: &Key) -> Vec<Arc<Waiter>> {
         self.inner
             .lock()
             .queues
             .get(&(db, key.clone()))
-            .and_then(|q| q.front().cloned())
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn take_ready(&self) -> Vec<(usize, Key)> {
@@ -286,13 +295,16 @@ impl Blocking {
 /// each key runs out of data or waiters. A served BLMOVE can fill another key, so this loops.
 pub fn serve_ready(server: &Server, now: u64) {
     let b = &server.blocking;
+    let _serving = b.serving.lock();
     while b.has_ready() {
         for (db, key) in b.take_ready() {
-            while let Some(w) = b.front(db, &key) {
+            // A waiter that cannot be served from this key (another type, or an XREAD for
+            // later IDs) does not hold up the ones behind it.
+            for w in b.waiters(db, &key) {
                 let mut out = Reply::new();
                 out.resp3 = w.resp3;
                 match serve_one(server, &w, db, &key, now, &mut out) {
-                    Ok(false) => break,
+                    Ok(false) => continue,
                     Ok(true) => {}
                     Err(e) => {
                         out.buf.clear();
@@ -325,11 +337,16 @@ fn serve_one(
         return Ok(false);
     }
     match &w.op {
+        // Each pop checks the key again under its own lock: Ok(false) if it went meanwhile.
         BlockOp::Pop { front } => {
-            pop_with_key(at, key, *front, out)?;
+            if !pop_with_key(at, key, *front, out)? {
+                return Ok(false);
+            }
         }
         BlockOp::MPop { front, count } => {
-            mpop_first(at, &[key], *front, *count, out)?;
+            if mpop_first(at, &[key], *front, *count, out)?.is_none() {
+                return Ok(false);
+            }
         }
         BlockOp::XRead { after, count } => {
             let Some(gt) = after.iter().find(|(k, _)| &k[..] == key).map(|(_, id)| *id) else {
@@ -352,17 +369,23 @@ fn serve_one(
             return Ok(true);
         }
         BlockOp::ZPop { max } => {
-            zpop(at, &[key], *max, None, BZPOP_SHAPE, out)?;
+            if zpop(at, &[key], *max, None, BZPOP_SHAPE, out)?.is_none() {
+                return Ok(false);
+            }
         }
         BlockOp::ZMPop { max, count } => {
-            zpop(at, &[key], *max, Some(*count), MPOP_SHAPE, out)?;
+            if zpop(at, &[key], *max, Some(*count), MPOP_SHAPE, out)?.is_none() {
+                return Ok(false);
+            }
         }
         BlockOp::Move {
             dst,
             from_front,
             to_front,
         } => {
-            move_element(at, key, dst, *from_front, *to_front, out)?;
+            if !move_element(at, key, dst, *from_front, *to_front, out)? {
+                return Ok(false);
+            }
             server.watches.touch(db, dst);
             server.blocking.signal(db, dst);
         }

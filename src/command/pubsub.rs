@@ -362,8 +362,11 @@ fn do_publish(ctx: &mut Ctx, argv: &[&[u8]], shard: bool) -> CmdResult {
         .server
         .pubsub
         .publish(ctx.server, argv[1], argv[2], shard);
-    // A client subscribed to its own channel sees the message before the count, as in Redis.
-    ctx.client.handle.mailbox.drain_into(ctx.out);
+    // A client subscribed to its own channel sees the message before the count, as in Redis;
+    // inside EXEC the message waits for the end of the EXEC reply instead.
+    if !ctx.client.in_exec {
+        ctx.client.handle.mailbox.drain_into(ctx.out);
+    }
     ctx.out.int(n as i64);
     Ok(())
 }

@@ -83,6 +83,11 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         super::execute(ctx, &argv);
     }
     ctx.client.in_exec = false;
+    // Clients blocked on keys the transaction filled are served before the gate opens, so
+    // no other transaction sees the keys between the EXEC and the hand-off.
+    if ctx.server.blocking.blocked_clients() != 0 {
+        super::blocking::serve_ready(ctx.server, ctx.now);
+    }
     Ok(())
 }
 

@@ -187,9 +187,12 @@ where
             client.close_after_reply = true;
         }
         if let Some(w) = client.blocked.take() {
-            // The replies to the requests before the blocking one go out first.
-            if !write_out(server, stream, out, &mut stop).await? {
-                return Ok(());
+            // The replies to the requests before the blocking one go out first. If the
+            // connection ends there, the waiter must leave the queues with it.
+            let written = write_out(server, stream, out, &mut stop).await;
+            if !matches!(written, Ok(true)) {
+                server.blocking.cancel(&w);
+                return written.map(|_| ());
             }
             let end = wait_blocked(server, stream, rbuf, &w, &mut stop).await;
             handle.blocked.store(false, Ordering::Relaxed);
