@@ -155,6 +155,15 @@ fn scenarios(port: u16) -> Vec<String> {
     log.push(r.cmd(&["ZADD", "mixed", "1", "m"]));
     log.push(a.read_reply());
 
+    // CLIENT REPLY SKIP covers the reply a blocked command gets when it is served.
+    send(&mut a, &["CLIENT", "REPLY", "SKIP"]);
+    send(&mut a, &["BLPOP", "sk", "0"]);
+    wait_blocked(&mut r, 1);
+    log.push(r.cmd(&["RPUSH", "sk", "v"]));
+    wait_blocked(&mut r, 0);
+    log.push(a.cmd(&["PING"]));
+    log.push(r.cmd(&["EXISTS", "sk"]));
+
     // Inside MULTI a blocking pop on an empty list answers at once, as a timeout.
     r.cmd(&["MULTI"]);
     r.cmd(&["BLPOP", "empty", "0"]);

@@ -300,7 +300,8 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         _ => None,
     };
     let result = handler(ctx, argv);
-    if spec.flags & table::WRITE != 0 && result.is_ok() {
+    // A blocking command that blocked has changed nothing yet.
+    if spec.flags & table::WRITE != 0 && result.is_ok() && ctx.client.blocked.is_none() {
         transactions::after_write(ctx, spec, argv);
     }
     if crate::engine::notify::flags() != 0 {
@@ -357,6 +358,10 @@ fn flag_transaction(ctx: &mut Ctx) {
 
 /// Applies CLIENT REPLY OFF/SKIP by dropping what the command wrote.
 fn finish_reply_mode(ctx: &mut Ctx, mark: usize) {
+    // A command that blocked has not replied yet: its SKIP applies when it is served.
+    if ctx.client.blocked.is_some() && ctx.client.reply_mode == ReplyMode::Skip {
+        return;
+    }
     match ctx.client.reply_mode {
         ReplyMode::On => {}
         ReplyMode::Off => ctx.out.buf.truncate(mark),

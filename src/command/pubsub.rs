@@ -206,8 +206,12 @@ fn deliver(server: &Server, h: &ClientHandle, parts: &[&[u8]]) {
         r.bulk(p);
     }
     let m = &h.mailbox;
-    m.buf.lock().extend_from_slice(&r.buf);
-    let pending = m.pending.fetch_add(r.buf.len() as u64, Ordering::AcqRel) + r.buf.len() as u64;
+    // The count changes under the buffer's lock, as the drain resets it: never over-counted.
+    let pending = {
+        let mut buf = m.buf.lock();
+        buf.extend_from_slice(&r.buf);
+        m.pending.fetch_add(r.buf.len() as u64, Ordering::AcqRel) + r.buf.len() as u64
+    };
     m.waker.wake();
     let live = &server.config.live;
     let hard = live.pubsub_hard_limit.load(Ordering::Relaxed);

@@ -197,7 +197,14 @@ where
             let end = wait_blocked(server, stream, rbuf, &w, &mut stop).await;
             handle.blocked.store(false, Ordering::Relaxed);
             match end {
-                WaitEnd::Served(bytes) => out.raw(&bytes),
+                // CLIENT REPLY OFF/SKIP applies to the served reply too.
+                WaitEnd::Served(bytes) => match client.reply_mode {
+                    crate::server::client::ReplyMode::Off => {}
+                    crate::server::client::ReplyMode::Skip => {
+                        client.reply_mode = crate::server::client::ReplyMode::On
+                    }
+                    _ => out.raw(&bytes),
+                },
                 WaitEnd::Unblocked { error: true } => {
                     let msg = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
                     out.error(msg);
@@ -305,7 +312,9 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
                 return server.blocking.cancel(w).map_or(WaitEnd::TimedOut, from);
             }
             r = stream.read_buf(rbuf) => {
-                if !matches!(r, Ok(n) if n > 0) {
+                let limit = server.config.live.query_buffer_limit.load(Ordering::Relaxed) as usize;
+                // Hung up, or piling up more requests than the query buffer may hold.
+                if !matches!(r, Ok(n) if n > 0) || rbuf.len() > limit {
                     server.blocking.cancel(w);
                     return WaitEnd::Closed;
                 }
