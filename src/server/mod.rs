@@ -431,7 +431,11 @@ fn start_cron(server: Arc<Server>) {
                 crate::engine::update_lru_clock();
                 if server.active_expire.load(Ordering::Relaxed) {
                     let t = Instant::now();
-                    crate::engine::expiry::active_expire_cycle(&server.keyspace, period / 4);
+                    {
+                        // Like a command: no key expires in the middle of an EXEC.
+                        let _gate = server.gate.as_ref().map(|g| g.enter());
+                        crate::engine::expiry::active_expire_cycle(&server.keyspace, period / 4);
+                    }
                     server.publish_engine_events();
                     server
                         .stats
