@@ -1323,6 +1323,28 @@ fn streams_basics() {
 }
 
 #[test]
+fn command_getkeys_for_movable_keys() {
+    compare(
+        r#"
+        COMMAND GETKEYS sort abc store def
+        COMMAND GETKEYS sort abc
+        COMMAND GETKEYS sort_ro abc
+        COMMAND GETKEYS zunionstore dst 2 a b WEIGHTS 1 2
+        COMMAND GETKEYS zunion 2 a b
+        COMMAND GETKEYS zinter 3 a b c WITHSCORES
+        COMMAND GETKEYS lmpop 2 a b LEFT
+        COMMAND GETKEYS blmpop 0 2 a b LEFT
+        COMMAND GETKEYS sintercard 2 a b LIMIT 1
+        COMMAND GETKEYS xread COUNT 2 STREAMS s1 s2 0 0
+        COMMAND GETKEYS georadius g 0 0 1 km STORE dst
+        COMMAND GETKEYS georadiusbymember g m 1 km STOREDIST dst
+        COMMAND GETKEYS get k
+        COMMAND GETKEYS mset a 1 b 2
+        "#,
+    );
+}
+
+#[test]
 fn transactions() {
     compare(
         r#"

@@ -259,7 +259,8 @@ fn getkeys(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let pos = cmd.spec.key_positions(target.len());
+    let pos =
+        movable_keys(cmd.spec.name, target).unwrap_or_else(|| cmd.spec.key_positions(target.len()));
     if pos.is_empty() {
         return Err(CmdError::new("ERR The command has no key arguments"));
     }
@@ -268,6 +269,50 @@ fn getkeys(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.bulk(target[p]);
     }
     Ok(())
+}
+
+/// Key positions of the commands whose keys the (first, last, step) triple cannot describe:
+/// a numkeys count, STORE options, XREAD's STREAMS list. None for every other command.
+fn movable_keys(name: &str, argv: &[&[u8]]) -> Option<Vec<usize>> {
+    let is = |a: &[u8], kw: &str| a.eq_ignore_ascii_case(kw.as_bytes());
+    // `numkeys` at `at`, keys right after it.
+    let counted = |at: usize| -> Vec<usize> {
+        let n = argv
+            .get(at)
+            .and_then(|a| super::args::strict_i64(a))
+            .filter(|n| *n > 0)
+            .map_or(0, |n| n as usize);
+        (at + 1..(at + 1 + n).min(argv.len())).collect()
+    };
+    // The key after the first of `kws` found from position `from`.
+    let option_key = |from: usize, kws: &[&str]| -> Option<usize> {
+        (from..argv.len().saturating_sub(1))
+            .find(|&i| kws.iter().any(|k| is(argv[i], k)))
+            .map(|i| i + 1)
+    };
+    Some(match name {
+        "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "lmpop" | "zmpop" => {
+            counted(1)
+        }
+        "blmpop" | "bzmpop" => counted(2),
+        "zunionstore" | "zinterstore" | "zdiffstore" => {
+            std::iter::once(1).chain(counted(2)).collect()
+        }
+        "sort" => std::iter::once(1)
+            .chain(option_key(2, &["STORE"]))
+            .collect(),
+        "georadius" => std::iter::once(1)
+            .chain(option_key(6, &["STORE", "STOREDIST"]))
+            .collect(),
+        "georadiusbymember" => std::iter::once(1)
+            .chain(option_key(5, &["STORE", "STOREDIST"]))
+            .collect(),
+        "xread" | "xreadgroup" => {
+            let s = (1..argv.len()).find(|&i| is(argv[i], "STREAMS"))? + 1;
+            (s..s + (argv.len() - s) / 2).collect()
+        }
+        _ => return None,
+    })
 }
 
 fn help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
