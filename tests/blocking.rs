@@ -155,6 +155,27 @@ fn scenarios(port: u16) -> Vec<String> {
     log.push(r.cmd(&["ZADD", "mixed", "1", "m"]));
     log.push(a.read_reply());
 
+    // XREADGROUP BLOCK with `>` is served with the next entry, which becomes pending.
+    log.push(r.cmd(&["XGROUP", "CREATE", "gs", "grp", "$", "MKSTREAM"]));
+    send(
+        &mut a,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "grp",
+            "alice",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "gs",
+            ">",
+        ],
+    );
+    wait_blocked(&mut r, 1);
+    log.push(r.cmd(&["XADD", "gs", "1-1", "f", "v"]));
+    log.push(a.read_reply());
+    log.push(r.cmd(&["XPENDING", "gs", "grp"]));
+
     // CLIENT REPLY SKIP covers the reply a blocked command gets when it is served.
     send(&mut a, &["CLIENT", "REPLY", "SKIP"]);
     send(&mut a, &["BLPOP", "sk", "0"]);

@@ -1345,6 +1345,72 @@ fn command_getkeys_for_movable_keys() {
 }
 
 #[test]
+fn stream_consumer_groups() {
+    compare(
+        r#"
+        XADD s 1-1 a 1
+        XADD s 2-1 b 2
+        XADD s 3-1 c 3
+        XGROUP CREATE s g 0
+        XGROUP CREATE s g 0
+        XGROUP CREATE s g2 $
+        XGROUP CREATE missing g 0
+        XGROUP CREATE m2 g $ MKSTREAM
+        XLEN m2
+        XGROUP CREATE s g3 bad
+        XGROUP CREATE s g4 0 FOO
+        SET str x
+        XGROUP CREATE str g 0
+        XREADGROUP GROUP g alice COUNT 1 STREAMS s >
+        XREADGROUP GROUP g bob STREAMS s >
+        XREADGROUP GROUP g bob STREAMS s >
+        XREADGROUP GROUP g alice STREAMS s 0
+        XREADGROUP GROUP g alice STREAMS s 1-1
+        XREADGROUP GROUP g2 alice STREAMS s >
+        XREADGROUP GROUP nope alice STREAMS s >
+        XREADGROUP GROUP g alice STREAMS missing >
+        XREADGROUP GROUP g alice STREAMS s $
+        XREADGROUP GROUP g alice STREAMS s
+        XREADGROUP COUNT 1 STREAMS s >
+        XREAD GROUP g a STREAMS s >
+        XPENDING s g
+        XPENDING s g2
+        XPENDING s nope
+        XPENDING missing g
+        XPENDING s g - + 10 bob
+        XPENDING s g 1 1
+        XINFO GROUPS s
+        XACK s g 1-1 9-9
+        XACK s g bad
+        XACK s nope 1-1
+        XACK missing g 1-1
+        XPENDING s g
+        XDEL s 2-1
+        XREADGROUP GROUP g bob STREAMS s 0
+        XADD s 4-1 d 4
+        XREADGROUP GROUP g carol NOACK STREAMS s >
+        XPENDING s g
+        XGROUP CREATECONSUMER s g dave
+        XGROUP CREATECONSUMER s g dave
+        XGROUP CREATECONSUMER s nope dave
+        XGROUP DELCONSUMER s g bob
+        XGROUP DELCONSUMER s g nobody
+        XPENDING s g
+        XGROUP SETID s g 0
+        XREADGROUP GROUP g erin STREAMS s >
+        XGROUP SETID s g $
+        XGROUP SETID s nope $
+        XGROUP DESTROY s g2
+        XGROUP DESTROY s g2
+        XINFO STREAM s
+        XGROUP FOO s g
+        !HELLO 3
+        XREADGROUP GROUP g frank STREAMS s 0
+        "#,
+    );
+}
+
+#[test]
 fn transactions() {
     compare(
         r#"

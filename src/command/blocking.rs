@@ -69,6 +69,8 @@ pub enum BlockOp {
         after: Vec<(Key, crate::engine::stream::StreamId)>,
         count: usize,
     },
+    /// XREADGROUP BLOCK with `>`: new entries for a consumer of a group.
+    XReadGroup(super::stream_groups::GroupRead),
 }
 
 impl BlockOp {
@@ -76,7 +78,7 @@ impl BlockOp {
     fn accepts(&self, v: &Value) -> bool {
         match self {
             BlockOp::ZPop { .. } | BlockOp::ZMPop { .. } => matches!(v, Value::ZSet(_)),
-            BlockOp::XRead { .. } => matches!(v, Value::Stream(_)),
+            BlockOp::XRead { .. } | BlockOp::XReadGroup(_) => matches!(v, Value::Stream(_)),
             _ => matches!(v, Value::List(_)),
         }
     }
@@ -367,6 +369,13 @@ fn serve_one(
             }
             super::streams::reply_stream_read(out, key, entries);
             return Ok(true);
+        }
+        BlockOp::XReadGroup(read) => {
+            let mut shard = at.keyspace().lock_key(key);
+            let Some(s) = shard.get_mut(key, now).and_then(|e| e.value.stream_mut()) else {
+                return Ok(false);
+            };
+            return super::stream_groups::serve_group_read(s, key, read, now, out);
         }
         BlockOp::ZPop { max } => {
             if zpop(at, &[key], *max, None, BZPOP_SHAPE, out)?.is_none() {

@@ -61,7 +61,7 @@ fn parse_u64(s: &[u8]) -> Option<u64> {
 
 /// Parses an ID: `-`/`+` unless `strict`, `ms` (with `missing_seq`), `ms-seq`, and with
 /// `allow_auto_seq` `ms-*` (returned as None for the sequence).
-fn parse_id(a: &[u8], missing_seq: u64, strict: bool) -> Result<StreamId, CmdError> {
+pub fn parse_id(a: &[u8], missing_seq: u64, strict: bool) -> Result<StreamId, CmdError> {
     if a.len() > 127 {
         return Err(INVALID_ID);
     }
@@ -311,12 +311,8 @@ fn xlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn range(ctx: &mut Ctx, argv: &[&[u8]], rev: bool) -> CmdResult {
-    let (sa, ea) = if rev {
-        (argv[3], argv[2])
-    } else {
-        (argv[2], argv[3])
-    };
+/// An inclusive ID interval from XRANGE-style `start end` arguments (`-`, `+`, `(` exclusive).
+pub fn interval(sa: &[u8], ea: &[u8]) -> Result<(StreamId, StreamId), CmdError> {
     let (mut start, sx) = interval_id(sa, 0)?;
     if sx {
         start = start
@@ -329,6 +325,16 @@ fn range(ctx: &mut Ctx, argv: &[&[u8]], rev: bool) -> CmdResult {
             .prev()
             .ok_or(CmdError::new("ERR invalid end ID for the interval"))?;
     }
+    Ok((start, end))
+}
+
+fn range(ctx: &mut Ctx, argv: &[&[u8]], rev: bool) -> CmdResult {
+    let (sa, ea) = if rev {
+        (argv[3], argv[2])
+    } else {
+        (argv[2], argv[3])
+    };
+    let (start, end) = interval(sa, ea)?;
     let mut count: i64 = -1;
     let mut j = 4;
     while j < argv.len() {
@@ -423,10 +429,52 @@ pub fn reply_stream_read(out: &mut Reply, key: &[u8], entries: Vec<(&StreamId, &
     reply_entries(out, entries.into_iter());
 }
 
-fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let mut count = 0usize;
-    let mut block: Option<u64> = None;
-    let mut streams_at = 0;
+/// Ends an XREAD/XREADGROUP: writes the streams found (`found` of them, encoded in `reply`),
+/// or the null reply; returns the timeout when the client must block instead.
+pub fn finish_read(
+    ctx: &mut Ctx,
+    found: usize,
+    reply: &Reply,
+    block: Option<u64>,
+) -> Option<Option<std::time::Duration>> {
+    if found > 0 {
+        if ctx.out.resp3 {
+            ctx.out.map(found);
+        } else {
+            ctx.out.array(found);
+        }
+        ctx.out.raw(&reply.buf);
+        return None;
+    }
+    match block {
+        None => {
+            ctx.out.null_array();
+            None
+        }
+        Some(ms) => Some((ms > 0).then(|| std::time::Duration::from_millis(ms))),
+    }
+}
+
+/// The options of XREAD and XREADGROUP.
+pub struct ReadArgs<'a> {
+    pub count: usize,
+    pub block: Option<u64>,
+    pub noack: bool,
+    pub group: Option<(&'a [u8], &'a [u8])>,
+    /// Where the keys start (after STREAMS).
+    pub streams_at: usize,
+}
+
+/// Parses XREAD/XREADGROUP options as Redis's shared parser does (GROUP and NOACK only for
+/// XREADGROUP).
+pub fn parse_read<'a>(argv: &[&'a [u8]], xreadgroup: bool) -> Result<ReadArgs<'a>, CmdError> {
+    let mut r = ReadArgs {
+        count: 0,
+        block: None,
+        noack: false,
+        group: None,
+        streams_at: 0,
+    };
     let mut i = 1;
     while i < argv.len() {
         let more = argv.len() - 1 - i;
@@ -438,32 +486,46 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             if ms < 0 {
                 return Err(CmdError::new("ERR timeout is negative"));
             }
-            block = Some(ms as u64);
+            r.block = Some(ms as u64);
             i += 2;
         } else if is(a, "COUNT") && more > 0 {
-            count = args::int(argv[i + 1])?.max(0) as usize;
+            r.count = args::int(argv[i + 1])?.max(0) as usize;
             i += 2;
         } else if is(a, "STREAMS") && more > 0 {
-            streams_at = i + 1;
-            if (argv.len() - streams_at) % 2 != 0 {
+            r.streams_at = i + 1;
+            if (argv.len() - r.streams_at) % 2 != 0 {
                 return Err(CmdError::new("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."));
             }
             break;
         } else if is(a, "GROUP") && more >= 2 {
-            return Err(CmdError::new(
-                "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
-            ));
+            if !xreadgroup {
+                return Err(CmdError::new("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead."));
+            }
+            r.group = Some((argv[i + 1], argv[i + 2]));
+            i += 3;
         } else if is(a, "NOACK") {
-            return Err(CmdError::new(
-                "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
-            ));
+            if !xreadgroup {
+                return Err(CmdError::new("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead."));
+            }
+            r.noack = true;
+            i += 1;
         } else {
             return Err(SYNTAX);
         }
     }
-    if streams_at == 0 {
+    if r.streams_at == 0 {
         return Err(SYNTAX);
     }
+    Ok(r)
+}
+
+fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let ReadArgs {
+        count,
+        block,
+        streams_at,
+        ..
+    } = parse_read(argv, false)?;
     let n = (argv.len() - streams_at) / 2;
     let keys = &argv[streams_at..streams_at + n];
     let mut ids = Vec::with_capacity(n);
@@ -497,22 +559,9 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             reply_stream_read(&mut reply, k, entries);
         }
     }
-    if found > 0 {
-        if ctx.out.resp3 {
-            ctx.out.map(found);
-        } else {
-            ctx.out.array(found);
-        }
-        ctx.out.raw(&reply.buf);
-        return Ok(());
-    }
-    match block {
-        None => {
-            ctx.out.null_array();
-            Ok(())
-        }
-        Some(ms) => {
-            let timeout = (ms > 0).then(|| std::time::Duration::from_millis(ms));
+    match finish_read(ctx, found, &reply, block) {
+        None => Ok(()),
+        Some(timeout) => {
             let waits: Vec<(crate::engine::Key, StreamId)> = keys
                 .iter()
                 .zip(&ids)
@@ -606,6 +655,11 @@ fn xinfo_stream(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[2]);
     let s = collection_read(&mut shard, argv[2], ctx.now, ctx.touch(), Value::stream_mut)?
         .ok_or(super::NO_KEY)?;
+    if full && !s.groups.is_empty() {
+        return Err(CmdError::new(
+            "ERR XINFO STREAM FULL does not report consumer groups yet",
+        ));
+    }
     let out = &mut *ctx.out;
     out.map(if full { 9 } else { 10 });
     out.bulk(b"length");
@@ -641,7 +695,7 @@ fn xinfo_stream(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         out.array(0);
     } else {
         out.bulk(b"groups");
-        out.int(0);
+        out.int(s.groups.len() as i64);
         out.bulk(b"first-entry");
         entry(out, s.entries.iter().next());
         out.bulk(b"last-entry");
@@ -652,19 +706,56 @@ fn xinfo_stream(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn xinfo_groups(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[2]);
-    collection_read(&mut shard, argv[2], ctx.now, ctx.touch(), Value::stream_mut)?
+    let s = collection_read(&mut shard, argv[2], ctx.now, ctx.touch(), Value::stream_mut)?
         .ok_or(super::NO_KEY)?;
-    ctx.out.array(0);
+    let out = &mut *ctx.out;
+    out.array(s.groups.len());
+    for (name, g) in &s.groups {
+        out.map(6);
+        out.bulk(b"name");
+        out.bulk(name);
+        out.bulk(b"consumers");
+        out.int(g.consumers.len() as i64);
+        out.bulk(b"pending");
+        out.int(g.pel.len() as i64);
+        out.bulk(b"last-delivered-id");
+        out.bulk(&g.last_id.to_bytes());
+        out.bulk(b"entries-read");
+        match g.entries_read {
+            Some(n) => out.int(n as i64),
+            None => out.null(),
+        }
+        out.bulk(b"lag");
+        match s.lag(g) {
+            Some(n) => out.int(n as i64),
+            None => out.null(),
+        }
+    }
     Ok(())
 }
 
 fn xinfo_consumers(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now;
     let mut shard = ctx.db().lock_key(argv[2]);
-    collection_read(&mut shard, argv[2], ctx.now, ctx.touch(), Value::stream_mut)?
+    let s = collection_read(&mut shard, argv[2], now, ctx.touch(), Value::stream_mut)?
         .ok_or(super::NO_KEY)?;
-    Err(CmdError::owned(format!(
-        "NOGROUP No such consumer group '{}' for key name '{}'",
-        String::from_utf8_lossy(argv[3]),
-        String::from_utf8_lossy(argv[2])
-    )))
+    let g = s.groups.get(argv[3]).ok_or_else(|| {
+        CmdError::owned(format!(
+            "NOGROUP No such consumer group '{}' for key name '{}'",
+            String::from_utf8_lossy(argv[3]),
+            String::from_utf8_lossy(argv[2])
+        ))
+    })?;
+    let out = &mut *ctx.out;
+    out.array(g.consumers.len());
+    for (name, c) in &g.consumers {
+        out.map(3);
+        out.bulk(b"name");
+        out.bulk(name);
+        out.bulk(b"pending");
+        out.int(c.pending.len() as i64);
+        out.bulk(b"idle");
+        out.int(now.saturating_sub(c.seen) as i64);
+    }
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! bookkeeping Redis keeps beside them (last generated ID, entries ever added, the largest
 //! deleted ID). Consumer groups are not here yet.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::collections::Bytes;
 
@@ -59,6 +59,59 @@ struct Node {
     appended: u64,
 }
 
+/// A delivered, not yet acknowledged entry of a consumer group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub consumer: Bytes,
+    /// Last delivery, ms since the epoch.
+    pub delivered_at: u64,
+    pub deliveries: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Consumer {
+    /// Last interaction, ms since the epoch.
+    pub seen: u64,
+    pub pending: BTreeSet<StreamId>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Group {
+    pub last_id: StreamId,
+    /// Entries the group has read (None when unknown, as after XGROUP SETID to an arbitrary ID).
+    pub entries_read: Option<u64>,
+    pub pel: BTreeMap<StreamId, Pending>,
+    pub consumers: BTreeMap<Bytes, Consumer>,
+}
+
+impl Group {
+    /// Gets or creates a consumer; true if created.
+    pub fn consumer(&mut self, name: &[u8], now: u64) -> (&mut Consumer, bool) {
+        let created = !self.consumers.contains_key(name);
+        let c = self
+            .consumers
+            .entry(Bytes::from(name))
+            .or_insert_with(|| Consumer {
+                seen: now,
+                pending: BTreeSet::new(),
+            });
+        (c, created)
+    }
+
+    /// Removes an entry from the PEL (XACK); true if it was pending.
+    pub fn ack(&mut self, id: StreamId) -> bool {
+        match self.pel.remove(&id) {
+            Some(p) => {
+                if let Some(c) = self.consumers.get_mut(&p.consumer[..]) {
+                    c.pending.remove(&id);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stream {
     pub entries: BTreeMap<StreamId, Fields>,
@@ -66,6 +119,8 @@ pub struct Stream {
     pub max_deleted: StreamId,
     pub entries_added: u64,
     nodes: std::collections::VecDeque<Node>,
+    /// Consumer groups by name.
+    pub groups: BTreeMap<Bytes, Group>,
 }
 
 impl Stream {
@@ -75,6 +130,58 @@ impl Stream {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Whether a deleted entry may lie at or after `start` (Redis's streamRangeHasTombstones).
+    pub fn has_tombstones_from(&self, start: StreamId) -> bool {
+        if self.is_empty()
+            || self.max_deleted == StreamId::MIN
+            || self.first_id() > self.max_deleted
+        {
+            return false;
+        }
+        start <= self.max_deleted
+    }
+
+    /// How many entries were added up to `id`, when that can be known (Redis's
+    /// streamEstimateDistanceFromFirstEverEntry): a group's read count and lag.
+    pub fn entries_up_to(&self, id: StreamId) -> Option<u64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if self.is_empty() && id <= self.last_id {
+            return Some(self.entries_added);
+        }
+        match id.cmp(&self.last_id) {
+            std::cmp::Ordering::Equal => return Some(self.entries_added),
+            std::cmp::Ordering::Greater => return None,
+            _ => {}
+        }
+        let first = self.first_id();
+        if self.max_deleted == StreamId::MIN || self.max_deleted < first {
+            let base = self.entries_added - self.len() as u64;
+            match id.cmp(&first) {
+                std::cmp::Ordering::Less => return Some(base),
+                std::cmp::Ordering::Equal => return Some(base + 1),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// A group's lag (XINFO GROUPS): entries added that it has not read, when known.
+    pub fn lag(&self, g: &Group) -> Option<u64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        match g.entries_read {
+            Some(n) if !self.has_tombstones_from(g.last_id) => {
+                Some(self.entries_added.saturating_sub(n))
+            }
+            _ => self
+                .entries_up_to(g.last_id)
+                .map(|n| self.entries_added.saturating_sub(n)),
+        }
     }
 
     /// How many radix-tree nodes (listpacks) Redis would hold for this stream.

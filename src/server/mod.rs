@@ -70,6 +70,7 @@ pub fn command_table() -> CommandTable {
         geo::COMMANDS,
         hll::COMMANDS,
         streams::COMMANDS,
+        stream_groups::COMMANDS,
         connection::COMMANDS,
         client::COMMANDS,
         server::COMMANDS,
