@@ -336,6 +336,10 @@ fn serve_one(
         .get_mut(key, now)
         .is_some_and(|e| w.op.accepts(&e.value));
     if !right_type {
+        // A group reader cannot wait for a stream that is gone: the group went with it.
+        if matches!(w.op, BlockOp::XReadGroup(_)) {
+            return Err(CmdError::new("UNBLOCKED the stream key no longer exists"));
+        }
         return Ok(false);
     }
     match &w.op {

@@ -306,6 +306,8 @@ fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     flush_mode(argv, 1)?;
     touch_live_watched(ctx, ctx.client.db);
     ctx.db().clear();
+    // Group readers blocked on a flushed stream are told it is gone.
+    ctx.server.blocking.signal_db(ctx.client.db);
     ctx.out.ok();
     Ok(())
 }
@@ -315,6 +317,7 @@ fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     for (i, db) in ctx.server.keyspace.dbs().iter().enumerate() {
         touch_live_watched(ctx, i);
         db.clear();
+        ctx.server.blocking.signal_db(i);
     }
     ctx.out.ok();
     Ok(())

@@ -175,6 +175,8 @@ fn xgroup_destroy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let gone = s.groups.remove(argv[3]).is_some();
     if gone {
         ctx.notify(ev::STREAM, "xgroup-destroy", argv[2]);
+        // Readers blocked on the group learn that it is gone.
+        ctx.server.blocking.signal(ctx.client.db, argv[2]);
     }
     ctx.out.int(gone as i64);
     Ok(())
@@ -421,6 +423,11 @@ pub fn serve_group_read(
     out: &mut Reply,
 ) -> Result<bool, CmdError> {
     let group = &read.group[..];
+    if !s.groups.contains_key(group) {
+        return Err(CmdError::new(
+            "NOGROUP the consumer group this client was blocked on no longer exists",
+        ));
+    }
     let batch =
         deliver_new(s, group, &read.consumer, read.count, read.noack, now).ok_or_else(|| {
             CmdError::owned(format!(
