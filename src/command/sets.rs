@@ -177,27 +177,11 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             let m = s.get_index(rng.random_range(0..s.len())).expect("in range");
             ctx.out.bulk(&m);
         }
-        (Some(s), Some(n)) if n >= 0 => {
-            // Distinct members: a partial shuffle of the positions.
-            let len = s.len();
-            let n = (n as usize).min(len);
-            let mut idx: Vec<usize> = (0..len).collect();
-            for i in 0..n {
-                let j = rng.random_range(i..len);
-                idx.swap(i, j);
-            }
-            ctx.out.array(n);
-            for &i in &idx[..n] {
-                ctx.out.bulk(&s.get_index(i).expect("in range"));
-            }
-        }
         (Some(s), Some(n)) => {
-            // Negative count: that many picks, repeats allowed.
-            let n = n.unsigned_abs() as usize;
-            ctx.out.array(n);
-            for _ in 0..n {
-                ctx.out
-                    .bulk(&s.get_index(rng.random_range(0..s.len())).expect("in range"));
+            let picks = args::random_positions(n, s.len());
+            ctx.out.array(picks.len());
+            for i in picks {
+                ctx.out.bulk(&s.get_index(i).expect("in range"));
             }
         }
     }

@@ -739,13 +739,10 @@ fn xinfo_consumers(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[2]);
     let s = collection_read(&mut shard, argv[2], now, ctx.touch(), Value::stream_mut)?
         .ok_or(super::NO_KEY)?;
-    let g = s.groups.get(argv[3]).ok_or_else(|| {
-        CmdError::owned(format!(
-            "NOGROUP No such consumer group '{}' for key name '{}'",
-            String::from_utf8_lossy(argv[3]),
-            String::from_utf8_lossy(argv[2])
-        ))
-    })?;
+    let g = s
+        .groups
+        .get(argv[3])
+        .ok_or_else(|| super::stream_groups::nogroup(argv[2], argv[3]))?;
     let out = &mut *ctx.out;
     out.array(g.consumers.len());
     for (name, c) in &g.consumers {
