@@ -173,7 +173,7 @@ fn protocol(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
         if !out.resp3 {
             return Err(CmdError::new("ERR RESP2 is not supported by this command"));
         }
-        out.raw(b">2\r\n");
+        out.push(2);
         out.bulk(b"server-cpu-usage");
         out.int(42);
         out.bulk(b"Some real reply following the push reply");

@@ -173,16 +173,20 @@ impl PubSub {
         let kind = if shard { Kind::Shard } else { Kind::Channel };
         let head: &[u8] = if shard { b"smessage" } else { b"message" };
         if let Some(list) = inner.maps[kind as usize].get(channel) {
+            let parts = [head, channel, msg];
+            let mut m = Encoded::new(&parts);
             for h in list {
-                deliver(server, h, &[head, channel, msg]);
+                deliver(server, h, &mut m);
                 n += 1;
             }
         }
         if !shard {
             for (pat, list) in &inner.maps[Kind::Pattern as usize] {
                 if glob::matches(pat, channel, false) {
+                    let parts: [&[u8]; 4] = [b"pmessage", pat, channel, msg];
+                    let mut m = Encoded::new(&parts);
                     for h in list {
-                        deliver(server, h, &[b"pmessage", pat, channel, msg]);
+                        deliver(server, h, &mut m);
                         n += 1;
                     }
                 }
@@ -192,25 +196,44 @@ impl PubSub {
     }
 }
 
+/// One message, encoded at most once per protocol however many subscribers get it.
+struct Encoded<'a> {
+    parts: &'a [&'a [u8]],
+    forms: [Option<Vec<u8>>; 2],
+}
+
+impl<'a> Encoded<'a> {
+    fn new(parts: &'a [&'a [u8]]) -> Self {
+        Encoded {
+            parts,
+            forms: [None, None],
+        }
+    }
+
+    fn get(&mut self, resp3: bool) -> &[u8] {
+        let parts = self.parts;
+        self.forms[resp3 as usize].get_or_insert_with(|| {
+            let mut r = Reply::new();
+            r.resp3 = resp3;
+            r.push(parts.len());
+            for p in parts {
+                r.bulk(p);
+            }
+            r.buf
+        })
+    }
+}
+
 /// Appends one message to a subscriber's mailbox and wakes it, closing a subscriber that has
 /// let its mailbox pass the `client-output-buffer-limit pubsub` limits.
-fn deliver(server: &Server, h: &ClientHandle, parts: &[&[u8]]) {
-    let mut r = Reply::new();
-    r.resp3 = h.resp.load(Ordering::Relaxed) >= 3;
-    if r.resp3 {
-        r.raw(format!(">{}\r\n", parts.len()).as_bytes());
-    } else {
-        r.array(parts.len());
-    }
-    for p in parts {
-        r.bulk(p);
-    }
+fn deliver(server: &Server, h: &ClientHandle, msg: &mut Encoded) {
+    let bytes = msg.get(h.resp.load(Ordering::Relaxed) >= 3);
     let m = &h.mailbox;
     // The count changes under the buffer's lock, as the drain resets it: never over-counted.
     let pending = {
         let mut buf = m.buf.lock();
-        buf.extend_from_slice(&r.buf);
-        m.pending.fetch_add(r.buf.len() as u64, Ordering::AcqRel) + r.buf.len() as u64
+        buf.extend_from_slice(bytes);
+        m.pending.fetch_add(bytes.len() as u64, Ordering::AcqRel) + bytes.len() as u64
     };
     m.waker.wake();
     let live = &server.config.live;
@@ -241,11 +264,7 @@ fn deliver(server: &Server, h: &ClientHandle, parts: &[&[u8]]) {
 }
 
 fn reply_sub(out: &mut Reply, verb: &str, name: Option<&[u8]>, count: usize) {
-    if out.resp3 {
-        out.raw(b">3\r\n");
-    } else {
-        out.array(3);
-    }
+    out.push(3);
     out.bulk(verb.as_bytes());
     match name {
         Some(n) => out.bulk(n),

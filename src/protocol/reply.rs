@@ -106,6 +106,11 @@ impl Reply {
         self.line_int(b'*', len as i64);
     }
 
+    /// A push header (RESP3 `>`, RESP2 array): pub/sub messages and confirmations.
+    pub fn push(&mut self, len: usize) {
+        self.line_int(if self.resp3 { b'>' } else { b'*' }, len as i64);
+    }
+
     /// A set header (RESP3 `~`, RESP2 array).
     pub fn set(&mut self, len: usize) {
         self.line_int(if self.resp3 { b'~' } else { b'*' }, len as i64);
