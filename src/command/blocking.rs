@@ -366,12 +366,8 @@ fn serve_one(
             if entries.is_empty() {
                 return Ok(false);
             }
-            if out.resp3 {
-                out.map(1);
-            } else {
-                out.array(1);
-            }
-            super::streams::reply_stream_read(out, key, entries);
+            super::streams::read_reply_len(out, 1);
+            super::streams::reply_stream_read(out, key, entries.into_iter());
             return Ok(true);
         }
         BlockOp::XReadGroup(read) => {

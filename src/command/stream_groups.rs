@@ -2,7 +2,7 @@
 //! here yet.)
 
 use super::args::{self, is};
-use super::streams::{parse_id, reply_entries};
+use super::streams::{parse_id, read_reply_len, reply_stream_read, stream_head};
 use super::table::{CommandSpec as C, BLOCKING, FAST, WRITE};
 use super::{CmdError, CmdResult, Ctx, SYNTAX};
 use crate::engine::notify as ev;
@@ -279,17 +279,6 @@ pub fn deliver_new(
     Some(batch)
 }
 
-fn reply_owned(out: &mut Reply, entries: &[(StreamId, Fields)]) {
-    reply_entries(
-        out,
-        entries
-            .iter()
-            .map(|(id, f)| (id, f))
-            .collect::<Vec<_>>()
-            .into_iter(),
-    );
-}
-
 fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let r = super::streams::parse_read(argv, true)?;
     let (count, block, noack, streams_at) = (r.count, r.block, r.noack, r.streams_at);
@@ -340,11 +329,7 @@ fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                     deliver_new(s, group, consumer, count, noack, ctx.now).unwrap_or_default();
                 if !batch.is_empty() {
                     found += 1;
-                    if !reply.resp3 {
-                        reply.array(2);
-                    }
-                    reply.bulk(k);
-                    reply_owned(&mut reply, &batch);
+                    reply_stream_read(&mut reply, k, batch.iter().map(|(id, f)| (id, f)));
                 }
             }
             Some(after) => {
@@ -363,10 +348,7 @@ fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                     None => Vec::new(),
                 };
                 found += 1;
-                if !reply.resp3 {
-                    reply.array(2);
-                }
-                reply.bulk(k);
+                stream_head(&mut reply, k);
                 reply.array(ids.len());
                 for id in ids {
                     reply.array(2);
@@ -434,14 +416,8 @@ pub fn serve_group_read(
     if batch.is_empty() {
         return Ok(false);
     }
-    if out.resp3 {
-        out.map(1);
-    } else {
-        out.array(1);
-        out.array(2);
-    }
-    out.bulk(key);
-    reply_owned(out, &batch);
+    read_reply_len(out, 1);
+    reply_stream_read(out, key, batch.iter().map(|(id, f)| (id, f)));
     Ok(true)
 }
 

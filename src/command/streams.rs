@@ -420,13 +420,31 @@ fn xtrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Writes one `key => entries` element of an XREAD reply.
-pub fn reply_stream_read(out: &mut Reply, key: &[u8], entries: Vec<(&StreamId, &Fields)>) {
+/// The header of an XREAD/XREADGROUP reply of `n` streams (a map in RESP3).
+pub fn read_reply_len(out: &mut Reply, n: usize) {
+    if out.resp3 {
+        out.map(n);
+    } else {
+        out.array(n);
+    }
+}
+
+/// The key of one stream of an XREAD/XREADGROUP reply (its entries follow).
+pub fn stream_head(out: &mut Reply, key: &[u8]) {
     if !out.resp3 {
         out.array(2);
     }
     out.bulk(key);
-    reply_entries(out, entries.into_iter());
+}
+
+/// Writes one `key => entries` element of an XREAD reply.
+pub fn reply_stream_read<'a>(
+    out: &mut Reply,
+    key: &[u8],
+    entries: impl ExactSizeIterator<Item = (&'a StreamId, &'a Fields)>,
+) {
+    stream_head(out, key);
+    reply_entries(out, entries);
 }
 
 /// Ends an XREAD/XREADGROUP: writes the streams found (`found` of them, encoded in `reply`),
@@ -438,11 +456,7 @@ pub fn finish_read(
     block: Option<u64>,
 ) -> Option<Option<std::time::Duration>> {
     if found > 0 {
-        if ctx.out.resp3 {
-            ctx.out.map(found);
-        } else {
-            ctx.out.array(found);
-        }
+        read_reply_len(ctx.out, found);
         ctx.out.raw(&reply.buf);
         return None;
     }
@@ -556,7 +570,7 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let entries = entries_after(s, *id, count);
         if !entries.is_empty() {
             found += 1;
-            reply_stream_read(&mut reply, k, entries);
+            reply_stream_read(&mut reply, k, entries.into_iter());
         }
     }
     match finish_read(ctx, found, &reply, block) {
