@@ -22,6 +22,36 @@ fn send(c: &mut Raw, args: &[&str]) {
     c.send_raw(&common::resp(&a));
 }
 
+/// `calls=...,failed_calls=...` of a command, from INFO commandstats.
+fn failed_calls(r: &mut Raw, command: &str) -> String {
+    let info = r.cmd(&["INFO", "commandstats"]);
+    let prefix = format!("cmdstat_{command}:");
+    let line = info
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .unwrap_or_default();
+    line.split(',')
+        .filter(|f| f.starts_with("calls=") || f.starts_with("failed_calls="))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Sends `XREADGROUP GROUP grp <consumer> BLOCK 0 STREAMS gs >`.
+fn block_in_group(c: &mut Raw, consumer: &str) {
+    let args = [
+        "XREADGROUP",
+        "GROUP",
+        "grp",
+        consumer,
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "gs",
+        ">",
+    ];
+    send(c, &args);
+}
+
 /// Every scenario on one server; returns the replies in order.
 fn scenarios(port: u16) -> Vec<String> {
     let mut log = Vec::new();
@@ -157,20 +187,7 @@ fn scenarios(port: u16) -> Vec<String> {
 
     // XREADGROUP BLOCK with `>` is served with the next entry, which becomes pending.
     log.push(r.cmd(&["XGROUP", "CREATE", "gs", "grp", "$", "MKSTREAM"]));
-    send(
-        &mut a,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "grp",
-            "alice",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "gs",
-            ">",
-        ],
-    );
+    block_in_group(&mut a, "alice");
     wait_blocked(&mut r, 1);
     log.push(r.cmd(&["XADD", "gs", "1-1", "f", "v"]));
     log.push(a.read_reply());
@@ -184,6 +201,22 @@ fn scenarios(port: u16) -> Vec<String> {
     wait_blocked(&mut r, 0);
     log.push(a.cmd(&["PING"]));
     log.push(r.cmd(&["EXISTS", "sk"]));
+
+    // A blocked reader answered with an error (its group destroyed, CLIENT UNBLOCK ERROR)
+    // counts as a failed call of the command that blocked.
+    r.cmd(&["CONFIG", "RESETSTAT"]);
+    block_in_group(&mut a, "bob");
+    wait_blocked(&mut r, 1);
+    log.push(r.cmd(&["XGROUP", "DESTROY", "gs", "grp"]));
+    log.push(a.read_reply());
+    let id = a.cmd(&["CLIENT", "ID"]);
+    let id = id.trim_start_matches(':').trim_end();
+    send(&mut a, &["XREAD", "BLOCK", "0", "STREAMS", "gs", "$"]);
+    wait_blocked(&mut r, 1);
+    log.push(r.cmd(&["CLIENT", "UNBLOCK", id, "ERROR"]));
+    log.push(a.read_reply());
+    log.push(failed_calls(&mut r, "xreadgroup"));
+    log.push(failed_calls(&mut r, "xread"));
 
     // Inside MULTI a blocking pop on an empty list answers at once, as a timeout.
     r.cmd(&["MULTI"]);

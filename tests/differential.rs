@@ -63,6 +63,11 @@ fn run_compare(scripts: &str, args: &[&str], sorted: bool) {
             Some(rest) => (false, rest),
             None => (true, line),
         };
+        // `~cmd` compares with clock readings (numbers of 12 digits or more) masked.
+        let (mask, line) = match line.strip_prefix('~') {
+            Some(rest) => (true, rest),
+            None => (false, line),
+        };
         let (second, line) = match line.strip_prefix("@2 ") {
             Some(rest) => (true, rest),
             None => (false, line),
@@ -80,6 +85,11 @@ fn run_compare(scripts: &str, args: &[&str], sorted: bool) {
         if line == "KEYS \"*\"" {
             assert!(rb.starts_with("*16\r\n"), "all keys present: {rb:?}");
         }
+        let (ra, rb) = if mask {
+            (mask_clock(&ra), mask_clock(&rb))
+        } else {
+            (ra, rb)
+        };
         if compare_it && norm(&ra) != norm(&rb) {
             diffs.push(format!(
                 "{line}\n  redis:      {ra:?}\n  ferrocache: {rb:?}"
@@ -93,6 +103,24 @@ fn run_compare(scripts: &str, args: &[&str], sorted: bool) {
         diffs.len(),
         diffs.join("\n")
     );
+}
+
+/// Replaces every run of 12 or more digits (a time in ms since the epoch) with `T`.
+fn mask_clock(reply: &str) -> String {
+    let mut out = String::with_capacity(reply.len());
+    let mut digits = String::new();
+    for ch in reply.chars().chain(std::iter::once('\0')) {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+            continue;
+        }
+        out.push_str(if digits.len() >= 12 { "T" } else { &digits });
+        digits.clear();
+        if ch != '\0' {
+            out.push(ch);
+        }
+    }
+    out
 }
 
 #[test]
@@ -1406,6 +1434,111 @@ fn stream_consumer_groups() {
         XGROUP FOO s g
         !HELLO 3
         XREADGROUP GROUP g frank STREAMS s 0
+        "#,
+    );
+}
+
+#[test]
+fn stream_claims() {
+    compare(
+        r#"
+        XADD s 1-0 f v
+        XADD s 2-0 f v
+        XADD s 3-0 f v
+        XADD s 4-0 f v
+        XGROUP CREATE s g 0
+        XREADGROUP GROUP g alice STREAMS s >
+        XCLAIM s g bob 0 1-0
+        XCLAIM s g bob 0 1-0 2-0 JUSTID
+        XPENDING s g
+        XCLAIM s g bob 0 3-0 TIME 1000 RETRYCOUNT 5
+        ~XPENDING s g - + 10
+        XCLAIM s g carol 3600000000 1-0 2-0 3-0
+        XCLAIM s g carol 0 9-0 FORCE
+        XDEL s 4-0
+        XCLAIM s g dave 0 4-0
+        XPENDING s g
+        XACK s g 2-0
+        XCLAIM s g erin 0 2-0 TIME 2000 FORCE JUSTID
+        XCLAIM s g erin 3600000000 2-0 TIME 3000 FORCE
+        XCLAIM s g erin 0 2-0 TIME 4000 RETRYCOUNT -3
+        ~XINFO STREAM s FULL
+        ~XINFO STREAM s FULL COUNT 1
+        XCLAIM s g bob 0 1-0 LASTID 10-0 JUSTID
+        XINFO GROUPS s
+        XCLAIM s g bob 0 1-0 LASTID 5-0 JUSTID
+        XINFO GROUPS s
+        XCLAIM s g bob 0 1-0 LASTID bad
+        XCLAIM s g bob 0 1-0 FOO
+        XCLAIM s g bob 0 1-0 IDLE
+        XCLAIM s g bob 0 1-0 IDLE x
+        XCLAIM s g bob 0 1-0 TIME x
+        XCLAIM s g bob 0 1-0 RETRYCOUNT x
+        XCLAIM s g bob x 1-0
+        XCLAIM s g bob -5 1-0 JUSTID
+        XCLAIM s g bob 0 1-0 IDLE 99999999999999 JUSTID
+        XCLAIM s g bob 0 1-0 IDLE -99999999999999 JUSTID
+        XCLAIM s g bob 0 1-0 TIME -1 JUSTID
+        XCLAIM s g bob 0 1-0 1-0 JUSTID
+        XCLAIM s g bob 0 - 1-0
+        XCLAIM s g bob 0 + 1-0
+        XCLAIM s g bob 0 FORCE 1-0
+        XCLAIM s g bob 0
+        XCLAIM s nope bob 0 1-0
+        XCLAIM missing g bob 0 1-0
+        ~XPENDING s g - + 10
+        SET str x
+        XCLAIM str g bob 0 1-0
+        XCLAIM str g bob x 1-0
+        XAUTOCLAIM str g bob 0 0-0
+        XAUTOCLAIM str g bob x 0-0
+
+        XADD x 1-0 f v
+        XADD x 2-0 f v
+        XADD x 3-0 f v
+        XADD x 4-0 f v
+        XADD x 5-0 f v
+        XGROUP CREATE x grp 0
+        XREADGROUP GROUP grp Alice STREAMS x >
+        XDEL x 2-0 4-0
+        XAUTOCLAIM x grp Bob 0 0-0 COUNT 1
+        XAUTOCLAIM x grp Bob 0 (1-0 COUNT 1
+        XAUTOCLAIM x grp Bob 0 - COUNT 2 JUSTID
+        XPENDING x grp
+        XAUTOCLAIM x grp Carol 0 -
+        XAUTOCLAIM x grp Dan 3600000000 -
+        XAUTOCLAIM x grp Dan 0 +
+        XAUTOCLAIM x grp Dan 0 (18446744073709551615-18446744073709551615
+        XAUTOCLAIM x grp Dan 0 0-0 COUNT 0
+        XAUTOCLAIM x grp Dan 0 0-0 COUNT 8070450532247928833
+        XAUTOCLAIM x grp Dan 0 0-0 COUNT x
+        XAUTOCLAIM x grp Dan 0 0-0 FOO
+        XAUTOCLAIM x grp Dan 0 0-0 COUNT
+        XAUTOCLAIM x grp Dan x 0-0
+        XAUTOCLAIM x grp Dan 0 bad
+        XAUTOCLAIM x nope Dan 0 0-0
+        XAUTOCLAIM missing grp Dan 0 0-0
+        ~XINFO STREAM x FULL
+
+        XADD y 1-0 f v
+        XADD y 2-0 f v
+        XADD y 3-0 f v
+        XADD y 4-0 f v
+        XADD y 5-0 f v
+        XADD y 6-0 f v
+        XADD y 7-0 f v
+        XADD y 8-0 f v
+        XADD y 9-0 f v
+        XADD y 10-0 f v
+        XADD y 11-0 f v
+        XADD y 12-0 f v
+        XGROUP CREATE y g 0
+        XREADGROUP GROUP g a STREAMS y >
+        XCLAIM y g a 0 12-0 TIME 1000 JUSTID
+        XAUTOCLAIM y g b 3600000000 - COUNT 1 JUSTID
+        XAUTOCLAIM y g b 3600000000 11-0 COUNT 1 JUSTID
+        XAUTOCLAIM y g b 3600000000 - COUNT 2 JUSTID
+        XPENDING y g
         "#,
     );
 }

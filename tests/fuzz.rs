@@ -8,12 +8,13 @@ mod common;
 use common::{ferrocache, redis_server, Raw};
 
 /// A seeded generator (reproducible per seed) with the picks the generators need.
-struct Rng(rand::rngs::SmallRng);
+/// The second field is a counter for generators that need increasing values (stream IDs).
+struct Rng(rand::rngs::SmallRng, u64);
 
 impl Rng {
     fn new(seed: u64) -> Rng {
         use rand::SeedableRng;
-        Rng(rand::rngs::SmallRng::seed_from_u64(seed))
+        Rng(rand::rngs::SmallRng::seed_from_u64(seed), 0)
     }
 
     fn next(&mut self) -> u64 {
@@ -283,6 +284,91 @@ fn generic(r: &mut Rng) -> (Vec<String>, bool) {
     (c, false)
 }
 
+/// Streams with consumer groups: entries are added with increasing IDs, deleted, trimmed,
+/// read by groups, acknowledged and claimed. Idle times depend on the clock, so claims ask
+/// for none or for more than any entry can have, and XPENDING is asked for its summary.
+fn stream_groups(r: &mut Rng) -> (Vec<String>, bool) {
+    let k = r.pick(&["s1", "s2", "str"]).to_string();
+    let g = r.pick(&["g1", "g2"]).to_string();
+    let c = r.pick(&["alice", "bob", "carol"]).to_string();
+    let top = r.1.max(1);
+    let id = |r: &mut Rng| format!("{}-0", 1 + r.below(top));
+    let idle = |r: &mut Rng| r.pick(&["0", "3600000000"]).to_string();
+    let mut cmd: Vec<String> = match r.below(16) {
+        0..=2 => {
+            r.1 += 1;
+            vec![
+                "XADD".into(),
+                k,
+                format!("{}-0", r.1),
+                "f".into(),
+                r.int(0, 9),
+            ]
+        }
+        3 => vec!["XDEL".into(), k, id(r), id(r)],
+        4 => vec!["XTRIM".into(), k, "MAXLEN".into(), r.int(0, 6)],
+        5 => {
+            let start = r.pick(&["0", "$"]).to_string();
+            let mut v = vec!["XGROUP".into(), "CREATE".into(), k, g, start];
+            if r.below(2) == 0 {
+                v.push("MKSTREAM".into());
+            }
+            v
+        }
+        6 => match r.below(4) {
+            0 => vec!["XGROUP".into(), "DESTROY".into(), k, g],
+            1 => vec!["XGROUP".into(), "CREATECONSUMER".into(), k, g, c],
+            2 => vec!["XGROUP".into(), "DELCONSUMER".into(), k, g, c],
+            _ => vec!["XGROUP".into(), "SETID".into(), k, g, id(r)],
+        },
+        7 | 8 => {
+            let from = if r.below(3) == 0 {
+                "0".into()
+            } else {
+                ">".into()
+            };
+            let mut v = vec!["XREADGROUP".into(), "GROUP".into(), g, c];
+            v.extend(["COUNT".into(), r.int(1, 4)]);
+            if r.below(5) == 0 {
+                v.push("NOACK".into());
+            }
+            v.extend(["STREAMS".into(), k, from]);
+            v
+        }
+        9 => vec!["XACK".into(), k, g, id(r), id(r)],
+        10 | 11 => {
+            let mut v = vec!["XCLAIM".into(), k, g, c, idle(r), id(r), id(r)];
+            for opt in ["JUSTID", "FORCE"] {
+                if r.below(3) == 0 {
+                    v.push(opt.into());
+                }
+            }
+            if r.below(4) == 0 {
+                v.extend(["RETRYCOUNT".into(), r.int(-1, 5)]);
+            }
+            if r.below(6) == 0 {
+                v.extend(["LASTID".into(), id(r)]);
+            }
+            v
+        }
+        12 | 13 => {
+            let start = r.pick(&["-", "0-0", "(1-0", "3-0"]).to_string();
+            let mut v = vec!["XAUTOCLAIM".into(), k, g, c, idle(r), start];
+            v.extend(["COUNT".into(), r.int(1, 4)]);
+            if r.below(3) == 0 {
+                v.push("JUSTID".into());
+            }
+            v
+        }
+        14 => vec!["XPENDING".into(), k, g],
+        _ => vec!["XINFO".into(), "GROUPS".into(), k],
+    };
+    if cmd[1] == "str" && r.below(8) == 0 {
+        cmd = vec!["SET".into(), "str".into(), "x".into()];
+    }
+    (cmd, false)
+}
+
 /// FUZZ_SEED and FUZZ_STEPS override the fixed seed and length (to explore locally).
 fn run(name: &str, gen: Gen, seed: u64, steps: usize) {
     let seed = std::env::var("FUZZ_SEED")
@@ -351,6 +437,11 @@ fn fuzz_sets() {
 #[test]
 fn fuzz_zsets() {
     run("zsets", zsets, 15, 3000);
+}
+
+#[test]
+fn fuzz_stream_groups() {
+    run("stream groups", stream_groups, 17, 3000);
 }
 
 #[test]

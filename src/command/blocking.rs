@@ -112,6 +112,9 @@ pub struct Waiter {
     pub op: BlockOp,
     pub resp3: bool,
     pub deadline: Option<Instant>,
+    /// The blocked command's id in the command table: an error it is served with counts as
+    /// its failed call.
+    pub command: u32,
     outcome: Mutex<Outcome>,
     waker: AtomicWaker,
 }
@@ -312,6 +315,9 @@ pub fn serve_ready(server: &Server, now: u64) {
                         out.buf.clear();
                         out.error(&e.0);
                         server.stats.count_error(&e.0);
+                        if let Some(c) = server.commands.by_id(w.command) {
+                            c.stats.add(super::table::FAILED, 1);
+                        }
                     }
                 }
                 b.finish(&w, Outcome::Reply(std::mem::take(&mut out.buf)));
@@ -450,6 +456,7 @@ pub fn block_on(
         op,
         resp3: ctx.out.resp3,
         deadline: timeout.map(|t| ctx.started + t),
+        command: ctx.client.handle.last_cmd.load(Ordering::Relaxed),
         outcome: Mutex::new(Outcome::Waiting),
         waker: AtomicWaker::new(),
     });

@@ -20,6 +20,7 @@ pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod stream_claims;
 pub mod stream_groups;
 pub mod streams;
 pub mod strings;

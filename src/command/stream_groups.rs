@@ -1,5 +1,5 @@
-//! Stream consumer groups: XGROUP, XREADGROUP, XACK, XPENDING. (XCLAIM and XAUTOCLAIM are not
-//! here yet.)
+//! Stream consumer groups: XGROUP, XREADGROUP, XACK, XPENDING. Claiming entries for another
+//! consumer (XCLAIM, XAUTOCLAIM) is in `stream_claims`.
 
 use super::args::{self, is};
 use super::streams::{parse_id, read_reply_len, reply_stream_read, stream_head};

@@ -82,6 +82,18 @@ pub fn parse_id(a: &[u8], missing_seq: u64, strict: bool) -> Result<StreamId, Cm
     Ok(StreamId::new(ms, seq))
 }
 
+/// The start of an interval (XRANGE, XPENDING, XAUTOCLAIM): `-`, an ID, or `(ID` for the
+/// one after it.
+pub fn interval_start(a: &[u8]) -> Result<StreamId, CmdError> {
+    let (start, exclusive) = interval_id(a, 0)?;
+    if !exclusive {
+        return Ok(start);
+    }
+    start
+        .next()
+        .ok_or(CmdError::new("ERR invalid start ID for the interval"))
+}
+
 /// An interval end for XRANGE: `(` excludes the ID.
 fn interval_id(a: &[u8], missing_seq: u64) -> Result<(StreamId, bool), CmdError> {
     if a.len() > 1 && a[0] == b'(' {
@@ -103,7 +115,7 @@ pub fn reply_entries<'a>(
 }
 
 /// One entry: `[id, [field, value, ...]]`.
-fn reply_entry(out: &mut Reply, id: &StreamId, fields: &Fields) {
+pub fn reply_entry(out: &mut Reply, id: &StreamId, fields: &Fields) {
     out.array(2);
     out.bulk(&id.to_bytes());
     out.array(fields.len() * 2);
@@ -313,12 +325,7 @@ fn xlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 /// An inclusive ID interval from XRANGE-style `start end` arguments (`-`, `+`, `(` exclusive).
 pub fn interval(sa: &[u8], ea: &[u8]) -> Result<(StreamId, StreamId), CmdError> {
-    let (mut start, sx) = interval_id(sa, 0)?;
-    if sx {
-        start = start
-            .next()
-            .ok_or(CmdError::new("ERR invalid start ID for the interval"))?;
-    }
+    let start = interval_start(sa)?;
     let (mut end, ex) = interval_id(ea, u64::MAX)?;
     if ex {
         end = end
@@ -669,11 +676,6 @@ fn xinfo_stream(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[2]);
     let s = collection_read(&mut shard, argv[2], ctx.now, ctx.touch(), Value::stream_mut)?
         .ok_or(super::NO_KEY)?;
-    if full && !s.groups.is_empty() {
-        return Err(CmdError::new(
-            "ERR XINFO STREAM FULL does not report consumer groups yet",
-        ));
-    }
     let out = &mut *ctx.out;
     out.map(if full { 9 } else { 10 });
     out.bulk(b"length");
@@ -704,9 +706,8 @@ fn xinfo_stream(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         };
         let items: Vec<_> = s.entries.iter().take(take).collect();
         reply_entries(out, items.into_iter());
-        // Consumer groups are not implemented yet, so no stream has any.
         out.bulk(b"groups");
-        out.array(0);
+        full_groups(out, s, take);
     } else {
         out.bulk(b"groups");
         out.int(s.groups.len() as i64);
@@ -716,6 +717,58 @@ fn xinfo_stream(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         entry(out, s.entries.iter().next_back());
     }
     Ok(())
+}
+
+/// A group's `entries-read` and `lag` fields (XINFO GROUPS, XINFO STREAM FULL).
+fn reply_read_counts(out: &mut Reply, s: &Stream, g: &crate::engine::stream::Group) {
+    out.bulk(b"entries-read");
+    out.opt_int(g.entries_read);
+    out.bulk(b"lag");
+    out.opt_int(s.lag(g));
+}
+
+/// The `groups` section of XINFO STREAM FULL; `take` bounds each pending list.
+fn full_groups(out: &mut Reply, s: &Stream, take: usize) {
+    out.array(s.groups.len());
+    for (name, g) in &s.groups {
+        out.map(7);
+        out.bulk(b"name");
+        out.bulk(name);
+        out.bulk(b"last-delivered-id");
+        out.bulk(&g.last_id.to_bytes());
+        reply_read_counts(out, s, g);
+        out.bulk(b"pel-count");
+        out.int(g.pel.len() as i64);
+        out.bulk(b"pending");
+        out.array(g.pel.len().min(take));
+        for (id, p) in g.pel.iter().take(take) {
+            out.array(4);
+            out.bulk(&id.to_bytes());
+            out.bulk(&p.consumer);
+            out.int(p.delivered_at as i64);
+            out.int(p.deliveries as i64);
+        }
+        out.bulk(b"consumers");
+        out.array(g.consumers.len());
+        for (cname, c) in &g.consumers {
+            out.map(4);
+            out.bulk(b"name");
+            out.bulk(cname);
+            out.bulk(b"seen-time");
+            out.int(c.seen as i64);
+            out.bulk(b"pel-count");
+            out.int(c.pending.len() as i64);
+            out.bulk(b"pending");
+            out.array(c.pending.len().min(take));
+            for id in c.pending.iter().take(take) {
+                let p = &g.pel[id];
+                out.array(3);
+                out.bulk(&id.to_bytes());
+                out.int(p.delivered_at as i64);
+                out.int(p.deliveries as i64);
+            }
+        }
+    }
 }
 
 fn xinfo_groups(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -734,16 +787,7 @@ fn xinfo_groups(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         out.int(g.pel.len() as i64);
         out.bulk(b"last-delivered-id");
         out.bulk(&g.last_id.to_bytes());
-        out.bulk(b"entries-read");
-        match g.entries_read {
-            Some(n) => out.int(n as i64),
-            None => out.null(),
-        }
-        out.bulk(b"lag");
-        match s.lag(g) {
-            Some(n) => out.int(n as i64),
-            None => out.null(),
-        }
+        reply_read_counts(out, s, g);
     }
     Ok(())
 }

@@ -275,6 +275,11 @@ impl CommandTable {
             .unwrap_or("NULL")
     }
 
+    /// The command with the given id (a linear walk: for rare paths only).
+    pub fn by_id(&self, id: u32) -> Option<&Command> {
+        self.iter_all().nth(id as usize)
+    }
+
     /// Every command and subcommand.
     pub fn iter_all(&self) -> impl Iterator<Item = &Command> {
         self.cmds

@@ -1,6 +1,6 @@
 //! The stream type: entries keyed by (milliseconds, sequence) IDs in order, with the
 //! bookkeeping Redis keeps beside them (last generated ID, entries ever added, the largest
-//! deleted ID). Consumer groups are not here yet.
+//! deleted ID), and the consumer groups reading it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -96,6 +96,41 @@ impl Group {
                 pending: BTreeSet::new(),
             });
         (c, created)
+    }
+
+    /// Gives the entry `id` to `consumer` (XCLAIM, XAUTOCLAIM), adding it to the PEL if it is
+    /// not there (XCLAIM FORCE). The delivery is stamped `at`; its count becomes `retries`
+    /// when given, else goes up by one when `bump`.
+    pub fn claim(
+        &mut self,
+        id: StreamId,
+        consumer: &[u8],
+        at: u64,
+        retries: Option<u64>,
+        bump: bool,
+        now: u64,
+    ) {
+        self.consumer(consumer, now).0.seen = now;
+        let p = self.pel.entry(id).or_insert_with(|| Pending {
+            consumer: Bytes::new(b""),
+            delivered_at: now,
+            deliveries: 1,
+        });
+        if p.consumer[..] != *consumer {
+            if let Some(old) = self.consumers.get_mut(&p.consumer[..]) {
+                old.pending.remove(&id);
+            }
+            p.consumer = consumer.into();
+            if let Some(c) = self.consumers.get_mut(consumer) {
+                c.pending.insert(id);
+            }
+        }
+        p.delivered_at = at;
+        match retries {
+            Some(n) => p.deliveries = n,
+            None if bump => p.deliveries += 1,
+            None => {}
+        }
     }
 
     /// Removes an entry from the PEL (XACK); true if it was pending.
@@ -308,5 +343,37 @@ impl Stream {
             break;
         }
         deleted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(ms: u64) -> StreamId {
+        StreamId::new(ms, 0)
+    }
+
+    #[test]
+    fn claim_moves_an_entry_between_consumers() {
+        let mut g = Group::default();
+        g.claim(id(1), b"alice", 10, None, true, 10);
+        // Created by the claim (FORCE): one delivery, counted up by one more.
+        assert_eq!(g.pel[&id(1)].deliveries, 2);
+        assert!(g.consumers[&b"alice"[..]].pending.contains(&id(1)));
+        g.claim(id(1), b"bob", 5, None, false, 20);
+        let p = &g.pel[&id(1)];
+        assert_eq!(
+            (&p.consumer[..], p.delivered_at, p.deliveries),
+            (&b"bob"[..], 5, 2)
+        );
+        assert!(g.consumers[&b"alice"[..]].pending.is_empty());
+        assert!(g.consumers[&b"bob"[..]].pending.contains(&id(1)));
+        assert_eq!(g.consumers[&b"bob"[..]].seen, 20);
+        g.claim(id(1), b"bob", 30, Some(7), true, 30);
+        assert_eq!(g.pel[&id(1)].deliveries, 7);
+        assert_eq!(g.consumers[&b"bob"[..]].pending.len(), 1);
+        assert!(g.ack(id(1)));
+        assert!(g.pel.is_empty() && g.consumers[&b"bob"[..]].pending.is_empty());
     }
 }

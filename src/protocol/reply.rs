@@ -92,6 +92,14 @@ impl Reply {
         }
     }
 
+    /// An integer, or null when there is none.
+    pub fn opt_int(&mut self, n: Option<u64>) {
+        match n {
+            Some(n) => self.int(n as i64),
+            None => self.null(),
+        }
+    }
+
     /// Null array (RESP2 `*-1`, RESP3 `_`).
     pub fn null_array(&mut self) {
         if self.resp3 {

@@ -71,6 +71,7 @@ pub fn command_table() -> CommandTable {
         hll::COMMANDS,
         streams::COMMANDS,
         stream_groups::COMMANDS,
+        stream_claims::COMMANDS,
         connection::COMMANDS,
         client::COMMANDS,
         server::COMMANDS,
