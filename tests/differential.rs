@@ -1675,6 +1675,68 @@ fn transactions() {
     );
 }
 
+/// Writes refused by the server's state: `min-replicas-to-write` with no replica (NOREPLICAS)
+/// and `maxmemory` (OOM), outside and inside transactions.
+#[test]
+fn state_rejections() {
+    compare(
+        r#"
+        SET xx 1
+        CONFIG SET min-replicas-to-write 2
+        INCR xx
+        GET xx
+        MULTI
+        GET xx
+        EXEC
+        MULTI
+        INCR xx
+        EXEC
+        CONFIG SET min-replicas-max-lag 0
+        INCR xx
+        CONFIG SET min-replicas-max-lag 10
+        CONFIG SET min-replicas-to-write 0
+        MULTI
+        INCR xx
+        @2 CONFIG SET min-replicas-to-write 1
+        EXEC
+        GET xx
+        @2 CONFIG SET min-replicas-to-write 0
+        CONFIG GET min-slaves-to-write
+        CONFIG GET min-slaves-max-lag
+        WATCH xx
+        MULTI
+        INCR xx
+        @2 CONFIG SET min-replicas-to-write 1
+        EXEC
+        @2 CONFIG SET min-replicas-to-write 0
+        MULTI
+        INCR xx
+        EXEC
+
+        SET x value
+        MULTI
+        GET x
+        PING
+        @2 CONFIG SET maxmemory 1
+        EXEC
+        MULTI
+        SET x 1
+        GET x
+        EXEC
+        SET y 1
+        DEL x
+        GET x
+        @2 CONFIG SET maxmemory 0
+        MULTI
+        SET x 1
+        @2 CONFIG SET maxmemory 1
+        EXEC
+        @2 CONFIG SET maxmemory 0
+        GET x
+        "#,
+    );
+}
+
 #[test]
 fn resp3_replies_match() {
     compare(

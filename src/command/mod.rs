@@ -269,10 +269,13 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             cmd.fullname
         )))
-    } else if spec.flags & table::DENYOOM != 0 && over_maxmemory(ctx.server) {
-        Some(CmdError::new(
-            "OOM command not allowed when used memory > 'maxmemory'.",
-        ))
+    } else if let Some(e) = state_rejection(ctx, spec) {
+        // EXEC refused this way also discards its transaction.
+        if spec.flags & table::TX_CONTROL != 0 && spec.name == "exec" {
+            Some(transactions::abort(ctx, &e))
+        } else {
+            Some(e)
+        }
     } else {
         None
     };
@@ -346,6 +349,44 @@ fn root_name<'t>(table: &'t CommandTable, argv: &[&[u8]]) -> &'t str {
 
 /// True when a `maxmemory` limit is set and used memory is over it.
 #[inline]
+/// Rejections that come from the server's state, not the request: over `maxmemory`, commands
+/// that add data get -OOM; without enough replicas, writes get -NOREPLICAS. EXEC answers for
+/// the commands it queued.
+fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
+    let mut flags = spec.flags;
+    if let Some(m) = &ctx.client.multi {
+        match spec.name {
+            "exec" => flags |= m.flags,
+            "discard" | "quit" | "reset" => {}
+            // The queue grows without bound, so over the limit nothing more is queued.
+            _ => flags |= table::DENYOOM,
+        }
+    }
+    if flags & table::DENYOOM != 0 && over_maxmemory(ctx.server) {
+        return Some(CmdError::new(
+            "OOM command not allowed when used memory > 'maxmemory'.",
+        ));
+    }
+    if flags & table::WRITE != 0 && !enough_replicas(ctx.server) {
+        return Some(CmdError::new(
+            "NOREPLICAS Not enough good replicas to write.",
+        ));
+    }
+    None
+}
+
+/// `min-replicas-to-write`: true when the check is off or enough replicas are in sync.
+fn enough_replicas(server: &Server) -> bool {
+    let live = &server.config.live;
+    let want = live.min_replicas_to_write.load(Ordering::Relaxed);
+    if want == 0 || live.min_replicas_max_lag.load(Ordering::Relaxed) == 0 {
+        return true;
+    }
+    // No replica can connect yet (replication is a later issue), so none is in sync.
+    let in_sync = 0;
+    in_sync >= want
+}
+
 fn over_maxmemory(server: &Server) -> bool {
     let max = server.config.live.maxmemory.load(Ordering::Relaxed);
     max != 0 && crate::metrics::memory::used_cached() > max

@@ -91,6 +91,18 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// EXEC refused by the server's state (-OOM, -NOREPLICAS): the transaction is discarded and
+/// the reason given after EXECABORT.
+pub fn abort(ctx: &mut Ctx, reason: &CmdError) -> CmdError {
+    ctx.client.handle.multi.store(-1, Ordering::Relaxed);
+    ctx.client.multi = None;
+    unwatch_all(ctx.server, ctx.client);
+    CmdError::owned(format!(
+        "EXECABORT Transaction discarded because of: {}",
+        reason.0
+    ))
+}
+
 fn watch(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if ctx.client.multi.is_some() {
         return Err(CmdError::new("ERR WATCH inside MULTI is not allowed"));
@@ -149,6 +161,7 @@ pub fn queue(ctx: &mut Ctx, spec: &C, argv: &[&[u8]]) -> Option<CmdResult> {
         )));
     }
     multi.queue.push(argv.iter().map(|a| a.to_vec()).collect());
+    multi.flags |= spec.flags;
     ctx.client
         .handle
         .multi

@@ -28,6 +28,8 @@ pub struct Live {
     pub maxclients: AtomicU64,
     pub proto_max_bulk_len: AtomicU64,
     pub maxmemory: AtomicU64,
+    pub min_replicas_to_write: AtomicU64,
+    pub min_replicas_max_lag: AtomicU64,
     pub hll_sparse_max_bytes: AtomicU64,
     pub stream_node_max_entries: AtomicU64,
     /// `client-output-buffer-limit pubsub <hard> <soft> <soft seconds>`.
@@ -191,6 +193,10 @@ impl Config {
         l.proto_max_bulk_len
             .store(num("proto-max-bulk-len"), Ordering::Relaxed);
         l.maxmemory.store(num("maxmemory"), Ordering::Relaxed);
+        l.min_replicas_to_write
+            .store(num("min-replicas-to-write"), Ordering::Relaxed);
+        l.min_replicas_max_lag
+            .store(num("min-replicas-max-lag"), Ordering::Relaxed);
         l.hll_sparse_max_bytes
             .store(num("hll-sparse-max-bytes"), Ordering::Relaxed);
         l.stream_node_max_entries

@@ -89,6 +89,10 @@ pub static PARAMS: &[ParamDef] = &[
     p("client-output-buffer-limit", Kind::Custom(check_output_buffer_limit), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", true),
     p("proto-max-bulk-len", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "536870912", true),
     p("client-query-buffer-limit", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "1073741824", true),
+    // Writes need this many replicas that acked within min-replicas-max-lag seconds (0 or a
+    // lag of 0 turns the check off), else -NOREPLICAS.
+    ParamDef { name: "min-replicas-to-write", alias: Some("min-slaves-to-write"), kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "0", mutable: true },
+    ParamDef { name: "min-replicas-max-lag", alias: Some("min-slaves-max-lag"), kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "10", mutable: true },
     p("enable-debug-command", Kind::Enum(&["no", "yes", "local"]), "no", false),
     // Keyspace
     p("databases", Kind::Int { min: 1, max: 1024 }, "16", false),

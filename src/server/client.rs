@@ -134,6 +134,9 @@ pub struct Multi {
     pub queue: Vec<Vec<Vec<u8>>>,
     /// A command was rejected while queueing: EXEC must abort.
     pub error: bool,
+    /// The flags of every queued command, or-ed: EXEC is checked as a write (or as a command
+    /// that adds data) if any queued command is one.
+    pub flags: u32,
 }
 
 impl Client {
