@@ -948,6 +948,36 @@ fn sort() {
     );
 }
 
+/// Consumer-group events: a consumer made implicitly (XREADGROUP, XCLAIM, XAUTOCLAIM) is an
+/// `xgroup-createconsumer` event, as is XGROUP CREATECONSUMER; deleting a missing one is none.
+#[test]
+fn stream_group_notifications() {
+    compare(
+        r#"
+        CONFIG SET notify-keyspace-events Kt
+        @2 PSUBSCRIBE *
+        XGROUP CREATE mystream mygroup $ MKSTREAM
+        @2 READ
+        XGROUP CREATECONSUMER mystream mygroup Bob
+        @2 READ
+        XADD mystream 1-0 field1 A
+        @2 READ
+        XREADGROUP GROUP mygroup Alice STREAMS mystream >
+        @2 READ
+        XREADGROUP GROUP mygroup Zed STREAMS mystream 0
+        @2 READ
+        XCLAIM mystream mygroup Mike 0 1-0 FORCE
+        @2 READ
+        XGROUP DELCONSUMER mystream mygroup Lee
+        XAUTOCLAIM mystream mygroup Bob 0 1-0
+        XAUTOCLAIM mystream mygroup Nina 0 1-0
+        @2 READ
+        XGROUP DELCONSUMER mystream mygroup Bob
+        @2 READ
+        "#,
+    );
+}
+
 #[test]
 fn keyspace_notifications() {
     compare(
@@ -1355,6 +1385,15 @@ fn command_getkeys_for_movable_keys() {
     compare(
         r#"
         COMMAND GETKEYS sort abc store def
+        COMMAND GETKEYS sort abc store invalid store stillbad store def
+        COMMAND GETKEYS sort abc limit store 1 store x get store by store
+        COMMAND GETKEYS sort abc store limit 0 1 store
+        COMMAND GETKEYS georadius g 0 0 1 km STORE a STOREDIST b
+        COMMAND GETKEYS georadius g 0 0 1 km STORE STORE
+        COMMAND GETKEYS georadius g 0 0 1 km STORE a STORE b
+        COMMAND GETKEYS georadius g 0 0 1 km STOREDIST a STORE b STOREDIST c
+        COMMAND GETKEYS georadius g 0 0 1 km STOREDIST STORE x
+        COMMAND GETKEYS georadiusbymember g m 1 km STORE a STOREDIST b
         COMMAND GETKEYS sort abc
         COMMAND GETKEYS sort_ro abc
         COMMAND GETKEYS zunionstore dst 2 a b WEIGHTS 1 2

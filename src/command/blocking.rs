@@ -381,7 +381,7 @@ fn serve_one(
             let Some(s) = shard.get_mut(key, now).and_then(|e| e.value.stream_mut()) else {
                 return Ok(false);
             };
-            return super::stream_groups::serve_group_read(s, key, read, now, out);
+            return super::stream_groups::serve_group_read(s, key, read, at, out);
         }
         BlockOp::ZPop { max } => {
             if zpop(at, &[key], *max, None, BZPOP_SHAPE, out)?.is_none() {

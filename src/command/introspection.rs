@@ -284,11 +284,27 @@ fn movable_keys(name: &str, argv: &[&[u8]]) -> Option<Vec<usize>> {
             .map_or(0, |n| n as usize);
         (at + 1..(at + 1 + n).min(argv.len())).collect()
     };
-    // The key after the first of `kws` found from position `from`.
-    let option_key = |from: usize, kws: &[&str]| -> Option<usize> {
+    // The key after the first `kw` found from position `from` (a keyword key spec).
+    let option_key = |from: usize, kw: &str| -> Option<usize> {
         (from..argv.len().saturating_sub(1))
-            .find(|&i| kws.iter().any(|k| is(argv[i], k)))
+            .find(|&i| is(argv[i], kw))
             .map(|i| i + 1)
+    };
+    // SORT's STORE, found as Redis finds it: LIMIT, GET and BY skip their arguments, and the
+    // last STORE wins.
+    let sort_store = || -> Option<usize> {
+        let (mut found, mut i) = (None, 2);
+        while i < argv.len() {
+            if is(argv[i], "LIMIT") {
+                i += 2;
+            } else if is(argv[i], "GET") || is(argv[i], "BY") {
+                i += 1;
+            } else if is(argv[i], "STORE") && i + 1 < argv.len() {
+                found = Some(i + 1);
+            }
+            i += 1;
+        }
+        found
     };
     Some(match name {
         "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "lmpop" | "zmpop" => {
@@ -298,15 +314,15 @@ fn movable_keys(name: &str, argv: &[&[u8]]) -> Option<Vec<usize>> {
         "zunionstore" | "zinterstore" | "zdiffstore" => {
             std::iter::once(1).chain(counted(2)).collect()
         }
-        "sort" => std::iter::once(1)
-            .chain(option_key(2, &["STORE"]))
-            .collect(),
-        "georadius" => std::iter::once(1)
-            .chain(option_key(6, &["STORE", "STOREDIST"]))
-            .collect(),
-        "georadiusbymember" => std::iter::once(1)
-            .chain(option_key(5, &["STORE", "STOREDIST"]))
-            .collect(),
+        "sort" => std::iter::once(1).chain(sort_store()).collect(),
+        // One key spec per keyword: both keys are listed when both options are given.
+        "georadius" | "georadiusbymember" => {
+            let from = if name == "georadius" { 6 } else { 5 };
+            std::iter::once(1)
+                .chain(option_key(from, "STORE"))
+                .chain(option_key(from, "STOREDIST"))
+                .collect()
+        }
         "xread" | "xreadgroup" => {
             let s = (1..argv.len()).find(|&i| is(argv[i], "STREAMS"))? + 1;
             (s..s + (argv.len() - s) / 2).collect()

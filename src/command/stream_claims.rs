@@ -4,6 +4,7 @@ use super::args::{self, is};
 use super::streams::{interval_start, parse_id, reply_entry};
 use super::table::{CommandSpec as C, FAST, WRITE};
 use super::{CmdError, CmdResult, Ctx, SYNTAX};
+use crate::engine::notify as ev;
 use crate::engine::stream::{Group, Stream, StreamId};
 use crate::protocol::Reply;
 
@@ -129,7 +130,9 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             Some(p) if min_idle > 0 && idle(now, p.delivered_at) < min_idle => continue,
             _ => {}
         }
-        group.claim(id, argv[3], at, retries, !justid, now);
+        if group.claim(id, argv[3], at, retries, !justid, now) {
+            ctx.notify(ev::STREAM, "xgroup-createconsumer", argv[1]);
+        }
         claimed.push(id);
     }
     reply_claimed(ctx.out, s, &claimed, justid);
@@ -183,7 +186,9 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         if min_idle > 0 && idle(now, delivered_at) < min_idle {
             continue;
         }
-        group.claim(id, argv[3], now, None, !justid, now);
+        if group.claim(id, argv[3], now, None, !justid, now) {
+            ctx.notify(ev::STREAM, "xgroup-createconsumer", argv[1]);
+        }
         claimed.push(id);
         count -= 1;
     }

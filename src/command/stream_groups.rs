@@ -217,7 +217,8 @@ fn xgroup_delconsumer(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// Delivers up to `count` (0: all) entries after the group's last ID to `consumer`, adding
-/// them to the pending lists unless `noack`. Returns the entries delivered.
+/// them to the pending lists unless `noack`. Returns the entries delivered, and whether the
+/// consumer was created for them.
 pub fn deliver_new(
     s: &mut Stream,
     group: &[u8],
@@ -225,7 +226,7 @@ pub fn deliver_new(
     count: usize,
     noack: bool,
     now: u64,
-) -> Option<Vec<(StreamId, Fields)>> {
+) -> Option<(Vec<(StreamId, Fields)>, bool)> {
     let last = s.groups.get(group)?.last_id;
     let start = last.next()?;
     let take = if count == 0 { usize::MAX } else { count };
@@ -252,8 +253,11 @@ pub fn deliver_new(
     };
     let g = s.groups.get_mut(group).expect("checked");
     // As in Redis, a read that finds nothing new does not create the consumer.
+    let mut created = false;
     if !batch.is_empty() {
-        g.consumer(consumer, now).0.seen = now;
+        let (c, new) = g.consumer(consumer, now);
+        c.seen = now;
+        created = new;
     }
     for ((id, _), read) in batch.iter().zip(reads) {
         g.last_id = *id;
@@ -276,7 +280,7 @@ pub fn deliver_new(
             g.consumer(consumer, now).0.pending.insert(*id);
         }
     }
-    Some(batch)
+    Some((batch, created))
 }
 
 fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -325,8 +329,11 @@ fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             .expect("checked above");
         match id {
             None => {
-                let batch =
+                let (batch, created) =
                     deliver_new(s, group, consumer, count, noack, ctx.now).unwrap_or_default();
+                if created {
+                    ctx.notify(ev::STREAM, "xgroup-createconsumer", k);
+                }
                 if !batch.is_empty() {
                     found += 1;
                     reply_stream_read(&mut reply, k, batch.iter().map(|(id, f)| (id, f)));
@@ -336,7 +343,11 @@ fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 // This consumer's history: its pending entries after the ID.
                 let now = ctx.now;
                 let g = s.groups.get_mut(group).expect("checked");
-                g.consumer(consumer, now).0.seen = now;
+                let (c, created) = g.consumer(consumer, now);
+                c.seen = now;
+                if created {
+                    ctx.notify(ev::STREAM, "xgroup-createconsumer", k);
+                }
                 let take = if count == 0 { usize::MAX } else { count };
                 let ids: Vec<StreamId> = match after.next() {
                     Some(start) => g.consumers[consumer]
@@ -401,9 +412,10 @@ pub fn serve_group_read(
     s: &mut Stream,
     key: &[u8],
     read: &GroupRead,
-    now: u64,
+    at: super::At,
     out: &mut Reply,
 ) -> Result<bool, CmdError> {
+    let now = at.now;
     let group = &read.group[..];
     if !s.groups.contains_key(group) {
         return Err(CmdError::new(
@@ -411,8 +423,11 @@ pub fn serve_group_read(
         ));
     }
     // The group exists (checked above), so `None` only means no ID is left after its last.
-    let batch =
+    let (batch, created) =
         deliver_new(s, group, &read.consumer, read.count, read.noack, now).unwrap_or_default();
+    if created {
+        at.notify(ev::STREAM, "xgroup-createconsumer", key);
+    }
     if batch.is_empty() {
         return Ok(false);
     }

@@ -100,7 +100,7 @@ impl Group {
 
     /// Gives the entry `id` to `consumer` (XCLAIM, XAUTOCLAIM), adding it to the PEL if it is
     /// not there (XCLAIM FORCE). The delivery is stamped `at`; its count becomes `retries`
-    /// when given, else goes up by one when `bump`.
+    /// when given, else goes up by one when `bump`. True if the consumer was created.
     pub fn claim(
         &mut self,
         id: StreamId,
@@ -109,8 +109,9 @@ impl Group {
         retries: Option<u64>,
         bump: bool,
         now: u64,
-    ) {
-        self.consumer(consumer, now).0.seen = now;
+    ) -> bool {
+        let (c, created) = self.consumer(consumer, now);
+        c.seen = now;
         let p = self.pel.entry(id).or_insert_with(|| Pending {
             consumer: Bytes::new(b""),
             delivered_at: now,
@@ -131,6 +132,7 @@ impl Group {
             None if bump => p.deliveries += 1,
             None => {}
         }
+        created
     }
 
     /// Removes an entry from the PEL (XACK); true if it was pending.
