@@ -8,5 +8,6 @@ pub mod command;
 pub mod config;
 pub mod engine;
 pub mod metrics;
+pub mod persistence;
 pub mod protocol;
 pub mod server;

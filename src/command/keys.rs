@@ -329,7 +329,8 @@ fn object_entry<T>(
     f: impl FnOnce(&crate::engine::Entry) -> T,
 ) -> Option<T> {
     let mut shard = ctx.db().lock_key(key);
-    shard.get_mut(key, ctx.now).map(|e| f(e))
+    // OBJECT is not an access: OBJECT IDLETIME must not reset what it reports.
+    shard.read(key, ctx.now, false).map(|e| f(e))
 }
 
 fn object_encoding(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {

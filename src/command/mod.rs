@@ -10,6 +10,7 @@ pub mod connection;
 pub mod cursor;
 pub mod debug;
 pub mod docs;
+pub mod dump;
 pub mod geo;
 pub mod hashes;
 pub mod hll;

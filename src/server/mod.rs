@@ -59,6 +59,7 @@ pub fn command_table() -> CommandTable {
     CommandTable::new(&[
         strings::COMMANDS,
         keys::COMMANDS,
+        dump::COMMANDS,
         lists::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,

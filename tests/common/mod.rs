@@ -167,6 +167,14 @@ impl Raw {
         self.read_reply()
     }
 
+    /// Sends a command with binary arguments and returns its reply frame as bytes.
+    pub fn cmd_bytes(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send_raw(&resp(args));
+        let mut out = Vec::new();
+        self.read_frame(&mut out).expect("reply");
+        out
+    }
+
     /// Reads one complete reply frame (any RESP2/RESP3 type) as text.
     pub fn read_reply(&mut self) -> String {
         let mut out = Vec::new();

@@ -1,0 +1,183 @@
+//! Reading Redis's compact encodings found inside RDB values: listpacks, ziplists and intsets.
+
+/// One element: a string or an integer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Str(Vec<u8>),
+    Int(i64),
+}
+
+impl Item {
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Item::Str(s) => s,
+            Item::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
+        }
+    }
+}
+
+fn le(b: &[u8]) -> u64 {
+    b.iter().rev().fold(0, |acc, &x| (acc << 8) | x as u64)
+}
+
+/// Sign-extends the low `bits` bits of `v`.
+fn signed(v: u64, bits: u32) -> i64 {
+    let shift = 64 - bits;
+    ((v << shift) as i64) >> shift
+}
+
+/// The elements of a listpack; None if it is malformed.
+pub fn listpack(lp: &[u8]) -> Option<Vec<Item>> {
+    if lp.len() < 7 || le(&lp[..4]) as usize != lp.len() {
+        return None;
+    }
+    let mut items = Vec::new();
+    let mut p = 6;
+    loop {
+        let b = *lp.get(p)?;
+        if b == 0xff {
+            break;
+        }
+        let (item, len) = match b {
+            0x00..=0x7f => (Item::Int(b as i64), 1),
+            0x80..=0xbf => {
+                let n = (b & 0x3f) as usize;
+                (Item::Str(lp.get(p + 1..p + 1 + n)?.to_vec()), 1 + n)
+            }
+            0xc0..=0xdf => {
+                let v = (((b & 0x1f) as u64) << 8) | *lp.get(p + 1)? as u64;
+                (Item::Int(signed(v, 13)), 2)
+            }
+            0xe0..=0xef => {
+                let n = (((b & 0x0f) as usize) << 8) | *lp.get(p + 1)? as usize;
+                (Item::Str(lp.get(p + 2..p + 2 + n)?.to_vec()), 2 + n)
+            }
+            0xf0 => {
+                let n = le(lp.get(p + 1..p + 5)?) as usize;
+                (
+                    Item::Str(lp.get(p + 5..p.checked_add(5 + n)?)?.to_vec()),
+                    5 + n,
+                )
+            }
+            0xf1..=0xf4 => {
+                let bytes = [2, 3, 4, 8][(b - 0xf1) as usize];
+                let v = le(lp.get(p + 1..p + 1 + bytes)?);
+                (Item::Int(signed(v, bytes as u32 * 8)), 1 + bytes)
+            }
+            _ => return None,
+        };
+        // Each entry ends with its own length, written back to front in 7-bit groups.
+        let backlen = match len {
+            0..=127 => 1,
+            128..=16383 => 2,
+            16384..=2097151 => 3,
+            2097152..=268435455 => 4,
+            _ => 5,
+        };
+        p += len + backlen;
+        items.push(item);
+    }
+    (p == lp.len() - 1).then_some(items)
+}
+
+/// The elements of a ziplist (the encoding before listpacks, in older RDB files).
+pub fn ziplist(zl: &[u8]) -> Option<Vec<Item>> {
+    if zl.len() < 11 || le(&zl[..4]) as usize != zl.len() {
+        return None;
+    }
+    let mut items = Vec::new();
+    let mut p = 10;
+    loop {
+        if *zl.get(p)? == 0xff {
+            break;
+        }
+        // The previous entry's length: one byte, or 0xfe and four more.
+        p += if zl[p] == 0xfe { 5 } else { 1 };
+        let b = *zl.get(p)?;
+        let (item, len) = match b >> 6 {
+            0 => {
+                let n = (b & 0x3f) as usize;
+                (Item::Str(zl.get(p + 1..p + 1 + n)?.to_vec()), 1 + n)
+            }
+            1 => {
+                let n = (((b & 0x3f) as usize) << 8) | *zl.get(p + 1)? as usize;
+                (Item::Str(zl.get(p + 2..p + 2 + n)?.to_vec()), 2 + n)
+            }
+            2 => {
+                let s = zl.get(p + 1..p + 5)?;
+                let n = u32::from_be_bytes([s[0], s[1], s[2], s[3]]) as usize;
+                (
+                    Item::Str(zl.get(p + 5..p.checked_add(5 + n)?)?.to_vec()),
+                    5 + n,
+                )
+            }
+            _ => match b {
+                0xc0 => (Item::Int(signed(le(zl.get(p + 1..p + 3)?), 16)), 3),
+                0xd0 => (Item::Int(signed(le(zl.get(p + 1..p + 5)?), 32)), 5),
+                0xe0 => (Item::Int(signed(le(zl.get(p + 1..p + 9)?), 64)), 9),
+                0xf0 => (Item::Int(signed(le(zl.get(p + 1..p + 4)?), 24)), 4),
+                0xfe => (Item::Int(signed(le(zl.get(p + 1..p + 2)?), 8)), 2),
+                0xf1..=0xfd => (Item::Int((b & 0x0f) as i64 - 1), 1),
+                _ => return None,
+            },
+        };
+        p += len;
+        items.push(item);
+    }
+    (p == zl.len() - 1).then_some(items)
+}
+
+/// The members of an intset.
+pub fn intset(is: &[u8]) -> Option<Vec<i64>> {
+    let width = le(is.get(..4)?) as usize;
+    let n = le(is.get(4..8)?) as usize;
+    if !matches!(width, 2 | 4 | 8) || is.len() != 8 + width.checked_mul(n)? {
+        return None;
+    }
+    Some(
+        is[8..]
+            .chunks(width)
+            .map(|c| signed(le(c), width as u32 * 8))
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_listpack() {
+        // "a", 5, -2 (13-bit), 1000 (13-bit), then the terminator.
+        let mut lp = vec![0, 0, 0, 0, 4, 0];
+        lp.extend([0x81, b'a', 2]);
+        lp.extend([5, 1]);
+        let neg = (-2i64 as u64) & 0x1fff;
+        lp.extend([0xc0 | (neg >> 8) as u8, neg as u8, 2]);
+        lp.extend([0xc0 | (1000 >> 8) as u8, (1000 & 0xff) as u8, 2]);
+        lp.push(0xff);
+        let n = lp.len() as u32;
+        lp[..4].copy_from_slice(&n.to_le_bytes());
+        let items = listpack(&lp).unwrap();
+        assert_eq!(
+            items,
+            vec![
+                Item::Str(b"a".to_vec()),
+                Item::Int(5),
+                Item::Int(-2),
+                Item::Int(1000)
+            ]
+        );
+        lp[6] = 0xf5;
+        assert!(listpack(&lp).is_none());
+    }
+
+    #[test]
+    fn reads_an_intset() {
+        let mut is = vec![2, 0, 0, 0, 2, 0, 0, 0];
+        is.extend((-3i16).to_le_bytes());
+        is.extend(7i16.to_le_bytes());
+        assert_eq!(intset(&is).unwrap(), vec![-3, 7]);
+        assert!(intset(&is[..9]).is_none());
+    }
+}
