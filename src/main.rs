@@ -101,6 +101,21 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async move {
         let srv = server::Server::new(cfg, Some(hook));
+        let started = std::time::Instant::now();
+        match ferrocache::persistence::snapshot::load(&srv, ferrocache::engine::now_ms()) {
+            Ok(Some(l)) => tracing::info!(
+                "DB loaded from disk: {:.3} seconds ({} keys, {} expired)",
+                started.elapsed().as_secs_f64(),
+                l.keys,
+                l.expired
+            ),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!("{e}");
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
         let listeners = match server::bind(&srv).await {
             Ok(l) => l,
             Err(e) => {

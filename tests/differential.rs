@@ -1444,7 +1444,8 @@ fn stream_consumer_groups() {
         XPENDING s g2
         XPENDING s nope
         XPENDING missing g
-        XPENDING s g - + 10 bob
+        XPENDING s g IDLE 3600000000 - + 10 bob
+        XPENDING s g - + 10 nobody
         XPENDING s g 1 1
         XINFO GROUPS s
         XACK s g 1-1 9-9
@@ -1491,7 +1492,8 @@ fn stream_claims() {
         XCLAIM s g bob 0 1-0 2-0 JUSTID
         XPENDING s g
         XCLAIM s g bob 0 3-0 TIME 1000 RETRYCOUNT 5
-        ~XPENDING s g - + 10
+        ~XPENDING s g IDLE 3600000000 - + 10
+        XPENDING s g
         XCLAIM s g carol 3600000000 1-0 2-0 3-0
         XCLAIM s g carol 0 9-0 FORCE
         XDEL s 4-0
@@ -1525,7 +1527,8 @@ fn stream_claims() {
         XCLAIM s g bob 0
         XCLAIM s nope bob 0 1-0
         XCLAIM missing g bob 0 1-0
-        ~XPENDING s g - + 10
+        ~XPENDING s g IDLE 3600000000 - + 10
+        XPENDING s g
         SET str x
         XCLAIM str g bob 0 1-0
         XCLAIM str g bob x 1-0

@@ -39,6 +39,9 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let secs = args::float(argv[2]).unwrap_or(0.0).max(0.0);
         ctx.client.sleep = Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
         ctx.out.ok();
+    } else if is(sub, "RELOAD") {
+        reload(ctx, &argv[2..])?;
+        ctx.out.ok();
     } else if is(sub, "SET-ACTIVE-EXPIRE") && n == 3 {
         ctx.server
             .active_expire
@@ -189,4 +192,36 @@ fn protocol(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
         ));
     }
     Ok(())
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: saves the snapshot, empties the keyspace and loads
+/// the snapshot back, a round trip through the RDB format.
+fn reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
+    let (mut flush, mut save) = (true, true);
+    for o in opts {
+        if is(o, "NOFLUSH") {
+            flush = false;
+        } else if is(o, "NOSAVE") {
+            save = false;
+        } else if !is(o, "MERGE") {
+            return Err(CmdError::new(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
+        }
+    }
+    let _still = ctx.server.gate.as_ref().map(|g| g.exclusive());
+    if save {
+        crate::persistence::snapshot::save(ctx.server, ctx.now)
+            .map_err(|e| CmdError::owned(format!("ERR {e}")))?;
+    }
+    if flush {
+        super::server::empty_all(ctx);
+    }
+    match crate::persistence::snapshot::load(ctx.server, ctx.now) {
+        Ok(Some(_)) => {
+            tracing::warn!("DB reloaded by DEBUG RELOAD");
+            Ok(())
+        }
+        Ok(None) | Err(_) => Err(CmdError::new("ERR Error trying to load the RDB dump")),
+    }
 }

@@ -17,6 +17,7 @@ pub mod hll;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod sets;

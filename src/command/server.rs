@@ -314,13 +314,18 @@ fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     flush_mode(argv, 1)?;
+    empty_all(ctx);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Empties every database, telling WATCHers and blocked clients (FLUSHALL, DEBUG RELOAD).
+pub fn empty_all(ctx: &Ctx) {
     for (i, db) in ctx.server.keyspace.dbs().iter().enumerate() {
         touch_live_watched(ctx, i);
         db.clear();
         ctx.server.blocking.signal_db(i);
     }
-    ctx.out.ok();
-    Ok(())
 }
 
 /// Before a flush: touches the watched keys of database `db` that hold a live value (a stale,
@@ -360,11 +365,15 @@ fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let mut abort = false;
+    let (mut abort, mut save, mut force) = (false, false, false);
     for a in &argv[1..] {
         if is(a, "ABORT") {
             abort = true;
-        } else if !["NOSAVE", "SAVE", "NOW", "FORCE"].iter().any(|k| is(a, k)) {
+        } else if is(a, "SAVE") {
+            save = true;
+        } else if is(a, "FORCE") {
+            force = true;
+        } else if !["NOSAVE", "NOW"].iter().any(|k| is(a, k)) {
             return Err(SYNTAX);
         }
     }
@@ -372,6 +381,11 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new("ERR No shutdown in progress."));
     }
     tracing::warn!("User requested shutdown...");
+    // With no save points configured, only SHUTDOWN SAVE writes a snapshot. FORCE shuts down
+    // even when the save fails.
+    if save && super::persistence::save_now(ctx).is_err() && !force {
+        return Err(CmdError::new("ERR Errors trying to SHUTDOWN. Check logs."));
+    }
     ctx.server.request_shutdown();
     ctx.client.close_after_reply = true;
     Ok(())

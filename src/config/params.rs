@@ -114,7 +114,8 @@ pub static PARAMS: &[ParamDef] = &[
     // so the quicklist node size and compression depth are accepted and have no effect.
     ParamDef { name: "list-max-listpack-size", alias: Some("list-max-ziplist-size"), kind: Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, default: "-2", mutable: true },
     p("list-compress-depth", Kind::Int { min: 0, max: i32::MAX as i64 }, "0", true),
-    // Persistence: there is no persistence yet, so snapshots and AOF stay off.
+    // Persistence: SAVE (and SHUTDOWN SAVE, DEBUG RELOAD) write `dir`/`dbfilename`, loaded at
+    // startup; automatic save points and the AOF are not there yet.
     p("save", Kind::Custom(check_save), "", true),
     p("appendonly", Kind::Custom(check_appendonly), "no", true),
     p("dir", Kind::Str, ".", false),
@@ -292,7 +293,7 @@ fn check_save(v: &str) -> Result<String, String> {
         return Err("Invalid save parameters".into());
     }
     if !parts.is_empty() {
-        return Err("snapshots are not supported yet: only save \"\" is accepted".into());
+        return Err("automatic snapshots (save points) are not supported yet: only save \"\" is accepted; SAVE writes a snapshot".into());
     }
     Ok(String::new())
 }

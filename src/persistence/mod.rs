@@ -1,4 +1,5 @@
-//! Persistence formats. So far the RDB value encoding, which DUMP and RESTORE carry; snapshots
-//! and the AOF will build on it.
+//! Persistence: the RDB format (values for DUMP/RESTORE, whole files for snapshots) and the
+//! snapshots on disk. The AOF will come here too.
 
 pub mod rdb;
+pub mod snapshot;

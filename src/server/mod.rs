@@ -50,6 +50,7 @@ pub struct Server {
     /// Clients blocked in BLPOP and friends (see `command::blocking`).
     pub blocking: crate::command::blocking::Blocking,
     pub pubsub: crate::command::pubsub::PubSub,
+    pub snapshots: crate::persistence::snapshot::SnapshotStats,
     log_level_hook: Option<LogLevelHook>,
 }
 
@@ -60,6 +61,7 @@ pub fn command_table() -> CommandTable {
         strings::COMMANDS,
         keys::COMMANDS,
         dump::COMMANDS,
+        persistence::COMMANDS,
         lists::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
@@ -112,6 +114,10 @@ impl Server {
             gate: (config_threads != 1).then(Gate::default),
             blocking: Default::default(),
             pubsub: Default::default(),
+            snapshots: crate::persistence::snapshot::SnapshotStats {
+                last_save: (crate::engine::now_ms() / 1000).into(),
+                ..Default::default()
+            },
         };
         server.startup_memory = crate::metrics::memory::sample().allocated;
         Arc::new(server)

@@ -100,6 +100,11 @@ pub fn ferrocache(extra: &[&str]) -> Proc {
 
 /// Starts Debian's redis-server (the reference) on a free port, persistence off.
 pub fn redis_server() -> Proc {
+    redis_server_with(&[])
+}
+
+/// `redis_server` with extra arguments (`--dir` to load a snapshot).
+pub fn redis_server_with(extra: &[&str]) -> Proc {
     let port = free_port();
     let dir = temp_dir("redis");
     let mut child = Command::new("redis-server")
@@ -115,6 +120,7 @@ pub fn redis_server() -> Proc {
             "--enable-debug-command",
             "yes",
         ])
+        .args(extra)
         .current_dir(&dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -259,4 +265,62 @@ pub fn python() -> PathBuf {
         p.display()
     );
     p
+}
+
+/// Commands that build one key of every shape: small (compact) and large encodings, integers,
+/// long compressible strings.
+pub fn populate_shapes(c: &mut Raw) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut run = |c: &mut Raw, key: &str, args: Vec<String>| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = c.cmd(&a);
+        assert!(!r.starts_with('-'), "{a:?}: {r}");
+        if !keys.contains(&key.to_string()) {
+            keys.push(key.to_string());
+        }
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    run(c, "str", s(&["SET", "str", "hello"]));
+    run(c, "int", s(&["SET", "int", "-123456"]));
+    run(c, "bigint", s(&["SET", "bigint", "9223372036854775807"]));
+    run(
+        c,
+        "long",
+        vec!["SET".into(), "long".into(), "ab".repeat(300)],
+    );
+    let noise: String = (0..200)
+        .map(|i| char::from(b'!' + (i * 7 % 90) as u8))
+        .collect();
+    run(c, "noise", vec!["SET".into(), "noise".into(), noise]);
+    run(c, "list", s(&["RPUSH", "list", "a", "1", "-2", "bcd"]));
+    for chunk in 0..4 {
+        let mut cmd = s(&["RPUSH", "biglist"]);
+        cmd.extend((0..500).map(|i| format!("element-{chunk}-{i}")));
+        run(c, "biglist", cmd);
+    }
+    run(c, "hash", s(&["HSET", "hash", "f", "v", "n", "12"]));
+    let mut cmd = s(&["HSET", "bighash"]);
+    cmd.extend((0..600).flat_map(|i| [format!("field{i}"), format!("{i}")]));
+    run(c, "bighash", cmd);
+    run(
+        c,
+        "intset",
+        s(&["SADD", "intset", "1", "-5", "70000", "5000000000"]),
+    );
+    let mut cmd = s(&["SADD", "bigintset"]);
+    cmd.extend((0..600).map(|i| (i * 3).to_string()));
+    run(c, "bigintset", cmd);
+    run(c, "set", s(&["SADD", "set", "a", "b", "1"]));
+    let mut cmd = s(&["SADD", "bigset"]);
+    cmd.extend((0..600).map(|i| format!("m{i}")));
+    run(c, "bigset", cmd);
+    run(
+        c,
+        "zset",
+        s(&["ZADD", "zset", "1.5", "a", "-inf", "b", "3", "c"]),
+    );
+    let mut cmd = s(&["ZADD", "bigzset"]);
+    cmd.extend((0..300).flat_map(|i| [format!("{}", i as f64 / 3.0), format!("m{i}")]));
+    run(c, "bigzset", cmd);
+    keys
 }

@@ -5,6 +5,7 @@
 //! listpacks) and older ones (ziplists). Streams are not encoded yet.
 
 pub mod crc64;
+pub mod file;
 pub mod listpack;
 pub mod lzf;
 
@@ -180,6 +181,15 @@ impl<'a> Reader<'a> {
         let s = &self.data[self.pos..end];
         self.pos = end;
         Ok(s)
+    }
+
+    pub fn bytes(&mut self, n: usize) -> Res<&'a [u8]> {
+        self.take(n as u64)
+    }
+
+    /// What has not been read yet.
+    pub fn rest(&self) -> &'a [u8] {
+        &self.data[self.pos..]
     }
 
     pub fn u8(&mut self) -> Res<u8> {

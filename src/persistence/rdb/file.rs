@@ -1,0 +1,268 @@
+//! RDB files: every database, as Redis lays them out (header, auxiliary fields, per database
+//! a selector, sizes and the keys with their expire times, then EOF and a CRC-64).
+
+use std::io::{self, Write};
+
+use super::{crc64, read_value, write_len, write_string, write_value, RdbError, Reader, VERSION};
+use crate::engine::collections::Limits;
+use crate::engine::{Entry, Keyspace};
+
+mod op {
+    pub const FUNCTION2: u8 = 0xf5;
+    pub const MODULE_AUX: u8 = 0xf7;
+    pub const IDLE: u8 = 0xf8;
+    pub const FREQ: u8 = 0xf9;
+    pub const AUX: u8 = 0xfa;
+    pub const RESIZEDB: u8 = 0xfb;
+    pub const EXPIRETIME_MS: u8 = 0xfc;
+    pub const EXPIRETIME: u8 = 0xfd;
+    pub const SELECTDB: u8 = 0xfe;
+    pub const EOF: u8 = 0xff;
+}
+
+/// A writer that keeps the running CRC-64 of what went through it.
+struct Crc<W> {
+    inner: W,
+    crc: u64,
+}
+
+impl<W: Write> Crc<W> {
+    fn put(&mut self, b: &[u8]) -> io::Result<()> {
+        self.crc = crc64::crc64(self.crc, b);
+        self.inner.write_all(b)
+    }
+}
+
+/// What a save wrote.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Saved {
+    pub keys: u64,
+}
+
+/// Writes every database. Keys already expired at `now` are skipped, as Redis does. The
+/// caller keeps the keyspace still (one I/O thread, or the exclusive gate) for a consistent
+/// point in time; each database is read with all its shards locked.
+pub fn save<W: Write>(
+    ks: &Keyspace,
+    out: W,
+    now: u64,
+    aux: &[(&str, String)],
+) -> io::Result<Saved> {
+    let mut w = Crc { inner: out, crc: 0 };
+    w.put(format!("REDIS{VERSION:04}").as_bytes())?;
+    let mut buf = Vec::new();
+    for (k, v) in aux {
+        buf.clear();
+        buf.push(op::AUX);
+        write_string(&mut buf, k.as_bytes());
+        write_string(&mut buf, v.as_bytes());
+        w.put(&buf)?;
+    }
+    let mut saved = Saved::default();
+    for (i, db) in ks.dbs().iter().enumerate() {
+        let mut locked = db.lock_all();
+        let live = |e: &Entry| !e.is_expired(now);
+        let (mut keys, mut volatile) = (0u64, 0u64);
+        for shard in locked.shards_mut() {
+            for (_, e) in shard.iter().filter(|(_, e)| live(e)) {
+                keys += 1;
+                volatile += (e.expire_at != 0) as u64;
+            }
+        }
+        if keys == 0 {
+            continue;
+        }
+        buf.clear();
+        buf.push(op::SELECTDB);
+        write_len(&mut buf, i as u64);
+        buf.push(op::RESIZEDB);
+        write_len(&mut buf, keys);
+        write_len(&mut buf, volatile);
+        w.put(&buf)?;
+        for shard in locked.shards_mut() {
+            for (key, e) in shard.iter().filter(|(_, e)| live(e)) {
+                buf.clear();
+                if e.expire_at != 0 {
+                    buf.push(op::EXPIRETIME_MS);
+                    buf.extend(e.expire_at.to_le_bytes());
+                }
+                // The type byte comes before the key: encode the value, then splice the key in.
+                let at = buf.len();
+                write_value(&mut buf, &e.value).map_err(|_| {
+                    io::Error::other(format!(
+                        "the value at '{}' cannot be saved yet (streams)",
+                        String::from_utf8_lossy(key)
+                    ))
+                })?;
+                let mut k = Vec::with_capacity(key.len() + 5);
+                write_string(&mut k, key);
+                buf.splice(at + 1..at + 1, k);
+                w.put(&buf)?;
+                saved.keys += 1;
+            }
+        }
+    }
+    w.put(&[op::EOF])?;
+    let crc = w.crc;
+    w.inner.write_all(&crc.to_le_bytes())?;
+    w.inner.flush()?;
+    Ok(saved)
+}
+
+/// What a load found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Loaded {
+    pub keys: u64,
+    /// Keys skipped because their expire time had passed.
+    pub expired: u64,
+}
+
+/// Loads an RDB file into `ks` (which should be empty; keys already there are replaced).
+pub fn load(data: &[u8], ks: &Keyspace, lim: &Limits, now: u64) -> Result<Loaded, String> {
+    let bad = |what: &str| format!("Short read or corrupt RDB file ({what})");
+    if data.len() < 9 || &data[..5] != b"REDIS" {
+        return Err("Wrong signature trying to load DB from file".into());
+    }
+    let version: u16 = std::str::from_utf8(&data[5..9])
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .ok_or("Wrong signature trying to load DB from file")?;
+    if version == 0 || version > super::MAX_VERSION {
+        return Err(format!("Can't handle RDB format version {version}"));
+    }
+    let mut r = Reader::new(&data[9..]);
+    let mut loaded = Loaded::default();
+    let mut db = 0usize;
+    let mut expire_at = 0u64;
+    loop {
+        let t = r.u8().map_err(|_| bad("opcode"))?;
+        match t {
+            op::EOF => break,
+            op::SELECTDB => {
+                db = r.length().map_err(|_| bad("SELECT"))? as usize;
+                if db >= ks.len() {
+                    return Err(format!(
+                        "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting",
+                        ks.len()
+                    ));
+                }
+            }
+            op::RESIZEDB => {
+                r.length().map_err(|_| bad("RESIZEDB"))?;
+                r.length().map_err(|_| bad("RESIZEDB"))?;
+            }
+            op::AUX => {
+                r.string().map_err(|_| bad("AUX"))?;
+                r.string().map_err(|_| bad("AUX"))?;
+            }
+            op::EXPIRETIME_MS => {
+                let b = r.bytes(8).map_err(|_| bad("expire"))?;
+                expire_at = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+            }
+            op::EXPIRETIME => {
+                let b = r.bytes(4).map_err(|_| bad("expire"))?;
+                expire_at = u32::from_le_bytes(b.try_into().expect("4 bytes")) as u64 * 1000;
+            }
+            op::IDLE => {
+                r.length().map_err(|_| bad("IDLE"))?;
+            }
+            op::FREQ => {
+                r.u8().map_err(|_| bad("FREQ"))?;
+            }
+            op::MODULE_AUX | op::FUNCTION2 => {
+                return Err(
+                    "The RDB file holds modules or functions, which are not supported".into(),
+                )
+            }
+            _ => {
+                let key = r.string().map_err(|_| bad("key"))?;
+                let value = read_value(t, &mut r, lim).map_err(|e| match e {
+                    RdbError::BadFormat => bad("value"),
+                    RdbError::Unsupported => format!(
+                        "The value at '{}' (RDB type {t}) cannot be loaded yet",
+                        String::from_utf8_lossy(&key)
+                    ),
+                })?;
+                let at = std::mem::take(&mut expire_at);
+                if at != 0 && at <= now {
+                    loaded.expired += 1;
+                    continue;
+                }
+                let mut entry = Entry::new(value);
+                entry.expire_at = at;
+                let d = ks.db(db);
+                d.lock_key(&key).insert(&key, entry);
+                loaded.keys += 1;
+            }
+        }
+    }
+    let rest = r.rest();
+    // Version 5 and later end with a CRC-64 of everything before it; 0 means "not computed".
+    if version >= 5 {
+        let crc = rest
+            .get(..8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .ok_or_else(|| bad("checksum"))?;
+        let body = &data[..data.len() - rest.len()];
+        if crc != 0 && crc != crc64::crc64(0, body) {
+            return Err("Wrong RDB checksum. Aborting now.".into());
+        }
+    }
+    Ok(loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Str, Value};
+
+    #[test]
+    fn a_keyspace_round_trips() {
+        let ks = Keyspace::new(4, 2);
+        let lim = Limits::default();
+        let now = 1_000_000;
+        {
+            let db = ks.db(2);
+            let mut s = db.lock_key(b"a");
+            s.insert(b"a", Entry::new(Value::Str(Str::from_bytes(b"1"))));
+            let mut e = Entry::new(Value::Str(Str::from_bytes(b"later")));
+            e.expire_at = now + 5000;
+            drop(s);
+            db.lock_key(b"b").insert(b"b", e);
+            let mut gone = Entry::new(Value::Str(Str::from_bytes(b"x")));
+            gone.expire_at = now - 1;
+            db.lock_key(b"c").insert(b"c", gone);
+        }
+        let mut file = Vec::new();
+        let saved = save(&ks, &mut file, now, &[("redis-ver", "7.2.4".into())]).unwrap();
+        assert_eq!(saved.keys, 2);
+        let back = Keyspace::new(4, 2);
+        let loaded = load(&file, &back, &lim, now).unwrap();
+        assert_eq!(
+            loaded,
+            Loaded {
+                keys: 2,
+                expired: 0
+            }
+        );
+        assert_eq!(back.db(2).len(), 2);
+        assert_eq!(
+            back.db(2).lock_key(b"b").peek(b"b").unwrap().expire_at,
+            now + 5000
+        );
+        // A flipped byte fails the checksum; a short file fails to parse.
+        let mut bad = file.clone();
+        bad[12] ^= 1;
+        assert!(load(&bad, &Keyspace::new(4, 2), &lim, now).is_err());
+        assert!(load(&file[..file.len() - 3], &Keyspace::new(4, 2), &lim, now).is_err());
+        // Loading later skips what has expired by then.
+        let l = load(&file, &Keyspace::new(4, 2), &lim, now + 10_000).unwrap();
+        assert_eq!(
+            l,
+            Loaded {
+                keys: 1,
+                expired: 1
+            }
+        );
+    }
+}

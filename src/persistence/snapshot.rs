@@ -1,0 +1,85 @@
+//! Snapshots on disk (`dir`/`dbfilename`): SAVE, DEBUG RELOAD, and loading at startup.
+//!
+//! A save is synchronous: it runs with the keyspace still (the event loop with one I/O thread,
+//! the exclusive gate with more), writes a temp file, fsyncs it and renames it over the old
+//! snapshot, so a crash leaves either the old file or the new one.
+
+use std::fs::File;
+use std::io::{self, BufWriter};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::rdb::file::{self, Loaded, Saved};
+use crate::server::Server;
+
+/// Snapshot bookkeeping for INFO persistence and LASTSAVE.
+#[derive(Debug, Default)]
+pub struct SnapshotStats {
+    /// Unix seconds of the last successful save (or of startup).
+    pub last_save: AtomicU64,
+    pub saves: AtomicU64,
+    pub last_load_keys: AtomicU64,
+    pub last_load_expired: AtomicU64,
+}
+
+/// Where the snapshot lives.
+pub fn path(server: &Server) -> PathBuf {
+    PathBuf::from(server.config.get("dir")).join(server.config.get("dbfilename"))
+}
+
+/// Writes the snapshot. The caller holds the keyspace still.
+pub fn save(server: &Server, now_ms: u64) -> io::Result<Saved> {
+    let target = path(server);
+    let tmp = target.with_file_name(format!("temp-{}.rdb", std::process::id()));
+    let result = (|| {
+        let f = File::create(&tmp)?;
+        let aux = [
+            (
+                "redis-ver",
+                crate::command::connection::REDIS_VERSION.to_string(),
+            ),
+            ("redis-bits", "64".to_string()),
+            ("ctime", (now_ms / 1000).to_string()),
+            (
+                "used-mem",
+                crate::metrics::memory::used_cached().to_string(),
+            ),
+            ("aof-base", "0".to_string()),
+        ];
+        let saved = file::save(&server.keyspace, BufWriter::new(&f), now_ms, &aux)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &target)?;
+        Ok(saved)
+    })();
+    match &result {
+        Ok(s) => {
+            let st = &server.snapshots;
+            st.last_save.store(now_ms / 1000, Ordering::Relaxed);
+            st.saves.fetch_add(1, Ordering::Relaxed);
+            server.stats.dirty.reset();
+            tracing::info!("DB saved on disk ({} keys)", s.keys);
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!("Failed saving the DB: {e}");
+        }
+    }
+    result
+}
+
+/// Loads the snapshot into the keyspace, if there is one. Ok(None) when there is no file.
+pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
+    let p = path(server);
+    let data = match std::fs::read(&p) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("Can't open {}: {e}", p.display())),
+    };
+    let lim = *server.config.live.limits.read();
+    let loaded = file::load(&data, &server.keyspace, &lim, now_ms)?;
+    let st = &server.snapshots;
+    st.last_load_keys.store(loaded.keys, Ordering::Relaxed);
+    st.last_load_expired
+        .store(loaded.expired, Ordering::Relaxed);
+    Ok(Some(loaded))
+}
