@@ -86,7 +86,7 @@ fn run_compare(scripts: &str, args: &[&str], sorted: bool) {
             assert!(rb.starts_with("*16\r\n"), "all keys present: {rb:?}");
         }
         let (ra, rb) = if mask {
-            (mask_clock(&ra), mask_clock(&rb))
+            (common::mask_clock(&ra), common::mask_clock(&rb))
         } else {
             (ra, rb)
         };
@@ -103,24 +103,6 @@ fn run_compare(scripts: &str, args: &[&str], sorted: bool) {
         diffs.len(),
         diffs.join("\n")
     );
-}
-
-/// Replaces every run of 12 or more digits (a time in ms since the epoch) with `T`.
-fn mask_clock(reply: &str) -> String {
-    let mut out = String::with_capacity(reply.len());
-    let mut digits = String::new();
-    for ch in reply.chars().chain(std::iter::once('\0')) {
-        if ch.is_ascii_digit() {
-            digits.push(ch);
-            continue;
-        }
-        out.push_str(if digits.len() >= 12 { "T" } else { &digits });
-        digits.clear();
-        if ch != '\0' {
-            out.push(ch);
-        }
-    }
-    out
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ferrocache, populate_shapes, redis_server, Raw};
+use common::{ferrocache, populate_shapes, redis_server, stream_full, Raw};
 
 fn bulk(reply: &[u8]) -> Vec<u8> {
     assert_eq!(reply[0], b'$', "{}", String::from_utf8_lossy(reply));
@@ -47,6 +47,11 @@ fn values_travel_both_ways() {
             f.cmd(&["DEBUG", "DIGEST-VALUE", &mine]),
             "{k} in ours"
         );
+        if k.contains("stream") {
+            // Entries, counters, groups, pending entries and their times all travel.
+            assert_eq!(stream_full(&mut r, k), stream_full(&mut f, &mine), "{k}");
+            assert_eq!(stream_full(&mut f, k), stream_full(&mut r, &theirs), "{k}");
+        }
         let enc = r.cmd(&["OBJECT", "ENCODING", k]);
         assert_eq!(
             enc,

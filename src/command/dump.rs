@@ -17,8 +17,9 @@ pub static COMMANDS: &[C] = &[
         .doc("generic", "2.6.0", "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]", "Creates a key from the serialized representation of a value."),
 ];
 
-const STREAMS_UNSUPPORTED: CmdError =
-    CmdError::new("ERR DUMP and RESTORE of streams are not supported yet");
+/// Module values and zipmaps (Redis 2.x hashes) cannot be restored here.
+const UNSUPPORTED: CmdError =
+    CmdError::new("ERR Bad data format: module values and zipmaps are not supported");
 
 fn dump(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
@@ -26,7 +27,7 @@ fn dump(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
-    let payload = rdb::dump(&e.value).map_err(|_| STREAMS_UNSUPPORTED)?;
+    let payload = rdb::dump(&e.value).map_err(|_| UNSUPPORTED)?;
     ctx.out.bulk(&payload);
     Ok(())
 }
@@ -78,7 +79,7 @@ fn restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let lim = *ctx.server.config.live.limits.read();
     let value = rdb::undump(body, &lim).map_err(|e| match e {
         RdbError::BadFormat => CmdError::new("ERR Bad data format"),
-        RdbError::Unsupported => STREAMS_UNSUPPORTED,
+        RdbError::Unsupported => UNSUPPORTED,
     })?;
     let deleted = replace && shard.remove(key).is_some();
     let expire_at = match ttl {

@@ -277,6 +277,27 @@ impl Stream {
         true
     }
 
+    /// The ID ranges of the nodes, in order (for writing a stream out node by node).
+    pub fn node_ranges(&self) -> Vec<std::ops::Range<StreamId>> {
+        (0..self.nodes.len()).map(|i| self.node_range(i)).collect()
+    }
+
+    /// Appends a whole node when loading a stream: its entries (in order, above every entry
+    /// already present) and how many it had deleted. `last_id` and the counters are the
+    /// caller's to set.
+    pub fn load_node(&mut self, first: StreamId, entries: Vec<(StreamId, Fields)>, deleted: u64) {
+        let live = entries.len() as u64;
+        if live == 0 {
+            return;
+        }
+        self.entries.extend(entries);
+        self.nodes.push_back(Node {
+            first,
+            live,
+            appended: live + deleted,
+        });
+    }
+
     /// The entries of node `i`, as an ID range.
     fn node_range(&self, i: usize) -> std::ops::Range<StreamId> {
         let end = self.nodes.get(i + 1).map_or(StreamId::MAX, |n| n.first);

@@ -322,5 +322,90 @@ pub fn populate_shapes(c: &mut Raw) -> Vec<String> {
     let mut cmd = s(&["ZADD", "bigzset"]);
     cmd.extend((0..300).flat_map(|i| [format!("{}", i as f64 / 3.0), format!("m{i}")]));
     run(c, "bigzset", cmd);
+    // A stream over several nodes, with deletions, a field set that changes, and two groups
+    // with pending entries; and an empty stream that only holds a group.
+    for i in 1..=250 {
+        let mut cmd = s(&["XADD", "stream", &format!("{i}-1"), "a", &i.to_string()]);
+        if i % 50 == 0 {
+            cmd.extend(s(&["other", "field"]));
+        }
+        run(c, "stream", cmd);
+    }
+    run(c, "stream", s(&["XDEL", "stream", "5-1", "10-1", "101-1"]));
+    run(c, "stream", s(&["XGROUP", "CREATE", "stream", "g1", "0"]));
+    run(
+        c,
+        "stream",
+        s(&[
+            "XREADGROUP",
+            "GROUP",
+            "g1",
+            "alice",
+            "COUNT",
+            "3",
+            "STREAMS",
+            "stream",
+            ">",
+        ]),
+    );
+    run(
+        c,
+        "stream",
+        s(&[
+            "XREADGROUP",
+            "GROUP",
+            "g1",
+            "bob",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "stream",
+            ">",
+        ]),
+    );
+    run(c, "stream", s(&["XACK", "stream", "g1", "1-1"]));
+    run(c, "stream", s(&["XGROUP", "CREATE", "stream", "g2", "$"]));
+    run(
+        c,
+        "stream",
+        s(&["XGROUP", "CREATECONSUMER", "stream", "g2", "carol"]),
+    );
+    run(
+        c,
+        "emptystream",
+        s(&["XGROUP", "CREATE", "emptystream", "g", "$", "MKSTREAM"]),
+    );
     keys
+}
+
+/// XINFO STREAM FULL with the radix-tree node count masked (Redis's internal tree shape).
+pub fn stream_full(c: &mut Raw, key: &str) -> String {
+    let full = c.cmd(&["XINFO", "STREAM", key, "FULL"]);
+    let marker = "radix-tree-nodes\r\n:";
+    match full.find(marker) {
+        Some(i) => {
+            let start = i + marker.len();
+            let end = start + full[start..].find('\r').unwrap();
+            format!("{}N{}", &full[..start], &full[end..])
+        }
+        None => full,
+    }
+}
+
+/// Replaces every run of 12 or more digits (a time in ms since the epoch) with `T`.
+pub fn mask_clock(reply: &str) -> String {
+    let mut out = String::with_capacity(reply.len());
+    let mut digits = String::new();
+    for ch in reply.chars().chain(std::iter::once('\0')) {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+            continue;
+        }
+        out.push_str(if digits.len() >= 12 { "T" } else { &digits });
+        digits.clear();
+        if ch != '\0' {
+            out.push(ch);
+        }
+    }
+    out
 }

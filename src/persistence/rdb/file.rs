@@ -90,7 +90,7 @@ pub fn save<W: Write>(
                 let at = buf.len();
                 write_value(&mut buf, &e.value).map_err(|_| {
                     io::Error::other(format!(
-                        "the value at '{}' cannot be saved yet (streams)",
+                        "the value at '{}' cannot be saved",
                         String::from_utf8_lossy(key)
                     ))
                 })?;

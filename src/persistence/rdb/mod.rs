@@ -2,12 +2,13 @@
 //!
 //! Writing uses the plain forms every Redis since 2.x loads (a length, then the elements);
 //! reading also takes the compact forms Redis 7 writes (listpacks, intsets, quicklists of
-//! listpacks) and older ones (ziplists). Streams are not encoded yet.
+//! listpacks) and older ones (ziplists). Streams (node listpacks and groups) are in `stream`.
 
 pub mod crc64;
 pub mod file;
 pub mod listpack;
 pub mod lzf;
+pub mod stream;
 
 use crate::engine::collections::{Limits, Set};
 use crate::engine::{Str, Value};
@@ -129,7 +130,10 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value) -> Result<(), RdbError> {
                 out.extend(score.to_le_bytes());
             }
         }
-        Value::Stream(_) => return Err(RdbError::Unsupported),
+        Value::Stream(s) => {
+            out.push(stream::LISTPACKS_2);
+            stream::write(out, s);
+        }
     }
     Ok(())
 }
@@ -454,8 +458,11 @@ pub fn read_value(t: u8, r: &mut Reader, lim: &Limits) -> Res<Value> {
             }
             b.list(all)
         }
-        // Streams (15, 19, 21), zipmaps (9) and module values (6, 7).
-        6 | 7 | 9 | 15 | 19 | 21 => Err(RdbError::Unsupported),
+        stream::LISTPACKS | stream::LISTPACKS_2 | stream::LISTPACKS_3 => {
+            Ok(Value::Stream(Box::new(stream::read(t, r)?)))
+        }
+        // Zipmaps (9) and module values (6, 7).
+        6 | 7 | 9 => Err(RdbError::Unsupported),
         _ => Err(bad),
     }
 }
@@ -541,7 +548,6 @@ mod tests {
             broken[0] ^= 1;
             assert!(verify_dump(&broken).is_none());
         }
-        assert_eq!(dump(&Value::new_stream()), Err(RdbError::Unsupported));
     }
 
     #[test]
