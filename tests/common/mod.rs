@@ -333,36 +333,20 @@ pub fn populate_shapes(c: &mut Raw) -> Vec<String> {
     }
     run(c, "stream", s(&["XDEL", "stream", "5-1", "10-1", "101-1"]));
     run(c, "stream", s(&["XGROUP", "CREATE", "stream", "g1", "0"]));
-    run(
-        c,
-        "stream",
-        s(&[
+    for (consumer, count) in [("alice", "3"), ("bob", "2")] {
+        let read = [
             "XREADGROUP",
             "GROUP",
             "g1",
-            "alice",
+            consumer,
             "COUNT",
-            "3",
+            count,
             "STREAMS",
             "stream",
             ">",
-        ]),
-    );
-    run(
-        c,
-        "stream",
-        s(&[
-            "XREADGROUP",
-            "GROUP",
-            "g1",
-            "bob",
-            "COUNT",
-            "2",
-            "STREAMS",
-            "stream",
-            ">",
-        ]),
-    );
+        ];
+        run(c, "stream", s(&read));
+    }
     run(c, "stream", s(&["XACK", "stream", "g1", "1-1"]));
     run(c, "stream", s(&["XGROUP", "CREATE", "stream", "g2", "$"]));
     run(

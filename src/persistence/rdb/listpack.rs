@@ -285,29 +285,14 @@ mod writer_tests {
             w.int(n);
         }
         let long = vec![b'x'; 5000];
-        for s in [
-            &b""[..],
-            b"a",
-            &[b'y'; 63],
-            &[b'z'; 64],
-            &[b'w'; 200],
-            &long,
-        ] {
+        let strs: [&[u8]; 6] = [b"", b"a", &[b'y'; 63], &[b'z'; 64], &[b'w'; 200], &long];
+        for s in strs {
             w.str(s);
         }
         let lp = w.finish();
         let items = listpack(&lp).unwrap();
         let mut want: Vec<Item> = ints.iter().map(|n| Item::Int(*n)).collect();
-        for s in [
-            &b""[..],
-            b"a",
-            &[b'y'; 63],
-            &[b'z'; 64],
-            &[b'w'; 200],
-            &long,
-        ] {
-            want.push(Item::Str(s.to_vec()));
-        }
+        want.extend(strs.iter().map(|s| Item::Str(s.to_vec())));
         assert_eq!(items, want);
     }
 }
