@@ -930,6 +930,38 @@ fn sort() {
     );
 }
 
+/// `keymiss` (class m): a read that finds no key, expired keys included (after `expired`).
+#[test]
+fn keymiss_notifications() {
+    compare(
+        r#"
+        CONFIG SET notify-keyspace-events KEmx
+        @2 PSUBSCRIBE __key*__:*
+        GET nope
+        @2 READ
+        @2 READ
+        SET k v
+        GET k
+        HGET nope f
+        @2 READ
+        @2 READ
+        LRANGE nope 0 -1
+        @2 READ
+        @2 READ
+        SET gone v PX 1
+        DEBUG SLEEP 0.01
+        GET gone
+        @2 READ
+        @2 READ
+        @2 READ
+        @2 READ
+        EXISTS nope2
+        @2 READ
+        @2 READ
+        "#,
+    );
+}
+
 /// Consumer-group events: a consumer made implicitly (XREADGROUP, XCLAIM, XAUTOCLAIM) is an
 /// `xgroup-createconsumer` event, as is XGROUP CREATECONSUMER; deleting a missing one is none.
 #[test]

@@ -284,6 +284,112 @@ fn generic(r: &mut Rng) -> (Vec<String>, bool) {
     (c, false)
 }
 
+/// Bitmaps: bits set and read at small offsets (so strings stay short and collide), counts
+/// and positions over byte and bit ranges, BITOP across keys, BITFIELD with every overflow
+/// mode.
+fn bitmaps(r: &mut Rng) -> (Vec<String>, bool) {
+    let k = key(r);
+    let range = |r: &mut Rng| vec![r.int(-6, 6), r.int(-6, 6)];
+    let c: Vec<String> = match r.below(10) {
+        0..=2 => vec!["SETBIT".into(), k, r.int(0, 60), r.int(0, 1)],
+        3 => vec!["GETBIT".into(), k, r.int(0, 70)],
+        4 => {
+            let mut v = vec!["BITCOUNT".into(), k];
+            if r.below(2) == 0 {
+                v.extend(range(r));
+                v.push(r.pick(&["BYTE", "BIT"]).into());
+            }
+            v
+        }
+        5 => {
+            let mut v = vec!["BITPOS".into(), k, r.int(0, 1)];
+            if r.below(2) == 0 {
+                v.extend(range(r));
+                v.push(r.pick(&["BYTE", "BIT"]).into());
+            }
+            v
+        }
+        6 => {
+            let op = r.pick(&["AND", "OR", "XOR", "NOT"]);
+            let mut v = vec!["BITOP".into(), op.into(), key(r), k];
+            if op != "NOT" {
+                v.push(key(r));
+            }
+            v
+        }
+        7 | 8 => {
+            let ty = r.pick(&["u4", "i5", "u8", "i16", "u1", "i63"]).to_string();
+            let mut v = vec!["BITFIELD".into(), k];
+            v.extend(["OVERFLOW".into(), r.pick(&["WRAP", "SAT", "FAIL"]).into()]);
+            match r.below(3) {
+                0 => v.extend([
+                    "SET".into(),
+                    ty,
+                    r.pick(&["0", "#1", "7"]).into(),
+                    r.int(-200, 200),
+                ]),
+                1 => v.extend([
+                    "INCRBY".into(),
+                    ty,
+                    r.pick(&["3", "#0"]).into(),
+                    r.int(-100, 100),
+                ]),
+                _ => v.extend(["GET".into(), ty, r.int(0, 20)]),
+            }
+            v
+        }
+        _ => vec!["GET".into(), k],
+    };
+    (c, false)
+}
+
+/// Geo: members added around a few places, then distances, hashes, positions and searches by
+/// radius and box, from a member or a point, sorted, counted and stored.
+fn geo(r: &mut Rng) -> (Vec<String>, bool) {
+    let k = key(r);
+    let lon = |r: &mut Rng| format!("{}.{}", r.int(-10, 10), r.below(1000));
+    let lat = |r: &mut Rng| format!("{}.{}", r.int(40, 50), r.below(1000));
+    let unit = |r: &mut Rng| r.pick(&["m", "km", "mi", "ft"]).to_string();
+    let c: Vec<String> = match r.below(9) {
+        0..=2 => vec!["GEOADD".into(), k, lon(r), lat(r), member(r)],
+        3 => vec!["GEODIST".into(), k, member(r), member(r), unit(r)],
+        4 => vec!["GEOHASH".into(), k, member(r), member(r)],
+        5 => vec!["GEOPOS".into(), k, member(r)],
+        6 | 7 => {
+            let mut v = vec!["GEOSEARCH".into(), k];
+            if r.below(2) == 0 {
+                v.extend(["FROMMEMBER".into(), member(r)]);
+            } else {
+                v.extend(["FROMLONLAT".into(), lon(r), lat(r)]);
+            }
+            if r.below(2) == 0 {
+                v.extend(["BYRADIUS".into(), r.int(1, 2000), "km".into()]);
+            } else {
+                v.extend(["BYBOX".into(), r.int(1, 2000), r.int(1, 2000), "km".into()]);
+            }
+            v.push(r.pick(&["ASC", "DESC"]).into());
+            if r.below(2) == 0 {
+                v.extend(["COUNT".into(), r.int(1, 4)]);
+            }
+            v.extend(["WITHDIST".into(), "WITHHASH".into()]);
+            v
+        }
+        _ => vec![
+            "GEOSEARCHSTORE".into(),
+            key(r),
+            k,
+            "FROMLONLAT".into(),
+            lon(r),
+            lat(r),
+            "BYRADIUS".into(),
+            "3000".into(),
+            "km".into(),
+            "ASC".into(),
+        ],
+    };
+    (c, false)
+}
+
 /// Streams with consumer groups: entries are added with increasing IDs, deleted, trimmed,
 /// read by groups, acknowledged and claimed. Idle times depend on the clock, so claims ask
 /// for none or for more than any entry can have, and XPENDING is asked for its summary.
@@ -437,6 +543,16 @@ fn fuzz_sets() {
 #[test]
 fn fuzz_zsets() {
     run("zsets", zsets, 15, 3000);
+}
+
+#[test]
+fn fuzz_bitmaps() {
+    run("bitmaps", bitmaps, 18, 3000);
+}
+
+#[test]
+fn fuzz_geo() {
+    run("geo", geo, 19, 3000);
 }
 
 #[test]

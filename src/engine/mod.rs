@@ -140,6 +140,7 @@ impl Shard {
             }
             None => {
                 self.stats.misses += 1;
+                notify::raise(notify::KEY_MISS, self.db, "keymiss", key);
                 None
             }
         }
