@@ -86,9 +86,12 @@ impl ClientHandle {
         age_ms.saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000
     }
 
-    pub fn touch(&self) {
-        self.last_active
-            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+    /// Marks the client active at `at` (a clock reading the caller already has).
+    pub fn touch(&self, at: std::time::Instant) {
+        self.last_active.store(
+            at.saturating_duration_since(self.created).as_millis() as u64,
+            Ordering::Relaxed,
+        );
     }
 }
 

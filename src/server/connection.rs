@@ -101,9 +101,11 @@ where
     let stats = &server.stats;
     // Complete requests may be left in `rbuf` after a blocking command: run them before reading.
     let mut pending = false;
+    let mut read_at: Instant;
     loop {
         if pending {
             pending = false;
+            read_at = Instant::now();
         } else {
             // Make room for the next read; for a large bulk in progress, reserve towards its size.
             let want = parser
@@ -150,16 +152,18 @@ where
             if n == 0 {
                 return Ok(());
             }
+            // One clock read serves the idle time and the batch's command clock.
+            read_at = Instant::now();
             stats
                 .total_net_input_bytes
                 .fetch_add(n as u64, Ordering::Relaxed);
             stats.total_reads_processed.fetch_add(1, Ordering::Relaxed);
-            handle.touch();
+            handle.touch(read_at);
         }
 
         // Messages published before these requests arrived go out before their replies.
         handle.mailbox.drain_into(out);
-        let (consumed, commands) = run_batch(server, client, rbuf, parser, out).await;
+        let (consumed, commands) = run_batch(server, client, rbuf, parser, out, read_at).await;
         rbuf.advance(consumed);
         parser.shift(consumed);
         stats
@@ -415,14 +419,15 @@ async fn run_batch(
     rbuf: &BytesMut,
     parser: &mut Parser,
     out: &mut Reply,
+    batch_start: Instant,
 ) -> (usize, u64) {
     let mut pos = 0;
     let mut commands = 0;
-    if !parser.in_progress() {
+    // A lone request (no second array header after the first byte) has nothing to overlap.
+    if !parser.in_progress() && rbuf.len() > 1 && rbuf[1..].contains(&b'*') {
         prefetch_keys(server, client.db, rbuf);
     }
     // One wall-clock read per batch; command times advance it by the monotonic clock.
-    let batch_start = Instant::now();
     let batch_ms = crate::engine::now_ms();
     let mut clock = batch_start;
     loop {
