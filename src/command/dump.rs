@@ -97,8 +97,12 @@ fn restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let mut entry = Entry::new(value);
     entry.expire_at = expire_at;
-    // The LFU counter (FREQ) has nothing to set until the LFU policies exist (issue 5).
-    if let Some(secs) = idle {
+    // As in Redis, FREQ applies under an LFU policy and IDLETIME under any other.
+    if crate::engine::evict::policy().is_lfu() {
+        if let Some(f) = freq {
+            entry.access = crate::engine::evict::lfu_stamp(f as u8);
+        }
+    } else if let Some(secs) = idle {
         entry.access = crate::engine::lru_clock().wrapping_sub(secs.min(u32::MAX as i64) as u32);
     }
     shard.insert(key, entry);

@@ -342,21 +342,31 @@ fn object_encoding(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn object_freq(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    if object_entry(ctx, argv[2], |_| ()).is_none() {
+    let Some(stamp) = object_entry(ctx, argv[2], |e| e.access) else {
         ctx.out.null();
         return Ok(());
+    };
+    if !crate::engine::evict::policy().is_lfu() {
+        return Err(CmdError::new(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
     }
-    Err(CmdError::new(
-        "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
-    ))
+    ctx.out.int(crate::engine::evict::lfu_decayed(stamp) as i64);
+    Ok(())
 }
 
 fn object_idletime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let now = crate::engine::lru_clock();
-    match object_entry(ctx, argv[2], |e| now.wrapping_sub(e.access)) {
-        Some(idle) => ctx.out.int(idle as i64),
-        None => ctx.out.null(),
+    let Some(idle) = object_entry(ctx, argv[2], |e| now.wrapping_sub(e.access)) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    if crate::engine::evict::policy().is_lfu() {
+        return Err(CmdError::new(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
     }
+    ctx.out.int(idle as i64);
     Ok(())
 }
 

@@ -349,8 +349,6 @@ fn root_name<'t>(table: &'t CommandTable, argv: &[&[u8]]) -> &'t str {
         .map_or("", |c| c.spec.name)
 }
 
-/// True when a `maxmemory` limit is set and used memory is over it.
-#[inline]
 /// Rejections that come from the server's state, not the request: over `maxmemory`, commands
 /// that add data get -OOM; without enough replicas, writes get -NOREPLICAS. EXEC answers for
 /// the commands it queued.
@@ -364,7 +362,9 @@ fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
             _ => flags |= table::DENYOOM,
         }
     }
-    if flags & table::DENYOOM != 0 && over_maxmemory(ctx.server) {
+    // Commands inside EXEC were checked when EXEC was.
+    let oom = !ctx.client.in_exec && out_of_memory(ctx);
+    if flags & table::DENYOOM != 0 && oom {
         return Some(CmdError::new(
             "OOM command not allowed when used memory > 'maxmemory'.",
         ));
@@ -389,9 +389,37 @@ fn enough_replicas(server: &Server) -> bool {
     in_sync >= want
 }
 
-fn over_maxmemory(server: &Server) -> bool {
-    let max = server.config.live.maxmemory.load(Ordering::Relaxed);
-    max != 0 && crate::metrics::memory::used_cached() > max
+/// Over `maxmemory` (less `reserved-memory-percent`), evicts keys by the policy before the
+/// command runs, as Redis does for every command. True if memory is still over the limit and
+/// nothing more can be evicted: commands that add data are then refused.
+fn out_of_memory(ctx: &Ctx) -> bool {
+    let live = &ctx.server.config.live;
+    let max = live.maxmemory.load(Ordering::Relaxed);
+    if max == 0 {
+        return false;
+    }
+    let reserved = live
+        .reserved_memory_percent
+        .load(Ordering::Relaxed)
+        .min(100);
+    let limit = max - max / 100 * reserved - max % 100 * reserved / 100;
+    let used = crate::metrics::memory::used_recent();
+    if used <= limit {
+        return false;
+    }
+    let tuning = crate::engine::evict::Tuning {
+        samples: live.maxmemory_samples.load(Ordering::Relaxed) as usize,
+        tenacity: live.eviction_tenacity.load(Ordering::Relaxed) as u32,
+    };
+    let watches = &ctx.server.watches;
+    let (outcome, freed) = crate::engine::evict::free(
+        &ctx.server.keyspace,
+        used - limit,
+        tuning,
+        &mut |db, key| watches.touch(db, key),
+    );
+    crate::metrics::memory::credit(freed);
+    outcome == crate::engine::evict::Freed::Stuck
 }
 
 /// A command rejected inside MULTI makes the EXEC that follows abort.

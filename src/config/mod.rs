@@ -28,6 +28,9 @@ pub struct Live {
     pub maxclients: AtomicU64,
     pub proto_max_bulk_len: AtomicU64,
     pub maxmemory: AtomicU64,
+    pub maxmemory_samples: AtomicU64,
+    pub eviction_tenacity: AtomicU64,
+    pub reserved_memory_percent: AtomicU64,
     pub min_replicas_to_write: AtomicU64,
     pub min_replicas_max_lag: AtomicU64,
     pub hll_sparse_max_bytes: AtomicU64,
@@ -193,6 +196,18 @@ impl Config {
         l.proto_max_bulk_len
             .store(num("proto-max-bulk-len"), Ordering::Relaxed);
         l.maxmemory.store(num("maxmemory"), Ordering::Relaxed);
+        l.maxmemory_samples
+            .store(num("maxmemory-samples"), Ordering::Relaxed);
+        l.eviction_tenacity
+            .store(num("maxmemory-eviction-tenacity"), Ordering::Relaxed);
+        l.reserved_memory_percent
+            .store(num("reserved-memory-percent"), Ordering::Relaxed);
+        crate::engine::evict::configure(
+            crate::engine::evict::Policy::from_name(&self.get("maxmemory-policy"))
+                .unwrap_or(crate::engine::evict::Policy::NoEviction),
+            num("lfu-log-factor") as u32,
+            num("lfu-decay-time") as u32,
+        );
         l.min_replicas_to_write
             .store(num("min-replicas-to-write"), Ordering::Relaxed);
         l.min_replicas_max_lag

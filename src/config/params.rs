@@ -83,6 +83,16 @@ pub static PARAMS: &[ParamDef] = &[
     // Memory limit. Over it, commands that add data fail with -OOM (the `noeviction` policy);
     // eviction policies come with issue 5.
     p("maxmemory", Kind::Memory { min: 0, max: i64::MAX as u64 }, "0", true),
+    // What goes when over maxmemory (Redis's default; ElastiCache's is volatile-lru), how many
+    // keys each eviction samples per database, and how long one round may run.
+    p("maxmemory-policy", Kind::Enum(&crate::engine::evict::Policy::NAMES), "noeviction", true),
+    p("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5", true),
+    p("maxmemory-eviction-tenacity", Kind::Int { min: 0, max: 100 }, "10", true),
+    p("lfu-log-factor", Kind::Int { min: 0, max: i32::MAX as i64 }, "10", true),
+    p("lfu-decay-time", Kind::Int { min: 0, max: i32::MAX as i64 }, "1", true),
+    // ElastiCache's share of maxmemory kept back from data for buffers and snapshots: keys are
+    // evicted (or writes refused) at maxmemory * (100 - this) / 100.
+    p("reserved-memory-percent", Kind::Int { min: 0, max: 100 }, "0", true),
     // Per class: hard limit, soft limit, soft seconds. Enforced for pubsub subscribers. A SET
     // names the classes it changes; the others return to their defaults.
     p("notify-keyspace-events", Kind::Custom(check_notify), "", true),

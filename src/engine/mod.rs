@@ -7,6 +7,7 @@
 pub mod collections;
 pub mod dict;
 pub mod digest;
+pub mod evict;
 pub mod expiry;
 pub mod float;
 pub mod gate;
@@ -53,6 +54,12 @@ pub fn lru_clock() -> u32 {
     LRU_CLOCK.load(Ordering::Relaxed)
 }
 
+/// Sets the access clock (tests that need a known time).
+#[cfg(test)]
+pub fn set_lru_clock(secs: u32) {
+    LRU_CLOCK.store(secs, Ordering::Relaxed);
+}
+
 pub fn update_lru_clock() {
     LRU_CLOCK.store((now_ms() / 1000) as u32, Ordering::Relaxed);
 }
@@ -63,6 +70,8 @@ pub struct ShardStats {
     pub hits: u64,
     pub misses: u64,
     pub expired: u64,
+    /// Keys evicted under `maxmemory`.
+    pub evicted: u64,
 }
 
 pub struct Shard {
@@ -112,7 +121,7 @@ impl Shard {
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         let i = self.live_index(key, now)?;
         let e = self.map.slot_mut(i).expect("live slot");
-        e.access = lru_clock();
+        e.access = evict::touched(e.access);
         Some(e)
     }
 
@@ -134,7 +143,7 @@ impl Shard {
                 let e = self.map.slot_mut(i).expect("live slot");
                 self.stats.hits += 1;
                 if touch {
-                    e.access = lru_clock();
+                    e.access = evict::touched(e.access);
                 }
                 Some(e)
             }
@@ -305,6 +314,15 @@ impl Db {
 
     /// Locks the shard that holds `key`.
     #[inline]
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// A shard picked at random, locked (eviction sampling).
+    pub fn random_shard(&self) -> MutexGuard<'_, Shard> {
+        self.shards[rand::rng().random_range(0..self.shards.len())].lock()
+    }
+
     pub fn lock_key(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
         self.shards[self.shard_index(key)].lock()
     }
@@ -372,6 +390,7 @@ impl Db {
             t.hits += s.hits;
             t.misses += s.misses;
             t.expired += s.expired;
+            t.evicted += s.evicted;
         }
         t
     }
@@ -488,6 +507,7 @@ impl Keyspace {
             t.hits += s.hits;
             t.misses += s.misses;
             t.expired += s.expired;
+            t.evicted += s.evicted;
         }
         t
     }

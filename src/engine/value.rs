@@ -272,7 +272,7 @@ impl Entry {
         Entry {
             value,
             expire_at: 0,
-            access: crate::engine::lru_clock(),
+            access: crate::engine::evict::new_stamp(),
         }
     }
 

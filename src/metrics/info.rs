@@ -124,7 +124,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
                  used_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{}\r\n\
                  used_memory_dataset:{}\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\n\
                  total_system_memory:{}\r\ntotal_system_memory_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\n\
-                 maxmemory_policy:noeviction\r\nallocator_frag_ratio:{:.2}\r\nmem_fragmentation_ratio:{:.2}\r\n\
+                 maxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nmem_fragmentation_ratio:{:.2}\r\n\
                  mem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:0\r\n",
                 m.allocated,
                 memory::human(m.allocated),
@@ -142,6 +142,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 memory::human(total),
                 maxmemory,
                 memory::human(maxmemory),
+                crate::engine::evict::policy().name(),
                 if m.allocated > 0 { m.active as f64 / m.allocated as f64 } else { 0.0 },
                 frag,
                 m.rss as i64 - m.allocated as i64,
@@ -176,7 +177,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
                  instantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:0.00\r\n\
                  instantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n\
                  expired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:{}\r\n\
-                 evicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
+                 evicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
                  keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\n\
                  latest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\n\
                  active_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\n\
@@ -194,6 +195,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 ld(&stats.rejected_connections),
                 ks.expired,
                 ld(&stats.expire_cycle_usec) / 1000,
+                ks.evicted,
                 ks.hits,
                 ks.misses,
                 ld(&stats.total_error_replies),

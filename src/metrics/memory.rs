@@ -15,6 +15,38 @@ pub fn used_cached() -> u64 {
     LAST.load(Ordering::Relaxed)
 }
 
+/// Used memory no older than a millisecond: what eviction works from. Sampling the allocator
+/// costs a few microseconds, so it is done at most once per millisecond (by whichever thread
+/// gets there first).
+pub fn used_recent() -> u64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    static SAMPLED_US: AtomicU64 = AtomicU64::new(0);
+    let now = EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_micros() as u64
+        + 1;
+    let last = SAMPLED_US.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= 1000
+        && SAMPLED_US
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        let _ = epoch::advance();
+        let allocated = stats::allocated::read().unwrap_or(0) as u64;
+        PEAK.fetch_max(allocated, Ordering::Relaxed);
+        LAST.store(allocated, Ordering::Relaxed);
+    }
+    LAST.load(Ordering::Relaxed)
+}
+
+/// Takes bytes just freed (evicted keys) off the sampled figure until the next sample.
+pub fn credit(freed: u64) {
+    let _ = LAST.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_sub(freed))
+    });
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MemInfo {
     /// Bytes the program holds (`used_memory`).

@@ -1,0 +1,405 @@
+//! Eviction under `maxmemory`, with Redis's eight policies and its approximations: a
+//! per-key access stamp (an LRU clock in seconds, or for the LFU policies a decay time in
+//! minutes and an 8-bit logarithmic counter), random sampling of `maxmemory-samples` keys per
+//! database, and a pool of the best candidates seen so far, kept between evictions.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::{lru_clock, notify, Key, Keyspace};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    NoEviction,
+    AllKeysLru,
+    AllKeysLfu,
+    AllKeysRandom,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+}
+
+const POLICIES: [(Policy, &str); 8] = [
+    (Policy::NoEviction, "noeviction"),
+    (Policy::AllKeysLru, "allkeys-lru"),
+    (Policy::AllKeysLfu, "allkeys-lfu"),
+    (Policy::AllKeysRandom, "allkeys-random"),
+    (Policy::VolatileLru, "volatile-lru"),
+    (Policy::VolatileLfu, "volatile-lfu"),
+    (Policy::VolatileRandom, "volatile-random"),
+    (Policy::VolatileTtl, "volatile-ttl"),
+];
+
+impl Policy {
+    pub const NAMES: [&'static str; 8] = [
+        "noeviction",
+        "allkeys-lru",
+        "allkeys-lfu",
+        "allkeys-random",
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ];
+
+    pub fn from_name(name: &str) -> Option<Policy> {
+        POLICIES
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(name))
+            .map(|(p, _)| *p)
+    }
+
+    pub fn name(self) -> &'static str {
+        POLICIES[self as usize].1
+    }
+
+    /// Only keys with a TTL may go.
+    fn volatile(self) -> bool {
+        matches!(
+            self,
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
+        )
+    }
+
+    pub fn is_lfu(self) -> bool {
+        matches!(self, Policy::AllKeysLfu | Policy::VolatileLfu)
+    }
+}
+
+static POLICY: AtomicU8 = AtomicU8::new(0);
+static LFU_LOG_FACTOR: AtomicU32 = AtomicU32::new(10);
+static LFU_DECAY_MINUTES: AtomicU32 = AtomicU32::new(1);
+
+/// Applies the configuration (`maxmemory-policy`, `lfu-log-factor`, `lfu-decay-time`).
+pub fn configure(policy: Policy, log_factor: u32, decay_minutes: u32) {
+    POLICY.store(policy as u8, Ordering::Relaxed);
+    LFU_LOG_FACTOR.store(log_factor, Ordering::Relaxed);
+    LFU_DECAY_MINUTES.store(decay_minutes, Ordering::Relaxed);
+}
+
+#[inline]
+pub fn policy() -> Policy {
+    POLICIES[POLICY.load(Ordering::Relaxed) as usize & 7].0
+}
+
+// ---- the access stamp ----
+
+/// A new key's LFU counter, so that it survives a little before it is judged.
+pub const LFU_INIT: u32 = 5;
+
+/// Minutes on a 16-bit wrapping clock (the LFU decay time).
+fn minutes() -> u32 {
+    (lru_clock() / 60) & 0xffff
+}
+
+/// The stamp of a new key.
+#[inline]
+pub fn new_stamp() -> u32 {
+    if policy().is_lfu() {
+        (minutes() << 8) | LFU_INIT
+    } else {
+        lru_clock()
+    }
+}
+
+/// An LFU stamp with the given counter, as of now (RESTORE ... FREQ).
+pub fn lfu_stamp(counter: u8) -> u32 {
+    (minutes() << 8) | counter as u32
+}
+
+/// The stamp after an access.
+#[inline]
+pub fn touched(prev: u32) -> u32 {
+    if policy().is_lfu() {
+        (minutes() << 8) | lfu_log_incr(lfu_decayed(prev))
+    } else {
+        lru_clock()
+    }
+}
+
+/// The LFU counter of a stamp after the decay its idle minutes call for (OBJECT FREQ).
+pub fn lfu_decayed(stamp: u32) -> u32 {
+    let last = (stamp >> 8) & 0xffff;
+    let counter = stamp & 255;
+    let now = minutes();
+    let elapsed = if now >= last {
+        now - last
+    } else {
+        65535 - last + now
+    };
+    let decay = LFU_DECAY_MINUTES.load(Ordering::Relaxed);
+    let periods = elapsed.checked_div(decay).unwrap_or(0);
+    counter.saturating_sub(periods)
+}
+
+/// Counts an access: the higher the counter, the less likely it goes up (so 255 stands for
+/// about a million accesses with the default factor of 10).
+fn lfu_log_incr(counter: u32) -> u32 {
+    if counter >= 255 {
+        return 255;
+    }
+    let base = counter.saturating_sub(LFU_INIT) as f64;
+    let p = 1.0 / (base * LFU_LOG_FACTOR.load(Ordering::Relaxed) as f64 + 1.0);
+    if random_unit() < p {
+        counter + 1
+    } else {
+        counter
+    }
+}
+
+/// A uniform number in [0, 1) from a per-thread xorshift generator (cheap enough for every
+/// access under an LFU policy).
+fn random_unit() -> f64 {
+    thread_local! {
+        static STATE: Cell<u64> = const { Cell::new(0) };
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        if x == 0 {
+            x = rand::random::<u64>() | 1;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    })
+}
+
+// ---- choosing and evicting keys ----
+
+/// Candidates kept between evictions, best (highest score) last.
+const POOL_SIZE: usize = 16;
+
+struct Candidate {
+    score: u64,
+    db: usize,
+    key: Key,
+}
+
+static POOL: Mutex<Vec<Candidate>> = Mutex::new(Vec::new());
+static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
+
+/// How a call to `free` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freed {
+    /// Enough was freed.
+    Done,
+    /// The time budget ran out first; the next command goes on.
+    Running,
+    /// Nothing (more) can be evicted under the policy.
+    Stuck,
+}
+
+/// Tuning from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    pub samples: usize,
+    /// `maxmemory-eviction-tenacity`: how long one call may keep evicting.
+    pub tenacity: u32,
+}
+
+/// Redis's time budget for one round of evictions.
+fn time_budget(tenacity: u32) -> Option<Duration> {
+    match tenacity {
+        0..=10 => Some(Duration::from_micros(50 * tenacity as u64)),
+        11..=99 => Some(Duration::from_micros(
+            (500.0 * 1.15f64.powi(tenacity as i32 - 10)) as u64,
+        )),
+        _ => None,
+    }
+}
+
+/// Score of an entry for the pool: higher goes first.
+fn score(policy: Policy, e: &super::Entry) -> u64 {
+    match policy {
+        Policy::AllKeysLfu | Policy::VolatileLfu => 255 - lfu_decayed(e.access) as u64,
+        Policy::VolatileTtl => u64::MAX - e.expire_at,
+        _ => lru_clock().wrapping_sub(e.access) as u64,
+    }
+}
+
+/// A random key of a shard (one with a TTL when `volatile`).
+fn random_key(shard: &mut super::Shard, volatile: bool) -> Option<Key> {
+    if volatile {
+        shard.random_volatile()
+    } else {
+        let i = shard.random_index()?;
+        shard.get_index(i).map(|(k, _)| k.clone())
+    }
+}
+
+/// Samples keys of every database into the pool.
+fn fill_pool(ks: &Keyspace, policy: Policy, samples: usize, pool: &mut Vec<Candidate>) {
+    for (dbi, db) in ks.dbs().iter().enumerate() {
+        for _ in 0..samples {
+            let mut shard = db.random_shard();
+            let Some(key) = random_key(&mut shard, policy.volatile()) else {
+                continue;
+            };
+            let Some(e) = shard.peek(&key) else { continue };
+            let s = score(policy, e);
+            drop(shard);
+            if pool.iter().any(|c| c.db == dbi && c.key == key) {
+                continue;
+            }
+            if pool.len() == POOL_SIZE {
+                if s <= pool[0].score {
+                    continue;
+                }
+                pool.remove(0);
+            }
+            let at = pool.partition_point(|c| c.score <= s);
+            pool.insert(
+                at,
+                Candidate {
+                    score: s,
+                    db: dbi,
+                    key,
+                },
+            );
+        }
+    }
+}
+
+/// A random key (with a TTL, under a volatile policy), databases taken in turn.
+fn random_victim(ks: &Keyspace, volatile: bool) -> Option<(usize, Key)> {
+    let n = ks.len();
+    for _ in 0..n {
+        let dbi = NEXT_DB.fetch_add(1, Ordering::Relaxed) % n;
+        let db = ks.db(dbi);
+        for _ in 0..db.shard_count() {
+            if let Some(k) = random_key(&mut db.random_shard(), volatile) {
+                return Some((dbi, k));
+            }
+        }
+    }
+    None
+}
+
+/// Evicts keys until about `need` bytes are freed, by the configured policy. `on_evict` is
+/// told of each key (for WATCH). Returns how it ended and the bytes freed (estimated from the
+/// values, as the allocator's figure is only sampled).
+pub fn free(
+    ks: &Keyspace,
+    need: u64,
+    tuning: Tuning,
+    on_evict: &mut dyn FnMut(usize, &[u8]),
+) -> (Freed, u64) {
+    let policy = policy();
+    if policy == Policy::NoEviction {
+        return (Freed::Stuck, 0);
+    }
+    let started = Instant::now();
+    let budget = time_budget(tuning.tenacity);
+    let mut freed = 0u64;
+    let mut evicted = 0u64;
+    while freed < need {
+        let victim = match policy {
+            Policy::AllKeysRandom | Policy::VolatileRandom => random_victim(ks, policy.volatile()),
+            _ => {
+                let mut pool = POOL.lock();
+                fill_pool(ks, policy, tuning.samples.max(1), &mut pool);
+                // The best candidate that still exists.
+                let mut found = None;
+                while let Some(c) = pool.pop() {
+                    let live = ks.db(c.db).lock_key(&c.key).peek(&c.key).is_some();
+                    if live {
+                        found = Some((c.db, c.key));
+                        break;
+                    }
+                }
+                found
+            }
+        };
+        let Some((dbi, key)) = victim else {
+            return (Freed::Stuck, freed);
+        };
+        let db = ks.db(dbi);
+        let mut shard = db.lock_key(&key);
+        if let Some(e) = shard.remove(&key) {
+            freed += (key.len() + e.value.mem_usage() + ENTRY_OVERHEAD) as u64;
+            shard.stats.evicted += 1;
+            notify::raise(notify::EVICTED, dbi, "evicted", &key);
+            drop(shard);
+            on_evict(dbi, &key);
+            evicted += 1;
+        }
+        // The clock is read every 16 keys, as Redis does.
+        if evicted % 16 == 0 && budget.is_some_and(|b| started.elapsed() > b) {
+            return (
+                if freed >= need {
+                    Freed::Done
+                } else {
+                    Freed::Running
+                },
+                freed,
+            );
+        }
+    }
+    (Freed::Done, freed)
+}
+
+/// What a key costs beyond its bytes and value: the table slot, the entry, allocator rounding.
+const ENTRY_OVERHEAD: usize = 48;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lfu_counter_grows_logarithmically() {
+        let mut c = LFU_INIT;
+        for _ in 0..1000 {
+            c = lfu_log_incr(c);
+        }
+        // A thousand accesses lift a new key well above its start, far below the top.
+        assert!((8..=40).contains(&c), "{c}");
+        let mut top = 254;
+        for _ in 0..10_000 {
+            top = lfu_log_incr(top);
+        }
+        assert!((254..=255).contains(&top));
+        assert_eq!(lfu_log_incr(255), 255);
+    }
+
+    #[test]
+    fn lfu_counter_decays_per_period() {
+        // Far from the 16-bit minute clock's wrap.
+        crate::engine::set_lru_clock(1000 * 60);
+        let now = minutes();
+        let stamp = |ago: u32, counter: u32| ((now.wrapping_sub(ago) & 0xffff) << 8) | counter;
+        LFU_DECAY_MINUTES.store(1, Ordering::Relaxed);
+        assert_eq!(lfu_decayed(stamp(0, 20)), 20);
+        assert_eq!(lfu_decayed(stamp(3, 20)), 17);
+        assert_eq!(lfu_decayed(stamp(30, 20)), 0);
+        LFU_DECAY_MINUTES.store(10, Ordering::Relaxed);
+        assert_eq!(lfu_decayed(stamp(30, 20)), 17);
+        LFU_DECAY_MINUTES.store(0, Ordering::Relaxed);
+        assert_eq!(lfu_decayed(stamp(300, 20)), 20);
+        LFU_DECAY_MINUTES.store(1, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn time_budget_follows_tenacity() {
+        assert_eq!(time_budget(0), Some(Duration::ZERO));
+        assert_eq!(time_budget(10), Some(Duration::from_micros(500)));
+        assert!(time_budget(11).unwrap() > Duration::from_micros(500));
+        assert_eq!(time_budget(100), None);
+    }
+
+    #[test]
+    fn policies_round_trip_by_name() {
+        for n in Policy::NAMES {
+            assert_eq!(Policy::from_name(n).unwrap().name(), n);
+        }
+        assert!(Policy::from_name("lru").is_none());
+    }
+}
