@@ -1731,6 +1731,30 @@ fn transactions() {
     );
 }
 
+#[test]
+fn debug_populate() {
+    compare(
+        r#"
+        DEBUG POPULATE 5 k 10
+        DBSIZE
+        GET k:3
+        DEBUG POPULATE 3
+        GET key:1
+        SET k:1 mine
+        DEBUG POPULATE 3 k 2
+        GET k:1
+        GET k:2
+        DEBUG POPULATE 2 p 1000
+        STRLEN p:1
+        OBJECT ENCODING p:1
+        OBJECT ENCODING k:0
+        DEBUG POPULATE -1
+        DEBUG POPULATE 1 x -5
+        DEBUG POPULATE x
+        "#,
+    );
+}
+
 /// Writes refused by the server's state: `min-replicas-to-write` with no replica (NOREPLICAS)
 /// and `maxmemory` (OOM), outside and inside transactions.
 #[test]

@@ -39,6 +39,9 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let secs = args::float(argv[2]).unwrap_or(0.0).max(0.0);
         ctx.client.sleep = Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
         ctx.out.ok();
+    } else if is(sub, "POPULATE") && (3..=5).contains(&n) {
+        populate(ctx, &argv[2..])?;
+        ctx.out.ok();
     } else if is(sub, "RELOAD") {
         reload(ctx, &argv[2..])?;
         ctx.out.ok();
@@ -224,4 +227,38 @@ fn reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
         }
         Ok(None) | Err(_) => Err(CmdError::new("ERR Error trying to load the RDB dump")),
     }
+}
+
+/// DEBUG POPULATE count [prefix] [size]: keys `prefix:N` holding `value:N` (cut or padded
+/// with zero bytes to `size`), skipping keys that exist, as Redis makes them for tests and
+/// memory measurements.
+fn populate(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
+    let count = args::non_negative(opts[0], None)?;
+    let prefix = opts.get(1).copied().unwrap_or(b"key");
+    let size = match opts.get(2) {
+        Some(s) => Some(args::non_negative(s, None)? as usize),
+        None => None,
+    };
+    let db = ctx.db();
+    let mut key = Vec::new();
+    let mut value = Vec::new();
+    for j in 0..count {
+        key.clear();
+        key.extend_from_slice(prefix);
+        key.push(b':');
+        key.extend_from_slice(itoa::Buffer::new().format(j).as_bytes());
+        let mut shard = db.lock_key(&key);
+        if shard.peek(&key).is_some() {
+            continue;
+        }
+        value.clear();
+        value.extend_from_slice(b"value:");
+        value.extend_from_slice(itoa::Buffer::new().format(j).as_bytes());
+        if let Some(s) = size {
+            value.resize(s, 0);
+        }
+        let v = crate::engine::Value::Str(crate::engine::Str::from_bytes(&value));
+        shard.insert(&key, crate::engine::Entry::new(v));
+    }
+    Ok(())
 }
