@@ -518,3 +518,30 @@ fn publish_to_self_inside_exec_keeps_the_reply_whole() {
         ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
     );
 }
+
+/// MEMORY STATS is a well-formed map with Redis's fields; DOCTOR, PURGE and MALLOC-STATS answer.
+#[test]
+fn memory_subcommands() {
+    let p = common::ferrocache(&[]);
+    let mut c = common::Raw::connect(p.port);
+    c.cmd(&["SET", "a", "b"]);
+    let stats = c.cmd(&["MEMORY", "STATS"]);
+    assert!(stats.starts_with("*54\r\n"), "{stats}");
+    for field in [
+        "peak.allocated",
+        "keys.count",
+        "dataset.bytes",
+        "allocator-rss.ratio",
+        "fragmentation.bytes",
+    ] {
+        assert!(
+            stats.contains(&format!("\r\n{field}\r\n")),
+            "{field} in {stats}"
+        );
+    }
+    assert!(c.cmd(&["MEMORY", "DOCTOR"]).starts_with('$'));
+    assert_eq!(c.cmd(&["MEMORY", "PURGE"]), "+OK\r\n");
+    assert!(c.cmd(&["MEMORY", "MALLOC-STATS"]).contains("jemalloc"));
+    // The connection still works after every subcommand (no malformed reply).
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+}

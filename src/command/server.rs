@@ -115,21 +115,20 @@ static CONFIG: &[C] = &[
     ),
 ];
 
+#[rustfmt::skip]
 static MEMORY: &[C] = &[
-    C::new("usage", -3, READONLY, memory_usage)
-        .keys(2, 2, 1)
-        .doc(
-            "server",
-            "4.0.0",
-            "key [SAMPLES count]",
-            "Estimates the memory usage of a key.",
-        ),
-    C::new("help", 2, LOADING | STALE, memory_help).doc(
-        "server",
-        "4.0.0",
-        "",
-        "Returns helpful text about the different subcommands.",
-    ),
+    C::new("usage", -3, READONLY, memory_usage).keys(2, 2, 1)
+        .doc("server", "4.0.0", "key [SAMPLES count]", "Estimates the memory usage of a key."),
+    C::new("help", 2, LOADING | STALE, memory_help)
+        .doc("server", "4.0.0", "", "Returns helpful text about the different subcommands."),
+    C::new("stats", 2, 0, memory_stats)
+        .doc("server", "4.0.0", "", "Returns details about memory usage."),
+    C::new("doctor", 2, 0, memory_doctor)
+        .doc("server", "4.0.0", "", "Outputs a memory problems report."),
+    C::new("purge", 2, 0, memory_purge)
+        .doc("server", "4.0.0", "", "Asks the allocator to release memory."),
+    C::new("malloc-stats", 2, 0, memory_malloc_stats)
+        .doc("server", "4.0.0", "", "Returns the allocator statistics."),
 ];
 
 static FUNCTION: &[C] = &[
@@ -270,6 +269,14 @@ fn memory_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         ctx,
         "MEMORY",
         &[
+            "DOCTOR",
+            "    Return memory problems reports.",
+            "MALLOC-STATS",
+            "    Return internal statistics report from the memory allocator.",
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "STATS",
+            "    Return information about the memory usage of the server.",
             "USAGE <key> [SAMPLES <count>]",
             "    Return memory in bytes used by <key> and its value.",
         ],
@@ -400,5 +407,138 @@ fn function_flush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn function_list(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     ctx.out.array(0);
+    Ok(())
+}
+
+/// The figures MEMORY STATS and MEMORY DOCTOR work from.
+struct MemoryView {
+    m: crate::metrics::memory::MemInfo,
+    startup: u64,
+    clients: u64,
+    keys: u64,
+}
+
+fn memory_view(ctx: &Ctx) -> MemoryView {
+    let server = ctx.server;
+    MemoryView {
+        m: crate::metrics::memory::sample(),
+        startup: server.startup_memory,
+        // Query buffers are the client memory tracked per connection.
+        clients: server
+            .clients
+            .snapshot()
+            .iter()
+            .map(|h| h.qbuf.load(std::sync::atomic::Ordering::Relaxed))
+            .sum(),
+        keys: server.keyspace.dbs().iter().map(|d| d.len() as u64).sum(),
+    }
+}
+
+fn memory_stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let v = memory_view(ctx);
+    let m = v.m;
+    let overhead = v.startup + v.clients;
+    let dataset = m.allocated.saturating_sub(overhead);
+    let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+    let ints: [(&str, u64); 13] = [
+        ("peak.allocated", m.peak),
+        ("total.allocated", m.allocated),
+        ("startup.allocated", v.startup),
+        ("replication.backlog", 0),
+        ("clients.slaves", 0),
+        ("clients.normal", v.clients),
+        ("cluster.links", 0),
+        ("aof.buffer", 0),
+        ("lua.caches", 0),
+        ("functions.caches", 0),
+        ("overhead.total", overhead),
+        ("keys.count", v.keys),
+        (
+            "keys.bytes-per-key",
+            dataset.checked_div(v.keys).unwrap_or(0),
+        ),
+    ];
+    let out = &mut *ctx.out;
+    out.map(ints.len() + 14);
+    for (name, n) in ints {
+        out.bulk(name.as_bytes());
+        out.int(n as i64);
+    }
+    // (name, numerator, denominator): a ratio and the difference in bytes.
+    let pairs = [
+        ("allocator-fragmentation", m.active, m.allocated),
+        ("allocator-rss", m.resident, m.active),
+        ("rss-overhead", m.rss, m.resident),
+        ("fragmentation", m.rss, m.allocated),
+    ];
+    out.bulk(b"dataset.bytes");
+    out.int(dataset as i64);
+    out.bulk(b"dataset.percentage");
+    out.double(ratio(dataset, m.allocated.saturating_sub(v.startup)) * 100.0);
+    out.bulk(b"peak.percentage");
+    out.double(ratio(m.allocated, m.peak) * 100.0);
+    out.bulk(b"allocator.allocated");
+    out.int(m.allocated as i64);
+    out.bulk(b"allocator.active");
+    out.int(m.active as i64);
+    out.bulk(b"allocator.resident");
+    out.int(m.resident as i64);
+    for (name, num, den) in pairs {
+        let (r, bytes) = (ratio(num, den), num as i64 - den as i64);
+        // Redis names the last pair "fragmentation"/"fragmentation.bytes" and the others
+        // "<name>.ratio"/"<name>.bytes".
+        if name == "fragmentation" {
+            out.bulk(b"fragmentation");
+        } else {
+            out.bulk(format!("{name}.ratio").as_bytes());
+        }
+        out.double(r);
+        out.bulk(format!("{name}.bytes").as_bytes());
+        out.int(bytes);
+    }
+    Ok(())
+}
+
+fn memory_doctor(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let v = memory_view(ctx);
+    let m = v.m;
+    let mut findings = Vec::new();
+    if m.allocated < 5 << 20 {
+        findings
+            .push("The instance holds less than 5 MB: too little to judge its memory.".to_string());
+    } else {
+        if m.peak > m.allocated / 2 * 3 {
+            findings.push(format!(
+                "Peak memory ({}) was over 1.5 times what is used now ({}): RSS may stay high after the peak; MEMORY PURGE returns free pages.",
+                crate::metrics::memory::human(m.peak),
+                crate::metrics::memory::human(m.allocated)
+            ));
+        }
+        let frag = m.rss as f64 / m.allocated.max(1) as f64;
+        if frag > 1.4 {
+            findings.push(format!(
+                "High fragmentation: RSS is {frag:.2} times the memory in use. MEMORY PURGE may help."
+            ));
+        }
+        if findings.is_empty() {
+            findings.push("No memory problem found.".to_string());
+        }
+    }
+    let text = findings.join("\n\n") + "\n";
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn memory_purge(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    if !crate::metrics::memory::purge() {
+        return Err(CmdError::new("ERR Error purging dirty pages"));
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn memory_malloc_stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.out
+        .verbatim(crate::metrics::memory::malloc_stats().as_bytes());
     Ok(())
 }

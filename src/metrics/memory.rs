@@ -120,6 +120,44 @@ pub fn human(n: u64) -> String {
     }
 }
 
+/// Returns unused dirty pages of every arena to the system (MEMORY PURGE).
+pub fn purge() -> bool {
+    // "arena.<MALLCTL_ARENAS_ALL>.purge" takes and returns nothing.
+    let name = b"arena.4096.purge\0";
+    // SAFETY: a NUL-terminated control name; no old or new value buffers are passed.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr() as *const _,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    rc == 0
+}
+
+/// The allocator's own statistics report (MEMORY MALLOC-STATS).
+pub fn malloc_stats() -> String {
+    extern "C" fn write(out: *mut std::ffi::c_void, text: *const std::os::raw::c_char) {
+        // SAFETY: `out` is the String passed below; `text` is a NUL-terminated C string.
+        unsafe {
+            let s = &mut *(out as *mut String);
+            s.push_str(&std::ffi::CStr::from_ptr(text).to_string_lossy());
+        }
+    }
+    let mut s = String::new();
+    // SAFETY: the callback only appends to `s`, which outlives the call.
+    unsafe {
+        tikv_jemalloc_sys::malloc_stats_print(
+            Some(write),
+            &mut s as *mut String as *mut std::ffi::c_void,
+            std::ptr::null(),
+        );
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
