@@ -545,3 +545,19 @@ fn memory_subcommands() {
     // The connection still works after every subcommand (no malformed reply).
     assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
 }
+
+/// INFO memory lists the fields Redis lists, in Redis's order.
+#[test]
+fn info_memory_fields_match_redis() {
+    let names = |port: u16| -> Vec<String> {
+        let mut c = Raw::connect(port);
+        c.cmd(&["INFO", "memory"])
+            .split("\r\n")
+            .filter(|l| l.contains(':') && !l.starts_with('$'))
+            .map(|l| l.split(':').next().unwrap().to_string())
+            .collect()
+    };
+    let redis = common::redis_server();
+    let ours = ferrocache(&[]);
+    assert_eq!(names(ours.port), names(redis.port));
+}

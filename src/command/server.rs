@@ -423,13 +423,7 @@ fn memory_view(ctx: &Ctx) -> MemoryView {
     MemoryView {
         m: crate::metrics::memory::sample(),
         startup: server.startup_memory,
-        // Query buffers are the client memory tracked per connection.
-        clients: server
-            .clients
-            .snapshot()
-            .iter()
-            .map(|h| h.qbuf.load(std::sync::atomic::Ordering::Relaxed))
-            .sum(),
+        clients: server.client_buffer_bytes(),
         keys: server.keyspace.dbs().iter().map(|d| d.len() as u64).sum(),
     }
 }

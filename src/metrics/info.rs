@@ -111,42 +111,96 @@ fn section(server: &Server, name: &str, o: &mut String) {
         "memory" => {
             let m = memory::sample();
             let total = memory::total_system_memory();
-            let frag = if m.allocated > 0 {
-                m.rss as f64 / m.allocated as f64
-            } else {
-                0.0
-            };
+            let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+            let diff = |a: u64, b: u64| (a as i64 - b as i64).to_string();
             let startup = server.startup_memory;
+            let clients = server.client_buffer_bytes();
+            let overhead = startup + clients;
+            let dataset = m.allocated.saturating_sub(overhead);
             let maxmemory = server.config.live.maxmemory.load(Ordering::Relaxed);
-            let _ = write!(
-                o,
-                "# Memory\r\nused_memory:{}\r\nused_memory_human:{}\r\nused_memory_rss:{}\r\nused_memory_rss_human:{}\r\n\
-                 used_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{}\r\n\
-                 used_memory_dataset:{}\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\n\
-                 total_system_memory:{}\r\ntotal_system_memory_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\n\
-                 maxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nmem_fragmentation_ratio:{:.2}\r\n\
-                 mem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:0\r\n",
-                m.allocated,
-                memory::human(m.allocated),
-                m.rss,
-                memory::human(m.rss),
-                m.peak,
-                memory::human(m.peak),
-                if m.peak > 0 { m.allocated as f64 * 100.0 / m.peak as f64 } else { 0.0 },
-                startup,
-                m.allocated.saturating_sub(startup),
-                m.allocated,
-                m.active,
-                m.resident,
-                total,
-                memory::human(total),
-                maxmemory,
-                memory::human(maxmemory),
-                crate::engine::evict::policy().name(),
-                if m.allocated > 0 { m.active as f64 / m.allocated as f64 } else { 0.0 },
-                frag,
-                m.rss as i64 - m.allocated as i64,
-            );
+            let n = |v: u64| v.to_string();
+            // No Lua and no functions yet: their memory is zero.
+            let fields: Vec<(&str, String)> = vec![
+                ("used_memory", n(m.allocated)),
+                ("used_memory_human", memory::human(m.allocated)),
+                ("used_memory_rss", n(m.rss)),
+                ("used_memory_rss_human", memory::human(m.rss)),
+                ("used_memory_peak", n(m.peak)),
+                ("used_memory_peak_human", memory::human(m.peak)),
+                (
+                    "used_memory_peak_perc",
+                    format!("{:.2}%", ratio(m.allocated, m.peak) * 100.0),
+                ),
+                ("used_memory_overhead", n(overhead)),
+                ("used_memory_startup", n(startup)),
+                ("used_memory_dataset", n(dataset)),
+                (
+                    "used_memory_dataset_perc",
+                    format!(
+                        "{:.2}%",
+                        ratio(dataset, m.allocated.saturating_sub(startup)) * 100.0
+                    ),
+                ),
+                ("allocator_allocated", n(m.allocated)),
+                ("allocator_active", n(m.active)),
+                ("allocator_resident", n(m.resident)),
+                ("total_system_memory", n(total)),
+                ("total_system_memory_human", memory::human(total)),
+                ("used_memory_lua", n(0)),
+                ("used_memory_vm_eval", n(0)),
+                ("used_memory_lua_human", memory::human(0)),
+                ("used_memory_scripts_eval", n(0)),
+                ("number_of_cached_scripts", n(0)),
+                ("number_of_functions", n(0)),
+                ("number_of_libraries", n(0)),
+                ("used_memory_vm_functions", n(0)),
+                ("used_memory_vm_total", n(0)),
+                ("used_memory_vm_total_human", memory::human(0)),
+                ("used_memory_functions", n(0)),
+                ("used_memory_scripts", n(0)),
+                ("used_memory_scripts_human", memory::human(0)),
+                ("maxmemory", n(maxmemory)),
+                ("maxmemory_human", memory::human(maxmemory)),
+                (
+                    "maxmemory_policy",
+                    crate::engine::evict::policy().name().to_string(),
+                ),
+                (
+                    "allocator_frag_ratio",
+                    format!("{:.2}", ratio(m.active, m.allocated)),
+                ),
+                ("allocator_frag_bytes", diff(m.active, m.allocated)),
+                (
+                    "allocator_rss_ratio",
+                    format!("{:.2}", ratio(m.resident, m.active)),
+                ),
+                ("allocator_rss_bytes", diff(m.resident, m.active)),
+                (
+                    "rss_overhead_ratio",
+                    format!("{:.2}", ratio(m.rss, m.resident)),
+                ),
+                ("rss_overhead_bytes", diff(m.rss, m.resident)),
+                (
+                    "mem_fragmentation_ratio",
+                    format!("{:.2}", ratio(m.rss, m.allocated)),
+                ),
+                ("mem_fragmentation_bytes", diff(m.rss, m.allocated)),
+                ("mem_not_counted_for_evict", n(0)),
+                ("mem_replication_backlog", n(0)),
+                ("mem_total_replication_buffers", n(0)),
+                ("mem_clients_slaves", n(0)),
+                ("mem_clients_normal", n(clients)),
+                ("mem_cluster_links", n(0)),
+                ("mem_aof_buffer", n(0)),
+                ("mem_allocator", "jemalloc".to_string()),
+                ("active_defrag_running", n(0)),
+                ("lazyfree_pending_objects", n(0)),
+                ("lazyfreed_objects", n(0)),
+            ];
+            o.push_str("# Memory\r\n");
+            for (k, v) in fields {
+                let _ = write!(o, "{k}:{v}\r\n");
+            }
         }
         "persistence" => {
             let snap = &server.snapshots;

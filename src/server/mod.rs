@@ -192,6 +192,15 @@ impl Server {
         }
     }
 
+    /// Client memory tracked per connection: the query buffers (INFO memory, MEMORY STATS).
+    pub fn client_buffer_bytes(&self) -> u64 {
+        self.clients
+            .snapshot()
+            .iter()
+            .map(|h| h.qbuf.load(Ordering::Relaxed))
+            .sum()
+    }
+
     pub fn reset_stats(&self) {
         self.stats.reset();
         self.commands.reset_stats();
