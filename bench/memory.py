@@ -10,7 +10,7 @@
    and allkeys-lfu.
 4. Latency under eviction: p99 of SET with constant eviction against p99 with none.
 
-    bench/memory.py [--quick]
+    bench/memory.py [--quick] [--only keys,bounded,hits,latency]
 """
 
 import argparse
@@ -155,13 +155,19 @@ def latency(n):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    ap.add_argument("--only", help="comma-separated parts: keys,bounded,hits,latency")
     a = ap.parse_args()
+    parts = set((a.only or "keys,bounded,hits,latency").split(","))
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "ferrocache", "--example", "mixload"], cwd=ROOT, check=True)
     scale = 10 if a.quick else 1
-    memory_per_key(1_000_000 // scale)
-    bounded((1 << 30) // scale)
-    hit_ratio(1_000_000 // scale, 1_000_000 // scale)
-    latency(200_000 // scale)
+    if "keys" in parts:
+        memory_per_key(1_000_000 // scale)
+    if "bounded" in parts:
+        bounded((1 << 30) // scale)
+    if "hits" in parts:
+        hit_ratio(1_000_000 // scale, 1_000_000 // scale)
+    if "latency" in parts:
+        latency(200_000 // scale)
 
 
 if __name__ == "__main__":

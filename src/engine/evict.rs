@@ -4,7 +4,7 @@
 //! database, and a pool of the best candidates seen so far, kept between evictions.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -226,6 +226,37 @@ fn score(policy: Policy, e: &super::Entry) -> u64 {
     }
 }
 
+/// Databases that held keys at the last look (bit i for database i; databases past the 64th
+/// are always sampled). Sampling empty databases would take most of an eviction's time on a
+/// server that uses one of sixteen, and a database's size costs a lock per shard, so the set
+/// is refreshed at most every 100 ms (or at once, when it finds nothing to evict).
+static ACTIVE_DBS: AtomicU64 = AtomicU64::new(u64::MAX);
+static ACTIVE_AT_MS: AtomicU64 = AtomicU64::new(0);
+
+fn active_dbs(ks: &Keyspace, force: bool) -> u64 {
+    let now = super::now_ms();
+    let at = ACTIVE_AT_MS.load(Ordering::Relaxed);
+    if (force || now.saturating_sub(at) >= 100)
+        && ACTIVE_AT_MS
+            .compare_exchange(at, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        let mask = ks
+            .dbs()
+            .iter()
+            .take(64)
+            .enumerate()
+            .filter(|(_, db)| !db.is_empty())
+            .fold(0u64, |m, (i, _)| m | 1 << i);
+        ACTIVE_DBS.store(mask, Ordering::Relaxed);
+    }
+    ACTIVE_DBS.load(Ordering::Relaxed)
+}
+
+fn is_active(mask: u64, db: usize) -> bool {
+    db >= 64 || mask & (1 << db) != 0
+}
+
 /// A random key of a shard (one with a TTL when `volatile`).
 fn random_key(shard: &mut super::Shard, volatile: bool) -> Option<Key> {
     if volatile {
@@ -237,8 +268,17 @@ fn random_key(shard: &mut super::Shard, volatile: bool) -> Option<Key> {
 }
 
 /// Samples keys of every database into the pool.
-fn fill_pool(ks: &Keyspace, policy: Policy, samples: usize, pool: &mut Vec<Candidate>) {
+fn fill_pool(
+    ks: &Keyspace,
+    active: u64,
+    policy: Policy,
+    samples: usize,
+    pool: &mut Vec<Candidate>,
+) {
     for (dbi, db) in ks.dbs().iter().enumerate() {
+        if !is_active(active, dbi) {
+            continue;
+        }
         for _ in 0..samples {
             let mut shard = db.random_shard();
             let Some(key) = random_key(&mut shard, policy.volatile()) else {
@@ -270,10 +310,13 @@ fn fill_pool(ks: &Keyspace, policy: Policy, samples: usize, pool: &mut Vec<Candi
 }
 
 /// A random key (with a TTL, under a volatile policy), databases taken in turn.
-fn random_victim(ks: &Keyspace, volatile: bool) -> Option<(usize, Key)> {
+fn random_victim(ks: &Keyspace, active: u64, volatile: bool) -> Option<(usize, Key)> {
     let n = ks.len();
     for _ in 0..n {
         let dbi = NEXT_DB.fetch_add(1, Ordering::Relaxed) % n;
+        if !is_active(active, dbi) {
+            continue;
+        }
         let db = ks.db(dbi);
         for _ in 0..db.shard_count() {
             if let Some(k) = random_key(&mut db.random_shard(), volatile) {
@@ -301,12 +344,16 @@ pub fn free(
     let budget = time_budget(tuning.tenacity);
     let mut freed = 0u64;
     let mut evicted = 0u64;
+    let mut active = active_dbs(ks, false);
+    let mut refreshed = false;
     while freed < need {
         let victim = match policy {
-            Policy::AllKeysRandom | Policy::VolatileRandom => random_victim(ks, policy.volatile()),
+            Policy::AllKeysRandom | Policy::VolatileRandom => {
+                random_victim(ks, active, policy.volatile())
+            }
             _ => {
                 let mut pool = POOL.lock();
-                fill_pool(ks, policy, tuning.samples.max(1), &mut pool);
+                fill_pool(ks, active, policy, tuning.samples.max(1), &mut pool);
                 // The best candidate that still exists.
                 let mut found = None;
                 while let Some(c) = pool.pop() {
@@ -320,6 +367,12 @@ pub fn free(
             }
         };
         let Some((dbi, key)) = victim else {
+            // The set of databases with keys may be stale: look again before giving up.
+            if !refreshed {
+                refreshed = true;
+                active = active_dbs(ks, true);
+                continue;
+            }
             return (Freed::Stuck, freed);
         };
         let db = ks.db(dbi);
