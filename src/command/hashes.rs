@@ -189,7 +189,7 @@ fn update_field(
     let lim = *ctx.server.config.live.limits.read();
     let mut shard = ctx.db().lock_key(key);
     let h = collection_mut(&mut shard, key, ctx.now, Value::new_hash, Value::hash_mut)?;
-    let result = f(h.get(field).map(|v| &v[..]));
+    let result = f(h.get(field));
     if let Ok(v) = &result {
         h.insert(field, v, &lim);
         ctx.notify(ev::HASH, event, key);

@@ -35,76 +35,189 @@ impl Default for Limits {
 /// A list. Redis 7.0 reports every list as "quicklist".
 pub type List = VecDeque<Bytes>;
 
-/// A hash: insertion-ordered while small ("listpack", as Redis keeps it), a hash table once it
-/// grows past the limits ("hashtable"; it never converts back, like Redis).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Hash {
-    map: IndexMap<Bytes, Bytes, Hasher>,
-    big: bool,
+/// A hash. While small ("listpack", as Redis keeps it) its fields and values sit in one flat
+/// buffer in insertion order, each as a LEB128 length and its bytes: no table, no per-field
+/// allocation, and lookups scan at most `hash-max-listpack-entries` pairs. Past the limits it
+/// becomes a hash table ("hashtable") and never converts back, like Redis's.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Hash {
+    Small { buf: Vec<u8>, len: usize },
+    Big(IndexMap<Bytes, Bytes, Hasher>),
+}
+
+impl Default for Hash {
+    fn default() -> Self {
+        Hash::Small {
+            buf: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+/// Appends `b` as a LEB128 length and its bytes.
+fn put_bytes(buf: &mut Vec<u8>, b: &[u8]) {
+    let mut n = b.len();
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            buf.push(byte);
+            break;
+        }
+        buf.push(byte | 0x80);
+    }
+    buf.extend_from_slice(b);
+}
+
+/// Reads a length-prefixed string at `at`: (its bytes, the position after it).
+fn take_bytes(buf: &[u8], mut at: usize) -> (&[u8], usize) {
+    let (mut n, mut shift) = (0usize, 0);
+    loop {
+        let byte = buf[at];
+        at += 1;
+        n |= ((byte & 0x7f) as usize) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    (&buf[at..at + n], at + n)
+}
+
+/// The pairs of a small hash's buffer, in order, with each pair's start position.
+fn pairs(buf: &[u8]) -> impl Iterator<Item = (usize, &[u8], &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at >= buf.len() {
+            return None;
+        }
+        let start = at;
+        let (f, next) = take_bytes(buf, at);
+        let (v, end) = take_bytes(buf, next);
+        at = end;
+        Some((start, f, v))
+    })
+}
+
+/// Where the pair of `field` lies in a small hash's buffer (start, end).
+fn pair_span(buf: &[u8], field: &[u8]) -> Option<(usize, usize)> {
+    pairs(buf)
+        .find(|(_, f, _)| *f == field)
+        .map(|(start, _, v)| (start, v.as_ptr() as usize - buf.as_ptr() as usize + v.len()))
 }
 
 impl Hash {
     pub fn len(&self) -> usize {
-        self.map.len()
+        match self {
+            Hash::Small { len, .. } => *len,
+            Hash::Big(m) => m.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
-    pub fn get(&self, field: &[u8]) -> Option<&Bytes> {
-        self.map.get(field)
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        match self {
+            Hash::Small { buf, .. } => pairs(buf).find(|(_, f, _)| *f == field).map(|(_, _, v)| v),
+            Hash::Big(m) => m.get(field).map(|v| &v[..]),
+        }
     }
 
     /// Sets a field; returns true if it is new.
     pub fn insert(&mut self, field: &[u8], value: &[u8], lim: &Limits) -> bool {
-        if field.len() > lim.hash_value || value.len() > lim.hash_value {
-            self.big = true;
+        if let Hash::Small { buf, len } = self {
+            let too_long = field.len() > lim.hash_value || value.len() > lim.hash_value;
+            let existing = pair_span(buf, field);
+            let grows = existing.is_none() && *len + 1 > lim.hash_entries;
+            if !too_long && !grows {
+                match existing {
+                    Some((start, end)) => {
+                        let mut pair = Vec::with_capacity(field.len() + value.len() + 4);
+                        put_bytes(&mut pair, field);
+                        put_bytes(&mut pair, value);
+                        buf.splice(start..end, pair);
+                        return false;
+                    }
+                    None => {
+                        put_bytes(buf, field);
+                        put_bytes(buf, value);
+                        *len += 1;
+                        return true;
+                    }
+                }
+            }
+            self.convert();
         }
-        let new = match self.map.get_mut(field) {
+        let Hash::Big(m) = self else {
+            unreachable!("converted above")
+        };
+        match m.get_mut(field) {
             Some(v) => {
                 *v = value.into();
                 false
             }
             None => {
-                self.map.insert(field.into(), value.into());
+                m.insert(field.into(), value.into());
                 true
             }
-        };
-        if self.map.len() > lim.hash_entries {
-            self.big = true;
         }
-        new
+    }
+
+    /// Turns a small hash into a table, keeping the order of its fields.
+    fn convert(&mut self) {
+        if let Hash::Small { buf, .. } = self {
+            let mut m = IndexMap::with_capacity_and_hasher(0, Hasher::default());
+            for (_, f, v) in pairs(buf) {
+                m.insert(Bytes::from(f), Bytes::from(v));
+            }
+            *self = Hash::Big(m);
+        }
     }
 
     pub fn remove(&mut self, field: &[u8]) -> bool {
-        if self.big {
-            self.map.swap_remove(field).is_some()
-        } else {
+        match self {
             // Small hashes keep insertion order, as a listpack does.
-            self.map.shift_remove(field).is_some()
+            Hash::Small { buf, len } => {
+                let Some((start, end)) = pair_span(buf, field) else {
+                    return false;
+                };
+                buf.drain(start..end);
+                *len -= 1;
+                if buf.capacity() > 2 * buf.len() + 64 {
+                    buf.shrink_to_fit();
+                }
+                true
+            }
+            Hash::Big(m) => m.swap_remove(field).is_some(),
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Bytes)> {
-        self.map.iter()
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
+        match self {
+            Hash::Small { buf, .. } => Box::new(pairs(buf).map(|(_, f, v)| (f, v))),
+            Hash::Big(m) => Box::new(m.iter().map(|(f, v)| (&f[..], &v[..]))),
+        }
     }
 
-    /// Field and value at a position (random picks, HSCAN).
-    pub fn get_index(&self, i: usize) -> Option<(&Bytes, &Bytes)> {
-        self.map.get_index(i)
+    /// Field and value at a position (random picks, HSCAN). Linear while small.
+    pub fn get_index(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        match self {
+            Hash::Small { buf, .. } => pairs(buf).nth(i).map(|(_, f, v)| (f, v)),
+            Hash::Big(m) => m.get_index(i).map(|(f, v)| (&f[..], &v[..])),
+        }
     }
 
     /// True for the listpack encoding, which HSCAN returns whole (as Redis does).
     pub fn is_compact(&self) -> bool {
-        !self.big
+        matches!(self, Hash::Small { .. })
     }
 
     pub fn encoding(&self) -> &'static str {
-        if self.big {
-            "hashtable"
-        } else {
-            "listpack"
+        match self {
+            Hash::Small { .. } => "listpack",
+            Hash::Big(_) => "hashtable",
         }
     }
 }
@@ -379,6 +492,37 @@ mod tests {
             z.iter().next().map(|(m, s)| (m.to_vec(), s)),
             Some((b"x".to_vec(), 0.5))
         );
+    }
+
+    #[test]
+    fn small_hash_buffer_keeps_order_and_long_lengths() {
+        let lim = Limits {
+            hash_entries: 4,
+            hash_value: 1000,
+            ..Limits::default()
+        };
+        let long = vec![b'x'; 300]; // a two-byte length
+        let mut h = Hash::default();
+        assert!(h.insert(b"a", b"1", &lim));
+        assert!(h.insert(b"b", &long, &lim));
+        assert!(h.insert(b"", b"", &lim));
+        assert!(!h.insert(b"a", b"replaced", &lim));
+        assert_eq!(h.get(b"b"), Some(&long[..]));
+        assert_eq!(h.get(b""), Some(&b""[..]));
+        assert_eq!(h.get(b"zz"), None);
+        let order: Vec<&[u8]> = h.iter().map(|(f, _)| f).collect();
+        assert_eq!(order, vec![&b"a"[..], b"b", b""]);
+        assert_eq!(h.get_index(0), Some((&b"a"[..], &b"replaced"[..])));
+        assert!(h.remove(b"b") && !h.remove(b"b"));
+        assert_eq!((h.len(), h.encoding()), (2, "listpack"));
+        // Past the entry limit it becomes a table, in the same order.
+        for f in [&b"c"[..], b"d", b"e"] {
+            h.insert(f, b"v", &lim);
+        }
+        assert_eq!(h.encoding(), "hashtable");
+        let order: Vec<&[u8]> = h.iter().map(|(f, _)| f).collect();
+        assert_eq!(order, vec![&b"a"[..], b"", b"c", b"d", b"e"]);
+        assert_eq!(h.get(b"a"), Some(&b"replaced"[..]));
     }
 
     /// Random operations on each collection type against a std model: contents, lengths and
