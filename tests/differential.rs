@@ -1731,6 +1731,50 @@ fn transactions() {
     );
 }
 
+/// A write that changes nothing (SETBIT or BITFIELD SET to the bits already there, BITFIELD
+/// GET) raises no event and leaves WATCH alone; one that changes something does both.
+#[test]
+fn unchanged_writes() {
+    compare(
+        r#"
+        SETBIT k 3 1
+        BITFIELD b SET u8 0 7
+        WATCH k b
+        @2 SETBIT k 3 1
+        @2 BITFIELD b SET u8 0 7
+        @2 BITFIELD b GET u8 0
+        MULTI
+        PING
+        EXEC
+        WATCH k
+        @2 SETBIT k 3 0
+        MULTI
+        PING
+        EXEC
+        WATCH b
+        @2 BITFIELD b INCRBY u8 0 0
+        MULTI
+        PING
+        EXEC
+        WATCH b
+        @2 BITFIELD b SET u8 100 0
+        MULTI
+        PING
+        EXEC
+        CONFIG SET notify-keyspace-events KA
+        @2 PSUBSCRIBE __keyspace@0__:*
+        SETBIT k 3 0
+        BITFIELD b SET u8 0 7
+        SETBIT k 3 1
+        @2 READ
+        SETBIT k 100 0
+        @2 READ
+        BITFIELD b SET u8 0 8
+        @2 READ
+        "#,
+    );
+}
+
 #[test]
 fn debug_populate() {
     compare(

@@ -381,23 +381,31 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult 
         })
         .max();
     let mut shard = ctx.db().lock_key(key);
-    let mut data = match shard.get_mut(key, ctx.now) {
+    let (mut data, created) = match shard.get_mut(key, ctx.now) {
         Some(e) => {
             if grow_to.is_some() {
-                std::mem::replace(as_str_mut(e)?, Str::Int(0)).into_vec()
+                (
+                    std::mem::replace(as_str_mut(e)?, Str::Int(0)).into_vec(),
+                    false,
+                )
             } else {
                 let mut tmp = itoa::Buffer::new();
-                as_str(e)?.as_bytes(&mut tmp).to_vec()
+                (as_str(e)?.as_bytes(&mut tmp).to_vec(), false)
             }
         }
-        None => Vec::new(),
+        None => (Vec::new(), true),
     };
+    let mut grown = false;
     if let Some(hi) = grow_to {
         let need = (hi >> 3) as usize + 1;
         if data.len() < need {
             data.resize(need, 0);
+            grown = true;
         }
     }
+    // As in Redis, a write counts as a change when it made or grew the string, or when it
+    // changed the bits.
+    let dirty = created || grown;
     let mut changes = 0;
     ctx.out.array(ops.len());
     for op in &ops {
@@ -413,7 +421,7 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult 
                 match fit(exact, t, ov) {
                     Some(nv) => {
                         set_field(&mut data, off, t, nv);
-                        changes += 1;
+                        changes += (dirty || nv != old) as u32;
                         ctx.out.int(old);
                     }
                     None => ctx.out.null(),
@@ -429,7 +437,7 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult 
                 match fit(base + by as i128, t, ov) {
                     Some(nv) => {
                         set_field(&mut data, off, t, nv);
-                        changes += 1;
+                        changes += (dirty || nv != old) as u32;
                         ctx.out.int(nv);
                     }
                     None => ctx.out.null(),
@@ -441,7 +449,12 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult 
         store_raw(&mut shard, key, ctx.now, data);
         if changes > 0 {
             ctx.notify(ev::STRING, "setbit", key);
+        } else {
+            ctx.unchanged = true;
         }
+    } else {
+        // Only GETs: nothing written.
+        ctx.unchanged = true;
     }
     Ok(())
 }

@@ -79,6 +79,9 @@ pub struct Ctx<'a> {
     /// When the command started; `execute` leaves it at the command's end, which is the next
     /// command's start (one clock read per command).
     pub started: Instant,
+    /// Set by a write command that turned out to change nothing (SETBIT to the bit already
+    /// there): WATCHers are not told and the dirty counter does not move, as in Redis.
+    pub unchanged: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -306,9 +309,12 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         Some(g) if spec.flags & table::EXCLUSIVE == 0 && !ctx.client.in_exec => Some(g.enter()),
         _ => None,
     };
+    ctx.unchanged = false;
     let result = handler(ctx, argv);
+    // Taken at once: EXEC runs its queued commands through here with the same context.
+    let changed = !std::mem::take(&mut ctx.unchanged);
     // A blocking command that blocked has changed nothing yet.
-    if spec.flags & table::WRITE != 0 && result.is_ok() && ctx.client.blocked.is_none() {
+    if spec.flags & table::WRITE != 0 && result.is_ok() && changed && ctx.client.blocked.is_none() {
         transactions::after_write(ctx, spec, argv);
     }
     if crate::engine::notify::flags() != 0 {
@@ -325,7 +331,7 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     ctx.started = ended;
     cmd.stats.add(table::CALLS, 1);
     cmd.stats.add(table::USEC, usec);
-    if spec.flags & table::WRITE != 0 && result.is_ok() {
+    if spec.flags & table::WRITE != 0 && result.is_ok() && changed {
         ctx.server.stats.dirty.add(0, 1);
     }
     if let Err(e) = result {

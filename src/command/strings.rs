@@ -550,11 +550,15 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     let (byte, mask) = ((offset >> 3) as usize, 0x80u8 >> (offset & 7));
     let mut shard = ctx.db().lock_key(argv[1]);
-    let mut data = match shard.get_mut(argv[1], ctx.now) {
-        Some(e) => std::mem::replace(as_str_mut(e)?, Str::Int(0)).into_vec(),
-        None => Vec::new(),
+    let (mut data, created) = match shard.get_mut(argv[1], ctx.now) {
+        Some(e) => (
+            std::mem::replace(as_str_mut(e)?, Str::Int(0)).into_vec(),
+            false,
+        ),
+        None => (Vec::new(), true),
     };
-    if data.len() <= byte {
+    let grown = data.len() <= byte;
+    if grown {
         data.resize(byte + 1, 0);
     }
     let old = data[byte] & mask != 0;
@@ -564,7 +568,12 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         data[byte] &= !mask;
     }
     store_raw(&mut shard, argv[1], ctx.now, data);
-    ctx.notify(ev::STRING, "setbit", argv[1]);
+    // Setting a bit to what it already was is no change (no event, WATCH untouched).
+    if created || grown || old != on {
+        ctx.notify(ev::STRING, "setbit", argv[1]);
+    } else {
+        ctx.unchanged = true;
+    }
     ctx.out.int(old as i64);
     Ok(())
 }

@@ -4,7 +4,8 @@
 //! other client's command in between: with one I/O thread that holds by construction (EXEC
 //! does not yield); with several, EXEC holds the server's gate exclusively.
 //!
-//! WATCH is optimistic locking. A write to a watched key sets the client's dirty flag
+//! WATCH is optimistic locking. A write to a watched key (unless the handler reports it changed
+//! nothing, `Ctx::unchanged`) sets the client's dirty flag
 //! (`touch_written_keys`, FLUSHDB/FLUSHALL/SWAPDB); so does a watched key that was live when
 //! watched and has expired or vanished by EXEC time, which covers expiry and eviction.
 

@@ -447,6 +447,7 @@ async fn run_batch(
                     out,
                     now: batch_ms + clock.duration_since(batch_start).as_millis() as u64,
                     started: clock,
+                    unchanged: false,
                 };
                 command::execute(&mut ctx, &argv);
                 clock = ctx.started;
