@@ -1761,6 +1761,27 @@ fn unchanged_writes() {
         MULTI
         PING
         EXEC
+        SADD s a b
+        HSET h f v
+        WATCH s h k
+        @2 SADD s a
+        @2 SREM s nope
+        @2 SREM missing x
+        @2 HSETNX h f other
+        @2 SETNX k x
+        MULTI
+        PING
+        EXEC
+        WATCH s
+        @2 SREM s a
+        MULTI
+        PING
+        EXEC
+        WATCH h
+        @2 HSETNX h g 1
+        MULTI
+        PING
+        EXEC
         CONFIG SET notify-keyspace-events KA
         @2 PSUBSCRIBE __keyspace@0__:*
         SETBIT k 3 0

@@ -79,6 +79,8 @@ fn hsetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     })?;
     if set {
         ctx.notify(ev::HASH, "hset", argv[1]);
+    } else {
+        ctx.unchanged = true;
     }
     ctx.out.int(set as i64);
     Ok(())

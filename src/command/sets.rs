@@ -94,6 +94,8 @@ fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let added = argv[2..].iter().filter(|m| set.insert(m, &lim)).count();
     if added > 0 {
         ctx.notify(ev::SET, "sadd", argv[1]);
+    } else {
+        ctx.unchanged = true;
     }
     ctx.out.int(added as i64);
     Ok(())
@@ -107,6 +109,8 @@ fn srem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     if removed > 0 {
         changed(ctx, &mut shard, argv[1], ev::SET, "srem");
+    } else {
+        ctx.unchanged = true;
     }
     ctx.out.int(removed as i64);
     Ok(())

@@ -197,6 +197,7 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn setnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
     if shard.contains(argv[1], ctx.now) {
+        ctx.unchanged = true;
         ctx.out.int(0);
     } else {
         shard.insert(argv[1], new_entry(argv[2], 0));
