@@ -1782,6 +1782,24 @@ fn unchanged_writes() {
         MULTI
         PING
         EXEC
+        SADD src a b
+        SADD dst a
+        WATCH dst
+        @2 SMOVE src dst a
+        MULTI
+        PING
+        EXEC
+        WATCH src
+        @2 SMOVE src dst b
+        MULTI
+        PING
+        EXEC
+        WATCH dst
+        @2 SMOVE src dst nope
+        @2 SMOVE missing dst a
+        MULTI
+        PING
+        EXEC
         CONFIG SET notify-keyspace-events KA
         @2 PSUBSCRIBE __keyspace@0__:*
         SETBIT k 3 0

@@ -240,6 +240,7 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         .get_mut(src, now)
         .map(|e| e.value.set_mut().is_some())
     else {
+        ctx.unchanged = true;
         ctx.out.int(0);
         return Ok(());
     };
@@ -253,17 +254,27 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let shard = locked.shard(src);
     let set = collection_write(shard, src, now, Value::set_mut)?.expect("checked above");
     if src == dst {
+        ctx.unchanged = true;
         ctx.out.int(set.contains(member) as i64);
         return Ok(());
     }
     if !set.remove(member) {
+        ctx.unchanged = true;
         ctx.out.int(0);
         return Ok(());
     }
     changed(ctx, shard, src, ev::SET, "srem");
     let shard = locked.shard(dst);
-    collection_mut(shard, dst, now, Value::new_set, Value::set_mut)?.insert(member, &lim);
-    ctx.notify(ev::SET, "sadd", dst);
+    let added =
+        collection_mut(shard, dst, now, Value::new_set, Value::set_mut)?.insert(member, &lim);
+    if added {
+        ctx.notify(ev::SET, "sadd", dst);
+    } else {
+        // The destination already had the member: only the source changed.
+        ctx.unchanged = true;
+        ctx.server.watches.touch(ctx.client.db, src);
+        ctx.server.stats.dirty.add(0, 1);
+    }
     ctx.out.int(1);
     Ok(())
 }
