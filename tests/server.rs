@@ -539,7 +539,9 @@ fn memory_subcommands() {
             "{field} in {stats}"
         );
     }
-    assert!(c.cmd(&["MEMORY", "DOCTOR"]).starts_with('$'));
+    assert!(stats.contains("\r\nkeys.count\r\n:1\r\n"), "{stats}");
+    // An almost empty server is too small to judge.
+    assert!(c.cmd(&["MEMORY", "DOCTOR"]).contains("too little"));
     assert_eq!(c.cmd(&["MEMORY", "PURGE"]), "+OK\r\n");
     assert!(c.cmd(&["MEMORY", "MALLOC-STATS"]).contains("jemalloc"));
     // The connection still works after every subcommand (no malformed reply).

@@ -120,6 +120,13 @@ pub struct Waiter {
 }
 
 impl Waiter {
+    /// Counts a failed call of the command that blocked (an error it was answered with).
+    pub fn count_failed(&self, server: &Server) {
+        if let Some(c) = server.commands.by_id(self.command) {
+            c.stats.add(super::table::FAILED, 1);
+        }
+    }
+
     /// Ready once served or unblocked; the outcome is then taken.
     pub fn poll_outcome(&self, cx: &mut Context<'_>) -> Poll<Outcome> {
         self.waker.register(cx.waker());
@@ -315,9 +322,7 @@ pub fn serve_ready(server: &Server, now: u64) {
                         out.buf.clear();
                         out.error(&e.0);
                         server.stats.count_error(&e.0);
-                        if let Some(c) = server.commands.by_id(w.command) {
-                            c.stats.add(super::table::FAILED, 1);
-                        }
+                        w.count_failed(server);
                     }
                 }
                 b.finish(&w, Outcome::Reply(std::mem::take(&mut out.buf)));

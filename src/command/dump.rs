@@ -27,7 +27,7 @@ fn dump(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
-    let payload = rdb::dump(&e.value).map_err(|_| UNSUPPORTED)?;
+    let payload = rdb::dump(&e.value);
     ctx.out.bulk(&payload);
     Ok(())
 }

@@ -114,6 +114,14 @@ impl<'a> Ctx<'a> {
         self.server.notify(class, event, key, self.client.db);
     }
 
+    /// For a write that changed only `key` of the keys it names (SMOVE into a set that already
+    /// had the member): that key's WATCHers are told and the change counted, the others not.
+    pub fn changed_only(&mut self, key: &[u8]) {
+        self.unchanged = true;
+        self.server.watches.touch(self.client.db, key);
+        self.server.stats.dirty.add(0, 1);
+    }
+
     /// Whether reads should update access times (CLIENT NO-TOUCH turns it off).
     pub fn touch(&self) -> bool {
         !self.client.handle.no_touch.load(Ordering::Relaxed)

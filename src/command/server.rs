@@ -410,30 +410,17 @@ fn function_list(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// The figures MEMORY STATS and MEMORY DOCTOR work from.
-struct MemoryView {
-    m: crate::metrics::memory::MemInfo,
-    startup: u64,
-    clients: u64,
-    keys: u64,
-}
-
-fn memory_view(ctx: &Ctx) -> MemoryView {
-    let server = ctx.server;
-    MemoryView {
-        m: crate::metrics::memory::sample(),
-        startup: server.startup_memory,
-        clients: server.client_buffer_bytes(),
-        keys: server.keyspace.dbs().iter().map(|d| d.len() as u64).sum(),
-    }
-}
-
 fn memory_stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    let v = memory_view(ctx);
-    let m = v.m;
-    let overhead = v.startup + v.clients;
-    let dataset = m.allocated.saturating_sub(overhead);
-    let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+    let v = ctx.server.memory_breakdown();
+    let (m, overhead, dataset) = (v.m, v.overhead, v.dataset);
+    let keys: u64 = ctx
+        .server
+        .keyspace
+        .dbs()
+        .iter()
+        .map(|d| d.len() as u64)
+        .sum();
+    let ratio = crate::metrics::memory::ratio;
     let ints: [(&str, u64); 13] = [
         ("peak.allocated", m.peak),
         ("total.allocated", m.allocated),
@@ -446,11 +433,8 @@ fn memory_stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         ("lua.caches", 0),
         ("functions.caches", 0),
         ("overhead.total", overhead),
-        ("keys.count", v.keys),
-        (
-            "keys.bytes-per-key",
-            dataset.checked_div(v.keys).unwrap_or(0),
-        ),
+        ("keys.count", keys),
+        ("keys.bytes-per-key", dataset.checked_div(keys).unwrap_or(0)),
     ];
     let out = &mut *ctx.out;
     out.map(ints.len() + 14);
@@ -494,8 +478,7 @@ fn memory_stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn memory_doctor(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    let v = memory_view(ctx);
-    let m = v.m;
+    let m = ctx.server.memory_breakdown().m;
     let mut findings = Vec::new();
     if m.allocated < 5 << 20 {
         findings

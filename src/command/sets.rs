@@ -271,9 +271,7 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.notify(ev::SET, "sadd", dst);
     } else {
         // The destination already had the member: only the source changed.
-        ctx.unchanged = true;
-        ctx.server.watches.touch(ctx.client.db, src);
-        ctx.server.stats.dirty.add(0, 1);
+        ctx.changed_only(src);
     }
     ctx.out.int(1);
     Ok(())

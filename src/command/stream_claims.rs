@@ -1,6 +1,7 @@
 //! Moving pending entries between the consumers of a group: XCLAIM and XAUTOCLAIM.
 
 use super::args::{self, is};
+use super::stream_groups::stream_and_group;
 use super::streams::{interval_start, parse_id, reply_entry};
 use super::table::{CommandSpec as C, FAST, WRITE};
 use super::{CmdError, CmdResult, Ctx, SYNTAX};
@@ -18,27 +19,8 @@ pub static COMMANDS: &[C] = &[
 
 /// An integer argument whose every failure answers `ERR msg` (Redis's
 /// `getLongLongFromObjectOrReply` with a message).
-fn int_or(arg: &[u8], msg: &str) -> Result<i64, CmdError> {
-    args::strict_i64(arg).ok_or_else(|| CmdError::owned(format!("ERR {msg}")))
-}
-
-/// The stream and group both commands work on: WRONGTYPE, or NOGROUP when either is missing.
-fn stream_and_group<'s>(
-    shard: &'s mut crate::engine::Shard,
-    argv: &[&[u8]],
-    now: u64,
-) -> Result<&'s mut Stream, CmdError> {
-    let s = match shard.get_mut(argv[1], now) {
-        Some(e) => Some(e.value.stream_mut().ok_or(super::WRONGTYPE)?),
-        None => None,
-    };
-    s.filter(|s| s.groups.contains_key(argv[2])).ok_or_else(|| {
-        CmdError::owned(format!(
-            "NOGROUP No such key '{}' or consumer group '{}'",
-            String::from_utf8_lossy(argv[1]),
-            String::from_utf8_lossy(argv[2])
-        ))
-    })
+fn int_or(arg: &[u8], msg: &'static str) -> Result<i64, CmdError> {
+    args::range_long(arg, i64::MIN, i64::MAX, Some(msg))
 }
 
 /// Idle time of a delivery stamped `at` (negative when stamped in the future with TIME).

@@ -44,6 +44,26 @@ pub fn nogroup(key: &[u8], group: &[u8]) -> CmdError {
     ))
 }
 
+/// The stream at `argv[1]` with the group `argv[2]` (XPENDING, XCLAIM, XAUTOCLAIM): WRONGTYPE,
+/// or NOGROUP when either is missing.
+pub fn stream_and_group<'s>(
+    shard: &'s mut crate::engine::Shard,
+    argv: &[&[u8]],
+    now: u64,
+) -> Result<&'s mut Stream, CmdError> {
+    let s = match shard.get_mut(argv[1], now) {
+        Some(e) => Some(e.value.stream_mut().ok_or(super::WRONGTYPE)?),
+        None => None,
+    };
+    s.filter(|s| s.groups.contains_key(argv[2])).ok_or_else(|| {
+        CmdError::owned(format!(
+            "NOGROUP No such key '{}' or consumer group '{}'",
+            String::from_utf8_lossy(argv[1]),
+            String::from_utf8_lossy(argv[2])
+        ))
+    })
+}
+
 /// Parses `[MKSTREAM] [ENTRIESREAD n]` from `argv[5..]`.
 fn group_opts(argv: &[&[u8]], create: bool) -> Result<(bool, Option<i64>), CmdError> {
     let (mut mk, mut read) = (false, None);
@@ -478,22 +498,7 @@ fn xpending(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let now = ctx.now;
     let mut shard = ctx.db().lock_key(argv[1]);
-    let g = match shard.get_mut(argv[1], now) {
-        Some(e) => e
-            .value
-            .stream_mut()
-            .ok_or(super::WRONGTYPE)?
-            .groups
-            .get(argv[2]),
-        None => None,
-    }
-    .ok_or_else(|| {
-        CmdError::owned(format!(
-            "NOGROUP No such key '{}' or consumer group '{}'",
-            String::from_utf8_lossy(argv[1]),
-            String::from_utf8_lossy(argv[2])
-        ))
-    })?;
+    let g = &stream_and_group(&mut shard, argv, now)?.groups[argv[2]];
     let out = &mut *ctx.out;
     match range {
         None => {

@@ -194,11 +194,13 @@ impl Hash {
         }
     }
 
-    pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
-        match self {
-            Hash::Small { buf, .. } => Box::new(pairs(buf).map(|(_, f, v)| (f, v))),
-            Hash::Big(m) => Box::new(m.iter().map(|(f, v)| (&f[..], &v[..]))),
-        }
+    /// Fields and values in order (no allocation: HGETALL runs this per request).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let (small, big) = match self {
+            Hash::Small { buf, .. } => (Some(pairs(buf).map(|(_, f, v)| (f, v))), None),
+            Hash::Big(m) => (None, Some(m.iter().map(|(f, v)| (&f[..], &v[..])))),
+        };
+        small.into_iter().flatten().chain(big.into_iter().flatten())
     }
 
     /// Field and value at a position (random picks, HSCAN). Linear while small.

@@ -23,18 +23,20 @@ pub enum Policy {
     VolatileTtl,
 }
 
-const POLICIES: [(Policy, &str); 8] = [
-    (Policy::NoEviction, "noeviction"),
-    (Policy::AllKeysLru, "allkeys-lru"),
-    (Policy::AllKeysLfu, "allkeys-lfu"),
-    (Policy::AllKeysRandom, "allkeys-random"),
-    (Policy::VolatileLru, "volatile-lru"),
-    (Policy::VolatileLfu, "volatile-lfu"),
-    (Policy::VolatileRandom, "volatile-random"),
-    (Policy::VolatileTtl, "volatile-ttl"),
+/// Every policy, in the order of `Policy::NAMES` (and of the enum's discriminants).
+const ALL: [Policy; 8] = [
+    Policy::NoEviction,
+    Policy::AllKeysLru,
+    Policy::AllKeysLfu,
+    Policy::AllKeysRandom,
+    Policy::VolatileLru,
+    Policy::VolatileLfu,
+    Policy::VolatileRandom,
+    Policy::VolatileTtl,
 ];
 
 impl Policy {
+    /// The configuration names, indexed by discriminant.
     pub const NAMES: [&'static str; 8] = [
         "noeviction",
         "allkeys-lru",
@@ -47,14 +49,14 @@ impl Policy {
     ];
 
     pub fn from_name(name: &str) -> Option<Policy> {
-        POLICIES
+        Self::NAMES
             .iter()
-            .find(|(_, n)| n.eq_ignore_ascii_case(name))
-            .map(|(p, _)| *p)
+            .position(|n| n.eq_ignore_ascii_case(name))
+            .map(|i| ALL[i])
     }
 
     pub fn name(self) -> &'static str {
-        POLICIES[self as usize].1
+        Self::NAMES[self as usize]
     }
 
     /// Only keys with a TTL may go.
@@ -86,7 +88,7 @@ pub fn configure(policy: Policy, log_factor: u32, decay_minutes: u32) {
 
 #[inline]
 pub fn policy() -> Policy {
-    POLICIES[POLICY.load(Ordering::Relaxed) as usize & 7].0
+    ALL[POLICY.load(Ordering::Relaxed) as usize & 7]
 }
 
 // ---- the access stamp ----

@@ -109,14 +109,16 @@ fn section(server: &Server, name: &str, o: &mut String) {
             );
         }
         "memory" => {
-            let m = memory::sample();
+            let memory::Breakdown {
+                m,
+                startup,
+                clients,
+                overhead,
+                dataset,
+            } = server.memory_breakdown();
             let total = memory::total_system_memory();
-            let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+            let ratio = memory::ratio;
             let diff = |a: u64, b: u64| (a as i64 - b as i64).to_string();
-            let startup = server.startup_memory;
-            let clients = server.client_buffer_bytes();
-            let overhead = startup + clients;
-            let dataset = m.allocated.saturating_sub(overhead);
             let maxmemory = server.config.live.maxmemory.load(Ordering::Relaxed);
             let n = |v: u64| v.to_string();
             // No Lua and no functions yet: their memory is zero.

@@ -32,10 +32,7 @@ pub fn used_recent() -> u64 {
             .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
     {
-        let _ = epoch::advance();
-        let allocated = stats::allocated::read().unwrap_or(0) as u64;
-        PEAK.fetch_max(allocated, Ordering::Relaxed);
-        LAST.store(allocated, Ordering::Relaxed);
+        sample_allocated();
     }
     LAST.load(Ordering::Relaxed)
 }
@@ -61,18 +58,62 @@ pub struct MemInfo {
     pub peak: u64,
 }
 
-/// Refreshes and reads the allocator statistics.
-pub fn sample() -> MemInfo {
+/// Refreshes the allocator statistics and records `allocated` (and the peak): (allocated, peak).
+fn sample_allocated() -> (u64, u64) {
     let _ = epoch::advance();
     let allocated = stats::allocated::read().unwrap_or(0) as u64;
     let peak = PEAK.fetch_max(allocated, Ordering::Relaxed).max(allocated);
     LAST.store(allocated, Ordering::Relaxed);
+    (allocated, peak)
+}
+
+/// Refreshes and reads the allocator statistics.
+pub fn sample() -> MemInfo {
+    let (allocated, peak) = sample_allocated();
     MemInfo {
         allocated,
         active: stats::active::read().unwrap_or(0) as u64,
         resident: stats::resident::read().unwrap_or(0) as u64,
         rss: rss_bytes(),
         peak,
+    }
+}
+
+/// Where used memory goes, as INFO memory and MEMORY STATS report it.
+#[derive(Debug, Clone, Copy)]
+pub struct Breakdown {
+    pub m: MemInfo,
+    /// Used at startup, before any client or key.
+    pub startup: u64,
+    /// Client buffers.
+    pub clients: u64,
+    /// Startup plus clients: what is not data.
+    pub overhead: u64,
+    /// The rest: keys and values.
+    pub dataset: u64,
+}
+
+impl Breakdown {
+    /// Samples the allocator and splits its figure.
+    pub fn now(startup: u64, clients: u64) -> Breakdown {
+        let m = sample();
+        let overhead = startup + clients;
+        Breakdown {
+            m,
+            startup,
+            clients,
+            overhead,
+            dataset: m.allocated.saturating_sub(overhead),
+        }
+    }
+}
+
+/// `a / b`, or 0 when `b` is 0 (Redis's ratios in INFO and MEMORY STATS).
+pub fn ratio(a: u64, b: u64) -> f64 {
+    if b > 0 {
+        a as f64 / b as f64
+    } else {
+        0.0
     }
 }
 

@@ -213,9 +213,7 @@ where
                     let msg = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
                     out.error(msg);
                     stats.count_error(msg);
-                    if let Some(c) = server.commands.by_id(w.command) {
-                        c.stats.add(crate::command::table::FAILED, 1);
-                    }
+                    w.count_failed(server);
                 }
                 WaitEnd::Unblocked { error: false } | WaitEnd::TimedOut => w.op.reply_timeout(out),
                 WaitEnd::Closed => return Ok(()),

@@ -192,13 +192,16 @@ impl Server {
         }
     }
 
-    /// Client memory tracked per connection: the query buffers (INFO memory, MEMORY STATS).
-    pub fn client_buffer_bytes(&self) -> u64 {
-        self.clients
+    /// Used memory split into overhead and data (INFO memory, MEMORY STATS). Client memory is
+    /// what is tracked per connection: the query buffers.
+    pub fn memory_breakdown(&self) -> crate::metrics::memory::Breakdown {
+        let clients = self
+            .clients
             .snapshot()
             .iter()
             .map(|h| h.qbuf.load(Ordering::Relaxed))
-            .sum()
+            .sum();
+        crate::metrics::memory::Breakdown::now(self.startup_memory, clients)
     }
 
     pub fn reset_stats(&self) {

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{crc64, read_value, write_len, write_string, write_value, RdbError, Reader, VERSION};
+use super::{crc64, read_value, write_keyed, write_len, write_string, RdbError, Reader, VERSION};
 use crate::engine::collections::Limits;
 use crate::engine::{Entry, Keyspace};
 
@@ -86,17 +86,7 @@ pub fn save<W: Write>(
                     buf.push(op::EXPIRETIME_MS);
                     buf.extend(e.expire_at.to_le_bytes());
                 }
-                // The type byte comes before the key: encode the value, then splice the key in.
-                let at = buf.len();
-                write_value(&mut buf, &e.value).map_err(|_| {
-                    io::Error::other(format!(
-                        "the value at '{}' cannot be saved",
-                        String::from_utf8_lossy(key)
-                    ))
-                })?;
-                let mut k = Vec::with_capacity(key.len() + 5);
-                write_string(&mut k, key);
-                buf.splice(at + 1..at + 1, k);
+                write_keyed(&mut buf, key, &e.value);
                 w.put(&buf)?;
                 saved.keys += 1;
             }

@@ -38,12 +38,12 @@ mod ty {
     pub const SET_LISTPACK: u8 = 20;
 }
 
-/// Why a value cannot be encoded or decoded.
+/// Why a value cannot be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RdbError {
     /// Malformed, truncated, or holding what no valid value holds (duplicates, NaN scores).
     BadFormat,
-    /// A valid encoding this version does not handle yet (streams, zipmaps, modules).
+    /// A valid encoding this version does not read (zipmaps, module values).
     Unsupported,
 }
 
@@ -90,32 +90,51 @@ fn write_int(out: &mut Vec<u8>, n: i64, text: &[u8]) {
     }
 }
 
-/// Appends a value's type byte and encoding.
-pub fn write_value(out: &mut Vec<u8>, v: &Value) -> Result<(), RdbError> {
+/// The type byte a value is written with.
+fn type_of(v: &Value) -> u8 {
     match v {
-        Value::Str(s) => {
-            out.push(ty::STRING);
-            match s {
-                Str::Int(n) => write_int(out, *n, itoa::Buffer::new().format(*n).as_bytes()),
-                _ => write_string(out, s.bytes().expect("not an integer")),
-            }
-        }
+        Value::Str(_) => ty::STRING,
+        Value::List(_) => ty::LIST,
+        Value::Set(_) => ty::SET,
+        Value::Hash(_) => ty::HASH,
+        Value::ZSet(_) => ty::ZSET_2,
+        Value::Stream(_) => stream::LISTPACKS_2,
+    }
+}
+
+/// Appends a value's type byte and encoding.
+pub fn write_value(out: &mut Vec<u8>, v: &Value) {
+    out.push(type_of(v));
+    write_body(out, v);
+}
+
+/// Appends a key's record as files hold it: the value's type byte, the key, the value.
+pub fn write_keyed(out: &mut Vec<u8>, key: &[u8], v: &Value) {
+    out.push(type_of(v));
+    write_string(out, key);
+    write_body(out, v);
+}
+
+/// Appends a value's encoding (after its type byte).
+fn write_body(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Str(s) => match s {
+            Str::Int(n) => write_int(out, *n, itoa::Buffer::new().format(*n).as_bytes()),
+            _ => write_string(out, s.bytes().expect("not an integer")),
+        },
         Value::List(l) => {
-            out.push(ty::LIST);
             write_len(out, l.len() as u64);
             for e in l.iter() {
                 write_string(out, e);
             }
         }
         Value::Set(s) => {
-            out.push(ty::SET);
             write_len(out, s.len() as u64);
             for m in s.members() {
                 write_string(out, &m);
             }
         }
         Value::Hash(h) => {
-            out.push(ty::HASH);
             write_len(out, h.len() as u64);
             for (f, v) in h.iter() {
                 write_string(out, f);
@@ -123,29 +142,24 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value) -> Result<(), RdbError> {
             }
         }
         Value::ZSet(z) => {
-            out.push(ty::ZSET_2);
             write_len(out, z.len() as u64);
             for (m, score) in z.iter() {
                 write_string(out, m);
                 out.extend(score.to_le_bytes());
             }
         }
-        Value::Stream(s) => {
-            out.push(stream::LISTPACKS_2);
-            stream::write(out, s);
-        }
+        Value::Stream(s) => stream::write(out, s),
     }
-    Ok(())
 }
 
 /// A DUMP payload: the value, the RDB version and a CRC-64 of both.
-pub fn dump(v: &Value) -> Result<Vec<u8>, RdbError> {
+pub fn dump(v: &Value) -> Vec<u8> {
     let mut out = Vec::new();
-    write_value(&mut out, v)?;
+    write_value(&mut out, v);
     out.extend(VERSION.to_le_bytes());
     let crc = crc64::crc64(0, &out);
     out.extend(crc.to_le_bytes());
-    Ok(out)
+    out
 }
 
 /// The value part of a DUMP payload, if its version is one we read and its checksum holds.
@@ -541,7 +555,7 @@ mod tests {
         z.zset_mut().unwrap().insert(b"n", f64::NEG_INFINITY, &l);
         vals.push(z);
         for v in vals {
-            let payload = dump(&v).unwrap();
+            let payload = dump(&v);
             let body = verify_dump(&payload).unwrap();
             assert_eq!(undump(body, &l).unwrap(), v);
             let mut broken = payload.clone();
