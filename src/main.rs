@@ -83,8 +83,11 @@ fn main() -> ExitCode {
     };
     // One thread: a single-threaded runtime, with no cross-thread wake-ups at all.
     let runtime = if threads == 1 {
+        ferrocache::server::outbox::enable();
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            // Replies queued during the round go out before the thread waits for events.
+            .on_thread_park(ferrocache::server::outbox::flush_all)
             .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()

@@ -39,6 +39,69 @@ fn inline_commands_and_pipelining() {
     }
 }
 
+/// Replies are queued and sent when the event loop runs out of work; these are the cases where
+/// that must not lose or reorder a reply, nor hold one back.
+#[test]
+fn replies_at_the_end_of_the_round() {
+    let s = ferrocache(&[]);
+
+    // Requests and a half-close in one go: the replies still arrive, then the server closes.
+    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"PING\r\nECHO hi\r\n").unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"+PONG\r\n$2\r\nhi\r\n");
+
+    // A writer that keeps the server busy (it never goes idle while this client streams) is
+    // answered while it writes, not only once it stops: otherwise both sides would block.
+    let w = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let mut r = w.try_clone().unwrap();
+    r.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let total = 300_000usize;
+    let writer = std::thread::spawn(move || {
+        let mut w = w;
+        let chunk = b"INCR n\r\n".repeat(1000);
+        for _ in 0..total / 1000 {
+            w.write_all(&chunk).unwrap();
+        }
+    });
+    // Each reply is one `:n\r\n` line: count them, and keep the end to check the last one.
+    let mut seen = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut last = Vec::new();
+    while seen < total {
+        let n = r.read(&mut buf).unwrap();
+        assert!(n > 0, "closed after {seen} replies");
+        seen += buf[..n].iter().filter(|&&b| b == b'\n').count();
+        last.extend_from_slice(&buf[..n]);
+        last.drain(..last.len().saturating_sub(16));
+    }
+    assert!(last.ends_with(format!(":{total}\r\n").as_bytes()));
+    writer.join().unwrap();
+
+    // A reply far larger than the socket buffer goes out in pieces while a client that does
+    // not read it keeps the server busy with nothing; another client is served meanwhile.
+    let mut big = Raw::connect(s.port);
+    assert_eq!(
+        big.cmd_bytes(&[b"SET", b"big", &vec![b'v'; 8 << 20]]),
+        b"+OK\r\n"
+    );
+    big.send_raw(&common::resp(&[b"GET", b"big"]));
+    std::thread::sleep(Duration::from_millis(200));
+    let mut other = Raw::connect(s.port);
+    assert_eq!(
+        other.cmd(&["GET", "n"]),
+        format!("${}\r\n{total}\r\n", total.to_string().len())
+    );
+    let mut want = format!("${}\r\n", 8 << 20).into_bytes();
+    want.extend(vec![b'v'; 8 << 20]);
+    want.extend(b"\r\n");
+    assert!(big.read_reply().as_bytes() == want);
+    assert_eq!(big.cmd(&["PING"]), "+PONG\r\n");
+}
+
 #[test]
 fn requests_split_across_reads() {
     let s = ferrocache(&[]);

@@ -13,6 +13,7 @@ use smallvec::SmallVec;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::client::{Client, ClientHandle};
+use super::outbox::Outbox;
 use super::Server;
 use crate::command::blocking::{Outcome, Waiter};
 use crate::command::{self, Ctx};
@@ -45,8 +46,22 @@ impl Drop for Registered<'_> {
     }
 }
 
+/// Closes the outbox however the task ends, before the socket is dropped (locals drop before
+/// the parameters), so that a later end-of-round flush never writes to a reused descriptor.
+struct Closing(Option<Arc<Outbox>>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        if let Some(ob) = &self.0 {
+            ob.close();
+        }
+    }
+}
+
 /// Serves one client until it quits, is killed, times out, or the server shuts down.
-pub async fn run<S>(server: Arc<Server>, mut stream: S, handle: Arc<ClientHandle>)
+/// `fd` is the plain-TCP socket's descriptor: with it, replies go out at the end of the
+/// event-loop round (see `outbox`).
+pub async fn run<S>(server: Arc<Server>, mut stream: S, handle: Arc<ClientHandle>, fd: Option<i32>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -57,6 +72,10 @@ where
         server: &server,
         id,
     };
+    let outbox = fd
+        .filter(|_| super::outbox::enabled())
+        .map(|fd| Outbox::new(fd, server.clone()));
+    let closing = Closing(outbox.clone());
     let mut client = Client::new(handle.clone(), !server.auth_required());
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = Parser::new(limits(&server));
@@ -68,11 +87,23 @@ where
         &mut rbuf,
         &mut parser,
         &mut out,
+        outbox.as_ref(),
     )
     .await;
     if let Err(e) = result {
         tracing::debug!("client {id} closed: {e}");
+    } else if let Some(ob) = &outbox {
+        // Replies still queued (the client hung up right after its requests, or QUIT).
+        if !handle.killed.load(Ordering::Relaxed) {
+            ob.take(&mut out.buf).ok();
+            let mut stop = Stop {
+                server: &server,
+                handle: &handle,
+            };
+            let _ = write_out(&server, &mut stream, &mut out, &mut stop, None).await;
+        }
     }
+    drop(closing);
     crate::command::transactions::unwatch_all(&server, &mut client);
     crate::command::pubsub::unsubscribe_all(&server, &mut client);
     if let Some(w) = client.blocked.take() {
@@ -88,6 +119,7 @@ async fn serve<S>(
     rbuf: &mut BytesMut,
     parser: &mut Parser,
     out: &mut Reply,
+    outbox: Option<&Arc<Outbox>>,
 ) -> std::io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -140,11 +172,13 @@ where
                 biased;
                 r = read => Some(r?),
                 _ = std::future::poll_fn(|cx| mailbox.poll_ready(cx)), if subscribed => None,
+                // A queued reply the socket did not take whole: written from here.
+                _ = std::future::poll_fn(|cx| outbox.map_or(std::task::Poll::Pending, |ob| ob.poll_attention(cx))), if outbox.is_some() => None,
                 _ = &mut stop => return Ok(()),
             };
             let Some(n) = n else {
                 mailbox.drain_into(out);
-                if !write_out(server, stream, out, &mut stop).await? {
+                if !write_out(server, stream, out, &mut stop, outbox).await? {
                     return Ok(());
                 }
                 continue;
@@ -193,7 +227,7 @@ where
         if let Some(w) = client.blocked.take() {
             // The replies to the requests before the blocking one go out first. If the
             // connection ends there, the waiter must leave the queues with it.
-            let written = write_out(server, stream, out, &mut stop).await;
+            let written = write_out(server, stream, out, &mut stop, outbox).await;
             if !matches!(written, Ok(true)) {
                 server.blocking.cancel(&w);
                 return written.map(|_| ());
@@ -222,7 +256,11 @@ where
         }
         // Messages published to this client go out after the replies to its own commands.
         handle.mailbox.drain_into(out);
-        if !write_out(server, stream, out, &mut stop).await? {
+        // Queued for the end of the round when possible; written now otherwise.
+        let queued = !out.is_empty()
+            && !client.close_after_reply
+            && outbox.is_some_and(|ob| ob.queue(&mut out.buf));
+        if !queued && !write_out(server, stream, out, &mut stop, outbox).await? {
             return Ok(());
         }
         if client.close_after_reply
@@ -236,13 +274,18 @@ where
     }
 }
 
-/// Writes and clears `out`; false if the connection must close instead.
+/// Writes and clears `out`, after whatever the outbox still holds; false if the connection
+/// must close instead.
 async fn write_out<S: AsyncWrite + Unpin>(
     server: &Server,
     stream: &mut S,
     out: &mut Reply,
     stop: &mut Stop<'_>,
+    outbox: Option<&Arc<Outbox>>,
 ) -> std::io::Result<bool> {
+    if let Some(ob) = outbox {
+        ob.take(&mut out.buf)?;
+    }
     if out.is_empty() {
         return Ok(true);
     }
@@ -421,10 +464,6 @@ async fn run_batch(
 ) -> (usize, u64) {
     let mut pos = 0;
     let mut commands = 0;
-    // A lone request (no second array header after the first byte) has nothing to overlap.
-    if !parser.in_progress() && rbuf.len() > 1 && rbuf[1..].contains(&b'*') {
-        prefetch_keys(server, client.db, rbuf);
-    }
     // One wall-clock read per batch; command times advance it by the monotonic clock.
     let batch_ms = crate::engine::now_ms();
     let mut clock = batch_start;
@@ -433,6 +472,11 @@ async fn run_batch(
             Ok(Parsed::Incomplete) => break,
             Ok(Parsed::Empty { end }) => pos = end,
             Ok(Parsed::Request { end, source }) => {
+                // More requests behind the first: start loading their keys (a lone request,
+                // the common case at -P 1, has nothing to overlap and costs no look-ahead).
+                if commands == 0 && end < rbuf.len() {
+                    prefetch_keys(server, client.db, &rbuf[end..]);
+                }
                 let base: &[u8] = match source {
                     ArgSource::Buffer => rbuf,
                     ArgSource::Scratch => parser.scratch(),

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod connection;
+pub mod outbox;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -407,10 +408,10 @@ async fn accept_one(server: Arc<Server>, stream: TcpStream, peer: SocketAddr, mo
         use_tls.is_some(),
     ));
     match use_tls {
-        None => connection::run(server, stream, handle).await,
+        None => connection::run(server, stream, handle, (fd >= 0).then_some(fd)).await,
         Some(acceptor) => {
             match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => connection::run(server, tls, handle).await,
+                Ok(Ok(tls)) => connection::run(server, tls, handle, None).await,
                 Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
                 Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
             }
