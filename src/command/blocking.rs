@@ -460,7 +460,7 @@ pub fn block_on(
         keys: keys.iter().map(|k| Key::from(*k)).collect(),
         op,
         resp3: ctx.out.resp3,
-        deadline: timeout.map(|t| ctx.started + t),
+        deadline: timeout.map(|t| std::time::Instant::now() + t),
         command: ctx.client.handle.last_cmd.load(Ordering::Relaxed),
         outcome: Mutex::new(Outcome::Waiting),
         waker: AtomicWaker::new(),

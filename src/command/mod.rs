@@ -34,7 +34,6 @@ pub mod zsets;
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use crate::engine::{Db, Entry, Shard, Value};
 use crate::protocol::Reply;
@@ -76,9 +75,9 @@ pub struct Ctx<'a> {
     pub out: &'a mut Reply,
     /// Command start time, ms since the epoch.
     pub now: u64,
-    /// When the command started; `execute` leaves it at the command's end, which is the next
-    /// command's start (one clock read per command).
-    pub started: Instant,
+    /// When the command started (`engine::mono_us`); `execute` leaves it at the command's
+    /// end, which is the next command's start (one clock read per command).
+    pub started: u64,
     /// Set by a write command that turned out to change nothing (SETBIT to the bit already
     /// there): WATCHers are not told and the dirty counter does not move, as in Redis.
     pub unchanged: bool,
@@ -334,8 +333,8 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         blocking::serve_ready(ctx.server, ctx.now);
     }
     drop(gate);
-    let ended = Instant::now();
-    let usec = ended.duration_since(ctx.started).as_micros() as u64;
+    let ended = crate::engine::mono_us();
+    let usec = ended.saturating_sub(ctx.started);
     ctx.started = ended;
     cmd.stats.add(table::CALLS, 1);
     cmd.stats.add(table::USEC, usec);

@@ -24,7 +24,6 @@ pub mod zorder;
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use indexmap::IndexSet;
 use parking_lot::{Mutex, MutexGuard};
@@ -40,10 +39,25 @@ pub use key::Key;
 /// Milliseconds since the Unix epoch.
 #[inline]
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    clock_ns(libc::CLOCK_REALTIME) / 1_000_000
+}
+
+/// Monotonic microseconds from an arbitrary origin, for durations on the hot path: plain
+/// integers, where `Instant` subtraction cost about 3% of a `-P 1` request's instructions.
+#[inline]
+pub fn mono_us() -> u64 {
+    clock_ns(libc::CLOCK_MONOTONIC) / 1_000
+}
+
+#[inline]
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid timespec to write; these clocks always exist on Linux.
+    unsafe { libc::clock_gettime(clock, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
 static LRU_CLOCK: AtomicU32 = AtomicU32::new(0);

@@ -61,7 +61,7 @@ impl ClientHandle {
             lib_ver: Mutex::new(Vec::new()),
             db: AtomicU32::new(0),
             resp: AtomicU8::new(2),
-            last_active: AtomicU64::new(0),
+            last_active: AtomicU64::new(crate::engine::mono_us() / 1000),
             last_cmd: AtomicU32::new(u32::MAX),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
@@ -82,16 +82,13 @@ impl ClientHandle {
     }
 
     pub fn idle_secs(&self) -> u64 {
-        let age_ms = self.created.elapsed().as_millis() as u64;
-        age_ms.saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000
+        let now_ms = crate::engine::mono_us() / 1000;
+        now_ms.saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000
     }
 
-    /// Marks the client active at `at` (a clock reading the caller already has).
-    pub fn touch(&self, at: std::time::Instant) {
-        self.last_active.store(
-            at.saturating_duration_since(self.created).as_millis() as u64,
-            Ordering::Relaxed,
-        );
+    /// Marks the client active at `at_us` (a `mono_us` reading the caller already has).
+    pub fn touch(&self, at_us: u64) {
+        self.last_active.store(at_us / 1000, Ordering::Relaxed);
     }
 }
 

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use smallvec::SmallVec;
@@ -133,11 +133,11 @@ where
     let stats = &server.stats;
     // Complete requests may be left in `rbuf` after a blocking command: run them before reading.
     let mut pending = false;
-    let mut read_at: Instant;
+    let mut read_at: u64;
     loop {
         if pending {
             pending = false;
-            read_at = Instant::now();
+            read_at = crate::engine::mono_us();
         } else {
             // Make room for the next read; for a large bulk in progress, reserve towards its size.
             let want = parser
@@ -187,7 +187,7 @@ where
                 return Ok(());
             }
             // One clock read serves the idle time and the batch's command clock.
-            read_at = Instant::now();
+            read_at = crate::engine::mono_us();
             stats
                 .total_net_input_bytes
                 .fetch_add(n as u64, Ordering::Relaxed);
@@ -460,7 +460,7 @@ async fn run_batch(
     rbuf: &BytesMut,
     parser: &mut Parser,
     out: &mut Reply,
-    batch_start: Instant,
+    batch_start: u64,
 ) -> (usize, u64) {
     let mut pos = 0;
     let mut commands = 0;
@@ -487,7 +487,7 @@ async fn run_batch(
                     server,
                     client,
                     out,
-                    now: batch_ms + clock.duration_since(batch_start).as_millis() as u64,
+                    now: batch_ms + (clock - batch_start) / 1000,
                     started: clock,
                     unchanged: false,
                 };
@@ -501,7 +501,7 @@ async fn run_batch(
                 }
                 if let Some(d) = client.sleep.take() {
                     tokio::time::sleep(d).await;
-                    clock = Instant::now();
+                    clock = crate::engine::mono_us();
                 }
             }
             Err(e) => {
