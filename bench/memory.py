@@ -55,8 +55,18 @@ def pipe(port, commands):
 
 
 def settle(s):
+    """used_memory and RSS once RSS is steady: both allocators return freed pages to the
+    system over about ten seconds (jemalloc's decay), so a reading right after a load would
+    count pages that are already free."""
     time.sleep(1.2)  # memory figures are sampled every second
-    return int(info(s.port, "used_memory")), rss(s)
+    last = rss(s)
+    for _ in range(20):
+        time.sleep(1)
+        now = rss(s)
+        if abs(now - last) <= last * 0.002:
+            break
+        last = now
+    return int(info(s.port, "used_memory")), now
 
 
 def memory_per_key(n):

@@ -208,6 +208,7 @@ impl Config {
             num("lfu-log-factor") as u32,
             num("lfu-decay-time") as u32,
         );
+        crate::metrics::memory::background_thread(self.get_bool("jemalloc-bg-thread"));
         l.min_replicas_to_write
             .store(num("min-replicas-to-write"), Ordering::Relaxed);
         l.min_replicas_max_lag

@@ -90,6 +90,9 @@ pub static PARAMS: &[ParamDef] = &[
     p("maxmemory-eviction-tenacity", Kind::Int { min: 0, max: 100 }, "10", true),
     p("lfu-log-factor", Kind::Int { min: 0, max: i32::MAX as i64 }, "10", true),
     p("lfu-decay-time", Kind::Int { min: 0, max: i32::MAX as i64 }, "1", true),
+    // jemalloc's background thread returns freed pages to the system (Redis's default too):
+    // without it RSS keeps the pages a growing table freed until the next allocator activity.
+    p("jemalloc-bg-thread", Kind::Bool, "yes", true),
     // ElastiCache's share of maxmemory kept back from data for buffers and snapshots: keys are
     // evicted (or writes refused) at maxmemory * (100 - this) / 100.
     p("reserved-memory-percent", Kind::Int { min: 0, max: 100 }, "0", true),

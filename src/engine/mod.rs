@@ -18,6 +18,7 @@ pub mod key;
 pub mod notify;
 pub mod scan;
 pub mod stream;
+pub mod thin;
 pub mod value;
 pub mod watch;
 pub mod zorder;

@@ -1,6 +1,6 @@
 //! Stored values and entries.
 
-/// A string value, 16 bytes plus a tag so that every entry stays small:
+/// A string value, 8 bytes plus a tag so that every entry stays small:
 /// - `Int`: the bytes are a canonical i64 (Redis's "int" encoding; INCR never re-parses);
 /// - `Emb`: bytes as written by SET and friends ("embstr", or "raw" past 44 bytes);
 /// - `Raw`: bytes modified in place (APPEND, SETRANGE, SETBIT), kept with spare capacity so
@@ -8,7 +8,7 @@
 #[derive(Debug, Clone, PartialEq)]
 pub enum Str {
     Int(i64),
-    Emb(Box<[u8]>),
+    Emb(super::thin::Thin),
     Raw(Box<Vec<u8>>),
 }
 
@@ -32,7 +32,7 @@ impl Str {
         if modified {
             Str::Raw(Box::new(data))
         } else {
-            Str::Emb(data.into_boxed_slice())
+            Str::Emb(data[..].into())
         }
     }
 
@@ -75,7 +75,7 @@ impl Str {
     pub fn into_vec(self) -> Vec<u8> {
         match self {
             Str::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
-            Str::Emb(b) => b.into_vec(),
+            Str::Emb(b) => b.to_vec(),
             Str::Raw(v) => *v,
         }
     }
@@ -84,7 +84,7 @@ impl Str {
     pub fn heap_size(&self) -> usize {
         match self {
             Str::Int(_) => 0,
-            Str::Emb(b) => b.len(),
+            Str::Emb(b) => b.len() + std::mem::size_of::<usize>(),
             Str::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
         }
     }

@@ -161,6 +161,15 @@ pub fn human(n: u64) -> String {
     }
 }
 
+/// Turns jemalloc's background purging thread on or off (`jemalloc-bg-thread`).
+pub fn background_thread(on: bool) {
+    if tikv_jemalloc_ctl::background_thread::read().ok() != Some(on) {
+        if let Err(e) = tikv_jemalloc_ctl::background_thread::write(on) {
+            tracing::warn!("Could not set the allocator's background thread: {e}");
+        }
+    }
+}
+
 /// Returns unused dirty pages of every arena to the system (MEMORY PURGE).
 pub fn purge() -> bool {
     // "arena.<MALLCTL_ARENAS_ALL>.purge" takes and returns nothing.
