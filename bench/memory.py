@@ -54,19 +54,12 @@ def pipe(port, commands):
         sys.exit(f"loading failed: {r.stdout[-300:]!r}")
 
 
-def settle(s):
-    """used_memory and RSS once RSS is steady: both allocators return freed pages to the
-    system over about ten seconds (jemalloc's decay), so a reading right after a load would
-    count pages that are already free."""
-    time.sleep(1.2)  # memory figures are sampled every second
-    last = rss(s)
-    for _ in range(20):
-        time.sleep(1)
-        now = rss(s)
-        if abs(now - last) <= last * 0.002:
-            break
-        last = now
-    return int(info(s.port, "used_memory")), now
+def settle(s, decay=False):
+    """used_memory and RSS. After a load, `decay` waits out jemalloc's dirty-page decay (10 s
+    by default, in both servers): until then RSS still counts pages the load freed (a growing
+    table's old arrays), which both allocators return to the system on their own."""
+    time.sleep(11 if decay else 1.2)  # memory figures are sampled every second
+    return int(info(s.port, "used_memory")), rss(s)
 
 
 def memory_per_key(n):
@@ -83,7 +76,7 @@ def memory_per_key(n):
             try:
                 u0, r0 = settle(s)
                 load(s.port)
-                u1, r1 = settle(s)
+                u1, r1 = settle(s, decay=True)
                 per[name] = ((u1 - u0) / n, (r1 - r0) / n)
             finally:
                 s.stop()

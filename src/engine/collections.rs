@@ -41,8 +41,11 @@ pub type List = VecDeque<Bytes>;
 /// becomes a hash table ("hashtable") and never converts back, like Redis's.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Hash {
+    /// The buffer is kept at its exact size (a listpack is too): most hashes in a cache are
+    /// small and never change again, so spare capacity would be paid for per key.
     Small { buf: Vec<u8>, len: usize },
-    Big(IndexMap<Bytes, Bytes, Hasher>),
+    /// Boxed so that a small hash, the common case, costs a 32-byte header and not the table's.
+    Big(Box<IndexMap<Bytes, Bytes, Hasher>>),
 }
 
 impl Default for Hash {
@@ -53,6 +56,9 @@ impl Default for Hash {
         }
     }
 }
+
+/// Longest LEB128 length prefix of a `usize`.
+const LEB_MAX: usize = 10;
 
 /// Appends `b` as a LEB128 length and its bytes.
 fn put_bytes(buf: &mut Vec<u8>, b: &[u8]) {
@@ -141,8 +147,10 @@ impl Hash {
                         return false;
                     }
                     None => {
+                        buf.reserve_exact(field.len() + value.len() + 2 * LEB_MAX);
                         put_bytes(buf, field);
                         put_bytes(buf, value);
+                        buf.shrink_to_fit();
                         *len += 1;
                         return true;
                     }
@@ -172,7 +180,7 @@ impl Hash {
             for (_, f, v) in pairs(buf) {
                 m.insert(Bytes::from(f), Bytes::from(v));
             }
-            *self = Hash::Big(m);
+            *self = Hash::Big(Box::new(m));
         }
     }
 
