@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine: the reference Redis server and
-# tools (differential tests, redis-cli, redis-benchmark), and a Python venv with redis-py and
-# valkey-glide. Safe to re-run: it skips what is already there.
+# tools (differential tests, redis-cli, redis-benchmark), and a Python venv with redis-py,
+# valkey-glide and prometheus_client (whose parser reads /metrics). Safe to re-run: it skips
+# what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,8 +18,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import redis, glide' 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import redis, glide, prometheus_client' 2>/dev/null; then
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check redis valkey-glide
+  .venv/bin/pip install -q --disable-pip-version-check redis valkey-glide prometheus_client
 fi
 echo "test environment ready: $(redis-server --version | cut -d' ' -f1-3), $(.venv/bin/python -c 'import redis; print("redis-py", redis.__version__)')"

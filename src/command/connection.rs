@@ -114,6 +114,10 @@ fn check_password(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> CmdResult {
         ctx.client.authenticated = true;
         Ok(())
     } else {
+        ctx.server
+            .stats
+            .acl_access_denied_auth
+            .fetch_add(1, Ordering::Relaxed);
         Err(CmdError::new(
             "WRONGPASS invalid username-password pair or user is disabled.",
         ))

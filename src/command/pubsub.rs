@@ -148,6 +148,16 @@ pub struct PubSub {
 }
 
 impl PubSub {
+    /// Channels, patterns and shard channels that have subscribers (INFO's pubsub_* fields).
+    pub fn counts(&self) -> [usize; 3] {
+        let inner = self.inner.lock();
+        [
+            inner.maps[Kind::Channel as usize].len(),
+            inner.maps[Kind::Pattern as usize].len(),
+            inner.maps[Kind::Shard as usize].len(),
+        ]
+    }
+
     fn add(&self, kind: Kind, name: &[u8], h: &Arc<ClientHandle>) {
         self.inner.lock().maps[kind as usize]
             .entry(name.to_vec())

@@ -133,6 +133,15 @@ pub static PARAMS: &[ParamDef] = &[
     p("appendonly", Kind::Custom(check_appendonly), "no", true),
     p("dir", Kind::Str, ".", false),
     p("dbfilename", Kind::Str, "dump.rdb", true),
+    // Metrics: CloudWatch-named metrics over periods of this many seconds (INFO cloudwatch),
+    // Prometheus /metrics on this port (0 = off), and an EMF document per period appended to
+    // this file ("-" = standard output, empty = off) with these dimensions and namespace.
+    p("metrics-period", Kind::Int { min: 1, max: 86400 }, "60", true),
+    p("metrics-port", Kind::Int { min: 0, max: 65535 }, "0", false),
+    p("metrics-emf-file", Kind::Str, "", true),
+    p("cloudwatch-cluster-id", Kind::Str, "ferrocache", true),
+    p("cloudwatch-node-id", Kind::Str, "0001", true),
+    p("cloudwatch-namespace", Kind::Str, "Ferrocache/ElastiCache", true),
     // Logging
     p("loglevel", Kind::Enum(LOGLEVELS), "notice", true),
     p("logfile", Kind::Str, "", false),

@@ -31,14 +31,25 @@ pub fn active_expire_cycle(ks: &Keyspace, budget: Duration) -> usize {
             }
             let now = now_ms();
             let mut expired = 0;
+            let (mut ttl_sum, mut ttl_n) = (0u64, 0u64);
             for _ in 0..n {
                 let Some(key) = shard.random_volatile() else {
                     break;
                 };
-                if shard.peek(&key).is_some_and(|e| e.is_expired(now)) {
-                    shard.expire_now(&key);
-                    expired += 1;
+                match shard.peek(&key) {
+                    Some(e) if e.is_expired(now) => {
+                        shard.expire_now(&key);
+                        expired += 1;
+                    }
+                    Some(e) if e.expire_at != 0 => {
+                        ttl_sum += e.expire_at - now;
+                        ttl_n += 1;
+                    }
+                    _ => {}
                 }
+            }
+            if let Some(avg) = ttl_sum.checked_div(ttl_n) {
+                ks.db(slot / per_db).note_avg_ttl(avg);
             }
             reclaimed += expired;
             if expired * 4 <= n || start.elapsed() >= budget {

@@ -24,7 +24,7 @@ pub mod watch;
 pub mod zorder;
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use indexmap::IndexSet;
 use parking_lot::{Mutex, MutexGuard};
@@ -292,6 +292,9 @@ impl Shard {
 pub struct Db {
     shards: Box<[Mutex<Shard>]>,
     hasher: foldhash::fast::FixedState,
+    /// Estimated average remaining TTL of the keys that have one, in ms (INFO's avg_ttl),
+    /// a running average over active expiry's samples as Redis keeps it.
+    avg_ttl: AtomicU64,
 }
 
 impl Db {
@@ -300,6 +303,7 @@ impl Db {
         Db {
             shards: (0..nshards).map(|_| Mutex::new(Shard::new(db))).collect(),
             hasher: foldhash::fast::FixedState::with_seed(seed),
+            avg_ttl: AtomicU64::new(0),
         }
     }
 
@@ -391,6 +395,25 @@ impl Db {
 
     pub fn volatile_len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().volatile_len()).sum()
+    }
+
+    /// INFO's avg_ttl: 0 when no key has a TTL.
+    pub fn avg_ttl(&self) -> u64 {
+        if self.volatile_len() == 0 {
+            return 0;
+        }
+        self.avg_ttl.load(Ordering::Relaxed)
+    }
+
+    /// Folds the average TTL of one expiry sample into the estimate (2% per sample).
+    pub fn note_avg_ttl(&self, sample_avg: u64) {
+        let old = self.avg_ttl.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample_avg
+        } else {
+            old / 50 * 49 + sample_avg / 50
+        };
+        self.avg_ttl.store(new, Ordering::Relaxed);
     }
 
     /// Removes every key, one shard at a time. Returns how many were removed.

@@ -21,12 +21,18 @@ const DEFAULT: &[&str] = &[
     "keyspace",
 ];
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
+/// Only when asked for by name (or `everything`).
+const NAMED_ONLY: &[&str] = &["cloudwatch"];
 
 /// Renders the requested sections (`[]` = default; `all`, `everything`, `default` accepted).
 pub fn render(server: &Server, requested: &[String]) -> String {
     let mut wanted: Vec<&str> = Vec::new();
     let mut add = |s: &str| {
-        let s = DEFAULT.iter().chain(ALL_EXTRA).find(|d| **d == s);
+        let s = DEFAULT
+            .iter()
+            .chain(ALL_EXTRA)
+            .chain(NAMED_ONLY)
+            .find(|d| **d == s);
         if let Some(s) = s {
             if !wanted.contains(s) {
                 wanted.push(s);
@@ -39,12 +45,22 @@ pub fn render(server: &Server, requested: &[String]) -> String {
     for r in requested {
         match r.as_str() {
             "default" => DEFAULT.iter().for_each(|s| add(s)),
-            "all" | "everything" => DEFAULT.iter().chain(ALL_EXTRA).for_each(|s| add(s)),
+            "all" => DEFAULT.iter().chain(ALL_EXTRA).for_each(|s| add(s)),
+            "everything" => DEFAULT
+                .iter()
+                .chain(ALL_EXTRA)
+                .chain(NAMED_ONLY)
+                .for_each(|s| add(s)),
             other => add(other),
         }
     }
     // Sections come out in Redis's order whatever order they were asked in.
-    let order: Vec<&str> = DEFAULT.iter().chain(ALL_EXTRA).copied().collect();
+    let order: Vec<&str> = DEFAULT
+        .iter()
+        .chain(ALL_EXTRA)
+        .chain(NAMED_ONLY)
+        .copied()
+        .collect();
     wanted.sort_by_key(|s| order.iter().position(|o| o == s));
     let mut out = String::with_capacity(4096);
     for (i, s) in wanted.iter().enumerate() {
@@ -226,6 +242,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
         "stats" => {
             let ks = server.keyspace.stats();
             let rates = stats.ops_sampler.lock().rates();
+            let pubsub = server.pubsub.counts();
             let _ = write!(
                 o,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\n\
@@ -234,13 +251,14 @@ fn section(server: &Server, name: &str, o: &mut String) {
                  instantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n\
                  expired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:{}\r\n\
                  evicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
-                 keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\n\
+                 keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\
                  latest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\n\
                  active_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\n\
                  total_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\n\
                  tracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\n\
                  total_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n\
-                 client_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
+                 client_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n\
+                 acl_access_denied_auth:{}\r\nacl_access_denied_cmd:0\r\nacl_access_denied_key:0\r\nacl_access_denied_channel:0\r\n",
                 ld(&stats.total_connections_received),
                 ld(&stats.total_commands_processed),
                 rates[0].round() as u64,
@@ -254,11 +272,15 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 ks.evicted,
                 ks.hits,
                 ks.misses,
+                pubsub[0],
+                pubsub[1],
+                pubsub[2],
                 ld(&stats.total_error_replies),
                 ld(&stats.total_reads_processed),
                 ld(&stats.total_writes_processed),
                 ld(&stats.query_buffer_limit_disconnections),
                 ld(&stats.output_buffer_limit_disconnections),
+                ld(&stats.acl_access_denied_auth),
             );
         }
         "replication" => {
@@ -293,8 +315,9 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 if keys > 0 {
                     let _ = write!(
                         o,
-                        "db{i}:keys={keys},expires={},avg_ttl=0\r\n",
-                        db.volatile_len()
+                        "db{i}:keys={keys},expires={},avg_ttl={}\r\n",
+                        db.volatile_len(),
+                        db.avg_ttl()
                     );
                 }
             }
@@ -322,6 +345,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             }
         }
         "latencystats" => o.push_str("# Latencystats\r\n"),
+        "cloudwatch" => super::cloudwatch::render_info(server, o),
         _ => {}
     }
 }

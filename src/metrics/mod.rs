@@ -1,7 +1,10 @@
 //! Server-wide counters and the INFO report built from them.
 
+pub mod cloudwatch;
+pub mod host;
 pub mod info;
 pub mod memory;
+pub mod prometheus;
 pub mod striped;
 
 use std::collections::BTreeMap;
@@ -23,6 +26,8 @@ pub struct Stats {
     pub total_reads_processed: AtomicU64,
     pub total_writes_processed: AtomicU64,
     pub total_error_replies: AtomicU64,
+    /// Failed AUTH and HELLO AUTH attempts (INFO acl_access_denied_auth).
+    pub acl_access_denied_auth: AtomicU64,
     pub query_buffer_limit_disconnections: AtomicU64,
     pub output_buffer_limit_disconnections: AtomicU64,
     /// Successful write commands since start (reported as rdb_changes_since_last_save).
@@ -78,6 +83,7 @@ impl Default for Stats {
             total_reads_processed: AtomicU64::new(0),
             total_writes_processed: AtomicU64::new(0),
             total_error_replies: AtomicU64::new(0),
+            acl_access_denied_auth: AtomicU64::new(0),
             query_buffer_limit_disconnections: AtomicU64::new(0),
             output_buffer_limit_disconnections: AtomicU64::new(0),
             dirty: striped::Striped::default(),
@@ -119,6 +125,7 @@ impl Stats {
             &self.total_reads_processed,
             &self.total_writes_processed,
             &self.total_error_replies,
+            &self.acl_access_denied_auth,
             &self.query_buffer_limit_disconnections,
             &self.output_buffer_limit_disconnections,
             &self.expire_cycle_usec,

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod connection;
+pub mod http;
 pub mod outbox;
 pub mod tls;
 
@@ -52,6 +53,8 @@ pub struct Server {
     pub blocking: crate::command::blocking::Blocking,
     pub pubsub: crate::command::pubsub::PubSub,
     pub snapshots: crate::persistence::snapshot::SnapshotStats,
+    /// The CloudWatch-named metrics' periods (see `metrics::cloudwatch`).
+    pub cloudwatch: crate::metrics::cloudwatch::Recorder,
     log_level_hook: Option<LogLevelHook>,
 }
 
@@ -119,9 +122,12 @@ impl Server {
                 last_save: (crate::engine::now_ms() / 1000).into(),
                 ..Default::default()
             },
+            cloudwatch: Default::default(),
         };
         server.startup_memory = crate::metrics::memory::sample().allocated;
-        Arc::new(server)
+        let server = Arc::new(server);
+        server.cloudwatch.start(&server);
+        server
     }
 
     /// True when clients must authenticate before running commands.
@@ -211,6 +217,7 @@ impl Server {
         for db in self.keyspace.dbs() {
             db.reset_stats();
         }
+        self.cloudwatch.reset();
     }
 
     fn new_client_id(&self) -> u64 {
@@ -230,6 +237,8 @@ enum Mode {
 /// Bound listeners, ready to serve.
 pub struct Listeners {
     list: Vec<(TcpListener, Mode)>,
+    /// The `/metrics` endpoint's sockets (`metrics-port`).
+    metrics: Vec<TcpListener>,
 }
 
 async fn bind_all(addrs: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
@@ -300,7 +309,13 @@ pub async fn bind(server: &Server) -> Result<Listeners, StartError> {
     if list.is_empty() {
         return Err("no listening socket could be bound".into());
     }
-    Ok(Listeners { list })
+    let metrics_port = cfg.get_i64("metrics-port") as u16;
+    let metrics = if metrics_port != 0 {
+        bind_all(&bind_addrs, metrics_port).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Listeners { list, metrics })
 }
 
 /// A start-up failure (bad TLS files, an address that cannot be bound), shown to the operator.
@@ -309,8 +324,12 @@ pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 /// Serves until SHUTDOWN, SIGTERM or SIGINT.
 pub async fn serve(server: Arc<Server>, listeners: Listeners) {
     start_cron(server.clone());
+    start_metrics(server.clone());
     for (listener, mode) in listeners.list {
         tokio::spawn(accept_loop(server.clone(), listener, mode));
+    }
+    for listener in listeners.metrics {
+        tokio::spawn(http::accept_loop(server.clone(), listener));
     }
     let mut shutdown = server.shutdown_signal();
     let ctrl_c = tokio::signal::ctrl_c();
@@ -361,10 +380,6 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener, mode: Mode) {
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 async fn accept_one(server: Arc<Server>, stream: TcpStream, peer: SocketAddr, mode: Mode) {
-    server
-        .stats
-        .total_connections_received
-        .fetch_add(1, Ordering::Relaxed);
     let _ = stream.set_nodelay(true);
     let keepalive = server.config.live.tcp_keepalive.load(Ordering::Relaxed);
     if keepalive > 0 {
@@ -388,6 +403,11 @@ async fn accept_one(server: Arc<Server>, stream: TcpStream, peer: SocketAddr, mo
         let _ = tokio::io::AsyncWriteExt::write_all(&mut s, reason.as_bytes()).await;
         return;
     }
+    // Counted once accepted, as Redis does: a refused connection is only a rejected one.
+    server
+        .stats
+        .total_connections_received
+        .fetch_add(1, Ordering::Relaxed);
     let use_tls = match &mode {
         Mode::Plain => None,
         Mode::Tls(a) => Some(a.clone()),
@@ -435,6 +455,64 @@ fn refuse_reason(server: &Server, peer: &SocketAddr) -> Option<String> {
         );
     }
     None
+}
+
+/// The metrics thread: ends each CloudWatch period (`metrics-period` seconds, or at once when
+/// that setting changes) and writes its EMF document when `metrics-emf-file` is set.
+fn start_metrics(server: Arc<Server>) {
+    let period = |s: &Server| Duration::from_secs(s.config.get_i64("metrics-period").max(1) as u64);
+    std::thread::Builder::new()
+        .name("metrics".into())
+        .spawn(move || {
+            let mut shutdown = server.shutdown_signal();
+            let mut length = period(&server);
+            let mut started = Instant::now();
+            loop {
+                if shutdown.has_changed().unwrap_or(true) && *shutdown.borrow_and_update() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                let now_length = period(&server);
+                if now_length == length && started.elapsed() < length {
+                    continue;
+                }
+                length = now_length;
+                started = Instant::now();
+                let p = server.cloudwatch.close(&server);
+                write_emf(&server, &p);
+                server.cloudwatch.publish(p);
+            }
+        })
+        .expect("spawn metrics thread");
+}
+
+/// Appends a period's EMF document to `metrics-emf-file` (`-` = standard output).
+fn write_emf(server: &Server, p: &crate::metrics::cloudwatch::Period) {
+    use std::io::Write;
+    let cfg = &server.config;
+    let target = cfg.get("metrics-emf-file");
+    if target.is_empty() {
+        return;
+    }
+    let mut doc = crate::metrics::cloudwatch::emf(
+        p,
+        &cfg.get("cloudwatch-namespace"),
+        &cfg.get("cloudwatch-cluster-id"),
+        &cfg.get("cloudwatch-node-id"),
+    );
+    doc.push('\n');
+    let written = if target == "-" {
+        std::io::stdout().lock().write_all(doc.as_bytes())
+    } else {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&target)
+            .and_then(|mut f| f.write_all(doc.as_bytes()))
+    };
+    if let Err(e) = written {
+        tracing::warn!("Could not write the metrics to {target}: {e}");
+    }
 }
 
 /// The background thread: access clock, active expiry, rate sampling, memory peak.

@@ -1,0 +1,566 @@
+//! The metrics ElastiCache publishes to CloudWatch, under its names and units, computed from
+//! the same counters INFO shows (see `../shared/research/elasticache-spec.md`).
+//!
+//! Time is cut into periods of `metrics-period` seconds (60, as CloudWatch). At the end of
+//! each, a counter's metric is how much it grew during the period and a gauge's is its value
+//! then. The last completed period is what `INFO cloudwatch` prints and what the EMF writer
+//! ships. Since CONFIG RESETSTAT restarts the period's baseline from zero, the periods' counter
+//! values add up to the counter's total since the reset.
+
+use std::sync::atomic::Ordering;
+
+use parking_lot::Mutex;
+
+use super::host;
+use crate::command::table::{Command, CommandSpec, CALLS, READONLY, USEC, WRITE};
+use crate::server::Server;
+
+/// CloudWatch units (the subset these metrics use).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Percent,
+    Bytes,
+    Seconds,
+    Milliseconds,
+    Microseconds,
+    /// AWS documents "Number" and "Boolean", which CloudWatch itself does not accept.
+    None,
+}
+
+impl Unit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Percent => "Percent",
+            Unit::Bytes => "Bytes",
+            Unit::Seconds => "Seconds",
+            Unit::Milliseconds => "Milliseconds",
+            Unit::Microseconds => "Microseconds",
+            Unit::None => "None",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub unit: Unit,
+    pub value: f64,
+}
+
+impl Metric {
+    /// A sample at the period's end (not a count over the period, nor an average of one).
+    pub fn is_gauge(&self) -> bool {
+        GAUGES.contains(&self.name)
+    }
+}
+
+/// The metrics that are point samples; every other is computed over the period.
+pub const GAUGES: &[&str] = &[
+    "CurrConnections",
+    "BlockedConnections",
+    "CurrItems",
+    "CurrVolatileItems",
+    "BytesUsedForCache",
+    "UsedMemoryDataset",
+    "DatabaseMemoryUsagePercentage",
+    "DatabaseMemoryUsageCountedForEvictPercentage",
+    "DatabaseCapacityUsagePercentage",
+    "DatabaseCapacityUsageCountedForEvictPercentage",
+    "MemoryFragmentationRatio",
+    "AllocatorFragmentationBytes",
+    "AllocatorFragmentationRatio",
+    "DB0AverageTTL",
+    "IsMaster",
+    "SaveInProgress",
+    "PubSubChannels",
+    "PubSubShardChannels",
+    "KeysTracked",
+    "FreeableMemory",
+    "SwapUsage",
+];
+
+/// The per-command-type groups, summed from commandstats (a command may be in several:
+/// GET is in GetTypeCmds and StringBasedCmds). Each also has a `...Latency`: the average
+/// execution time of the group's calls in the period, in microseconds.
+pub const GROUPS: [(&str, &str); 15] = [
+    ("GetTypeCmds", "GetTypeCmdsLatency"),
+    ("SetTypeCmds", "SetTypeCmdsLatency"),
+    ("KeyBasedCmds", "KeyBasedCmdsLatency"),
+    ("StringBasedCmds", "StringBasedCmdsLatency"),
+    ("HashBasedCmds", "HashBasedCmdsLatency"),
+    ("ListBasedCmds", "ListBasedCmdsLatency"),
+    ("SetBasedCmds", "SetBasedCmdsLatency"),
+    ("SortedSetBasedCmds", "SortedSetBasedCmdsLatency"),
+    ("GeoSpatialBasedCmds", "GeoSpatialBasedCmdsLatency"),
+    ("HyperLogLogBasedCmds", "HyperLogLogBasedCmdsLatency"),
+    ("PubSubBasedCmds", "PubSubBasedCmdsLatency"),
+    ("StreamBasedCmds", "StreamBasedCmdsLatency"),
+    ("EvalBasedCmds", "EvalBasedCmdsLatency"),
+    ("ClusterBasedCmds", "ClusterBasedCmdsLatency"),
+    ("NonKeyTypeCmds", "NonKeyTypeCmdsLatency"),
+];
+
+/// The groups a command counts in, as a bit set over [`GROUPS`]. A subcommand without a
+/// group of its own takes its container's.
+pub fn groups_of(spec: &CommandSpec, parent: Option<&CommandSpec>) -> u32 {
+    let group = if spec.group.is_empty() {
+        parent.map_or("", |p| p.group)
+    } else {
+        spec.group
+    };
+    let top = parent.unwrap_or(spec);
+    let mut g = 0u32;
+    let mut set = |i: usize| g |= 1 << i;
+    if spec.flags & READONLY != 0 {
+        set(0);
+    }
+    if spec.flags & WRITE != 0 {
+        set(1);
+    }
+    let has_keys = spec.first_key > 0;
+    match group {
+        "generic" if has_keys => set(2),
+        "string" | "bitmap" => set(3),
+        "hash" => set(4),
+        "list" => set(5),
+        "set" => set(6),
+        "sorted-set" => set(7),
+        "geo" => set(8),
+        "hyperloglog" => set(9),
+        "pubsub" => set(10),
+        "stream" => set(11),
+        _ => {}
+    }
+    if matches!(top.name, "eval" | "evalsha") {
+        set(12);
+    }
+    if top.name == "cluster" {
+        set(13);
+    }
+    if !has_keys {
+        set(14);
+    }
+    g
+}
+
+/// Counters CONFIG RESETSTAT zeroes.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Engine {
+    hits: u64,
+    misses: u64,
+    evicted: u64,
+    expired: u64,
+    connections: u64,
+    rejected: u64,
+    processed: u64,
+    errors: u64,
+    auth_failures: u64,
+    calls: [u64; GROUPS.len()],
+    usec: [u64; GROUPS.len()],
+}
+
+/// Everything cumulative, read at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Sample {
+    engine: Engine,
+    host: host::Counters,
+    cpu_us: u64,
+    mono_us: u64,
+    wall_ms: u64,
+}
+
+fn sample(server: &Server) -> Sample {
+    let ks = server.keyspace.stats();
+    let st = &server.stats;
+    let ld = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let mut engine = Engine {
+        hits: ks.hits,
+        misses: ks.misses,
+        evicted: ks.evicted,
+        expired: ks.expired,
+        connections: ld(&st.total_connections_received),
+        rejected: ld(&st.rejected_connections),
+        processed: ld(&st.total_commands_processed),
+        errors: ld(&st.total_error_replies),
+        auth_failures: ld(&st.acl_access_denied_auth),
+        ..Engine::default()
+    };
+    let mut add = |c: &Command, parent: Option<&CommandSpec>| {
+        let g = groups_of(c.spec, parent);
+        if g == 0 {
+            return;
+        }
+        let (calls, usec) = (c.stats.get(CALLS), c.stats.get(USEC));
+        for i in 0..GROUPS.len() {
+            if g & (1 << i) != 0 {
+                engine.calls[i] += calls;
+                engine.usec[i] += usec;
+            }
+        }
+    };
+    for c in server.commands.all() {
+        add(c, None);
+        for s in c.subcommands() {
+            add(s, Some(c.spec));
+        }
+    }
+    Sample {
+        engine,
+        host: host::counters(),
+        cpu_us: host::process_cpu_us(),
+        mono_us: crate::engine::mono_us(),
+        wall_ms: crate::engine::now_ms(),
+    }
+}
+
+/// The cumulative counters behind the per-type command counts and the host's network
+/// metrics, under their CloudWatch names (for `/metrics`, where counters are cumulative).
+pub fn cumulative(server: &Server) -> Vec<(&'static str, u64)> {
+    let s = sample(server);
+    let mut v: Vec<(&'static str, u64)> = GROUPS
+        .iter()
+        .zip(s.engine.calls)
+        .map(|((name, _), n)| (*name, n))
+        .collect();
+    v.extend([
+        ("NetworkBytesIn", s.host.rx_bytes),
+        ("NetworkBytesOut", s.host.tx_bytes),
+        ("NetworkPacketsIn", s.host.rx_packets),
+        ("NetworkPacketsOut", s.host.tx_packets),
+    ]);
+    v
+}
+
+/// One completed period and its metrics.
+#[derive(Clone, Debug)]
+pub struct Period {
+    /// Unix milliseconds at its end (the EMF timestamp).
+    pub end_ms: u64,
+    pub seconds: f64,
+    pub metrics: Vec<Metric>,
+}
+
+impl Period {
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.metrics
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.value)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    prev: Option<Sample>,
+    last: Option<Period>,
+}
+
+/// Keeps the baseline of the running period and the last completed one.
+#[derive(Default)]
+pub struct Recorder {
+    state: Mutex<State>,
+}
+
+impl Recorder {
+    /// Starts a period now.
+    pub fn start(&self, server: &Server) {
+        self.state.lock().prev = Some(sample(server));
+    }
+
+    /// Ends the running period, starts the next, and returns the metrics of the one ended.
+    /// INFO shows it once it is [`Recorder::publish`]ed (after the EMF writer has it).
+    pub fn close(&self, server: &Server) -> Period {
+        let now = sample(server);
+        let prev = self.state.lock().prev.replace(now).unwrap_or(now);
+        Period {
+            end_ms: now.wall_ms,
+            seconds: now.mono_us.saturating_sub(prev.mono_us) as f64 / 1e6,
+            metrics: compute(server, &prev, &now),
+        }
+    }
+
+    pub fn publish(&self, period: Period) {
+        self.state.lock().last = Some(period);
+    }
+
+    /// CONFIG RESETSTAT: the engine counters restart from zero, and so does the baseline.
+    pub fn reset(&self) {
+        if let Some(prev) = self.state.lock().prev.as_mut() {
+            prev.engine = Engine::default();
+        }
+    }
+
+    pub fn last(&self) -> Option<Period> {
+        self.state.lock().last.clone()
+    }
+}
+
+// One metric per line reads as the table it is.
+#[rustfmt::skip]
+fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
+    let mut out = Vec::with_capacity(80);
+    let mut put =
+        |name: &'static str, unit: Unit, value: f64| out.push(Metric { name, unit, value });
+    let (a, b) = (&prev.engine, &now.engine);
+    let d = |x: u64, y: u64| y.saturating_sub(x) as f64;
+    let pct = |part: f64, whole: f64| {
+        if whole > 0.0 {
+            100.0 * part / whole
+        } else {
+            0.0
+        }
+    };
+
+    // Counters: growth during the period.
+    let (hits, misses) = (d(a.hits, b.hits), d(a.misses, b.misses));
+    put("CacheHits", Unit::Count, hits);
+    put("CacheMisses", Unit::Count, misses);
+    // No lookups, no hit rate: a datapoint of 0 would fire `CacheHitRate < 80` alarms.
+    if hits + misses > 0.0 {
+        put("CacheHitRate", Unit::Percent, pct(hits, hits + misses));
+    }
+    put("Evictions", Unit::Count, d(a.evicted, b.evicted));
+    put("Reclaimed", Unit::Count, d(a.expired, b.expired));
+    put("NewConnections", Unit::Count, d(a.connections, b.connections));
+    put("RejectedConnections", Unit::Count, d(a.rejected, b.rejected));
+    put("ProcessedCommands", Unit::Count, d(a.processed, b.processed));
+    put("ErrorCount", Unit::Count, d(a.errors, b.errors));
+    put("AuthenticationFailures", Unit::Count, d(a.auth_failures, b.auth_failures));
+    // Only the default user exists: no ACL rule can deny a command, key or channel.
+    put("CommandAuthorizationFailures", Unit::Count, 0.0);
+    put("KeyAuthorizationFailures", Unit::Count, 0.0);
+    put("ChannelAuthorizationFailures", Unit::Count, 0.0);
+    // No replicas yet: nothing is sent to them.
+    put("ReplicationBytes", Unit::Bytes, 0.0);
+    put("ActiveDefragHits", Unit::None, 0.0);
+    for (i, (name, latency)) in GROUPS.iter().enumerate() {
+        let calls = d(a.calls[i], b.calls[i]);
+        put(name, Unit::Count, calls);
+        if calls > 0.0 {
+            put(latency, Unit::Microseconds, d(a.usec[i], b.usec[i]) / calls);
+        }
+    }
+    let wall_us = now.mono_us.saturating_sub(prev.mono_us) as f64;
+    // The engine runs on the process's threads; its CPU over the period's wall time, as a
+    // share of one core (Redis's main thread is one core too).
+    put("EngineCPUUtilization", Unit::Percent, pct(d(prev.cpu_us, now.cpu_us), wall_us));
+
+    // Gauges: the value at the end of the period.
+    let mem = server.memory_breakdown();
+    let m = mem.m;
+    let maxmemory = server.config.live.maxmemory.load(Ordering::Relaxed);
+    let (available, swap, total) = host::memory();
+    // ElastiCache always has a limit; without one, the machine's memory is the limit.
+    let limit = if maxmemory > 0 { maxmemory } else { total } as f64;
+    let (mut keys, mut volatile) = (0usize, 0usize);
+    for db in server.keyspace.dbs() {
+        keys += db.len();
+        volatile += db.volatile_len();
+    }
+    let used = m.allocated as f64;
+    // Client buffers are what Redis leaves out of the eviction count (mem_not_counted_for_evict
+    // holds replication and AOF buffers, of which there are none yet).
+    let counted = used;
+    put("CurrConnections", Unit::Count, server.clients.len() as f64);
+    put("BlockedConnections", Unit::Count, server.blocking.blocked_clients() as f64);
+    put("CurrItems", Unit::Count, keys as f64);
+    put("CurrVolatileItems", Unit::Count, volatile as f64);
+    put("BytesUsedForCache", Unit::Bytes, used);
+    put("UsedMemoryDataset", Unit::Bytes, mem.dataset as f64);
+    put("DatabaseMemoryUsagePercentage", Unit::Percent, pct(used, limit));
+    put("DatabaseMemoryUsageCountedForEvictPercentage", Unit::Percent, pct(counted, limit));
+    put("DatabaseCapacityUsagePercentage", Unit::Percent, pct(used, limit));
+    put("DatabaseCapacityUsageCountedForEvictPercentage", Unit::Percent, pct(counted, limit));
+    put("MemoryFragmentationRatio", Unit::None, super::memory::ratio(m.rss, m.allocated));
+    put("AllocatorFragmentationBytes", Unit::Bytes, m.active as f64 - m.allocated as f64);
+    put("AllocatorFragmentationRatio", Unit::None, super::memory::ratio(m.active, m.allocated));
+    put("DB0AverageTTL", Unit::Milliseconds, server.keyspace.db(0).avg_ttl() as f64);
+    put("IsMaster", Unit::Count, 1.0);
+    put("SaveInProgress", Unit::None, 0.0);
+    let [channels, _patterns, shard] = server.pubsub.counts();
+    put("PubSubChannels", Unit::Count, channels as f64);
+    put("PubSubShardChannels", Unit::Count, shard as f64);
+    put("KeysTracked", Unit::Count, 0.0);
+
+    // The host.
+    let (h0, h1) = (&prev.host, &now.host);
+    put("CPUUtilization", Unit::Percent, pct(d(h0.cpu_busy, h1.cpu_busy), d(h0.cpu_total, h1.cpu_total)));
+    put("FreeableMemory", Unit::Bytes, available as f64);
+    put("SwapUsage", Unit::Bytes, swap as f64);
+    put("NetworkBytesIn", Unit::Bytes, d(h0.rx_bytes, h1.rx_bytes));
+    put("NetworkBytesOut", Unit::Bytes, d(h0.tx_bytes, h1.tx_bytes));
+    put("NetworkPacketsIn", Unit::Count, d(h0.rx_packets, h1.rx_packets));
+    put("NetworkPacketsOut", Unit::Count, d(h0.tx_packets, h1.tx_packets));
+    out
+}
+
+/// A metric's value as INFO, EMF and /metrics print it: integers without a fraction, others
+/// in the shortest form that reads back exactly (small durations in seconds stay visible).
+pub fn format_value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else if v.is_finite() {
+        format!("{v}")
+    } else {
+        "0".to_string()
+    }
+}
+
+/// `INFO cloudwatch`: the last completed period, one `Name:value` per line.
+pub fn render_info(server: &Server, o: &mut String) {
+    use std::fmt::Write;
+    o.push_str("# Cloudwatch\r\n");
+    if let Some(p) = server.cloudwatch.last() {
+        let _ = write!(
+            o,
+            "period_end_ms:{}\r\nperiod_seconds:{:.3}\r\n",
+            p.end_ms, p.seconds
+        );
+        for m in &p.metrics {
+            let _ = write!(o, "{}:{}\r\n", m.name, format_value(m.value));
+        }
+    }
+}
+
+/// One CloudWatch Embedded Metric Format document for a period, on one line.
+pub fn emf(period: &Period, namespace: &str, cluster: &str, node: &str) -> String {
+    use std::fmt::Write;
+    let mut o = String::with_capacity(4096);
+    let _ = write!(
+        o,
+        "{{\"_aws\":{{\"Timestamp\":{},\"CloudWatchMetrics\":[{{\"Namespace\":{},\
+         \"Dimensions\":[[\"CacheClusterId\",\"CacheNodeId\"],[\"CacheClusterId\"]],\"Metrics\":[",
+        period.end_ms,
+        json_str(namespace)
+    );
+    for (i, m) in period.metrics.iter().enumerate() {
+        if i > 0 {
+            o.push(',');
+        }
+        let _ = write!(
+            o,
+            "{{\"Name\":\"{}\",\"Unit\":\"{}\"}}",
+            m.name,
+            m.unit.name()
+        );
+    }
+    let _ = write!(
+        o,
+        "]}}]}},\"CacheClusterId\":{},\"CacheNodeId\":{},\"PeriodSeconds\":{:.3}",
+        json_str(cluster),
+        json_str(node),
+        period.seconds
+    );
+    for m in &period.metrics {
+        let _ = write!(o, ",\"{}\":{}", m.name, format_value(m.value));
+    }
+    o.push('}');
+    o
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::table::FAST;
+
+    fn spec(name: &'static str, flags: u32, first_key: i32, group: &'static str) -> CommandSpec {
+        let handler: crate::command::Handler = |_, _| Ok(());
+        CommandSpec::new(name, 2, flags, handler)
+            .keys(first_key, first_key, 1)
+            .doc(group, "1.0.0", "", "")
+    }
+
+    fn names(g: u32) -> Vec<&'static str> {
+        (0..GROUPS.len())
+            .filter(|i| g & (1 << i) != 0)
+            .map(|i| GROUPS[i].0)
+            .collect()
+    }
+
+    #[test]
+    fn commands_fall_in_aws_groups() {
+        let get = spec("get", READONLY | FAST, 1, "string");
+        assert_eq!(
+            names(groups_of(&get, None)),
+            ["GetTypeCmds", "StringBasedCmds"]
+        );
+        let del = spec("del", WRITE, 1, "generic");
+        assert_eq!(
+            names(groups_of(&del, None)),
+            ["SetTypeCmds", "KeyBasedCmds"]
+        );
+        let dbsize = spec("dbsize", READONLY, 0, "server");
+        assert_eq!(
+            names(groups_of(&dbsize, None)),
+            ["GetTypeCmds", "NonKeyTypeCmds"]
+        );
+        let publish = spec("publish", 0, 0, "pubsub");
+        assert_eq!(
+            names(groups_of(&publish, None)),
+            ["PubSubBasedCmds", "NonKeyTypeCmds"]
+        );
+        let setbit = spec("setbit", WRITE, 1, "bitmap");
+        assert_eq!(
+            names(groups_of(&setbit, None)),
+            ["SetTypeCmds", "StringBasedCmds"]
+        );
+    }
+
+    #[test]
+    fn emf_is_one_json_line_with_its_dimensions() {
+        let p = Period {
+            end_ms: 1_767_225_600_000,
+            seconds: 60.0,
+            metrics: vec![
+                Metric {
+                    name: "CacheHits",
+                    unit: Unit::Count,
+                    value: 70.0,
+                },
+                Metric {
+                    name: "CacheHitRate",
+                    unit: Unit::Percent,
+                    value: 70.0,
+                },
+                Metric {
+                    name: "MemoryFragmentationRatio",
+                    unit: Unit::None,
+                    value: 1.25,
+                },
+            ],
+        };
+        let doc = emf(&p, "ns", "c\"1", "0001");
+        assert!(!doc.contains('\n'));
+        assert!(doc.starts_with("{\"_aws\":{\"Timestamp\":1767225600000,"));
+        assert!(doc.contains("\"CacheClusterId\":\"c\\\"1\",\"CacheNodeId\":\"0001\""));
+        assert!(doc.contains("{\"Name\":\"CacheHitRate\",\"Unit\":\"Percent\"}"));
+        assert!(doc
+            .ends_with(",\"CacheHits\":70,\"CacheHitRate\":70,\"MemoryFragmentationRatio\":1.25}"));
+    }
+
+    #[test]
+    fn values_print_as_cloudwatch_takes_them() {
+        assert_eq!(format_value(3.0), "3");
+        assert_eq!(format_value(0.5), "0.5");
+        assert_eq!(format_value(0.000012), "0.000012");
+        assert_eq!(format_value(f64::NAN), "0");
+        assert_eq!(format_value(-8.0), "-8");
+    }
+}

@@ -1,0 +1,227 @@
+//! The CloudWatch-named metrics: known traffic in one period, then the same numbers in INFO, in
+//! `INFO cloudwatch`, in `/metrics` (parsed by Prometheus's own Python parser) and in the EMF
+//! document (parsed as JSON).
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{ferrocache, free_port, python, Raw};
+
+fn fields(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.trim_end_matches('\r').split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn info(c: &mut Raw, section: &str) -> HashMap<String, String> {
+    let r = c.cmd(&["INFO", section]);
+    // A bulk string: drop its length line.
+    fields(r.split_once("\r\n").map_or("", |(_, body)| body))
+}
+
+fn num(m: &HashMap<String, String>, k: &str) -> f64 {
+    m.get(k)
+        .unwrap_or_else(|| panic!("{k} missing from {m:?}"))
+        .parse()
+        .unwrap()
+}
+
+fn http_get(port: u16, path: &str) -> (String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut r = String::new();
+    s.read_to_string(&mut r).unwrap();
+    let (head, body) = r.split_once("\r\n\r\n").unwrap();
+    (head.to_string(), body.to_string())
+}
+
+/// Ends the running period (changing `metrics-period` does) and waits until INFO shows it.
+fn close_period(c: &mut Raw, seconds: &str) -> HashMap<String, String> {
+    let before = info(c, "cloudwatch").get("period_end_ms").cloned();
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "metrics-period", seconds]),
+        "+OK\r\n"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let cw = info(c, "cloudwatch");
+        if cw.get("period_end_ms") != before.as_ref() {
+            return cw;
+        }
+        assert!(Instant::now() < deadline, "the period did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn known_traffic_in_every_surface() {
+    let metrics_port = free_port();
+    let dir = common::temp_dir("emf");
+    let emf = dir.join("metrics.jsonl");
+    let s = ferrocache(&[
+        "--metrics-period",
+        "3600",
+        "--metrics-port",
+        &metrics_port.to_string(),
+        "--metrics-emf-file",
+        emf.to_str().unwrap(),
+        "--cloudwatch-cluster-id",
+        "cache-0001-001",
+        "--cloudwatch-node-id",
+        "0001",
+    ]);
+    let mut c = Raw::connect(s.port);
+    // The period that covers start-up ends here; the next starts from zeroed counters.
+    close_period(&mut c, "3599");
+    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
+
+    // 70 hits and 30 misses.
+    for i in 0..10 {
+        assert_eq!(c.cmd(&["SET", &format!("k{i}"), "v"]), "+OK\r\n");
+    }
+    for i in 0..70 {
+        assert_eq!(c.cmd(&["GET", &format!("k{}", i % 10)]), "$1\r\nv\r\n");
+    }
+    for i in 0..30 {
+        assert_eq!(c.cmd(&["GET", &format!("missing{i}")]), "$-1\r\n");
+    }
+    // 3 keys reclaimed by active expiry (nobody reads them, so no extra misses).
+    for i in 0..3 {
+        c.cmd(&["SET", &format!("short{i}"), "v", "PX", "1"]);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while num(&info(&mut c, "stats"), "expired_keys") < 3.0 {
+        assert!(Instant::now() < deadline, "keys did not expire");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // 2 rejected connections: no room above this one client.
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxclients", "1"]), "+OK\r\n");
+    for _ in 0..2 {
+        let mut extra = Raw::connect(s.port);
+        assert!(extra
+            .read_reply()
+            .starts_with("-ERR max number of clients reached"));
+    }
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxclients", "10000"]), "+OK\r\n");
+    // 1 failed authentication.
+    assert!(c
+        .cmd(&["AUTH", "someone", "wrong"])
+        .starts_with("-WRONGPASS"));
+    // Evictions: a limit just above what is used, then writes past it.
+    let used = num(&info(&mut c, "memory"), "used_memory");
+    let limit = (used as u64 + 200_000).to_string();
+    c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+    c.cmd(&["CONFIG", "SET", "maxmemory", &limit]);
+    let big = "x".repeat(10_000);
+    for i in 0..100 {
+        assert_eq!(c.cmd(&["SET", &format!("big{i}"), &big]), "+OK\r\n");
+    }
+    c.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    let stats = info(&mut c, "stats");
+    let evicted = num(&stats, "evicted_keys");
+    assert!(evicted > 0.0);
+    let keys = c.cmd(&["DBSIZE"]);
+    let dbsize: f64 = keys.trim_start_matches(':').trim().parse().unwrap();
+
+    // INFO, as Redis counts.
+    assert_eq!(num(&stats, "keyspace_hits"), 70.0);
+    assert_eq!(num(&stats, "keyspace_misses"), 30.0);
+    assert_eq!(num(&stats, "expired_keys"), 3.0);
+    assert_eq!(num(&stats, "rejected_connections"), 2.0);
+    assert_eq!(num(&stats, "acl_access_denied_auth"), 1.0);
+
+    // The period that holds exactly that traffic.
+    let cw = close_period(&mut c, "3600");
+    assert_eq!(num(&cw, "CacheHits"), 70.0);
+    assert_eq!(num(&cw, "CacheMisses"), 30.0);
+    assert_eq!(num(&cw, "CacheHitRate"), 70.0);
+    assert_eq!(num(&cw, "Reclaimed"), 3.0);
+    assert_eq!(num(&cw, "RejectedConnections"), 2.0);
+    // Refused connections are not new ones (as Redis counts total_connections_received).
+    assert_eq!(num(&cw, "NewConnections"), 0.0);
+    assert_eq!(num(&cw, "AuthenticationFailures"), 1.0);
+    assert_eq!(num(&cw, "Evictions"), evicted);
+    assert_eq!(num(&cw, "CurrItems"), dbsize);
+    assert_eq!(num(&cw, "CurrConnections"), 1.0);
+    // 100 GETs and the DBSIZE are reads; the GETs and 113 SETs are string commands.
+    assert_eq!(num(&cw, "GetTypeCmds"), 101.0);
+    assert_eq!(num(&cw, "StringBasedCmds"), 213.0);
+    assert!(num(&cw, "StringBasedCmdsLatency") > 0.0);
+    assert_eq!(num(&cw, "ErrorCount"), 1.0);
+    assert!(num(&cw, "BytesUsedForCache") > 0.0);
+    assert!(
+        !cw.contains_key("HashBasedCmdsLatency"),
+        "no latency without calls"
+    );
+    assert_eq!(num(&cw, "IsMaster"), 1.0);
+
+    // /metrics and the EMF document, read by their own parsers.
+    let (head, _) = http_get(metrics_port, "/nothing");
+    assert!(head.starts_with("HTTP/1.1 404"));
+    let script = format!(
+        "{}/tests/python/metrics_scrape.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = Command::new(python())
+        .args([
+            &script,
+            &metrics_port.to_string(),
+            emf.to_str().unwrap(),
+            &evicted.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "metrics_scrape.py failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn periods_add_up_to_the_totals() {
+    let dir = common::temp_dir("emf");
+    let emf = dir.join("metrics.jsonl");
+    let s = ferrocache(&[
+        "--metrics-period",
+        "1",
+        "--metrics-emf-file",
+        emf.to_str().unwrap(),
+    ]);
+    let mut c = Raw::connect(s.port);
+    c.cmd(&["CONFIG", "RESETSTAT"]);
+    let started = Instant::now();
+    let mut n = 0;
+    // Misses spread over about three periods.
+    while started.elapsed() < Duration::from_millis(2500) {
+        c.cmd(&["GET", "nothing"]);
+        n += 1;
+    }
+    close_period(&mut c, "2");
+    let misses = num(&info(&mut c, "stats"), "keyspace_misses");
+    assert_eq!(misses, n as f64);
+    // Sum CacheMisses over the documents written since the reset: the documents are whole
+    // lines of JSON, summed here without a JSON library by their flat "Name":value members.
+    let text = std::fs::read_to_string(&emf).unwrap();
+    let docs: Vec<&str> = text.lines().collect();
+    assert!(docs.len() >= 3, "{} documents", docs.len());
+    let value = |doc: &str, name: &str| -> f64 {
+        let key = format!(",\"{name}\":");
+        let at = doc.rfind(&key).unwrap() + key.len();
+        doc[at..].split([',', '}']).next().unwrap().parse().unwrap()
+    };
+    // The first document may hold misses from before the reset only if it ended before it;
+    // RESETSTAT zeroes the running period's baseline, so every document counts after it.
+    let total: f64 = docs.iter().map(|d| value(d, "CacheMisses")).sum();
+    assert_eq!(total, misses);
+    let _ = std::fs::remove_dir_all(&dir);
+}
