@@ -2161,3 +2161,34 @@ fn glob_patterns_match_redis() {
 fn compare_sorted(scripts: &str) {
     run_compare(scripts, &[], true);
 }
+
+#[test]
+fn slowlog_and_latency() {
+    compare(
+        r#"
+        SLOWLOG RESET
+        SLOWLOG LEN
+        SLOWLOG GET
+        SLOWLOG GET 0
+        SLOWLOG GET -2
+        SLOWLOG GET x
+        SLOWLOG LEN extra
+        SLOWLOG NOPE
+        SLOWLOG
+        LATENCY RESET
+        LATENCY RESET command expire-cycle
+        LATENCY LATEST
+        LATENCY HISTORY command
+        LATENCY HISTORY
+        LATENCY NOPE
+        CONFIG SET slowlog-max-len -1
+        CONFIG SET latency-tracking maybe
+        CONFIG SET latency-tracking-info-percentiles "50 101"
+        CONFIG GET slowlog-log-slower-than
+        CONFIG GET slowlog-max-len
+        CONFIG GET latency-monitor-threshold
+        CONFIG GET latency-tracking
+        CONFIG GET latency-tracking-info-percentiles
+        "#,
+    );
+}

@@ -225,3 +225,93 @@ fn periods_add_up_to_the_totals() {
     assert_eq!(total, misses);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn slowlog_records_slow_commands() {
+    let s = ferrocache(&["--slowlog-log-slower-than", "0", "--slowlog-max-len", "3"]);
+    let mut c = Raw::connect(s.port);
+    c.cmd(&["CLIENT", "SETNAME", "app"]);
+    c.cmd(&["SLOWLOG", "RESET"]);
+    let long = "v".repeat(200);
+    c.cmd(&["SET", "k", &long]);
+    c.cmd(&["AUTH", "default", "secret"]);
+    // Newest first; AUTH's arguments never reach the log; a long argument is cut at 128 bytes.
+    let r = c.cmd(&["SLOWLOG", "GET", "2"]);
+    let auth = r
+        .find("$4\r\nAUTH\r\n$10\r\n(redacted)\r\n$10\r\n(redacted)\r\n")
+        .unwrap();
+    let set = r
+        .find("$3\r\nSET\r\n$1\r\nk\r\n$147\r\n")
+        .expect("SET with its value cut");
+    assert!(auth < set);
+    assert!(r.contains("... (72 more bytes)"));
+    assert!(r.contains("$3\r\napp\r\n"));
+    assert!(r.contains("127.0.0.1:"));
+    // The log keeps slowlog-max-len entries, and a lowered limit applies at once.
+    for i in 0..5 {
+        c.cmd(&["GET", &format!("x{i}")]);
+    }
+    assert_eq!(c.cmd(&["SLOWLOG", "LEN"]), ":3\r\n");
+    c.cmd(&["CONFIG", "SET", "slowlog-max-len", "1"]);
+    assert_eq!(c.cmd(&["SLOWLOG", "LEN"]), ":1\r\n");
+    // Negative: nothing is logged.
+    c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "-1"]);
+    c.cmd(&["SLOWLOG", "RESET"]);
+    c.cmd(&["GET", "x"]);
+    assert_eq!(c.cmd(&["SLOWLOG", "LEN"]), ":0\r\n");
+}
+
+#[test]
+fn latency_monitor_and_histograms() {
+    let s = ferrocache(&[]);
+    let mut c = Raw::connect(s.port);
+    // Off by default: a 50 ms command is no spike.
+    c.cmd(&["DEBUG", "SLEEP", "0.05"]);
+    assert_eq!(c.cmd(&["LATENCY", "LATEST"]), "*0\r\n");
+    c.cmd(&["CONFIG", "SET", "latency-monitor-threshold", "20"]);
+    c.cmd(&["DEBUG", "SLEEP", "0.05"]);
+    c.cmd(&["GET", "fast"]);
+    let latest = c.cmd(&["LATENCY", "LATEST"]);
+    assert!(
+        latest.starts_with("*1\r\n*4\r\n$7\r\ncommand\r\n:"),
+        "{latest}"
+    );
+    let ms: Vec<i64> = latest
+        .split("\r\n")
+        .filter_map(|l| l.strip_prefix(':')?.parse().ok())
+        .collect();
+    assert!(ms[1] >= 50 && ms[2] >= ms[1], "{ms:?}");
+    let history = c.cmd(&["LATENCY", "HISTORY", "command"]);
+    assert!(history.starts_with("*1\r\n*2\r\n:"), "{history}");
+    assert!(c.cmd(&["LATENCY", "DOCTOR"]).contains("command: 1 spikes"));
+    // The slow DEBUG shows in commandstats too, as in Redis.
+    let stats = info(&mut c, "commandstats");
+    let debug = stats.get("cmdstat_debug").unwrap();
+    let usec: u64 = debug.split(['=', ',']).nth(3).unwrap().parse().unwrap();
+    assert!(usec >= 100_000, "{debug}");
+    assert_eq!(c.cmd(&["LATENCY", "RESET"]), ":1\r\n");
+    assert_eq!(c.cmd(&["LATENCY", "LATEST"]), "*0\r\n");
+
+    // Per-command latency: 200 GETs in the histogram and in INFO latencystats.
+    for _ in 0..199 {
+        c.cmd(&["GET", "fast"]);
+    }
+    let h = c.cmd(&["LATENCY", "HISTOGRAM", "get"]);
+    assert!(
+        h.starts_with("*2\r\n$3\r\nget\r\n*4\r\n$5\r\ncalls\r\n:200\r\n$14\r\nhistogram_usec\r\n"),
+        "{h}"
+    );
+    assert!(
+        h.trim_end().ends_with(":200"),
+        "cumulative to every call: {h}"
+    );
+    let ls = info(&mut c, "latencystats");
+    let get = ls.get("latency_percentiles_usec_get").unwrap();
+    assert!(get.starts_with("p50=") && get.contains(",p99=") && get.contains(",p99.9="));
+    c.cmd(&["CONFIG", "SET", "latency-tracking-info-percentiles", "90"]);
+    let ls = info(&mut c, "latencystats");
+    assert!(ls["latency_percentiles_usec_get"].starts_with("p90="));
+    assert!(!ls["latency_percentiles_usec_get"].contains(','));
+    c.cmd(&["CONFIG", "RESETSTAT"]);
+    assert!(!info(&mut c, "latencystats").contains_key("latency_percentiles_usec_get"));
+}

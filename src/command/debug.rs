@@ -37,7 +37,13 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let n = argv.len();
     if is(sub, "SLEEP") && n == 3 {
         let secs = args::float(argv[2]).unwrap_or(0.0).max(0.0);
-        ctx.client.sleep = Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
+        let d = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
+        ctx.client.sleep = Some(d);
+        // The connection sleeps after the command (without stalling the server), but the
+        // command's duration includes it, as in Redis: commandstats, SLOWLOG and LATENCY see it.
+        ctx.started = ctx
+            .started
+            .saturating_sub(d.as_micros().min(u64::MAX as u128) as u64);
         ctx.out.ok();
     } else if is(sub, "POPULATE") && (3..=5).contains(&n) {
         populate(ctx, &argv[2..])?;

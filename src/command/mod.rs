@@ -21,6 +21,7 @@ pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod slowlog;
 pub mod sort;
 pub mod stream_claims;
 pub mod stream_groups;
@@ -338,6 +339,7 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     ctx.started = ended;
     cmd.stats.add(table::CALLS, 1);
     cmd.stats.add(table::USEC, usec);
+    record_latency(ctx, cmd, argv, usec);
     if spec.flags & table::WRITE != 0 && result.is_ok() && changed {
         ctx.server.stats.dirty.add(0, 1);
     }
@@ -352,6 +354,48 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         mark
     };
     finish_reply_mode(ctx, mark);
+}
+
+/// Feeds the latency histogram, SLOWLOG and LATENCY; below their thresholds a command costs
+/// a few relaxed loads and compares.
+fn record_latency(ctx: &mut Ctx, cmd: &table::Command, argv: &[&[u8]], usec: u64) {
+    let live = &ctx.server.config.live;
+    if live.latency_tracking.load(Ordering::Relaxed) {
+        let h = cmd.hist.get_or_init(Default::default);
+        h.add(crate::metrics::histogram::bucket(usec), 1);
+    }
+    let flags = cmd.spec.flags;
+    let slower = live.slowlog_slower_than.load(Ordering::Relaxed);
+    if slower >= 0 && usec >= slower as u64 && flags & table::SKIP_SLOWLOG == 0 {
+        // Passwords never reach the log.
+        let redact = match cmd.spec.name {
+            "auth" => Some(1),
+            "hello" => argv
+                .iter()
+                .position(|a| a.eq_ignore_ascii_case(b"auth"))
+                .map(|i| i + 1),
+            _ => None,
+        };
+        let entry = crate::metrics::slowlog::Entry {
+            id: 0,
+            time: ctx.now / 1000,
+            usec,
+            args: crate::metrics::slowlog::trimmed_args(argv, redact),
+            addr: ctx.client.handle.addr.clone(),
+            name: ctx.client.handle.name.lock().clone(),
+        };
+        let max = live.slowlog_max_len.load(Ordering::Relaxed) as usize;
+        ctx.server.slowlog.push(entry, max);
+    }
+    let threshold = live.latency_threshold_ms.load(Ordering::Relaxed);
+    if threshold > 0 && usec / 1000 >= threshold {
+        let event = if flags & table::FAST != 0 {
+            "fast-command"
+        } else {
+            "command"
+        };
+        ctx.server.latency.add(event, ctx.now / 1000, usec / 1000);
+    }
 }
 
 /// The top-level command's name (a container's, for a subcommand).

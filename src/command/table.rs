@@ -198,6 +198,8 @@ pub struct Command {
     /// Index into [`CommandTable::all`], stored as a client's last command.
     pub id: u32,
     pub stats: CmdStats,
+    /// Latency histogram, made at the first call (most commands are never called).
+    pub hist: std::sync::OnceLock<Box<crate::metrics::histogram::Histogram>>,
     subs: Vec<Command>,
 }
 
@@ -235,6 +237,7 @@ impl CommandTable {
                 fullname,
                 id: names.len() as u32 - 1,
                 stats: CmdStats::default(),
+                hist: std::sync::OnceLock::new(),
                 subs: Vec::new(),
             }
         };
@@ -290,6 +293,9 @@ impl CommandTable {
     pub fn reset_stats(&self) {
         for c in self.iter_all() {
             c.stats.reset();
+            if let Some(h) = c.hist.get() {
+                h.reset();
+            }
         }
     }
 }

@@ -41,6 +41,13 @@ pub struct Live {
     pub pubsub_soft_secs: AtomicU64,
     pub query_buffer_limit: AtomicU64,
     pub hz: AtomicU64,
+    /// SLOWLOG threshold in microseconds; negative = off.
+    pub slowlog_slower_than: std::sync::atomic::AtomicI64,
+    pub slowlog_max_len: AtomicU64,
+    /// LATENCY spikes threshold in milliseconds; 0 = off.
+    pub latency_threshold_ms: AtomicU64,
+    /// Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM).
+    pub latency_tracking: AtomicBool,
     pub protected_mode: AtomicBool,
     pub has_password: AtomicBool,
     /// Collection encoding thresholds.
@@ -229,6 +236,14 @@ impl Config {
         l.query_buffer_limit
             .store(num("client-query-buffer-limit"), Ordering::Relaxed);
         l.hz.store(num("hz"), Ordering::Relaxed);
+        l.slowlog_slower_than
+            .store(self.get_i64("slowlog-log-slower-than"), Ordering::Relaxed);
+        l.slowlog_max_len
+            .store(num("slowlog-max-len"), Ordering::Relaxed);
+        l.latency_threshold_ms
+            .store(num("latency-monitor-threshold"), Ordering::Relaxed);
+        l.latency_tracking
+            .store(self.get_bool("latency-tracking"), Ordering::Relaxed);
         l.protected_mode
             .store(self.get_bool("protected-mode"), Ordering::Relaxed);
         l.has_password

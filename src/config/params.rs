@@ -51,6 +51,23 @@ const fn a(name: &'static str, alias: &'static str, default: &'static str) -> Pa
     }
 }
 
+/// `latency-tracking-info-percentiles`: numbers from 0 to 100, space-separated.
+fn check_percentiles(v: &str) -> Result<String, String> {
+    let mut out = Vec::new();
+    for w in v.split_whitespace() {
+        match w.parse::<f64>() {
+            Ok(p) if (0.0..=100.0).contains(&p) => out.push(w.to_string()),
+            _ => {
+                return Err(
+                    "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                        .into(),
+                )
+            }
+        }
+    }
+    Ok(out.join(" "))
+}
+
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
 
 /// Every parameter ferrocache understands, one row each.
@@ -133,6 +150,15 @@ pub static PARAMS: &[ParamDef] = &[
     p("appendonly", Kind::Custom(check_appendonly), "no", true),
     p("dir", Kind::Str, ".", false),
     p("dbfilename", Kind::Str, "dump.rdb", true),
+    // Commands slower than this many microseconds go to SLOWLOG (negative = none, 0 = all),
+    // which keeps the newest slowlog-max-len; latency spikes of at least this many ms go to
+    // LATENCY (0 = off); per-command latency histograms feed INFO latencystats at these
+    // percentiles.
+    p("slowlog-log-slower-than", Kind::Int { min: i64::MIN, max: i64::MAX }, "10000", true),
+    p("slowlog-max-len", Kind::Int { min: 0, max: i64::MAX }, "128", true),
+    p("latency-monitor-threshold", Kind::Int { min: 0, max: i64::MAX }, "0", true),
+    p("latency-tracking", Kind::Bool, "yes", true),
+    p("latency-tracking-info-percentiles", Kind::Custom(check_percentiles), "50 99 99.9", true),
     // Metrics: CloudWatch-named metrics over periods of this many seconds (INFO cloudwatch),
     // Prometheus /metrics on this port (0 = off), and an EMF document per period appended to
     // this file ("-" = standard output, empty = off) with these dimensions and namespace.

@@ -344,7 +344,28 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 );
             }
         }
-        "latencystats" => o.push_str("# Latencystats\r\n"),
+        "latencystats" => {
+            o.push_str("# Latencystats\r\n");
+            let pcts = cfg.get("latency-tracking-info-percentiles");
+            let pcts: Vec<(&str, f64)> = pcts
+                .split_whitespace()
+                .filter_map(|w| Some((w, w.parse().ok()?)))
+                .collect();
+            for c in server.commands.iter_all() {
+                let Some(h) = c.hist.get() else { continue };
+                let counts = super::histogram::counts(h);
+                if counts.iter().all(|&n| n == 0) {
+                    continue;
+                }
+                let _ = write!(o, "latency_percentiles_usec_{}:", c.fullname);
+                for (i, (label, p)) in pcts.iter().enumerate() {
+                    let v = super::histogram::percentile(&counts, *p);
+                    let sep = if i > 0 { "," } else { "" };
+                    let _ = write!(o, "{sep}p{label}={v}.000");
+                }
+                o.push_str("\r\n");
+            }
+        }
         "cloudwatch" => super::cloudwatch::render_info(server, o),
         _ => {}
     }

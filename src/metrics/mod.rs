@@ -1,10 +1,12 @@
 //! Server-wide counters and the INFO report built from them.
 
 pub mod cloudwatch;
+pub mod histogram;
 pub mod host;
 pub mod info;
 pub mod memory;
 pub mod prometheus;
+pub mod slowlog;
 pub mod striped;
 
 use std::collections::BTreeMap;

@@ -55,6 +55,8 @@ pub struct Server {
     pub snapshots: crate::persistence::snapshot::SnapshotStats,
     /// The CloudWatch-named metrics' periods (see `metrics::cloudwatch`).
     pub cloudwatch: crate::metrics::cloudwatch::Recorder,
+    pub slowlog: crate::metrics::slowlog::SlowLog,
+    pub latency: crate::metrics::slowlog::Monitor,
     log_level_hook: Option<LogLevelHook>,
 }
 
@@ -84,6 +86,7 @@ pub fn command_table() -> CommandTable {
         server::COMMANDS,
         introspection::COMMANDS,
         debug::COMMANDS,
+        slowlog::COMMANDS,
         transactions::COMMANDS,
         blocking::COMMANDS,
         pubsub::COMMANDS,
@@ -123,6 +126,8 @@ impl Server {
                 ..Default::default()
             },
             cloudwatch: Default::default(),
+            slowlog: Default::default(),
+            latency: Default::default(),
         };
         server.startup_memory = crate::metrics::memory::sample().allocated;
         let server = Arc::new(server);
