@@ -165,6 +165,32 @@ fn elasticache_preferred_and_required_modes() {
         "$3\r\ntls\r\n",
         "preferred mode accepts plaintext too"
     );
+    // ElastiCache's # SSL section, which migrations watch: one plaintext client (`plain`) and
+    // one TLS client (the one asking).
+    let (out, err, ok) = tls_cli(&pki, s.port, false, &["INFO", "ssl"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("ssl_enabled:yes"), "{out}");
+    assert!(out.contains("tls_mode_connected_tcp_clients:1"), "{out}");
+    assert!(out.contains("tls_mode_connected_tls_clients:1"), "{out}");
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.trim_end().strip_prefix(name)?.strip_prefix(':'))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        field("ssl_current_certificate_not_before_date").ends_with(" GMT"),
+        "{out}"
+    );
+    assert!(
+        field("ssl_current_certificate_not_after_date").ends_with(" GMT"),
+        "{out}"
+    );
+    let serial = field("ssl_current_certificate_serial");
+    assert!(
+        !serial.is_empty() && serial.chars().all(|c| c.is_ascii_hexdigit()),
+        "{out}"
+    );
     drop(s);
 
     let s = start(&pki, "no", &["--tls-mode", "required"]);

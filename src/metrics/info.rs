@@ -19,6 +19,8 @@ const DEFAULT: &[&str] = &[
     "errorstats",
     "cluster",
     "keyspace",
+    // ElastiCache's addition, shown by default there too.
+    "ssl",
 ];
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 /// Only when asked for by name (or `everything`).
@@ -72,10 +74,10 @@ pub fn render(server: &Server, requested: &[String]) -> String {
     out
 }
 
-fn cpu_times() -> (f64, f64) {
+fn cpu_times(who: libc::c_int) -> (f64, f64) {
     // SAFETY: getrusage writes into the struct we pass.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    unsafe { libc::getrusage(who, &mut ru) };
     let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
     (t(ru.ru_stime), t(ru.ru_utime))
 }
@@ -293,11 +295,13 @@ fn section(server: &Server, name: &str, o: &mut String) {
             );
         }
         "cpu" => {
-            let (sys, user) = cpu_times();
+            let (sys, user) = cpu_times(libc::RUSAGE_SELF);
+            // With one I/O thread, INFO runs on the thread that runs every command.
+            let (msys, muser) = cpu_times(libc::RUSAGE_THREAD);
             let _ = write!(
                 o,
                 "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\n\
-                 used_cpu_user_children:0.000000\r\n",
+                 used_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:{msys:.6}\r\nused_cpu_user_main_thread:{muser:.6}\r\n",
             );
         }
         "modules" => o.push_str("# Modules\r\n"),
@@ -308,6 +312,22 @@ fn section(server: &Server, name: &str, o: &mut String) {
             }
         }
         "cluster" => o.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "ssl" => {
+            let cert = crate::server::tls::certificate_info(cfg);
+            let tls = server.clients.snapshot().iter().filter(|h| h.tls).count();
+            let tcp = server.clients.len().saturating_sub(tls);
+            let enabled = cfg.get_i64("tls-port") != 0 || cfg.get("tls-mode") != "off";
+            let _ = write!(
+                o,
+                "# SSL\r\nssl_enabled:{}\r\nssl_current_certificate_not_before_date:{}\r\n\
+                 ssl_current_certificate_not_after_date:{}\r\nssl_current_certificate_serial:{}\r\n\
+                 tls_mode_connected_tcp_clients:{tcp}\r\ntls_mode_connected_tls_clients:{tls}\r\n",
+                if enabled { "yes" } else { "no" },
+                cert.as_ref().map_or("", |c| &c.not_before),
+                cert.as_ref().map_or("", |c| &c.not_after),
+                cert.as_ref().map_or("", |c| &c.serial),
+            );
+        }
         "keyspace" => {
             o.push_str("# Keyspace\r\n");
             for (i, db) in server.keyspace.dbs().iter().enumerate() {
