@@ -112,3 +112,45 @@ fn valkey_glide_resp3() {
     let s = ferrocache(&[]);
     run_python("glide_app.py", s.port);
 }
+
+/// CLIENT PAUSE holds commands (writes only, or all) until its deadline or CLIENT UNPAUSE;
+/// nothing is refused.
+#[test]
+fn client_pause_holds_commands() {
+    use common::Raw;
+    use std::time::{Duration, Instant};
+    let s = ferrocache(&[]);
+    let mut admin = Raw::connect(s.port);
+    let port = s.port;
+    // WRITE: reads go through at once, a write waits for UNPAUSE.
+    assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "10000", "WRITE"]), "+OK\r\n");
+    let mut c = Raw::connect(port);
+    let t = Instant::now();
+    assert_eq!(c.cmd(&["GET", "k"]), "$-1\r\n");
+    assert!(t.elapsed() < Duration::from_millis(500));
+    let writer = std::thread::spawn(move || {
+        let t = Instant::now();
+        assert_eq!(c.cmd(&["SET", "k", "v"]), "+OK\r\n");
+        t.elapsed()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(admin.cmd(&["GET", "k"]), "$-1\r\n", "the write has not run");
+    assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
+    let waited = writer.join().unwrap();
+    assert!(waited >= Duration::from_millis(250), "{waited:?}");
+    assert_eq!(admin.cmd(&["GET", "k"]), "$1\r\nv\r\n");
+    // ALL: every command waits for the deadline, reads included.
+    assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "300", "ALL"]), "+OK\r\n");
+    let mut c = Raw::connect(port);
+    let t = Instant::now();
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+    assert!(
+        t.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        t.elapsed()
+    );
+    // MONITOR shows up in CLIENT LIST as flag O.
+    let mut mon = Raw::connect(port);
+    mon.cmd(&["MONITOR"]);
+    assert!(admin.cmd(&["CLIENT", "LIST"]).contains("flags=O"));
+}

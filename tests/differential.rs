@@ -2192,3 +2192,57 @@ fn slowlog_and_latency() {
         "#,
     );
 }
+
+/// MONITOR's lines from both servers for the same commands, timestamps and ports masked.
+#[test]
+fn monitor_lines() {
+    let mask = |line: &str| -> String {
+        let (_, rest) = line.split_once(" [").expect("a monitor line");
+        let (db_addr, args) = rest.split_once("] ").unwrap_or((rest, ""));
+        let db = db_addr.split(' ').next().unwrap();
+        format!("[{db}] {args}")
+    };
+    let run = |port: u16| -> Vec<String> {
+        let mut mon = Raw::connect(port);
+        assert_eq!(mon.cmd(&["MONITOR"]), "+OK\r\n");
+        let mut c = Raw::connect(port);
+        c.send_raw(&resp_words(&["SET", "k", "a\"b\\c\n\x01"]));
+        c.read_reply();
+        for cmd in [
+            &["select", "2"][..],
+            &["incr", "n"],
+            &["AUTH", "default", "x"],
+            &["HELLO", "2", "AUTH", "default", "x", "SETNAME", "app"],
+            &["CONFIG", "GET", "maxmemory"],
+            &["get", "nothing"],
+            &["PING"],
+        ] {
+            c.cmd(cmd);
+        }
+        (0..7).map(|_| mask(mon.read_reply().trim_end())).collect()
+    };
+    let reference = redis_server();
+    let ours = ferrocache(&[]);
+    assert_eq!(run(ours.port), run(reference.port));
+}
+
+fn resp_words(words: &[&str]) -> Vec<u8> {
+    let w: Vec<&[u8]> = words.iter().map(|s| s.as_bytes()).collect();
+    common::resp(&w)
+}
+
+#[test]
+fn client_pause_errors() {
+    compare(
+        r#"
+        CLIENT PAUSE abc
+        CLIENT PAUSE -1
+        CLIENT PAUSE 10 foo
+        CLIENT PAUSE 10 write extra
+        CLIENT PAUSE
+        CLIENT PAUSE 10 WRITE
+        CLIENT UNPAUSE
+        CLIENT UNPAUSE extra
+        "#,
+    );
+}

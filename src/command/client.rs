@@ -45,6 +45,8 @@ static CLIENT: &[C] = &[
     C::new("no-evict", 3, ADMIN | CONN, no_evict).doc("connection", "7.0.0", "ON | OFF", "Sets the client eviction mode of the connection."),
     C::new("unblock", -3, ADMIN | CONN, unblock).doc("connection", "5.0.0", "client-id [TIMEOUT | ERROR]", "Unblocks a client blocked by a blocking command from a different connection."),
     C::new("no-touch", 3, CONN, no_touch).doc("connection", "7.2.0", "ON | OFF", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
+    C::new("pause", -3, ADMIN | CONN, pause).doc("connection", "3.0.0", "timeout [WRITE | ALL]", "Suspends commands processing."),
+    C::new("unpause", 2, ADMIN | CONN, unpause).doc("connection", "6.2.0", "", "Resumes processing commands from paused clients."),
     C::new("help", 2, CONN, help).doc("connection", "5.0.0", "", "Returns helpful text about the different subcommands."),
 ];
 
@@ -98,6 +100,9 @@ pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
     }
     if h.no_touch.load(Ordering::Relaxed) {
         flags.push('T');
+    }
+    if h.monitor.load(Ordering::Relaxed) {
+        flags.push('O');
     }
     if flags.is_empty() {
         flags.push('N');
@@ -353,6 +358,37 @@ fn unblock(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     let done = u64::try_from(id).is_ok_and(|id| ctx.server.blocking.unblock(id, error));
     ctx.out.int(done as i64);
+    Ok(())
+}
+
+fn pause(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let ms = args::strict_i64(argv[2]).ok_or(CmdError::new(
+        "ERR timeout is not an integer or out of range",
+    ))?;
+    if ms < 0 {
+        return Err(CmdError::new("ERR timeout is negative"));
+    }
+    if argv.len() > 4 {
+        return Err(CmdError::owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(argv[1])
+        )));
+    }
+    let all = match argv.get(3) {
+        None => true,
+        Some(m) if m.eq_ignore_ascii_case(b"all") => true,
+        Some(m) if m.eq_ignore_ascii_case(b"write") => false,
+        Some(_) => return Err(CmdError::new("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let until = crate::engine::now_ms().saturating_add(ms as u64);
+    ctx.server.pause.start(until, all);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn unpause(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.server.pause.end();
+    ctx.out.ok();
     Ok(())
 }
 

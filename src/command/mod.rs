@@ -17,6 +17,7 @@ pub mod hll;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod monitor;
 pub mod persistence;
 pub mod pubsub;
 pub mod server;
@@ -227,6 +228,27 @@ fn lowercase<'b>(name: &[u8], buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
     Some(&buf[..name.len()])
 }
 
+/// Whether a request may write, which CLIENT PAUSE WRITE holds: write and may-replicate
+/// commands, and EXEC of a transaction that holds one. Only asked while a pause is on.
+pub fn may_write(server: &Server, client: &Client, argv: &[&[u8]]) -> bool {
+    let mut buf = [0u8; 64];
+    let Some(mut cmd) = lowercase(argv[0], &mut buf).and_then(|n| server.commands.lookup(n)) else {
+        return false;
+    };
+    if let Some(sub) = argv
+        .get(1)
+        .and_then(|a| lowercase(a, &mut buf))
+        .and_then(|n| cmd.sub(n))
+    {
+        cmd = sub;
+    }
+    let mut flags = cmd.spec.flags;
+    if cmd.spec.name == "exec" {
+        flags |= client.multi.as_ref().map_or(0, |m| m.flags);
+    }
+    flags & (table::WRITE | table::MAY_REPLICATE) != 0
+}
+
 /// Runs one request and appends its reply to `ctx.out`.
 pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     let mark = ctx.out.len();
@@ -340,6 +362,9 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     cmd.stats.add(table::CALLS, 1);
     cmd.stats.add(table::USEC, usec);
     record_latency(ctx, cmd, argv, usec);
+    if ctx.server.monitors.active() {
+        monitor::feed(ctx, cmd, argv);
+    }
     if spec.flags & table::WRITE != 0 && result.is_ok() && changed {
         ctx.server.stats.dirty.add(0, 1);
     }
@@ -368,14 +393,7 @@ fn record_latency(ctx: &mut Ctx, cmd: &table::Command, argv: &[&[u8]], usec: u64
     let slower = live.slowlog_slower_than.load(Ordering::Relaxed);
     if slower >= 0 && usec >= slower as u64 && flags & table::SKIP_SLOWLOG == 0 {
         // Passwords never reach the log.
-        let redact = match cmd.spec.name {
-            "auth" => Some(1),
-            "hello" => argv
-                .iter()
-                .position(|a| a.eq_ignore_ascii_case(b"auth"))
-                .map(|i| i + 1),
-            _ => None,
-        };
+        let redact = monitor::redacted(cmd.spec.name, argv);
         let entry = crate::metrics::slowlog::Entry {
             id: 0,
             time: ctx.now / 1000,

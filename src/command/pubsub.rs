@@ -124,6 +124,18 @@ impl Mailbox {
         }
     }
 
+    /// Appends a message and wakes the connection; returns the bytes now waiting.
+    pub fn push(&self, bytes: &[u8]) -> u64 {
+        // The count changes under the buffer's lock, as the drain resets it: never over-counted.
+        let pending = {
+            let mut buf = self.buf.lock();
+            buf.extend_from_slice(bytes);
+            self.pending.fetch_add(bytes.len() as u64, Ordering::AcqRel) + bytes.len() as u64
+        };
+        self.waker.wake();
+        pending
+    }
+
     /// Moves the waiting messages to `out`.
     pub fn drain_into(&self, out: &mut Reply) {
         if self.pending.load(Ordering::Acquire) == 0 {
@@ -239,13 +251,7 @@ impl<'a> Encoded<'a> {
 fn deliver(server: &Server, h: &ClientHandle, msg: &mut Encoded) {
     let bytes = msg.get(h.resp.load(Ordering::Relaxed) >= 3);
     let m = &h.mailbox;
-    // The count changes under the buffer's lock, as the drain resets it: never over-counted.
-    let pending = {
-        let mut buf = m.buf.lock();
-        buf.extend_from_slice(bytes);
-        m.pending.fetch_add(bytes.len() as u64, Ordering::AcqRel) + bytes.len() as u64
-    };
-    m.waker.wake();
+    let pending = m.push(bytes);
     let live = &server.config.live;
     let hard = live.pubsub_hard_limit.load(Ordering::Relaxed);
     let soft = live.pubsub_soft_limit.load(Ordering::Relaxed);

@@ -35,7 +35,7 @@ pub struct SlowLog {
 }
 
 /// What Redis records of a command's arguments: at most 32, each at most 128 bytes.
-pub fn trimmed_args(argv: &[&[u8]], redact_from: Option<usize>) -> Vec<Vec<u8>> {
+pub fn trimmed_args(argv: &[&[u8]], redact: Option<std::ops::Range<usize>>) -> Vec<Vec<u8>> {
     let keep = argv.len().min(MAX_ARGS);
     let mut v = Vec::with_capacity(keep);
     for (i, a) in argv.iter().enumerate().take(keep) {
@@ -43,7 +43,7 @@ pub fn trimmed_args(argv: &[&[u8]], redact_from: Option<usize>) -> Vec<Vec<u8>> 
             v.push(format!("... ({} more arguments)", argv.len() - keep + 1).into_bytes());
             break;
         }
-        if redact_from.is_some_and(|r| i >= r) {
+        if redact.as_ref().is_some_and(|r| r.contains(&i)) {
             v.push(b"(redacted)".to_vec());
         } else if a.len() > MAX_ARG_LEN {
             let mut t = a[..MAX_ARG_LEN].to_vec();
@@ -170,7 +170,7 @@ mod tests {
         let t = trimmed_args(&refs, None);
         assert_eq!(t.len(), 32);
         assert_eq!(t[31], b"... (9 more arguments)");
-        let t = trimmed_args(&[b"auth", b"user", b"pass"], Some(1));
+        let t = trimmed_args(&[b"auth", b"user", b"pass"], Some(1..3));
         assert_eq!(
             t,
             vec![

@@ -31,6 +31,8 @@ pub struct ClientHandle {
     pub last_cmd: AtomicU32,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
+    /// In MONITOR mode (CLIENT LIST flag O).
+    pub monitor: AtomicBool,
     pub qbuf: AtomicU64,
     pub killed: AtomicBool,
     /// Commands queued in MULTI, or -1 outside a transaction (CLIENT LIST multi=, flag x).
@@ -65,6 +67,7 @@ impl ClientHandle {
             last_cmd: AtomicU32::new(u32::MAX),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
+            monitor: AtomicBool::new(false),
             qbuf: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             stop: AtomicWaker::new(),
@@ -126,6 +129,8 @@ pub struct Client {
     pub blocked: Option<Arc<crate::command::blocking::Waiter>>,
     /// Channels, patterns and shard channels subscribed to.
     pub subs: crate::command::pubsub::Subscriptions,
+    /// Receives every command run (MONITOR).
+    pub monitoring: bool,
 }
 
 /// A transaction being queued.
@@ -154,6 +159,7 @@ impl Client {
             watch_dirty: Arc::new(AtomicBool::new(false)),
             blocked: None,
             subs: Default::default(),
+            monitoring: false,
         }
     }
 }

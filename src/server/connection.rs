@@ -106,6 +106,9 @@ where
     drop(closing);
     crate::command::transactions::unwatch_all(&server, &mut client);
     crate::command::pubsub::unsubscribe_all(&server, &mut client);
+    if client.monitoring {
+        server.monitors.remove(id);
+    }
     if let Some(w) = client.blocked.take() {
         server.blocking.cancel(&w);
     }
@@ -166,7 +169,8 @@ where
             // The read goes first: a ready socket then never polls `stop` (the check after each
             // batch covers a kill), which keeps the common wake-up to one poll. A subscriber
             // also wakes for published messages.
-            let subscribed = client.subs.active();
+            // Subscribers and monitors also wake for messages pushed to them.
+            let subscribed = client.subs.active() || client.monitoring;
             let mailbox = &handle.mailbox;
             let n = tokio::select! {
                 biased;
@@ -483,6 +487,15 @@ async fn run_batch(
                 };
                 let argv: SmallVec<[&[u8]; 8]> =
                     parser.args().iter().map(|r| &base[r.clone()]).collect();
+                // CLIENT PAUSE: the command (and the rest of the batch) waits its turn.
+                if server.pause.holds(false).is_some()
+                    || server.pause.holds(true).is_some()
+                        && command::may_write(server, client, &argv)
+                {
+                    let writes = command::may_write(server, client, &argv);
+                    server.pause.hold(writes).await;
+                    clock = crate::engine::mono_us();
+                }
                 let mut ctx = Ctx {
                     server,
                     client,

@@ -5,6 +5,7 @@ pub mod client;
 pub mod connection;
 pub mod http;
 pub mod outbox;
+pub mod pause;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -56,6 +57,8 @@ pub struct Server {
     /// The CloudWatch-named metrics' periods (see `metrics::cloudwatch`).
     pub cloudwatch: crate::metrics::cloudwatch::Recorder,
     pub slowlog: crate::metrics::slowlog::SlowLog,
+    pub monitors: crate::command::monitor::Monitors,
+    pub pause: pause::Pause,
     pub latency: crate::metrics::slowlog::Monitor,
     log_level_hook: Option<LogLevelHook>,
 }
@@ -87,6 +90,7 @@ pub fn command_table() -> CommandTable {
         introspection::COMMANDS,
         debug::COMMANDS,
         slowlog::COMMANDS,
+        monitor::COMMANDS,
         transactions::COMMANDS,
         blocking::COMMANDS,
         pubsub::COMMANDS,
@@ -127,6 +131,8 @@ impl Server {
             },
             cloudwatch: Default::default(),
             slowlog: Default::default(),
+            monitors: Default::default(),
+            pause: Default::default(),
             latency: Default::default(),
         };
         server.startup_memory = crate::metrics::memory::sample().allocated;

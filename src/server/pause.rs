@@ -1,0 +1,62 @@
+//! CLIENT PAUSE: holds clients' commands (all of them, or only those that write) until a
+//! deadline or CLIENT UNPAUSE. A paused command waits before running, with the rest of its
+//! batch behind it; nothing is refused. Checked once per command: one relaxed load while no
+//! pause is on.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use tokio::sync::Notify;
+
+#[derive(Default)]
+pub struct Pause {
+    /// Unix ms when the pause ends; 0 = none.
+    until_ms: AtomicU64,
+    /// Every command (ALL), not only writes (WRITE).
+    all: AtomicBool,
+    ended: Notify,
+}
+
+impl Pause {
+    /// Starts or extends a pause: the latest call sets what is held, the later end wins (as
+    /// in Redis).
+    pub fn start(&self, until_ms: u64, all: bool) {
+        self.all.store(all, Ordering::Relaxed);
+        self.until_ms.fetch_max(until_ms, Ordering::Relaxed);
+    }
+
+    pub fn end(&self) {
+        self.until_ms.store(0, Ordering::Relaxed);
+        self.all.store(false, Ordering::Relaxed);
+        self.ended.notify_waiters();
+    }
+
+    /// How long a command must still wait, if it must: `writes` says whether it may write.
+    #[inline]
+    pub fn holds(&self, writes: bool) -> Option<std::time::Duration> {
+        let until = self.until_ms.load(Ordering::Relaxed);
+        if until == 0 {
+            return None;
+        }
+        let now = crate::engine::now_ms();
+        if until <= now {
+            return None;
+        }
+        (writes || self.all.load(Ordering::Relaxed))
+            .then(|| std::time::Duration::from_millis(until - now))
+    }
+
+    /// Returns once a command that `writes` (or not) may run.
+    pub async fn hold(&self, writes: bool) {
+        loop {
+            // Registered before the check, so an UNPAUSE in between is not missed.
+            let ended = self.ended.notified();
+            let Some(d) = self.holds(writes) else {
+                return;
+            };
+            tokio::select! {
+                _ = ended => {}
+                _ = tokio::time::sleep(d) => {}
+            }
+        }
+    }
+}
