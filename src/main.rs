@@ -166,7 +166,15 @@ fn init_logging(
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(false);
-    let fmt = if json {
+    let format = cfg.get("log-format");
+    let fmt = if let Some(kind) = format.strip_prefix("elasticache-") {
+        fmt.event_format(ferrocache::metrics::logdelivery::EngineFormat {
+            cluster: cfg.get("cloudwatch-cluster-id"),
+            node: cfg.get("cloudwatch-node-id"),
+            json: kind == "json",
+        })
+        .boxed()
+    } else if json {
         fmt.json().boxed()
     } else {
         fmt.boxed()

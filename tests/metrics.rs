@@ -315,3 +315,61 @@ fn latency_monitor_and_histograms() {
     c.cmd(&["CONFIG", "RESETSTAT"]);
     assert!(!info(&mut c, "latencystats").contains_key("latency_percentiles_usec_get"));
 }
+
+#[test]
+fn logs_in_elasticache_delivery_format() {
+    let dir = common::temp_dir("logs");
+    let engine = dir.join("engine.log");
+    let slow = dir.join("slow.log");
+    let s = ferrocache(&[
+        "--log-format",
+        "elasticache-json",
+        "--logfile",
+        engine.to_str().unwrap(),
+        "--cloudwatch-cluster-id",
+        "cache-001",
+        "--slowlog-log-slower-than",
+        "0",
+        "--slowlog-delivery-file",
+        slow.to_str().unwrap(),
+    ]);
+    let mut c = Raw::connect(s.port);
+    c.cmd(&["CLIENT", "SETNAME", "app"]);
+    c.cmd(&["SET", "secretkey123", "secretvalue"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let t = std::fs::read_to_string(&slow).unwrap_or_default();
+        if t.contains("\"SET ... (2 more arguments)\"") {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "slow log not delivered: {t}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        !text.contains("secret"),
+        "keys and values stay on the node: {text}"
+    );
+    let line = text.lines().find(|l| l.contains("SET ...")).unwrap();
+    assert!(line.starts_with("{\"CacheClusterId\":\"cache-001\",\"CacheNodeId\":\"0001\",\"Id\":"));
+    assert!(line.contains(",\"Duration (us)\":") && line.ends_with(",\"ClientName\":\"app\"}"));
+    // Each entry is delivered once.
+    c.cmd(&["GET", "x"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let again = std::fs::read_to_string(&slow).unwrap();
+    assert_eq!(again.matches("\"SET ... (2 more arguments)\"").count(), 1);
+    assert!(again.contains("\"GET ... (1 more arguments)\""));
+
+    // The engine log: one JSON object per line with ElastiCache's fields.
+    let log = std::fs::read_to_string(&engine).unwrap();
+    let first = log.lines().next().expect("a start-up line");
+    assert!(
+        first.starts_with(
+            "{\"CacheClusterId\":\"cache-001\",\"CacheNodeId\":\"0001\",\"LogLevel\":\""
+        ),
+        "{first}"
+    );
+    assert!(
+        first.contains(",\"Role\":\"M\",\"Time\":\"") && first.contains(" UTC\",\"Message\":\"")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

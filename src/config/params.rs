@@ -171,7 +171,11 @@ pub static PARAMS: &[ParamDef] = &[
     // Logging
     p("loglevel", Kind::Enum(LOGLEVELS), "notice", true),
     p("logfile", Kind::Str, "", false),
-    p("log-format", Kind::Enum(&["plain", "json"]), "plain", false),
+    // elasticache-json / elasticache-text: ElastiCache's engine-log delivery fields.
+    p("log-format", Kind::Enum(&["plain", "json", "elasticache-json", "elasticache-text"]), "plain", false),
+    // The slow log as ElastiCache delivers it, appended to this file ("-" = stdout, empty = off).
+    p("slowlog-delivery-file", Kind::Str, "", true),
+    p("slowlog-delivery-format", Kind::Enum(&["json", "text"]), "json", true),
     p("pidfile", Kind::Str, "", false),
 ];
 

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use parking_lot::Mutex;
 
 use super::host;
+use super::logdelivery::json_str;
 use crate::command::table::{Command, CommandSpec, CALLS, READONLY, USEC, WRITE};
 use crate::server::Server;
 
@@ -457,21 +458,6 @@ pub fn emf(period: &Period, namespace: &str, cluster: &str, node: &str) -> Strin
         let _ = write!(o, ",\"{}\":{}", m.name, format_value(m.value));
     }
     o.push('}');
-    o
-}
-
-fn json_str(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
     o
 }
 

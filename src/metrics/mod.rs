@@ -4,6 +4,7 @@ pub mod cloudwatch;
 pub mod histogram;
 pub mod host;
 pub mod info;
+pub mod logdelivery;
 pub mod memory;
 pub mod prometheus;
 pub mod slowlog;

@@ -478,11 +478,13 @@ fn start_metrics(server: Arc<Server>) {
             let mut shutdown = server.shutdown_signal();
             let mut length = period(&server);
             let mut started = Instant::now();
+            let mut delivered = None;
             loop {
                 if shutdown.has_changed().unwrap_or(true) && *shutdown.borrow_and_update() {
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(50));
+                deliver_slowlog(&server, &mut delivered);
                 let now_length = period(&server);
                 if now_length == length && started.elapsed() < length {
                     continue;
@@ -497,9 +499,59 @@ fn start_metrics(server: Arc<Server>) {
         .expect("spawn metrics thread");
 }
 
+/// Appends the slow-log entries not yet delivered to `slowlog-delivery-file`, in ElastiCache's
+/// format. `delivered` is the last id written (entries the log dropped before then are lost,
+/// as ElastiCache warns its delivery can lose them).
+fn deliver_slowlog(server: &Server, delivered: &mut Option<u64>) {
+    let cfg = &server.config;
+    let target = cfg.get("slowlog-delivery-file");
+    if target.is_empty() {
+        return;
+    }
+    let fresh: Vec<_> = server
+        .slowlog
+        .newest(None)
+        .into_iter()
+        .filter(|e| delivered.is_none_or(|d| e.id > d))
+        .collect();
+    let Some(newest) = fresh.first().map(|e| e.id) else {
+        return;
+    };
+    let (cluster, node) = (
+        cfg.get("cloudwatch-cluster-id"),
+        cfg.get("cloudwatch-node-id"),
+    );
+    let json = cfg.get("slowlog-delivery-format") == "json";
+    let mut text = String::new();
+    for e in fresh.iter().rev() {
+        text.push_str(&crate::metrics::logdelivery::slowlog_line(
+            e, &cluster, &node, json,
+        ));
+        text.push('\n');
+    }
+    append_to(&target, &text);
+    *delivered = Some(newest);
+}
+
+/// Appends `text` to a file, or writes it to standard output for `-`.
+fn append_to(target: &str, text: &str) {
+    use std::io::Write;
+    let written = if target == "-" {
+        std::io::stdout().lock().write_all(text.as_bytes())
+    } else {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(target)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+    };
+    if let Err(e) = written {
+        tracing::warn!("Could not write to {target}: {e}");
+    }
+}
+
 /// Appends a period's EMF document to `metrics-emf-file` (`-` = standard output).
 fn write_emf(server: &Server, p: &crate::metrics::cloudwatch::Period) {
-    use std::io::Write;
     let cfg = &server.config;
     let target = cfg.get("metrics-emf-file");
     if target.is_empty() {
@@ -512,18 +564,7 @@ fn write_emf(server: &Server, p: &crate::metrics::cloudwatch::Period) {
         &cfg.get("cloudwatch-node-id"),
     );
     doc.push('\n');
-    let written = if target == "-" {
-        std::io::stdout().lock().write_all(doc.as_bytes())
-    } else {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&target)
-            .and_then(|mut f| f.write_all(doc.as_bytes()))
-    };
-    if let Err(e) = written {
-        tracing::warn!("Could not write the metrics to {target}: {e}");
-    }
+    append_to(&target, &doc);
 }
 
 /// The background thread: access clock, active expiry, rate sampling, memory peak.

@@ -150,10 +150,7 @@ fn asn1_time(tag: u8, v: &[u8]) -> Option<String> {
         _ => return None,
     };
     let num = |r: std::ops::Range<usize>| -> Option<u32> { rest.get(r)?.parse().ok() };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.get(num(0..2)?.checked_sub(1)? as usize)?;
+    let month = crate::metrics::logdelivery::MONTHS.get(num(0..2)?.checked_sub(1)? as usize)?;
     Some(format!(
         "{month} {:>2} {:02}:{:02}:{:02} {year} GMT",
         num(2..4)?,
