@@ -154,3 +154,75 @@ fn client_pause_holds_commands() {
     mon.cmd(&["MONITOR"]);
     assert!(admin.cmd(&["CLIENT", "LIST"]).contains("flags=O"));
 }
+
+/// Client-side caching: invalidation messages for keys read, for BCAST prefixes, through a
+/// REDIRECT to a RESP2 subscriber, and on FLUSHALL.
+#[test]
+fn client_tracking_invalidates() {
+    use common::Raw;
+    let s = ferrocache(&[]);
+    let mut a = Raw::connect(s.port);
+    assert!(a.cmd(&["HELLO", "3"]).starts_with('%'));
+    assert_eq!(a.cmd(&["CLIENT", "TRACKING", "on"]), "+OK\r\n");
+    assert_eq!(a.cmd(&["GET", "k"]), "_\r\n");
+    let mut b = Raw::connect(s.port);
+    assert_eq!(b.cmd(&["SET", "k", "1"]), "+OK\r\n");
+    let push = ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n";
+    assert_eq!(a.read_reply(), push);
+    // Told once: the key is forgotten until it is read again.
+    assert_eq!(b.cmd(&["SET", "k", "2"]), "+OK\r\n");
+    assert_eq!(a.cmd(&["PING"]), "+PONG\r\n");
+    assert_eq!(a.cmd(&["GET", "k"]), "$1\r\n2\r\n");
+    assert_eq!(b.cmd(&["DEL", "k"]), ":1\r\n");
+    assert_eq!(a.read_reply(), push);
+    let info = b.cmd(&["INFO", "clients"]);
+    assert!(info.contains("tracking_clients:1"), "{info}");
+    assert!(b.cmd(&["CLIENT", "LIST"]).contains("flags=t"));
+
+    // NOLOOP: the client's own writes are not reported back to it.
+    assert_eq!(a.cmd(&["CLIENT", "TRACKING", "on", "NOLOOP"]), "+OK\r\n");
+    a.cmd(&["GET", "own"]);
+    assert_eq!(a.cmd(&["SET", "own", "x"]), "+OK\r\n");
+    assert_eq!(a.cmd(&["PING"]), "+PONG\r\n");
+
+    // BCAST: every change under a prefix, read or not.
+    let mut c = Raw::connect(s.port);
+    c.cmd(&["HELLO", "3"]);
+    assert_eq!(
+        c.cmd(&["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "user:"]),
+        "+OK\r\n"
+    );
+    b.cmd(&["SET", "user:1", "x"]);
+    b.cmd(&["SET", "other", "x"]);
+    assert_eq!(
+        c.read_reply(),
+        ">2\r\n$10\r\ninvalidate\r\n*1\r\n$6\r\nuser:1\r\n"
+    );
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+
+    // REDIRECT to a RESP2 client subscribed to __redis__:invalidate.
+    let mut sub = Raw::connect(s.port);
+    let id = sub.cmd(&["CLIENT", "ID"]);
+    let id = id.trim_start_matches(':').trim();
+    sub.cmd(&["SUBSCRIBE", "__redis__:invalidate"]);
+    let mut d = Raw::connect(s.port);
+    assert_eq!(
+        d.cmd(&["CLIENT", "TRACKING", "on", "REDIRECT", id]),
+        "+OK\r\n"
+    );
+    assert_eq!(d.cmd(&["CLIENT", "GETREDIR"]), format!(":{id}\r\n"));
+    d.cmd(&["GET", "r"]);
+    b.cmd(&["SET", "r", "1"]);
+    assert_eq!(
+        sub.read_reply(),
+        "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$1\r\nr\r\n"
+    );
+
+    // FLUSHALL: everything is invalid (a null list).
+    b.cmd(&["FLUSHALL"]);
+    assert_eq!(a.read_reply(), ">2\r\n$10\r\ninvalidate\r\n_\r\n");
+    assert_eq!(
+        sub.read_reply(),
+        "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*-1\r\n"
+    );
+}

@@ -2246,3 +2246,35 @@ fn client_pause_errors() {
         "#,
     );
 }
+
+#[test]
+fn client_tracking_replies() {
+    compare(
+        r#"
+        CLIENT TRACKING maybe
+        CLIENT TRACKING on OPTIN OPTOUT
+        CLIENT TRACKING on PREFIX x
+        CLIENT TRACKING on BCAST OPTIN
+        CLIENT TRACKING on REDIRECT 99999
+        CLIENT TRACKING on REDIRECT abc
+        CLIENT CACHING yes
+        CLIENT GETREDIR
+        CLIENT TRACKINGINFO
+        CLIENT TRACKING on
+        CLIENT TRACKINGINFO
+        CLIENT GETREDIR
+        CLIENT TRACKING on BCAST
+        CLIENT CACHING yes
+        CLIENT TRACKING off
+        CLIENT TRACKING on OPTIN NOLOOP
+        CLIENT CACHING no
+        CLIENT CACHING yes
+        CLIENT TRACKINGINFO
+        CLIENT TRACKING off
+        CLIENT TRACKING on BCAST PREFIX a PREFIX b
+        CLIENT TRACKINGINFO
+        CLIENT TRACKING off
+        CLIENT TRACKINGINFO
+        "#,
+    );
+}

@@ -406,11 +406,11 @@ fn serve_one(
             if !move_element(at, key, dst, *from_front, *to_front, out)? {
                 return Ok(false);
             }
-            server.watches.touch(db, dst);
+            server.modified(db, dst, 0);
             server.blocking.signal(db, dst);
         }
     }
-    server.watches.touch(db, key);
+    server.modified(db, key, 0);
     Ok(true)
 }
 
@@ -525,7 +525,8 @@ fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let timeout = parse_timeout(argv[1])?;
     let (keys, front, count) = parse_mpop(argv, 2)?;
     if let Some(i) = mpop_first(ctx.at(), &keys, front, count, ctx.out)? {
-        ctx.server.watches.touch(ctx.client.db, keys[i]);
+        ctx.server
+            .modified(ctx.client.db, keys[i], ctx.client.handle.id);
         return Ok(());
     }
     block_on(ctx, &keys, BlockOp::MPop { front, count }, timeout)
@@ -551,7 +552,8 @@ fn zpop_now(
     match zpop(ctx.at(), keys, max, count, shape, &mut probe)? {
         Some(i) => {
             ctx.out.raw(&probe.buf);
-            ctx.server.watches.touch(ctx.client.db, keys[i]);
+            ctx.server
+                .modified(ctx.client.db, keys[i], ctx.client.handle.id);
             Ok(true)
         }
         None => Ok(false),

@@ -47,6 +47,10 @@ static CLIENT: &[C] = &[
     C::new("no-touch", 3, CONN, no_touch).doc("connection", "7.2.0", "ON | OFF", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
     C::new("pause", -3, ADMIN | CONN, pause).doc("connection", "3.0.0", "timeout [WRITE | ALL]", "Suspends commands processing."),
     C::new("unpause", 2, ADMIN | CONN, unpause).doc("connection", "6.2.0", "", "Resumes processing commands from paused clients."),
+    C::new("tracking", -3, CONN, super::tracking::client_tracking).doc("connection", "6.0.0", "<ON | OFF> [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]", "Controls server-assisted client-side caching for the connection."),
+    C::new("caching", 3, CONN, super::tracking::client_caching).doc("connection", "6.0.0", "YES | NO", "Instructs the server whether to track the keys in the next request."),
+    C::new("getredir", 2, CONN, super::tracking::client_getredir).doc("connection", "6.0.0", "", "Returns the client ID to which the connection's tracking notifications are redirected."),
+    C::new("trackinginfo", 2, CONN, super::tracking::client_trackinginfo).doc("connection", "6.2.0", "", "Returns information about server-assisted client-side caching for the connection."),
     C::new("help", 2, CONN, help).doc("connection", "5.0.0", "", "Returns helpful text about the different subcommands."),
 ];
 
@@ -104,6 +108,9 @@ pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
     if h.monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }
+    if h.redir.load(Ordering::Relaxed) >= 0 {
+        flags.push('t');
+    }
     if flags.is_empty() {
         flags.push('N');
     }
@@ -113,7 +120,7 @@ pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
          qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} \
-         user=default redir=-1 resp={} lib-name={} lib-ver={}",
+         user=default redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -130,6 +137,7 @@ pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
         qbuf,
         qbuf,
         server.commands.name_of(last),
+        h.redir.load(Ordering::Relaxed),
         h.resp.load(Ordering::Relaxed),
         String::from_utf8_lossy(&h.lib_name.lock()),
         String::from_utf8_lossy(&h.lib_ver.lock()),

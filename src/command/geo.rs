@@ -465,7 +465,8 @@ fn search(ctx: &mut Ctx, argv: &[&[u8]], form: Form, nostore: bool) -> CmdResult
         };
         let n = store_zset(ctx, dst, &stored, event);
         // The destination is not in the key table's range for GEORADIUS ... STORE.
-        ctx.server.watches.touch(ctx.client.db, dst);
+        ctx.server
+            .modified(ctx.client.db, dst, ctx.client.handle.id);
         ctx.out.int(n as i64);
         return Ok(());
     }

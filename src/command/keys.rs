@@ -256,7 +256,7 @@ fn move_(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let e = src.remove(key).expect("checked above");
     dst.insert(key, e);
     // The source key is touched by dispatch; the destination lives in another database.
-    ctx.server.watches.touch(dst_db, key);
+    ctx.server.modified(dst_db, key, ctx.client.handle.id);
     ctx.server.blocking.signal(dst_db, key);
     ctx.notify(ev::GENERIC, "move_from", key);
     ctx.server.notify(ev::GENERIC, "move_to", key, dst_db);
@@ -297,7 +297,7 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         place(entry, &mut d, dst_key, replace, now)
     };
     if copied && dst_db != src_db {
-        ctx.server.watches.touch(dst_db, dst_key);
+        ctx.server.modified(dst_db, dst_key, ctx.client.handle.id);
         ctx.server.blocking.signal(dst_db, dst_key);
     }
     if copied {

@@ -482,7 +482,9 @@ fn lmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (keys, front, count) = parse_mpop(argv, 1)?;
     match mpop_first(ctx.at(), &keys, front, count, ctx.out)? {
         // The key table cannot name LMPOP's keys, so WATCH is told here.
-        Some(i) => ctx.server.watches.touch(ctx.client.db, keys[i]),
+        Some(i) => ctx
+            .server
+            .modified(ctx.client.db, keys[i], ctx.client.handle.id),
         None => ctx.out.null_array(),
     }
     Ok(())

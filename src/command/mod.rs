@@ -29,6 +29,7 @@ pub mod stream_groups;
 pub mod streams;
 pub mod strings;
 pub mod table;
+pub mod tracking;
 pub mod transactions;
 pub mod zranges;
 pub mod zsetops;
@@ -119,7 +120,8 @@ impl<'a> Ctx<'a> {
     /// had the member): that key's WATCHers are told and the change counted, the others not.
     pub fn changed_only(&mut self, key: &[u8]) {
         self.unchanged = true;
-        self.server.watches.touch(self.client.db, key);
+        self.server
+            .modified(self.client.db, key, self.client.handle.id);
         self.server.stats.dirty.add(0, 1);
     }
 
@@ -365,6 +367,13 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     if ctx.server.monitors.active() {
         monitor::feed(ctx, cmd, argv);
     }
+    if ctx.client.tracking.is_some() {
+        if spec.flags & table::READONLY != 0 && result.is_ok() {
+            tracking::after_read(ctx, spec, argv);
+        } else if cmd.fullname != "client|caching" {
+            ctx.client.caching = None;
+        }
+    }
     if spec.flags & table::WRITE != 0 && result.is_ok() && changed {
         ctx.server.stats.dirty.add(0, 1);
     }
@@ -486,13 +495,11 @@ fn out_of_memory(ctx: &Ctx) -> bool {
         samples: live.maxmemory_samples.load(Ordering::Relaxed) as usize,
         tenacity: live.eviction_tenacity.load(Ordering::Relaxed) as u32,
     };
-    let watches = &ctx.server.watches;
-    let (outcome, freed) = crate::engine::evict::free(
-        &ctx.server.keyspace,
-        used - limit,
-        tuning,
-        &mut |db, key| watches.touch(db, key),
-    );
+    let server = ctx.server;
+    let (outcome, freed) =
+        crate::engine::evict::free(&server.keyspace, used - limit, tuning, &mut |db, key| {
+            server.modified(db, key, 0)
+        });
     crate::metrics::memory::credit(freed);
     outcome == crate::engine::evict::Freed::Stuck
 }

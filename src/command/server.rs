@@ -313,6 +313,9 @@ fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     flush_mode(argv, 1)?;
     touch_live_watched(ctx, ctx.client.db);
     ctx.db().clear();
+    if ctx.server.tracking.active() {
+        super::tracking::invalidate_all(ctx.server);
+    }
     // Group readers blocked on a flushed stream are told it is gone.
     ctx.server.blocking.signal_db(ctx.client.db);
     ctx.out.ok();
@@ -332,6 +335,9 @@ pub fn empty_all(ctx: &Ctx) {
         touch_live_watched(ctx, i);
         db.clear();
         ctx.server.blocking.signal_db(i);
+    }
+    if ctx.server.tracking.active() {
+        super::tracking::invalidate_all(ctx.server);
     }
 }
 

@@ -228,7 +228,8 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
             }
             drop(shard);
             // The key table names only the sorted key: the destination is touched here.
-            ctx.server.watches.touch(ctx.client.db, dst);
+            ctx.server
+                .modified(ctx.client.db, dst, ctx.client.handle.id);
             ctx.server.blocking.signal(ctx.client.db, dst);
             ctx.out.int(out.len() as i64);
         }

@@ -176,13 +176,15 @@ pub fn queue(ctx: &mut Ctx, spec: &C, argv: &[&[u8]]) -> Option<CmdResult> {
 /// (SET NX on an existing key) still counts, as a spurious EXEC failure is safe where a missed
 /// one is not, and a blocked client woken for nothing just keeps waiting.
 pub fn after_write(ctx: &Ctx, spec: &C, argv: &[&[u8]]) {
-    let (w, b) = (&ctx.server.watches, &ctx.server.blocking);
-    if (!w.any() && b.blocked_clients() == 0) || spec.first_key <= 0 {
+    let (server, b) = (ctx.server, &ctx.server.blocking);
+    if (!server.watches.any() && b.blocked_clients() == 0 && !server.tracking.active())
+        || spec.first_key <= 0
+    {
         return;
     }
-    let db = ctx.client.db;
+    let (db, by) = (ctx.client.db, ctx.client.handle.id);
     let touch = |k: &[u8]| {
-        w.touch(db, k);
+        server.modified(db, k, by);
         b.signal(db, k);
     };
     let first = spec.first_key as usize;

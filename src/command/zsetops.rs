@@ -179,7 +179,8 @@ fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (keys, max, count) = parse_zmpop(argv, 1)?;
     if let Some(i) = zpop(ctx.at(), &keys, max, Some(count), MPOP_SHAPE, ctx.out)? {
         // The key table cannot name ZMPOP's keys, so WATCH is told here.
-        ctx.server.watches.touch(ctx.client.db, keys[i]);
+        ctx.server
+            .modified(ctx.client.db, keys[i], ctx.client.handle.id);
     }
     Ok(())
 }

@@ -117,11 +117,12 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 o,
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
                  client_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\n\
-                 tracking_clients:0\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
+                 tracking_clients:{}\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
                 server.clients.len(),
                 cfg.get("maxclients"),
                 server.clients.snapshot().iter().map(|h| h.qbuf.load(Ordering::Relaxed)).max().unwrap_or(0),
                 server.blocking.blocked_clients(),
+                server.tracking.counts().0,
                 server.blocking.with_timeout(),
                 server.blocking.blocking_keys(),
             );
@@ -245,6 +246,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             let ks = server.keyspace.stats();
             let rates = stats.ops_sampler.lock().rates();
             let pubsub = server.pubsub.counts();
+            let tracking = server.tracking.counts();
             let _ = write!(
                 o,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\n\
@@ -256,8 +258,8 @@ fn section(server: &Server, name: &str, o: &mut String) {
                  keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\
                  latest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\n\
                  active_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\n\
-                 total_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\n\
-                 tracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\n\
+                 total_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\n\
+                 tracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\n\
                  total_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n\
                  client_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n\
                  acl_access_denied_auth:{}\r\nacl_access_denied_cmd:0\r\nacl_access_denied_key:0\r\nacl_access_denied_channel:0\r\n",
@@ -277,6 +279,9 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 pubsub[0],
                 pubsub[1],
                 pubsub[2],
+                tracking.1,
+                tracking.2,
+                tracking.3,
                 ld(&stats.total_error_replies),
                 ld(&stats.total_reads_processed),
                 ld(&stats.total_writes_processed),

@@ -33,6 +33,8 @@ pub struct ClientHandle {
     pub no_touch: AtomicBool,
     /// In MONITOR mode (CLIENT LIST flag O).
     pub monitor: AtomicBool,
+    /// CLIENT LIST's redir: -1 without tracking, 0 for itself, else the target's id.
+    pub redir: std::sync::atomic::AtomicI64,
     pub qbuf: AtomicU64,
     pub killed: AtomicBool,
     /// Commands queued in MULTI, or -1 outside a transaction (CLIENT LIST multi=, flag x).
@@ -68,6 +70,7 @@ impl ClientHandle {
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             monitor: AtomicBool::new(false),
+            redir: std::sync::atomic::AtomicI64::new(-1),
             qbuf: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             stop: AtomicWaker::new(),
@@ -131,6 +134,10 @@ pub struct Client {
     pub subs: crate::command::pubsub::Subscriptions,
     /// Receives every command run (MONITOR).
     pub monitoring: bool,
+    /// CLIENT TRACKING settings (None = off).
+    pub tracking: Option<crate::command::tracking::Mode>,
+    /// CLIENT CACHING YES/NO for the next command.
+    pub caching: Option<bool>,
 }
 
 /// A transaction being queued.
@@ -160,6 +167,8 @@ impl Client {
             blocked: None,
             subs: Default::default(),
             monitoring: false,
+            tracking: None,
+            caching: None,
         }
     }
 }
@@ -185,6 +194,10 @@ impl Registry {
 
     pub fn is_empty(&self) -> bool {
         self.clients.is_empty()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.clients.get(&id).map(|e| e.value().clone())
     }
 
     /// Handles sorted by id (stable CLIENT LIST output).

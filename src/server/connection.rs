@@ -109,6 +109,9 @@ where
     if client.monitoring {
         server.monitors.remove(id);
     }
+    if client.tracking.is_some() {
+        server.tracking.remove(id);
+    }
     if let Some(w) = client.blocked.take() {
         server.blocking.cancel(&w);
     }
@@ -170,7 +173,8 @@ where
             // batch covers a kill), which keeps the common wake-up to one poll. A subscriber
             // also wakes for published messages.
             // Subscribers and monitors also wake for messages pushed to them.
-            let subscribed = client.subs.active() || client.monitoring;
+            // (With client tracking in use, any client may be a REDIRECT target.)
+            let subscribed = client.subs.active() || client.monitoring || server.tracking.active();
             let mailbox = &handle.mailbox;
             let n = tokio::select! {
                 biased;

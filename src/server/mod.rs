@@ -58,6 +58,7 @@ pub struct Server {
     pub cloudwatch: crate::metrics::cloudwatch::Recorder,
     pub slowlog: crate::metrics::slowlog::SlowLog,
     pub monitors: crate::command::monitor::Monitors,
+    pub tracking: crate::command::tracking::Tracking,
     pub pause: pause::Pause,
     pub latency: crate::metrics::slowlog::Monitor,
     log_level_hook: Option<LogLevelHook>,
@@ -132,6 +133,7 @@ impl Server {
             cloudwatch: Default::default(),
             slowlog: Default::default(),
             monitors: Default::default(),
+            tracking: Default::default(),
             pause: Default::default(),
             latency: Default::default(),
         };
@@ -220,6 +222,15 @@ impl Server {
             .map(|h| h.qbuf.load(Ordering::Relaxed))
             .sum();
         crate::metrics::memory::Breakdown::now(self.startup_memory, clients)
+    }
+
+    /// A key was changed (by client `by`, 0 for the server): WATCHers and tracking clients
+    /// are told.
+    pub fn modified(&self, db: usize, key: &[u8], by: u64) {
+        self.watches.touch(db, key);
+        if self.tracking.active() {
+            crate::command::tracking::invalidate(self, key, by);
+        }
     }
 
     pub fn reset_stats(&self) {
