@@ -218,6 +218,14 @@ fn client_tracking_invalidates() {
         "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$1\r\nr\r\n"
     );
 
+    // A key that expires is invalidated too (found by active expiry, nobody touching it).
+    b.cmd(&["SET", "short", "1", "PX", "50"]);
+    assert_eq!(a.cmd(&["GET", "short"]), "$1\r\n1\r\n");
+    assert_eq!(
+        a.read_reply(),
+        ">2\r\n$10\r\ninvalidate\r\n*1\r\n$5\r\nshort\r\n"
+    );
+
     // FLUSHALL: everything is invalid (a null list).
     b.cmd(&["FLUSHALL"]);
     assert_eq!(a.read_reply(), ">2\r\n$10\r\ninvalidate\r\n_\r\n");

@@ -65,14 +65,19 @@ impl Tracking {
                 inner.trackers.remove(&handle.id);
             }
         }
+        self.update_count(&inner);
+    }
+
+    fn update_count(&self, inner: &Inner) {
         self.count.store(inner.trackers.len(), Ordering::Relaxed);
+        crate::engine::notify::set_tracking(!inner.trackers.is_empty());
     }
 
     /// The client is gone.
     pub fn remove(&self, id: u64) {
         let mut inner = self.inner.lock();
         if inner.trackers.remove(&id).is_some() {
-            self.count.store(inner.trackers.len(), Ordering::Relaxed);
+            self.update_count(&inner);
         }
     }
 

@@ -21,6 +21,9 @@ pub const STREAM: u32 = 1 << 10;
 pub const KEY_MISS: u32 = 1 << 11;
 pub const MODULE: u32 = 1 << 12;
 pub const NEW: u32 = 1 << 13;
+/// Not a class: set while a client tracks keys, so that expirations are queued for its
+/// invalidation messages even when no keyspace notification is on.
+pub const TRACKING: u32 = 1 << 20;
 pub const KEYSPACE: u32 = 1 << 0;
 pub const KEYEVENT: u32 = 1 << 1;
 /// `A`: every class but key-miss and new.
@@ -28,8 +31,8 @@ pub const ALL: u32 =
     GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 
 static FLAGS: AtomicU32 = AtomicU32::new(0);
-/// Events raised inside the engine: (database, event, key).
-static QUEUE: Mutex<Vec<(usize, &'static str, Key)>> = Mutex::new(Vec::new());
+/// Events raised inside the engine: (database, class, event, key).
+static QUEUE: Mutex<Vec<(usize, u32, &'static str, Key)>> = Mutex::new(Vec::new());
 
 /// Parses the configuration string; None for an unknown class character.
 pub fn parse(classes: &str) -> Option<u32> {
@@ -89,8 +92,18 @@ pub fn to_string(f: u32) -> String {
     s
 }
 
+/// Sets the configured classes (the tracking bit is kept).
 pub fn set_flags(f: u32) {
-    FLAGS.store(f, Ordering::Relaxed);
+    let tracking = FLAGS.load(Ordering::Relaxed) & TRACKING;
+    FLAGS.store(f | tracking, Ordering::Relaxed);
+}
+
+pub fn set_tracking(on: bool) {
+    if on {
+        FLAGS.fetch_or(TRACKING, Ordering::Relaxed);
+    } else {
+        FLAGS.fetch_and(!TRACKING, Ordering::Relaxed);
+    }
 }
 
 #[inline]
@@ -105,16 +118,17 @@ pub fn enabled(class: u32) -> bool {
     f & class != 0 && f & (KEYSPACE | KEYEVENT) != 0
 }
 
-/// Queues an engine event when its class is on.
+/// Queues an engine event when its class is on (or, for an expiration, while keys are
+/// tracked).
 #[inline]
 pub fn raise(class: u32, db: usize, event: &'static str, key: &[u8]) {
-    if enabled(class) {
-        QUEUE.lock().push((db, event, Key::from(key)));
+    if enabled(class) || (class == EXPIRED && flags() & TRACKING != 0) {
+        QUEUE.lock().push((db, class, event, Key::from(key)));
     }
 }
 
 /// Takes the queued engine events, oldest first.
-pub fn take() -> Vec<(usize, &'static str, Key)> {
+pub fn take() -> Vec<(usize, u32, &'static str, Key)> {
     if flags() == 0 {
         return Vec::new();
     }

@@ -170,8 +170,14 @@ impl Server {
 
     /// Publishes the events the engine queued.
     pub fn publish_engine_events(&self) {
-        for (db, event, key) in crate::engine::notify::take() {
-            self.publish_event(event, &key, db);
+        use crate::engine::notify;
+        for (db, class, event, key) in notify::take() {
+            if notify::enabled(class) {
+                self.publish_event(event, &key, db);
+            }
+            if class == notify::EXPIRED && self.tracking.active() {
+                crate::command::tracking::invalidate(self, &key, 0);
+            }
         }
     }
 
