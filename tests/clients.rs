@@ -199,6 +199,12 @@ fn client_tracking_invalidates() {
         ">2\r\n$10\r\ninvalidate\r\n*1\r\n$6\r\nuser:1\r\n"
     );
     assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+    // A command's changes under one prefix go out as one message.
+    b.cmd(&["MSET", "user:2", "x", "user:3", "y"]);
+    assert_eq!(
+        c.read_reply(),
+        ">2\r\n$10\r\ninvalidate\r\n*2\r\n$6\r\nuser:2\r\n$6\r\nuser:3\r\n"
+    );
 
     // REDIRECT to a RESP2 client subscribed to __redis__:invalidate.
     let mut sub = Raw::connect(s.port);

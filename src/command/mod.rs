@@ -367,6 +367,9 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     if ctx.server.monitors.active() {
         monitor::feed(ctx, cmd, argv);
     }
+    if ctx.server.tracking.active() && !ctx.client.in_exec {
+        tracking::flush(ctx.server);
+    }
     if ctx.client.tracking.is_some() {
         if spec.flags & table::READONLY != 0 && result.is_ok() {
             tracking::after_read(ctx, spec, argv);

@@ -40,6 +40,10 @@ struct Inner {
     trackers: HashMap<u64, Tracker>,
     /// Default mode: key → ids of the clients that read it since it last changed.
     keys: HashMap<Vec<u8>, Vec<u64>>,
+    /// BCAST messages being gathered: (client id, prefix, keys changed under it). They go out
+    /// together when the command ends (`flush`), one message per prefix, as Redis sends them
+    /// once per event-loop round.
+    pending: Vec<(u64, Vec<u8>, Vec<Vec<u8>>)>,
 }
 
 #[derive(Default)]
@@ -140,23 +144,63 @@ pub fn invalidate(server: &Server, key: &[u8], by: u64) {
     let readers = inner.keys.remove(key).unwrap_or_default();
     let mut send: Vec<(Arc<ClientHandle>, u64)> = Vec::new();
     for id in readers {
-        if let Some(t) = inner.trackers.get(&id) {
+        // A client that read the key and has since switched to BCAST hears of it by prefix.
+        if let Some(t) = inner.trackers.get(&id).filter(|t| !t.mode.bcast) {
             if !(t.mode.noloop && id == by) {
                 send.push((t.handle.clone(), t.mode.redirect));
             }
         }
     }
+    let mut gathered: Vec<(u64, Vec<u8>)> = Vec::new();
     for (id, t) in &inner.trackers {
-        if t.mode.bcast
-            && !(t.mode.noloop && *id == by)
-            && (t.mode.prefixes.is_empty() || t.mode.prefixes.iter().any(|p| key.starts_with(p)))
+        if !t.mode.bcast || (t.mode.noloop && *id == by) {
+            continue;
+        }
+        if t.mode.prefixes.is_empty() {
+            gathered.push((*id, Vec::new()));
+        }
+        for p in t.mode.prefixes.iter().filter(|p| key.starts_with(p)) {
+            gathered.push((*id, p.clone()));
+        }
+    }
+    for (id, prefix) in gathered {
+        match inner
+            .pending
+            .iter_mut()
+            .find(|(i, p, _)| *i == id && *p == prefix)
         {
-            send.push((t.handle.clone(), t.mode.redirect));
+            Some((_, _, keys)) => {
+                if !keys.iter().any(|k| k == key) {
+                    keys.push(key.to_vec());
+                }
+            }
+            None => inner.pending.push((id, prefix, vec![key.to_vec()])),
         }
     }
     drop(inner);
     for (h, redirect) in send {
-        deliver(server, &h, redirect, Some(key));
+        deliver(server, &h, redirect, Some(&[key]));
+    }
+}
+
+/// Sends the BCAST messages gathered during the command that just ended.
+pub fn flush(server: &Server) {
+    let mut inner = server.tracking.inner.lock();
+    if inner.pending.is_empty() {
+        return;
+    }
+    let pending = std::mem::take(&mut inner.pending);
+    let send: Vec<_> = pending
+        .into_iter()
+        .filter_map(|(id, _, keys)| {
+            let t = inner.trackers.get(&id)?;
+            Some((t.handle.clone(), t.mode.redirect, keys))
+        })
+        .collect();
+    drop(inner);
+    for (h, redirect, keys) in send {
+        let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+        deliver(server, &h, redirect, Some(&keys));
     }
 }
 
@@ -164,6 +208,7 @@ pub fn invalidate(server: &Server, key: &[u8], by: u64) {
 pub fn invalidate_all(server: &Server) {
     let mut inner = server.tracking.inner.lock();
     inner.keys.clear();
+    inner.pending.clear();
     let send: Vec<(Arc<ClientHandle>, u64)> = inner
         .trackers
         .values()
@@ -177,31 +222,39 @@ pub fn invalidate_all(server: &Server) {
 
 const CHANNEL: &[u8] = b"__redis__:invalidate";
 
-fn deliver(server: &Server, client: &Arc<ClientHandle>, redirect: u64, key: Option<&[u8]>) {
+fn deliver(server: &Server, client: &Arc<ClientHandle>, redirect: u64, keys: Option<&[&[u8]]>) {
     let target = if redirect == 0 {
         Some(client.clone())
     } else {
         server.clients.get(redirect)
     };
     let Some(target) = target else {
+        // The REDIRECT target is gone: a RESP3 client is told so instead.
+        if client.resp.load(Ordering::Relaxed) >= 3 {
+            let msg = format!(">2\r\n$21\r\ntracking-redir-broken\r\n:{redirect}\r\n");
+            client.mailbox.push(msg.as_bytes());
+        }
         return;
     };
-    let keys = match key {
-        Some(k) => {
-            let mut v = format!("*1\r\n${}\r\n", k.len()).into_bytes();
-            v.extend_from_slice(k);
-            v.extend_from_slice(b"\r\n");
+    let list = match keys {
+        Some(keys) => {
+            let mut v = format!("*{}\r\n", keys.len()).into_bytes();
+            for k in keys {
+                v.extend_from_slice(format!("${}\r\n", k.len()).as_bytes());
+                v.extend_from_slice(k);
+                v.extend_from_slice(b"\r\n");
+            }
             v
         }
         None => b"*-1\r\n".to_vec(),
     };
-    let mut msg = Vec::with_capacity(keys.len() + 64);
+    let mut msg = Vec::with_capacity(list.len() + 64);
     if target.resp.load(Ordering::Relaxed) >= 3 {
         msg.extend_from_slice(b">2\r\n$10\r\ninvalidate\r\n");
-        if key.is_none() {
+        if keys.is_none() {
             msg.extend_from_slice(b"_\r\n");
         } else {
-            msg.extend_from_slice(&keys);
+            msg.extend_from_slice(&list);
         }
     } else if target
         .sub_counts
@@ -212,7 +265,7 @@ fn deliver(server: &Server, client: &Arc<ClientHandle>, redirect: u64, key: Opti
         msg.extend_from_slice(format!("${}\r\n", CHANNEL.len()).as_bytes());
         msg.extend_from_slice(CHANNEL);
         msg.extend_from_slice(b"\r\n");
-        msg.extend_from_slice(&keys);
+        msg.extend_from_slice(&list);
     } else {
         // A RESP2 client that is not subscribed has no way to receive it (as in Redis).
         return;
@@ -298,6 +351,28 @@ pub fn client_tracking(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new(
             "ERR The client ID you want redirect to does not exist",
         ));
+    }
+    let shown = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
+    let overlap = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+    for (j, b) in mode.prefixes.iter().enumerate() {
+        if let Some(a) = mode.prefixes[..j].iter().find(|a| overlap(a, b)) {
+            return Err(CmdError::owned(format!(
+                "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+                shown(a),
+                shown(b)
+            )));
+        }
+    }
+    if let Some(old) = &ctx.client.tracking {
+        for p in &mode.prefixes {
+            if let Some(e) = old.prefixes.iter().find(|e| overlap(e, p)) {
+                return Err(CmdError::owned(format!(
+                    "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                    shown(p),
+                    shown(e)
+                )));
+            }
+        }
     }
     // Prefixes given again add to those already registered.
     if let Some(old) = &ctx.client.tracking {

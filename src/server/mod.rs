@@ -606,6 +606,9 @@ fn start_cron(server: Arc<Server>) {
                         crate::engine::expiry::active_expire_cycle(&server.keyspace, period / 4);
                     }
                     server.publish_engine_events();
+                    if server.tracking.active() {
+                        crate::command::tracking::flush(&server);
+                    }
                     server
                         .stats
                         .expire_cycle_usec
