@@ -135,6 +135,10 @@ fn client_pause_holds_commands() {
     });
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(admin.cmd(&["GET", "k"]), "$-1\r\n", "the write has not run");
+    // A held client counts as blocked, as in Redis.
+    assert!(admin
+        .cmd(&["INFO", "clients"])
+        .contains("blocked_clients:1"));
     assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
     let waited = writer.join().unwrap();
     assert!(waited >= Duration::from_millis(250), "{waited:?}");

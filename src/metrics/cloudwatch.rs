@@ -365,7 +365,7 @@ fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
     // holds replication and AOF buffers, of which there are none yet).
     let counted = used;
     put("CurrConnections", Unit::Count, server.clients.len() as f64);
-    put("BlockedConnections", Unit::Count, server.blocking.blocked_clients() as f64);
+    put("BlockedConnections", Unit::Count, (server.blocking.blocked_clients() + server.pause.held()) as f64);
     put("CurrItems", Unit::Count, keys as f64);
     put("CurrVolatileItems", Unit::Count, volatile as f64);
     put("BytesUsedForCache", Unit::Bytes, used);

@@ -121,7 +121,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 server.clients.len(),
                 cfg.get("maxclients"),
                 server.clients.snapshot().iter().map(|h| h.qbuf.load(Ordering::Relaxed)).max().unwrap_or(0),
-                server.blocking.blocked_clients(),
+                server.blocking.blocked_clients() + server.pause.held(),
                 server.tracking.counts().0,
                 server.blocking.with_timeout(),
                 server.blocking.blocking_keys(),

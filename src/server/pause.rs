@@ -3,7 +3,7 @@
 //! batch behind it; nothing is refused. Checked once per command: one relaxed load while no
 //! pause is on.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use tokio::sync::Notify;
 
@@ -14,6 +14,8 @@ pub struct Pause {
     /// Every command (ALL), not only writes (WRITE).
     all: AtomicBool,
     ended: Notify,
+    /// Clients waiting now (Redis counts them in blocked_clients).
+    held: AtomicUsize,
 }
 
 impl Pause {
@@ -45,8 +47,21 @@ impl Pause {
             .then(|| std::time::Duration::from_millis(until - now))
     }
 
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
     /// Returns once a command that `writes` (or not) may run.
     pub async fn hold(&self, writes: bool) {
+        // Counted while waiting, however the wait ends (the connection may be dropped).
+        struct Held<'a>(&'a AtomicUsize);
+        impl Drop for Held<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.held.fetch_add(1, Ordering::Relaxed);
+        let _held = Held(&self.held);
         loop {
             // Registered before the check, so an UNPAUSE in between is not missed.
             let ended = self.ended.notified();
