@@ -399,3 +399,28 @@ fn idle_timeout_closes_clients() {
     std::thread::sleep(Duration::from_millis(1600));
     assert!(c.is_closed());
 }
+
+#[test]
+fn client_list_reports_buffers() {
+    let s = ferrocache(&[]);
+    let mut c = Raw::connect(s.port);
+    c.cmd(&["SET", "k", "v"]);
+    let list = c.cmd(&["CLIENT", "LIST"]);
+    let field = |name: &str| -> u64 {
+        list.split([' ', '\n'])
+            .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    // The read buffer is allocated (about 16 KB), nearly all of it free; the client holds it.
+    assert!(field("rbs") >= 8 * 1024, "{list}");
+    assert_eq!(field("qbuf-free"), field("rbs") - field("qbuf"));
+    assert!(field("tot-mem") >= field("rbs"));
+    let info = c.cmd(&["INFO", "clients"]);
+    assert!(
+        !info.contains("client_recent_max_input_buffer:0\r\n"),
+        "{info}"
+    );
+}

@@ -115,11 +115,12 @@ pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
         flags.push('N');
     }
     let qbuf = h.qbuf.load(Ordering::Relaxed);
+    let rbs = h.rbs.load(Ordering::Relaxed);
     let last = h.last_cmd.load(Ordering::Relaxed);
     let _ = writeln!(
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
-         qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} \
+         qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} \
          user=default redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
@@ -135,7 +136,11 @@ pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
         h.sub_counts[2].load(Ordering::Relaxed),
         multi,
         qbuf,
-        qbuf,
+        rbs.saturating_sub(qbuf),
+        rbs,
+        rbs,
+        h.mailbox.pending(),
+        h.buffer_memory(),
         server.commands.name_of(last),
         h.redir.load(Ordering::Relaxed),
         h.resp.load(Ordering::Relaxed),

@@ -124,6 +124,11 @@ impl Mailbox {
         }
     }
 
+    /// Bytes waiting to be sent (CLIENT LIST omem).
+    pub fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
     /// Appends a message and wakes the connection; returns the bytes now waiting.
     pub fn push(&self, bytes: &[u8]) -> u64 {
         // The count changes under the buffer's lock, as the drain resets it: never over-counted.

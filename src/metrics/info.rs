@@ -113,14 +113,16 @@ fn section(server: &Server, name: &str, o: &mut String) {
             );
         }
         "clients" => {
+            let clients = server.clients.snapshot();
             let _ = write!(
                 o,
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
-                 client_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\n\
+                 client_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\n\
                  tracking_clients:{}\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
                 server.clients.len(),
                 cfg.get("maxclients"),
-                server.clients.snapshot().iter().map(|h| h.qbuf.load(Ordering::Relaxed)).max().unwrap_or(0),
+                clients.iter().map(|h| h.rbs.load(Ordering::Relaxed)).max().unwrap_or(0),
+                clients.iter().map(|h| h.mailbox.pending()).max().unwrap_or(0),
                 server.blocking.blocked_clients() + server.pause.held(),
                 server.tracking.counts().0,
                 server.blocking.with_timeout(),

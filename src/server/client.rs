@@ -36,6 +36,8 @@ pub struct ClientHandle {
     /// CLIENT LIST's redir: -1 without tracking, 0 for itself, else the target's id.
     pub redir: std::sync::atomic::AtomicI64,
     pub qbuf: AtomicU64,
+    /// The read buffer's allocated size (CLIENT LIST rbs, and the client's memory).
+    pub rbs: AtomicU64,
     pub killed: AtomicBool,
     /// Commands queued in MULTI, or -1 outside a transaction (CLIENT LIST multi=, flag x).
     pub multi: std::sync::atomic::AtomicI64,
@@ -72,6 +74,7 @@ impl ClientHandle {
             monitor: AtomicBool::new(false),
             redir: std::sync::atomic::AtomicI64::new(-1),
             qbuf: AtomicU64::new(0),
+            rbs: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             stop: AtomicWaker::new(),
             multi: std::sync::atomic::AtomicI64::new(-1),
@@ -90,6 +93,11 @@ impl ClientHandle {
     pub fn idle_secs(&self) -> u64 {
         let now_ms = crate::engine::mono_us() / 1000;
         now_ms.saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000
+    }
+
+    /// Memory this client holds in buffers: its read buffer and the messages waiting for it.
+    pub fn buffer_memory(&self) -> u64 {
+        self.rbs.load(Ordering::Relaxed) + self.mailbox.pending()
     }
 
     /// Marks the client active at `at_us` (a `mono_us` reading the caller already has).

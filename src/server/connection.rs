@@ -212,6 +212,7 @@ where
             .total_commands_processed
             .fetch_add(commands, Ordering::Relaxed);
         handle.qbuf.store(rbuf.len() as u64, Ordering::Relaxed);
+        handle.rbs.store(rbuf.capacity() as u64, Ordering::Relaxed);
         // Give back the memory of a large request once it has been handled.
         if rbuf.is_empty() && rbuf.capacity() > MAX_RESERVE && !parser.in_progress() {
             *rbuf = BytesMut::with_capacity(READ_CHUNK);

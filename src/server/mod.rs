@@ -219,13 +219,13 @@ impl Server {
     }
 
     /// Used memory split into overhead and data (INFO memory, MEMORY STATS). Client memory is
-    /// what is tracked per connection: the query buffers.
+    /// what is tracked per connection: read buffers and messages waiting to be sent.
     pub fn memory_breakdown(&self) -> crate::metrics::memory::Breakdown {
         let clients = self
             .clients
             .snapshot()
             .iter()
-            .map(|h| h.qbuf.load(Ordering::Relaxed))
+            .map(|h| h.buffer_memory())
             .sum();
         crate::metrics::memory::Breakdown::now(self.startup_memory, clients)
     }
