@@ -233,17 +233,10 @@ fn lowercase<'b>(name: &[u8], buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
 /// Whether a request may write, which CLIENT PAUSE WRITE holds: write and may-replicate
 /// commands, and EXEC of a transaction that holds one. Only asked while a pause is on.
 pub fn may_write(server: &Server, client: &Client, argv: &[&[u8]]) -> bool {
-    let mut buf = [0u8; 64];
-    let Some(mut cmd) = lowercase(argv[0], &mut buf).and_then(|n| server.commands.lookup(n)) else {
+    let Some((cmd, sub)) = find(&server.commands, argv) else {
         return false;
     };
-    if let Some(sub) = argv
-        .get(1)
-        .and_then(|a| lowercase(a, &mut buf))
-        .and_then(|n| cmd.sub(n))
-    {
-        cmd = sub;
-    }
+    let cmd = sub.unwrap_or(cmd);
     let mut flags = cmd.spec.flags;
     if cmd.spec.name == "exec" {
         flags |= client.multi.as_ref().map_or(0, |m| m.flags);
@@ -251,20 +244,35 @@ pub fn may_write(server: &Server, client: &Client, argv: &[&[u8]]) -> bool {
     flags & (table::WRITE | table::MAY_REPLICATE) != 0
 }
 
+/// The command `argv` names and, for a container, the subcommand its second argument names
+/// (None when there is no such subcommand).
+fn find<'t>(
+    table: &'t CommandTable,
+    argv: &[&[u8]],
+) -> Option<(&'t table::Command, Option<&'t table::Command>)> {
+    let mut buf = [0u8; 64];
+    let cmd = lowercase(argv[0], &mut buf).and_then(|n| table.lookup(n))?;
+    let sub = match argv.get(1) {
+        Some(a) if !cmd.spec.subcommands.is_empty() => {
+            lowercase(a, &mut buf).and_then(|n| cmd.sub(n))
+        }
+        _ => None,
+    };
+    Some((cmd, sub))
+}
+
 /// Runs one request and appends its reply to `ctx.out`.
 pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     let mark = ctx.out.len();
     let table = &ctx.server.commands;
-    let mut buf = [0u8; 64];
-    let cmd = lowercase(argv[0], &mut buf).and_then(|n| table.lookup(n));
-    let Some(mut cmd) = cmd else {
+    let Some((mut cmd, sub)) = find(table, argv) else {
         flag_transaction(ctx);
         reply_error(ctx, &unknown_command(argv));
         finish_reply_mode(ctx, mark);
         return;
     };
     if !cmd.spec.subcommands.is_empty() && argv.len() >= 2 {
-        match lowercase(argv[1], &mut buf).and_then(|n| cmd.sub(n)) {
+        match sub {
             Some(sub) => cmd = sub,
             None if cmd.spec.handler.is_none() => {
                 let e = format!(

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::{args, CmdError, CmdResult, Ctx};
+use crate::protocol::Reply;
 use crate::server::client::ClientHandle;
 use crate::server::Server;
 
@@ -231,46 +232,46 @@ fn deliver(server: &Server, client: &Arc<ClientHandle>, redirect: u64, keys: Opt
     let Some(target) = target else {
         // The REDIRECT target is gone: a RESP3 client is told so instead.
         if client.resp.load(Ordering::Relaxed) >= 3 {
-            let msg = format!(">2\r\n$21\r\ntracking-redir-broken\r\n:{redirect}\r\n");
-            client.mailbox.push(msg.as_bytes());
+            let mut r = Reply {
+                buf: Vec::with_capacity(48),
+                resp3: true,
+            };
+            r.push(2);
+            r.bulk(b"tracking-redir-broken");
+            r.int(redirect as i64);
+            client.mailbox.push(&r.buf);
         }
         return;
     };
-    let list = match keys {
-        Some(keys) => {
-            let mut v = format!("*{}\r\n", keys.len()).into_bytes();
-            for k in keys {
-                v.extend_from_slice(format!("${}\r\n", k.len()).as_bytes());
-                v.extend_from_slice(k);
-                v.extend_from_slice(b"\r\n");
-            }
-            v
-        }
-        None => b"*-1\r\n".to_vec(),
+    let mut r = Reply {
+        buf: Vec::with_capacity(64),
+        resp3: target.resp.load(Ordering::Relaxed) >= 3,
     };
-    let mut msg = Vec::with_capacity(list.len() + 64);
-    if target.resp.load(Ordering::Relaxed) >= 3 {
-        msg.extend_from_slice(b">2\r\n$10\r\ninvalidate\r\n");
-        if keys.is_none() {
-            msg.extend_from_slice(b"_\r\n");
-        } else {
-            msg.extend_from_slice(&list);
-        }
+    if r.resp3 {
+        r.push(2);
+        r.bulk(b"invalidate");
     } else if target
         .sub_counts
         .iter()
         .any(|c| c.load(Ordering::Relaxed) > 0)
     {
-        msg.extend_from_slice(b"*3\r\n$7\r\nmessage\r\n");
-        msg.extend_from_slice(format!("${}\r\n", CHANNEL.len()).as_bytes());
-        msg.extend_from_slice(CHANNEL);
-        msg.extend_from_slice(b"\r\n");
-        msg.extend_from_slice(&list);
+        r.push(3);
+        r.bulk(b"message");
+        r.bulk(CHANNEL);
     } else {
         // A RESP2 client that is not subscribed has no way to receive it (as in Redis).
         return;
     }
-    target.mailbox.push(&msg);
+    match keys {
+        Some(keys) => {
+            r.array(keys.len());
+            for k in keys {
+                r.bulk(k);
+            }
+        }
+        None => r.null_array(),
+    }
+    target.mailbox.push(&r.buf);
 }
 
 /// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]
@@ -352,35 +353,28 @@ pub fn client_tracking(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             "ERR The client ID you want redirect to does not exist",
         ));
     }
-    let shown = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
+    // BCAST prefixes may not overlap (one would report the other's keys twice), neither among
+    // those given nor with those registered before, to which the new ones are added.
     let overlap = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+    let refuse = |a: &[u8], which: &str, b: &[u8]| {
+        Err(CmdError::owned(format!(
+            "ERR Prefix '{}' overlaps with {which} prefix '{}'. Prefixes for a single client must not overlap.",
+            String::from_utf8_lossy(a),
+            String::from_utf8_lossy(b)
+        )))
+    };
     for (j, b) in mode.prefixes.iter().enumerate() {
         if let Some(a) = mode.prefixes[..j].iter().find(|a| overlap(a, b)) {
-            return Err(CmdError::owned(format!(
-                "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
-                shown(a),
-                shown(b)
-            )));
+            return refuse(a, "another provided", b);
         }
     }
     if let Some(old) = &ctx.client.tracking {
         for p in &mode.prefixes {
             if let Some(e) = old.prefixes.iter().find(|e| overlap(e, p)) {
-                return Err(CmdError::owned(format!(
-                    "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
-                    shown(p),
-                    shown(e)
-                )));
+                return refuse(p, "an existing", e);
             }
         }
-    }
-    // Prefixes given again add to those already registered.
-    if let Some(old) = &ctx.client.tracking {
-        for p in &old.prefixes {
-            if !mode.prefixes.contains(p) {
-                mode.prefixes.push(p.clone());
-            }
-        }
+        mode.prefixes.extend(old.prefixes.iter().cloned());
     }
     handle.redir.store(mode.redirect as i64, Ordering::Relaxed);
     ctx.server.tracking.set(&handle, Some(mode.clone()));

@@ -43,44 +43,24 @@ impl Unit {
     }
 }
 
+/// How a metric's value comes about over a period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// How much a counter grew during the period.
+    Counted,
+    /// A ratio or mean over the period (hit rate, latency, CPU share).
+    Average,
+    /// A value sampled at the period's end.
+    Sample,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Metric {
     pub name: &'static str,
     pub unit: Unit,
+    pub kind: Kind,
     pub value: f64,
 }
-
-impl Metric {
-    /// A sample at the period's end (not a count over the period, nor an average of one).
-    pub fn is_gauge(&self) -> bool {
-        GAUGES.contains(&self.name)
-    }
-}
-
-/// The metrics that are point samples; every other is computed over the period.
-pub const GAUGES: &[&str] = &[
-    "CurrConnections",
-    "BlockedConnections",
-    "CurrItems",
-    "CurrVolatileItems",
-    "BytesUsedForCache",
-    "UsedMemoryDataset",
-    "DatabaseMemoryUsagePercentage",
-    "DatabaseMemoryUsageCountedForEvictPercentage",
-    "DatabaseCapacityUsagePercentage",
-    "DatabaseCapacityUsageCountedForEvictPercentage",
-    "MemoryFragmentationRatio",
-    "AllocatorFragmentationBytes",
-    "AllocatorFragmentationRatio",
-    "DB0AverageTTL",
-    "IsMaster",
-    "SaveInProgress",
-    "PubSubChannels",
-    "PubSubShardChannels",
-    "KeysTracked",
-    "FreeableMemory",
-    "SwapUsage",
-];
 
 /// The per-command-type groups, summed from commandstats (a command may be in several:
 /// GET is in GetTypeCmds and StringBasedCmds). Each also has a `...Latency`: the average
@@ -243,15 +223,6 @@ pub struct Period {
     pub metrics: Vec<Metric>,
 }
 
-impl Period {
-    pub fn get(&self, name: &str) -> Option<f64> {
-        self.metrics
-            .iter()
-            .find(|m| m.name == name)
-            .map(|m| m.value)
-    }
-}
-
 #[derive(Default)]
 struct State {
     prev: Option<Sample>,
@@ -302,8 +273,9 @@ impl Recorder {
 #[rustfmt::skip]
 fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
     let mut out = Vec::with_capacity(80);
-    let mut put =
-        |name: &'static str, unit: Unit, value: f64| out.push(Metric { name, unit, value });
+    let mut put = |kind: Kind, name: &'static str, unit: Unit, value: f64| {
+        out.push(Metric { name, unit, kind, value })
+    };
     let (a, b) = (&prev.engine, &now.engine);
     let d = |x: u64, y: u64| y.saturating_sub(x) as f64;
     let pct = |part: f64, whole: f64| {
@@ -316,37 +288,37 @@ fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
 
     // Counters: growth during the period.
     let (hits, misses) = (d(a.hits, b.hits), d(a.misses, b.misses));
-    put("CacheHits", Unit::Count, hits);
-    put("CacheMisses", Unit::Count, misses);
+    put(Kind::Counted, "CacheHits", Unit::Count, hits);
+    put(Kind::Counted, "CacheMisses", Unit::Count, misses);
     // No lookups, no hit rate: a datapoint of 0 would fire `CacheHitRate < 80` alarms.
     if hits + misses > 0.0 {
-        put("CacheHitRate", Unit::Percent, pct(hits, hits + misses));
+        put(Kind::Average, "CacheHitRate", Unit::Percent, pct(hits, hits + misses));
     }
-    put("Evictions", Unit::Count, d(a.evicted, b.evicted));
-    put("Reclaimed", Unit::Count, d(a.expired, b.expired));
-    put("NewConnections", Unit::Count, d(a.connections, b.connections));
-    put("RejectedConnections", Unit::Count, d(a.rejected, b.rejected));
-    put("ProcessedCommands", Unit::Count, d(a.processed, b.processed));
-    put("ErrorCount", Unit::Count, d(a.errors, b.errors));
-    put("AuthenticationFailures", Unit::Count, d(a.auth_failures, b.auth_failures));
+    put(Kind::Counted, "Evictions", Unit::Count, d(a.evicted, b.evicted));
+    put(Kind::Counted, "Reclaimed", Unit::Count, d(a.expired, b.expired));
+    put(Kind::Counted, "NewConnections", Unit::Count, d(a.connections, b.connections));
+    put(Kind::Counted, "RejectedConnections", Unit::Count, d(a.rejected, b.rejected));
+    put(Kind::Counted, "ProcessedCommands", Unit::Count, d(a.processed, b.processed));
+    put(Kind::Counted, "ErrorCount", Unit::Count, d(a.errors, b.errors));
+    put(Kind::Counted, "AuthenticationFailures", Unit::Count, d(a.auth_failures, b.auth_failures));
     // Only the default user exists: no ACL rule can deny a command, key or channel.
-    put("CommandAuthorizationFailures", Unit::Count, 0.0);
-    put("KeyAuthorizationFailures", Unit::Count, 0.0);
-    put("ChannelAuthorizationFailures", Unit::Count, 0.0);
+    put(Kind::Counted, "CommandAuthorizationFailures", Unit::Count, 0.0);
+    put(Kind::Counted, "KeyAuthorizationFailures", Unit::Count, 0.0);
+    put(Kind::Counted, "ChannelAuthorizationFailures", Unit::Count, 0.0);
     // No replicas yet: nothing is sent to them.
-    put("ReplicationBytes", Unit::Bytes, 0.0);
-    put("ActiveDefragHits", Unit::None, 0.0);
+    put(Kind::Counted, "ReplicationBytes", Unit::Bytes, 0.0);
+    put(Kind::Counted, "ActiveDefragHits", Unit::None, 0.0);
     for (i, (name, latency)) in GROUPS.iter().enumerate() {
         let calls = d(a.calls[i], b.calls[i]);
-        put(name, Unit::Count, calls);
+        put(Kind::Counted, name, Unit::Count, calls);
         if calls > 0.0 {
-            put(latency, Unit::Microseconds, d(a.usec[i], b.usec[i]) / calls);
+            put(Kind::Average, latency, Unit::Microseconds, d(a.usec[i], b.usec[i]) / calls);
         }
     }
     let wall_us = now.mono_us.saturating_sub(prev.mono_us) as f64;
     // The engine runs on the process's threads; its CPU over the period's wall time, as a
     // share of one core (Redis's main thread is one core too).
-    put("EngineCPUUtilization", Unit::Percent, pct(d(prev.cpu_us, now.cpu_us), wall_us));
+    put(Kind::Average, "EngineCPUUtilization", Unit::Percent, pct(d(prev.cpu_us, now.cpu_us), wall_us));
 
     // Gauges: the value at the end of the period.
     let mem = server.memory_breakdown();
@@ -364,36 +336,36 @@ fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
     // Client buffers are what Redis leaves out of the eviction count (mem_not_counted_for_evict
     // holds replication and AOF buffers, of which there are none yet).
     let counted = used;
-    put("CurrConnections", Unit::Count, server.clients.len() as f64);
-    put("BlockedConnections", Unit::Count, (server.blocking.blocked_clients() + server.pause.held()) as f64);
-    put("CurrItems", Unit::Count, keys as f64);
-    put("CurrVolatileItems", Unit::Count, volatile as f64);
-    put("BytesUsedForCache", Unit::Bytes, used);
-    put("UsedMemoryDataset", Unit::Bytes, mem.dataset as f64);
-    put("DatabaseMemoryUsagePercentage", Unit::Percent, pct(used, limit));
-    put("DatabaseMemoryUsageCountedForEvictPercentage", Unit::Percent, pct(counted, limit));
-    put("DatabaseCapacityUsagePercentage", Unit::Percent, pct(used, limit));
-    put("DatabaseCapacityUsageCountedForEvictPercentage", Unit::Percent, pct(counted, limit));
-    put("MemoryFragmentationRatio", Unit::None, super::memory::ratio(m.rss, m.allocated));
-    put("AllocatorFragmentationBytes", Unit::Bytes, m.active as f64 - m.allocated as f64);
-    put("AllocatorFragmentationRatio", Unit::None, super::memory::ratio(m.active, m.allocated));
-    put("DB0AverageTTL", Unit::Milliseconds, server.keyspace.db(0).avg_ttl() as f64);
-    put("IsMaster", Unit::Count, 1.0);
-    put("SaveInProgress", Unit::None, 0.0);
+    put(Kind::Sample, "CurrConnections", Unit::Count, server.clients.len() as f64);
+    put(Kind::Sample, "BlockedConnections", Unit::Count, (server.blocking.blocked_clients() + server.pause.held()) as f64);
+    put(Kind::Sample, "CurrItems", Unit::Count, keys as f64);
+    put(Kind::Sample, "CurrVolatileItems", Unit::Count, volatile as f64);
+    put(Kind::Sample, "BytesUsedForCache", Unit::Bytes, used);
+    put(Kind::Sample, "UsedMemoryDataset", Unit::Bytes, mem.dataset as f64);
+    put(Kind::Sample, "DatabaseMemoryUsagePercentage", Unit::Percent, pct(used, limit));
+    put(Kind::Sample, "DatabaseMemoryUsageCountedForEvictPercentage", Unit::Percent, pct(counted, limit));
+    put(Kind::Sample, "DatabaseCapacityUsagePercentage", Unit::Percent, pct(used, limit));
+    put(Kind::Sample, "DatabaseCapacityUsageCountedForEvictPercentage", Unit::Percent, pct(counted, limit));
+    put(Kind::Sample, "MemoryFragmentationRatio", Unit::None, super::memory::ratio(m.rss, m.allocated));
+    put(Kind::Sample, "AllocatorFragmentationBytes", Unit::Bytes, m.active as f64 - m.allocated as f64);
+    put(Kind::Sample, "AllocatorFragmentationRatio", Unit::None, super::memory::ratio(m.active, m.allocated));
+    put(Kind::Sample, "DB0AverageTTL", Unit::Milliseconds, server.keyspace.db(0).avg_ttl() as f64);
+    put(Kind::Sample, "IsMaster", Unit::Count, 1.0);
+    put(Kind::Sample, "SaveInProgress", Unit::None, 0.0);
     let [channels, _patterns, shard] = server.pubsub.counts();
-    put("PubSubChannels", Unit::Count, channels as f64);
-    put("PubSubShardChannels", Unit::Count, shard as f64);
-    put("KeysTracked", Unit::Count, 0.0);
+    put(Kind::Sample, "PubSubChannels", Unit::Count, channels as f64);
+    put(Kind::Sample, "PubSubShardChannels", Unit::Count, shard as f64);
+    put(Kind::Sample, "KeysTracked", Unit::Count, 0.0);
 
     // The host.
     let (h0, h1) = (&prev.host, &now.host);
-    put("CPUUtilization", Unit::Percent, pct(d(h0.cpu_busy, h1.cpu_busy), d(h0.cpu_total, h1.cpu_total)));
-    put("FreeableMemory", Unit::Bytes, available as f64);
-    put("SwapUsage", Unit::Bytes, swap as f64);
-    put("NetworkBytesIn", Unit::Bytes, d(h0.rx_bytes, h1.rx_bytes));
-    put("NetworkBytesOut", Unit::Bytes, d(h0.tx_bytes, h1.tx_bytes));
-    put("NetworkPacketsIn", Unit::Count, d(h0.rx_packets, h1.rx_packets));
-    put("NetworkPacketsOut", Unit::Count, d(h0.tx_packets, h1.tx_packets));
+    put(Kind::Average, "CPUUtilization", Unit::Percent, pct(d(h0.cpu_busy, h1.cpu_busy), d(h0.cpu_total, h1.cpu_total)));
+    put(Kind::Sample, "FreeableMemory", Unit::Bytes, available as f64);
+    put(Kind::Sample, "SwapUsage", Unit::Bytes, swap as f64);
+    put(Kind::Counted, "NetworkBytesIn", Unit::Bytes, d(h0.rx_bytes, h1.rx_bytes));
+    put(Kind::Counted, "NetworkBytesOut", Unit::Bytes, d(h0.tx_bytes, h1.tx_bytes));
+    put(Kind::Counted, "NetworkPacketsIn", Unit::Count, d(h0.rx_packets, h1.rx_packets));
+    put(Kind::Counted, "NetworkPacketsOut", Unit::Count, d(h0.tx_packets, h1.tx_packets));
     out
 }
 
@@ -518,16 +490,19 @@ mod tests {
                 Metric {
                     name: "CacheHits",
                     unit: Unit::Count,
+                    kind: Kind::Counted,
                     value: 70.0,
                 },
                 Metric {
                     name: "CacheHitRate",
                     unit: Unit::Percent,
+                    kind: Kind::Average,
                     value: 70.0,
                 },
                 Metric {
                     name: "MemoryFragmentationRatio",
                     unit: Unit::None,
+                    kind: Kind::Sample,
                     value: 1.25,
                 },
             ],

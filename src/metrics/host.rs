@@ -71,13 +71,20 @@ pub fn memory() -> (u64, u64, u64) {
     )
 }
 
-/// CPU time this process has used, in microseconds.
-pub fn process_cpu_us() -> u64 {
+/// (system, user) CPU time in microseconds of the process (`RUSAGE_SELF`) or of the calling
+/// thread (`RUSAGE_THREAD`).
+pub fn cpu_times(who: libc::c_int) -> (u64, u64) {
     // SAFETY: getrusage writes into the struct we pass.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    unsafe { libc::getrusage(who, &mut ru) };
     let us = |tv: libc::timeval| tv.tv_sec as u64 * 1_000_000 + tv.tv_usec as u64;
-    us(ru.ru_utime) + us(ru.ru_stime)
+    (us(ru.ru_stime), us(ru.ru_utime))
+}
+
+/// CPU time this process has used, in microseconds.
+pub fn process_cpu_us() -> u64 {
+    let (sys, user) = cpu_times(libc::RUSAGE_SELF);
+    sys + user
 }
 
 #[cfg(test)]
@@ -91,6 +98,8 @@ mod tests {
         assert!(c.cpu_total > 0);
         let (avail, _swap, total) = memory();
         assert!(avail > 0 && avail <= total);
-        assert!(process_cpu_us() > 0 || cfg!(miri));
+        assert!(process_cpu_us() > 0);
+        let (sys, user) = cpu_times(libc::RUSAGE_THREAD);
+        assert!(sys + user <= process_cpu_us());
     }
 }

@@ -74,12 +74,10 @@ pub fn render(server: &Server, requested: &[String]) -> String {
     out
 }
 
+/// (system, user) CPU seconds, as INFO prints them.
 fn cpu_times(who: libc::c_int) -> (f64, f64) {
-    // SAFETY: getrusage writes into the struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(who, &mut ru) };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    (t(ru.ru_stime), t(ru.ru_utime))
+    let (sys, user) = super::host::cpu_times(who);
+    (sys as f64 / 1e6, user as f64 / 1e6)
 }
 
 fn section(server: &Server, name: &str, o: &mut String) {

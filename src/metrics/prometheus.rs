@@ -223,23 +223,11 @@ pub fn render(server: &Server) -> String {
     for (name, v) in cloudwatch::cumulative(server) {
         o.one(name, "counter", "CloudWatch metric, cumulative.", v);
     }
-    o.one(
-        "CurrVolatileItems",
-        "gauge",
-        "CloudWatch metric: keys with a TTL.",
-        dbs.iter().map(|d| d.volatile_len()).sum::<usize>(),
-    );
-    // ...and the rates, ratios and averages of the last completed period.
+    // ...and the samples, ratios and averages of the last completed period (the counts are
+    // above: the exporter's counters or the cumulative CloudWatch ones).
     if let Some(p) = server.cloudwatch.last() {
         for m in &p.metrics {
-            let counted_above = !m.is_gauge()
-                && cloudwatch::GROUPS.iter().all(|(_, lat)| *lat != m.name)
-                && !matches!(
-                    m.name,
-                    "CacheHitRate" | "EngineCPUUtilization" | "CPUUtilization"
-                );
-            if counted_above || EXPORTER_COVERED.contains(&m.name) || m.name == "CurrVolatileItems"
-            {
+            if m.kind == cloudwatch::Kind::Counted || EXPORTER_COVERED.contains(&m.name) {
                 continue;
             }
             o.one(

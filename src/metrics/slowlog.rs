@@ -102,11 +102,11 @@ pub struct Event {
 
 /// LATENCY's per-event history of spikes over `latency-monitor-threshold`.
 #[derive(Default)]
-pub struct Monitor {
+pub struct LatencySpikes {
     events: Mutex<BTreeMap<&'static str, Event>>,
 }
 
-impl Monitor {
+impl LatencySpikes {
     /// Records a spike; two in the same second keep the larger.
     pub fn add(&self, event: &'static str, now_secs: u64, ms: u64) {
         let mut events = self.events.lock();
@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn spikes_keep_one_sample_per_second() {
-        let m = Monitor::default();
+        let m = LatencySpikes::default();
         m.add("command", 100, 5);
         m.add("command", 100, 9);
         m.add("command", 101, 2);

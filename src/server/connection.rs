@@ -493,13 +493,12 @@ async fn run_batch(
                 let argv: SmallVec<[&[u8]; 8]> =
                     parser.args().iter().map(|r| &base[r.clone()]).collect();
                 // CLIENT PAUSE: the command (and the rest of the batch) waits its turn.
-                if server.pause.holds(false).is_some()
-                    || server.pause.holds(true).is_some()
-                        && command::may_write(server, client, &argv)
-                {
+                if server.pause.on() {
                     let writes = command::may_write(server, client, &argv);
-                    server.pause.hold(writes).await;
-                    clock = crate::engine::mono_us();
+                    if server.pause.holds(writes).is_some() {
+                        server.pause.hold(writes).await;
+                        clock = crate::engine::mono_us();
+                    }
                 }
                 let mut ctx = Ctx {
                     server,

@@ -60,7 +60,7 @@ pub struct Server {
     pub monitors: crate::command::monitor::Monitors,
     pub tracking: crate::command::tracking::Tracking,
     pub pause: pause::Pause,
-    pub latency: crate::metrics::slowlog::Monitor,
+    pub latency: crate::metrics::slowlog::LatencySpikes,
     log_level_hook: Option<LogLevelHook>,
 }
 

@@ -32,8 +32,13 @@ impl Pause {
         self.ended.notify_waiters();
     }
 
-    /// How long a command must still wait, if it must: `writes` says whether it may write.
+    /// Whether a pause may be on: the per-command check, one relaxed load.
     #[inline]
+    pub fn on(&self) -> bool {
+        self.until_ms.load(Ordering::Relaxed) != 0
+    }
+
+    /// How long a command must still wait, if it must: `writes` says whether it may write.
     pub fn holds(&self, writes: bool) -> Option<std::time::Duration> {
         let until = self.until_ms.load(Ordering::Relaxed);
         if until == 0 {
@@ -41,6 +46,10 @@ impl Pause {
         }
         let now = crate::engine::now_ms();
         if until <= now {
+            // Over: back to the one-load check (unless a new pause began meanwhile).
+            let _ = self
+                .until_ms
+                .compare_exchange(until, 0, Ordering::Relaxed, Ordering::Relaxed);
             return None;
         }
         (writes || self.all.load(Ordering::Relaxed))
