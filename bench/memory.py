@@ -123,7 +123,7 @@ def hit_ratio(keys, requests):
         s.stop()
     limit = (u1 - u0) // 10
     for policy in ["allkeys-lru", "allkeys-lfu"]:
-        ratios = {}
+        ratios, keys_held = {}, {}
         for name, argv in SPECS:
             s = Server(name, argv)
             try:
@@ -134,10 +134,12 @@ def hit_ratio(keys, requests):
                                       "--keys", str(keys), "--value-size", "100", "--zipf", "0.99", "--seed", "7",
                                       "--cache-aside"], capture_output=True, text=True, timeout=900).stdout.strip()
                 ratios[name] = float(out.split(",")[4])
+                keys_held[name] = int(cli(s.port, "DBSIZE"))
             finally:
                 s.stop()
         f, r = ratios["ferrocache"], ratios["redis"]
-        print(f"  {policy:<12} hit ratio ferrocache {f:.4f}, redis {r:.4f}, ferrocache/redis {f / r:.3f}")
+        print(f"  {policy:<12} hit ratio ferrocache {f:.4f}, redis {r:.4f}, ferrocache/redis {f / r:.3f} "
+              f"(keys held at the end: {keys_held['ferrocache']} and {keys_held['redis']})")
 
 
 def latency(n):
