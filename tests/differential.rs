@@ -2232,6 +2232,24 @@ fn resp_words(words: &[&str]) -> Vec<u8> {
 }
 
 #[test]
+fn maxmemory_clients_values() {
+    compare(
+        r#"
+        CONFIG GET maxmemory-clients
+        CONFIG SET maxmemory-clients 10%
+        CONFIG GET maxmemory-clients
+        CONFIG SET maxmemory-clients 5mb
+        CONFIG GET maxmemory-clients
+        CONFIG SET maxmemory-clients 101%
+        CONFIG SET maxmemory-clients -1
+        CONFIG SET maxmemory-clients abc
+        CONFIG SET maxmemory-clients 0
+        CONFIG GET maxmemory-clients
+        "#,
+    );
+}
+
+#[test]
 fn client_pause_errors() {
     compare(
         r#"

@@ -139,7 +139,7 @@ pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
         rbs.saturating_sub(qbuf),
         rbs,
         rbs,
-        h.mailbox.pending(),
+        h.output_memory(),
         h.buffer_memory(),
         server.commands.name_of(last),
         h.redir.load(Ordering::Relaxed),

@@ -39,6 +39,12 @@ pub struct Live {
     pub pubsub_hard_limit: AtomicU64,
     pub pubsub_soft_limit: AtomicU64,
     pub pubsub_soft_secs: AtomicU64,
+    /// `client-output-buffer-limit normal <hard> <soft> <soft seconds>` (0 = no limit).
+    pub normal_hard_limit: AtomicU64,
+    pub normal_soft_limit: AtomicU64,
+    pub normal_soft_secs: AtomicU64,
+    /// `maxmemory-clients` in bytes (a percentage resolved against maxmemory); 0 = off.
+    pub maxmemory_clients: AtomicU64,
     pub query_buffer_limit: AtomicU64,
     pub hz: AtomicU64,
     /// SLOWLOG threshold in microseconds; negative = off.
@@ -233,6 +239,15 @@ impl Config {
             l.pubsub_soft_limit.store(*soft, Ordering::Relaxed);
             l.pubsub_soft_secs.store(*secs, Ordering::Relaxed);
         }
+        if let Some((hard, soft, secs)) = obl.get("normal") {
+            l.normal_hard_limit.store(*hard, Ordering::Relaxed);
+            l.normal_soft_limit.store(*soft, Ordering::Relaxed);
+            l.normal_soft_secs.store(*secs, Ordering::Relaxed);
+        }
+        l.maxmemory_clients.store(
+            params::memory_or_percent(&self.get("maxmemory-clients"), num("maxmemory")),
+            Ordering::Relaxed,
+        );
         l.query_buffer_limit
             .store(num("client-query-buffer-limit"), Ordering::Relaxed);
         l.hz.store(num("hz"), Ordering::Relaxed);

@@ -116,6 +116,9 @@ pub static PARAMS: &[ParamDef] = &[
     // Per class: hard limit, soft limit, soft seconds. Enforced for pubsub subscribers. A SET
     // names the classes it changes; the others return to their defaults.
     p("notify-keyspace-events", Kind::Custom(check_notify), "", true),
+    // Memory all clients' buffers may take together before the largest clients are closed
+    // (client eviction, Redis 7): bytes, or a percentage of maxmemory; 0 = no limit.
+    p("maxmemory-clients", Kind::Custom(check_memory_or_percent), "0", true),
     p("client-output-buffer-limit", Kind::Custom(check_output_buffer_limit), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", true),
     p("proto-max-bulk-len", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "536870912", true),
     p("client-query-buffer-limit", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "1073741824", true),
@@ -331,6 +334,29 @@ fn check_output_buffer_limit(v: &str) -> Result<String, String> {
         .map(|(n, h, s, t)| format!("{n} {h} {s} {t}"))
         .collect::<Vec<_>>()
         .join(" "))
+}
+
+/// A byte size, or a percentage ("10%") of `of`.
+pub fn memory_or_percent(v: &str, of: u64) -> u64 {
+    match v.strip_suffix('%') {
+        Some(p) => p
+            .parse::<u64>()
+            .map_or(0, |p| of / 100 * p + of % 100 * p / 100),
+        None => parse_memory(v).unwrap_or(0),
+    }
+}
+
+fn check_memory_or_percent(v: &str) -> Result<String, String> {
+    if let Some(p) = v.strip_suffix('%') {
+        return match p.parse::<u64>() {
+            Ok(p) if p <= 100 => Ok(format!("{p}%")),
+            Ok(_) => Err("percentage argument must be less or equal to 100".into()),
+            Err(_) => Err("argument must be a memory or percent value".into()),
+        };
+    }
+    parse_memory(v)
+        .map(|b| b.to_string())
+        .ok_or_else(|| "argument must be a memory or percent value".into())
 }
 
 fn check_notify(v: &str) -> Result<String, String> {

@@ -33,6 +33,8 @@ pub struct Stats {
     pub acl_access_denied_auth: AtomicU64,
     pub query_buffer_limit_disconnections: AtomicU64,
     pub output_buffer_limit_disconnections: AtomicU64,
+    /// Clients closed by client eviction (`maxmemory-clients`).
+    pub evicted_clients: AtomicU64,
     /// Successful write commands since start (reported as rdb_changes_since_last_save).
     pub dirty: striped::Striped<1>,
     pub expire_cycle_usec: AtomicU64,
@@ -89,6 +91,7 @@ impl Default for Stats {
             acl_access_denied_auth: AtomicU64::new(0),
             query_buffer_limit_disconnections: AtomicU64::new(0),
             output_buffer_limit_disconnections: AtomicU64::new(0),
+            evicted_clients: AtomicU64::new(0),
             dirty: striped::Striped::default(),
             expire_cycle_usec: AtomicU64::new(0),
             errors: Mutex::new(BTreeMap::new()),
@@ -131,6 +134,7 @@ impl Stats {
             &self.acl_access_denied_auth,
             &self.query_buffer_limit_disconnections,
             &self.output_buffer_limit_disconnections,
+            &self.evicted_clients,
             &self.expire_cycle_usec,
         ] {
             c.store(0, Ordering::Relaxed);

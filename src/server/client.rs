@@ -38,6 +38,9 @@ pub struct ClientHandle {
     pub qbuf: AtomicU64,
     /// The read buffer's allocated size (CLIENT LIST rbs, and the client's memory).
     pub rbs: AtomicU64,
+    /// Reply bytes produced and not yet sent (set while a write waits on the socket, or a
+    /// batch's replies grow past a limit check).
+    pub obuf: AtomicU64,
     pub killed: AtomicBool,
     /// Commands queued in MULTI, or -1 outside a transaction (CLIENT LIST multi=, flag x).
     pub multi: std::sync::atomic::AtomicI64,
@@ -75,6 +78,7 @@ impl ClientHandle {
             redir: std::sync::atomic::AtomicI64::new(-1),
             qbuf: AtomicU64::new(0),
             rbs: AtomicU64::new(0),
+            obuf: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             stop: AtomicWaker::new(),
             multi: std::sync::atomic::AtomicI64::new(-1),
@@ -95,9 +99,15 @@ impl ClientHandle {
         now_ms.saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000
     }
 
-    /// Memory this client holds in buffers: its read buffer and the messages waiting for it.
+    /// Memory this client holds in buffers: its read buffer, replies and messages waiting to
+    /// be sent.
     pub fn buffer_memory(&self) -> u64 {
-        self.rbs.load(Ordering::Relaxed) + self.mailbox.pending()
+        self.rbs.load(Ordering::Relaxed) + self.output_memory()
+    }
+
+    /// Replies and messages waiting to be sent (CLIENT LIST omem).
+    pub fn output_memory(&self) -> u64 {
+        self.obuf.load(Ordering::Relaxed) + self.mailbox.pending()
     }
 
     /// Marks the client active at `at_us` (a `mono_us` reading the caller already has).
@@ -126,6 +136,9 @@ pub struct Client {
     pub reply_mode: ReplyMode,
     /// Close the connection once pending replies are written (QUIT, protocol errors).
     pub close_after_reply: bool,
+    /// Since when (ms, `mono_us` / 1000) replies have been over the normal class's soft
+    /// output limit.
+    pub soft_limit_since: Option<u64>,
     /// Set by DEBUG SLEEP: the connection pauses this long before the next command.
     pub sleep: Option<std::time::Duration>,
     /// Commands queued since MULTI (None outside a transaction).
@@ -167,6 +180,7 @@ impl Client {
             authenticated,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
+            soft_limit_since: None,
             sleep: None,
             multi: None,
             in_exec: false,

@@ -212,7 +212,12 @@ where
             .total_commands_processed
             .fetch_add(commands, Ordering::Relaxed);
         handle.qbuf.store(rbuf.len() as u64, Ordering::Relaxed);
-        handle.rbs.store(rbuf.capacity() as u64, Ordering::Relaxed);
+        let rbs = rbuf.capacity() as u64;
+        // A read buffer that grew past 1 MB (a large request arriving) may put the clients
+        // over maxmemory-clients: checked now rather than at the next cron tick.
+        if handle.rbs.swap(rbs, Ordering::Relaxed) < rbs && rbs > 1 << 20 {
+            super::client_limits::evict_clients(server);
+        }
         // Give back the memory of a large request once it has been handled.
         if rbuf.is_empty() && rbuf.capacity() > MAX_RESERVE && !parser.in_progress() {
             *rbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -272,6 +277,10 @@ where
         if !queued && !write_out(server, stream, out, &mut stop, outbox).await? {
             return Ok(());
         }
+        // Replies that passed a limit check were recorded as waiting; they are on their way.
+        if handle.obuf.load(Ordering::Relaxed) != 0 {
+            handle.obuf.store(0, Ordering::Relaxed);
+        }
         if client.close_after_reply
             || handle.killed.load(Ordering::Relaxed)
             || server.shutting_down()
@@ -303,16 +312,30 @@ async fn write_out<S: AsyncWrite + Unpin>(
     // sends them, rather than each write waking its client while the server still has
     // reads to do. Measured: 90/10 mix -P 1 0.88 -> 0.95 of Redis, SET -P 16 +25%.
     tokio::task::yield_now().await;
-    // A client that does not read its replies must still be killable.
+    // A client that does not read its replies must still be killable, and is closed if
+    // they stay over the soft output limit for longer than it allows.
     let write = async {
         stream.write_all(&out.buf).await?;
         stream.flush().await
     };
+    let soft_wait = super::client_limits::soft_limit_wait(server, out.len());
+    let soft_deadline = async {
+        match soft_wait {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    stop.handle.obuf.store(out.len() as u64, Ordering::Relaxed);
     tokio::select! {
         biased;
         r = write => r?,
-        _ = stop => return Ok(false),
+        _ = &mut *stop => return Ok(false),
+        _ = soft_deadline => {
+            super::client_limits::output_limit_reached(server, stop.handle);
+            return Ok(false);
+        }
     }
+    stop.handle.obuf.store(0, Ordering::Relaxed);
     let stats = &server.stats;
     stats
         .total_net_output_bytes
@@ -476,6 +499,7 @@ async fn run_batch(
     // One wall-clock read per batch; command times advance it by the monotonic clock.
     let batch_ms = crate::engine::now_ms();
     let mut clock = batch_start;
+    let out_check = super::client_limits::check_threshold(server);
     loop {
         match parser.parse(rbuf, pos) {
             Ok(Parsed::Incomplete) => break,
@@ -512,6 +536,14 @@ async fn run_batch(
                 clock = ctx.started;
                 pos = end;
                 commands += 1;
+                // Over an output limit, or evicted: the replies are dropped with the client.
+                if out.len() > out_check
+                    && super::client_limits::over_limits(server, client, out.len())
+                {
+                    out.buf.clear();
+                    client.close_after_reply = true;
+                    break;
+                }
                 // A blocked client runs nothing more until it is served.
                 if client.close_after_reply || client.blocked.is_some() {
                     break;

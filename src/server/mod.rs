@@ -2,6 +2,7 @@
 //! and shutdown.
 
 pub mod client;
+pub mod client_limits;
 pub mod connection;
 pub mod http;
 pub mod outbox;
@@ -623,6 +624,7 @@ fn start_cron(server: Arc<Server>) {
                         s.total_net_output_bytes.load(Ordering::Relaxed),
                     ],
                 );
+                client_limits::evict_clients(&server);
                 if last_mem.elapsed() >= Duration::from_secs(1) {
                     crate::metrics::memory::sample();
                     last_mem = Instant::now();
