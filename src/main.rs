@@ -81,6 +81,7 @@ fn main() -> ExitCode {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n as usize,
     };
+    ferrocache::metrics::memory::set_io_threads(threads);
     // One thread: a single-threaded runtime, with no cross-thread wake-ups at all.
     let runtime = if threads == 1 {
         ferrocache::server::outbox::enable();

@@ -290,6 +290,13 @@ impl Dict {
         }
     }
 
+    /// Starts loading slot `i` (see [`Dict::prefetch`]).
+    pub fn prefetch_slot(&self, i: usize) {
+        if let Some(s) = self.slots.get(i) {
+            prefetch_ptr(s as *const Slot as *const u8);
+        }
+    }
+
     /// Number of slots (live or free); random sampling draws from `0..slot_count()`.
     pub fn slot_count(&self) -> usize {
         self.slots.len()

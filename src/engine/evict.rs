@@ -281,21 +281,39 @@ fn fill_pool(
         if !is_active(active, dbi) {
             continue;
         }
-        for _ in 0..samples {
-            let mut shard = db.random_shard();
-            let Some(key) = random_key(&mut shard, policy.volatile()) else {
+        // Scored where they are sampled: slots of one random shard (a uniform subset of the
+        // database's keys), or under a volatile policy keys drawn from the TTL index.
+        let mut picked: smallvec::SmallVec<[(u64, Key); 8]> = smallvec::SmallVec::new();
+        if policy.volatile() {
+            for _ in 0..samples {
+                let Some(mut shard) = db.random_shard_with_keys(true) else {
+                    break;
+                };
+                let Some(key) = shard.random_volatile() else {
+                    break;
+                };
+                if let Some(e) = shard.peek(&key) {
+                    picked.push((score(policy, e), key));
+                }
+            }
+        } else if let Some(mut shard) = db.random_shard_with_keys(false) {
+            let worst = (pool.len() == POOL_SIZE).then(|| pool[0].score);
+            shard.sample(samples, |k, e| {
+                let s = score(policy, e);
+                // Most samples do not beat the pool's worst: they cost no key copy.
+                if worst.is_none_or(|w| s > w) {
+                    picked.push((s, k.clone()));
+                }
+            });
+        }
+        for (s, key) in picked {
+            if pool.len() == POOL_SIZE && s <= pool[0].score {
                 continue;
-            };
-            let Some(e) = shard.peek(&key) else { continue };
-            let s = score(policy, e);
-            drop(shard);
+            }
             if pool.iter().any(|c| c.db == dbi && c.key == key) {
                 continue;
             }
             if pool.len() == POOL_SIZE {
-                if s <= pool[0].score {
-                    continue;
-                }
                 pool.remove(0);
             }
             let at = pool.partition_point(|c| c.score <= s);
@@ -309,6 +327,15 @@ fn fill_pool(
             );
         }
     }
+}
+
+/// Removes a key chosen for eviction, if it is still there; returns the bytes it freed.
+fn evict_key(ks: &Keyspace, dbi: usize, key: &Key) -> Option<u64> {
+    let mut shard = ks.db(dbi).lock_key(key);
+    let e = shard.remove(key)?;
+    shard.stats.evicted += 1;
+    notify::raise(notify::EVICTED, dbi, "evicted", key);
+    Some((key.len() + e.value.mem_usage() + ENTRY_OVERHEAD) as u64)
 }
 
 /// A random key (with a TTL, under a volatile policy), databases taken in turn.
@@ -345,30 +372,30 @@ pub fn free(
     let started = Instant::now();
     let budget = time_budget(tuning.tenacity);
     let mut freed = 0u64;
-    let mut evicted = 0u64;
     let mut active = active_dbs(ks, false);
     let mut refreshed = false;
+    let mut attempts = 0u64;
     while freed < need {
+        // The chosen key, removed (a candidate already gone is skipped for the next best).
         let victim = match policy {
             Policy::AllKeysRandom | Policy::VolatileRandom => {
                 random_victim(ks, active, policy.volatile())
+                    .map(|(dbi, key)| (dbi, evict_key(ks, dbi, &key), key))
             }
             _ => {
                 let mut pool = POOL.lock();
                 fill_pool(ks, active, policy, tuning.samples.max(1), &mut pool);
-                // The best candidate that still exists.
                 let mut found = None;
                 while let Some(c) = pool.pop() {
-                    let live = ks.db(c.db).lock_key(&c.key).peek(&c.key).is_some();
-                    if live {
-                        found = Some((c.db, c.key));
+                    if let Some(bytes) = evict_key(ks, c.db, &c.key) {
+                        found = Some((c.db, Some(bytes), c.key));
                         break;
                     }
                 }
                 found
             }
         };
-        let Some((dbi, key)) = victim else {
+        let Some((dbi, bytes, key)) = victim else {
             // The set of databases with keys may be stale: look again before giving up.
             if !refreshed {
                 refreshed = true;
@@ -377,18 +404,13 @@ pub fn free(
             }
             return (Freed::Stuck, freed);
         };
-        let db = ks.db(dbi);
-        let mut shard = db.lock_key(&key);
-        if let Some(e) = shard.remove(&key) {
-            freed += (key.len() + e.value.mem_usage() + ENTRY_OVERHEAD) as u64;
-            shard.stats.evicted += 1;
-            notify::raise(notify::EVICTED, dbi, "evicted", &key);
-            drop(shard);
+        if let Some(bytes) = bytes {
+            freed += bytes;
             on_evict(dbi, &key);
-            evicted += 1;
         }
+        attempts += 1;
         // The clock is read every 16 keys, as Redis does.
-        if evicted % 16 == 0 && budget.is_some_and(|b| started.elapsed() > b) {
+        if attempts % 16 == 0 && budget.is_some_and(|b| started.elapsed() > b) {
             return (
                 if freed >= need {
                     Freed::Done

@@ -273,6 +273,34 @@ impl Shard {
         }
     }
 
+    /// Visits `n` random live slots. The draws are made and their slots loaded first, so
+    /// that the cache misses of a sample overlap instead of adding up (eviction samples
+    /// `maxmemory-samples` keys per command that needs memory).
+    pub fn sample(&mut self, n: usize, mut f: impl FnMut(&Key, &Entry)) {
+        if self.map.is_empty() {
+            return;
+        }
+        let count = self.map.slot_count();
+        let draws: smallvec::SmallVec<[usize; 16]> =
+            (0..n).map(|_| self.rng.random_range(0..count)).collect();
+        for &i in &draws {
+            self.map.prefetch_slot(i);
+        }
+        for i in draws {
+            // A free slot: draw again (slots are at least half live).
+            let i = match self.map.slot(i) {
+                Some(_) => i,
+                None => match self.random_index() {
+                    Some(i) => i,
+                    None => return,
+                },
+            };
+            if let Some((k, e)) = self.map.slot(i) {
+                f(k, e);
+            }
+        }
+    }
+
     /// A random key that has a TTL.
     pub fn random_volatile(&mut self) -> Option<Key> {
         let n = self.volatile.len();
@@ -346,6 +374,22 @@ impl Db {
     /// A shard picked at random, locked (eviction sampling).
     pub fn random_shard(&self) -> MutexGuard<'_, Shard> {
         self.shards[rand::rng().random_range(0..self.shards.len())].lock()
+    }
+
+    /// A random shard that holds keys (with a TTL, when `volatile`), if any does: the one
+    /// drawn, or the next one that qualifies.
+    pub fn random_shard_with_keys(&self, volatile: bool) -> Option<MutexGuard<'_, Shard>> {
+        let n = self.shards.len();
+        let start = rand::rng().random_range(0..n);
+        (0..n).find_map(|i| {
+            let shard = self.shards[(start + i) % n].lock();
+            let has = if volatile {
+                shard.volatile_len() > 0
+            } else {
+                !shard.is_empty()
+            };
+            has.then_some(shard)
+        })
     }
 
     pub fn lock_key(&self, key: &[u8]) -> MutexGuard<'_, Shard> {

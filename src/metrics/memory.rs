@@ -15,9 +15,51 @@ pub fn used_cached() -> u64 {
     LAST.load(Ordering::Relaxed)
 }
 
-/// Used memory no older than a millisecond: what eviction works from. Sampling the allocator
-/// costs a few microseconds, so it is done at most once per millisecond (by whichever thread
-/// gets there first).
+/// Bumped by every sample, so each thread knows to take a new base.
+static SAMPLE_GEN: AtomicU64 = AtomicU64::new(0);
+/// How often `used_recent` samples the allocator, in microseconds.
+static SAMPLE_EVERY_US: AtomicU64 = AtomicU64::new(1000);
+
+/// With one I/O thread, which allocates nearly everything, its own counters keep the figure
+/// exact between samples, so the allocator is sampled every 100 ms instead of every
+/// millisecond: a sample merges every arena's statistics (about 30 microseconds here), and
+/// at once a millisecond that delay reached the p99 of commands under eviction. With several
+/// threads each sees only its own allocations, so samples stay frequent.
+pub fn set_io_threads(n: usize) {
+    SAMPLE_EVERY_US.store(if n == 1 { 100_000 } else { 1000 }, Ordering::Relaxed);
+}
+
+/// A thread's view between samples: the last sample, and what this thread had allocated and
+/// freed when it took it as its base.
+struct Base {
+    gen: u64,
+    used: u64,
+    allocated: u64,
+    deallocated: u64,
+    counters: Option<(
+        tikv_jemalloc_ctl::thread::ThreadLocal<u64>,
+        tikv_jemalloc_ctl::thread::ThreadLocal<u64>,
+    )>,
+}
+
+thread_local! {
+    static BASE: std::cell::RefCell<Base> = std::cell::RefCell::new(Base {
+        gen: u64::MAX,
+        used: 0,
+        allocated: 0,
+        deallocated: 0,
+        counters: tikv_jemalloc_ctl::thread::allocatedp::read()
+            .ok()
+            .zip(tikv_jemalloc_ctl::thread::deallocatedp::read().ok()),
+    });
+}
+
+/// Used memory as eviction needs it: the allocator's figure, sampled at most once per
+/// millisecond (see [`set_io_threads`]), plus what this thread has allocated less
+/// what it has freed since (jemalloc's per-thread counters, two loads). Without the counters
+/// the figure was up to a millisecond stale, and the command that took the next sample had to
+/// evict a millisecond's worth of writes at once: a latency spike (p99 under eviction 1.4x
+/// that without, against 1.1x now).
 pub fn used_recent() -> u64 {
     static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     static SAMPLED_US: AtomicU64 = AtomicU64::new(0);
@@ -27,18 +69,36 @@ pub fn used_recent() -> u64 {
         .as_micros() as u64
         + 1;
     let last = SAMPLED_US.load(Ordering::Relaxed);
-    if now.saturating_sub(last) >= 1000
+    if now.saturating_sub(last) >= SAMPLE_EVERY_US.load(Ordering::Relaxed)
         && SAMPLED_US
             .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
     {
         sample_allocated();
     }
-    LAST.load(Ordering::Relaxed)
+    BASE.with(|b| {
+        let mut b = b.borrow_mut();
+        let Some((alloc, dealloc)) = b.counters else {
+            return LAST.load(Ordering::Relaxed);
+        };
+        let gen = SAMPLE_GEN.load(Ordering::Acquire);
+        if gen != b.gen {
+            b.gen = gen;
+            b.used = LAST.load(Ordering::Relaxed);
+            b.allocated = alloc.get();
+            b.deallocated = dealloc.get();
+        }
+        (b.used + alloc.get().wrapping_sub(b.allocated))
+            .saturating_sub(dealloc.get().wrapping_sub(b.deallocated))
+    })
 }
 
-/// Takes bytes just freed (evicted keys) off the sampled figure until the next sample.
+/// Takes bytes just freed (evicted keys) off the sampled figure until the next sample (for
+/// threads without jemalloc's counters; with them, the frees are seen as they happen).
 pub fn credit(freed: u64) {
+    if BASE.with(|b| b.borrow().counters.is_some()) {
+        return;
+    }
     let _ = LAST.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
         Some(v.saturating_sub(freed))
     });
@@ -64,6 +124,7 @@ fn sample_allocated() -> (u64, u64) {
     let allocated = stats::allocated::read().unwrap_or(0) as u64;
     let peak = PEAK.fetch_max(allocated, Ordering::Relaxed).max(allocated);
     LAST.store(allocated, Ordering::Relaxed);
+    SAMPLE_GEN.fetch_add(1, Ordering::Release);
     (allocated, peak)
 }
 
