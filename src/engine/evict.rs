@@ -464,6 +464,59 @@ mod tests {
         LFU_DECAY_MINUTES.store(1, Ordering::Relaxed);
     }
 
+    /// A keyspace of one database whose key `k{i}` was last used `i` seconds ago.
+    fn aged_keys(n: u32) -> Keyspace {
+        // The clock other tests set too: the same value, so they do not disturb each other.
+        crate::engine::set_lru_clock(1000 * 60);
+        let ks = Keyspace::new(1, 4);
+        for i in 0..n {
+            let key = format!("k{i}");
+            let mut e = super::super::Entry::new(super::super::Value::Str(super::super::Str::Int(
+                i as i64,
+            )));
+            e.access = lru_clock() - i;
+            ks.db(0).lock_key(key.as_bytes()).insert(key.as_bytes(), e);
+        }
+        ks
+    }
+
+    #[test]
+    fn lru_score_is_idle_time() {
+        let ks = aged_keys(10);
+        let shard = ks.db(0).lock_key(b"k7");
+        assert_eq!(score(Policy::AllKeysLru, shard.peek(b"k7").unwrap()), 7);
+        // An access stamps the current clock: idle 0 again.
+        let mut e = shard.peek(b"k7").unwrap().clone();
+        e.access = touched(e.access);
+        assert_eq!(score(Policy::AllKeysLru, &e), 0);
+    }
+
+    #[test]
+    fn pool_keeps_the_best_candidates_in_order() {
+        let ks = aged_keys(200);
+        let mut pool = Vec::new();
+        for _ in 0..200 {
+            fill_pool(&ks, u64::MAX, Policy::AllKeysLru, 10, &mut pool);
+            assert!(pool.len() <= POOL_SIZE);
+            // Sorted, best (most idle) last, no key twice.
+            assert!(pool.windows(2).all(|w| w[0].score <= w[1].score));
+            let mut keys: Vec<_> = pool.iter().map(|c| c.key.as_bytes().to_vec()).collect();
+            keys.sort();
+            keys.dedup();
+            assert_eq!(keys.len(), pool.len());
+        }
+        // 2,000 samples of 200 keys: the pool holds the 16 idlest, each scored by its age.
+        assert_eq!(pool.len(), POOL_SIZE);
+        for (c, age) in pool.iter().zip(184..200u64) {
+            assert_eq!(c.score, age);
+            assert_eq!(c.key.as_bytes(), format!("k{age}").as_bytes());
+        }
+        // A sample that is not better than the pool's worst does not enter it.
+        let worst = pool[0].score;
+        fill_pool(&ks, u64::MAX, Policy::AllKeysLru, 10, &mut pool);
+        assert_eq!(pool[0].score, worst);
+    }
+
     #[test]
     fn time_budget_follows_tenacity() {
         assert_eq!(time_budget(0), Some(Duration::ZERO));
