@@ -124,6 +124,12 @@ fn known_traffic_in_every_surface() {
         assert_eq!(c.cmd(&["SET", &format!("big{i}"), &big]), "+OK\r\n");
     }
     c.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    // A write that fails: counted among string commands and errors, not among the
+    // successful writes whose latency is averaged.
+    assert_eq!(c.cmd(&["SET", "word", "abc"]), "+OK\r\n");
+    assert!(c
+        .cmd(&["INCR", "word"])
+        .starts_with("-ERR value is not an integer"));
     let stats = info(&mut c, "stats");
     let evicted = num(&stats, "evicted_keys");
     assert!(evicted > 0.0);
@@ -150,11 +156,29 @@ fn known_traffic_in_every_surface() {
     assert_eq!(num(&cw, "Evictions"), evicted);
     assert_eq!(num(&cw, "CurrItems"), dbsize);
     assert_eq!(num(&cw, "CurrConnections"), 1.0);
-    // 100 GETs and the DBSIZE are reads; the GETs and 113 SETs are string commands.
+    // 100 GETs and the DBSIZE are reads; the GETs, 114 SETs and the INCR are string commands.
     assert_eq!(num(&cw, "GetTypeCmds"), 101.0);
-    assert_eq!(num(&cw, "StringBasedCmds"), 213.0);
+    assert_eq!(num(&cw, "StringBasedCmds"), 215.0);
     assert!(num(&cw, "StringBasedCmdsLatency") > 0.0);
-    assert_eq!(num(&cw, "ErrorCount"), 1.0);
+    assert_eq!(num(&cw, "ErrorCount"), 2.0);
+    // Mean time of the successful reads (GET, DBSIZE) and writes (SET; the INCR failed), as
+    // commandstats has them for the same span (both restarted at the RESETSTAT).
+    let cmdstats = info(&mut c, "commandstats");
+    let stat = |name: &str, field: &str| -> f64 {
+        let line = cmdstats
+            .get(&format!("cmdstat_{name}"))
+            .unwrap_or_else(|| panic!("no {name} in commandstats"));
+        line.split(',')
+            .find_map(|kv| kv.strip_prefix(&format!("{field}=")))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(stat("incr", "failed_calls"), 1.0);
+    let reads = (stat("get", "usec") + stat("dbsize", "usec")) / 101.0;
+    let writes = stat("set", "usec") / 114.0;
+    assert!((num(&cw, "SuccessfulReadRequestLatency") - reads).abs() < 1e-6);
+    assert!((num(&cw, "SuccessfulWriteRequestLatency") - writes).abs() < 1e-6);
     assert!(num(&cw, "BytesUsedForCache") > 0.0);
     assert!(
         !cw.contains_key("HashBasedCmdsLatency"),

@@ -390,6 +390,7 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     }
     if let Err(e) = result {
         cmd.stats.add(table::FAILED, 1);
+        cmd.stats.add(table::FAILED_USEC, usec);
         reply_error(ctx, &e);
     }
     // Subscription confirmations are pushes: CLIENT REPLY OFF does not silence them.

@@ -183,11 +183,13 @@ impl CommandSpec {
 }
 
 /// Per-command counters (INFO commandstats), striped by thread: see `metrics::striped`.
-pub type CmdStats = crate::metrics::striped::Striped<4>;
+pub type CmdStats = crate::metrics::striped::Striped<5>;
 pub const CALLS: usize = 0;
 pub const USEC: usize = 1;
 pub const REJECTED: usize = 2;
 pub const FAILED: usize = 3;
+/// Microseconds spent in failed calls (so that the successful ones' time is known).
+pub const FAILED_USEC: usize = 4;
 
 /// A command in the running table: its spec, full name, counters and subcommands.
 #[derive(Debug)]

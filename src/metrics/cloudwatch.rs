@@ -13,7 +13,9 @@ use parking_lot::Mutex;
 
 use super::host;
 use super::logdelivery::json_str;
-use crate::command::table::{Command, CommandSpec, CALLS, READONLY, USEC, WRITE};
+use crate::command::table::{
+    Command, CommandSpec, CALLS, FAILED, FAILED_USEC, READONLY, USEC, WRITE,
+};
 use crate::server::Server;
 
 /// CloudWatch units (the subset these metrics use).
@@ -140,6 +142,9 @@ struct Engine {
     auth_failures: u64,
     calls: [u64; GROUPS.len()],
     usec: [u64; GROUPS.len()],
+    /// Successful calls of read-only and of write commands, and their microseconds.
+    ok_reads: (u64, u64),
+    ok_writes: (u64, u64),
 }
 
 /// Everything cumulative, read at one moment.
@@ -169,6 +174,21 @@ fn sample(server: &Server) -> Sample {
         ..Engine::default()
     };
     let mut add = |c: &Command, parent: Option<&CommandSpec>| {
+        let ok = (
+            c.stats.get(CALLS).saturating_sub(c.stats.get(FAILED)),
+            c.stats.get(USEC).saturating_sub(c.stats.get(FAILED_USEC)),
+        );
+        let into = if c.spec.flags & WRITE != 0 {
+            Some(&mut engine.ok_writes)
+        } else if c.spec.flags & READONLY != 0 {
+            Some(&mut engine.ok_reads)
+        } else {
+            None
+        };
+        if let Some(t) = into {
+            t.0 += ok.0;
+            t.1 += ok.1;
+        }
         let g = groups_of(c.spec, parent);
         if g == 0 {
             return;
@@ -313,6 +333,17 @@ fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
         put(Kind::Counted, name, Unit::Count, calls);
         if calls > 0.0 {
             put(Kind::Average, latency, Unit::Microseconds, d(a.usec[i], b.usec[i]) / calls);
+        }
+    }
+    // AWS publishes these as distributions; here each period gives the mean of the successful
+    // calls of read-only and of write commands (left out without any, like the group latencies).
+    for ((calls0, usec0), (calls1, usec1), name) in [
+        (a.ok_reads, b.ok_reads, "SuccessfulReadRequestLatency"),
+        (a.ok_writes, b.ok_writes, "SuccessfulWriteRequestLatency"),
+    ] {
+        let calls = d(calls0, calls1);
+        if calls > 0.0 {
+            put(Kind::Average, name, Unit::Microseconds, d(usec0, usec1) / calls);
         }
     }
     let wall_us = now.mono_us.saturating_sub(prev.mono_us) as f64;
