@@ -244,3 +244,40 @@ fn client_tracking_invalidates() {
         "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*-1\r\n"
     );
 }
+
+fn info_num(c: &mut common::Raw, field: &str) -> u64 {
+    let info = c.cmd(&["INFO", "stats"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// While clients are paused, keys past their TTL read as missing but are not reclaimed (so a
+/// paused server's dataset does not change); once unpaused they go. Against both servers.
+#[test]
+fn client_pause_holds_expiry() {
+    for (name, s) in [
+        ("redis", common::redis_server()),
+        ("ferrocache", ferrocache(&[])),
+    ] {
+        let mut c = common::Raw::connect(s.port);
+        assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
+        assert_eq!(c.cmd(&["SET", "soon", "v", "PX", "100"]), "+OK\r\n");
+        assert_eq!(c.cmd(&["SET", "stays", "v"]), "+OK\r\n");
+        assert_eq!(c.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]), "+OK\r\n");
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        // Past its TTL: missing to readers, but neither the reads nor the active cycle
+        // (a few passes by now) reclaimed it.
+        assert_eq!(c.cmd(&["GET", "soon"]), "$-1\r\n", "{name}");
+        assert_eq!(c.cmd(&["EXISTS", "soon"]), ":0\r\n", "{name}");
+        assert_eq!(c.cmd(&["DBSIZE"]), ":2\r\n", "{name}");
+        assert_eq!(info_num(&mut c, "expired_keys"), 0, "{name}");
+        assert_eq!(c.cmd(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
+        assert_eq!(c.cmd(&["GET", "soon"]), "$-1\r\n", "{name}");
+        assert_eq!(c.cmd(&["DBSIZE"]), ":1\r\n", "{name}");
+        assert_eq!(info_num(&mut c, "expired_keys"), 1, "{name}");
+    }
+}

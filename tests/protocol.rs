@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{ferrocache, Raw};
+use common::{ferrocache, redis_server, Raw};
 
 #[test]
 fn inline_commands_and_pipelining() {
@@ -423,4 +423,46 @@ fn client_list_reports_buffers() {
         !info.contains("client_recent_max_input_buffer:0\r\n"),
         "{info}"
     );
+}
+
+/// A CLIENT LIST field of the line whose `id=` is `id` (the first line when `id` is None).
+fn client_field(list: &str, id: Option<&str>, name: &str) -> String {
+    let line = list
+        .lines()
+        .filter(|l| l.starts_with("id="))
+        .find(|l| id.is_none_or(|id| l.split(' ').any(|f| f == format!("id={id}"))))
+        .unwrap_or_else(|| panic!("no client {id:?} in {list}"));
+    line.split(' ')
+        .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+        .to_string()
+}
+
+/// The fields only known while a command runs, as Redis reports them: the caller's own query
+/// buffer (its command still in it) and arguments, and another client's queued MULTI.
+#[test]
+fn client_list_running_fields_match_redis() {
+    for (name, s) in [("redis", redis_server()), ("ferrocache", ferrocache(&[]))] {
+        let mut c = Raw::connect(s.port);
+        let own = c.cmd(&["CLIENT", "INFO"]);
+        assert_eq!(client_field(&own, None, "qbuf"), "26", "{name}: {own}");
+        assert_eq!(client_field(&own, None, "argv-mem"), "10", "{name}: {own}");
+        assert_eq!(client_field(&own, None, "multi-mem"), "0", "{name}");
+
+        let mut m = Raw::connect(s.port);
+        let id = m.cmd(&["CLIENT", "ID"]);
+        let id = id.trim_start_matches(':').trim();
+        assert_eq!(m.cmd(&["MULTI"]), "+OK\r\n");
+        assert_eq!(m.cmd(&["SET", "key", "value"]), "+QUEUED\r\n");
+        assert_eq!(m.cmd(&["RPUSH", "l", "a", "b"]), "+QUEUED\r\n");
+        let list = c.cmd(&["CLIENT", "LIST"]);
+        assert_eq!(client_field(&list, Some(id), "multi"), "2", "{name}");
+        let mem: u64 = client_field(&list, Some(id), "multi-mem").parse().unwrap();
+        // Redis counts the queued arguments' bytes (3+3+5 and 5+1+1+1); it may add overhead.
+        assert!((19..19 + 256).contains(&mem), "{name}: multi-mem={mem}");
+        assert_eq!(client_field(&list, Some(id), "argv-mem"), "0", "{name}");
+        assert_eq!(m.cmd(&["DISCARD"]), "+OK\r\n");
+        let list = c.cmd(&["CLIENT", "LIST"]);
+        assert_eq!(client_field(&list, Some(id), "multi-mem"), "0", "{name}");
+    }
 }

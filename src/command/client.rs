@@ -86,8 +86,24 @@ fn getname(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// One CLIENT LIST line, with Redis 7.2's fields.
-pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
+/// What only the running client knows of itself while its command runs: the input not yet
+/// consumed (this command included) and the bytes of this command's arguments.
+pub struct Running {
+    pub qbuf: u64,
+    pub argv_mem: u64,
+}
+
+impl Running {
+    pub fn of(ctx: &Ctx, argv: &[&[u8]]) -> Running {
+        Running {
+            qbuf: ctx.client.pending_input as u64,
+            argv_mem: argv.iter().map(|a| a.len() as u64).sum(),
+        }
+    }
+}
+
+/// One CLIENT LIST line, with Redis 7.2's fields (`running` for the caller's own line).
+pub fn describe(server: &Server, h: &ClientHandle, running: Option<&Running>, out: &mut String) {
     let mut flags = String::new();
     if h.sub_counts.iter().any(|c| c.load(Ordering::Relaxed) > 0) {
         flags.push('P');
@@ -114,13 +130,14 @@ pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
     if flags.is_empty() {
         flags.push('N');
     }
-    let qbuf = h.qbuf.load(Ordering::Relaxed);
+    let qbuf = running.map_or_else(|| h.qbuf.load(Ordering::Relaxed), |r| r.qbuf);
+    let argv_mem = running.map_or(0, |r| r.argv_mem);
     let rbs = h.rbs.load(Ordering::Relaxed);
     let last = h.last_cmd.load(Ordering::Relaxed);
     let _ = writeln!(
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
-         qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} \
+         qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} \
          user=default redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
@@ -137,6 +154,8 @@ pub fn describe(server: &Server, h: &ClientHandle, out: &mut String) {
         multi,
         qbuf,
         rbs.saturating_sub(qbuf),
+        argv_mem,
+        h.multi_mem.load(Ordering::Relaxed),
         rbs,
         rbs,
         h.output_memory(),
@@ -189,21 +208,24 @@ fn list(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     let mut text = String::new();
+    let running = Running::of(ctx, argv);
     for h in ctx.server.clients.snapshot() {
         if h.killed.load(Ordering::Relaxed) {
             continue;
         }
         if ids.as_ref().is_none_or(|v| v.contains(&h.id)) {
-            describe(ctx.server, &h, &mut text);
+            let own = (h.id == ctx.client.handle.id).then_some(&running);
+            describe(ctx.server, &h, own, &mut text);
         }
     }
     ctx.out.verbatim(text.as_bytes());
     Ok(())
 }
 
-fn info(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+fn info(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut text = String::new();
-    describe(ctx.server, &ctx.client.handle, &mut text);
+    let running = Running::of(ctx, argv);
+    describe(ctx.server, &ctx.client.handle, Some(&running), &mut text);
     ctx.out.verbatim(text.as_bytes());
     Ok(())
 }

@@ -211,7 +211,7 @@ fn quit(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 
 fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     ctx.client.multi = None;
-    ctx.client.handle.multi.store(-1, Ordering::Relaxed);
+    ctx.client.handle.multi_ended();
     super::transactions::unwatch_all(ctx.server, ctx.client);
     super::pubsub::unsubscribe_all(ctx.server, ctx.client);
     let c = &mut *ctx.client;

@@ -47,7 +47,7 @@ fn multi(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn discard(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    ctx.client.handle.multi.store(-1, Ordering::Relaxed);
+    ctx.client.handle.multi_ended();
     if ctx.client.multi.take().is_none() {
         return Err(CmdError::new("ERR DISCARD without MULTI"));
     }
@@ -57,7 +57,7 @@ fn discard(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    ctx.client.handle.multi.store(-1, Ordering::Relaxed);
+    ctx.client.handle.multi_ended();
     let Some(multi) = ctx.client.multi.take() else {
         return Err(CmdError::new("ERR EXEC without MULTI"));
     };
@@ -95,7 +95,7 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 /// EXEC refused by the server's state (-OOM, -NOREPLICAS): the transaction is discarded and
 /// the reason given after EXECABORT.
 pub fn abort(ctx: &mut Ctx, reason: &CmdError) -> CmdError {
-    ctx.client.handle.multi.store(-1, Ordering::Relaxed);
+    ctx.client.handle.multi_ended();
     ctx.client.multi = None;
     unwatch_all(ctx.server, ctx.client);
     CmdError::owned(format!(
@@ -163,6 +163,11 @@ pub fn queue(ctx: &mut Ctx, spec: &C, argv: &[&[u8]]) -> Option<CmdResult> {
     }
     multi.queue.push(argv.iter().map(|a| a.to_vec()).collect());
     multi.flags |= spec.flags;
+    let bytes: usize = argv.iter().map(|a| a.len()).sum();
+    ctx.client
+        .handle
+        .multi_mem
+        .fetch_add(bytes as u64, Ordering::Relaxed);
     ctx.client
         .handle
         .multi

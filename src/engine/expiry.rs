@@ -14,6 +14,27 @@ const SAMPLE: usize = 20;
 /// Where the previous pass stopped (db * shards + shard).
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
+/// Unix ms until which expiry is held (CLIENT PAUSE); 0 = not held.
+static HELD_UNTIL_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// CLIENT PAUSE holds expiry, as Redis does, so that a paused server's dataset does not
+/// change: keys past their TTL read as missing but stay until the pause ends, and the active
+/// cycle does not run. The later end wins, as for the pause itself.
+pub fn hold_until(ms: u64) {
+    HELD_UNTIL_MS.fetch_max(ms, Ordering::Relaxed);
+}
+
+/// The pause ended (CLIENT UNPAUSE).
+pub fn release() {
+    HELD_UNTIL_MS.store(0, Ordering::Relaxed);
+}
+
+/// Whether expired keys must be left in place now (read only when a key has expired).
+pub fn held() -> bool {
+    let until = HELD_UNTIL_MS.load(Ordering::Relaxed);
+    until != 0 && super::now_ms() < until
+}
+
 /// Runs one expiry pass for at most `budget`. Returns the number of keys reclaimed.
 pub fn active_expire_cycle(ks: &Keyspace, budget: Duration) -> usize {
     let start = Instant::now();

@@ -140,17 +140,21 @@ impl Shard {
     /// Looks a key up for writing: expired keys are removed first; no hit/miss counted. A write
     /// is an access, so the access clock is updated.
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
-        let i = self.live_index(key, now)?;
+        // A write always reclaims an expired key first (it is about to replace it).
+        let i = self.live_index(key, now, true)?;
         let e = self.map.slot_mut(i).expect("live slot");
         e.access = evict::touched(e.access);
         Some(e)
     }
 
-    /// Position of a live (unexpired) key, removing it if it has expired: one hash lookup.
-    fn live_index(&mut self, key: &[u8], now: u64) -> Option<usize> {
+    /// Position of a live (unexpired) key, removing it if it has expired (for a read, unless
+    /// expiry is held by CLIENT PAUSE): one hash lookup.
+    fn live_index(&mut self, key: &[u8], now: u64, write: bool) -> Option<usize> {
         let i = self.map.find(key)?;
         if self.map.slot(i).is_some_and(|(_, e)| e.is_expired(now)) {
-            self.expire_now(key);
+            if write || !expiry::held() {
+                self.expire_now(key);
+            }
             return None;
         }
         Some(i)
@@ -159,7 +163,7 @@ impl Shard {
     /// Looks a key up for reading: counts a keyspace hit or miss and updates the access clock
     /// unless `touch` is false (CLIENT NO-TOUCH).
     pub fn read(&mut self, key: &[u8], now: u64, touch: bool) -> Option<&mut Entry> {
-        match self.live_index(key, now) {
+        match self.live_index(key, now, false) {
             Some(i) => {
                 let e = self.map.slot_mut(i).expect("live slot");
                 self.stats.hits += 1;
@@ -178,7 +182,7 @@ impl Shard {
 
     /// True if the key exists (and has not expired). Not an access.
     pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
-        self.live_index(key, now).is_some()
+        self.live_index(key, now, false).is_some()
     }
 
     /// Inserts or replaces an entry, keeping the TTL index in step. Returns the old entry.

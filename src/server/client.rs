@@ -44,6 +44,8 @@ pub struct ClientHandle {
     pub killed: AtomicBool,
     /// Commands queued in MULTI, or -1 outside a transaction (CLIENT LIST multi=, flag x).
     pub multi: std::sync::atomic::AtomicI64,
+    /// Bytes of the arguments queued in MULTI (CLIENT LIST multi-mem).
+    pub multi_mem: AtomicU64,
     /// In a blocking command (CLIENT LIST flag b).
     pub blocked: AtomicBool,
     /// Pub/sub messages waiting to be written.
@@ -82,6 +84,7 @@ impl ClientHandle {
             killed: AtomicBool::new(false),
             stop: AtomicWaker::new(),
             multi: std::sync::atomic::AtomicI64::new(-1),
+            multi_mem: AtomicU64::new(0),
             blocked: AtomicBool::new(false),
             mailbox: Default::default(),
             sub_counts: Default::default(),
@@ -97,6 +100,12 @@ impl ClientHandle {
     pub fn idle_secs(&self) -> u64 {
         let now_ms = crate::engine::mono_us() / 1000;
         now_ms.saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000
+    }
+
+    /// Leaves MULTI (EXEC, DISCARD, RESET, or an aborted transaction).
+    pub fn multi_ended(&self) {
+        self.multi.store(-1, Ordering::Relaxed);
+        self.multi_mem.store(0, Ordering::Relaxed);
     }
 
     /// Memory this client holds in buffers: its read buffer, replies and messages waiting to
@@ -136,6 +145,8 @@ pub struct Client {
     pub reply_mode: ReplyMode,
     /// Close the connection once pending replies are written (QUIT, protocol errors).
     pub close_after_reply: bool,
+    /// Input bytes not yet run, the running command's included (its own CLIENT LIST qbuf).
+    pub pending_input: usize,
     /// Since when (ms, `mono_us` / 1000) replies have been over the normal class's soft
     /// output limit.
     pub soft_limit_since: Option<u64>,
@@ -180,6 +191,7 @@ impl Client {
             authenticated,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
+            pending_input: 0,
             soft_limit_since: None,
             sleep: None,
             multi: None,

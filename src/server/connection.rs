@@ -524,6 +524,7 @@ async fn run_batch(
                         clock = crate::engine::mono_us();
                     }
                 }
+                client.pending_input = rbuf.len() - pos;
                 let mut ctx = Ctx {
                     server,
                     client,

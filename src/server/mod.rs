@@ -599,7 +599,7 @@ fn start_cron(server: Arc<Server>) {
                 let hz = server.config.live.hz.load(Ordering::Relaxed).clamp(1, 500);
                 let period = Duration::from_millis(1000 / hz);
                 crate::engine::update_lru_clock();
-                if server.active_expire.load(Ordering::Relaxed) {
+                if server.active_expire.load(Ordering::Relaxed) && !crate::engine::expiry::held() {
                     let t = Instant::now();
                     {
                         // Like a command: no key expires in the middle of an EXEC.

@@ -24,10 +24,12 @@ impl Pause {
     pub fn start(&self, until_ms: u64, all: bool) {
         self.all.store(all, Ordering::Relaxed);
         self.until_ms.fetch_max(until_ms, Ordering::Relaxed);
+        crate::engine::expiry::hold_until(until_ms);
     }
 
     pub fn end(&self) {
         self.until_ms.store(0, Ordering::Relaxed);
+        crate::engine::expiry::release();
         self.all.store(false, Ordering::Relaxed);
         self.ended.notify_waiters();
     }
