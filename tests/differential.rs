@@ -2232,7 +2232,7 @@ fn resp_words(words: &[&str]) -> Vec<u8> {
 }
 
 #[test]
-fn maxmemory_clients_values() {
+fn client_memory_config_and_kill_user() {
     compare(
         r#"
         CONFIG GET maxmemory-clients
@@ -2245,6 +2245,8 @@ fn maxmemory_clients_values() {
         CONFIG SET maxmemory-clients abc
         CONFIG SET maxmemory-clients 0
         CONFIG GET maxmemory-clients
+        CLIENT KILL USER wrong_user
+        CLIENT KILL USER default
         "#,
     );
 }

@@ -272,6 +272,13 @@ fn kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         } else if is(k, "LADDR") {
             laddr = Some(v);
         } else if is(k, "USER") {
+            // Only the default user exists (no ACL users yet).
+            if v != b"default" {
+                return Err(CmdError::owned(format!(
+                    "ERR No such user '{}'",
+                    String::from_utf8_lossy(v)
+                )));
+            }
             user = Some(v);
         } else if is(k, "TYPE") {
             check_type(v)?;
