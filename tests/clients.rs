@@ -281,3 +281,63 @@ fn client_pause_holds_expiry() {
         assert_eq!(info_num(&mut c, "expired_keys"), 1, "{name}");
     }
 }
+
+/// Where a tracking client's own invalidations fall among its replies, as Redis orders them:
+/// after the reply of the write that caused them (before the next reply in a pipeline), but
+/// before the reply of a command whose room was made by evicting a key it tracks.
+#[test]
+fn own_invalidations_in_redis_order() {
+    for (name, s) in [
+        ("redis", common::redis_server()),
+        ("ferrocache", ferrocache(&[])),
+    ] {
+        let mut c = common::Raw::connect(s.port);
+        c.cmd(&["HELLO", "3"]);
+        assert_eq!(c.cmd(&["CLIENT", "TRACKING", "on"]), "+OK\r\n", "{name}");
+        assert_eq!(c.cmd(&["SET", "k", "v"]), "+OK\r\n", "{name}");
+        assert_eq!(c.cmd(&["GET", "k"]), "$1\r\nv\r\n", "{name}");
+        let push = |k: &str| format!(">2\r\n$10\r\ninvalidate\r\n*1\r\n${}\r\n{k}\r\n", k.len());
+        // Pipelined: the write's reply, its invalidation, the next reply.
+        let mut batch = common::resp(&[b"SET", b"k", b"v2"]);
+        batch.extend(common::resp(&[b"PING"]));
+        c.send_raw(&batch);
+        assert_eq!(c.read_reply(), "+OK\r\n", "{name}");
+        assert_eq!(c.read_reply(), push("k"), "{name}");
+        assert_eq!(c.read_reply(), "+PONG\r\n", "{name}");
+        // Eviction: a tracked volatile key makes room for the next command, and the client
+        // hears of it before that command's reply.
+        let used: u64 = c
+            .cmd(&["INFO", "memory"])
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "maxmemory",
+            &(used + 100 * 1024).to_string(),
+        ]);
+        c.cmd(&["CONFIG", "SET", "maxmemory-policy", "volatile-random"]);
+        assert_eq!(
+            c.cmd(&["SETEX", "volatile-key", "10000", "x"]),
+            "+OK\r\n",
+            "{name}"
+        );
+        assert_eq!(c.cmd(&["GET", "volatile-key"]), "$1\r\nx\r\n", "{name}");
+        assert_eq!(
+            c.cmd(&["SETBIT", "big-key", "16000000", "0"]),
+            ":0\r\n",
+            "{name}"
+        );
+        assert_eq!(
+            c.cmd(&["GETBIT", "big-key", "0"]),
+            push("volatile-key"),
+            "{name}"
+        );
+        assert_eq!(c.read_reply(), ":0\r\n", "{name}");
+        c.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    }
+}

@@ -324,6 +324,15 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     } else {
         None
     };
+    // Invalidations waiting for this client (for keys its previous command changed, or that
+    // were just evicted to make room for this one) go out before this reply, in the order
+    // Redis writes them.
+    let mut mark = mark;
+    if ctx.client.tracking.is_some() && ctx.client.handle.mailbox.pending() > 0 {
+        tracking::flush(ctx.server);
+        ctx.client.handle.mailbox.drain_into(ctx.out);
+        mark = ctx.out.len();
+    }
     // Queued commands count as the client's last command, as in Redis (CLIENT LIST cmd=).
     ctx.client.handle.last_cmd.store(cmd.id, Ordering::Relaxed);
     let rejection = match rejection {

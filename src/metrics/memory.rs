@@ -27,7 +27,11 @@ static SAMPLE_EVERY_US: AtomicU64 = AtomicU64::new(1000);
 /// threads each sees only its own allocations, so samples stay frequent.
 pub fn set_io_threads(n: usize) {
     SAMPLE_EVERY_US.store(if n == 1 { 100_000 } else { 1000 }, Ordering::Relaxed);
+    FOREIGN_SAMPLES.store(n > 1, Ordering::Relaxed);
 }
+
+/// Whether a thread takes other threads' samples as its base (several I/O threads).
+static FOREIGN_SAMPLES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 /// A thread's view between samples: the last sample, and what this thread had allocated and
 /// freed when it took it as its base.
@@ -69,7 +73,7 @@ pub fn used_recent() -> u64 {
         .as_micros() as u64
         + 1;
     let last = SAMPLED_US.load(Ordering::Relaxed);
-    if now.saturating_sub(last) >= SAMPLE_EVERY_US.load(Ordering::Relaxed)
+    if (last == 0 || now.saturating_sub(last) >= SAMPLE_EVERY_US.load(Ordering::Relaxed))
         && SAMPLED_US
             .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
@@ -81,16 +85,26 @@ pub fn used_recent() -> u64 {
         let Some((alloc, dealloc)) = b.counters else {
             return LAST.load(Ordering::Relaxed);
         };
+        // Another thread's sample: with several I/O threads it is the only news of theirs,
+        // so it becomes the base (what this thread allocated between that sample and now is
+        // missed until the next). With one, this thread's own samples are exact and enough.
         let gen = SAMPLE_GEN.load(Ordering::Acquire);
-        if gen != b.gen {
-            b.gen = gen;
-            b.used = LAST.load(Ordering::Relaxed);
-            b.allocated = alloc.get();
-            b.deallocated = dealloc.get();
+        if b.gen == u64::MAX || (gen != b.gen && FOREIGN_SAMPLES.load(Ordering::Relaxed)) {
+            rebase(&mut b, LAST.load(Ordering::Relaxed), gen);
         }
         (b.used + alloc.get().wrapping_sub(b.allocated))
             .saturating_sub(dealloc.get().wrapping_sub(b.deallocated))
     })
+}
+
+/// Makes `used` (just sampled, or the last sample) this thread's base, with its counters now.
+fn rebase(b: &mut Base, used: u64, gen: u64) {
+    if let Some((alloc, dealloc)) = b.counters {
+        b.gen = gen;
+        b.used = used;
+        b.allocated = alloc.get();
+        b.deallocated = dealloc.get();
+    }
 }
 
 /// Takes bytes just freed (evicted keys) off the sampled figure until the next sample (for
@@ -124,7 +138,9 @@ fn sample_allocated() -> (u64, u64) {
     let allocated = stats::allocated::read().unwrap_or(0) as u64;
     let peak = PEAK.fetch_max(allocated, Ordering::Relaxed).max(allocated);
     LAST.store(allocated, Ordering::Relaxed);
-    SAMPLE_GEN.fetch_add(1, Ordering::Release);
+    let gen = SAMPLE_GEN.fetch_add(1, Ordering::Release) + 1;
+    // The sampling thread's own counters are read right after the figure: an exact base.
+    BASE.with(|b| rebase(&mut b.borrow_mut(), allocated, gen));
     (allocated, peak)
 }
 
