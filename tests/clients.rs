@@ -246,7 +246,11 @@ fn client_tracking_invalidates() {
 }
 
 fn info_num(c: &mut common::Raw, field: &str) -> u64 {
-    let info = c.cmd(&["INFO", "stats"]);
+    info_field(c, "stats", field)
+}
+
+fn info_field(c: &mut common::Raw, section: &str, field: &str) -> u64 {
+    let info = c.cmd(&["INFO", section]);
     info.lines()
         .find_map(|l| l.strip_prefix(&format!("{field}:")))
         .unwrap()
@@ -306,14 +310,7 @@ fn own_invalidations_in_redis_order() {
         assert_eq!(c.read_reply(), "+PONG\r\n", "{name}");
         // Eviction: a tracked volatile key makes room for the next command, and the client
         // hears of it before that command's reply.
-        let used: u64 = c
-            .cmd(&["INFO", "memory"])
-            .lines()
-            .find_map(|l| l.strip_prefix("used_memory:"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let used = info_field(&mut c, "memory", "used_memory");
         c.cmd(&[
             "CONFIG",
             "SET",

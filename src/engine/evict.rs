@@ -346,9 +346,9 @@ fn random_victim(ks: &Keyspace, active: u64, volatile: bool) -> Option<(usize, K
         if !is_active(active, dbi) {
             continue;
         }
-        let db = ks.db(dbi);
-        for _ in 0..db.shard_count() {
-            if let Some(k) = random_key(&mut db.random_shard(), volatile) {
+        // A shard that has such keys: drawing shards at random could miss the few that do.
+        if let Some(mut shard) = ks.db(dbi).random_shard_with_keys(volatile) {
+            if let Some(k) = random_key(&mut shard, volatile) {
                 return Some((dbi, k));
             }
         }
@@ -515,6 +515,19 @@ mod tests {
         let worst = pool[0].score;
         fill_pool(&ks, u64::MAX, Policy::AllKeysLru, 10, &mut pool);
         assert_eq!(pool[0].score, worst);
+    }
+
+    #[test]
+    fn random_victim_finds_a_lone_volatile_key() {
+        // One key with a TTL among four shards: drawing shards at random often missed it.
+        let ks = aged_keys(50);
+        let mut e = super::super::Entry::new(super::super::Value::Str(super::super::Str::Int(1)));
+        e.expire_at = u64::MAX / 2;
+        ks.db(0).lock_key(b"ttl").insert(b"ttl", e);
+        for _ in 0..200 {
+            let (db, key) = random_victim(&ks, u64::MAX, true).expect("a victim");
+            assert_eq!((db, key.as_bytes()), (0, &b"ttl"[..]));
+        }
     }
 
     #[test]
