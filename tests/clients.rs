@@ -277,6 +277,10 @@ fn client_pause_holds_expiry() {
         // (a few passes by now) reclaimed it.
         assert_eq!(c.cmd(&["GET", "soon"]), "$-1\r\n", "{name}");
         assert_eq!(c.cmd(&["EXISTS", "soon"]), ":0\r\n", "{name}");
+        // RANDOMKEY passes over it without reclaiming it.
+        for _ in 0..20 {
+            assert_eq!(c.cmd(&["RANDOMKEY"]), "$5\r\nstays\r\n", "{name}");
+        }
         assert_eq!(c.cmd(&["DBSIZE"]), ":2\r\n", "{name}");
         assert_eq!(info_num(&mut c, "expired_keys"), 0, "{name}");
         assert_eq!(c.cmd(&["CLIENT", "UNPAUSE"]), "+OK\r\n");

@@ -497,6 +497,7 @@ impl Db {
     pub fn random_key(&self, now: u64) -> Option<Vec<u8>> {
         let n = self.shards.len();
         let mut rng = rand::rng();
+        let mut held = None;
         // Pick shards weighted by their size, so keys are picked near-uniformly.
         for _ in 0..100 {
             let sizes: SmallVec<[usize; 64]> = self.shards.iter().map(|s| s.lock().len()).collect();
@@ -516,13 +517,19 @@ impl Db {
             };
             let (k, e) = shard.get_index(i).expect("index in range");
             if e.is_expired(now) {
-                let k = k.clone();
-                shard.expire_now(&k);
+                // While CLIENT PAUSE holds expiry the key stays; if only such keys are found,
+                // one of them is the answer (as Redis gives when it cannot expire them).
+                if expiry::held() {
+                    held.get_or_insert_with(|| k.to_vec());
+                } else {
+                    let k = k.clone();
+                    shard.expire_now(&k);
+                }
                 continue;
             }
             return Some(k.to_vec());
         }
-        None
+        held
     }
 }
 
