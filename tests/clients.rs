@@ -295,13 +295,7 @@ fn client_pause_holds_expiry() {
 /// before the reply of a command whose room was made by evicting a key it tracks.
 #[test]
 fn own_invalidations_in_redis_order() {
-    for (name, s) in [
-        ("redis", common::redis_server()),
-        ("ferrocache", ferrocache(&[])),
-    ] {
-        let mut c = common::Raw::connect(s.port);
-        c.cmd(&["HELLO", "3"]);
-        assert_eq!(c.cmd(&["CLIENT", "TRACKING", "on"]), "+OK\r\n", "{name}");
+    for (name, _server, mut c) in tracking_clients() {
         assert_eq!(c.cmd(&["SET", "k", "v"]), "+OK\r\n", "{name}");
         assert_eq!(c.cmd(&["GET", "k"]), "$1\r\nv\r\n", "{name}");
         let push = |k: &str| format!(">2\r\n$10\r\ninvalidate\r\n*1\r\n${}\r\n{k}\r\n", k.len());
@@ -341,4 +335,76 @@ fn own_invalidations_in_redis_order() {
         assert_eq!(c.read_reply(), ":0\r\n", "{name}");
         c.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
     }
+}
+
+/// `tracking-table-max-keys`: lowered below what the table holds, keys leave it and their
+/// reader is told of each, until the limit holds. Against both servers.
+#[test]
+fn tracking_table_max_keys_drops_keys_with_invalidations() {
+    for (name, _server, mut c) in tracking_clients() {
+        for i in 0..250 {
+            let k = format!("key{i}");
+            c.cmd(&["SET", &k, "v"]);
+            c.cmd(&["GET", &k]);
+        }
+        assert_eq!(info_num_in(&mut c, "tracking_total_keys"), 250, "{name}");
+        assert_eq!(
+            c.cmd(&["CONFIG", "SET", "tracking-table-max-keys", "1"]),
+            "+OK\r\n",
+            "{name}"
+        );
+        let mut told = std::collections::HashSet::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while told.len() < 249 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name}: told of {} keys",
+                told.len()
+            );
+            c.send_raw(&common::resp(&[b"PING"]));
+            loop {
+                let frame = c.read_reply();
+                if frame == "+PONG\r\n" {
+                    break;
+                }
+                assert!(
+                    frame.starts_with(">2\r\n$10\r\ninvalidate\r\n*1\r\n"),
+                    "{name}: {frame}"
+                );
+                let key = frame.rsplit("\r\n").nth(1).unwrap().to_string();
+                assert!(told.insert(key), "{name}: told twice");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(told.len(), 249, "{name}");
+        assert_eq!(info_num_in(&mut c, "tracking_total_keys"), 1, "{name}");
+    }
+}
+
+/// A numeric INFO field for a RESP3 connection (INFO is a verbatim string there).
+fn info_num_in(c: &mut common::Raw, field: &str) -> u64 {
+    let info = c.cmd(&["INFO", "stats"]);
+    info.split("\r\n")
+        .find_map(|l| l.split_once(&format!("{field}:")).map(|(_, v)| v))
+        .unwrap_or_else(|| panic!("no {field}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A RESP3 connection with client tracking on, to redis-server and to ferrocache (each with
+/// the server it talks to, which lives as long as it is held).
+fn tracking_clients() -> Vec<(&'static str, common::Proc, common::Raw)> {
+    [
+        ("redis", common::redis_server()),
+        ("ferrocache", ferrocache(&[])),
+    ]
+    .into_iter()
+    .map(|(name, s)| {
+        let mut c = common::Raw::connect(s.port);
+        c.cmd(&["HELLO", "3"]);
+        assert_eq!(c.cmd(&["CLIENT", "TRACKING", "on"]), "+OK\r\n", "{name}");
+        (name, s, c)
+    })
+    .collect()
 }

@@ -105,7 +105,8 @@ impl Tracking {
         )
     }
 
-    fn remember(&self, id: u64, keys: &[&[u8]]) {
+    /// Records that client `id` read `keys`; returns how many keys the table holds now.
+    fn remember(&self, id: u64, keys: &[&[u8]]) -> usize {
         let mut inner = self.inner.lock();
         for k in keys {
             let ids = inner.keys.entry(k.to_vec()).or_default();
@@ -113,6 +114,7 @@ impl Tracking {
                 ids.push(id);
             }
         }
+        inner.keys.len()
     }
 }
 
@@ -134,7 +136,16 @@ pub fn after_read(ctx: &mut Ctx, spec: &super::table::CommandSpec, argv: &[&[u8]
         .filter_map(|i| argv.get(i).copied())
         .collect();
     if !keys.is_empty() {
-        ctx.server.tracking.remember(ctx.client.handle.id, &keys);
+        let held = ctx.server.tracking.remember(ctx.client.handle.id, &keys);
+        let max = ctx
+            .server
+            .config
+            .live
+            .tracking_max_keys
+            .load(Ordering::Relaxed) as usize;
+        if max != 0 && held > max {
+            limit(ctx.server);
+        }
     }
 }
 
@@ -142,16 +153,7 @@ pub fn after_read(ctx: &mut Ctx, spec: &super::table::CommandSpec, argv: &[&[u8]
 /// clients that read it, and the BCAST clients whose prefixes cover it.
 pub fn invalidate(server: &Server, key: &[u8], by: u64) {
     let mut inner = server.tracking.inner.lock();
-    let readers = inner.keys.remove(key).unwrap_or_default();
-    let mut send: Vec<(Arc<ClientHandle>, u64)> = Vec::new();
-    for id in readers {
-        // A client that read the key and has since switched to BCAST hears of it by prefix.
-        if let Some(t) = inner.trackers.get(&id).filter(|t| !t.mode.bcast) {
-            if !(t.mode.noloop && id == by) {
-                send.push((t.handle.clone(), t.mode.redirect));
-            }
-        }
-    }
+    let send = take_readers(&mut inner, key, by);
     let mut gathered: Vec<(u64, Vec<u8>)> = Vec::new();
     for (id, t) in &inner.trackers {
         if !t.mode.bcast || (t.mode.noloop && *id == by) {
@@ -181,6 +183,51 @@ pub fn invalidate(server: &Server, key: &[u8], by: u64) {
     drop(inner);
     for (h, redirect) in send {
         deliver(server, &h, redirect, Some(&[key]));
+    }
+}
+
+/// Removes `key` from the table and returns the default-mode clients that read it (and are
+/// to be told: not `by` itself under NOLOOP), with where their messages go.
+fn take_readers(inner: &mut Inner, key: &[u8], by: u64) -> Vec<(Arc<ClientHandle>, u64)> {
+    let readers = inner.keys.remove(key).unwrap_or_default();
+    let mut send = Vec::new();
+    for id in readers {
+        // A client that read the key and has since switched to BCAST hears of it by prefix.
+        if let Some(t) = inner.trackers.get(&id).filter(|t| !t.mode.bcast) {
+            if !(t.mode.noloop && id == by) {
+                send.push((t.handle.clone(), t.mode.redirect));
+            }
+        }
+    }
+    send
+}
+
+/// `tracking-table-max-keys`: past the limit, keys leave the table (in no particular order)
+/// and their readers are told, as if the keys had changed, so that they stop caching them.
+/// Run after keys are added and by the cron (the limit may be lowered at run time).
+pub fn limit(server: &Server) {
+    let max = server.config.live.tracking_max_keys.load(Ordering::Relaxed) as usize;
+    if max == 0 {
+        return;
+    }
+    let mut inner = server.tracking.inner.lock();
+    let excess = inner.keys.len().saturating_sub(max);
+    if excess == 0 {
+        return;
+    }
+    let keys: Vec<Vec<u8>> = inner.keys.keys().take(excess).cloned().collect();
+    let sends: Vec<_> = keys
+        .into_iter()
+        .map(|k| {
+            let send = take_readers(&mut inner, &k, 0);
+            (k, send)
+        })
+        .collect();
+    drop(inner);
+    for (k, send) in sends {
+        for (h, redirect) in send {
+            deliver(server, &h, redirect, Some(&[&k]));
+        }
     }
 }
 

@@ -54,6 +54,8 @@ pub struct Live {
     pub latency_threshold_ms: AtomicU64,
     /// Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM).
     pub latency_tracking: AtomicBool,
+    /// `tracking-table-max-keys` (0 = no limit).
+    pub tracking_max_keys: AtomicU64,
     pub protected_mode: AtomicBool,
     pub has_password: AtomicBool,
     /// Collection encoding thresholds.
@@ -257,6 +259,8 @@ impl Config {
             .store(num("slowlog-max-len"), Ordering::Relaxed);
         l.latency_threshold_ms
             .store(num("latency-monitor-threshold"), Ordering::Relaxed);
+        l.tracking_max_keys
+            .store(num("tracking-table-max-keys"), Ordering::Relaxed);
         l.latency_tracking
             .store(self.get_bool("latency-tracking"), Ordering::Relaxed);
         l.protected_mode

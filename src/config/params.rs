@@ -161,6 +161,9 @@ pub static PARAMS: &[ParamDef] = &[
     p("slowlog-max-len", Kind::Int { min: 0, max: i64::MAX }, "128", true),
     p("latency-monitor-threshold", Kind::Int { min: 0, max: i64::MAX }, "0", true),
     p("latency-tracking", Kind::Bool, "yes", true),
+    // Keys the client-tracking table may hold; past it, keys are dropped from the table and
+    // their readers told (as if the keys had changed). 0 = no limit.
+    p("tracking-table-max-keys", Kind::Int { min: 0, max: i64::MAX }, "1000000", true),
     p("latency-tracking-info-percentiles", Kind::Custom(check_percentiles), "50 99 99.9", true),
     // Metrics: CloudWatch-named metrics over periods of this many seconds (INFO cloudwatch),
     // Prometheus /metrics on this port (0 = off), and an EMF document per period appended to

@@ -625,6 +625,9 @@ fn start_cron(server: Arc<Server>) {
                     ],
                 );
                 client_limits::evict_clients(&server);
+                if server.tracking.active() {
+                    crate::command::tracking::limit(&server);
+                }
                 if last_mem.elapsed() >= Duration::from_secs(1) {
                     crate::metrics::memory::sample();
                     last_mem = Instant::now();
