@@ -306,6 +306,13 @@ fn own_invalidations_in_redis_order() {
         assert_eq!(c.read_reply(), "+OK\r\n", "{name}");
         assert_eq!(c.read_reply(), push("k"), "{name}");
         assert_eq!(c.read_reply(), "+PONG\r\n", "{name}");
+        // Inside a transaction the message follows EXEC's whole reply.
+        assert_eq!(c.cmd(&["GET", "k"]), "$2\r\nv2\r\n", "{name}");
+        assert_eq!(c.cmd(&["MULTI"]), "+OK\r\n", "{name}");
+        assert_eq!(c.cmd(&["SET", "k", "v3"]), "+QUEUED\r\n", "{name}");
+        assert_eq!(c.cmd(&["GET", "k"]), "+QUEUED\r\n", "{name}");
+        assert_eq!(c.cmd(&["EXEC"]), "*2\r\n+OK\r\n$2\r\nv3\r\n", "{name}");
+        assert_eq!(c.read_reply(), push("k"), "{name}");
         // Eviction: a tracked volatile key makes room for the next command, and the client
         // hears of it before that command's reply.
         let used = info_field(&mut c, "memory", "used_memory");

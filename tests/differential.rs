@@ -2291,6 +2291,9 @@ fn client_tracking_replies() {
         CLIENT CACHING yes
         CLIENT TRACKINGINFO
         CLIENT TRACKING off
+        CLIENT TRACKING on BCAST
+        CLIENT TRACKINGINFO
+        CLIENT TRACKING off
         CLIENT TRACKING on BCAST PREFIX a PREFIX b
         CLIENT TRACKINGINFO
         CLIENT TRACKING off

@@ -328,7 +328,11 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     // were just evicted to make room for this one) go out before this reply, in the order
     // Redis writes them.
     let mut mark = mark;
-    if ctx.client.tracking.is_some() && ctx.client.handle.mailbox.pending() > 0 {
+    // (Not inside EXEC: its replies are one array, the messages follow it.)
+    if ctx.client.tracking.is_some()
+        && !ctx.client.in_exec
+        && ctx.client.handle.mailbox.pending() > 0
+    {
         tracking::flush(ctx.server);
         ctx.client.handle.mailbox.drain_into(ctx.out);
         mark = ctx.out.len();

@@ -499,7 +499,12 @@ pub fn client_trackinginfo(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     ctx.out.bulk(b"redirect");
     ctx.out.int(mode.as_ref().map_or(-1, |m| m.redirect as i64));
     ctx.out.bulk(b"prefixes");
-    let prefixes = mode.map(|m| m.prefixes).unwrap_or_default();
+    let prefixes = match mode {
+        // BCAST without a prefix covers every key: Redis lists the empty prefix.
+        Some(m) if m.bcast && m.prefixes.is_empty() => vec![Vec::new()],
+        Some(m) => m.prefixes,
+        None => Vec::new(),
+    };
     ctx.out.array(prefixes.len());
     for p in prefixes {
         ctx.out.bulk(&p);
