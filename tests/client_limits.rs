@@ -14,18 +14,6 @@ fn servers() -> Vec<(&'static str, Proc)> {
     vec![("redis", redis_server()), ("ferrocache", ferrocache(&[]))]
 }
 
-fn info_field(c: &mut Raw, field: &str) -> u64 {
-    try_info_field(c, field).unwrap_or_else(|| panic!("no {field} in INFO"))
-}
-
-/// An INFO field that Redis 7.0 may not have yet (7.2 added the buffer-limit counters).
-fn try_info_field(c: &mut Raw, field: &str) -> Option<u64> {
-    let info = c.cmd(&["INFO", "everything"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .map(|v| v.trim().parse().unwrap())
-}
-
 /// Reads until the server closes the connection; returns the bytes received, or None if it
 /// is still open after `within`.
 fn read_until_closed(s: &mut TcpStream, within: Duration) -> Option<usize> {
@@ -76,7 +64,11 @@ fn normal_hard_limit_closes_a_client_whose_replies_pile_up() {
         let got = read_until_closed(&mut greedy, Duration::from_secs(5))
             .unwrap_or_else(|| panic!("{name}: the client was not closed"));
         assert!(got < 3_000_000, "{name}: {got} bytes sent before closing");
-        let counted = try_info_field(&mut c, "client_output_buffer_limit_disconnections");
+        let counted = common::try_info_u64(
+            &mut c,
+            "everything",
+            "client_output_buffer_limit_disconnections",
+        );
         assert!(counted == Some(1) || name == "redis", "{name}: {counted:?}");
         // Under the limit, the same requests are answered in full.
         let mut modest = Raw::connect(s.port);
@@ -84,7 +76,11 @@ fn normal_hard_limit_closes_a_client_whose_replies_pile_up() {
         for _ in 0..5 {
             assert_eq!(modest.read_reply().len(), 100_011, "{name}");
         }
-        let counted = try_info_field(&mut c, "client_output_buffer_limit_disconnections");
+        let counted = common::try_info_u64(
+            &mut c,
+            "everything",
+            "client_output_buffer_limit_disconnections",
+        );
         assert!(counted == Some(1) || name == "redis", "{name}: {counted:?}");
     }
 }
@@ -108,11 +104,20 @@ fn normal_soft_limit_closes_a_client_that_stays_over_it() {
     stalled.write_all(&gets("big", 400)).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
-        info_field(&mut c, "client_output_buffer_limit_disconnections"),
+        common::info_u64(
+            &mut c,
+            "everything",
+            "client_output_buffer_limit_disconnections"
+        ),
         0
     );
     let deadline = Instant::now() + Duration::from_secs(5);
-    while info_field(&mut c, "client_output_buffer_limit_disconnections") == 0 {
+    while common::info_u64(
+        &mut c,
+        "everything",
+        "client_output_buffer_limit_disconnections",
+    ) == 0
+    {
         assert!(
             Instant::now() < deadline,
             "soft limit never closed the client"
@@ -126,7 +131,7 @@ fn normal_soft_limit_closes_a_client_that_stays_over_it() {
 fn query_buffers_count_in_used_memory() {
     for (name, s) in servers() {
         let mut c = Raw::connect(s.port);
-        let before = info_field(&mut c, "used_memory");
+        let before = common::info_u64(&mut c, "everything", "used_memory");
         // Half of a 64 MB argument: the server holds it until the rest arrives.
         let mut slow = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
         slow.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$67108864\r\n")
@@ -134,7 +139,8 @@ fn query_buffers_count_in_used_memory() {
         slow.write_all(&vec![b'x'; 32 << 20]).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let grown = info_field(&mut c, "used_memory").saturating_sub(before);
+            let grown =
+                common::info_u64(&mut c, "everything", "used_memory").saturating_sub(before);
             if grown >= 30 << 20 {
                 break;
             }
@@ -170,7 +176,11 @@ fn maxmemory_clients_evicts_the_largest_client_but_not_no_evict_ones() {
             read_until_closed(&mut big, Duration::from_secs(10)).is_some(),
             "{name}: the big client was not evicted"
         );
-        assert_eq!(info_field(&mut c, "evicted_clients"), 1, "{name}");
+        assert_eq!(
+            common::info_u64(&mut c, "everything", "evicted_clients"),
+            1,
+            "{name}"
+        );
         // The same from a client with CLIENT NO-EVICT on: it stays, and to bring the total
         // under the limit every other client goes, however small (here `c`), as in Redis.
         let mut kept = Raw::connect(s.port);
@@ -186,6 +196,10 @@ fn maxmemory_clients_evicts_the_largest_client_but_not_no_evict_ones() {
             "{name}: the small client was not evicted"
         );
         assert_eq!(kept.cmd(&["STRLEN", "k"]), ":25165824\r\n", "{name}");
-        assert_eq!(info_field(&mut kept, "evicted_clients"), 2, "{name}");
+        assert_eq!(
+            common::info_u64(&mut kept, "everything", "evicted_clients"),
+            2,
+            "{name}"
+        );
     }
 }

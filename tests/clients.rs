@@ -245,20 +245,6 @@ fn client_tracking_invalidates() {
     );
 }
 
-fn info_num(c: &mut common::Raw, field: &str) -> u64 {
-    info_field(c, "stats", field)
-}
-
-fn info_field(c: &mut common::Raw, section: &str, field: &str) -> u64 {
-    let info = c.cmd(&["INFO", section]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// While clients are paused, keys past their TTL read as missing but are not reclaimed (so a
 /// paused server's dataset does not change); once unpaused they go. Against both servers.
 #[test]
@@ -282,11 +268,19 @@ fn client_pause_holds_expiry() {
             assert_eq!(c.cmd(&["RANDOMKEY"]), "$5\r\nstays\r\n", "{name}");
         }
         assert_eq!(c.cmd(&["DBSIZE"]), ":2\r\n", "{name}");
-        assert_eq!(info_num(&mut c, "expired_keys"), 0, "{name}");
+        assert_eq!(
+            common::info_u64(&mut c, "stats", "expired_keys"),
+            0,
+            "{name}"
+        );
         assert_eq!(c.cmd(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
         assert_eq!(c.cmd(&["GET", "soon"]), "$-1\r\n", "{name}");
         assert_eq!(c.cmd(&["DBSIZE"]), ":1\r\n", "{name}");
-        assert_eq!(info_num(&mut c, "expired_keys"), 1, "{name}");
+        assert_eq!(
+            common::info_u64(&mut c, "stats", "expired_keys"),
+            1,
+            "{name}"
+        );
     }
 }
 
@@ -315,7 +309,7 @@ fn own_invalidations_in_redis_order() {
         assert_eq!(c.read_reply(), push("k"), "{name}");
         // Eviction: a tracked volatile key makes room for the next command, and the client
         // hears of it before that command's reply.
-        let used = info_field(&mut c, "memory", "used_memory");
+        let used = common::info_u64(&mut c, "memory", "used_memory");
         c.cmd(&[
             "CONFIG",
             "SET",
@@ -354,7 +348,11 @@ fn tracking_table_max_keys_drops_keys_with_invalidations() {
             c.cmd(&["SET", &k, "v"]);
             c.cmd(&["GET", &k]);
         }
-        assert_eq!(info_num_in(&mut c, "tracking_total_keys"), 250, "{name}");
+        assert_eq!(
+            common::info_u64(&mut c, "stats", "tracking_total_keys"),
+            250,
+            "{name}"
+        );
         assert_eq!(
             c.cmd(&["CONFIG", "SET", "tracking-table-max-keys", "1"]),
             "+OK\r\n",
@@ -384,19 +382,12 @@ fn tracking_table_max_keys_drops_keys_with_invalidations() {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         assert_eq!(told.len(), 249, "{name}");
-        assert_eq!(info_num_in(&mut c, "tracking_total_keys"), 1, "{name}");
+        assert_eq!(
+            common::info_u64(&mut c, "stats", "tracking_total_keys"),
+            1,
+            "{name}"
+        );
     }
-}
-
-/// A numeric INFO field for a RESP3 connection (INFO is a verbatim string there).
-fn info_num_in(c: &mut common::Raw, field: &str) -> u64 {
-    let info = c.cmd(&["INFO", "stats"]);
-    info.split("\r\n")
-        .find_map(|l| l.split_once(&format!("{field}:")).map(|(_, v)| v))
-        .unwrap_or_else(|| panic!("no {field}"))
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 /// A RESP3 connection with client tracking on, to redis-server and to ferrocache (each with

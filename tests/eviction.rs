@@ -16,21 +16,11 @@ fn pipeline(c: &mut Raw, cmds: &[Vec<String>]) -> Vec<String> {
     cmds.iter().map(|_| c.read_reply()).collect()
 }
 
-fn info_field(c: &mut Raw, section: &str, field: &str) -> u64 {
-    let info = c.cmd(&["INFO", section]);
-    let prefix = format!("{field}:");
-    info.split("\r\n")
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .unwrap_or_else(|| panic!("{field} in {info}"))
-        .parse()
-        .unwrap()
-}
-
 /// A server limited to what it uses now plus `room` bytes, under `policy`.
 fn limited(policy: &str, room: u64) -> (common::Proc, Raw) {
     let p = ferrocache(&["--maxmemory-policy", policy]);
     let mut c = Raw::connect(p.port);
-    let used = info_field(&mut c, "memory", "used_memory");
+    let used = common::info_u64(&mut c, "memory", "used_memory");
     c.cmd(&["CONFIG", "SET", "maxmemory", &(used + room).to_string()]);
     (p, c)
 }
@@ -67,7 +57,10 @@ fn volatile_policies_never_evict_keys_without_ttl() {
         // Keys with a TTL push memory over the limit: only they may go.
         let replies = fill(&mut c, "temp", 4000, Some(&|_| 1000));
         assert!(replies.iter().all(|r| r == "+OK\r\n"), "{policy}");
-        assert!(info_field(&mut c, "stats", "evicted_keys") > 0, "{policy}");
+        assert!(
+            common::info_u64(&mut c, "stats", "evicted_keys") > 0,
+            "{policy}"
+        );
         assert!(
             (0..1000).all(|i| exists(&mut c, &format!("keep:{i}"))),
             "{policy}"
@@ -128,7 +121,7 @@ fn allkeys_lru_keeps_recently_used_keys() {
         used > idle * 3 && used > 200,
         "used kept {used}, idle kept {idle}"
     );
-    assert!(info_field(&mut c, "stats", "evicted_keys") > 0);
+    assert!(common::info_u64(&mut c, "stats", "evicted_keys") > 0);
 }
 
 #[test]
@@ -162,15 +155,15 @@ fn allkeys_random_stays_near_the_limit_and_reports_evictions() {
     c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ee"]);
     let mut sub = Raw::connect(_p.port);
     sub.cmd(&["SUBSCRIBE", "__keyevent@0__:evicted"]);
-    let max = info_field(&mut c, "memory", "maxmemory");
+    let max = common::info_u64(&mut c, "memory", "maxmemory");
     for round in 0..5 {
         let replies = fill(&mut c, &format!("r{round}"), 2000, None);
         assert!(replies.iter().all(|r| r == "+OK\r\n"));
-        let used = info_field(&mut c, "memory", "used_memory");
+        let used = common::info_u64(&mut c, "memory", "used_memory");
         // A little over between samples is allowed (Redis overshoots too), not a runaway.
         assert!(used < max + max / 4, "used {used} with maxmemory {max}");
     }
-    let evicted = info_field(&mut c, "stats", "evicted_keys");
+    let evicted = common::info_u64(&mut c, "stats", "evicted_keys");
     assert!(evicted > 1000, "{evicted}");
     let msg = sub.read_reply();
     assert!(msg.contains("evicted"), "{msg}");

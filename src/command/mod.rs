@@ -521,11 +521,10 @@ fn out_of_memory(ctx: &Ctx) -> bool {
         tenacity: live.eviction_tenacity.load(Ordering::Relaxed) as u32,
     };
     let server = ctx.server;
-    let (outcome, freed) =
+    let outcome =
         crate::engine::evict::free(&server.keyspace, used - limit, tuning, &mut |db, key| {
             server.modified(db, key, 0)
         });
-    crate::metrics::memory::credit(freed);
     outcome == crate::engine::evict::Freed::Stuck
 }
 

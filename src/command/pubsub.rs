@@ -258,9 +258,9 @@ fn deliver(server: &Server, h: &ClientHandle, msg: &mut Encoded) {
     let m = &h.mailbox;
     let pending = m.push(bytes);
     let live = &server.config.live;
-    let hard = live.pubsub_hard_limit.load(Ordering::Relaxed);
-    let soft = live.pubsub_soft_limit.load(Ordering::Relaxed);
-    let soft_secs = live.pubsub_soft_secs.load(Ordering::Relaxed);
+    let hard = live.pubsub_limit.hard.load(Ordering::Relaxed);
+    let soft = live.pubsub_limit.soft.load(Ordering::Relaxed);
+    let soft_secs = live.pubsub_limit.soft_secs.load(Ordering::Relaxed);
     let over_hard = hard > 0 && pending > hard;
     let over_soft = soft > 0 && pending > soft && {
         let mut since = m.over_soft_since.lock();
@@ -271,15 +271,7 @@ fn deliver(server: &Server, h: &ClientHandle, msg: &mut Encoded) {
         *m.over_soft_since.lock() = None;
     }
     if (over_hard || over_soft) && !h.killed.load(Ordering::Relaxed) {
-        tracing::warn!(
-            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-            h.id,
-            h.addr
-        );
-        server
-            .stats
-            .output_buffer_limit_disconnections
-            .fetch_add(1, Ordering::Relaxed);
+        crate::server::client_limits::output_limit_reached(server, h);
         h.request_kill();
     }
 }

@@ -20,6 +20,23 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
+/// One class of `client-output-buffer-limit`: hard and soft limits in bytes (0 = none) and
+/// how long the soft one may be exceeded.
+#[derive(Debug, Default)]
+pub struct BufferLimit {
+    pub hard: AtomicU64,
+    pub soft: AtomicU64,
+    pub soft_secs: AtomicU64,
+}
+
+impl BufferLimit {
+    fn set(&self, (hard, soft, secs): (u64, u64, u64)) {
+        self.hard.store(hard, Ordering::Relaxed);
+        self.soft.store(soft, Ordering::Relaxed);
+        self.soft_secs.store(secs, Ordering::Relaxed);
+    }
+}
+
 /// Values read on hot paths, refreshed after every change (one relaxed load to read).
 #[derive(Debug, Default)]
 pub struct Live {
@@ -35,14 +52,9 @@ pub struct Live {
     pub min_replicas_max_lag: AtomicU64,
     pub hll_sparse_max_bytes: AtomicU64,
     pub stream_node_max_entries: AtomicU64,
-    /// `client-output-buffer-limit pubsub <hard> <soft> <soft seconds>`.
-    pub pubsub_hard_limit: AtomicU64,
-    pub pubsub_soft_limit: AtomicU64,
-    pub pubsub_soft_secs: AtomicU64,
-    /// `client-output-buffer-limit normal <hard> <soft> <soft seconds>` (0 = no limit).
-    pub normal_hard_limit: AtomicU64,
-    pub normal_soft_limit: AtomicU64,
-    pub normal_soft_secs: AtomicU64,
+    /// `client-output-buffer-limit` of the pubsub and normal classes.
+    pub pubsub_limit: BufferLimit,
+    pub normal_limit: BufferLimit,
     /// `maxmemory-clients` in bytes (a percentage resolved against maxmemory); 0 = off.
     pub maxmemory_clients: AtomicU64,
     pub query_buffer_limit: AtomicU64,
@@ -236,15 +248,10 @@ impl Config {
             crate::engine::notify::parse(&self.get("notify-keyspace-events")).unwrap_or(0),
         );
         let obl = params::output_buffer_limits(&self.get("client-output-buffer-limit"));
-        if let Some((hard, soft, secs)) = obl.get("pubsub") {
-            l.pubsub_hard_limit.store(*hard, Ordering::Relaxed);
-            l.pubsub_soft_limit.store(*soft, Ordering::Relaxed);
-            l.pubsub_soft_secs.store(*secs, Ordering::Relaxed);
-        }
-        if let Some((hard, soft, secs)) = obl.get("normal") {
-            l.normal_hard_limit.store(*hard, Ordering::Relaxed);
-            l.normal_soft_limit.store(*soft, Ordering::Relaxed);
-            l.normal_soft_secs.store(*secs, Ordering::Relaxed);
+        for (class, limit) in [("pubsub", &l.pubsub_limit), ("normal", &l.normal_limit)] {
+            if let Some(v) = obl.get(class) {
+                limit.set(*v);
+            }
         }
         l.maxmemory_clients.store(
             params::memory_or_percent(&self.get("maxmemory-clients"), num("maxmemory")),

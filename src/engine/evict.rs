@@ -357,17 +357,17 @@ fn random_victim(ks: &Keyspace, active: u64, volatile: bool) -> Option<(usize, K
 }
 
 /// Evicts keys until about `need` bytes are freed, by the configured policy. `on_evict` is
-/// told of each key (for WATCH). Returns how it ended and the bytes freed (estimated from the
-/// values, as the allocator's figure is only sampled).
+/// told of each key (for WATCH). Returns how it ended. The bytes freed are estimated from the
+/// values to know when to stop; the caller sees the real figure in its next `used_recent`.
 pub fn free(
     ks: &Keyspace,
     need: u64,
     tuning: Tuning,
     on_evict: &mut dyn FnMut(usize, &[u8]),
-) -> (Freed, u64) {
+) -> Freed {
     let policy = policy();
     if policy == Policy::NoEviction {
-        return (Freed::Stuck, 0);
+        return Freed::Stuck;
     }
     let started = Instant::now();
     let budget = time_budget(tuning.tenacity);
@@ -402,7 +402,7 @@ pub fn free(
                 active = active_dbs(ks, true);
                 continue;
             }
-            return (Freed::Stuck, freed);
+            return Freed::Stuck;
         };
         if let Some(bytes) = bytes {
             freed += bytes;
@@ -411,17 +411,14 @@ pub fn free(
         attempts += 1;
         // The clock is read every 16 keys, as Redis does.
         if attempts % 16 == 0 && budget.is_some_and(|b| started.elapsed() > b) {
-            return (
-                if freed >= need {
-                    Freed::Done
-                } else {
-                    Freed::Running
-                },
-                freed,
-            );
+            return if freed >= need {
+                Freed::Done
+            } else {
+                Freed::Running
+            };
         }
     }
-    (Freed::Done, freed)
+    Freed::Done
 }
 
 /// What a key costs beyond its bytes and value: the table slot, the entry, allocator rounding.

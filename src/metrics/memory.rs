@@ -107,17 +107,6 @@ fn rebase(b: &mut Base, used: u64, gen: u64) {
     }
 }
 
-/// Takes bytes just freed (evicted keys) off the sampled figure until the next sample (for
-/// threads without jemalloc's counters; with them, the frees are seen as they happen).
-pub fn credit(freed: u64) {
-    if BASE.with(|b| b.borrow().counters.is_some()) {
-        return;
-    }
-    let _ = LAST.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-        Some(v.saturating_sub(freed))
-    });
-}
-
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MemInfo {
     /// Bytes the program holds (`used_memory`).

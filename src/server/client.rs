@@ -147,9 +147,6 @@ pub struct Client {
     pub close_after_reply: bool,
     /// Input bytes not yet run, the running command's included (its own CLIENT LIST qbuf).
     pub pending_input: usize,
-    /// Since when (ms, `mono_us` / 1000) replies have been over the normal class's soft
-    /// output limit.
-    pub soft_limit_since: Option<u64>,
     /// Set by DEBUG SLEEP: the connection pauses this long before the next command.
     pub sleep: Option<std::time::Duration>,
     /// Commands queued since MULTI (None outside a transaction).
@@ -192,7 +189,6 @@ impl Client {
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             pending_input: 0,
-            soft_limit_since: None,
             sleep: None,
             multi: None,
             in_exec: false,

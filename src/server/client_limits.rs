@@ -3,8 +3,10 @@
 //! (`maxmemory-clients`), so that a client's buffers do not push the server past its memory.
 //!
 //! A connection holds at most one batch of replies (it reads nothing more until they are
-//! written), so limits are checked as a batch's replies grow, and the soft limit while those
-//! replies wait on the socket. Pub/sub messages have their own class (`command::pubsub`).
+//! written), so the hard limit and client eviction are checked as a batch's replies grow; a
+//! batch is built in microseconds, so replies stay over the soft limit only while they wait
+//! on the socket, and that wait is what the soft limit bounds (`soft_limit_wait`). Pub/sub
+//! messages have their own class (`command::pubsub`).
 
 use std::sync::atomic::Ordering;
 
@@ -16,8 +18,7 @@ use super::Server;
 pub fn check_threshold(server: &Server) -> usize {
     let l = &server.config.live;
     [
-        l.normal_hard_limit.load(Ordering::Relaxed),
-        l.normal_soft_limit.load(Ordering::Relaxed),
+        l.normal_limit.hard.load(Ordering::Relaxed),
         l.maxmemory_clients.load(Ordering::Relaxed),
     ]
     .into_iter()
@@ -27,24 +28,12 @@ pub fn check_threshold(server: &Server) -> usize {
 }
 
 /// Called when a batch's replies (`pending` bytes) passed [`check_threshold`]: true if the
-/// client must be closed, its replies dropped (over the hard limit, over the soft limit for
-/// longer than allowed, or evicted to keep all clients under `maxmemory-clients`).
-pub fn over_limits(server: &Server, client: &mut Client, pending: usize) -> bool {
-    let l = &server.config.live;
+/// client must be closed, its replies dropped (over the hard limit, or evicted to keep all
+/// clients under `maxmemory-clients`).
+pub fn over_limits(server: &Server, client: &Client, pending: usize) -> bool {
+    let hard = server.config.live.normal_limit.hard.load(Ordering::Relaxed);
     let pending = pending as u64;
-    let hard = l.normal_hard_limit.load(Ordering::Relaxed);
-    let soft = l.normal_soft_limit.load(Ordering::Relaxed);
-    let over = if hard > 0 && pending >= hard {
-        true
-    } else if soft > 0 && pending >= soft {
-        let now = crate::engine::mono_us() / 1000;
-        let since = *client.soft_limit_since.get_or_insert(now);
-        now - since > l.normal_soft_secs.load(Ordering::Relaxed) * 1000
-    } else {
-        client.soft_limit_since = None;
-        false
-    };
-    if over {
+    if hard > 0 && pending >= hard {
         output_limit_reached(server, &client.handle);
         return true;
     }
@@ -69,10 +58,10 @@ pub fn output_limit_reached(server: &Server, handle: &ClientHandle) {
 /// How long replies of `pending` bytes may still wait on the socket before the soft limit
 /// closes the client (None: no soft limit applies).
 pub fn soft_limit_wait(server: &Server, pending: usize) -> Option<std::time::Duration> {
-    let l = &server.config.live;
-    let soft = l.normal_soft_limit.load(Ordering::Relaxed);
+    let limit = &server.config.live.normal_limit;
+    let soft = limit.soft.load(Ordering::Relaxed);
     (soft > 0 && pending as u64 >= soft)
-        .then(|| std::time::Duration::from_secs(l.normal_soft_secs.load(Ordering::Relaxed)))
+        .then(|| std::time::Duration::from_secs(limit.soft_secs.load(Ordering::Relaxed)))
 }
 
 /// With `maxmemory-clients` set and the clients' buffers over it, closes the clients that

@@ -239,6 +239,24 @@ impl Raw {
     }
 }
 
+/// A numeric INFO field, or None if this server does not report it (RESP2 or RESP3).
+pub fn try_info_u64(c: &mut Raw, section: &str, field: &str) -> Option<u64> {
+    let info = c.cmd(&["INFO", section]);
+    let prefix = format!("{field}:");
+    // In RESP3 the first line carries the verbatim string's "txt:" format before a field.
+    info.split("\r\n")
+        .find_map(|l| {
+            l.strip_prefix(&prefix)
+                .or_else(|| l.split_once(&format!("txt:{prefix}")).map(|(_, v)| v))
+        })
+        .map(|v| v.trim().parse().unwrap())
+}
+
+/// A numeric INFO field that must be there.
+pub fn info_u64(c: &mut Raw, section: &str, field: &str) -> u64 {
+    try_info_u64(c, section, field).unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+}
+
 /// Runs redis-cli with arguments against a port; returns (stdout, stderr, success).
 pub fn redis_cli(port: u16, args: &[&str]) -> (String, String, bool) {
     let out = Command::new("redis-cli")
