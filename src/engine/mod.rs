@@ -369,17 +369,6 @@ impl Db {
         }
     }
 
-    /// Locks the shard that holds `key`.
-    #[inline]
-    pub fn shard_count(&self) -> usize {
-        self.shards.len()
-    }
-
-    /// A shard picked at random, locked (eviction sampling).
-    pub fn random_shard(&self) -> MutexGuard<'_, Shard> {
-        self.shards[rand::rng().random_range(0..self.shards.len())].lock()
-    }
-
     /// A random shard that holds keys (with a TTL, when `volatile`), if any does: the one
     /// drawn, or the next one that qualifies.
     pub fn random_shard_with_keys(&self, volatile: bool) -> Option<MutexGuard<'_, Shard>> {
