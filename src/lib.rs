@@ -7,7 +7,9 @@
 pub mod command;
 pub mod config;
 pub mod engine;
+pub mod journal;
 pub mod metrics;
 pub mod persistence;
 pub mod protocol;
+pub mod replication;
 pub mod server;

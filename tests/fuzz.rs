@@ -685,6 +685,10 @@ fn random_arguments_never_break_the_server() {
         "pfselftest",
         "flushall",
         "flushdb",
+        // The connection becomes a replica link, or waits for replicas that never come:
+        "psync",
+        "sync",
+        "wait",
         // One reply per argument:
         "unsubscribe",
         "punsubscribe",

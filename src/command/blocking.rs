@@ -317,7 +317,7 @@ pub fn serve_ready(server: &Server, now: u64) {
                 out.resp3 = w.resp3;
                 match serve_one(server, &w, db, &key, now, &mut out) {
                     Ok(false) => continue,
-                    Ok(true) => {}
+                    Ok(true) => record_served(&w.op, db, &key, &out.buf),
                     Err(e) => {
                         out.buf.clear();
                         out.error(&e.0);
@@ -328,6 +328,42 @@ pub fn serve_ready(server: &Server, now: u64) {
                 b.finish(&w, Outcome::Reply(std::mem::take(&mut out.buf)));
             }
         }
+    }
+}
+
+/// The journal's record of a served waiter: the non-blocking form of its pop.
+fn record_served(op: &BlockOp, db: usize, key: &[u8], reply: &[u8]) {
+    use crate::journal::{push, rewrite::popped_from};
+    if !crate::journal::active() {
+        return;
+    }
+    let side = |front: bool| -> &'static [u8] {
+        if front {
+            b"LEFT"
+        } else {
+            b"RIGHT"
+        }
+    };
+    match op {
+        BlockOp::Pop { front: true } => push(db, &[b"LPOP", key]),
+        BlockOp::Pop { front: false } => push(db, &[b"RPOP", key]),
+        BlockOp::MPop { front, .. } => {
+            popped_from(db, if *front { b"LPOP" } else { b"RPOP" }, reply)
+        }
+        BlockOp::Move {
+            dst,
+            from_front,
+            to_front,
+        } => push(
+            db,
+            &[b"LMOVE", key, dst, side(*from_front), side(*to_front)],
+        ),
+        BlockOp::ZPop { max } => push(db, &[if *max { b"ZPOPMAX" } else { b"ZPOPMIN" }, key]),
+        BlockOp::ZMPop { max, .. } => {
+            popped_from(db, if *max { b"ZPOPMAX" } else { b"ZPOPMIN" }, reply)
+        }
+        // Reads; a group read's delivery to a consumer is not replicated (a known gap).
+        BlockOp::XRead { .. } | BlockOp::XReadGroup(_) => {}
     }
 }
 

@@ -124,6 +124,9 @@ pub fn describe(server: &Server, h: &ClientHandle, running: Option<&Running>, ou
     if h.monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }
+    if h.replica.load(Ordering::Relaxed) {
+        flags.push('S');
+    }
     if h.redir.load(Ordering::Relaxed) >= 0 {
         flags.push('t');
     }
@@ -183,17 +186,28 @@ fn check_type(t: &[u8]) -> CmdResult {
     }
 }
 
+/// Whether client `h` is of type `t` (checked by `check_type`): replicas are `replica` (or
+/// `slave`), subscribers `pubsub`, the rest `normal`; no client is a `master` here.
+fn of_type(h: &ClientHandle, t: &[u8]) -> bool {
+    let own = if h.replica.load(Ordering::Relaxed) {
+        "replica"
+    } else if h.sub_counts.iter().any(|c| c.load(Ordering::Relaxed) > 0) {
+        "pubsub"
+    } else {
+        "normal"
+    };
+    is(t, own) || (own == "replica" && is(t, "slave"))
+}
+
 fn list(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
+    let mut ty: Option<&[u8]> = None;
     let mut i = 2;
     while i < argv.len() {
         if is(argv[i], "TYPE") && i + 1 < argv.len() {
             let t = argv[i + 1];
             check_type(t)?;
-            // Every connection is a normal client until replication and pub/sub exist.
-            if !is(t, "normal") {
-                ids = Some(vec![]);
-            }
+            ty = Some(t);
             i += 2;
         } else if is(argv[i], "ID") && i + 1 < argv.len() {
             let mut v = Vec::new();
@@ -213,7 +227,7 @@ fn list(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         if h.killed.load(Ordering::Relaxed) {
             continue;
         }
-        if ids.as_ref().is_none_or(|v| v.contains(&h.id)) {
+        if ids.as_ref().is_none_or(|v| v.contains(&h.id)) && ty.is_none_or(|t| of_type(&h, t)) {
             let own = (h.id == ctx.client.handle.id).then_some(&running);
             describe(ctx.server, &h, own, &mut text);
         }
@@ -304,7 +318,7 @@ fn kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             && addr.is_none_or(|a| a == h.addr.as_bytes())
             && laddr.is_none_or(|a| a == h.laddr.as_bytes())
             && user.is_none_or(|u| u == b"default")
-            && ty.is_none_or(|t| is(t, "normal"))
+            && ty.is_none_or(|t| of_type(&h, t))
             && maxage.is_none_or(|m| h.created.elapsed().as_secs() as i64 >= m)
             && !(skipme && h.id == me)
             && !h.killed.load(Ordering::Relaxed);

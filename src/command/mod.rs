@@ -20,6 +20,7 @@ pub mod lists;
 pub mod monitor;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod sets;
 pub mod slowlog;
@@ -117,9 +118,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// For a write that changed only `key` of the keys it names (SMOVE into a set that already
-    /// had the member): that key's WATCHers are told and the change counted, the others not.
-    pub fn changed_only(&mut self, key: &[u8]) {
+    /// had the member): that key's WATCHers are told and the change counted, the others not;
+    /// `effect` is what the journal records.
+    pub fn changed_only(&mut self, key: &[u8], effect: &[&[u8]]) {
         self.unchanged = true;
+        crate::journal::push_own(self.client.db, effect);
         self.server
             .modified(self.client.db, key, self.client.handle.id);
         self.server.stats.dirty.add(0, 1);
@@ -358,17 +361,33 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         return;
     }
     let handler = spec.handler.expect("checked above");
-    let gate = match &ctx.server.gate {
-        Some(g) if spec.flags & table::EXCLUSIVE == 0 && !ctx.client.in_exec => Some(g.enter()),
-        _ => None,
-    };
+    let journal_on = crate::journal::active();
+    // With several I/O threads and the journal on, commands run one at a time so that the
+    // journal's order is the order they took effect in.
+    let (mut shared, mut serial) = (None, None);
+    match &ctx.server.gate {
+        Some(g) if spec.flags & table::EXCLUSIVE == 0 && !ctx.client.in_exec => {
+            if journal_on {
+                serial = Some(g.exclusive());
+            } else {
+                shared = Some(g.enter());
+            }
+        }
+        _ => {}
+    }
     ctx.unchanged = false;
+    let own_before = journal_on && crate::journal::begin();
+    let reply_at = ctx.out.len();
     let result = handler(ctx, argv);
     // Taken at once: EXEC runs its queued commands through here with the same context.
     let changed = !std::mem::take(&mut ctx.unchanged);
     // A blocking command that blocked has changed nothing yet.
-    if spec.flags & table::WRITE != 0 && result.is_ok() && changed && ctx.client.blocked.is_none() {
+    let wrote = result.is_ok() && changed && ctx.client.blocked.is_none();
+    if spec.flags & table::WRITE != 0 && wrote {
         transactions::after_write(ctx, spec, argv);
+    }
+    if journal_on && !crate::journal::end(own_before) && wrote {
+        record_effects(ctx, spec, argv, reply_at);
     }
     if crate::engine::notify::flags() != 0 {
         ctx.server.publish_engine_events();
@@ -378,7 +397,13 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     if !ctx.client.in_exec && ctx.server.blocking.blocked_clients() != 0 {
         blocking::serve_ready(ctx.server, ctx.now);
     }
-    drop(gate);
+    // The effects of a command (an EXEC: of its whole transaction), expiries it caused
+    // included, enter the journal once it is complete.
+    if crate::journal::active() && !ctx.client.in_exec {
+        ctx.client.woff = ctx.server.journal.commit(spec.name == "exec");
+    }
+    drop(shared);
+    drop(serial);
     let ended = crate::engine::mono_us();
     let usec = ended.saturating_sub(ctx.started);
     ctx.started = ended;
@@ -413,6 +438,18 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         mark
     };
     finish_reply_mode(ctx, mark);
+}
+
+/// Records what a successful write (or PUBLISH, which replicas pass on to their subscribers)
+/// did, for the journal.
+fn record_effects(ctx: &Ctx, spec: &table::CommandSpec, argv: &[&[u8]], reply_at: usize) {
+    let db = ctx.client.db;
+    if spec.flags & table::WRITE != 0 {
+        let reply = ctx.out.buf.get(reply_at..).unwrap_or_default();
+        crate::journal::rewrite::record(ctx.db(), db, spec.name, argv, reply);
+    } else if matches!(spec.name, "publish" | "spublish") {
+        crate::journal::push(db, argv);
+    }
 }
 
 /// Feeds the latency histogram, SLOWLOG and LATENCY; below their thresholds a command costs
@@ -493,9 +530,11 @@ fn enough_replicas(server: &Server) -> bool {
     if want == 0 || live.min_replicas_max_lag.load(Ordering::Relaxed) == 0 {
         return true;
     }
-    // No replica can connect yet (replication is a later issue), so none is in sync.
-    let in_sync = 0;
-    in_sync >= want
+    let max_lag = live.min_replicas_max_lag.load(Ordering::Relaxed);
+    let in_sync = server
+        .replication
+        .good_replicas(max_lag, crate::engine::now_ms());
+    in_sync as u64 >= want
 }
 
 /// Over `maxmemory` (less `reserved-memory-percent`), evicts keys by the policy before the
@@ -523,6 +562,7 @@ fn out_of_memory(ctx: &Ctx) -> bool {
     let server = ctx.server;
     let outcome =
         crate::engine::evict::free(&server.keyspace, used - limit, tuning, &mut |db, key| {
+            crate::journal::del(db, key);
             server.modified(db, key, 0)
         });
     outcome == crate::engine::evict::Freed::Stuck

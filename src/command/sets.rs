@@ -271,7 +271,7 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.notify(ev::SET, "sadd", dst);
     } else {
         // The destination already had the member: only the source changed.
-        ctx.changed_only(src);
+        ctx.changed_only(src, &[b"SREM", src, member]);
     }
     ctx.out.int(1);
     Ok(())

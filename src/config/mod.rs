@@ -52,9 +52,11 @@ pub struct Live {
     pub min_replicas_max_lag: AtomicU64,
     pub hll_sparse_max_bytes: AtomicU64,
     pub stream_node_max_entries: AtomicU64,
-    /// `client-output-buffer-limit` of the pubsub and normal classes.
+    /// `client-output-buffer-limit` of the pubsub, normal and replica classes.
     pub pubsub_limit: BufferLimit,
     pub normal_limit: BufferLimit,
+    /// The replica class's hard limit: a replica link whose unsent stream passes it is closed.
+    pub replica_limit: BufferLimit,
     /// `maxmemory-clients` in bytes (a percentage resolved against maxmemory); 0 = off.
     pub maxmemory_clients: AtomicU64,
     pub query_buffer_limit: AtomicU64,
@@ -248,7 +250,11 @@ impl Config {
             crate::engine::notify::parse(&self.get("notify-keyspace-events")).unwrap_or(0),
         );
         let obl = params::output_buffer_limits(&self.get("client-output-buffer-limit"));
-        for (class, limit) in [("pubsub", &l.pubsub_limit), ("normal", &l.normal_limit)] {
+        for (class, limit) in [
+            ("pubsub", &l.pubsub_limit),
+            ("normal", &l.normal_limit),
+            ("slave", &l.replica_limit),
+        ] {
             if let Some(v) = obl.get(class) {
                 limit.set(*v);
             }

@@ -126,6 +126,11 @@ pub static PARAMS: &[ParamDef] = &[
     // lag of 0 turns the check off), else -NOREPLICAS.
     ParamDef { name: "min-replicas-to-write", alias: Some("min-slaves-to-write"), kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "0", mutable: true },
     ParamDef { name: "min-replicas-max-lag", alias: Some("min-slaves-max-lag"), kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "10", mutable: true },
+    // Replication: the backlog a replica resumes from after a broken link, how often the
+    // primary PINGs its replicas, and how long a silent link lives.
+    p("repl-backlog-size", Kind::Memory { min: 16384, max: i64::MAX as u64 }, "1048576", true),
+    ParamDef { name: "repl-ping-replica-period", alias: Some("repl-ping-slave-period"), kind: Kind::Int { min: 1, max: i32::MAX as i64 }, default: "10", mutable: true },
+    p("repl-timeout", Kind::Int { min: 1, max: i32::MAX as i64 }, "60", true),
     p("enable-debug-command", Kind::Enum(&["no", "yes", "local"]), "no", false),
     // Keyspace
     p("databases", Kind::Int { min: 1, max: 1024 }, "16", false),

@@ -36,7 +36,9 @@ pub fn held() -> bool {
 }
 
 /// Runs one expiry pass for at most `budget`. Returns the number of keys reclaimed.
-pub fn active_expire_cycle(ks: &Keyspace, budget: Duration) -> usize {
+/// `commit` runs after a shard's keys expired, while the shard is still held: the journal
+/// records their DELs before any later write to those keys.
+pub fn active_expire_cycle(ks: &Keyspace, budget: Duration, commit: &dyn Fn()) -> usize {
     let start = Instant::now();
     let per_db = ks.db(0).nshards();
     let total = ks.len() * per_db;
@@ -73,6 +75,9 @@ pub fn active_expire_cycle(ks: &Keyspace, budget: Duration) -> usize {
                 ks.db(slot / per_db).note_avg_ttl(avg);
             }
             reclaimed += expired;
+            if expired > 0 {
+                commit();
+            }
             if expired * 4 <= n || start.elapsed() >= budget {
                 break;
             }
@@ -103,7 +108,7 @@ mod tests {
         }
         let mut total = 0;
         for _ in 0..100 {
-            total += active_expire_cycle(&ks, Duration::from_millis(50));
+            total += active_expire_cycle(&ks, Duration::from_millis(50), &|| {});
         }
         assert_eq!(total, 250);
         assert_eq!(ks.db(1).len(), 250);

@@ -210,6 +210,7 @@ impl Shard {
         if self.remove(key).is_some() {
             self.stats.expired += 1;
             notify::raise(notify::EXPIRED, self.db, "expired", key);
+            crate::journal::del(self.db, key);
         }
     }
 

@@ -140,6 +140,8 @@ struct Engine {
     processed: u64,
     errors: u64,
     auth_failures: u64,
+    /// The replication stream's offset (master_repl_offset).
+    repl_bytes: u64,
     calls: [u64; GROUPS.len()],
     usec: [u64; GROUPS.len()],
     /// Successful calls of read-only and of write commands, and their microseconds.
@@ -171,6 +173,7 @@ fn sample(server: &Server) -> Sample {
         processed: ld(&st.total_commands_processed),
         errors: ld(&st.total_error_replies),
         auth_failures: ld(&st.acl_access_denied_auth),
+        repl_bytes: server.journal.offset(),
         ..Engine::default()
     };
     let mut add = |c: &Command, parent: Option<&CommandSpec>| {
@@ -325,8 +328,9 @@ fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
     put(Kind::Counted, "CommandAuthorizationFailures", Unit::Count, 0.0);
     put(Kind::Counted, "KeyAuthorizationFailures", Unit::Count, 0.0);
     put(Kind::Counted, "ChannelAuthorizationFailures", Unit::Count, 0.0);
-    // No replicas yet: nothing is sent to them.
-    put(Kind::Counted, "ReplicationBytes", Unit::Bytes, 0.0);
+    // The growth of master_repl_offset, as ElastiCache computes it: the write load replicas
+    // receive (0 until a replica first attaches and the journal starts).
+    put(Kind::Counted, "ReplicationBytes", Unit::Bytes, d(a.repl_bytes, b.repl_bytes));
     put(Kind::Counted, "ActiveDefragHits", Unit::None, 0.0);
     for (i, (name, latency)) in GROUPS.iter().enumerate() {
         let calls = d(a.calls[i], b.calls[i]);

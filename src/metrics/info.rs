@@ -243,6 +243,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             );
         }
         "stats" => {
+            let repl = &server.replication;
             let ks = server.keyspace.stats();
             let rates = stats.ops_sampler.lock().rates();
             let pubsub = server.pubsub.counts();
@@ -250,9 +251,9 @@ fn section(server: &Server, name: &str, o: &mut String) {
             let _ = write!(
                 o,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\n\
-                 total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\n\
+                 total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:{}\r\n\
                  instantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:0.00\r\n\
-                 instantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n\
+                 instantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\n\
                  expired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:{}\r\n\
                  evicted_keys:{}\r\nevicted_clients:{}\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
                  keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n\
@@ -268,9 +269,13 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 rates[0].round() as u64,
                 ld(&stats.total_net_input_bytes),
                 ld(&stats.total_net_output_bytes),
+                ld(&repl.output_bytes),
                 rates[1] / 1024.0,
                 rates[2] / 1024.0,
                 ld(&stats.rejected_connections),
+                ld(&repl.sync_full),
+                ld(&repl.sync_partial_ok),
+                ld(&repl.sync_partial_err),
                 ks.expired,
                 ld(&stats.expire_cycle_usec) / 1000,
                 ks.evicted,
@@ -292,12 +297,48 @@ fn section(server: &Server, name: &str, o: &mut String) {
             );
         }
         "replication" => {
+            let links = server.replication.links();
+            let (offset, backlog) = {
+                let st = server.journal.lock();
+                let b = st
+                    .backlog
+                    .as_ref()
+                    .map(|b| (b.size(), b.first_byte(), b.histlen()));
+                (st.offset, b)
+            };
             let _ = write!(
                 o,
-                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\n\
-                 master_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\n\
-                 repl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-                server.run_id,
+                "# Replication\r\nrole:master\r\nconnected_slaves:{}\r\n",
+                links.len()
+            );
+            let now = crate::engine::now_ms();
+            for (i, l) in links.iter().enumerate() {
+                let state = if l.online.load(Ordering::Relaxed) {
+                    "online"
+                } else {
+                    "wait_bgsave"
+                };
+                let lag = now.saturating_sub(l.ack_at_ms.load(Ordering::Relaxed)) / 1000;
+                let _ = write!(
+                    o,
+                    "slave{i}:ip={},port={},state={state},offset={},lag={lag}\r\n",
+                    l.ip,
+                    l.port,
+                    l.ack.load(Ordering::Relaxed)
+                );
+            }
+            let (size, first, histlen) = backlog.unwrap_or((
+                server.config.get_i64("repl-backlog-size").max(0) as usize,
+                0,
+                0,
+            ));
+            let _ = write!(
+                o,
+                "master_failover_state:no-failover\r\nmaster_replid:{}\r\n\
+                 master_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{offset}\r\nsecond_repl_offset:-1\r\n\
+                 repl_backlog_active:{}\r\nrepl_backlog_size:{size}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
+                server.replication.replid,
+                u8::from(backlog.is_some()),
             );
         }
         "cpu" => {

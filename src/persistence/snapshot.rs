@@ -27,26 +27,42 @@ pub fn path(server: &Server) -> PathBuf {
     PathBuf::from(server.config.get("dir")).join(server.config.get("dbfilename"))
 }
 
+/// The auxiliary fields a snapshot starts with; a replica's copy also names the replication
+/// history and offset it matches.
+pub fn aux(now_ms: u64, repl: Option<(&str, u64)>) -> Vec<(&'static str, String)> {
+    let mut aux = vec![
+        (
+            "redis-ver",
+            crate::command::connection::REDIS_VERSION.to_string(),
+        ),
+        ("redis-bits", "64".to_string()),
+        ("ctime", (now_ms / 1000).to_string()),
+        (
+            "used-mem",
+            crate::metrics::memory::used_cached().to_string(),
+        ),
+    ];
+    if let Some((id, offset)) = repl {
+        aux.push(("repl-stream-db", "0".to_string()));
+        aux.push(("repl-id", id.to_string()));
+        aux.push(("repl-offset", offset.to_string()));
+    }
+    aux.push(("aof-base", "0".to_string()));
+    aux
+}
+
 /// Writes the snapshot. The caller holds the keyspace still.
 pub fn save(server: &Server, now_ms: u64) -> io::Result<Saved> {
     let target = path(server);
     let tmp = target.with_file_name(format!("temp-{}.rdb", std::process::id()));
     let result = (|| {
         let f = File::create(&tmp)?;
-        let aux = [
-            (
-                "redis-ver",
-                crate::command::connection::REDIS_VERSION.to_string(),
-            ),
-            ("redis-bits", "64".to_string()),
-            ("ctime", (now_ms / 1000).to_string()),
-            (
-                "used-mem",
-                crate::metrics::memory::used_cached().to_string(),
-            ),
-            ("aof-base", "0".to_string()),
-        ];
-        let saved = file::save(&server.keyspace, BufWriter::new(&f), now_ms, &aux)?;
+        let saved = file::save(
+            &server.keyspace,
+            BufWriter::new(&f),
+            now_ms,
+            &aux(now_ms, None),
+        )?;
         f.sync_all()?;
         std::fs::rename(&tmp, &target)?;
         Ok(saved)

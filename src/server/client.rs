@@ -33,6 +33,8 @@ pub struct ClientHandle {
     pub no_touch: AtomicBool,
     /// In MONITOR mode (CLIENT LIST flag O).
     pub monitor: AtomicBool,
+    /// A replica link (CLIENT LIST flag S, type replica).
+    pub replica: AtomicBool,
     /// CLIENT LIST's redir: -1 without tracking, 0 for itself, else the target's id.
     pub redir: std::sync::atomic::AtomicI64,
     pub qbuf: AtomicU64,
@@ -77,6 +79,7 @@ impl ClientHandle {
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             monitor: AtomicBool::new(false),
+            replica: AtomicBool::new(false),
             redir: std::sync::atomic::AtomicI64::new(-1),
             qbuf: AtomicU64::new(0),
             rbs: AtomicU64::new(0),
@@ -167,6 +170,12 @@ pub struct Client {
     pub tracking: Option<crate::command::tracking::Mode>,
     /// CLIENT CACHING YES/NO for the next command.
     pub caching: Option<bool>,
+    /// The journal's offset after this client's last command (what WAIT waits for).
+    pub woff: u64,
+    /// Set by PSYNC/SYNC: once the reply is written the connection becomes a replica link.
+    pub replica: Option<crate::replication::Attach>,
+    /// Set by WAIT that has to wait: the connection waits for replicas' acknowledgements.
+    pub wait: Option<crate::replication::Wait>,
 }
 
 /// A transaction being queued.
@@ -199,6 +208,9 @@ impl Client {
             monitoring: false,
             tracking: None,
             caching: None,
+            woff: 0,
+            replica: None,
+            wait: None,
         }
     }
 }

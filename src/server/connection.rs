@@ -43,6 +43,7 @@ struct Registered<'a> {
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
         self.server.clients.remove(self.id);
+        self.server.replication.forget(self.id);
     }
 }
 
@@ -268,11 +269,21 @@ where
             }
             pending = true;
         }
+        if let Some(w) = client.wait.take() {
+            let written = write_out(server, stream, out, &mut stop, outbox).await;
+            if !matches!(written, Ok(true)) {
+                return written.map(|_| ());
+            }
+            let n = crate::replication::wait_acks(server, &w, &mut stop).await;
+            out.int(n as i64);
+            pending = true;
+        }
         // Messages published to this client go out after the replies to its own commands.
         handle.mailbox.drain_into(out);
         // Queued for the end of the round when possible; written now otherwise.
         let queued = !out.is_empty()
             && !client.close_after_reply
+            && client.replica.is_none()
             && outbox.is_some_and(|ob| ob.queue(&mut out.buf));
         if !queued && !write_out(server, stream, out, &mut stop, outbox).await? {
             return Ok(());
@@ -280,6 +291,11 @@ where
         // Replies that passed a limit check were recorded as waiting; they are on their way.
         if handle.obuf.load(Ordering::Relaxed) != 0 {
             handle.obuf.store(0, Ordering::Relaxed);
+        }
+        // PSYNC was answered: from here the connection carries the replication stream.
+        if let Some(a) = client.replica.take() {
+            return crate::replication::link::run(server, stream, rbuf, parser, a.link, &mut stop)
+                .await;
         }
         if client.close_after_reply
             || handle.killed.load(Ordering::Relaxed)
@@ -545,8 +561,13 @@ async fn run_batch(
                     client.close_after_reply = true;
                     break;
                 }
-                // A blocked client runs nothing more until it is served.
-                if client.close_after_reply || client.blocked.is_some() {
+                // A blocked client runs nothing more until it is served (nor does one that
+                // WAITs, or that became a replica link).
+                if client.close_after_reply
+                    || client.blocked.is_some()
+                    || client.wait.is_some()
+                    || client.replica.is_some()
+                {
                     break;
                 }
                 if let Some(d) = client.sleep.take() {

@@ -58,6 +58,10 @@ pub struct Server {
     /// The CloudWatch-named metrics' periods (see `metrics::cloudwatch`).
     pub cloudwatch: crate::metrics::cloudwatch::Recorder,
     pub slowlog: crate::metrics::slowlog::SlowLog,
+    /// The stream of write effects (see `journal`).
+    pub journal: crate::journal::Journal,
+    /// Replicas and the replication ID (see `replication`).
+    pub replication: crate::replication::Primary,
     pub monitors: crate::command::monitor::Monitors,
     pub tracking: crate::command::tracking::Tracking,
     pub pause: pause::Pause,
@@ -94,6 +98,7 @@ pub fn command_table() -> CommandTable {
         slowlog::COMMANDS,
         monitor::COMMANDS,
         transactions::COMMANDS,
+        replication::COMMANDS,
         blocking::COMMANDS,
         pubsub::COMMANDS,
     ])
@@ -133,6 +138,8 @@ impl Server {
             },
             cloudwatch: Default::default(),
             slowlog: Default::default(),
+            journal: Default::default(),
+            replication: Default::default(),
             monitors: Default::default(),
             tracking: Default::default(),
             pause: Default::default(),
@@ -604,7 +611,13 @@ fn start_cron(server: Arc<Server>) {
                     {
                         // Like a command: no key expires in the middle of an EXEC.
                         let _gate = server.gate.as_ref().map(|g| g.enter());
-                        crate::engine::expiry::active_expire_cycle(&server.keyspace, period / 4);
+                        crate::engine::expiry::active_expire_cycle(
+                            &server.keyspace,
+                            period / 4,
+                            &|| {
+                                server.journal.commit(false);
+                            },
+                        );
                     }
                     server.publish_engine_events();
                     if server.tracking.active() {
@@ -624,6 +637,7 @@ fn start_cron(server: Arc<Server>) {
                         s.total_net_output_bytes.load(Ordering::Relaxed),
                     ],
                 );
+                crate::replication::cron(&server, crate::engine::now_ms());
                 client_limits::evict_clients(&server);
                 if server.tracking.active() {
                     crate::command::tracking::limit(&server);

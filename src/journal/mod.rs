@@ -1,0 +1,305 @@
+//! The journal: the ordered stream of write effects (see `docs/architecture.md`).
+//!
+//! Every change to the dataset is recorded as the commands that replay it: a write as it was
+//! sent when that is deterministic, rewritten when it is not (`rewrite`: relative TTLs become
+//! absolute, SPOP becomes SREM, a served BLPOP becomes LPOP, ...), expiry and eviction as
+//! `DEL`, a transaction as one MULTI ... EXEC block, with SELECT wherever the database changes.
+//! The replication backlog and every replica link read this one stream; nothing else writes
+//! replication data. Until something consumes it the journal is off and costs one relaxed
+//! load per command.
+//!
+//! Order: a command's effects gather in a per-thread buffer and are committed at its end. With
+//! one I/O thread every command runs on that thread; the only other writer is the active expiry
+//! cycle, which commits its DELs while it still holds the shard it took them from, so no later
+//! write to those keys can be committed first. With several I/O threads and the journal on,
+//! commands run one at a time (`serial`).
+
+pub mod backlog;
+pub mod rewrite;
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+pub use backlog::Backlog;
+
+/// On once something consumes the stream (the first replica); never turned off again.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Whether effects are being recorded.
+#[inline]
+pub fn active() -> bool {
+    ACTIVE.load(Ordering::Relaxed)
+}
+
+/// Effects of the command running on this thread, not yet committed.
+#[derive(Default)]
+struct Pending {
+    /// The effects, RESP-encoded, back to back.
+    buf: Vec<u8>,
+    /// (database, end of the effect in `buf`).
+    items: Vec<(usize, usize)>,
+    /// The running command recorded its own effects: its request is not recorded.
+    own: bool,
+    /// Scratch for the committed bytes (SELECTs and MULTI/EXEC added).
+    out: Vec<u8>,
+}
+
+thread_local! {
+    static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
+}
+
+/// Appends a RESP array of bulk strings.
+pub fn encode(buf: &mut Vec<u8>, args: &[&[u8]]) {
+    let mut n = itoa::Buffer::new();
+    buf.push(b'*');
+    buf.extend_from_slice(n.format(args.len()).as_bytes());
+    buf.extend_from_slice(b"\r\n");
+    for a in args {
+        buf.push(b'$');
+        buf.extend_from_slice(n.format(a.len()).as_bytes());
+        buf.extend_from_slice(b"\r\n");
+        buf.extend_from_slice(a);
+        buf.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Records an effect in database `db` (nothing while the journal is off).
+pub fn push(db: usize, args: &[&[u8]]) {
+    if !active() {
+        return;
+    }
+    PENDING.with(|p| {
+        let p = &mut *p.borrow_mut();
+        encode(&mut p.buf, args);
+        p.items.push((db, p.buf.len()));
+    });
+}
+
+/// A key expired or was evicted.
+pub fn del(db: usize, key: &[u8]) {
+    push(db, &[b"DEL", key]);
+}
+
+/// Records an effect of the running command in place of its request.
+pub fn push_own(db: usize, args: &[&[u8]]) {
+    if !active() {
+        return;
+    }
+    push(db, args);
+    PENDING.with(|p| p.borrow_mut().own = true);
+}
+
+/// Marks the running command as having recorded its effects itself (or having none).
+pub fn own() {
+    PENDING.with(|p| p.borrow_mut().own = true);
+}
+
+/// Called before a command runs: returns and clears the previous command's `own` mark (EXEC
+/// runs commands inside its own, and restores the mark after each).
+pub fn begin() -> bool {
+    PENDING.with(|p| std::mem::take(&mut p.borrow_mut().own))
+}
+
+/// Whether the running command recorded its own effects; `restore` is what `begin` returned.
+pub fn end(restore: bool) -> bool {
+    PENDING.with(|p| std::mem::replace(&mut p.borrow_mut().own, restore))
+}
+
+/// Where recorded effects go: a consumer's buffer, filled by `Journal::commit`.
+#[derive(Debug, Default)]
+pub struct Feed {
+    pub buf: Mutex<Vec<u8>>,
+    pub ready: tokio::sync::Notify,
+    /// Set when the consumer fell too far behind (its buffer passed `limit`) or left.
+    pub closed: AtomicBool,
+    /// Bytes the buffer may hold before the feed is closed (0 = unbounded).
+    pub limit: std::sync::atomic::AtomicU64,
+}
+
+impl Feed {
+    fn push(&self, bytes: &[u8]) {
+        if self.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut b = self.buf.lock();
+        b.extend_from_slice(bytes);
+        let limit = self.limit.load(Ordering::Relaxed);
+        if limit != 0 && b.len() as u64 > limit {
+            self.closed.store(true, Ordering::Relaxed);
+            b.clear();
+            b.shrink_to_fit();
+        }
+        drop(b);
+        self.ready.notify_one();
+    }
+
+    /// Moves what is buffered into `to` (which it swaps with, to reuse both allocations).
+    pub fn take(&self, to: &mut Vec<u8>) {
+        to.clear();
+        std::mem::swap(&mut *self.buf.lock(), to);
+    }
+}
+
+/// The stream's shared state.
+#[derive(Debug, Default)]
+pub struct Stream {
+    /// Bytes recorded since the history began (INFO master_repl_offset).
+    pub offset: u64,
+    /// The database the stream last selected (None: the next effect selects again).
+    db: Option<usize>,
+    pub backlog: Option<Backlog>,
+    feeds: Vec<Arc<Feed>>,
+}
+
+impl Stream {
+    fn append(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.offset += bytes.len() as u64;
+        if let Some(b) = &mut self.backlog {
+            b.push(bytes);
+        }
+        self.feeds.retain(|f| {
+            f.push(bytes);
+            !f.closed.load(Ordering::Relaxed)
+        });
+    }
+
+    /// Adds a consumer that receives everything recorded from now on, and makes the next
+    /// effect select its database (the consumer does not know which is selected).
+    pub fn subscribe(&mut self, feed: Arc<Feed>) {
+        self.db = None;
+        self.feeds.push(feed);
+    }
+
+    /// Removes a consumer.
+    pub fn unsubscribe(&mut self, feed: &Arc<Feed>) {
+        self.feeds.retain(|f| !Arc::ptr_eq(f, feed));
+    }
+
+    /// Records bytes that are no effect on the data (a PING to keep replicas' links alive,
+    /// REPLCONF GETACK).
+    pub fn append_raw(&mut self, bytes: &[u8]) {
+        self.append(bytes);
+    }
+}
+
+/// The journal of one server.
+#[derive(Debug, Default)]
+pub struct Journal {
+    stream: Mutex<Stream>,
+}
+
+impl Journal {
+    /// The stream, locked. Lock order: a shard may be held while taking this lock, never the
+    /// other way round.
+    pub fn lock(&self) -> parking_lot::MutexGuard<'_, Stream> {
+        self.stream.lock()
+    }
+
+    /// Starts recording (idempotent); `backlog` is the size of the replication backlog.
+    pub fn activate(&self, backlog: usize) {
+        let mut s = self.stream.lock();
+        if s.backlog.is_none() {
+            s.backlog = Some(Backlog::new(backlog, s.offset));
+        }
+        ACTIVE.store(true, Ordering::Relaxed);
+    }
+
+    /// Commits this thread's pending effects; `block` wraps several in MULTI ... EXEC (the
+    /// effects of one EXEC). Returns the stream's offset after them (0 while off).
+    pub fn commit(&self, block: bool) -> u64 {
+        if !active() {
+            return 0;
+        }
+        PENDING.with(|p| {
+            let p = &mut *p.borrow_mut();
+            if p.items.is_empty() {
+                return self.stream.lock().offset;
+            }
+            let multi = block && p.items.len() > 1;
+            let mut s = self.stream.lock();
+            p.out.clear();
+            if multi {
+                encode(&mut p.out, &[b"MULTI"]);
+            }
+            let mut start = 0;
+            for &(db, end) in &p.items {
+                if s.db != Some(db) {
+                    encode(
+                        &mut p.out,
+                        &[b"SELECT", itoa::Buffer::new().format(db).as_bytes()],
+                    );
+                    s.db = Some(db);
+                }
+                p.out.extend_from_slice(&p.buf[start..end]);
+                start = end;
+            }
+            if multi {
+                encode(&mut p.out, &[b"EXEC"]);
+            }
+            s.append(&p.out);
+            let offset = s.offset;
+            drop(s);
+            p.items.clear();
+            p.buf.clear();
+            // A huge transaction's buffers are not kept for every later command.
+            if p.buf.capacity() > 1 << 20 {
+                p.buf = Vec::new();
+                p.out = Vec::new();
+            }
+            offset
+        })
+    }
+
+    /// The stream's offset (INFO master_repl_offset).
+    pub fn offset(&self) -> u64 {
+        self.stream.lock().offset
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_select_and_blocks_in_order() {
+        let j = Journal::default();
+        j.activate(1 << 20);
+        let feed = Arc::new(Feed::default());
+        j.lock().subscribe(feed.clone());
+        push(0, &[b"SET", b"a", b"1"]);
+        j.commit(false);
+        push(0, &[b"DEL", b"a"]);
+        push(2, &[b"INCR", b"b"]);
+        let off = j.commit(true);
+        let mut got = Vec::new();
+        feed.take(&mut got);
+        let want: &[u8] =
+            b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n\
+            *1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n\
+            *2\r\n$4\r\nINCR\r\n$1\r\nb\r\n*1\r\n$4\r\nEXEC\r\n";
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
+        assert_eq!(off, want.len() as u64);
+        // The backlog holds the same bytes.
+        let b = j.lock();
+        assert_eq!(b.backlog.as_ref().unwrap().since(1), Some(want.to_vec()));
+    }
+
+    #[test]
+    fn a_feed_over_its_limit_is_closed() {
+        let j = Journal::default();
+        j.activate(1024);
+        let feed = Arc::new(Feed::default());
+        feed.limit.store(10, Ordering::Relaxed);
+        j.lock().subscribe(feed.clone());
+        push(0, &[b"SET", b"key", b"value"]);
+        j.commit(false);
+        assert!(feed.closed.load(Ordering::Relaxed));
+        assert!(feed.buf.lock().is_empty());
+    }
+}

@@ -1,0 +1,315 @@
+//! Replication with a real redis-server as the replica of ferrocache: the snapshot it loads,
+//! the stream that follows (with the writes whose effects are rewritten: TTLs, floats, SPOP,
+//! served blocking pops, XADD IDs, transactions, expiry and eviction), partial resync after a
+//! lost link, WAIT, ROLE and INFO.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{ferrocache, info_u64, populate_shapes, redis_server_with, Proc, Raw};
+
+/// Every key of database `db` with its type, absolute expire time and content in a form that
+/// does not depend on the server (members sorted, stream entries with their IDs).
+fn canonical(c: &mut Raw, db: usize) -> Vec<String> {
+    c.cmd(&["SELECT", &db.to_string()]);
+    let keys = c.cmd(&["KEYS", "*"]);
+    let lines: Vec<&str> = keys.split("\r\n").collect();
+    let mut names: Vec<String> = lines[1..]
+        .chunks(2)
+        .filter(|p| p.len() == 2)
+        .map(|p| p[1].to_string())
+        .collect();
+    names.sort();
+    let sorted = |r: String| {
+        let mut v: Vec<&str> = r.split("\r\n").collect();
+        v.sort();
+        v.join(",")
+    };
+    names
+        .iter()
+        .map(|k| {
+            let ty = c.cmd(&["TYPE", k]);
+            let content = match ty.trim() {
+                "+string" => c.cmd(&["GET", k]),
+                "+list" => c.cmd(&["LRANGE", k, "0", "-1"]),
+                "+hash" => sorted(c.cmd(&["HGETALL", k])),
+                "+set" => sorted(c.cmd(&["SMEMBERS", k])),
+                // Scores as numbers: Redis 7.0 prints 17 digits where 7.2 prints the
+                // shortest form of the same double.
+                "+zset" => c
+                    .cmd(&["ZRANGE", k, "0", "-1", "WITHSCORES"])
+                    .split("\r\n")
+                    .filter(|l| !l.starts_with('$'))
+                    .map(|l| l.parse::<f64>().map_or(l.to_string(), |v| format!("{v:?}")))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                "+stream" => c.cmd(&["XRANGE", k, "-", "+"]),
+                other => panic!("type {other}"),
+            };
+            format!("{k} {ty} {} {content}", c.cmd(&["PEXPIRETIME", k]).trim())
+        })
+        .collect()
+}
+
+/// Asserts two canonical listings are equal, showing only the keys that differ.
+fn assert_same(mine: &[String], theirs: &[String], db: usize) {
+    let short = |s: &String| s.chars().take(300).collect::<String>();
+    let only = |a: &[String], b: &[String]| -> Vec<String> {
+        a.iter().filter(|x| !b.contains(x)).map(short).collect()
+    };
+    assert!(
+        mine == theirs,
+        "database {db} differs:\n primary only: {:?}\n replica only: {:?}",
+        only(mine, theirs),
+        only(theirs, mine)
+    );
+}
+
+/// A redis-server replicating from `primary`, once its link is up.
+fn replica_of(primary: &Proc) -> (Proc, Raw) {
+    let port = primary.port.to_string();
+    let r = redis_server_with(&["--replicaof", "127.0.0.1", &port]);
+    let mut c = Raw::connect(r.port);
+    wait_for(|| {
+        c.cmd(&["INFO", "replication"])
+            .contains("master_link_status:up")
+    });
+    (r, c)
+}
+
+fn wait_for(mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until the replica has applied everything the primary recorded.
+fn in_sync(p: &mut Raw, r: &mut Raw) {
+    let offset = info_u64(p, "replication", "master_repl_offset");
+    wait_for(|| info_u64(r, "replication", "master_repl_offset") >= offset);
+}
+
+#[test]
+fn a_redis_replica_follows_every_kind_of_write() {
+    let fc = ferrocache(&[]);
+    let mut p = Raw::connect(fc.port);
+    // Before the replica: it gets these in the snapshot.
+    populate_shapes(&mut p);
+    p.cmd(&["SET", "ttl-before", "x", "EX", "1000"]);
+    p.cmd(&["SELECT", "5"]);
+    p.cmd(&["SET", "in-db5", "y"]);
+    p.cmd(&["SELECT", "0"]);
+    let (_r, mut r) = replica_of(&fc);
+
+    // Writes whose effects are rewritten.
+    let writes: &[&[&str]] = &[
+        &["SET", "a", "1", "EX", "500"],
+        &["SET", "b", "2", "PX", "500000", "GET"],
+        &["SETEX", "c", "300", "3"],
+        &["PSETEX", "d", "300000", "4"],
+        &["SET", "e", "5"],
+        &["EXPIRE", "e", "700"],
+        &["PEXPIRE", "str", "900000"],
+        &["EXPIREAT", "int", "4000000000"],
+        &["GETEX", "e", "EX", "800"],
+        &["GETEX", "d", "PERSIST"],
+        &["SET", "f", "1.5"],
+        &["INCRBYFLOAT", "f", "0.1"],
+        &["INCRBYFLOAT", "f", "1e3"],
+        &["HINCRBYFLOAT", "hash", "fl", "2.7"],
+        &["SPOP", "bigset"],
+        &["SPOP", "bigset", "7"],
+        &["SPOP", "set", "10"],
+        &["XADD", "stream", "*", "k", "v"],
+        &["XADD", "s2", "MAXLEN", "~", "3", "*", "k", "v"],
+        &["XADD", "s2", "*", "k", "w"],
+        &["XTRIM", "stream", "MAXLEN", "~", "100"],
+        &["EXPIRE", "long", "-1"],
+        &["SET", "gone", "1", "PX", "1"],
+        &["SADD", "src", "m", "n"],
+        &["SADD", "dst", "m"],
+        &["SMOVE", "src", "dst", "m"],
+        &["RPUSH", "q", "1", "2", "3"],
+        &["BLPOP", "q", "0"],
+        &["BLMOVE", "q", "q2", "RIGHT", "LEFT", "0"],
+        &["BZPOPMIN", "zset", "0"],
+        &[
+            "BLMPOP", "0", "2", "nolist", "biglist", "RIGHT", "COUNT", "5",
+        ],
+        &["BZMPOP", "0", "1", "bigzset", "MAX", "COUNT", "4"],
+        &["COPY", "f", "f-in-7", "DB", "7"],
+    ];
+    for w in writes {
+        let reply = p.cmd(w);
+        assert!(!reply.starts_with('-'), "{w:?}: {reply}");
+    }
+    // A transaction that changes databases inside.
+    for cmd in [
+        &["MULTI"][..],
+        &["INCR", "counter"],
+        &["SELECT", "3"],
+        &["SET", "in-db3", "z", "EX", "100"],
+        &["SPOP", "nothing"],
+        &["EXEC"],
+    ] {
+        p.cmd(cmd);
+    }
+    p.cmd(&["SELECT", "0"]);
+
+    // Blocking pops served by a later push, on another connection.
+    let port = fc.port;
+    let waiter = std::thread::spawn(move || {
+        let mut w = Raw::connect(port);
+        let a = w.cmd(&["BRPOP", "later", "5"]);
+        let b = w.cmd(&["BLMOVE", "later2", "moved", "LEFT", "RIGHT", "5"]);
+        (a, b)
+    });
+    wait_for(|| info_u64(&mut p, "clients", "blocked_clients") == 1);
+    p.cmd(&["RPUSH", "later", "x", "y"]);
+    wait_for(|| info_u64(&mut p, "clients", "blocked_clients") == 1);
+    p.cmd(&["RPUSH", "later2", "u", "v"]);
+    let (a, b) = waiter.join().unwrap();
+    assert!(a.contains("later") && a.contains('y'), "{a}");
+    assert_eq!(b, "$1\r\nu\r\n");
+
+    // The key that lived a millisecond is reclaimed (lazily here) and its DEL replicated.
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(p.cmd(&["GET", "gone"]), "$-1\r\n");
+
+    assert_eq!(p.cmd(&["WAIT", "1", "5000"]), ":1\r\n");
+    in_sync(&mut p, &mut r);
+    for db in [0, 3, 5, 7] {
+        let (mine, theirs) = (canonical(&mut p, db), canonical(&mut r, db));
+        assert!(!mine.is_empty(), "db {db} is empty");
+        assert_same(&mine, &theirs, db);
+    }
+    // Keys the replica still holds but cannot show (expired without a DEL) would only be
+    // visible in the counts.
+    for db in [0, 3] {
+        p.cmd(&["SELECT", &db.to_string()]);
+        r.cmd(&["SELECT", &db.to_string()]);
+        assert_eq!(p.cmd(&["DBSIZE"]), r.cmd(&["DBSIZE"]), "db {db}");
+    }
+}
+
+#[test]
+fn expiry_and_eviction_reach_the_replica_as_deletes() {
+    let fc = ferrocache(&["--maxmemory-policy", "allkeys-random"]);
+    let mut p = Raw::connect(fc.port);
+    let (_r, mut r) = replica_of(&fc);
+    // Keys that expire with nobody reading them: the active cycle deletes them.
+    for i in 0..50 {
+        p.cmd(&["SET", &format!("short:{i}"), "v", "PX", "50"]);
+    }
+    for i in 0..2000 {
+        p.cmd(&["SET", &format!("key:{i}"), &"x".repeat(200)]);
+    }
+    in_sync(&mut p, &mut r);
+    wait_for(|| info_u64(&mut p, "stats", "expired_keys") == 50);
+    in_sync(&mut p, &mut r);
+    assert_eq!(r.cmd(&["DBSIZE"]), ":2000\r\n");
+
+    // Eviction: a limit below what the keys take.
+    let used = info_u64(&mut p, "memory", "used_memory");
+    p.cmd(&["CONFIG", "SET", "maxmemory", &(used - 200_000).to_string()]);
+    p.cmd(&["SET", "one-more", "v"]);
+    let evicted = info_u64(&mut p, "stats", "evicted_keys");
+    assert!(evicted > 0);
+    // Every command evicts while memory is over the limit: lift it before comparing.
+    p.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    in_sync(&mut p, &mut r);
+    assert_eq!(p.cmd(&["DBSIZE"]), r.cmd(&["DBSIZE"]));
+    assert_same(&canonical(&mut p, 0), &canonical(&mut r, 0), 0);
+}
+
+#[test]
+fn a_lost_link_resumes_from_the_backlog() {
+    let fc = ferrocache(&[]);
+    let mut p = Raw::connect(fc.port);
+    p.cmd(&["SET", "k", "1"]);
+    let (_r, mut r) = replica_of(&fc);
+    assert_eq!(info_u64(&mut p, "stats", "sync_full"), 1);
+    assert_eq!(p.cmd(&["CLIENT", "KILL", "TYPE", "replica"]), ":1\r\n");
+    for i in 0..100 {
+        p.cmd(&["INCR", "k"]);
+        p.cmd(&["RPUSH", "l", &i.to_string()]);
+    }
+    wait_for(|| info_u64(&mut p, "replication", "connected_slaves") == 1);
+    in_sync(&mut p, &mut r);
+    assert_eq!(info_u64(&mut p, "stats", "sync_partial_ok"), 1);
+    assert_eq!(info_u64(&mut p, "stats", "sync_full"), 1);
+    assert_eq!(r.cmd(&["GET", "k"]), "$3\r\n101\r\n");
+    assert_same(&canonical(&mut p, 0), &canonical(&mut r, 0), 0);
+}
+
+#[test]
+fn role_info_and_wait_describe_the_replicas() {
+    let fc = ferrocache(&["--repl-backlog-size", "65536"]);
+    let mut p = Raw::connect(fc.port);
+    // Without replicas: WAIT 0 answers at once, WAIT 1 waits out its timeout.
+    assert_eq!(p.cmd(&["WAIT", "0", "0"]), ":0\r\n");
+    let t = Instant::now();
+    assert_eq!(p.cmd(&["WAIT", "1", "200"]), ":0\r\n");
+    assert!(t.elapsed() >= Duration::from_millis(190));
+    assert_eq!(info_u64(&mut p, "replication", "repl_backlog_active"), 0);
+
+    let (r, mut rc) = replica_of(&fc);
+    p.cmd(&["SET", "x", "1"]);
+    assert_eq!(p.cmd(&["WAIT", "1", "0"]), ":1\r\n");
+    // The replica acknowledges the GETACK that WAIT sent too (and the PINGs the primary
+    // sends every 10 s, so the offsets are read together).
+    in_sync(&mut p, &mut rc);
+    let mut role = String::new();
+    wait_for(|| {
+        role = p.cmd(&["ROLE"]);
+        let offset = info_u64(&mut p, "replication", "master_repl_offset");
+        let want = format!(
+            "*3\r\n$6\r\nmaster\r\n:{offset}\r\n*1\r\n*3\r\n$9\r\n127.0.0.1\r\n${}\r\n{}\r\n${}\r\n{offset}\r\n",
+            r.port.to_string().len(),
+            r.port,
+            offset.to_string().len()
+        );
+        role == want
+    });
+    let info = p.cmd(&["INFO", "replication"]);
+    let offset = info_u64(&mut p, "replication", "master_repl_offset");
+    assert!(offset > 0);
+    let line = format!("slave0:ip=127.0.0.1,port={},state=online,offset=", r.port);
+    assert!(info.contains(&line), "{info}");
+    assert!(info.contains("connected_slaves:1\r\n"), "{info}");
+    assert!(info.contains("repl_backlog_size:65536\r\n"), "{info}");
+    let list = p.cmd(&["CLIENT", "LIST", "TYPE", "replica"]);
+    assert!(list.contains("flags=S"), "{list}");
+    // min-replicas-to-write counts the replica that acknowledges every second.
+    p.cmd(&["CONFIG", "SET", "min-replicas-to-write", "1"]);
+    assert_eq!(p.cmd(&["SET", "y", "2"]), "+OK\r\n");
+    p.cmd(&["CONFIG", "SET", "min-replicas-to-write", "2"]);
+    assert!(p.cmd(&["SET", "y", "3"]).starts_with("-NOREPLICAS"));
+    p.cmd(&["CONFIG", "SET", "min-replicas-to-write", "0"]);
+    // ReplicationBytes is the stream's growth in a period (of a second here).
+    p.cmd(&["CONFIG", "SET", "metrics-period", "1"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    p.cmd(&["SET", "z", "1"]);
+    wait_for(|| {
+        let cw = p.cmd(&["INFO", "cloudwatch"]);
+        cw.split("\r\n").any(|l| {
+            l.strip_prefix("ReplicationBytes:")
+                .is_some_and(|v| v.parse::<f64>().unwrap() >= 27.0)
+        })
+    });
+    drop(r);
+    wait_for(|| info_u64(&mut p, "replication", "connected_slaves") == 0);
+    // Replication commands' errors, as Redis words them.
+    assert_eq!(
+        p.cmd(&["REPLCONF", "listening-port"]),
+        "-ERR syntax error\r\n"
+    );
+    assert_eq!(
+        p.cmd(&["REPLCONF", "bogus", "1"]),
+        "-ERR Unrecognized REPLCONF option: bogus\r\n"
+    );
+    assert_eq!(p.cmd(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+}
