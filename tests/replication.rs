@@ -146,6 +146,14 @@ fn a_redis_replica_follows_every_kind_of_write() {
         let reply = p.cmd(w);
         assert!(!reply.starts_with('-'), "{w:?}: {reply}");
     }
+    // RESTORE with a relative TTL, and a PFCOUNT that caches its count in the value.
+    let dump = p.cmd_bytes(&[b"DUMP", b"list"]);
+    let start = dump.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let payload = &dump[start..dump.len() - 2];
+    let restored = p.cmd_bytes(&[b"RESTORE", b"restored", b"600000", payload]);
+    assert_eq!(restored, b"+OK\r\n");
+    p.cmd(&["PFADD", "hll", "a", "b", "c"]);
+    assert_eq!(p.cmd(&["PFCOUNT", "hll"]), ":3\r\n");
     // A transaction that changes databases inside.
     for cmd in [
         &["MULTI"][..],

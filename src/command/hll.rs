@@ -128,7 +128,11 @@ fn pfcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let card = match hll::cached(&v) {
         Some(c) => Ok(c),
         None => hll::count(&v)
-            .inspect(|c| hll::set_cache(&mut v, *c))
+            .inspect(|c| {
+                hll::set_cache(&mut v, *c);
+                // The value changed: a replica caches the same count.
+                crate::journal::push_own(ctx.client.db, argv);
+            })
             .map_err(|_| CORRUPT),
     };
     put(e, v);

@@ -266,13 +266,35 @@ fn find<'t>(
 
 /// Runs one request and appends its reply to `ctx.out`.
 pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
+    if ctx.client.in_exec {
+        run(ctx, argv, &mut None);
+        return;
+    }
+    // While the journal is on, a command runs and commits its effects (evictions and expiries
+    // it caused included) as one section, so the journal's order is the order of effect.
+    let journal = &ctx.server.journal;
+    let mut section = crate::journal::active().then(|| journal.section());
+    let block = run(ctx, argv, &mut section);
+    if crate::journal::active() {
+        if let Some(offset) = journal.commit(block) {
+            ctx.client.woff = offset;
+        }
+    }
+}
+
+/// `execute`'s work; true for EXEC (whose effects form one MULTI ... EXEC block).
+fn run<'s>(
+    ctx: &mut Ctx<'s>,
+    argv: &[&[u8]],
+    section: &mut Option<parking_lot::MutexGuard<'s, ()>>,
+) -> bool {
     let mark = ctx.out.len();
     let table = &ctx.server.commands;
     let Some((mut cmd, sub)) = find(table, argv) else {
         flag_transaction(ctx);
         reply_error(ctx, &unknown_command(argv));
         finish_reply_mode(ctx, mark);
-        return;
+        return false;
     };
     if !cmd.spec.subcommands.is_empty() && argv.len() >= 2 {
         match sub {
@@ -287,7 +309,7 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
                 flag_transaction(ctx);
                 reply_error(ctx, &CmdError::owned(e));
                 finish_reply_mode(ctx, mark);
-                return;
+                return false;
             }
             None => {}
         }
@@ -347,7 +369,7 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
             None => None,
             Some(Ok(())) => {
                 finish_reply_mode(ctx, mark);
-                return;
+                return false;
             }
             Some(Err(e)) => Some(e),
         },
@@ -358,23 +380,24 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         flag_transaction(ctx);
         reply_error(ctx, &e);
         finish_reply_mode(ctx, mark);
-        return;
+        return false;
     }
     let handler = spec.handler.expect("checked above");
-    let journal_on = crate::journal::active();
-    // With several I/O threads and the journal on, commands run one at a time so that the
-    // journal's order is the order they took effect in.
-    let (mut shared, mut serial) = (None, None);
-    match &ctx.server.gate {
+    let shared = match &ctx.server.gate {
         Some(g) if spec.flags & table::EXCLUSIVE == 0 && !ctx.client.in_exec => {
-            if journal_on {
-                serial = Some(g.exclusive());
-            } else {
-                shared = Some(g.enter());
+            let mut shared = g.enter();
+            // A replica attached (turning the journal on) while this command waited for the
+            // gate: it must run in a section too (taken before the gate, as everywhere).
+            if section.is_none() && crate::journal::active() {
+                drop(shared);
+                *section = Some(ctx.server.journal.section());
+                shared = g.enter();
             }
+            Some(shared)
         }
-        _ => {}
-    }
+        _ => None,
+    };
+    let journal_on = crate::journal::active();
     ctx.unchanged = false;
     let own_before = journal_on && crate::journal::begin();
     let reply_at = ctx.out.len();
@@ -397,13 +420,7 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     if !ctx.client.in_exec && ctx.server.blocking.blocked_clients() != 0 {
         blocking::serve_ready(ctx.server, ctx.now);
     }
-    // The effects of a command (an EXEC: of its whole transaction), expiries it caused
-    // included, enter the journal once it is complete.
-    if crate::journal::active() && !ctx.client.in_exec {
-        ctx.client.woff = ctx.server.journal.commit(spec.name == "exec");
-    }
     drop(shared);
-    drop(serial);
     let ended = crate::engine::mono_us();
     let usec = ended.saturating_sub(ctx.started);
     ctx.started = ended;
@@ -438,6 +455,7 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
         mark
     };
     finish_reply_mode(ctx, mark);
+    spec.name == "exec"
 }
 
 /// Records what a successful write (or PUBLISH, which replicas pass on to their subscribers)

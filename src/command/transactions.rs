@@ -89,10 +89,6 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     if ctx.server.blocking.blocked_clients() != 0 {
         super::blocking::serve_ready(ctx.server, ctx.now);
     }
-    // Into the journal before the gate opens, for the same reason.
-    if crate::journal::active() {
-        ctx.client.woff = ctx.server.journal.commit(true);
-    }
     Ok(())
 }
 

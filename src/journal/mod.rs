@@ -192,6 +192,11 @@ impl Stream {
 #[derive(Debug, Default)]
 pub struct Journal {
     stream: Mutex<Stream>,
+    /// Held by a command from before it runs until its effects are committed, and by the
+    /// active expiry cycle, while the journal is on: with several I/O threads commands then
+    /// run one at a time, and with one nothing else deletes keys while a command's effects
+    /// wait to be committed. Taken before the transaction gate and any shard.
+    section: Mutex<()>,
 }
 
 impl Journal {
@@ -199,6 +204,11 @@ impl Journal {
     /// other way round.
     pub fn lock(&self) -> parking_lot::MutexGuard<'_, Stream> {
         self.stream.lock()
+    }
+
+    /// Enters a section (see `section`).
+    pub fn section(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.section.lock()
     }
 
     /// Starts recording (idempotent); `backlog` is the size of the replication backlog.
@@ -211,15 +221,15 @@ impl Journal {
     }
 
     /// Commits this thread's pending effects; `block` wraps several in MULTI ... EXEC (the
-    /// effects of one EXEC). Returns the stream's offset after them (0 while off).
-    pub fn commit(&self, block: bool) -> u64 {
+    /// effects of one EXEC). Returns the stream's offset after them, None if there were none.
+    pub fn commit(&self, block: bool) -> Option<u64> {
         if !active() {
-            return 0;
+            return None;
         }
         PENDING.with(|p| {
             let p = &mut *p.borrow_mut();
             if p.items.is_empty() {
-                return self.stream.lock().offset;
+                return None;
             }
             let multi = block && p.items.len() > 1;
             let mut s = self.stream.lock();
@@ -252,7 +262,7 @@ impl Journal {
                 p.buf = Vec::new();
                 p.out = Vec::new();
             }
-            offset
+            Some(offset)
         })
     }
 
@@ -276,7 +286,7 @@ mod tests {
         j.commit(false);
         push(0, &[b"DEL", b"a"]);
         push(2, &[b"INCR", b"b"]);
-        let off = j.commit(true);
+        let off = j.commit(true).unwrap();
         let mut got = Vec::new();
         feed.take(&mut got);
         let want: &[u8] =

@@ -8,7 +8,8 @@
 //!   formatting must not differ between primary and replica);
 //! - SPOP → `SREM` of the members popped;
 //! - the blocking pops → their non-blocking forms on the key that served them;
-//! - XADD with `*` → the ID given; approximate stream trimming (`~`) → exact `MAXLEN =`.
+//! - XADD with `*` → the ID given; approximate stream trimming (`~`) → exact `MAXLEN =`;
+//! - RESTORE → RESTORE with an absolute TTL (ABSTTL).
 
 use crate::engine::{Db, Value};
 
@@ -92,6 +93,7 @@ pub fn record(keyspace: &Db, db: usize, name: &str, argv: &[&[u8]], reply: &[u8]
             };
             popped_from(db, pop, reply);
         }
+        "restore" | "restore-asking" => restore(keyspace, db, argv),
         "xadd" => xadd(keyspace, db, argv, reply),
         "xtrim" => {
             if argv.iter().any(|a| a == b"~") {
@@ -171,6 +173,33 @@ fn stream_len(keyspace: &Db, key: &[u8]) -> usize {
         Some(Value::Stream(s)) => s.len(),
         _ => 0,
     }
+}
+
+/// RESTORE with its TTL made absolute (a relative TTL would count from when the replica
+/// applies it); DEL if the key is gone (an absolute TTL in the past).
+fn restore(keyspace: &Db, db: usize, argv: &[&[u8]]) {
+    let key = argv[1];
+    let at = {
+        let shard = keyspace.lock_key(key);
+        match shard.peek(key) {
+            None => return super::push(db, &[b"DEL", key]),
+            Some(e) => e.expire_at,
+        }
+    };
+    let at = itoa::Buffer::new().format(at).as_bytes().to_vec();
+    let mut args: Vec<&[u8]> = vec![b"RESTORE", key, &at, argv[3], b"ABSTTL"];
+    let mut i = 4;
+    while i < argv.len() {
+        let a = argv[i];
+        if a.eq_ignore_ascii_case(b"replace") {
+            args.push(a);
+        } else if a.eq_ignore_ascii_case(b"idletime") || a.eq_ignore_ascii_case(b"freq") {
+            args.extend(argv.get(i..i + 2).unwrap_or_default());
+            i += 1;
+        }
+        i += 1;
+    }
+    super::push(db, &args);
 }
 
 /// XADD as it turned out: the ID it gave, and exact trimming to the length now held.

@@ -46,6 +46,9 @@ where
     F: Future<Output = ()> + Unpin,
 {
     link.online.store(true, Ordering::Relaxed);
+    // The replica's silence is counted from when it is online, not from its PSYNC.
+    link.ack_at_ms
+        .store(crate::engine::now_ms(), Ordering::Relaxed);
     tracing::info!(
         "Synchronization with replica {}:{} succeeded",
         link.ip,
@@ -74,6 +77,16 @@ where
                 .replication
                 .output_bytes
                 .fetch_add(out.len() as u64, Ordering::Relaxed);
+            // Under a steady stream this loop may never wait: take the ACKs that arrived.
+            tokio::select! {
+                biased;
+                r = stream.read_buf(rbuf) => {
+                    if r? == 0 {
+                        return Ok(());
+                    }
+                }
+                _ = std::future::ready(()) => {}
+            }
             continue;
         }
         let timeout = server.config.get_i64("repl-timeout").max(1) as u64;
@@ -103,7 +116,10 @@ fn read_acks(link: &Link, rbuf: &mut BytesMut, parser: &mut Parser) {
     loop {
         let (end, source) = match parser.parse(rbuf, pos) {
             Ok(Parsed::Request { end, source }) => (end, source),
+            // A bare newline: the keep-alive a replica sends while it loads the snapshot.
             Ok(Parsed::Empty { end }) => {
+                link.ack_at_ms
+                    .store(crate::engine::now_ms(), Ordering::Relaxed);
                 pos = end;
                 continue;
             }

@@ -609,7 +609,9 @@ fn start_cron(server: Arc<Server>) {
                 if server.active_expire.load(Ordering::Relaxed) && !crate::engine::expiry::held() {
                     let t = Instant::now();
                     {
-                        // Like a command: no key expires in the middle of an EXEC.
+                        // Like a command: no key expires in the middle of an EXEC, nor
+                        // between a command and the journal's record of it.
+                        let _section = crate::journal::active().then(|| server.journal.section());
                         let _gate = server.gate.as_ref().map(|g| g.enter());
                         crate::engine::expiry::active_expire_cycle(
                             &server.keyspace,
