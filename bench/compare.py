@@ -9,6 +9,10 @@ server CPU instructions per request with callgrind (user space; `perf stat` is u
 the machine exposes hardware counters).
 
     bench/compare.py [--rounds 5] [--quick] [--no-valkey] [--instructions] [--only NAME,...]
+                     [--replica]
+
+With --replica each server under test gets a redis-server replica attached, so ferrocache runs
+with its journal of write effects on and Redis/Valkey with replication on.
 """
 
 import argparse
@@ -61,7 +65,19 @@ class Server:
             time.sleep(0.05)
         raise RuntimeError(f"{name} did not start")
 
+    def attach_replica(self):
+        """Starts a redis-server replicating from this server and waits for its link."""
+        self.replica = Server("replica", [shutil.which("redis-server") or "redis-server",
+                                          "--replicaof", "127.0.0.1", str(self.port)])
+        deadline = time.time() + 30
+        while "master_link_status:up" not in cli(self.replica.port, "INFO", "replication"):
+            if time.time() > deadline:
+                raise RuntimeError(f"replica of {self.name} did not sync")
+            time.sleep(0.05)
+
     def stop(self):
+        if getattr(self, "replica", None):
+            self.replica.stop()
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=60)
@@ -188,6 +204,7 @@ def main():
     ap.add_argument("--instructions", action="store_true", help="also count instructions per request (callgrind)")
     ap.add_argument("--only", help="comma-separated workload names")
     ap.add_argument("--skip-throughput", action="store_true", help="only count instructions")
+    ap.add_argument("--replica", action="store_true", help="attach a redis-server replica to each server")
     a = ap.parse_args()
     if a.quick:
         a.rounds, a.requests = 1, 50000
@@ -202,6 +219,9 @@ def main():
     if not a.skip_throughput:
         servers = [Server(n, argv) for n, argv in specs]
         try:
+            if a.replica:
+                for s in servers:
+                    s.attach_replica()
             results = measure(servers, a.rounds, a.requests)
         finally:
             for s in servers:

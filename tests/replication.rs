@@ -321,3 +321,138 @@ fn role_info_and_wait_describe_the_replicas() {
     );
     assert_eq!(p.cmd(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
 }
+
+/// `replica` follows `primary` (both ferrocache or Redis): waits for the link.
+fn follow(replica: &mut Raw, primary_port: u16) {
+    assert_eq!(
+        replica.cmd(&["REPLICAOF", "127.0.0.1", &primary_port.to_string()]),
+        "+OK\r\n"
+    );
+    wait_for(|| {
+        replica
+            .cmd(&["INFO", "replication"])
+            .contains("master_link_status:up")
+    });
+}
+
+#[test]
+fn ferrocache_replicates_from_redis() {
+    // Diskless (EOF-marked) snapshot, Redis 7's default, without its 5 s wait for replicas.
+    let redis = redis_server_with(&["--repl-diskless-sync-delay", "0"]);
+    let mut p = Raw::connect(redis.port);
+    populate_shapes(&mut p);
+    p.cmd(&["SET", "ttl", "x", "EX", "1000"]);
+    p.cmd(&["SELECT", "4"]);
+    p.cmd(&["SET", "in-db4", "y"]);
+    p.cmd(&["SELECT", "0"]);
+    let fc = ferrocache(&["--metrics-period", "1"]);
+    let mut r = Raw::connect(fc.port);
+    r.cmd(&["SET", "mine", "goes away"]);
+    follow(&mut r, redis.port);
+    // The stream after the snapshot, as Redis writes it.
+    for w in [
+        &["SET", "a", "1", "EX", "500"][..],
+        &["INCRBYFLOAT", "f", "2.5"],
+        &["SPOP", "bigset", "5"],
+        &["EXPIRE", "str", "900"],
+        &["XADD", "stream", "*", "k", "v"],
+        &["RPUSH", "q", "1", "2"],
+        &["LPOP", "q"],
+        &["SET", "short", "v", "PX", "100"],
+    ] {
+        assert!(!p.cmd(w).starts_with('-'), "{w:?}");
+    }
+    for cmd in [
+        &["MULTI"][..],
+        &["INCR", "n"],
+        &["SELECT", "4"],
+        &["HSET", "h4", "f", "v"],
+        &["EXEC"],
+    ] {
+        p.cmd(cmd);
+    }
+    p.cmd(&["SELECT", "0"]);
+    // Redis counts our acknowledgements.
+    assert_eq!(p.cmd(&["WAIT", "1", "5000"]), ":1\r\n");
+    // The short-lived key: Redis expires it and sends the DEL.
+    wait_for(|| p.cmd(&["EXISTS", "short"]) == ":0\r\n");
+    wait_for(|| {
+        info_u64(&mut r, "replication", "slave_repl_offset")
+            >= info_u64(&mut p, "replication", "master_repl_offset")
+    });
+    for db in [0, 4] {
+        assert_same(&canonical(&mut p, db), &canonical(&mut r, db), db);
+    }
+    p.cmd(&["SELECT", "0"]);
+    r.cmd(&["SELECT", "0"]);
+    assert_eq!(r.cmd(&["EXISTS", "mine"]), ":0\r\n");
+
+    // A replica refuses writes from its clients, serves reads, and says what it is.
+    assert_eq!(
+        r.cmd(&["SET", "x", "1"]),
+        "-READONLY You can't write against a read only replica.\r\n"
+    );
+    assert_eq!(r.cmd(&["GET", "a"]), "$1\r\n1\r\n");
+    let info = r.cmd(&["INFO", "replication"]);
+    assert!(info.contains("role:slave\r\n"), "{info}");
+    assert!(
+        info.contains(&format!("master_port:{}\r\n", redis.port)),
+        "{info}"
+    );
+    let role = r.cmd(&["ROLE"]);
+    assert!(
+        role.starts_with("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n"),
+        "{role}"
+    );
+    assert!(role.contains("$9\r\nconnected\r\n"), "{role}");
+    assert!(r
+        .cmd(&["CLIENT", "LIST", "TYPE", "master"])
+        .contains("flags=M"));
+    // CloudWatch: a replica is not the master and publishes its lag (0: in sync).
+    wait_for(|| {
+        let cw = r.cmd(&["INFO", "cloudwatch"]);
+        cw.contains("IsMaster:0\r\n") && cw.contains("ReplicationLag:0\r\n")
+    });
+
+    // A lost link resumes where it stopped.
+    assert_eq!(p.cmd(&["CLIENT", "KILL", "TYPE", "replica"]), ":1\r\n");
+    p.cmd(&["SET", "after-the-break", "1"]);
+    wait_for(|| info_u64(&mut p, "stats", "sync_partial_ok") == 1);
+    wait_for(|| r.cmd(&["GET", "after-the-break"]) == "$1\r\n1\r\n");
+    assert_eq!(info_u64(&mut p, "stats", "sync_full"), 1);
+
+    // Promoted: the data stays and writes are taken again.
+    assert_eq!(r.cmd(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+    assert!(r.cmd(&["INFO", "replication"]).contains("role:master\r\n"));
+    assert_eq!(r.cmd(&["SET", "x", "1"]), "+OK\r\n");
+    assert_eq!(r.cmd(&["GET", "after-the-break"]), "$1\r\n1\r\n");
+}
+
+#[test]
+fn ferrocache_replicates_from_ferrocache() {
+    let primary = ferrocache(&[]);
+    let mut p = Raw::connect(primary.port);
+    populate_shapes(&mut p);
+    let replica = ferrocache(&[]);
+    let mut r = Raw::connect(replica.port);
+    follow(&mut r, primary.port);
+    for i in 0..200 {
+        p.cmd(&["SET", &format!("k{i}"), &i.to_string(), "EX", "1000"]);
+        p.cmd(&["HINCRBYFLOAT", "hf", &format!("f{}", i % 7), "0.1"]);
+    }
+    p.cmd(&["SPOP", "bigset", "50"]);
+    assert_eq!(p.cmd(&["WAIT", "1", "5000"]), ":1\r\n");
+    in_sync(&mut p, &mut r);
+    assert_same(&canonical(&mut p, 0), &canonical(&mut r, 0), 0);
+    let link_lost = Instant::now();
+    drop(primary);
+    // The link is down: ReplicationLag counts from when it was last in sync.
+    wait_for(|| {
+        r.cmd(&["INFO", "replication"])
+            .contains("master_link_status:down")
+    });
+    std::thread::sleep(Duration::from_millis(1100));
+    let info = r.cmd(&["INFO", "replication"]);
+    assert!(info.contains("master_link_down_since_seconds:"), "{info}");
+    assert!(link_lost.elapsed() >= Duration::from_secs(1));
+}

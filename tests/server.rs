@@ -563,3 +563,35 @@ fn info_memory_fields_match_redis() {
     let ours = ferrocache(&[]);
     assert_eq!(names(ours.port), names(redis.port));
 }
+
+/// The annotated config the project ships starts a server, with its values in effect.
+#[test]
+fn shipped_config_file_starts_the_server() {
+    let port = free_port();
+    let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/config/ferrocache.conf");
+    let dir = common::temp_dir("shipped-conf");
+    let mut child = bin()
+        .args([
+            conf,
+            "--port",
+            &port.to_string(),
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_ready(port, &mut child);
+    let mut c = Raw::connect(port);
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "client-output-buffer-limit"]),
+        "*2\r\n$26\r\nclient-output-buffer-limit\r\n$67\r\nnormal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "repl-backlog-size"]),
+        "*2\r\n$17\r\nrepl-backlog-size\r\n$7\r\n1048576\r\n"
+    );
+    child.kill().ok();
+    child.wait().ok();
+}

@@ -127,6 +127,9 @@ pub fn describe(server: &Server, h: &ClientHandle, running: Option<&Running>, ou
     if h.replica.load(Ordering::Relaxed) {
         flags.push('S');
     }
+    if h.master.load(Ordering::Relaxed) {
+        flags.push('M');
+    }
     if h.redir.load(Ordering::Relaxed) >= 0 {
         flags.push('t');
     }
@@ -191,6 +194,8 @@ fn check_type(t: &[u8]) -> CmdResult {
 fn of_type(h: &ClientHandle, t: &[u8]) -> bool {
     let own = if h.replica.load(Ordering::Relaxed) {
         "replica"
+    } else if h.master.load(Ordering::Relaxed) {
+        "master"
     } else if h.sub_counts.iter().any(|c| c.load(Ordering::Relaxed) > 0) {
         "pubsub"
     } else {

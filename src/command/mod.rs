@@ -526,8 +526,27 @@ fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
             _ => flags |= table::DENYOOM,
         }
     }
-    // Commands inside EXEC were checked when EXEC was.
-    let oom = !ctx.client.in_exec && out_of_memory(ctx);
+    // The primary's stream is applied as it comes: it answers for its own state.
+    if ctx.client.master {
+        return None;
+    }
+    if flags & table::WRITE != 0
+        && crate::replication::replica::is_replica()
+        && ctx
+            .server
+            .config
+            .live
+            .replica_read_only
+            .load(Ordering::Relaxed)
+    {
+        return Some(CmdError::new(
+            "READONLY You can't write against a read only replica.",
+        ));
+    }
+    // Commands inside EXEC were checked when EXEC was. A replica evicts nothing itself
+    // (replica-ignore-maxmemory): the primary's evictions arrive as DELs.
+    let oom =
+        !ctx.client.in_exec && !crate::replication::replica::is_replica() && out_of_memory(ctx);
     if flags & table::DENYOOM != 0 && oom {
         return Some(CmdError::new(
             "OOM command not allowed when used memory > 'maxmemory'.",

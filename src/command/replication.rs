@@ -1,5 +1,5 @@
-//! Replication commands, primary side: PSYNC/SYNC and REPLCONF (spoken by replicas), WAIT,
-//! ROLE, and REPLICAOF (only `NO ONE`: ferrocache does not replicate from others yet).
+//! Replication commands: PSYNC/SYNC and REPLCONF (spoken by replicas), WAIT, ROLE, and
+//! REPLICAOF (the replica side is `replication::replica`).
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use super::table::{
     CommandSpec as C, ADMIN, ALLOW_BUSY, EXCLUSIVE, FAST, LOADING, NOSCRIPT, NO_MULTI, STALE,
 };
 use super::{CmdError, CmdResult, Ctx, SYNTAX};
-use crate::replication::{self, Sync, Wait};
+use crate::replication::{self, replica, Sync, Wait};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
@@ -42,6 +42,11 @@ fn sync(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 fn attach(ctx: &mut Ctx, replid: &[u8], offset: i64, psync: bool) -> CmdResult {
     if ctx.client.replica.is_some() || ctx.client.handle.replica.load(Ordering::Relaxed) {
         return Ok(());
+    }
+    if replica::is_replica() {
+        return Err(CmdError::new(
+            "ERR this server is a replica: chained replication is not supported yet",
+        ));
     }
     // The snapshot and the offset it matches must see no command in between.
     let _still = ctx.server.gate.as_ref().map(|g| g.exclusive());
@@ -142,6 +147,17 @@ fn wait(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn role(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    if replica::is_replica() {
+        let l = ctx.server.replication.upstream.link.lock().clone();
+        let out = &mut *ctx.out;
+        out.array(5);
+        out.bulk(b"slave");
+        out.bulk(l.host.as_bytes());
+        out.int(l.port as i64);
+        out.bulk(l.status.name().as_bytes());
+        out.int(l.offset as i64);
+        return Ok(());
+    }
     let links = ctx.server.replication.links();
     let out = &mut *ctx.out;
     out.array(3);
@@ -158,13 +174,41 @@ fn role(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// REPLICAOF host port: follow that primary (see `replication::replica`); NO ONE: be a
+/// primary again, keeping the data.
 fn replicaof(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let up = &ctx.server.replication.upstream;
     if is(argv[1], "no") && is(argv[2], "one") {
+        if replica::is_replica() {
+            up.follow(None);
+            tracing::info!(
+                "MASTER MODE enabled (user request from '{}')",
+                ctx.client.handle.addr
+            );
+        }
         ctx.out.ok();
         return Ok(());
     }
-    args::int(argv[2]).map_err(|_| CmdError::new("ERR Invalid master port"))?;
-    Err(CmdError::new(
-        "ERR ferrocache cannot be a replica yet (only REPLICAOF NO ONE is accepted)",
-    ))
+    let port = args::int(argv[2])
+        .ok()
+        .filter(|p| (0..=65535).contains(p))
+        .ok_or(CmdError::new("ERR Invalid master port"))?;
+    let host = String::from_utf8_lossy(argv[1]).into_owned();
+    let target = Some((host.clone(), port as u16));
+    if replica::is_replica() && *up.target.borrow() == target {
+        ctx.out.simple("OK Already connected to specified master");
+        return Ok(());
+    }
+    if ctx.server.replication.count() > 0 {
+        return Err(CmdError::new(
+            "ERR this server has replicas attached: chained replication is not supported yet",
+        ));
+    }
+    up.follow(target);
+    tracing::info!(
+        "REPLICAOF {host}:{port} enabled (user request from '{}')",
+        ctx.client.handle.addr
+    );
+    ctx.out.ok();
+    Ok(())
 }

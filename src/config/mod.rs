@@ -49,6 +49,7 @@ pub struct Live {
     pub eviction_tenacity: AtomicU64,
     pub reserved_memory_percent: AtomicU64,
     pub min_replicas_to_write: AtomicU64,
+    pub replica_read_only: std::sync::atomic::AtomicBool,
     pub min_replicas_max_lag: AtomicU64,
     pub hll_sparse_max_bytes: AtomicU64,
     pub stream_node_max_entries: AtomicU64,
@@ -142,8 +143,16 @@ impl Config {
             find(&d.name).ok_or_else(|| fail("Bad directive or wrong number of arguments"))?;
         let def = &PARAMS[idx];
         let joined = d.args.join(" ");
-        // Multi-word values are only meaningful for bind and save.
-        if d.args.len() != 1 && !matches!(def.name, "bind" | "save") {
+        // Multi-word values are only meaningful for these (as in redis.conf).
+        let multi = matches!(
+            def.name,
+            "bind"
+                | "save"
+                | "client-output-buffer-limit"
+                | "replicaof"
+                | "latency-tracking-info-percentiles"
+        );
+        if d.args.len() != 1 && !multi {
             return Err(fail("wrong number of arguments"));
         }
         let v = normalize(def, &joined).map_err(|e| fail(&e))?;
@@ -242,6 +251,8 @@ impl Config {
             .store(num("min-replicas-to-write"), Ordering::Relaxed);
         l.min_replicas_max_lag
             .store(num("min-replicas-max-lag"), Ordering::Relaxed);
+        l.replica_read_only
+            .store(self.get("replica-read-only") == "yes", Ordering::Relaxed);
         l.hll_sparse_max_bytes
             .store(num("hll-sparse-max-bytes"), Ordering::Relaxed);
         l.stream_node_max_entries

@@ -131,6 +131,12 @@ pub static PARAMS: &[ParamDef] = &[
     p("repl-backlog-size", Kind::Memory { min: 16384, max: i64::MAX as u64 }, "1048576", true),
     ParamDef { name: "repl-ping-replica-period", alias: Some("repl-ping-slave-period"), kind: Kind::Int { min: 1, max: i32::MAX as i64 }, default: "10", mutable: true },
     p("repl-timeout", Kind::Int { min: 1, max: i32::MAX as i64 }, "60", true),
+    // The primary to follow ("host port"; empty: none), how to authenticate to it, and
+    // whether clients may write to the replica.
+    ParamDef { name: "replicaof", alias: Some("slaveof"), kind: Kind::Str, default: "", mutable: false },
+    p("masterauth", Kind::Str, "", true),
+    p("masteruser", Kind::Str, "", true),
+    ParamDef { name: "replica-read-only", alias: Some("slave-read-only"), kind: Kind::Bool, default: "yes", mutable: true },
     p("enable-debug-command", Kind::Enum(&["no", "yes", "local"]), "no", false),
     // Keyspace
     p("databases", Kind::Int { min: 1, max: 1024 }, "16", false),

@@ -29,8 +29,19 @@ pub fn release() {
     HELD_UNTIL_MS.store(0, Ordering::Relaxed);
 }
 
+/// Set while the server is a replica: keys past their TTL stay until the primary's DEL.
+static REPLICA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A replica leaves expiry to its primary (reads still see expired keys as missing).
+pub fn set_replica(on: bool) {
+    REPLICA.store(on, Ordering::Relaxed);
+}
+
 /// Whether expired keys must be left in place now (read only when a key has expired).
 pub fn held() -> bool {
+    if REPLICA.load(Ordering::Relaxed) {
+        return true;
+    }
     let until = HELD_UNTIL_MS.load(Ordering::Relaxed);
     until != 0 && super::now_ms() < until
 }

@@ -385,7 +385,12 @@ fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
     put(Kind::Sample, "AllocatorFragmentationBytes", Unit::Bytes, m.active as f64 - m.allocated as f64);
     put(Kind::Sample, "AllocatorFragmentationRatio", Unit::None, super::memory::ratio(m.active, m.allocated));
     put(Kind::Sample, "DB0AverageTTL", Unit::Milliseconds, server.keyspace.db(0).avg_ttl() as f64);
-    put(Kind::Sample, "IsMaster", Unit::Count, 1.0);
+    let replica = crate::replication::replica::is_replica();
+    put(Kind::Sample, "IsMaster", Unit::Count, if replica { 0.0 } else { 1.0 });
+    // Replicas only, as AWS publishes it.
+    if let Some(lag) = server.replication.upstream.lag_seconds(crate::engine::now_ms()) {
+        put(Kind::Sample, "ReplicationLag", Unit::Seconds, lag);
+    }
     put(Kind::Sample, "SaveInProgress", Unit::None, 0.0);
     let [channels, _patterns, shard] = server.pubsub.counts();
     put(Kind::Sample, "PubSubChannels", Unit::Count, channels as f64);

@@ -296,6 +296,36 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 ld(&stats.acl_access_denied_auth),
             );
         }
+        "replication" if crate::replication::replica::is_replica() => {
+            let l = server.replication.upstream.link.lock().clone();
+            let now = crate::engine::now_ms();
+            let up = l.status == crate::replication::replica::Status::Connected;
+            let _ = write!(
+                o,
+                "# Replication\r\nrole:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\n\
+                 master_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\n",
+                l.host,
+                l.port,
+                if up { "up" } else { "down" },
+                if l.last_io_ms == 0 { -1 } else { (now.saturating_sub(l.last_io_ms) / 1000) as i64 },
+                u8::from(l.status == crate::replication::replica::Status::Sync),
+            );
+            if !up {
+                let since = now.saturating_sub(l.behind_since_ms) / 1000;
+                let _ = write!(o, "master_link_down_since_seconds:{since}\r\n");
+            }
+            let _ = write!(
+                o,
+                "slave_read_repl_offset:{off}\r\nslave_repl_offset:{off}\r\nslave_priority:100\r\nslave_read_only:{}\r\n\
+                 replica_announced:1\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\n\
+                 master_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{off}\r\nsecond_repl_offset:-1\r\n\
+                 repl_backlog_active:0\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                u8::from(cfg.get("replica-read-only") == "yes"),
+                l.replid.as_deref().unwrap_or("0000000000000000000000000000000000000000"),
+                cfg.get_i64("repl-backlog-size"),
+                off = l.offset,
+            );
+        }
         "replication" => {
             let links = server.replication.links();
             let (offset, backlog) = {

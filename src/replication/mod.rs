@@ -9,6 +9,7 @@
 //! for the data sizes of a cache node it is a pause of milliseconds per 100k keys.
 
 pub mod link;
+pub mod replica;
 
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -94,6 +95,8 @@ pub struct Primary {
     announced: Mutex<Vec<(u64, u16)>>,
     /// Replicas that ever attached: the journal stays on once there was one.
     pub attached_ever: AtomicU16,
+    /// The replica side: the primary this server follows, if any.
+    pub upstream: replica::Upstream,
 }
 
 impl Default for Primary {
@@ -108,6 +111,7 @@ impl Default for Primary {
             last_ping_ms: AtomicU64::new(0),
             announced: Mutex::new(Vec::new()),
             attached_ever: AtomicU16::new(0),
+            upstream: Default::default(),
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct ClientHandle {
     pub monitor: AtomicBool,
     /// A replica link (CLIENT LIST flag S, type replica).
     pub replica: AtomicBool,
+    /// The primary's link, on a replica (CLIENT LIST flag M, type master).
+    pub master: AtomicBool,
     /// CLIENT LIST's redir: -1 without tracking, 0 for itself, else the target's id.
     pub redir: std::sync::atomic::AtomicI64,
     pub qbuf: AtomicU64,
@@ -80,6 +82,7 @@ impl ClientHandle {
             no_touch: AtomicBool::new(false),
             monitor: AtomicBool::new(false),
             replica: AtomicBool::new(false),
+            master: AtomicBool::new(false),
             redir: std::sync::atomic::AtomicI64::new(-1),
             qbuf: AtomicU64::new(0),
             rbs: AtomicU64::new(0),
@@ -174,6 +177,8 @@ pub struct Client {
     pub woff: u64,
     /// Set by PSYNC/SYNC: once the reply is written the connection becomes a replica link.
     pub replica: Option<crate::replication::Attach>,
+    /// The primary's stream runs as this client (on a replica): no read-only rule applies.
+    pub master: bool,
     /// Set by WAIT that has to wait: the connection waits for replicas' acknowledgements.
     pub wait: Option<crate::replication::Wait>,
 }
@@ -211,6 +216,7 @@ impl Client {
             woff: 0,
             replica: None,
             wait: None,
+            master: false,
         }
     }
 }

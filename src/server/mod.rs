@@ -256,7 +256,7 @@ impl Server {
         self.cloudwatch.reset();
     }
 
-    fn new_client_id(&self) -> u64 {
+    pub fn new_client_id(&self) -> u64 {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)
     }
 }
@@ -361,6 +361,12 @@ pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 pub async fn serve(server: Arc<Server>, listeners: Listeners) {
     start_cron(server.clone());
     start_metrics(server.clone());
+    // The replica side: idle until REPLICAOF (or `replicaof` in the config) names a primary.
+    if let Some(target) = crate::replication::replica::parse_target(&server.config.get("replicaof"))
+    {
+        server.replication.upstream.follow(Some(target));
+    }
+    tokio::spawn(crate::replication::replica::run(server.clone()));
     for (listener, mode) in listeners.list {
         tokio::spawn(accept_loop(server.clone(), listener, mode));
     }

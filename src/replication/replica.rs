@@ -1,0 +1,468 @@
+//! Replication, replica side: `REPLICAOF host port` (or `replicaof` in the config) makes this
+//! server follow a primary — Redis, Valkey or ferrocache — in Redis's protocol: PING, AUTH
+//! (`masterauth`), REPLCONF listening-port and capa, then PSYNC with the last history and
+//! offset it knew. A full resync loads the primary's RDB (length-prefixed or diskless EOF-marked);
+//! then every command of the stream runs as the primary's client (no replies), its offset is
+//! acknowledged every second and on `REPLCONF GETACK`. A lost link is retried every second with
+//! a partial resync.
+//!
+//! While a replica, the server serves reads (`replica-read-only`: writes from clients get
+//! -READONLY), keeps keys past their TTL until the primary deletes them (reads see them as
+//! missing), and evicts nothing (the primary's evictions arrive as DELs).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::command::Ctx;
+use crate::protocol::parser::{ArgSource, Parsed, Parser};
+use crate::protocol::Reply;
+use crate::server::client::{Client, ClientHandle};
+use crate::server::Server;
+
+/// True while this server follows a primary (read on hot paths: one relaxed load).
+static REPLICA: AtomicBool = AtomicBool::new(false);
+
+#[inline]
+pub fn is_replica() -> bool {
+    REPLICA.load(Ordering::Relaxed)
+}
+
+/// The link's state as ROLE names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Status {
+    #[default]
+    Connect,
+    Connecting,
+    Sync,
+    Connected,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Connect => "connect",
+            Status::Connecting => "connecting",
+            Status::Sync => "sync",
+            Status::Connected => "connected",
+        }
+    }
+}
+
+/// What INFO replication and ROLE show of the link.
+#[derive(Debug, Clone, Default)]
+pub struct LinkState {
+    pub host: String,
+    pub port: u16,
+    pub status: Status,
+    /// The primary's history (None before the first sync).
+    pub replid: Option<String>,
+    /// Stream bytes applied (slave_repl_offset).
+    pub offset: u64,
+    /// When the primary last sent anything, ms since the epoch (0: never).
+    pub last_io_ms: u64,
+    /// Since when the link is down or syncing, ms since the epoch (0: it is up and in sync).
+    pub behind_since_ms: u64,
+}
+
+/// The replica side's shared state.
+#[derive(Debug)]
+pub struct Upstream {
+    /// The primary to follow (None: be a primary). The follower task watches it.
+    pub target: watch::Sender<Option<(String, u16)>>,
+    pub link: Mutex<LinkState>,
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Upstream {
+            target: watch::channel(None).0,
+            link: Mutex::new(LinkState::default()),
+        }
+    }
+}
+
+impl Upstream {
+    /// Follows `host:port` from now on (None: stops following).
+    pub fn follow(&self, target: Option<(String, u16)>) {
+        REPLICA.store(target.is_some(), Ordering::Relaxed);
+        crate::engine::expiry::set_replica(target.is_some());
+        {
+            let mut l = self.link.lock();
+            if let Some((host, port)) = &target {
+                l.host = host.clone();
+                l.port = *port;
+                l.status = Status::Connect;
+                if l.behind_since_ms == 0 {
+                    l.behind_since_ms = crate::engine::now_ms();
+                }
+            }
+        }
+        self.target.send_replace(target);
+    }
+
+    /// `ReplicationLag` in seconds: 0 while the link is up and everything the primary sent
+    /// is applied (commands are applied as they arrive); while the link is down or a full
+    /// sync runs, the time since it was last in sync. None on a primary.
+    pub fn lag_seconds(&self, now_ms: u64) -> Option<f64> {
+        if !is_replica() {
+            return None;
+        }
+        let since = self.link.lock().behind_since_ms;
+        Some(if since == 0 {
+            0.0
+        } else {
+            now_ms.saturating_sub(since) as f64 / 1000.0
+        })
+    }
+}
+
+/// Parses `host port` (the `replicaof` parameter); None when empty or malformed.
+pub fn parse_target(v: &str) -> Option<(String, u16)> {
+    let mut w = v.split_whitespace();
+    let (host, port) = (w.next()?, w.next()?.parse().ok()?);
+    Some((host.to_string(), port))
+}
+
+/// The follower task: runs for the server's life, following whatever `target` names.
+pub async fn run(server: Arc<Server>) {
+    let mut target = server.replication.upstream.target.subscribe();
+    loop {
+        let current = target.borrow_and_update().clone();
+        let Some((host, port)) = current else {
+            if target.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        tokio::select! {
+            r = session(&server, &host, port) => {
+                let up = &server.replication.upstream;
+                {
+                    let mut l = up.link.lock();
+                    l.status = Status::Connect;
+                    if l.behind_since_ms == 0 {
+                        l.behind_since_ms = crate::engine::now_ms();
+                    }
+                }
+                if let Err(e) = r {
+                    tracing::warn!("Connection with primary {host}:{port} lost: {e}");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = target.changed() => {}
+                }
+            }
+            _ = target.changed() => {}
+        }
+        if server.shutting_down() {
+            return;
+        }
+    }
+}
+
+fn io_err(msg: String) -> std::io::Error {
+    std::io::Error::other(msg)
+}
+
+/// Reads one `\r\n`-terminated line, skipping the bare newlines a primary sends while it
+/// prepares the snapshot.
+async fn read_line(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<String> {
+    loop {
+        if let Some(i) = buf.iter().position(|&b| b == b'\n') {
+            let line = buf.split_to(i + 1);
+            let text = String::from_utf8_lossy(&line).trim_end().to_string();
+            if text.is_empty() {
+                continue;
+            }
+            return Ok(text);
+        }
+        if stream.read_buf(buf).await? == 0 {
+            return Err(io_err("the primary closed the connection".into()));
+        }
+    }
+}
+
+async fn send(stream: &mut TcpStream, args: &[&[u8]]) -> std::io::Result<()> {
+    let mut v = Vec::new();
+    crate::journal::encode(&mut v, args);
+    stream.write_all(&v).await
+}
+
+/// Sends a handshake command and returns the primary's one-line answer.
+async fn ask(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    args: &[&[u8]],
+) -> std::io::Result<String> {
+    send(stream, args).await?;
+    read_line(stream, buf).await
+}
+
+/// One connection to the primary, until it fails or the target changes.
+async fn session(server: &Arc<Server>, host: &str, port: u16) -> std::io::Result<()> {
+    let up = &server.replication.upstream;
+    up.link.lock().status = Status::Connecting;
+    let timeout = Duration::from_secs(server.config.get_i64("repl-timeout").max(1) as u64);
+    let mut stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| io_err("timeout connecting to the primary".into()))??;
+    stream.set_nodelay(true).ok();
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let pong = ask(&mut stream, &mut buf, &[b"PING"]).await?;
+    let pass = server.config.get("masterauth");
+    if !pass.is_empty() {
+        let user = server.config.get("masteruser");
+        let reply = if user.is_empty() {
+            ask(&mut stream, &mut buf, &[b"AUTH", pass.as_bytes()]).await?
+        } else {
+            ask(
+                &mut stream,
+                &mut buf,
+                &[b"AUTH", user.as_bytes(), pass.as_bytes()],
+            )
+            .await?
+        };
+        if !reply.starts_with('+') {
+            return Err(io_err(format!("unable to AUTH to the primary: {reply}")));
+        }
+    } else if pong.starts_with("-NOAUTH") {
+        return Err(io_err(
+            "the primary requires authentication (masterauth)".into(),
+        ));
+    }
+    let own_port = server.tcp_port.load(Ordering::Relaxed).to_string();
+    ask(
+        &mut stream,
+        &mut buf,
+        &[b"REPLCONF", b"listening-port", own_port.as_bytes()],
+    )
+    .await?;
+    ask(
+        &mut stream,
+        &mut buf,
+        &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"],
+    )
+    .await?;
+    let (replid, offset) = {
+        let l = up.link.lock();
+        (l.replid.clone(), l.offset)
+    };
+    let reply = match &replid {
+        Some(id) => {
+            let from = (offset + 1).to_string();
+            ask(
+                &mut stream,
+                &mut buf,
+                &[b"PSYNC", id.as_bytes(), from.as_bytes()],
+            )
+            .await?
+        }
+        None => ask(&mut stream, &mut buf, &[b"PSYNC", b"?", b"-1"]).await?,
+    };
+    if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
+        let mut parts = rest.split_whitespace();
+        let (id, off) = (
+            parts.next(),
+            parts.next().and_then(|o| o.parse::<u64>().ok()),
+        );
+        let (Some(id), Some(off)) = (id, off) else {
+            return Err(io_err(format!("bad reply to PSYNC: {reply}")));
+        };
+        up.link.lock().status = Status::Sync;
+        let rdb = read_snapshot(&mut stream, &mut buf).await?;
+        load_snapshot(server, &rdb)?;
+        let mut l = up.link.lock();
+        l.replid = Some(id.to_string());
+        l.offset = off;
+        tracing::info!(
+            "MASTER <-> REPLICA sync: Finished with success ({} bytes)",
+            rdb.len()
+        );
+    } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
+        if let Some(id) = rest.split_whitespace().next() {
+            up.link.lock().replid = Some(id.to_string());
+        }
+        tracing::info!("Successful partial resynchronization with primary {host}:{port}");
+    } else {
+        return Err(io_err(format!("the primary refused PSYNC: {reply}")));
+    }
+    {
+        let mut l = up.link.lock();
+        l.status = Status::Connected;
+        l.behind_since_ms = 0;
+        l.last_io_ms = crate::engine::now_ms();
+    }
+    stream_commands(server, &mut stream, &mut buf, timeout).await
+}
+
+/// Reads the snapshot: `$<len>\r\n<bytes>`, or `$EOF:<40-byte mark>\r\n<bytes><mark>`.
+async fn read_snapshot(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<Vec<u8>> {
+    let head = read_line(stream, buf).await?;
+    let Some(spec) = head.strip_prefix('$') else {
+        return Err(io_err(format!("bad snapshot header: {head}")));
+    };
+    if let Some(mark) = spec.strip_prefix("EOF:") {
+        let mark = mark.as_bytes().to_vec();
+        loop {
+            if buf.len() >= mark.len() && buf.ends_with(&mark) {
+                let mut data = buf.split().to_vec();
+                data.truncate(data.len() - mark.len());
+                return Ok(data);
+            }
+            if stream.read_buf(buf).await? == 0 {
+                return Err(io_err(
+                    "the primary closed the connection during sync".into(),
+                ));
+            }
+        }
+    }
+    let len: usize = spec
+        .parse()
+        .map_err(|_| io_err(format!("bad snapshot header: {head}")))?;
+    while buf.len() < len {
+        buf.reserve(len - buf.len());
+        if stream.read_buf(buf).await? == 0 {
+            return Err(io_err(
+                "the primary closed the connection during sync".into(),
+            ));
+        }
+    }
+    Ok(buf.split_to(len).to_vec())
+}
+
+/// Replaces the dataset with the primary's snapshot.
+fn load_snapshot(server: &Server, rdb: &[u8]) -> std::io::Result<()> {
+    let _still = server.gate.as_ref().map(|g| g.exclusive());
+    let mut client = master_client(server);
+    let mut out = Reply::new();
+    let ctx = Ctx {
+        server,
+        client: &mut client,
+        out: &mut out,
+        now: crate::engine::now_ms(),
+        started: crate::engine::mono_us(),
+        unchanged: false,
+    };
+    crate::command::server::empty_all(&ctx);
+    let lim = *server.config.live.limits.read();
+    crate::persistence::rdb::file::load(rdb, &server.keyspace, &lim, crate::engine::now_ms())
+        .map_err(|e| io_err(format!("could not load the primary's snapshot: {e}")))?;
+    Ok(())
+}
+
+/// The client the primary's commands run as: authenticated, and exempt from the replica's
+/// read-only rule.
+fn master_client(server: &Server) -> Client {
+    let handle = Arc::new(ClientHandle::new(
+        server.new_client_id(),
+        String::new(),
+        String::new(),
+        -1,
+        false,
+    ));
+    handle.master.store(true, Ordering::Relaxed);
+    let mut c = Client::new(handle, true);
+    c.master = true;
+    c
+}
+
+/// Applies the primary's stream until the link fails: each command runs as the primary's
+/// client; the offset applied is acknowledged every second and on REPLCONF GETACK.
+async fn stream_commands(
+    server: &Arc<Server>,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    timeout: Duration,
+) -> std::io::Result<()> {
+    let up = &server.replication.upstream;
+    let mut client = master_client(server);
+    server.clients.add(client.handle.clone());
+    let id = client.handle.id;
+    let _registered = Unregister { server, id };
+    let mut parser = Parser::new(Default::default());
+    let mut out = Reply::new();
+    let mut ack = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        // Apply every complete command buffered.
+        let mut pos = 0;
+        let mut getack = false;
+        loop {
+            let (end, source) = match parser.parse(buf, pos) {
+                Ok(Parsed::Request { end, source }) => (end, source),
+                Ok(Parsed::Empty { end }) => {
+                    pos = end;
+                    continue;
+                }
+                Ok(Parsed::Incomplete) => break,
+                Err(e) => return Err(io_err(format!("protocol error from the primary: {}", e.0))),
+            };
+            let base: &[u8] = match source {
+                ArgSource::Buffer => buf,
+                ArgSource::Scratch => parser.scratch(),
+            };
+            let argv: Vec<&[u8]> = parser.args().iter().map(|r| &base[r.clone()]).collect();
+            if argv.len() >= 2
+                && argv[0].eq_ignore_ascii_case(b"replconf")
+                && argv[1].eq_ignore_ascii_case(b"getack")
+            {
+                getack = true;
+            } else {
+                let now = crate::engine::now_ms();
+                let mut ctx = Ctx {
+                    server,
+                    client: &mut client,
+                    out: &mut out,
+                    now,
+                    started: crate::engine::mono_us(),
+                    unchanged: false,
+                };
+                crate::command::execute(&mut ctx, &argv);
+                out.buf.clear();
+            }
+            up.link.lock().offset += (end - pos) as u64;
+            pos = end;
+        }
+        buf.advance(pos);
+        parser.shift(pos);
+        if getack {
+            send_ack(stream, up).await?;
+        }
+        tokio::select! {
+            r = tokio::time::timeout(timeout, stream.read_buf(buf)) => {
+                match r {
+                    Err(_) => return Err(io_err("timeout: no data from the primary".into())),
+                    Ok(r) => {
+                        if r? == 0 {
+                            return Err(io_err("the primary closed the connection".into()));
+                        }
+                        up.link.lock().last_io_ms = crate::engine::now_ms();
+                    }
+                }
+            }
+            _ = ack.tick() => send_ack(stream, up).await?,
+        }
+    }
+}
+
+async fn send_ack(stream: &mut TcpStream, up: &Upstream) -> std::io::Result<()> {
+    let offset = up.link.lock().offset.to_string();
+    send(stream, &[b"REPLCONF", b"ACK", offset.as_bytes()]).await
+}
+
+struct Unregister<'a> {
+    server: &'a Server,
+    id: u64,
+}
+
+impl Drop for Unregister<'_> {
+    fn drop(&mut self) {
+        self.server.clients.remove(self.id);
+    }
+}
