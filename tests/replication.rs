@@ -414,18 +414,30 @@ fn ferrocache_replicates_from_redis() {
         cw.contains("IsMaster:0\r\n") && cw.contains("ReplicationLag:0\r\n")
     });
 
-    // A lost link resumes where it stopped.
+    // A lost link resumes where it stopped, in the database the stream had selected (the
+    // primary does not select it again).
+    p.cmd(&["SELECT", "4"]);
+    p.cmd(&["SET", "before-the-break", "1"]);
+    assert_eq!(p.cmd(&["WAIT", "1", "5000"]), ":1\r\n");
     assert_eq!(p.cmd(&["CLIENT", "KILL", "TYPE", "replica"]), ":1\r\n");
     p.cmd(&["SET", "after-the-break", "1"]);
+    p.cmd(&["SELECT", "0"]);
     wait_for(|| info_u64(&mut p, "stats", "sync_partial_ok") == 1);
+    r.cmd(&["SELECT", "4"]);
     wait_for(|| r.cmd(&["GET", "after-the-break"]) == "$1\r\n1\r\n");
+    r.cmd(&["SELECT", "0"]);
     assert_eq!(info_u64(&mut p, "stats", "sync_full"), 1);
 
     // Promoted: the data stays and writes are taken again.
     assert_eq!(r.cmd(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
     assert!(r.cmd(&["INFO", "replication"]).contains("role:master\r\n"));
     assert_eq!(r.cmd(&["SET", "x", "1"]), "+OK\r\n");
-    assert_eq!(r.cmd(&["GET", "after-the-break"]), "$1\r\n1\r\n");
+    assert_eq!(r.cmd(&["GET", "a"]), "$1\r\n1\r\n");
+    // Following the old primary again takes a full copy: the writes taken meanwhile go.
+    follow(&mut r, redis.port);
+    assert_eq!(info_u64(&mut p, "stats", "sync_full"), 2);
+    assert_eq!(r.cmd(&["EXISTS", "x"]), ":0\r\n");
+    assert_same(&canonical(&mut p, 0), &canonical(&mut r, 0), 0);
 }
 
 #[test]

@@ -288,6 +288,16 @@ impl Blocking {
         w.is_some_and(|w| self.finish(&w, Outcome::Unblocked { error }))
     }
 
+    /// Releases every blocked client as if its timeout had passed (the server became a
+    /// replica: the primary's writes must not feed them).
+    pub fn unblock_all(&self) {
+        let _serving = self.serving.lock();
+        let all: Vec<_> = self.inner.lock().by_client.values().cloned().collect();
+        for w in all {
+            self.finish(&w, Outcome::Unblocked { error: false });
+        }
+    }
+
     /// The waiters of a key, oldest first.
     fn waiters(&self, db: usize, key: &Key) -> Vec<Arc<Waiter>> {
         self.inner

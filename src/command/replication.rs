@@ -67,7 +67,7 @@ fn attach(ctx: &mut Ctx, replid: &[u8], offset: i64, psync: bool) -> CmdResult {
         ctx.now,
     )
     .map_err(|e| CmdError::owned(format!("ERR snapshot for the replica failed: {e}")))?;
-    let id = &ctx.server.replication.replid;
+    let id = ctx.server.replication.replid();
     match how {
         Sync::Partial(bytes) => {
             ctx.out.raw(format!("+CONTINUE {id}\r\n").as_bytes());
@@ -204,6 +204,9 @@ fn replicaof(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             "ERR this server has replicas attached: chained replication is not supported yet",
         ));
     }
+    // Clients blocked on keys would otherwise be fed by the primary's writes (Redis unblocks
+    // them too); they are answered as if their timeout had passed.
+    ctx.server.blocking.unblock_all();
     up.follow(target);
     tracing::info!(
         "REPLICAOF {host}:{port} enabled (user request from '{}')",

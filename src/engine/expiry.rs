@@ -37,6 +37,12 @@ pub fn set_replica(on: bool) {
     REPLICA.store(on, Ordering::Relaxed);
 }
 
+/// Whether this server is a replica: the primary's writes then see keys past their TTL as
+/// still there (the primary decides when they go, and says so with a DEL).
+pub fn replica() -> bool {
+    REPLICA.load(Ordering::Relaxed)
+}
+
 /// Whether expired keys must be left in place now (read only when a key has expired).
 pub fn held() -> bool {
     if REPLICA.load(Ordering::Relaxed) {

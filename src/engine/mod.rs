@@ -152,6 +152,10 @@ impl Shard {
     fn live_index(&mut self, key: &[u8], now: u64, write: bool) -> Option<usize> {
         let i = self.map.find(key)?;
         if self.map.slot(i).is_some_and(|(_, e)| e.is_expired(now)) {
+            // On a replica only the primary writes, and for its writes the key is still there.
+            if write && expiry::replica() {
+                return Some(i);
+            }
             if write || !expiry::held() {
                 self.expire_now(key);
             }

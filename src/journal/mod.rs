@@ -176,6 +176,13 @@ impl Stream {
         self.feeds.push(feed);
     }
 
+    /// Forgets the backlog's bytes (a new history starts; see `Primary::new_history`).
+    pub fn drop_backlog(&mut self) {
+        if let Some(b) = &mut self.backlog {
+            *b = Backlog::new(b.size(), self.offset);
+        }
+    }
+
     /// Removes a consumer.
     pub fn unsubscribe(&mut self, feed: &Arc<Feed>) {
         self.feeds.retain(|f| !Arc::ptr_eq(f, feed));

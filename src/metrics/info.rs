@@ -367,7 +367,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 "master_failover_state:no-failover\r\nmaster_replid:{}\r\n\
                  master_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{offset}\r\nsecond_repl_offset:-1\r\n\
                  repl_backlog_active:{}\r\nrepl_backlog_size:{size}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n",
-                server.replication.replid,
+                server.replication.replid(),
                 u8::from(backlog.is_some()),
             );
         }

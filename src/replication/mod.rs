@@ -80,8 +80,9 @@ where
 /// The primary's replication state.
 #[derive(Debug)]
 pub struct Primary {
-    /// This dataset history's ID (INFO master_replid).
-    pub replid: String,
+    /// This dataset history's ID (INFO master_replid); a new one when the dataset is replaced
+    /// by a primary's snapshot, so no replica of ours resumes across the change.
+    replid: Mutex<String>,
     links: Mutex<Vec<Arc<Link>>>,
     /// INFO stats sync_full, sync_partial_ok, sync_partial_err.
     pub sync_full: AtomicU64,
@@ -102,7 +103,7 @@ pub struct Primary {
 impl Default for Primary {
     fn default() -> Self {
         Primary {
-            replid: new_replid(),
+            replid: Mutex::new(new_replid()),
             links: Mutex::new(Vec::new()),
             sync_full: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
@@ -126,6 +127,17 @@ fn new_replid() -> String {
 }
 
 impl Primary {
+    pub fn replid(&self) -> String {
+        self.replid.lock().clone()
+    }
+
+    /// Starts a new history (the dataset was replaced): nothing recorded before can be
+    /// resumed from.
+    pub fn new_history(&self, journal: &crate::journal::Journal) {
+        *self.replid.lock() = new_replid();
+        journal.lock().drop_backlog();
+    }
+
     pub fn links(&self) -> Vec<Arc<Link>> {
         self.links.lock().clone()
     }
@@ -216,7 +228,7 @@ pub fn attach(
         online: AtomicBool::new(false),
     });
     let mut stream = server.journal.lock();
-    let partial = (replid == repl.replid.as_bytes() && offset > 0)
+    let partial = (replid == repl.replid().as_bytes() && offset > 0)
         .then(|| stream.backlog.as_ref()?.since(offset as u64))
         .flatten();
     let sync = match partial {
@@ -255,7 +267,8 @@ pub fn attach(
 /// The dataset as an RDB file in memory, tagged with the stream position it matches.
 fn snapshot(server: &Server, now_ms: u64, offset: u64) -> std::io::Result<Vec<u8>> {
     let mut rdb = Vec::new();
-    let aux = crate::persistence::snapshot::aux(now_ms, Some((&server.replication.replid, offset)));
+    let aux =
+        crate::persistence::snapshot::aux(now_ms, Some((&server.replication.replid(), offset)));
     crate::persistence::rdb::file::save(&server.keyspace, &mut rdb, now_ms, &aux)?;
     Ok(rdb)
 }

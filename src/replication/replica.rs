@@ -65,6 +65,9 @@ pub struct LinkState {
     pub replid: Option<String>,
     /// Stream bytes applied (slave_repl_offset).
     pub offset: u64,
+    /// The database the stream has selected: a partial resync continues in it (the primary
+    /// does not select again).
+    pub db: usize,
     /// When the primary last sent anything, ms since the epoch (0: never).
     pub last_io_ms: u64,
     /// Since when the link is down or syncing, ms since the epoch (0: it is up and in sync).
@@ -95,13 +98,18 @@ impl Upstream {
         crate::engine::expiry::set_replica(target.is_some());
         {
             let mut l = self.link.lock();
-            if let Some((host, port)) = &target {
-                l.host = host.clone();
-                l.port = *port;
-                l.status = Status::Connect;
-                if l.behind_since_ms == 0 {
-                    l.behind_since_ms = crate::engine::now_ms();
+            match &target {
+                Some((host, port)) => {
+                    l.host = host.clone();
+                    l.port = *port;
+                    l.status = Status::Connect;
+                    if l.behind_since_ms == 0 {
+                        l.behind_since_ms = crate::engine::now_ms();
+                    }
                 }
+                // Promoted: writes taken from now on are not the old primary's history, so
+                // following it again must start with a full copy.
+                None => *l = LinkState::default(),
             }
         }
         self.target.send_replace(target);
@@ -171,6 +179,20 @@ fn io_err(msg: String) -> std::io::Error {
     std::io::Error::other(msg)
 }
 
+/// `repl-timeout` in ms, as the running session read it.
+static TIMEOUT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(60_000);
+
+/// Reads more from the primary, failing after `repl-timeout` without any byte (the bare
+/// newlines a primary sends while it prepares a snapshot count).
+async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<()> {
+    let timeout = Duration::from_millis(TIMEOUT_MS.load(Ordering::Relaxed));
+    match tokio::time::timeout(timeout, stream.read_buf(buf)).await {
+        Err(_) => Err(io_err("timeout: no data from the primary".into())),
+        Ok(Ok(0)) => Err(io_err("the primary closed the connection".into())),
+        Ok(r) => r.map(|_| ()),
+    }
+}
+
 /// Reads one `\r\n`-terminated line, skipping the bare newlines a primary sends while it
 /// prepares the snapshot.
 async fn read_line(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<String> {
@@ -183,9 +205,7 @@ async fn read_line(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Resul
             }
             return Ok(text);
         }
-        if stream.read_buf(buf).await? == 0 {
-            return Err(io_err("the primary closed the connection".into()));
-        }
+        read_more(stream, buf).await?;
     }
 }
 
@@ -210,6 +230,7 @@ async fn session(server: &Arc<Server>, host: &str, port: u16) -> std::io::Result
     let up = &server.replication.upstream;
     up.link.lock().status = Status::Connecting;
     let timeout = Duration::from_secs(server.config.get_i64("repl-timeout").max(1) as u64);
+    TIMEOUT_MS.store(timeout.as_millis() as u64, Ordering::Relaxed);
     let mut stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
         .await
         .map_err(|_| io_err("timeout connecting to the primary".into()))??;
@@ -278,9 +299,12 @@ async fn session(server: &Arc<Server>, host: &str, port: u16) -> std::io::Result
         up.link.lock().status = Status::Sync;
         let rdb = read_snapshot(&mut stream, &mut buf).await?;
         load_snapshot(server, &rdb)?;
+        // This server's own history ends here: its former replicas must copy it anew.
+        server.replication.new_history(&server.journal);
         let mut l = up.link.lock();
         l.replid = Some(id.to_string());
         l.offset = off;
+        l.db = 0;
         tracing::info!(
             "MASTER <-> REPLICA sync: Finished with success ({} bytes)",
             rdb.len()
@@ -303,7 +327,10 @@ async fn session(server: &Arc<Server>, host: &str, port: u16) -> std::io::Result
 }
 
 /// Reads the snapshot: `$<len>\r\n<bytes>`, or `$EOF:<40-byte mark>\r\n<bytes><mark>`.
-async fn read_snapshot(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<Vec<u8>> {
+async fn read_snapshot(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+) -> std::io::Result<bytes::Bytes> {
     let head = read_line(stream, buf).await?;
     let Some(spec) = head.strip_prefix('$') else {
         return Err(io_err(format!("bad snapshot header: {head}")));
@@ -312,15 +339,11 @@ async fn read_snapshot(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::R
         let mark = mark.as_bytes().to_vec();
         loop {
             if buf.len() >= mark.len() && buf.ends_with(&mark) {
-                let mut data = buf.split().to_vec();
+                let mut data = buf.split();
                 data.truncate(data.len() - mark.len());
-                return Ok(data);
+                return Ok(data.freeze());
             }
-            if stream.read_buf(buf).await? == 0 {
-                return Err(io_err(
-                    "the primary closed the connection during sync".into(),
-                ));
-            }
+            read_more(stream, buf).await?;
         }
     }
     let len: usize = spec
@@ -328,17 +351,29 @@ async fn read_snapshot(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::R
         .map_err(|_| io_err(format!("bad snapshot header: {head}")))?;
     while buf.len() < len {
         buf.reserve(len - buf.len());
-        if stream.read_buf(buf).await? == 0 {
-            return Err(io_err(
-                "the primary closed the connection during sync".into(),
-            ));
-        }
+        read_more(stream, buf).await?;
     }
-    Ok(buf.split_to(len).to_vec())
+    let data = buf.split_to(len).freeze();
+    // What followed the snapshot moves to a buffer of its own (the snapshot's goes with it).
+    *buf = BytesMut::from(&buf[..]);
+    Ok(data)
 }
 
-/// Replaces the dataset with the primary's snapshot.
+/// Replaces the dataset with the primary's snapshot (an RDB version this server cannot read
+/// is refused before anything is emptied).
 fn load_snapshot(server: &Server, rdb: &[u8]) -> std::io::Result<()> {
+    let version = rdb
+        .get(5..9)
+        .filter(|_| rdb.starts_with(b"REDIS"))
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u16>().ok());
+    match version {
+        Some(v) if (1..=crate::persistence::rdb::MAX_VERSION).contains(&v) => {}
+        _ => {
+            return Err(io_err(
+                "the primary's snapshot is in an RDB version this server cannot load".into(),
+            ))
+        }
+    }
     let _still = server.gate.as_ref().map(|g| g.exclusive());
     let mut client = master_client(server);
     let mut out = Reply::new();
@@ -352,7 +387,8 @@ fn load_snapshot(server: &Server, rdb: &[u8]) -> std::io::Result<()> {
     };
     crate::command::server::empty_all(&ctx);
     let lim = *server.config.live.limits.read();
-    crate::persistence::rdb::file::load(rdb, &server.keyspace, &lim, crate::engine::now_ms())
+    // Keys past their TTL are kept (now = 0): the primary's DELs remove them.
+    crate::persistence::rdb::file::load(rdb, &server.keyspace, &lim, 0)
         .map_err(|e| io_err(format!("could not load the primary's snapshot: {e}")))?;
     Ok(())
 }
@@ -383,13 +419,21 @@ async fn stream_commands(
 ) -> std::io::Result<()> {
     let up = &server.replication.upstream;
     let mut client = master_client(server);
+    client.db = up.link.lock().db;
     server.clients.add(client.handle.clone());
     let id = client.handle.id;
     let _registered = Unregister { server, id };
     let mut parser = Parser::new(Default::default());
     let mut out = Reply::new();
     let mut ack = tokio::time::interval(Duration::from_secs(1));
+    // Bytes of a transaction still being queued: they count as applied at its EXEC (a link
+    // lost in between resumes from the MULTI, as Redis does).
+    let mut queued = 0u64;
     loop {
+        // Promoted (REPLICAOF NO ONE): nothing more from this primary.
+        if !is_replica() {
+            return Ok(());
+        }
         // Apply every complete command buffered.
         let mut pos = 0;
         let mut getack = false;
@@ -397,6 +441,7 @@ async fn stream_commands(
             let (end, source) = match parser.parse(buf, pos) {
                 Ok(Parsed::Request { end, source }) => (end, source),
                 Ok(Parsed::Empty { end }) => {
+                    queued += (end - pos) as u64;
                     pos = end;
                     continue;
                 }
@@ -424,9 +469,21 @@ async fn stream_commands(
                     unchanged: false,
                 };
                 crate::command::execute(&mut ctx, &argv);
+                if out.buf.first() == Some(&b'-') {
+                    tracing::warn!(
+                        "The primary's {} failed here: {}",
+                        String::from_utf8_lossy(argv[0]),
+                        String::from_utf8_lossy(&out.buf).trim_end()
+                    );
+                }
                 out.buf.clear();
             }
-            up.link.lock().offset += (end - pos) as u64;
+            queued += (end - pos) as u64;
+            if client.multi.is_none() {
+                let mut l = up.link.lock();
+                l.offset += std::mem::take(&mut queued);
+                l.db = client.db;
+            }
             pos = end;
         }
         buf.advance(pos);
@@ -434,8 +491,16 @@ async fn stream_commands(
         if getack {
             send_ack(stream, up).await?;
         }
+        // The primary's silence counts from its last byte, not from this wait (the ACK timer
+        // ends a wait every second).
+        let silent = Duration::from_millis(
+            crate::engine::now_ms().saturating_sub(up.link.lock().last_io_ms),
+        );
+        let Some(left) = timeout.checked_sub(silent) else {
+            return Err(io_err("timeout: no data from the primary".into()));
+        };
         tokio::select! {
-            r = tokio::time::timeout(timeout, stream.read_buf(buf)) => {
+            r = tokio::time::timeout(left, stream.read_buf(buf)) => {
                 match r {
                     Err(_) => return Err(io_err("timeout: no data from the primary".into())),
                     Ok(r) => {
