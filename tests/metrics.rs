@@ -179,6 +179,21 @@ fn known_traffic_in_every_surface() {
     let writes = stat("set", "usec") / 114.0;
     assert!((num(&cw, "SuccessfulReadRequestLatency") - reads).abs() < 1e-6);
     assert!((num(&cw, "SuccessfulWriteRequestLatency") - writes).abs() < 1e-6);
+    // Their distributions' percentiles, from the same samples EMF carries.
+    for name in [
+        "SuccessfulReadRequestLatency",
+        "SuccessfulWriteRequestLatency",
+    ] {
+        let (p50, p90, p99) = (
+            num(&cw, &format!("{name}.p50")),
+            num(&cw, &format!("{name}.p90")),
+            num(&cw, &format!("{name}.p99")),
+        );
+        assert!(
+            0.0 < p50 && p50 <= p90 && p90 <= p99,
+            "{name}: {p50} {p90} {p99}"
+        );
+    }
     assert!(num(&cw, "BytesUsedForCache") > 0.0);
     assert!(
         !cw.contains_key("HashBasedCmdsLatency"),

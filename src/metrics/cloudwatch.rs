@@ -11,8 +11,8 @@ use std::sync::atomic::Ordering;
 
 use parking_lot::Mutex;
 
-use super::host;
 use super::logdelivery::json_str;
+use super::{histogram, host};
 use crate::command::table::{
     Command, CommandSpec, CALLS, FAILED, FAILED_USEC, READONLY, USEC, WRITE,
 };
@@ -62,6 +62,32 @@ pub struct Metric {
     pub unit: Unit,
     pub kind: Kind,
     pub value: f64,
+    /// For a distribution (the request latencies, as AWS publishes them): the period's values
+    /// as samples, which EMF carries instead of `value` (their mean, kept for INFO and
+    /// /metrics).
+    pub samples: Vec<f64>,
+}
+
+/// Per-bucket counts of a latency histogram (see `histogram`), summed over commands.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Hist([u64; histogram::BUCKETS]);
+
+impl Default for Hist {
+    fn default() -> Self {
+        Hist([0; histogram::BUCKETS])
+    }
+}
+
+impl Hist {
+    fn add(&mut self, h: &histogram::Histogram) {
+        for (a, b) in self.0.iter_mut().zip(histogram::counts(h)) {
+            *a += b;
+        }
+    }
+
+    fn since(&self, earlier: &Hist) -> [u64; histogram::BUCKETS] {
+        std::array::from_fn(|i| self.0[i].saturating_sub(earlier.0[i]))
+    }
 }
 
 /// The per-command-type groups, summed from commandstats (a command may be in several:
@@ -147,6 +173,9 @@ struct Engine {
     /// Successful calls of read-only and of write commands, and their microseconds.
     ok_reads: (u64, u64),
     ok_writes: (u64, u64),
+    /// Latency histograms of read-only and of write commands (with `latency-tracking` on).
+    read_hist: Hist,
+    write_hist: Hist,
 }
 
 /// Everything cumulative, read at one moment.
@@ -191,6 +220,13 @@ fn sample(server: &Server) -> Sample {
         if let Some(t) = into {
             t.0 += ok.0;
             t.1 += ok.1;
+        }
+        if let Some(h) = c.hist.get() {
+            if c.spec.flags & WRITE != 0 {
+                engine.write_hist.add(h);
+            } else if c.spec.flags & READONLY != 0 {
+                engine.read_hist.add(h);
+            }
         }
         let g = groups_of(c.spec, parent);
         if g == 0 {
@@ -297,7 +333,7 @@ impl Recorder {
 fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
     let mut out = Vec::with_capacity(80);
     let mut put = |kind: Kind, name: &'static str, unit: Unit, value: f64| {
-        out.push(Metric { name, unit, kind, value })
+        out.push(Metric { name, unit, kind, value, samples: Vec::new() })
     };
     let (a, b) = (&prev.engine, &now.engine);
     let d = |x: u64, y: u64| y.saturating_sub(x) as f64;
@@ -350,6 +386,13 @@ fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
             put(Kind::Average, name, Unit::Microseconds, d(usec0, usec1) / calls);
         }
     }
+    // ... and their distributions, as EMF samples (a histogram's buckets, so within 25%),
+    // attached below.
+    let distributions = [
+        (&a.read_hist, &b.read_hist, "SuccessfulReadRequestLatency"),
+        (&a.write_hist, &b.write_hist, "SuccessfulWriteRequestLatency"),
+    ]
+    .map(|(h0, h1, name)| (name, histogram::samples(&h1.since(h0), EMF_MAX_VALUES)));
     let wall_us = now.mono_us.saturating_sub(prev.mono_us) as f64;
     // The engine runs on the process's threads; its CPU over the period's wall time, as a
     // share of one core (Redis's main thread is one core too).
@@ -406,6 +449,11 @@ fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
     put(Kind::Counted, "NetworkBytesOut", Unit::Bytes, d(h0.tx_bytes, h1.tx_bytes));
     put(Kind::Counted, "NetworkPacketsIn", Unit::Count, d(h0.rx_packets, h1.rx_packets));
     put(Kind::Counted, "NetworkPacketsOut", Unit::Count, d(h0.tx_packets, h1.tx_packets));
+    for (name, samples) in distributions {
+        if let Some(m) = out.iter_mut().find(|m| m.name == name) {
+            m.samples = samples;
+        }
+    }
     out
 }
 
@@ -421,6 +469,15 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
+/// Most values one EMF metric may carry.
+const EMF_MAX_VALUES: usize = 100;
+
+/// The nearest-rank percentile of sorted samples (None without any).
+fn percentile_of(sorted: &[f64], p: f64) -> Option<f64> {
+    let n = sorted.len();
+    (n > 0).then(|| sorted[((p / 100.0 * n as f64).ceil() as usize).clamp(1, n) - 1])
+}
+
 /// `INFO cloudwatch`: the last completed period, one `Name:value` per line.
 pub fn render_info(server: &Server, o: &mut String) {
     use std::fmt::Write;
@@ -433,6 +490,12 @@ pub fn render_info(server: &Server, o: &mut String) {
         );
         for m in &p.metrics {
             let _ = write!(o, "{}:{}\r\n", m.name, format_value(m.value));
+            // A distribution also shows the percentiles CloudWatch would compute from it.
+            for (label, p) in [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)] {
+                if let Some(v) = percentile_of(&m.samples, p) {
+                    let _ = write!(o, "{}.{label}:{}\r\n", m.name, format_value(v));
+                }
+            }
         }
     }
 }
@@ -467,7 +530,12 @@ pub fn emf(period: &Period, namespace: &str, cluster: &str, node: &str) -> Strin
         period.seconds
     );
     for m in &period.metrics {
-        let _ = write!(o, ",\"{}\":{}", m.name, format_value(m.value));
+        if m.samples.is_empty() {
+            let _ = write!(o, ",\"{}\":{}", m.name, format_value(m.value));
+        } else {
+            let values: Vec<String> = m.samples.iter().map(|v| format_value(*v)).collect();
+            let _ = write!(o, ",\"{}\":[{}]", m.name, values.join(","));
+        }
     }
     o.push('}');
     o
@@ -532,18 +600,28 @@ mod tests {
                     unit: Unit::Count,
                     kind: Kind::Counted,
                     value: 70.0,
+                    samples: Vec::new(),
                 },
                 Metric {
                     name: "CacheHitRate",
                     unit: Unit::Percent,
                     kind: Kind::Average,
                     value: 70.0,
+                    samples: Vec::new(),
                 },
                 Metric {
                     name: "MemoryFragmentationRatio",
                     unit: Unit::None,
                     kind: Kind::Sample,
                     value: 1.25,
+                    samples: Vec::new(),
+                },
+                Metric {
+                    name: "SuccessfulReadRequestLatency",
+                    unit: Unit::Microseconds,
+                    kind: Kind::Average,
+                    value: 12.5,
+                    samples: vec![10.0, 10.0, 15.0, 15.0],
                 },
             ],
         };
@@ -552,8 +630,11 @@ mod tests {
         assert!(doc.starts_with("{\"_aws\":{\"Timestamp\":1767225600000,"));
         assert!(doc.contains("\"CacheClusterId\":\"c\\\"1\",\"CacheNodeId\":\"0001\""));
         assert!(doc.contains("{\"Name\":\"CacheHitRate\",\"Unit\":\"Percent\"}"));
-        assert!(doc
-            .ends_with(",\"CacheHits\":70,\"CacheHitRate\":70,\"MemoryFragmentationRatio\":1.25}"));
+        // A distribution's values go as an array (CloudWatch computes its percentiles).
+        assert!(doc.ends_with(
+            ",\"CacheHits\":70,\"CacheHitRate\":70,\"MemoryFragmentationRatio\":1.25,\
+             \"SuccessfulReadRequestLatency\":[10,10,15,15]}"
+        ));
     }
 
     #[test]

@@ -51,9 +51,67 @@ pub fn percentile(counts: &[u64; BUCKETS], p: f64) -> u64 {
     upper(BUCKETS - 1)
 }
 
+/// The smallest value a bucket holds.
+fn lower(b: usize) -> u64 {
+    if b == 0 {
+        0
+    } else {
+        upper(b - 1) + 1
+    }
+}
+
+/// A distribution as at most `max` values that CloudWatch can take as the samples of a
+/// metric (EMF allows 100 per metric): every observation's bucket midpoint when there are
+/// few, else the midpoints at `max` evenly spaced ranks, so that the percentiles CloudWatch
+/// computes from them are the histogram's.
+pub fn samples(counts: &[u64; BUCKETS], max: usize) -> Vec<f64> {
+    let mid = |b: usize| (lower(b) + upper(b)) as f64 / 2.0;
+    let total: u64 = counts.iter().sum();
+    if total == 0 || max == 0 {
+        return Vec::new();
+    }
+    if total <= max as u64 {
+        return counts
+            .iter()
+            .enumerate()
+            .flat_map(|(b, &n)| std::iter::repeat_n(mid(b), n as usize))
+            .collect();
+    }
+    let (mut out, mut seen, mut b) = (Vec::with_capacity(max), 0u64, 0usize);
+    for i in 0..max {
+        // The rank at the middle of the i-th of `max` equal slices.
+        let rank = ((i as f64 + 0.5) / max as f64 * total as f64).ceil() as u64;
+        while seen + counts[b] < rank {
+            seen += counts[b];
+            b += 1;
+        }
+        out.push(mid(b));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn samples_follow_the_distribution() {
+        let mut c = [0u64; BUCKETS];
+        c[bucket(10)] = 3;
+        c[bucket(1000)] = 1;
+        // Few observations: one sample each.
+        let s = samples(&c, 100);
+        assert_eq!(s.len(), 4);
+        assert!(s[..3].iter().all(|&v| (10.0..=11.0).contains(&v)), "{s:?}");
+        assert!((896.0..=1023.0).contains(&s[3]), "{s:?}");
+        // Many: 100 samples in the same proportions (90% at ~10 µs, 10% at ~1 ms).
+        c[bucket(10)] = 9000;
+        c[bucket(1000)] = 1000;
+        let s = samples(&c, 100);
+        assert_eq!(s.len(), 100);
+        assert_eq!(s.iter().filter(|&&v| v < 100.0).count(), 90);
+        assert!(s.windows(2).all(|w| w[0] <= w[1]));
+    }
 
     #[test]
     fn buckets_cover_values_in_order() {

@@ -58,8 +58,19 @@ units = {"Count", "Percent", "Bytes", "Seconds", "Milliseconds", "Microseconds",
 assert 0 < len(directive["Metrics"]) <= 100
 for m in directive["Metrics"]:
     assert m["Unit"] in units, m
-    assert isinstance(doc[m["Name"]], (int, float)), m
+    v = doc[m["Name"]]
+    # A distribution is an array of at most 100 values (EMF's limit), else one number.
+    if isinstance(v, list):
+        assert 0 < len(v) <= 100 and all(isinstance(x, (int, float)) for x in v), m
+    else:
+        assert isinstance(v, (int, float)), m
 assert doc["CacheHits"] == 70 and doc["CacheMisses"] == 30 and doc["CacheHitRate"] == 70
 assert doc["Reclaimed"] == 3 and doc["RejectedConnections"] == 2
 assert doc["Evictions"] == evicted
+# The request latencies as distributions: 101 reads and 115 writes (the failed INCR is in the
+# histogram) become 100 samples each, in order.
+for name in ("SuccessfulReadRequestLatency", "SuccessfulWriteRequestLatency"):
+    samples = doc[name]
+    assert isinstance(samples, list) and len(samples) == 100, (name, samples)
+    assert samples == sorted(samples) and samples[0] > 0, (name, samples)
 print("ok", len(families), "families,", len(directive["Metrics"]), "EMF metrics")
