@@ -265,20 +265,25 @@ fn find<'t>(
 }
 
 /// Runs one request and appends its reply to `ctx.out`.
+#[inline]
 pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
-    if ctx.client.in_exec {
+    // Until a replica attaches, the journal costs this one load per command.
+    if crate::journal::active() && !ctx.client.in_exec {
+        execute_journaled(ctx, argv);
+    } else {
         run(ctx, argv, &mut None);
-        return;
     }
-    // While the journal is on, a command runs and commits its effects (evictions and expiries
-    // it caused included) as one section, so the journal's order is the order of effect.
+}
+
+/// `execute` while the journal is on: a command runs and commits its effects (evictions and
+/// expiries it caused included) as one section, so the journal's order is the order of effect.
+#[inline(never)]
+fn execute_journaled(ctx: &mut Ctx, argv: &[&[u8]]) {
     let journal = &ctx.server.journal;
-    let mut section = crate::journal::active().then(|| journal.section());
+    let mut section = Some(journal.section());
     let block = run(ctx, argv, &mut section);
-    if crate::journal::active() {
-        if let Some(offset) = journal.commit(block) {
-            ctx.client.woff = offset;
-        }
+    if let Some(offset) = journal.commit(block) {
+        ctx.client.woff = offset;
     }
 }
 
@@ -455,7 +460,7 @@ fn run<'s>(
         mark
     };
     finish_reply_mode(ctx, mark);
-    spec.name == "exec"
+    spec.flags & table::TX_CONTROL != 0 && spec.name == "exec"
 }
 
 /// Records what a successful write (or PUBLISH, which replicas pass on to their subscribers)
@@ -543,10 +548,8 @@ fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
             "READONLY You can't write against a read only replica.",
         ));
     }
-    // Commands inside EXEC were checked when EXEC was. A replica evicts nothing itself
-    // (replica-ignore-maxmemory): the primary's evictions arrive as DELs.
-    let oom =
-        !ctx.client.in_exec && !crate::replication::replica::is_replica() && out_of_memory(ctx);
+    // Commands inside EXEC were checked when EXEC was.
+    let oom = !ctx.client.in_exec && out_of_memory(ctx);
     if flags & table::DENYOOM != 0 && oom {
         return Some(CmdError::new(
             "OOM command not allowed when used memory > 'maxmemory'.",
@@ -580,7 +583,9 @@ fn enough_replicas(server: &Server) -> bool {
 fn out_of_memory(ctx: &Ctx) -> bool {
     let live = &ctx.server.config.live;
     let max = live.maxmemory.load(Ordering::Relaxed);
-    if max == 0 {
+    // A replica evicts nothing itself (replica-ignore-maxmemory): the primary's evictions
+    // arrive as DELs.
+    if max == 0 || crate::replication::replica::is_replica() {
         return false;
     }
     let reserved = live
