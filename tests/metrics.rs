@@ -412,3 +412,31 @@ fn logs_in_elasticache_delivery_format() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn reply_buffer_growth_is_counted() {
+    let s = ferrocache(&[]);
+    let mut c = Raw::connect(s.port);
+    c.cmd(&["CONFIG", "RESETSTAT"]);
+    let before = num(&info(&mut c, "stats"), "reply_buffer_expands");
+    // Small replies fit the buffer a connection starts with.
+    for _ in 0..10 {
+        c.cmd(&["PING"]);
+    }
+    assert_eq!(num(&info(&mut c, "stats"), "reply_buffer_expands"), before);
+    // A 2 MB reply does not.
+    let big = "x".repeat(2 << 20);
+    c.cmd(&["SET", "big", &big]);
+    assert_eq!(c.cmd(&["STRLEN", "big"]), ":2097152\r\n");
+    let reply = c.cmd(&["GET", "big"]);
+    assert_eq!(reply.len(), (2 << 20) + 12); // $2097152\r\n...\r\n
+    let after = num(&info(&mut c, "stats"), "reply_buffer_expands");
+    assert!(after > before, "{before} -> {after}");
+    // Redis prints both fields, shrinks first.
+    let text = c.cmd(&["INFO", "stats"]);
+    let (shrinks, expands) = (
+        text.find("reply_buffer_shrinks:").unwrap(),
+        text.find("reply_buffer_expands:").unwrap(),
+    );
+    assert!(shrinks < expands);
+}

@@ -143,7 +143,7 @@ pub fn describe(server: &Server, h: &ClientHandle, running: Option<&Running>, ou
     let _ = writeln!(
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
-         qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} \
+         qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events=r cmd={} \
          user=default redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
@@ -164,6 +164,8 @@ pub fn describe(server: &Server, h: &ClientHandle, running: Option<&Running>, ou
         h.multi_mem.load(Ordering::Relaxed),
         rbs,
         rbs,
+        // Replies waiting for the socket (one buffer, so no reply list: oll is 0).
+        h.obuf.load(Ordering::Relaxed),
         h.output_memory(),
         h.buffer_memory(),
         server.commands.name_of(last),

@@ -263,6 +263,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
                  tracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\n\
                  total_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n\
                  client_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n\
+                 reply_buffer_shrinks:{}\r\nreply_buffer_expands:{}\r\n\
                  acl_access_denied_auth:{}\r\nacl_access_denied_cmd:0\r\nacl_access_denied_key:0\r\nacl_access_denied_channel:0\r\n",
                 ld(&stats.total_connections_received),
                 ld(&stats.total_commands_processed),
@@ -293,6 +294,8 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 ld(&stats.total_writes_processed),
                 ld(&stats.query_buffer_limit_disconnections),
                 ld(&stats.output_buffer_limit_disconnections),
+                ld(&stats.reply_buffer_shrinks),
+                ld(&stats.reply_buffer_expands),
                 ld(&stats.acl_access_denied_auth),
             );
         }

@@ -33,6 +33,10 @@ pub struct Stats {
     pub acl_access_denied_auth: AtomicU64,
     pub query_buffer_limit_disconnections: AtomicU64,
     pub output_buffer_limit_disconnections: AtomicU64,
+    /// Times a client's reply buffer grew to hold a batch's replies, and was given back
+    /// after a large reply (INFO reply_buffer_expands / reply_buffer_shrinks).
+    pub reply_buffer_expands: AtomicU64,
+    pub reply_buffer_shrinks: AtomicU64,
     /// Clients closed by client eviction (`maxmemory-clients`).
     pub evicted_clients: AtomicU64,
     /// Successful write commands since start (reported as rdb_changes_since_last_save).
@@ -91,6 +95,8 @@ impl Default for Stats {
             acl_access_denied_auth: AtomicU64::new(0),
             query_buffer_limit_disconnections: AtomicU64::new(0),
             output_buffer_limit_disconnections: AtomicU64::new(0),
+            reply_buffer_expands: AtomicU64::new(0),
+            reply_buffer_shrinks: AtomicU64::new(0),
             evicted_clients: AtomicU64::new(0),
             dirty: striped::Striped::default(),
             expire_cycle_usec: AtomicU64::new(0),
@@ -134,6 +140,8 @@ impl Stats {
             &self.acl_access_denied_auth,
             &self.query_buffer_limit_disconnections,
             &self.output_buffer_limit_disconnections,
+            &self.reply_buffer_expands,
+            &self.reply_buffer_shrinks,
             &self.evicted_clients,
             &self.expire_cycle_usec,
         ] {

@@ -206,7 +206,12 @@ where
 
         // Messages published before these requests arrived go out before their replies.
         handle.mailbox.drain_into(out);
+        let reply_cap = out.buf.capacity();
         let (consumed, commands) = run_batch(server, client, rbuf, parser, out, read_at).await;
+        // Growth past the 16 KB a reply buffer starts at in Redis counts as an expansion.
+        if out.buf.capacity() > reply_cap.max(16 * 1024) {
+            stats.reply_buffer_expands.fetch_add(1, Ordering::Relaxed);
+        }
         rbuf.advance(consumed);
         parser.shift(consumed);
         stats
@@ -360,6 +365,7 @@ async fn write_out<S: AsyncWrite + Unpin>(
     out.buf.clear();
     if out.buf.capacity() > 1024 * 1024 {
         out.buf.shrink_to(64 * 1024);
+        stats.reply_buffer_shrinks.fetch_add(1, Ordering::Relaxed);
     }
     Ok(true)
 }
