@@ -353,6 +353,12 @@ fn latency_monitor_and_histograms() {
     assert!(!ls["latency_percentiles_usec_get"].contains(','));
     c.cmd(&["CONFIG", "RESETSTAT"]);
     assert!(!info(&mut c, "latencystats").contains_key("latency_percentiles_usec_get"));
+    // A container's name stands for its subcommands.
+    c.cmd(&["CLIENT", "ID"]);
+    c.cmd(&["CLIENT", "GETNAME"]);
+    let h = c.cmd(&["LATENCY", "HISTOGRAM", "client"]);
+    assert!(h.starts_with("*4\r\n"), "{h}");
+    assert!(h.contains("$9\r\nclient|id\r\n") && h.contains("$14\r\nclient|getname\r\n"));
 }
 
 #[test]

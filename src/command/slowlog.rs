@@ -258,7 +258,14 @@ fn latency_histogram(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let wanted: Vec<Vec<u8>> = argv[2..].iter().map(|a| a.to_ascii_lowercase()).collect();
     let cmds: Vec<_> = table
         .iter_all()
-        .filter(|c| wanted.is_empty() || wanted.iter().any(|w| w == c.fullname.as_bytes()))
+        .filter(|c| {
+            // A container's name stands for its subcommands (`client` gives `client|id`, ...).
+            let name = c.fullname.as_bytes();
+            wanted.is_empty()
+                || wanted
+                    .iter()
+                    .any(|w| w == name || (name.starts_with(w) && name.get(w.len()) == Some(&b'|')))
+        })
         .filter_map(|c| Some((c, c.hist.get()?)))
         .map(|(c, h)| (c, histogram::counts(h)))
         .filter(|(_, counts)| counts.iter().any(|&n| n > 0))
