@@ -44,7 +44,44 @@ fn canonical(c: &mut Raw, db: usize) -> Vec<String> {
                     .map(|l| l.parse::<f64>().map_or(l.to_string(), |v| format!("{v:?}")))
                     .collect::<Vec<_>>()
                     .join(","),
-                "+stream" => c.cmd(&["XRANGE", k, "-", "+"]),
+                "+stream" => {
+                    // Entries, groups (positions, pending counts) and each pending entry's
+                    // owner and delivery count (its idle time depends on when it is read).
+                    let mut text = c.cmd(&["XRANGE", k, "-", "+"]);
+                    let groups = c.cmd(&["XINFO", "GROUPS", k]);
+                    text.push_str(&groups);
+                    let lines: Vec<String> = groups.split("\r\n").map(String::from).collect();
+                    let mut group_names = Vec::new();
+                    for (i, l) in lines.iter().enumerate() {
+                        if l == "name" {
+                            if let Some(n) = lines.get(i + 2) {
+                                group_names.push(n.clone());
+                            }
+                        }
+                    }
+                    for g in group_names {
+                        let pending = c.cmd(&["XPENDING", k, &g, "-", "+", "1000"]);
+                        let lines: Vec<&str> = pending.split("\r\n").collect();
+                        let mut masked = Vec::new();
+                        let mut i = 0;
+                        while i < lines.len() {
+                            if lines[i] == "*4"
+                                && i + 6 < lines.len()
+                                && lines[i + 1].starts_with('$')
+                            {
+                                masked.extend_from_slice(&lines[i..i + 5]);
+                                masked.push(":idle");
+                                masked.push(lines[i + 6]);
+                                i += 7;
+                            } else {
+                                masked.push(lines[i]);
+                                i += 1;
+                            }
+                        }
+                        text.push_str(&masked.join("|"));
+                    }
+                    text
+                }
                 other => panic!("type {other}"),
             };
             format!("{k} {ty} {} {content}", c.cmd(&["PEXPIRETIME", k]).trim())
@@ -58,11 +95,25 @@ fn assert_same(mine: &[String], theirs: &[String], db: usize) {
     let only = |a: &[String], b: &[String]| -> Vec<String> {
         a.iter().filter(|x| !b.contains(x)).map(short).collect()
     };
+    // Where a key's two listings first differ.
+    let first_diff = mine.iter().zip(theirs).find(|(a, b)| a != b).map(|(a, b)| {
+        let at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+        let from = at.saturating_sub(150);
+        (
+            a.get(from..(at + 150).min(a.len()))
+                .unwrap_or("")
+                .to_string(),
+            b.get(from..(at + 150).min(b.len()))
+                .unwrap_or("")
+                .to_string(),
+        )
+    });
     assert!(
         mine == theirs,
-        "database {db} differs:\n primary only: {:?}\n replica only: {:?}",
+        "database {db} differs:\n primary only: {:?}\n replica only: {:?}\n first difference: {:?}",
         only(mine, theirs),
-        only(theirs, mine)
+        only(theirs, mine),
+        first_diff
     );
 }
 
@@ -146,6 +197,47 @@ fn a_redis_replica_follows_every_kind_of_write() {
         let reply = p.cmd(w);
         assert!(!reply.starts_with('-'), "{w:?}: {reply}");
     }
+    // Consumer groups: reads (with and without NOACK), claims, an automatic claim.
+    for w in [
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g1",
+            "alice",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "stream",
+            ">",
+        ][..],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g1",
+            "dave",
+            "COUNT",
+            "1",
+            "NOACK",
+            "STREAMS",
+            "stream",
+            ">",
+        ],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g2",
+            "carol",
+            "STREAMS",
+            "stream",
+            "0",
+        ],
+        &["XCLAIM", "stream", "g1", "bob", "0", "2-1", "3-1"],
+        &["XAUTOCLAIM", "stream", "g1", "erin", "0", "0", "COUNT", "3"],
+        &["XGROUP", "CREATE", "s3", "g", "$", "MKSTREAM"],
+    ] {
+        let reply = p.cmd(w);
+        assert!(!reply.starts_with('-'), "{w:?}: {reply}");
+    }
     // RESTORE with a relative TTL, and a PFCOUNT that caches its count in the value.
     let dump = p.cmd_bytes(&[b"DUMP", b"list"]);
     let start = dump.iter().position(|&b| b == b'\n').unwrap() + 1;
@@ -167,18 +259,32 @@ fn a_redis_replica_follows_every_kind_of_write() {
     }
     p.cmd(&["SELECT", "0"]);
 
-    // Blocking pops served by a later push, on another connection.
+    // Blocking pops and a group read served by a later write, on another connection.
     let port = fc.port;
     let waiter = std::thread::spawn(move || {
         let mut w = Raw::connect(port);
         let a = w.cmd(&["BRPOP", "later", "5"]);
         let b = w.cmd(&["BLMOVE", "later2", "moved", "LEFT", "RIGHT", "5"]);
+        let g = w.cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "frank",
+            "BLOCK",
+            "5000",
+            "STREAMS",
+            "s3",
+            ">",
+        ]);
+        assert!(g.contains("frank") || g.contains("s3"), "{g}");
         (a, b)
     });
     wait_for(|| info_u64(&mut p, "clients", "blocked_clients") == 1);
     p.cmd(&["RPUSH", "later", "x", "y"]);
     wait_for(|| info_u64(&mut p, "clients", "blocked_clients") == 1);
     p.cmd(&["RPUSH", "later2", "u", "v"]);
+    wait_for(|| info_u64(&mut p, "clients", "blocked_clients") == 1);
+    p.cmd(&["XADD", "s3", "*", "x", "1"]);
     let (a, b) = waiter.join().unwrap();
     assert!(a.contains("later") && a.contains('y'), "{a}");
     assert_eq!(b, "$1\r\nu\r\n");

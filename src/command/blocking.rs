@@ -327,7 +327,7 @@ pub fn serve_ready(server: &Server, now: u64) {
                 out.resp3 = w.resp3;
                 match serve_one(server, &w, db, &key, now, &mut out) {
                     Ok(false) => continue,
-                    Ok(true) => record_served(&w.op, db, &key, &out.buf),
+                    Ok(true) => record_served(server, &w.op, db, &key, &out.buf),
                     Err(e) => {
                         out.buf.clear();
                         out.error(&e.0);
@@ -342,7 +342,7 @@ pub fn serve_ready(server: &Server, now: u64) {
 }
 
 /// The journal's record of a served waiter: the non-blocking form of its pop.
-fn record_served(op: &BlockOp, db: usize, key: &[u8], reply: &[u8]) {
+fn record_served(server: &Server, op: &BlockOp, db: usize, key: &[u8], reply: &[u8]) {
     use crate::journal::{push, rewrite::popped_from};
     if !crate::journal::active() {
         return;
@@ -372,8 +372,19 @@ fn record_served(op: &BlockOp, db: usize, key: &[u8], reply: &[u8]) {
         BlockOp::ZMPop { max, .. } => {
             popped_from(db, if *max { b"ZPOPMAX" } else { b"ZPOPMIN" }, reply)
         }
-        // Reads; a group read's delivery to a consumer is not replicated (a known gap).
-        BlockOp::XRead { .. } | BlockOp::XReadGroup(_) => {}
+        BlockOp::XRead { .. } => {}
+        BlockOp::XReadGroup(read) => {
+            let argv: [&[u8]; 7] = [
+                b"XREADGROUP",
+                b"GROUP",
+                &read.group,
+                &read.consumer,
+                b"STREAMS",
+                key,
+                b">",
+            ];
+            crate::journal::groups::xreadgroup(server.keyspace.db(db), db, &argv, reply);
+        }
     }
 }
 

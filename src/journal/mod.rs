@@ -15,6 +15,7 @@
 //! commands run one at a time (`serial`).
 
 pub mod backlog;
+pub mod groups;
 pub mod rewrite;
 
 use std::cell::RefCell;

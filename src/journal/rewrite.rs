@@ -9,7 +9,8 @@
 //! - SPOP → `SREM` of the members popped;
 //! - the blocking pops → their non-blocking forms on the key that served them;
 //! - XADD with `*` → the ID given; approximate stream trimming (`~`) → exact `MAXLEN =`;
-//! - RESTORE → RESTORE with an absolute TTL (ABSTTL).
+//! - RESTORE → RESTORE with an absolute TTL (ABSTTL);
+//! - consumer-group reads and claims → what each consumer holds (see `groups`).
 
 use crate::engine::{Db, Value};
 
@@ -95,6 +96,9 @@ pub fn record(keyspace: &Db, db: usize, name: &str, argv: &[&[u8]], reply: &[u8]
         }
         "restore" | "restore-asking" => restore(keyspace, db, argv),
         "xadd" => xadd(keyspace, db, argv, reply),
+        "xreadgroup" => super::groups::xreadgroup(keyspace, db, argv, reply),
+        "xclaim" => super::groups::xclaim(keyspace, db, argv, reply),
+        "xautoclaim" => super::groups::xautoclaim(keyspace, db, argv, reply),
         "xtrim" => {
             if argv.iter().any(|a| a == b"~") {
                 if reply != b":0\r\n" {
