@@ -59,6 +59,13 @@ fn main() -> ExitCode {
         }
     };
 
+    if cfg.get("daemonize") == "yes" {
+        eprintln!(
+            "ferrocache does not daemonize itself (daemonize yes): run it in the foreground under \
+             systemd, Docker or another supervisor, with daemonize no"
+        );
+        return ExitCode::FAILURE;
+    }
     let (filter, reload_handle) = reload::Layer::new(filter_for(&cfg.get("loglevel")));
     if let Err(e) = init_logging(&cfg, filter) {
         eprintln!("Can't open the log file: {e}");

@@ -595,3 +595,26 @@ fn shipped_config_file_starts_the_server() {
     child.kill().ok();
     child.wait().ok();
 }
+
+/// Redis's `daemonize`: `no` loads (as redis.conf files carry it), `yes` is refused at startup
+/// with the reason, and CONFIG SET calls it immutable, as Redis does.
+#[test]
+fn daemonize_is_known_and_refused_when_yes() {
+    let dir = common::temp_dir("daemonize");
+    let path = dir.join("fc.conf");
+    std::fs::write(&path, "daemonize yes\n").unwrap();
+    let out = bin().arg(&path).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not daemonize"));
+    let s = common::ferrocache(&["--daemonize", "no"]);
+    let mut c = Raw::connect(s.port);
+    let err = c.cmd(&["CONFIG", "SET", "daemonize", "yes"]);
+    assert!(
+        err.starts_with("-ERR") && err.contains("immutable"),
+        "{err}"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "daemonize"]),
+        "*2\r\n$9\r\ndaemonize\r\n$2\r\nno\r\n"
+    );
+}

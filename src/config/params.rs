@@ -194,6 +194,9 @@ pub static PARAMS: &[ParamDef] = &[
     p("slowlog-delivery-file", Kind::Str, "", true),
     p("slowlog-delivery-format", Kind::Enum(&["json", "text"]), "json", true),
     p("pidfile", Kind::Str, "", false),
+    // Redis's: fork into the background. ferrocache stays in the foreground under its
+    // supervisor (systemd, Docker); `yes` is refused at startup rather than ignored.
+    p("daemonize", Kind::Bool, "no", false),
 ];
 
 pub fn find(name: &str) -> Option<usize> {
