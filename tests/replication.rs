@@ -533,6 +533,10 @@ fn ferrocache_replicates_from_redis() {
     wait_for(|| r.cmd(&["GET", "after-the-break"]) == "$1\r\n1\r\n");
     r.cmd(&["SELECT", "0"]);
     assert_eq!(info_u64(&mut p, "stats", "sync_full"), 1);
+    // Killing the link from the replica's side: it is made again, resuming.
+    assert_eq!(r.cmd(&["CLIENT", "KILL", "TYPE", "master"]), ":1\r\n");
+    wait_for(|| info_u64(&mut p, "stats", "sync_partial_ok") == 2);
+    assert_eq!(info_u64(&mut p, "stats", "sync_full"), 1);
 
     // Promoted: the data stays and writes are taken again.
     assert_eq!(r.cmd(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");

@@ -434,6 +434,10 @@ async fn stream_commands(
         if !is_replica() {
             return Ok(());
         }
+        // CLIENT KILL TYPE master: the link is dropped (and made again, as Redis does).
+        if client.handle.killed.load(Ordering::Relaxed) {
+            return Err(io_err("the link was killed (CLIENT KILL)".into()));
+        }
         // Apply every complete command buffered.
         let mut pos = 0;
         let mut getack = false;
