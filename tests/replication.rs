@@ -555,7 +555,13 @@ fn ferrocache_replicates_from_ferrocache() {
     let primary = ferrocache(&[]);
     let mut p = Raw::connect(primary.port);
     populate_shapes(&mut p);
-    let replica = ferrocache(&[]);
+    let emf = common::temp_dir("lag").join("emf.jsonl");
+    let replica = ferrocache(&[
+        "--metrics-period",
+        "1",
+        "--metrics-emf-file",
+        emf.to_str().unwrap(),
+    ]);
     let mut r = Raw::connect(replica.port);
     follow(&mut r, primary.port);
     for i in 0..200 {
@@ -566,6 +572,40 @@ fn ferrocache_replicates_from_ferrocache() {
     assert_eq!(p.cmd(&["WAIT", "1", "5000"]), ":1\r\n");
     in_sync(&mut p, &mut r);
     assert_same(&canonical(&mut p, 0), &canonical(&mut r, 0), 0);
+
+    // Lag inside a working link: the replica's only I/O thread is kept busy (a large DEBUG
+    // POPULATE) while the primary takes writes; the periods that end meanwhile see it behind.
+    let port = primary.port;
+    let writer = std::thread::spawn(move || {
+        let mut w = Raw::connect(port);
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(3000) {
+            w.cmd(&["INCR", "ticks"]);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let busy = Instant::now();
+    r.cmd(&["DEBUG", "POPULATE", "1000000", "pop"]);
+    let busy = busy.elapsed();
+    writer.join().unwrap();
+    in_sync(&mut p, &mut r);
+    std::thread::sleep(Duration::from_millis(1200));
+    let docs = std::fs::read_to_string(&emf).unwrap();
+    let lags: Vec<f64> = docs
+        .lines()
+        .filter_map(|d| {
+            let at = d.rfind("\"ReplicationLag\":")? + "\"ReplicationLag\":".len();
+            d[at..].split([',', '}']).next()?.parse().ok()
+        })
+        .collect();
+    let worst = lags.iter().cloned().fold(0.0, f64::max);
+    // The thread was busy for `busy`; periods close every second, samples every 250 ms.
+    assert!(
+        busy < Duration::from_millis(1500) || worst >= 0.5,
+        "busy {busy:?}, lags {lags:?}"
+    );
+    assert!(lags.last().is_some_and(|&l| l < 0.5), "caught up: {lags:?}");
     let link_lost = Instant::now();
     drop(primary);
     // The link is down: ReplicationLag counts from when it was last in sync.

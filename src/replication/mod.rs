@@ -8,6 +8,7 @@
 //! The snapshot is taken at once, in memory, on the thread that runs commands (as SAVE is):
 //! for the data sizes of a cache node it is a pause of milliseconds per 100k keys.
 
+pub mod lag;
 pub mod link;
 pub mod replica;
 

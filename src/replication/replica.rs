@@ -80,6 +80,8 @@ pub struct Upstream {
     /// The primary to follow (None: be a primary). The follower task watches it.
     pub target: watch::Sender<Option<(String, u16)>>,
     pub link: Mutex<LinkState>,
+    /// The primary's offsets over time (see `lag`).
+    pub samples: super::lag::Samples,
 }
 
 impl Default for Upstream {
@@ -87,6 +89,7 @@ impl Default for Upstream {
         Upstream {
             target: watch::channel(None).0,
             link: Mutex::new(LinkState::default()),
+            samples: Default::default(),
         }
     }
 }
@@ -115,19 +118,24 @@ impl Upstream {
         self.target.send_replace(target);
     }
 
-    /// `ReplicationLag` in seconds: 0 while the link is up and everything the primary sent
-    /// is applied (commands are applied as they arrive); while the link is down or a full
-    /// sync runs, the time since it was last in sync. None on a primary.
+    /// `ReplicationLag` in seconds: while the link is up, the time since the primary first
+    /// held a byte this replica has not applied (sampled, see `lag`; 0 when caught up); while
+    /// the link is down or a full sync runs, the time since it was last in sync. None on a
+    /// primary.
     pub fn lag_seconds(&self, now_ms: u64) -> Option<f64> {
         if !is_replica() {
             return None;
         }
-        let since = self.link.lock().behind_since_ms;
-        Some(if since == 0 {
-            0.0
+        let (since, applied) = {
+            let l = self.link.lock();
+            (l.behind_since_ms, l.offset)
+        };
+        let ms = if since == 0 {
+            self.samples.lag_ms(applied, now_ms)
         } else {
-            now_ms.saturating_sub(since) as f64 / 1000.0
-        })
+            now_ms.saturating_sub(since)
+        };
+        Some(ms as f64 / 1000.0)
     }
 }
 

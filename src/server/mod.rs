@@ -361,6 +361,7 @@ pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 pub async fn serve(server: Arc<Server>, listeners: Listeners) {
     start_cron(server.clone());
     start_metrics(server.clone());
+    crate::replication::lag::start(server.clone());
     // The replica side: idle until REPLICAOF (or `replicaof` in the config) names a primary.
     if let Some(target) = crate::replication::replica::parse_target(&server.config.get("replicaof"))
     {
