@@ -52,19 +52,17 @@ thread_local! {
     static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
 }
 
-/// Appends a RESP array of bulk strings.
+/// Appends a command (a RESP array of bulk strings), with the reply writer's encoding.
 pub fn encode(buf: &mut Vec<u8>, args: &[&[u8]]) {
-    let mut n = itoa::Buffer::new();
-    buf.push(b'*');
-    buf.extend_from_slice(n.format(args.len()).as_bytes());
-    buf.extend_from_slice(b"\r\n");
+    let mut w = crate::protocol::Reply {
+        buf: std::mem::take(buf),
+        resp3: false,
+    };
+    w.array(args.len());
     for a in args {
-        buf.push(b'$');
-        buf.extend_from_slice(n.format(a.len()).as_bytes());
-        buf.extend_from_slice(b"\r\n");
-        buf.extend_from_slice(a);
-        buf.extend_from_slice(b"\r\n");
+        w.bulk(a);
     }
+    *buf = w.buf;
 }
 
 /// Records an effect in database `db` (nothing while the journal is off).
@@ -93,11 +91,6 @@ pub fn push_own(db: usize, args: &[&[u8]]) {
     PENDING.with(|p| p.borrow_mut().own = true);
 }
 
-/// Marks the running command as having recorded its effects itself (or having none).
-pub fn own() {
-    PENDING.with(|p| p.borrow_mut().own = true);
-}
-
 /// Called before a command runs: returns and clears the previous command's `own` mark (EXEC
 /// runs commands inside its own, and restores the mark after each).
 pub fn begin() -> bool {
@@ -117,18 +110,24 @@ pub struct Feed {
     /// Set when the consumer fell too far behind (its buffer passed `limit`) or left.
     pub closed: AtomicBool,
     /// Bytes the buffer may hold before the feed is closed (0 = unbounded).
-    pub limit: std::sync::atomic::AtomicU64,
+    pub limit: u64,
 }
 
 impl Feed {
+    pub fn new(limit: u64) -> Self {
+        Feed {
+            limit,
+            ..Default::default()
+        }
+    }
+
     fn push(&self, bytes: &[u8]) {
         if self.closed.load(Ordering::Relaxed) {
             return;
         }
         let mut b = self.buf.lock();
         b.extend_from_slice(bytes);
-        let limit = self.limit.load(Ordering::Relaxed);
-        if limit != 0 && b.len() as u64 > limit {
+        if self.limit != 0 && b.len() as u64 > self.limit {
             self.closed.store(true, Ordering::Relaxed);
             b.clear();
             b.shrink_to_fit();
@@ -156,7 +155,9 @@ pub struct Stream {
 }
 
 impl Stream {
-    fn append(&mut self, bytes: &[u8]) {
+    /// Records bytes: effects, or what is no effect on the data (a PING to keep replicas'
+    /// links alive, REPLCONF GETACK).
+    pub fn append(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
@@ -187,12 +188,6 @@ impl Stream {
     /// Removes a consumer.
     pub fn unsubscribe(&mut self, feed: &Arc<Feed>) {
         self.feeds.retain(|f| !Arc::ptr_eq(f, feed));
-    }
-
-    /// Records bytes that are no effect on the data (a PING to keep replicas' links alive,
-    /// REPLCONF GETACK).
-    pub fn append_raw(&mut self, bytes: &[u8]) {
-        self.append(bytes);
     }
 }
 
@@ -312,8 +307,7 @@ mod tests {
     fn a_feed_over_its_limit_is_closed() {
         let j = Journal::default();
         j.activate(1024);
-        let feed = Arc::new(Feed::default());
-        feed.limit.store(10, Ordering::Relaxed);
+        let feed = Arc::new(Feed::new(10));
         j.lock().subscribe(feed.clone());
         push(0, &[b"SET", b"key", b"value"]);
         j.commit(false);

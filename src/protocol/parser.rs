@@ -138,6 +138,16 @@ impl Parser {
         self.want = self.want.saturating_sub(n);
     }
 
+    /// The arguments of the request just parsed (`source` as `parse` gave it), from `buf` or
+    /// from the parser's scratch buffer.
+    pub fn argv<'a>(&'a self, buf: &'a [u8], source: ArgSource) -> impl Iterator<Item = &'a [u8]> {
+        let base: &[u8] = match source {
+            ArgSource::Buffer => buf,
+            ArgSource::Scratch => &self.scratch,
+        };
+        self.args.iter().map(move |r| &base[r.clone()])
+    }
+
     /// Parse the next request starting at `start` in `buf`.
     pub fn parse(&mut self, buf: &[u8], start: usize) -> Result<Parsed, ProtocolError> {
         loop {

@@ -10,7 +10,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::Link;
-use crate::protocol::parser::{ArgSource, Parsed, Parser};
+use crate::protocol::parser::{Parsed, Parser};
 use crate::server::Server;
 
 /// Serves the link until the replica leaves, is killed, stops acknowledging for
@@ -131,11 +131,7 @@ fn read_acks(link: &Link, rbuf: &mut BytesMut, parser: &mut Parser) {
                 break;
             }
         };
-        let base: &[u8] = match source {
-            ArgSource::Buffer => rbuf,
-            ArgSource::Scratch => parser.scratch(),
-        };
-        let args: Vec<&[u8]> = parser.args().iter().map(|r| &base[r.clone()]).collect();
+        let args: Vec<&[u8]> = parser.argv(rbuf, source).collect();
         if args.len() >= 3
             && args[0].eq_ignore_ascii_case(b"replconf")
             && args[1].eq_ignore_ascii_case(b"ack")

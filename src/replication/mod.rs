@@ -12,7 +12,7 @@ pub mod lag;
 pub mod link;
 pub mod replica;
 
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -64,7 +64,7 @@ where
         server
             .journal
             .lock()
-            .append_raw(b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n");
+            .append(b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n");
     }
     loop {
         let n = server.replication.acked(w.offset);
@@ -95,8 +95,6 @@ pub struct Primary {
     pub last_ping_ms: AtomicU64,
     /// Listening port a client announced before its PSYNC (REPLCONF listening-port), by id.
     announced: Mutex<Vec<(u64, u16)>>,
-    /// Replicas that ever attached: the journal stays on once there was one.
-    pub attached_ever: AtomicU16,
     /// The replica side: the primary this server follows, if any.
     pub upstream: replica::Upstream,
 }
@@ -112,7 +110,6 @@ impl Default for Primary {
             output_bytes: AtomicU64::new(0),
             last_ping_ms: AtomicU64::new(0),
             announced: Mutex::new(Vec::new()),
-            attached_ever: AtomicU16::new(0),
             upstream: Default::default(),
         }
     }
@@ -216,9 +213,7 @@ pub fn attach(
     server
         .journal
         .activate(server.config.get_i64("repl-backlog-size").max(1) as usize);
-    let feed = Arc::new(Feed::default());
-    let hard = live.replica_limit.hard.load(Ordering::Relaxed);
-    feed.limit.store(hard, Ordering::Relaxed);
+    let feed = Arc::new(Feed::new(live.replica_limit.hard.load(Ordering::Relaxed)));
     let link = Arc::new(Link {
         client: id,
         ip: ip.to_string(),
@@ -261,7 +256,6 @@ pub fn attach(
         }
     };
     repl.links.lock().push(link.clone());
-    repl.attached_ever.fetch_add(1, Ordering::Relaxed);
     Ok((sync, Attach { link }))
 }
 
@@ -292,12 +286,5 @@ pub fn cron(server: &Server, now_ms: u64) {
         return;
     }
     repl.last_ping_ms.store(now_ms, Ordering::Relaxed);
-    let mut s = server.journal.lock();
-    let size = server.config.get_i64("repl-backlog-size").max(1) as usize;
-    if let Some(b) = &mut s.backlog {
-        if b.size() != size {
-            b.resize(size);
-        }
-    }
-    s.append_raw(b"*1\r\n$4\r\nPING\r\n");
+    server.journal.lock().append(b"*1\r\n$4\r\nPING\r\n");
 }

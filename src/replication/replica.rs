@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::command::Ctx;
-use crate::protocol::parser::{ArgSource, Parsed, Parser};
+use crate::protocol::parser::{Parsed, Parser};
 use crate::protocol::Reply;
 use crate::server::client::{Client, ClientHandle};
 use crate::server::Server;
@@ -430,7 +430,7 @@ async fn stream_commands(
     client.db = up.link.lock().db;
     server.clients.add(client.handle.clone());
     let id = client.handle.id;
-    let _registered = Unregister { server, id };
+    let _registered = crate::server::connection::Registered { server, id };
     let mut parser = Parser::new(Default::default());
     let mut out = Reply::new();
     let mut ack = tokio::time::interval(Duration::from_secs(1));
@@ -460,11 +460,7 @@ async fn stream_commands(
                 Ok(Parsed::Incomplete) => break,
                 Err(e) => return Err(io_err(format!("protocol error from the primary: {}", e.0))),
             };
-            let base: &[u8] = match source {
-                ArgSource::Buffer => buf,
-                ArgSource::Scratch => parser.scratch(),
-            };
-            let argv: Vec<&[u8]> = parser.args().iter().map(|r| &base[r.clone()]).collect();
+            let argv: Vec<&[u8]> = parser.argv(buf, source).collect();
             if argv.len() >= 2
                 && argv[0].eq_ignore_ascii_case(b"replconf")
                 && argv[1].eq_ignore_ascii_case(b"getack")
@@ -531,15 +527,4 @@ async fn stream_commands(
 async fn send_ack(stream: &mut TcpStream, up: &Upstream) -> std::io::Result<()> {
     let offset = up.link.lock().offset.to_string();
     send(stream, &[b"REPLCONF", b"ACK", offset.as_bytes()]).await
-}
-
-struct Unregister<'a> {
-    server: &'a Server,
-    id: u64,
-}
-
-impl Drop for Unregister<'_> {
-    fn drop(&mut self) {
-        self.server.clients.remove(self.id);
-    }
 }

@@ -35,9 +35,10 @@ fn limits(server: &Server) -> Limits {
     }
 }
 
-struct Registered<'a> {
-    server: &'a Server,
-    id: u64,
+/// Takes a client out of the registry (and replication's bookkeeping) however its task ends.
+pub(crate) struct Registered<'a> {
+    pub(crate) server: &'a Server,
+    pub(crate) id: u64,
 }
 
 impl Drop for Registered<'_> {
@@ -532,12 +533,7 @@ async fn run_batch(
                 if commands == 0 && end < rbuf.len() {
                     prefetch_keys(server, client.db, &rbuf[end..]);
                 }
-                let base: &[u8] = match source {
-                    ArgSource::Buffer => rbuf,
-                    ArgSource::Scratch => parser.scratch(),
-                };
-                let argv: SmallVec<[&[u8]; 8]> =
-                    parser.args().iter().map(|r| &base[r.clone()]).collect();
+                let argv: SmallVec<[&[u8]; 8]> = parser.argv(rbuf, source).collect();
                 // CLIENT PAUSE: the command (and the rest of the batch) waits its turn.
                 if server.pause.on() {
                     let writes = command::may_write(server, client, &argv);

@@ -218,6 +218,12 @@ impl Server {
                 // The OOM check reads the last sample: take a fresh one for the new limit.
                 crate::metrics::memory::sample();
             }
+            if name.eq_ignore_ascii_case("repl-backlog-size") {
+                let size = self.config.get_i64("repl-backlog-size").max(1) as usize;
+                if let Some(b) = &mut self.journal.lock().backlog {
+                    b.resize(size);
+                }
+            }
             if name.eq_ignore_ascii_case("loglevel") {
                 if let Some(hook) = &self.log_level_hook {
                     hook(&self.config.get("loglevel"));
