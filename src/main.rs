@@ -92,10 +92,16 @@ fn main() -> ExitCode {
     // One thread: a single-threaded runtime, with no cross-thread wake-ups at all.
     let runtime = if threads == 1 {
         ferrocache::server::outbox::enable();
+        ferrocache::server::busy_poll::enable();
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            // Replies queued during the round go out before the thread waits for events.
-            .on_thread_park(ferrocache::server::outbox::flush_all)
+            // Replies queued during the round go out before the thread waits for events,
+            // and then the sockets are polled for a moment (`busy_poll`).
+            .on_thread_park(|| {
+                ferrocache::server::outbox::flush_all();
+                ferrocache::server::busy_poll::before_park();
+            })
+            .on_thread_unpark(ferrocache::server::busy_poll::after_unpark)
             .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()

@@ -446,3 +446,64 @@ fn reply_buffer_growth_is_counted() {
     );
     assert!(shrinks < expands);
 }
+
+/// With one I/O thread the server polls its sockets before it sleeps while requests come
+/// close together (a lone client's back-to-back requests), not while it is idle, and never
+/// with `busy-poll-us 0`. The polling shows as `used_cpu_busy_poll` and is left out of
+/// EngineCPUUtilization, which counts engine work.
+#[test]
+fn busy_polling_follows_the_load_and_is_not_engine_work() {
+    let s = ferrocache(&["--metrics-period", "1", "--busy-poll-us", "1000"]);
+    let mut c = Raw::connect(s.port);
+    let cpu = |c: &mut Raw| {
+        let m = info(c, "cpu");
+        (
+            num(&m, "used_cpu_sys") + num(&m, "used_cpu_user"),
+            num(&m, "used_cpu_busy_poll"),
+        )
+    };
+    c.cmd(&["SET", "k", "v"]);
+    // Back-to-back requests for 3 s; a period that ended inside the loop is read at 2.5 s.
+    let (cpu0, poll0) = cpu(&mut c);
+    let started = Instant::now();
+    let mut engine = None;
+    while started.elapsed() < Duration::from_secs(3) {
+        assert_eq!(c.cmd(&["GET", "k"]), "$1\r\nv\r\n");
+        if engine.is_none() && started.elapsed() > Duration::from_millis(2500) {
+            engine = Some(num(&info(&mut c, "cloudwatch"), "EngineCPUUtilization"));
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let (cpu1, poll1) = cpu(&mut c);
+    let (busy, polled) = ((cpu1 - cpu0) / wall * 100.0, (poll1 - poll0) / wall * 100.0);
+    assert!(
+        polled >= 5.0,
+        "polled {polled:.1}% of the time (cpu {busy:.1}%)"
+    );
+    let engine = engine.unwrap();
+    eprintln!("cpu {busy:.1}%, polling {polled:.1}%, EngineCPUUtilization {engine:.1}%");
+    assert!(
+        engine < busy - polled / 2.0,
+        "EngineCPUUtilization {engine:.1}% against {busy:.1}% of CPU, {polled:.1}% of it polling"
+    );
+
+    // Idle: the first long sleep takes the window down, so at most one window is polled.
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, idle0) = cpu(&mut c);
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, idle1) = cpu(&mut c);
+    assert!(
+        idle1 - idle0 < 0.005,
+        "polled {:.6} s while idle",
+        idle1 - idle0
+    );
+
+    assert_eq!(c.cmd(&["CONFIG", "SET", "busy-poll-us", "0"]), "+OK\r\n");
+    let (_, off0) = cpu(&mut c);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(1) {
+        c.cmd(&["GET", "k"]);
+    }
+    let (_, off1) = cpu(&mut c);
+    assert_eq!(off0, off1, "no polling with busy-poll-us 0");
+}

@@ -277,6 +277,7 @@ impl Config {
         l.query_buffer_limit
             .store(num("client-query-buffer-limit"), Ordering::Relaxed);
         l.hz.store(num("hz"), Ordering::Relaxed);
+        crate::server::busy_poll::set_max_us(num("busy-poll-us"));
         l.slowlog_slower_than
             .store(self.get_i64("slowlog-log-slower-than"), Ordering::Relaxed);
         l.slowlog_max_len

@@ -194,6 +194,9 @@ pub static PARAMS: &[ParamDef] = &[
     p("slowlog-delivery-file", Kind::Str, "", true),
     p("slowlog-delivery-format", Kind::Enum(&["json", "text"]), "json", true),
     p("pidfile", Kind::Str, "", false),
+    // ferrocache's: with one I/O thread, poll the sockets for up to this many microseconds
+    // (an adaptive window) before the event loop sleeps; 0 = never (src/server/busy_poll.rs).
+    p("busy-poll-us", Kind::Int { min: 0, max: 1_000_000 }, "50", true),
     // Redis's: fork into the background. ferrocache stays in the foreground under its
     // supervisor (systemd, Docker); `yes` is refused at startup rather than ignored.
     p("daemonize", Kind::Bool, "no", false),

@@ -249,7 +249,8 @@ fn sample(server: &Server) -> Sample {
     Sample {
         engine,
         host: host::counters(),
-        cpu_us: host::process_cpu_us(),
+        // Polling for the next request before sleeping is idle time, not engine work.
+        cpu_us: host::process_cpu_us().saturating_sub(crate::server::busy_poll::polled_us()),
         mono_us: crate::engine::mono_us(),
         wall_ms: crate::engine::now_ms(),
     }

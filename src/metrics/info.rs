@@ -375,13 +375,17 @@ fn section(server: &Server, name: &str, o: &mut String) {
             );
         }
         "cpu" => {
+            // used_cpu_busy_poll (ferrocache's): of the above, the time spent polling the
+            // sockets before sleeping (src/server/busy_poll.rs).
             let (sys, user) = cpu_times(libc::RUSAGE_SELF);
             // With one I/O thread, INFO runs on the thread that runs every command.
             let (msys, muser) = cpu_times(libc::RUSAGE_THREAD);
             let _ = write!(
                 o,
                 "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\n\
-                 used_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:{msys:.6}\r\nused_cpu_user_main_thread:{muser:.6}\r\n",
+                 used_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:{msys:.6}\r\nused_cpu_user_main_thread:{muser:.6}\r\n\
+                 used_cpu_busy_poll:{poll:.6}\r\n",
+                poll = crate::server::busy_poll::polled_us() as f64 / 1e6,
             );
         }
         "modules" => o.push_str("# Modules\r\n"),

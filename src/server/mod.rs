@@ -1,6 +1,7 @@
 //! The server: shared state, listeners (TCP, TLS, and ElastiCache's mixed mode), the cron thread,
 //! and shutdown.
 
+pub mod busy_poll;
 pub mod client;
 pub mod client_limits;
 pub mod connection;
@@ -375,6 +376,8 @@ pub async fn serve(server: Arc<Server>, listeners: Listeners) {
     }
     tokio::spawn(crate::replication::replica::run(server.clone()));
     for (listener, mode) in listeners.list {
+        #[cfg(unix)]
+        busy_poll::watch(std::os::fd::AsRawFd::as_raw_fd(&listener));
         tokio::spawn(accept_loop(server.clone(), listener, mode));
     }
     for listener in listeners.metrics {
@@ -452,6 +455,8 @@ async fn accept_one(server: Arc<Server>, stream: TcpStream, peer: SocketAddr, mo
         let _ = tokio::io::AsyncWriteExt::write_all(&mut s, reason.as_bytes()).await;
         return;
     }
+    #[cfg(unix)]
+    busy_poll::watch(fd);
     // Counted once accepted, as Redis does: a refused connection is only a rejected one.
     server
         .stats
