@@ -38,9 +38,7 @@ thread_local! {
 /// Creates the watch set; for the single-threaded runtime, whose park hooks call
 /// [`before_park`] and [`after_unpark`].
 pub fn enable() {
-    // SAFETY: plain syscall; the descriptor lives as long as the process.
-    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    if fd >= 0 {
+    if let Some(fd) = watch_set() {
         EPFD.store(fd, Ordering::Relaxed);
     }
 }
@@ -58,15 +56,9 @@ pub fn polled_us() -> u64 {
 /// Adds a socket (a client or a listener) to the watch set.
 pub fn watch(fd: RawFd) {
     let epfd = EPFD.load(Ordering::Relaxed);
-    if epfd < 0 {
-        return;
+    if epfd >= 0 {
+        add(epfd, fd);
     }
-    let mut ev = libc::epoll_event {
-        events: libc::EPOLLIN as u32,
-        u64: fd as u64,
-    };
-    // SAFETY: both descriptors are open; the event is a valid struct for the call.
-    unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) };
 }
 
 /// Polls for up to the current window; called when the runtime is about to sleep.
@@ -77,25 +69,45 @@ pub fn before_park() {
         return;
     }
     let window = WINDOW_US.with(Cell::get).min(max);
+    let (found, now) = poll(epfd, window);
+    if !found {
+        SLEPT_AT.with(|c| c.set(now));
+    }
+    // Otherwise work came in: the runtime's own wait returns at once.
+}
+
+fn watch_set() -> Option<RawFd> {
+    // SAFETY: plain syscall; the descriptor lives as long as the process.
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    (fd >= 0).then_some(fd)
+}
+
+fn add(epfd: RawFd, fd: RawFd) {
+    let mut ev = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: fd as u64,
+    };
+    // SAFETY: both descriptors are open; the event is a valid struct for the call.
+    unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) };
+}
+
+/// Polls `epfd` until a socket is readable or `window` microseconds pass. Returns whether one
+/// was, and the time it stopped.
+fn poll(epfd: RawFd, window: u64) -> (bool, u64) {
     let start = crate::engine::mono_us();
-    let mut now = start;
-    if window > 0 {
-        let mut ev = libc::epoll_event { events: 0, u64: 0 };
-        loop {
-            // SAFETY: `epfd` is open; room for one event is passed.
-            let n = unsafe { libc::epoll_wait(epfd, &mut ev, 1, 0) };
-            now = crate::engine::mono_us();
-            if n != 0 || now - start >= window {
-                break;
-            }
-        }
-        POLLED_US.fetch_add(now - start, Ordering::Relaxed);
-        if now - start < window {
-            // Work came in: the runtime's own wait returns at once.
-            return;
+    if window == 0 {
+        return (false, start);
+    }
+    let mut ev = libc::epoll_event { events: 0, u64: 0 };
+    loop {
+        // SAFETY: `epfd` is open; room for one event is passed.
+        let n = unsafe { libc::epoll_wait(epfd, &mut ev, 1, 0) };
+        let now = crate::engine::mono_us();
+        if n > 0 || now - start >= window {
+            POLLED_US.fetch_add(now - start, Ordering::Relaxed);
+            return (n > 0, now);
         }
     }
-    SLEPT_AT.with(|c| c.set(now));
 }
 
 /// Adapts the window to how long the sleep that just ended lasted.
@@ -145,7 +157,7 @@ mod tests {
 
     #[test]
     fn a_readable_socket_ends_the_poll_early() {
-        // A private watch set, as `enable` makes, with one socket pair.
+        let epfd = watch_set().unwrap();
         let mut fds = [0; 2];
         // SAFETY: plain syscalls on descriptors this test owns.
         unsafe {
@@ -154,34 +166,24 @@ mod tests {
                 0
             );
         }
-        enable();
-        set_max_us(200_000);
-        watch(fds[0]);
-        WINDOW_US.with(|w| w.set(200_000));
+        add(epfd, fds[0]);
+        // Nothing readable: the whole window is polled.
+        let start = crate::engine::mono_us();
+        let (found, end) = poll(epfd, 20_000);
+        assert!(!found);
+        assert!(end - start >= 20_000);
+        // A byte waiting: the poll ends at once.
         // SAFETY: the descriptor is open; one byte from a valid buffer.
         unsafe { libc::write(fds[1], b"x".as_ptr().cast(), 1) };
         let start = crate::engine::mono_us();
-        before_park();
-        assert!(crate::engine::mono_us() - start < 100_000);
-        assert_eq!(
-            SLEPT_AT.with(Cell::get),
-            0,
-            "no sleep follows a poll that found work"
-        );
-        // Nothing readable: the whole window is polled, then the thread sleeps.
-        let mut b = [0u8; 1];
-        // SAFETY: as above.
-        unsafe { libc::read(fds[0], b.as_mut_ptr().cast(), 1) };
-        WINDOW_US.with(|w| w.set(20_000));
-        let before = polled_us();
-        before_park();
-        assert!(polled_us() - before >= 20_000);
-        assert_ne!(SLEPT_AT.with(Cell::get), 0);
-        set_max_us(0);
+        let (found, end) = poll(epfd, 10_000_000);
+        assert!(found);
+        assert!(end - start < 5_000_000);
         // SAFETY: closing this test's descriptors.
         unsafe {
             libc::close(fds[0]);
             libc::close(fds[1]);
+            libc::close(epfd);
         }
     }
 }
