@@ -359,11 +359,12 @@ impl Db {
         (self.hasher.hash_one(key) >> 32) as usize & (self.shards.len() - 1)
     }
 
-    /// Number of keys in `key`'s shard, if the shard is free right now (a cheap size hint).
-    pub fn shard_len_hint(&self, key: &[u8]) -> Option<usize> {
+    /// The database's size estimated from `key`'s shard (keys hash evenly over the shards),
+    /// if the shard is free right now: a cheap hint.
+    pub fn len_hint(&self, key: &[u8]) -> Option<usize> {
         self.shards[self.shard_index(key)]
             .try_lock()
-            .map(|s| s.len())
+            .map(|s| s.len() * self.shards.len())
     }
 
     /// Starts loading the memory a lookup of `key` will touch (see `Dict::prefetch`). Skipped

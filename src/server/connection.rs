@@ -448,8 +448,8 @@ impl Future for Stop<'_> {
 
 /// Most keys whose memory is loaded ahead of a batch.
 const PREFETCH: usize = 32;
-/// Shards smaller than this (about 1 MB of table) are left to the caches.
-const PREFETCH_MIN_SHARD_KEYS: usize = 16 * 1024;
+/// Databases smaller than this (about 1 MB of table) are left to the caches.
+const PREFETCH_MIN_KEYS: usize = 16 * 1024;
 
 /// For a pipelined batch, starts loading the table memory of the first key of each request
 /// before running any of them, so the cache misses overlap (Valkey does the same). A separate
@@ -496,8 +496,8 @@ fn prefetch_with(look: &mut Parser, server: &Server, db: usize, rbuf: &[u8]) {
     let db = server.keyspace.db(db);
     // A small table stays in the CPU caches, where prefetching would be pure overhead.
     if db
-        .shard_len_hint(&rbuf[keys[0].clone()])
-        .is_none_or(|n| n < PREFETCH_MIN_SHARD_KEYS)
+        .len_hint(&rbuf[keys[0].clone()])
+        .is_none_or(|n| n < PREFETCH_MIN_KEYS)
     {
         return;
     }
