@@ -446,15 +446,18 @@ impl Future for Stop<'_> {
     }
 }
 
-/// Most keys whose memory is loaded ahead of a batch.
+/// Most keys whose memory is loaded ahead at once: the requests behind them get theirs when
+/// the batch reaches them.
 const PREFETCH: usize = 32;
 /// Databases smaller than this (about 1 MB of table) are left to the caches.
 const PREFETCH_MIN_KEYS: usize = 16 * 1024;
 
-/// For a pipelined batch, starts loading the table memory of the first key of each request
-/// before running any of them, so the cache misses overlap (Valkey does the same). A separate
-/// look-ahead parse finds the keys; it stops at anything it does not understand.
-fn prefetch_keys(server: &Server, db: usize, rbuf: &[u8]) {
+/// For a pipelined batch, starts loading the table memory of the keys of the requests in
+/// `rest` before running them, so the cache misses overlap (Valkey does the same). A separate
+/// look-ahead parse finds the keys; it stops at anything it does not understand. Returns how
+/// many bytes of `rest` need no further look-ahead: up to the first request whose keys did not
+/// fit, or all of it.
+fn prefetch_keys(server: &Server, db: usize, rest: &[u8]) -> usize {
     thread_local! {
         // The look-ahead parser is reused, so this costs no allocation per batch.
         static LOOK: std::cell::RefCell<Parser> = std::cell::RefCell::new(Parser::new(Limits::default()));
@@ -462,50 +465,86 @@ fn prefetch_keys(server: &Server, db: usize, rbuf: &[u8]) {
     LOOK.with(|look| {
         let mut look = look.borrow_mut();
         look.reset();
-        prefetch_with(&mut look, server, db, rbuf);
-    });
+        prefetch_with(&mut look, server, db, rest)
+    })
 }
 
-fn prefetch_with(look: &mut Parser, server: &Server, db: usize, rbuf: &[u8]) {
+fn prefetch_with(look: &mut Parser, server: &Server, db: usize, rest: &[u8]) -> usize {
     let mut keys: SmallVec<[std::ops::Range<usize>; PREFETCH]> = SmallVec::new();
     let mut pos = 0;
-    while keys.len() < PREFETCH {
-        match look.parse(rbuf, pos) {
+    let covered = loop {
+        match look.parse(rest, pos) {
             Ok(Parsed::Request {
                 end,
                 source: ArgSource::Buffer,
             }) => {
-                if let Some(k) = look.args().get(1) {
-                    // The same key again (HSET h ..., LPUSH l ...) needs no second prefetch.
-                    if keys
-                        .last()
-                        .is_none_or(|p| rbuf[p.clone()] != rbuf[k.clone()])
-                    {
-                        keys.push(k.clone());
-                    }
+                if !request_keys(&server.commands, rest, look.args(), &mut keys) {
+                    break pos;
                 }
                 pos = end;
             }
             Ok(Parsed::Empty { end }) => pos = end,
-            _ => break,
+            _ => break rest.len(),
         }
-    }
+    };
     if keys.len() < 2 {
-        return;
+        return covered;
     }
     let db = server.keyspace.db(db);
     // A small table stays in the CPU caches, where prefetching would be pure overhead.
     if db
-        .len_hint(&rbuf[keys[0].clone()])
+        .len_hint(&rest[keys[0].clone()])
         .is_none_or(|n| n < PREFETCH_MIN_KEYS)
     {
-        return;
+        return rest.len();
     }
     for stage in 0..3 {
         for k in &keys {
-            db.prefetch(&rbuf[k.clone()], stage);
+            db.prefetch(&rest[k.clone()], stage);
         }
     }
+    covered
+}
+
+/// Adds the keys of one request (`args`, ranges of `buf`) to `keys`; false if they do not all
+/// fit. A request of up to three arguments is taken to name its key second (GET, SET, INCR,
+/// HGET ...) without a table lookup; a longer one is looked up for its key positions (MSET,
+/// MGET, DEL ...).
+fn request_keys(
+    table: &crate::command::table::CommandTable,
+    buf: &[u8],
+    args: &[std::ops::Range<usize>],
+    keys: &mut SmallVec<[std::ops::Range<usize>; PREFETCH]>,
+) -> bool {
+    let (first, last, step) = if args.len() <= 3 {
+        (1, 1, 1)
+    } else {
+        match command::key_positions(table, &buf[args[0].clone()]) {
+            Some(p) => p,
+            None => return true,
+        }
+    };
+    if first < 1 || step < 1 {
+        return true;
+    }
+    let n = args.len() as i32;
+    let last = if last < 0 { n + last } else { last.min(n - 1) };
+    let count = if last >= first {
+        ((last - first) / step + 1) as usize
+    } else {
+        0
+    };
+    if keys.len() + count > PREFETCH && !keys.is_empty() {
+        return false;
+    }
+    for i in (first..=last).step_by(step as usize) {
+        let k = args[i as usize].clone();
+        // The same key again (HSET h ..., LPUSH l ...) needs no second prefetch.
+        if keys.len() < PREFETCH && keys.last().is_none_or(|p| buf[p.clone()] != buf[k.clone()]) {
+            keys.push(k);
+        }
+    }
+    true
 }
 
 /// Parses and runs every complete request in `rbuf`. Returns (bytes consumed, commands run).
@@ -519,6 +558,8 @@ async fn run_batch(
 ) -> (usize, u64) {
     let mut pos = 0;
     let mut commands = 0;
+    // Where the look-ahead for keys to prefetch stopped.
+    let mut prefetched = 0;
     // One wall-clock read per batch; command times advance it by the monotonic clock.
     let batch_ms = crate::engine::now_ms();
     let mut clock = batch_start;
@@ -528,10 +569,11 @@ async fn run_batch(
             Ok(Parsed::Incomplete) => break,
             Ok(Parsed::Empty { end }) => pos = end,
             Ok(Parsed::Request { end, source }) => {
-                // More requests behind the first: start loading their keys (a lone request,
-                // the common case at -P 1, has nothing to overlap and costs no look-ahead).
-                if commands == 0 && end < rbuf.len() {
-                    prefetch_keys(server, client.db, &rbuf[end..]);
+                // More requests behind this one, past those already looked at: start loading
+                // their keys (a lone request, the common case at -P 1, has nothing to overlap
+                // and costs no look-ahead).
+                if end >= prefetched && end < rbuf.len() {
+                    prefetched = end + prefetch_keys(server, client.db, &rbuf[end..]);
                 }
                 let argv: SmallVec<[&[u8]; 8]> = parser.argv(rbuf, source).collect();
                 // CLIENT PAUSE: the command (and the rest of the batch) waits its turn.
@@ -588,4 +630,77 @@ async fn run_batch(
         }
     }
     (pos, commands)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys the look-ahead picks from a pipelined buffer, in windows of `PREFETCH`.
+    fn windows(buf: &[u8]) -> Vec<Vec<String>> {
+        let table = crate::server::command_table();
+        let mut look = Parser::new(Limits::default());
+        let mut out = vec![];
+        let mut keys: SmallVec<[std::ops::Range<usize>; PREFETCH]> = SmallVec::new();
+        let mut pos = 0;
+        while let Ok(Parsed::Request { end, .. }) = look.parse(buf, pos) {
+            if !request_keys(&table, buf, look.args(), &mut keys) {
+                out.push(
+                    keys.drain(..)
+                        .map(|k| String::from_utf8_lossy(&buf[k]).into())
+                        .collect(),
+                );
+                continue; // the same request again, into a new window
+            }
+            pos = end;
+        }
+        out.push(
+            keys.drain(..)
+                .map(|k| String::from_utf8_lossy(&buf[k]).into())
+                .collect(),
+        );
+        out
+    }
+
+    fn resp(args: &[&str]) -> Vec<u8> {
+        let mut v = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            v.extend(format!("${}\r\n{a}\r\n", a.len()).bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn the_look_ahead_finds_every_key_of_multi_key_commands() {
+        let mut buf = resp(&["GET", "a"]);
+        buf.extend(resp(&["MSET", "b", "1", "c", "2"]));
+        buf.extend(resp(&["mget", "d", "e", "f"]));
+        buf.extend(resp(&["SET", "g", "v", "EX", "10"]));
+        buf.extend(resp(&["HSET", "h", "f", "v"]));
+        buf.extend(resp(&["HSET", "h", "f2", "v2"]));
+        buf.extend(resp(&["PING"]));
+        buf.extend(resp(&["NOSUCHCOMMAND", "x", "y", "z"]));
+        assert_eq!(windows(&buf), [["a", "b", "c", "d", "e", "f", "g", "h"]]);
+    }
+
+    #[test]
+    fn keys_past_the_window_wait_for_the_next_one() {
+        let mut buf = vec![];
+        let mut expected = vec![];
+        for r in 0..4 {
+            let mut args = vec!["MSET".to_string()];
+            for k in 0..10 {
+                args.push(format!("k{r}-{k}"));
+                args.push("v".into());
+            }
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            buf.extend(resp(&refs));
+            expected.extend((0..10).map(|k| format!("k{r}-{k}")));
+        }
+        // 32 keys a window: three whole requests, then the fourth in a window of its own.
+        assert_eq!(
+            windows(&buf),
+            [expected[..30].to_vec(), expected[30..].to_vec()]
+        );
+    }
 }
