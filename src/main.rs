@@ -148,6 +148,8 @@ fn main() -> ExitCode {
             std::process::id(),
             srv.tcp_port.load(std::sync::atomic::Ordering::Relaxed)
         );
+        #[cfg(target_os = "linux")]
+        server::supervise::notify_ready(&srv.config.get("supervised"));
         server::serve(srv, listeners).await;
         ExitCode::SUCCESS
     });

@@ -618,3 +618,144 @@ fn daemonize_is_known_and_refused_when_yes() {
         "*2\r\n$9\r\ndaemonize\r\n$2\r\nno\r\n"
     );
 }
+
+/// Debian's /etc/redis/redis.conf (redis-server's own, as its package ships it) loads with the
+/// overrides its service passes, and every directive the file sets reads back through CONFIG
+/// GET as redis-server reads it back from the same file.
+#[test]
+fn debians_redis_conf_loads_with_the_values_redis_reads() {
+    let conf = "/etc/redis/redis.conf";
+    let text = std::fs::read_to_string(conf)
+        .expect("redis-server's package ships /etc/redis/redis.conf (scripts/test.sh installs it)");
+    let mut directives: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.split_whitespace().next().unwrap().to_ascii_lowercase())
+        .collect();
+    directives.sort();
+    directives.dedup();
+    assert!(directives.len() > 50, "{directives:?}");
+    let start = |program: &str| {
+        let port = free_port();
+        let dir = common::temp_dir("debian-conf");
+        let mut child = Command::new(program)
+            .args([conf, "--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--daemonize", "no", "--supervised", "no", "--logfile", ""])
+            .args(["--pidfile", dir.join("pid").to_str().unwrap()])
+            .args(["--dir", dir.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        common::wait_ready(port, &mut child);
+        common::Proc { child, port, dir }
+    };
+    let redis = start("redis-server");
+    let ours = start(env!("CARGO_BIN_EXE_ferrocache"));
+    let (mut r, mut o) = (Raw::connect(redis.port), Raw::connect(ours.port));
+    let overridden = [
+        "port",
+        "bind",
+        "daemonize",
+        "supervised",
+        "logfile",
+        "pidfile",
+        "dir",
+    ];
+    let mut compared = 0;
+    for d in directives
+        .iter()
+        .filter(|d| !overridden.contains(&d.as_str()))
+    {
+        assert_eq!(
+            o.cmd(&["CONFIG", "GET", d]),
+            r.cmd(&["CONFIG", "GET", d]),
+            "CONFIG GET {d}"
+        );
+        compared += 1;
+    }
+    assert!(compared > 50);
+}
+
+/// `supervised systemd` tells systemd the server is ready (READY=1 on $NOTIFY_SOCKET) once
+/// it listens; without it nothing is sent.
+#[test]
+fn supervised_systemd_notifies_readiness() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = common::temp_dir("notify");
+    let path = dir.join("notify.sock");
+    let sock = UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let start = |mode: &str| {
+        let port = free_port();
+        let mut child = bin()
+            .args(["--port", &port.to_string(), "--supervised", mode])
+            .env("NOTIFY_SOCKET", &path)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        common::wait_ready(port, &mut child);
+        common::Proc {
+            child,
+            port,
+            dir: common::temp_dir("notify-run"),
+        }
+    };
+    let quiet = start("no");
+    drop(quiet);
+    let notified = start("systemd");
+    let mut buf = [0u8; 256];
+    let n = sock.recv(&mut buf).unwrap();
+    let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(msg.lines().any(|l| l == "READY=1"), "{msg}");
+    // The one datagram came from the supervised server, none from the other.
+    sock.set_nonblocking(true).unwrap();
+    assert!(sock.recv(&mut buf).is_err());
+    assert_eq!(
+        Raw::connect(notified.port).cmd(&["CONFIG", "GET", "supervised"]),
+        "*2\r\n$10\r\nsupervised\r\n$7\r\nsystemd\r\n"
+    );
+}
+
+/// `replica-serve-stale-data no`: while a replica's link is down it answers only the commands
+/// Redis flags `stale`, and the others (queued in MULTI too) get -MASTERDOWN; compared with
+/// redis-server in the same state.
+#[test]
+fn a_stale_replica_refuses_what_redis_refuses() {
+    let nowhere = free_port().to_string();
+    let args = [
+        "--replicaof",
+        "127.0.0.1",
+        &nowhere,
+        "--replica-serve-stale-data",
+        "no",
+    ];
+    let redis = common::redis_server_with(&args);
+    let ours = ferrocache(&args);
+    let (mut r, mut o) = (Raw::connect(redis.port), Raw::connect(ours.port));
+    let script: &[&[&str]] = &[
+        &["GET", "k"],
+        &["PING"],
+        &["SET", "k", "v"],
+        &["DBSIZE"],
+        &["CONFIG", "GET", "replica-serve-stale-data"],
+        &["CONFIG", "GET", "slave-priority"],
+        &["MULTI"],
+        &["PING"],
+        &["EXEC"],
+        &["MULTI"],
+        &["GET", "k"],
+        &["EXEC"],
+        &["CONFIG", "SET", "replica-serve-stale-data", "yes"],
+        &["GET", "k"],
+    ];
+    for cmd in script {
+        assert_eq!(o.cmd(cmd), r.cmd(cmd), "{cmd:?}");
+    }
+    let info = o.cmd(&["INFO", "replication"]);
+    assert!(info.contains("master_link_status:down") && info.contains("slave_priority:100"));
+}

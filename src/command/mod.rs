@@ -528,6 +528,17 @@ fn root_name<'t>(table: &'t CommandTable, argv: &[&[u8]]) -> &'t str {
         .map_or("", |c| c.spec.name)
 }
 
+/// Whether `spec` may not run on a replica whose link is down (`replica-serve-stale-data no`):
+/// commands without the `stale` flag, and EXEC of a queue holding one.
+fn stale_denied(ctx: &Ctx, spec: &table::CommandSpec) -> bool {
+    if spec.name == "exec" {
+        if let Some(m) = &ctx.client.multi {
+            return m.inv_flags & table::STALE != 0;
+        }
+    }
+    spec.flags & table::STALE == 0
+}
+
 /// Rejections that come from the server's state, not the request: over `maxmemory`, commands
 /// that add data get -OOM; without enough replicas, writes get -NOREPLICAS. EXEC answers for
 /// the commands it queued.
@@ -556,6 +567,20 @@ fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
     {
         return Some(CmdError::new(
             "READONLY You can't write against a read only replica.",
+        ));
+    }
+    if crate::replication::replica::is_replica()
+        && !ctx
+            .server
+            .config
+            .live
+            .replica_serve_stale_data
+            .load(Ordering::Relaxed)
+        && stale_denied(ctx, spec)
+        && !ctx.server.replication.upstream.link_up()
+    {
+        return Some(CmdError::new(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         ));
     }
     // Commands inside EXEC were checked when EXEC was.

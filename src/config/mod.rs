@@ -50,6 +50,7 @@ pub struct Live {
     pub reserved_memory_percent: AtomicU64,
     pub min_replicas_to_write: AtomicU64,
     pub replica_read_only: std::sync::atomic::AtomicBool,
+    pub replica_serve_stale_data: std::sync::atomic::AtomicBool,
     pub min_replicas_max_lag: AtomicU64,
     pub hll_sparse_max_bytes: AtomicU64,
     pub stream_node_max_entries: AtomicU64,
@@ -151,6 +152,7 @@ impl Config {
                 | "client-output-buffer-limit"
                 | "replicaof"
                 | "latency-tracking-info-percentiles"
+                | "oom-score-adj-values"
         );
         if d.args.len() != 1 && !multi {
             return Err(fail("wrong number of arguments"));
@@ -253,6 +255,8 @@ impl Config {
             .store(num("min-replicas-max-lag"), Ordering::Relaxed);
         l.replica_read_only
             .store(self.get("replica-read-only") == "yes", Ordering::Relaxed);
+        l.replica_serve_stale_data
+            .store(self.get_bool("replica-serve-stale-data"), Ordering::Relaxed);
         l.hll_sparse_max_bytes
             .store(num("hll-sparse-max-bytes"), Ordering::Relaxed);
         l.stream_node_max_entries
@@ -435,6 +439,27 @@ pub fn parse_args(args: &[String]) -> Result<Vec<Directive>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The README says every parameter is in the shipped file, set or shown commented out.
+    #[test]
+    fn the_shipped_file_lists_every_parameter() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/ferrocache.conf");
+        let text = std::fs::read_to_string(path).unwrap();
+        let listed: std::collections::HashSet<&str> = text
+            .lines()
+            .map(|l| l.trim_start_matches("# ").trim())
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        let missing: Vec<&str> = PARAMS
+            .iter()
+            .map(|p| p.name)
+            .filter(|n| !listed.contains(n))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "not in config/ferrocache.conf: {missing:?}"
+        );
+    }
 
     #[test]
     fn file_then_args_override() {

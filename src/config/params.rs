@@ -200,7 +200,78 @@ pub static PARAMS: &[ParamDef] = &[
     // Redis's: fork into the background. ferrocache stays in the foreground under its
     // supervisor (systemd, Docker); `yes` is refused at startup rather than ignored.
     p("daemonize", Kind::Bool, "no", false),
+    // How a supervisor is told the server is ready: `systemd` (or `auto` under systemd) sends
+    // READY=1 to $NOTIFY_SOCKET once listening, for units of Type=notify (Debian's).
+    p("supervised", Kind::Enum(&["upstart", "systemd", "auto", "no"]), "no", false),
+    // A replica whose link is down answers only commands flagged `stale` (INFO, PING, ...)
+    // when this is no: the others get -MASTERDOWN. Its priority is reported for Sentinel.
+    ParamDef { name: "replica-serve-stale-data", alias: Some("slave-serve-stale-data"), kind: Kind::Bool, default: "yes", mutable: true },
+    ParamDef { name: "replica-priority", alias: Some("slave-priority"), kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "100", mutable: true },
+    // `no`: snapshots (SAVE and a replica's full sync) end with a zero checksum, which a loader
+    // does not verify (Redis's rule, followed here too).
+    p("rdbchecksum", Kind::Bool, "yes", false),
+
+    // Accepted so that a Redis 7 configuration file loads, reported by CONFIG GET, and with
+    // no effect, for the reason given.
+    // Strings are written to snapshots uncompressed whatever this says (every reader takes both).
+    p("rdbcompression", Kind::Bool, "yes", true),
+    // No background save, so none can fail, and no sync files to delete or fsync in steps.
+    p("stop-writes-on-bgsave-error", Kind::Bool, "yes", true),
+    p("rdb-del-sync-files", Kind::Bool, "no", true),
+    p("rdb-save-incremental-fsync", Kind::Bool, "yes", true),
+    // The AOF's parameters: they matter only with `appendonly yes`, refused until the AOF exists.
+    p("appendfilename", Kind::Str, "appendonly.aof", false),
+    p("appenddirname", Kind::Str, "appendonlydir", false),
+    p("appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec", true),
+    p("no-appendfsync-on-rewrite", Kind::Bool, "no", true),
+    p("auto-aof-rewrite-percentage", Kind::Int { min: 0, max: i32::MAX as i64 }, "100", true),
+    p("auto-aof-rewrite-min-size", Kind::Memory { min: 0, max: i64::MAX as u64 }, "67108864", true),
+    p("aof-load-truncated", Kind::Bool, "yes", true),
+    p("aof-use-rdb-preamble", Kind::Bool, "yes", true),
+    p("aof-timestamp-enabled", Kind::Bool, "no", true),
+    p("aof-rewrite-incremental-fsync", Kind::Bool, "yes", true),
+    // A primary always streams a full sync from memory at once, and a replica always loads it
+    // into memory as it arrives (diskless both ways); Nagle stays off on the link.
+    p("repl-diskless-sync", Kind::Bool, "yes", true),
+    p("repl-diskless-sync-delay", Kind::Int { min: 0, max: i32::MAX as i64 }, "5", true),
+    p("repl-diskless-sync-max-replicas", Kind::Int { min: 0, max: i32::MAX as i64 }, "0", true),
+    p("repl-diskless-load", Kind::Enum(&["disabled", "on-empty-db", "swapdb"]), "disabled", true),
+    p("repl-disable-tcp-nodelay", Kind::Bool, "no", true),
+    // Values are freed on the thread that deletes them; large collections are one allocation
+    // tree each, not Redis's lazily freed objects.
+    ParamDef { name: "replica-lazy-flush", alias: Some("slave-lazy-flush"), kind: Kind::Bool, default: "no", mutable: true },
+    p("lazyfree-lazy-eviction", Kind::Bool, "no", true),
+    p("lazyfree-lazy-expire", Kind::Bool, "no", true),
+    p("lazyfree-lazy-server-del", Kind::Bool, "no", true),
+    p("lazyfree-lazy-user-del", Kind::Bool, "no", true),
+    p("lazyfree-lazy-user-flush", Kind::Bool, "no", true),
+    // Tables grow and shrink in steps of their own; `hz` is used as set.
+    p("activerehashing", Kind::Bool, "yes", true),
+    p("dynamic-hz", Kind::Bool, "yes", true),
+    // No ACL users beyond `default`, so no ACL log to bound.
+    p("acllog-max-len", Kind::Int { min: 0, max: i64::MAX }, "128", true),
+    // The process: no logo, no process title, no transparent-huge-pages or OOM-score changes.
+    p("always-show-logo", Kind::Bool, "no", false),
+    p("set-proc-title", Kind::Bool, "yes", false),
+    p("proc-title-template", Kind::Str, "{title} {listen-addr} {server-mode}", true),
+    p("disable-thp", Kind::Bool, "yes", false),
+    p("oom-score-adj", Kind::Enum(&["no", "yes", "relative", "absolute"]), "no", true),
+    p("oom-score-adj-values", Kind::Custom(check_oom_values), "0 200 800", true),
 ];
+
+/// `oom-score-adj-values`: three scores from -2000 to 2000 (primary, replica, background child).
+fn check_oom_values(v: &str) -> Result<String, String> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    let ok = words.len() == 3
+        && words
+            .iter()
+            .all(|w| w.parse::<i64>().is_ok_and(|n| (-2000..=2000).contains(&n)));
+    if ok {
+        Ok(words.join(" "))
+    } else {
+        Err("Invalid oom-score-adj-values, elements must be between -2000 and 2000.".into())
+    }
+}
 
 pub fn find(name: &str) -> Option<usize> {
     PARAMS.iter().position(|p| {

@@ -319,10 +319,11 @@ fn section(server: &Server, name: &str, o: &mut String) {
             }
             let _ = write!(
                 o,
-                "slave_read_repl_offset:{off}\r\nslave_repl_offset:{off}\r\nslave_priority:100\r\nslave_read_only:{}\r\n\
+                "slave_read_repl_offset:{off}\r\nslave_repl_offset:{off}\r\nslave_priority:{}\r\nslave_read_only:{}\r\n\
                  replica_announced:1\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\n\
                  master_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{off}\r\nsecond_repl_offset:-1\r\n\
                  repl_backlog_active:0\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                cfg.get_i64("replica-priority"),
                 u8::from(cfg.get("replica-read-only") == "yes"),
                 l.replid.as_deref().unwrap_or("0000000000000000000000000000000000000000"),
                 cfg.get_i64("repl-backlog-size"),

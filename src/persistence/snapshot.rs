@@ -62,6 +62,7 @@ pub fn save(server: &Server, now_ms: u64) -> io::Result<Saved> {
             BufWriter::new(&f),
             now_ms,
             &aux(now_ms, None),
+            server.config.get_bool("rdbchecksum"),
         )?;
         f.sync_all()?;
         std::fs::rename(&tmp, &target)?;

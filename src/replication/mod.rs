@@ -264,7 +264,13 @@ fn snapshot(server: &Server, now_ms: u64, offset: u64) -> std::io::Result<Vec<u8
     let mut rdb = Vec::new();
     let aux =
         crate::persistence::snapshot::aux(now_ms, Some((&server.replication.replid(), offset)));
-    crate::persistence::rdb::file::save(&server.keyspace, &mut rdb, now_ms, &aux)?;
+    crate::persistence::rdb::file::save(
+        &server.keyspace,
+        &mut rdb,
+        now_ms,
+        &aux,
+        server.config.get_bool("rdbchecksum"),
+    )?;
     Ok(rdb)
 }
 

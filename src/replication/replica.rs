@@ -95,6 +95,11 @@ impl Default for Upstream {
 }
 
 impl Upstream {
+    /// True while the link to the primary is up (synced and streaming).
+    pub fn link_up(&self) -> bool {
+        self.link.lock().status == Status::Connected
+    }
+
     /// Follows `host:port` from now on (None: stops following).
     pub fn follow(&self, target: Option<(String, u16)>) {
         REPLICA.store(target.is_some(), Ordering::Relaxed);

@@ -192,6 +192,10 @@ pub struct Multi {
     /// The flags of every queued command, or-ed: EXEC is checked as a write (or as a command
     /// that adds data) if any queued command is one.
     pub flags: u32,
+    /// The complement of every queued command's flags, or-ed: a flag set here is missing from
+    /// some queued command (EXEC is refused on a stale replica if any queued command may not
+    /// run there).
+    pub inv_flags: u32,
 }
 
 impl Client {

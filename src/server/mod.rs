@@ -8,6 +8,8 @@ pub mod connection;
 pub mod http;
 pub mod outbox;
 pub mod pause;
+#[cfg(target_os = "linux")]
+pub mod supervise;
 pub mod tls;
 
 use std::net::SocketAddr;

@@ -20,15 +20,19 @@ mod op {
     pub const EOF: u8 = 0xff;
 }
 
-/// A writer that keeps the running CRC-64 of what went through it.
+/// A writer that keeps the running CRC-64 of what went through it (unless `on` is false:
+/// `rdbchecksum no`, where the file ends with a zero checksum).
 struct Crc<W> {
     inner: W,
     crc: u64,
+    on: bool,
 }
 
 impl<W: Write> Crc<W> {
     fn put(&mut self, b: &[u8]) -> io::Result<()> {
-        self.crc = crc64::crc64(self.crc, b);
+        if self.on {
+            self.crc = crc64::crc64(self.crc, b);
+        }
         self.inner.write_all(b)
     }
 }
@@ -41,14 +45,20 @@ pub struct Saved {
 
 /// Writes every database. Keys already expired at `now` are skipped, as Redis does. The
 /// caller keeps the keyspace still (one I/O thread, or the exclusive gate) for a consistent
-/// point in time; each database is read with all its shards locked.
+/// point in time; each database is read with all its shards locked. Without `checksum` the
+/// file ends with a zero checksum, which loaders do not verify.
 pub fn save<W: Write>(
     ks: &Keyspace,
     out: W,
     now: u64,
     aux: &[(&str, String)],
+    checksum: bool,
 ) -> io::Result<Saved> {
-    let mut w = Crc { inner: out, crc: 0 };
+    let mut w = Crc {
+        inner: out,
+        crc: 0,
+        on: checksum,
+    };
     w.put(format!("REDIS{VERSION:04}").as_bytes())?;
     let mut buf = Vec::new();
     for (k, v) in aux {
@@ -224,8 +234,23 @@ mod tests {
             db.lock_key(b"c").insert(b"c", gone);
         }
         let mut file = Vec::new();
-        let saved = save(&ks, &mut file, now, &[("redis-ver", "7.2.4".into())]).unwrap();
+        let saved = save(&ks, &mut file, now, &[("redis-ver", "7.2.4".into())], true).unwrap();
         assert_eq!(saved.keys, 2);
+        // rdbchecksum no: the same bytes, ending with a zero checksum that loads unverified.
+        let mut unsummed = Vec::new();
+        save(
+            &ks,
+            &mut unsummed,
+            now,
+            &[("redis-ver", "7.2.4".into())],
+            false,
+        )
+        .unwrap();
+        assert_eq!(unsummed[..unsummed.len() - 8], file[..file.len() - 8]);
+        assert_eq!(unsummed[unsummed.len() - 8..], [0; 8]);
+        assert_ne!(file[file.len() - 8..], [0; 8]);
+        let back = Keyspace::new(4, 2);
+        assert_eq!(load(&unsummed, &back, &lim, now).unwrap().keys, 2);
         let back = Keyspace::new(4, 2);
         let loaded = load(&file, &back, &lim, now).unwrap();
         assert_eq!(
