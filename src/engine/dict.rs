@@ -143,10 +143,14 @@ impl Dict {
 
     /// Slot index of `key`, if present.
     pub fn find(&self, key: &[u8]) -> Option<usize> {
+        self.find_hashed(key, self.hash(key))
+    }
+
+    /// [`Dict::find`] with the key's hash already computed ([`Dict::hash_of`]).
+    fn find_hashed(&self, key: &[u8], h: u64) -> Option<usize> {
         if self.buckets.is_empty() {
             return None;
         }
-        let h = self.hash(key);
         let mut i = self.buckets[self.bucket_of(h)];
         while i != NIL {
             let s = &self.slots[i as usize];
@@ -261,14 +265,19 @@ impl Dict {
         self.free = NIL;
     }
 
-    /// Starts loading what a lookup of `key` will touch, without waiting for it: stage 0 the
-    /// bucket, stage 1 the slot the bucket points to, stage 2 the key's first match's value.
-    /// Run over a batch of keys stage by stage, the memory latencies overlap instead of adding up.
-    pub fn prefetch(&self, key: &[u8], stage: u8) {
+    /// The hash [`Dict::prefetch`] takes: computed once per key for its three stages.
+    pub fn hash_of(&self, key: &[u8]) -> u64 {
+        self.hash(key)
+    }
+
+    /// Starts loading what a lookup of `key` (whose hash is `h`) will touch, without waiting
+    /// for it: stage 0 the bucket, stage 1 the slot the bucket points to, stage 2 the key's
+    /// first match's value. Run over a batch of keys stage by stage, the memory latencies
+    /// overlap instead of adding up.
+    pub fn prefetch(&self, key: &[u8], h: u64, stage: u8) {
         if self.buckets.is_empty() {
             return;
         }
-        let h = self.hash(key);
         let b = self.bucket_of(h);
         match stage {
             0 => prefetch_ptr(&self.buckets[b] as *const u32 as *const u8),
@@ -279,7 +288,7 @@ impl Dict {
                 }
             }
             _ => {
-                if let Some(i) = self.find(key) {
+                if let Some(i) = self.find_hashed(key, h) {
                     if let Some((_, e)) = self.slot(i) {
                         if let super::Value::Str(super::Str::Emb(v)) = &e.value {
                             prefetch_ptr(v.as_ptr());

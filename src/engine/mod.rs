@@ -248,9 +248,14 @@ impl Shard {
         n
     }
 
+    /// See `Dict::hash_of`.
+    pub fn prefetch_hash(&self, key: &[u8]) -> u64 {
+        self.map.hash_of(key)
+    }
+
     /// See `Dict::prefetch`.
-    pub fn prefetch(&self, key: &[u8], stage: u8) {
-        self.map.prefetch(key, stage);
+    pub fn prefetch(&self, key: &[u8], h: u64, stage: u8) {
+        self.map.prefetch(key, h, stage);
     }
 
     /// Entry in a slot of the map (None for a free slot), for random sampling.
@@ -367,11 +372,31 @@ impl Db {
             .map(|s| s.len() * self.shards.len())
     }
 
-    /// Starts loading the memory a lookup of `key` will touch (see `Dict::prefetch`). Skipped
-    /// if the shard is busy: it is only a hint.
-    pub fn prefetch(&self, key: &[u8], stage: u8) {
-        if let Some(s) = self.shards[self.shard_index(key)].try_lock() {
-            s.prefetch(key, stage);
+    /// Starts loading the memory lookups of `keys` will touch, stage by stage over all of
+    /// them (see `Dict::prefetch`). Each shard is locked once and each key hashed once for
+    /// the three stages; a busy shard's keys are skipped: it is only a hint.
+    pub fn prefetch(&self, keys: &[&[u8]]) {
+        let mut guards: SmallVec<[(usize, MutexGuard<'_, Shard>); 16]> = SmallVec::new();
+        // (the key's index, its shard's guard, its hash)
+        let mut plan: SmallVec<[(usize, usize, u64); 32]> = SmallVec::new();
+        for (n, k) in keys.iter().enumerate() {
+            let si = self.shard_index(k);
+            let g = match guards.iter().position(|(i, _)| *i == si) {
+                Some(g) => g,
+                None => match self.shards[si].try_lock() {
+                    Some(guard) => {
+                        guards.push((si, guard));
+                        guards.len() - 1
+                    }
+                    None => continue,
+                },
+            };
+            plan.push((n, g, guards[g].1.prefetch_hash(k)));
+        }
+        for stage in 0..3 {
+            for &(n, g, h) in &plan {
+                guards[g].1.prefetch(keys[n], h, stage);
+            }
         }
     }
 
@@ -613,6 +638,26 @@ mod tests {
 
     fn s(v: &str) -> Entry {
         Entry::new(Value::Str(Str::from_bytes(v.as_bytes())))
+    }
+
+    /// Prefetching is a hint: it locks each free shard once, skips a busy one rather than
+    /// wait for it, and leaves every shard free again.
+    #[test]
+    fn prefetch_skips_busy_shards_and_releases_the_rest() {
+        let ks = Keyspace::new(1, 4);
+        let db = ks.db(0);
+        let keys: Vec<Vec<u8>> = (0..64).map(|i| format!("key:{i}").into_bytes()).collect();
+        for k in &keys {
+            db.lock_key(k).insert(k, s("v"));
+        }
+        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let busy = db.lock_key(refs[0]);
+        db.prefetch(&refs);
+        drop(busy);
+        for k in &refs {
+            assert!(db.shards[db.shard_index(k)].try_lock().is_some());
+            assert!(db.lock_key(k).peek(k).is_some());
+        }
     }
 
     #[test]

@@ -498,11 +498,8 @@ fn prefetch_with(look: &mut Parser, server: &Server, db: usize, rest: &[u8]) -> 
     {
         return rest.len();
     }
-    for stage in 0..3 {
-        for k in &keys {
-            db.prefetch(&rest[k.clone()], stage);
-        }
-    }
+    let keys: SmallVec<[&[u8]; PREFETCH]> = keys.iter().map(|k| &rest[k.clone()]).collect();
+    db.prefetch(&keys);
     covered
 }
 
