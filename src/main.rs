@@ -98,8 +98,10 @@ fn main() -> ExitCode {
             // Replies queued during the round go out before the thread waits for events,
             // and then the sockets are polled for a moment (`busy_poll`).
             .on_thread_park(|| {
-                ferrocache::server::outbox::flush_all();
-                ferrocache::server::busy_poll::before_park();
+                // A task woken to finish a reply has work: no poll, and no sleep follows.
+                if !ferrocache::server::outbox::flush_all() {
+                    ferrocache::server::busy_poll::before_park();
+                }
             })
             .on_thread_unpark(ferrocache::server::busy_poll::after_unpark)
             .build()

@@ -569,7 +569,9 @@ fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
             "READONLY You can't write against a read only replica.",
         ));
     }
+    // (Inside EXEC the queue was checked when EXEC was.)
     if crate::replication::replica::is_replica()
+        && !ctx.client.in_exec
         && !ctx
             .server
             .config

@@ -248,6 +248,8 @@ async fn session(server: &Arc<Server>, host: &str, port: u16) -> std::io::Result
         .await
         .map_err(|_| io_err("timeout connecting to the primary".into()))??;
     stream.set_nodelay(true).ok();
+    // The primary's stream ends a busy poll as a client's request does.
+    crate::server::busy_poll::watch(std::os::fd::AsRawFd::as_raw_fd(&stream));
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let pong = ask(&mut stream, &mut buf, &[b"PING"]).await?;
     let pass = server.config.get("masterauth");

@@ -5,15 +5,19 @@
 //! `sock_def_readable` (waking the server) was 9% of redis-benchmark's CPU at `-c 50 -P 1`, where
 //! the client's core is the bottleneck. Polling first means the request usually finds the server
 //! awake. The window adapts as KVM's halt polling does: it doubles (from 10 µs, up to
-//! `busy-poll-us`) while sleeps turn out shorter than the limit, so a longer poll would have
-//! caught the next event, and halves when a sleep outlasts it, so an idle server does not poll.
+//! `busy-poll-us`) while the idle time (poll plus sleep) turns out shorter than the limit, so
+//! a longer poll would have caught the next event, and halves when it is longer, so an idle
+//! server, or one whose clients are farther away than the limit, does not poll.
 //!
 //! The sockets are watched through an epoll instance of our own (level-triggered, every
 //! accepted client and every listener), so any readable client ends the poll, not only those
-//! served in the last round. A socket closes out of the set by itself. Timers and wake-ups
-//! from other threads are not watched: they wait for the end of the window at most.
+//! served in the last round; the replica's link to its primary is watched too. A socket closes
+//! out of the set by itself. Timers and wake-ups from other threads are not watched: they wait
+//! for the end of the window at most. A socket that stays readable while nobody reads it (a
+//! paused client) ends every poll at once: polling is then off until it is read.
 //!
-//! Time spent polling is not work: EngineCPUUtilization leaves it out ([`polled_us`]).
+//! Time spent polling is not work: EngineCPUUtilization leaves out the CPU time it took
+//! ([`polled_us`]).
 
 use std::cell::Cell;
 use std::os::fd::RawFd;
@@ -31,8 +35,8 @@ const START_US: u64 = 10;
 
 thread_local! {
     static WINDOW_US: Cell<u64> = const { Cell::new(0) };
-    /// When the thread went to sleep (0: it did not, the poll found work).
-    static SLEPT_AT: Cell<u64> = const { Cell::new(0) };
+    /// When the thread became idle, if it then went to sleep (0: the poll found work).
+    static IDLE_FROM: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Creates the watch set; for the single-threaded runtime, whose park hooks call
@@ -48,7 +52,7 @@ pub fn set_max_us(us: u64) {
     MAX_US.store(us, Ordering::Relaxed);
 }
 
-/// Total time spent polling, in microseconds.
+/// CPU time spent polling, in microseconds.
 pub fn polled_us() -> u64 {
     POLLED_US.load(Ordering::Relaxed)
 }
@@ -69,9 +73,9 @@ pub fn before_park() {
         return;
     }
     let window = WINDOW_US.with(Cell::get).min(max);
-    let (found, now) = poll(epfd, window);
-    if !found {
-        SLEPT_AT.with(|c| c.set(now));
+    let idle_from = crate::engine::mono_us();
+    if !poll(epfd, window, idle_from) {
+        IDLE_FROM.with(|c| c.set(idle_from));
     }
     // Otherwise work came in: the runtime's own wait returns at once.
 }
@@ -91,40 +95,56 @@ fn add(epfd: RawFd, fd: RawFd) {
     unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) };
 }
 
-/// Polls `epfd` until a socket is readable or `window` microseconds pass. Returns whether one
-/// was, and the time it stopped.
-fn poll(epfd: RawFd, window: u64) -> (bool, u64) {
-    let start = crate::engine::mono_us();
+/// Polls `epfd` from `start` until a socket is readable or `window` microseconds pass.
+/// Returns whether one was.
+fn poll(epfd: RawFd, window: u64, start: u64) -> bool {
     if window == 0 {
-        return (false, start);
+        return false;
     }
+    let cpu = thread_cpu_us();
     let mut ev = libc::epoll_event { events: 0, u64: 0 };
-    loop {
+    let found = loop {
         // SAFETY: `epfd` is open; room for one event is passed.
         let n = unsafe { libc::epoll_wait(epfd, &mut ev, 1, 0) };
-        let now = crate::engine::mono_us();
-        if n > 0 || now - start >= window {
-            POLLED_US.fetch_add(now - start, Ordering::Relaxed);
-            return (n > 0, now);
+        if n > 0 {
+            break true;
         }
-    }
+        if crate::engine::mono_us().saturating_sub(start) >= window {
+            break false;
+        }
+    };
+    POLLED_US.fetch_add(thread_cpu_us().saturating_sub(cpu), Ordering::Relaxed);
+    found
 }
 
-/// Adapts the window to how long the sleep that just ended lasted.
+/// This thread's CPU time (the poll's cost, which wall time overstates when the thread is
+/// descheduled).
+fn thread_cpu_us() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: plain syscall writing into a valid timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1_000
+}
+
+/// Adapts the window to how long the thread was idle before this wake-up.
 pub fn after_unpark() {
-    let at = SLEPT_AT.with(|c| c.replace(0));
-    if at == 0 {
+    let from = IDLE_FROM.with(|c| c.replace(0));
+    if from == 0 {
         return;
     }
-    let slept = crate::engine::mono_us().saturating_sub(at);
+    let idle = crate::engine::mono_us().saturating_sub(from);
     let max = MAX_US.load(Ordering::Relaxed);
-    WINDOW_US.with(|w| w.set(adapt(w.get(), slept, max)));
+    WINDOW_US.with(|w| w.set(adapt(w.get(), idle, max)));
 }
 
-/// The next window, given the current one and how long the thread then slept.
-fn adapt(window: u64, slept: u64, max: u64) -> u64 {
-    if slept <= max {
-        (window * 2).clamp(START_US, max.max(1))
+/// The next window, given the current one and how long the thread was idle (polling and then
+/// sleeping) until the next event.
+fn adapt(window: u64, idle: u64, max: u64) -> u64 {
+    if idle <= max {
+        (window * 2).max(START_US).min(max)
     } else if window / 2 < START_US {
         0
     } else {
@@ -153,6 +173,13 @@ mod tests {
             seen.push(w);
         }
         assert_eq!(seen, [25, 12, 0, 0]);
+        // Clients farther away than the limit: idle times just over it shrink the window even
+        // from its maximum (a poll of the limit would not have caught them).
+        assert_eq!(adapt(50, 51, 50), 25);
+        // A limit under the starting window (busy-poll-us 1..9) is a window of its own.
+        assert_eq!(adapt(0, 3, 5), 5);
+        assert_eq!(adapt(5, 3, 5), 5);
+        assert_eq!(adapt(5, 6, 5), 0);
     }
 
     #[test]
@@ -169,16 +196,14 @@ mod tests {
         add(epfd, fds[0]);
         // Nothing readable: the whole window is polled.
         let start = crate::engine::mono_us();
-        let (found, end) = poll(epfd, 20_000);
-        assert!(!found);
-        assert!(end - start >= 20_000);
+        assert!(!poll(epfd, 20_000, start));
+        assert!(crate::engine::mono_us() - start >= 20_000);
         // A byte waiting: the poll ends at once.
         // SAFETY: the descriptor is open; one byte from a valid buffer.
         unsafe { libc::write(fds[1], b"x".as_ptr().cast(), 1) };
         let start = crate::engine::mono_us();
-        let (found, end) = poll(epfd, 10_000_000);
-        assert!(found);
-        assert!(end - start < 5_000_000);
+        assert!(poll(epfd, 10_000_000, start));
+        assert!(crate::engine::mono_us() - start < 5_000_000);
         // SAFETY: closing this test's descriptors.
         unsafe {
             libc::close(fds[0]);

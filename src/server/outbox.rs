@@ -144,10 +144,11 @@ impl Outbox {
         std::mem::take(&mut inner.buf)
     }
 
-    fn flush(&self) {
+    /// Sends what is queued; true if the task had to be woken (partly sent, or failed).
+    fn flush(&self) -> bool {
         let mut inner = self.lock();
         if inner.state != State::Queued {
-            return;
+            return false;
         }
         let mut sent = 0;
         let outcome = loop {
@@ -188,17 +189,21 @@ impl Outbox {
             if let Some(w) = inner.waker.take() {
                 w.wake();
             }
+            return true;
         }
+        false
     }
 }
 
 /// Sends every reply queued on this thread. Called by the runtime just before it parks.
-pub fn flush_all() {
+/// Returns true if a task was woken to finish a reply (the runtime will not sleep then).
+pub fn flush_all() -> bool {
     QUEUED.with(|q| {
         // Taken out so that a flush never runs under the queue's borrow.
         let batch = std::mem::take(&mut *q.borrow_mut());
+        let mut woke = false;
         for ob in &batch {
-            ob.flush();
+            woke |= ob.flush();
         }
         let mut q = q.borrow_mut();
         if q.is_empty() {
@@ -206,5 +211,6 @@ pub fn flush_all() {
             *q = batch;
             q.clear();
         }
-    });
+        woke
+    })
 }
