@@ -207,8 +207,9 @@ pub static PARAMS: &[ParamDef] = &[
     // when this is no: the others get -MASTERDOWN. Its priority is reported for Sentinel.
     ParamDef { name: "replica-serve-stale-data", alias: Some("slave-serve-stale-data"), kind: Kind::Bool, default: "yes", mutable: true },
     ParamDef { name: "replica-priority", alias: Some("slave-priority"), kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "100", mutable: true },
-    // `no`: snapshots (SAVE and a replica's full sync) end with a zero checksum, which a loader
-    // does not verify (Redis's rule, followed here too).
+    // `no`: snapshots (SAVE and a replica's full sync) end with a zero checksum, and loading
+    // one (at startup, or a primary's) does not verify its checksum, as in Redis. A zero
+    // checksum is never verified.
     p("rdbchecksum", Kind::Bool, "yes", false),
 
     // Accepted so that a Redis 7 configuration file loads, reported by CONFIG GET, and with

@@ -93,7 +93,8 @@ pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
         Err(e) => return Err(format!("Can't open {}: {e}", p.display())),
     };
     let lim = *server.config.live.limits.read();
-    let loaded = file::load(&data, &server.keyspace, &lim, now_ms)?;
+    let verify = server.config.get_bool("rdbchecksum");
+    let loaded = file::load(&data, &server.keyspace, &lim, now_ms, verify)?;
     let st = &server.snapshots;
     st.last_load_keys.store(loaded.keys, Ordering::Relaxed);
     st.last_load_expired

@@ -403,7 +403,8 @@ fn load_snapshot(server: &Server, rdb: &[u8]) -> std::io::Result<()> {
     crate::command::server::empty_all(&ctx);
     let lim = *server.config.live.limits.read();
     // Keys past their TTL are kept (now = 0): the primary's DELs remove them.
-    crate::persistence::rdb::file::load(rdb, &server.keyspace, &lim, 0)
+    let verify = server.config.get_bool("rdbchecksum");
+    crate::persistence::rdb::file::load(rdb, &server.keyspace, &lim, 0, verify)
         .map_err(|e| io_err(format!("could not load the primary's snapshot: {e}")))?;
     Ok(())
 }

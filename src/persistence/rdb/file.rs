@@ -118,7 +118,14 @@ pub struct Loaded {
 }
 
 /// Loads an RDB file into `ks` (which should be empty; keys already there are replaced).
-pub fn load(data: &[u8], ks: &Keyspace, lim: &Limits, now: u64) -> Result<Loaded, String> {
+/// `verify`: check the file's checksum (`rdbchecksum yes`; a zero checksum is never checked).
+pub fn load(
+    data: &[u8],
+    ks: &Keyspace,
+    lim: &Limits,
+    now: u64,
+    verify: bool,
+) -> Result<Loaded, String> {
     let bad = |what: &str| format!("Short read or corrupt RDB file ({what})");
     if data.len() < 9 || &data[..5] != b"REDIS" {
         return Err("Wrong signature trying to load DB from file".into());
@@ -204,7 +211,7 @@ pub fn load(data: &[u8], ks: &Keyspace, lim: &Limits, now: u64) -> Result<Loaded
             .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
             .ok_or_else(|| bad("checksum"))?;
         let body = &data[..data.len() - rest.len()];
-        if crc != 0 && crc != crc64::crc64(0, body) {
+        if verify && crc != 0 && crc != crc64::crc64(0, body) {
             return Err("Wrong RDB checksum. Aborting now.".into());
         }
     }
@@ -250,9 +257,9 @@ mod tests {
         assert_eq!(unsummed[unsummed.len() - 8..], [0; 8]);
         assert_ne!(file[file.len() - 8..], [0; 8]);
         let back = Keyspace::new(4, 2);
-        assert_eq!(load(&unsummed, &back, &lim, now).unwrap().keys, 2);
+        assert_eq!(load(&unsummed, &back, &lim, now, true).unwrap().keys, 2);
         let back = Keyspace::new(4, 2);
-        let loaded = load(&file, &back, &lim, now).unwrap();
+        let loaded = load(&file, &back, &lim, now, true).unwrap();
         assert_eq!(
             loaded,
             Loaded {
@@ -268,10 +275,27 @@ mod tests {
         // A flipped byte fails the checksum; a short file fails to parse.
         let mut bad = file.clone();
         bad[12] ^= 1;
-        assert!(load(&bad, &Keyspace::new(4, 2), &lim, now).is_err());
-        assert!(load(&file[..file.len() - 3], &Keyspace::new(4, 2), &lim, now).is_err());
+        assert!(load(&bad, &Keyspace::new(4, 2), &lim, now, true).is_err());
+        // A wrong checksum fails only while checksums are checked (rdbchecksum no: not).
+        let mut wrong_sum = file.clone();
+        *wrong_sum.last_mut().unwrap() ^= 1;
+        assert!(load(&wrong_sum, &Keyspace::new(4, 2), &lim, now, true).is_err());
+        assert_eq!(
+            load(&wrong_sum, &Keyspace::new(4, 2), &lim, now, false)
+                .unwrap()
+                .keys,
+            2
+        );
+        assert!(load(
+            &file[..file.len() - 3],
+            &Keyspace::new(4, 2),
+            &lim,
+            now,
+            true
+        )
+        .is_err());
         // Loading later skips what has expired by then.
-        let l = load(&file, &Keyspace::new(4, 2), &lim, now + 10_000).unwrap();
+        let l = load(&file, &Keyspace::new(4, 2), &lim, now + 10_000, true).unwrap();
         assert_eq!(
             l,
             Loaded {
