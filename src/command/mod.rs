@@ -267,10 +267,7 @@ fn find<'t>(
 /// The key positions (first, last, step) of the command `name` names, as COMMAND INFO gives
 /// them; for the look-ahead that prefetches a batch's keys.
 pub fn key_positions(table: &CommandTable, name: &[u8]) -> Option<(i32, i32, i32)> {
-    let mut buf = [0u8; 64];
-    let spec = lowercase(name, &mut buf)
-        .and_then(|n| table.lookup(n))?
-        .spec;
+    let spec = find(table, &[name])?.0.spec;
     Some((spec.first_key, spec.last_key, spec.step))
 }
 

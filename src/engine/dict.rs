@@ -131,8 +131,9 @@ impl Dict {
         self.len == 0
     }
 
+    /// The key's hash in this table (what [`Dict::prefetch`] takes).
     #[inline]
-    fn hash(&self, key: &[u8]) -> u64 {
+    pub fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
     }
 
@@ -146,7 +147,7 @@ impl Dict {
         self.find_hashed(key, self.hash(key))
     }
 
-    /// [`Dict::find`] with the key's hash already computed ([`Dict::hash_of`]).
+    /// [`Dict::find`] with the key's hash already computed ([`Dict::hash`]).
     fn find_hashed(&self, key: &[u8], h: u64) -> Option<usize> {
         if self.buckets.is_empty() {
             return None;
@@ -263,11 +264,6 @@ impl Dict {
     fn compact(&mut self) {
         self.slots.retain(|s| s.kv.is_some());
         self.free = NIL;
-    }
-
-    /// The hash [`Dict::prefetch`] takes: computed once per key for its three stages.
-    pub fn hash_of(&self, key: &[u8]) -> u64 {
-        self.hash(key)
     }
 
     /// Starts loading what a lookup of `key` (whose hash is `h`) will touch, without waiting

@@ -56,6 +56,11 @@ pub fn mono_us() -> u64 {
     clock_ns(libc::CLOCK_MONOTONIC) / 1_000
 }
 
+/// This thread's CPU time in microseconds.
+pub fn thread_cpu_us() -> u64 {
+    clock_ns(libc::CLOCK_THREAD_CPUTIME_ID) / 1_000
+}
+
 #[inline]
 fn clock_ns(clock: libc::clockid_t) -> u64 {
     let mut t = libc::timespec {
@@ -248,9 +253,9 @@ impl Shard {
         n
     }
 
-    /// See `Dict::hash_of`.
+    /// See `Dict::hash`.
     pub fn prefetch_hash(&self, key: &[u8]) -> u64 {
-        self.map.hash_of(key)
+        self.map.hash(key)
     }
 
     /// See `Dict::prefetch`.

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 static EPFD: AtomicI32 = AtomicI32::new(-1);
 /// `busy-poll-us`: the largest window; 0 turns polling off.
 static MAX_US: AtomicU64 = AtomicU64::new(0);
-/// Microseconds spent polling, since start.
+/// CPU microseconds spent polling, since start.
 static POLLED_US: AtomicU64 = AtomicU64::new(0);
 
 /// The first window after sleeps showed that polling would pay.
@@ -101,7 +101,8 @@ fn poll(epfd: RawFd, window: u64, start: u64) -> bool {
     if window == 0 {
         return false;
     }
-    let cpu = thread_cpu_us();
+    // CPU time, not wall time: a descheduled poll costs nothing.
+    let cpu = crate::engine::thread_cpu_us();
     let mut ev = libc::epoll_event { events: 0, u64: 0 };
     let found = loop {
         // SAFETY: `epfd` is open; room for one event is passed.
@@ -113,20 +114,11 @@ fn poll(epfd: RawFd, window: u64, start: u64) -> bool {
             break false;
         }
     };
-    POLLED_US.fetch_add(thread_cpu_us().saturating_sub(cpu), Ordering::Relaxed);
+    POLLED_US.fetch_add(
+        crate::engine::thread_cpu_us().saturating_sub(cpu),
+        Ordering::Relaxed,
+    );
     found
-}
-
-/// This thread's CPU time (the poll's cost, which wall time overstates when the thread is
-/// descheduled).
-fn thread_cpu_us() -> u64 {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: plain syscall writing into a valid timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1_000
 }
 
 /// Adapts the window to how long the thread was idle before this wake-up.

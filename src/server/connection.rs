@@ -469,24 +469,11 @@ fn prefetch_keys(server: &Server, db: usize, rest: &[u8]) -> usize {
     })
 }
 
+type KeyRanges = SmallVec<[std::ops::Range<usize>; PREFETCH]>;
+
 fn prefetch_with(look: &mut Parser, server: &Server, db: usize, rest: &[u8]) -> usize {
-    let mut keys: SmallVec<[std::ops::Range<usize>; PREFETCH]> = SmallVec::new();
-    let mut pos = 0;
-    let covered = loop {
-        match look.parse(rest, pos) {
-            Ok(Parsed::Request {
-                end,
-                source: ArgSource::Buffer,
-            }) => {
-                if !request_keys(&server.commands, rest, look.args(), &mut keys) {
-                    break pos;
-                }
-                pos = end;
-            }
-            Ok(Parsed::Empty { end }) => pos = end,
-            _ => break rest.len(),
-        }
-    };
+    let mut keys = KeyRanges::new();
+    let covered = look_ahead(look, &server.commands, rest, &mut keys);
     if keys.len() < 2 {
         return covered;
     }
@@ -503,6 +490,34 @@ fn prefetch_with(look: &mut Parser, server: &Server, db: usize, rest: &[u8]) -> 
     covered
 }
 
+/// Adds to `keys` the keys of the requests at the start of `rest`, as many whole requests as
+/// fit. Returns how many bytes of `rest` need no further look-ahead: up to the first request
+/// whose keys did not fit, or all of it (the look-ahead also stops for good at anything it
+/// does not understand).
+fn look_ahead(
+    look: &mut Parser,
+    table: &crate::command::table::CommandTable,
+    rest: &[u8],
+    keys: &mut KeyRanges,
+) -> usize {
+    let mut pos = 0;
+    loop {
+        match look.parse(rest, pos) {
+            Ok(Parsed::Request {
+                end,
+                source: ArgSource::Buffer,
+            }) => {
+                if !request_keys(table, rest, look.args(), keys) {
+                    return pos;
+                }
+                pos = end;
+            }
+            Ok(Parsed::Empty { end }) => pos = end,
+            _ => return rest.len(),
+        }
+    }
+}
+
 /// Adds the keys of one request (`args`, ranges of `buf`) to `keys`; false if they do not all
 /// fit. A request of up to three arguments is taken to name its key second (GET, SET, INCR,
 /// HGET ...) without a table lookup; a longer one is looked up for its key positions (MSET,
@@ -511,7 +526,7 @@ fn request_keys(
     table: &crate::command::table::CommandTable,
     buf: &[u8],
     args: &[std::ops::Range<usize>],
-    keys: &mut SmallVec<[std::ops::Range<usize>; PREFETCH]>,
+    keys: &mut KeyRanges,
 ) -> bool {
     let (first, last, step) = if args.len() <= 3 {
         (1, 1, 1)
@@ -633,37 +648,33 @@ async fn run_batch(
 mod tests {
     use super::*;
 
-    /// The keys the look-ahead picks from a pipelined buffer, in windows of `PREFETCH`.
+    /// The keys the look-ahead picks from a pipelined buffer, window after window, each
+    /// starting where the one before stopped (as `run_batch` resumes it).
     fn windows(buf: &[u8]) -> Vec<Vec<String>> {
         let table = crate::server::command_table();
         let mut look = Parser::new(Limits::default());
         let mut out = vec![];
-        let mut keys: SmallVec<[std::ops::Range<usize>; PREFETCH]> = SmallVec::new();
-        let mut pos = 0;
-        while let Ok(Parsed::Request { end, .. }) = look.parse(buf, pos) {
-            if !request_keys(&table, buf, look.args(), &mut keys) {
-                out.push(
-                    keys.drain(..)
-                        .map(|k| String::from_utf8_lossy(&buf[k]).into())
-                        .collect(),
-                );
-                continue; // the same request again, into a new window
-            }
-            pos = end;
+        let mut at = 0;
+        while at < buf.len() {
+            look.reset();
+            let rest = &buf[at..];
+            let mut keys = KeyRanges::new();
+            let covered = look_ahead(&mut look, &table, rest, &mut keys);
+            assert!(covered > 0, "the look-ahead made no progress at {at}");
+            out.push(
+                keys.into_iter()
+                    .map(|k| String::from_utf8_lossy(&rest[k]).into())
+                    .collect(),
+            );
+            at += covered;
         }
-        out.push(
-            keys.drain(..)
-                .map(|k| String::from_utf8_lossy(&buf[k]).into())
-                .collect(),
-        );
         out
     }
 
     fn resp(args: &[&str]) -> Vec<u8> {
-        let mut v = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            v.extend(format!("${}\r\n{a}\r\n", a.len()).bytes());
-        }
+        let mut v = vec![];
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        crate::journal::encode(&mut v, &args);
         v
     }
 
