@@ -3,6 +3,7 @@
 //! bit of the first byte, as in Redis.
 
 use super::args::{self, is};
+use super::keyspec::{self as ks, KeySpec as K, ACCESS, OW, RO, RW, UPDATE, VARIABLE_FLAGS};
 use super::strings::{as_str, as_str_mut, store_raw};
 use super::table::{CommandSpec as C, DENYOOM, READONLY, WRITE};
 use super::{CmdError, CmdResult, Ctx, SYNTAX};
@@ -11,15 +12,15 @@ use crate::engine::Str;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
-    C::new("bitcount", -2, READONLY, bitcount).keys(1, 1, 1)
+    C::new("bitcount", -2, READONLY, bitcount).keys(&[K::at(1, RO | ACCESS)])
         .doc("bitmap", "2.6.0", "key [start end [BYTE | BIT]]", "Counts the number of set bits (population counting) in a string."),
-    C::new("bitpos", -3, READONLY, bitpos).keys(1, 1, 1)
+    C::new("bitpos", -3, READONLY, bitpos).keys(&[K::at(1, RO | ACCESS)])
         .doc("bitmap", "2.8.7", "key bit [start [end [BYTE | BIT]]]", "Finds the first set (1) or clear (0) bit in a string."),
-    C::new("bitop", -4, WRITE | DENYOOM, bitop).keys(2, -1, 1)
+    C::new("bitop", -4, WRITE | DENYOOM, bitop).keys(&[K::at(2, OW | UPDATE), K::rest(3, RO | ACCESS)])
         .doc("bitmap", "2.6.0", "<AND | OR | XOR | NOT> destkey key [key ...]", "Performs bitwise operations on multiple strings, and stores the result."),
-    C::new("bitfield", -2, WRITE | DENYOOM, bitfield).keys(1, 1, 1)
+    C::new("bitfield", -2, WRITE | DENYOOM, bitfield).keys(&[K::at(1, RW | ACCESS | UPDATE | VARIABLE_FLAGS)]).getkeys(ks::bitfield)
         .doc("bitmap", "3.2.0", "key [GET encoding offset | [OVERFLOW <WRAP | SAT | FAIL>] <SET encoding offset value | INCRBY encoding offset increment> [GET encoding offset | [OVERFLOW <WRAP | SAT | FAIL>] <SET encoding offset value | INCRBY encoding offset increment> ...]]", "Performs arbitrary bitfield integer operations on strings."),
-    C::new("bitfield_ro", -2, READONLY, bitfield_ro).keys(1, 1, 1)
+    C::new("bitfield_ro", -2, READONLY, bitfield_ro).keys(&[K::at(1, RO | ACCESS)])
         .doc("bitmap", "6.0.0", "key [GET encoding offset [GET encoding offset ...]]", "Performs arbitrary read-only bitfield integer operations on strings."),
 ];
 
@@ -206,12 +207,14 @@ fn bitop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(dst);
     if maxlen == 0 {
         if shard.remove(dst).is_some() {
-            ctx.notify(ev::GENERIC, "del", dst);
+            ctx.changed(ev::GENERIC, "del", dst);
+            ctx.dirty(1);
         }
     } else {
         shard.remove(dst);
         store_raw(&mut shard, dst, ctx.now, res);
-        ctx.notify(ev::STRING, "set", dst);
+        ctx.changed(ev::STRING, "set", dst);
+        ctx.dirty(1);
     }
     ctx.out.int(maxlen as i64);
     Ok(())
@@ -445,16 +448,13 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult 
             }
         }
     }
+    // Only GETs write nothing; writes count the fields they changed.
     if grow_to.is_some() {
         store_raw(&mut shard, key, ctx.now, data);
         if changes > 0 {
-            ctx.notify(ev::STRING, "setbit", key);
-        } else {
-            ctx.unchanged = true;
+            ctx.changed(ev::STRING, "setbit", key);
+            ctx.dirty(changes as u64);
         }
-    } else {
-        // Only GETs: nothing written.
-        ctx.unchanged = true;
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 
+use super::keyspec::{self as ks, KeySpec as K, ACCESS, DELETE, INSERT, RW};
 use super::lists::{move_element, mpop_first, parse_mpop, pop_end, pop_event};
 use super::table::{CommandSpec as C, BLOCKING, DENYOOM, FAST, NOSCRIPT, WRITE};
 use super::zsetops::{parse_zmpop, zpop, PopShape, MPOP_SHAPE};
@@ -29,21 +30,21 @@ use crate::server::Server;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
-    C::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, blpop).keys(1, -2, 1)
+    C::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, blpop).keys(&[K::range(1, -2, 1, RW | ACCESS | DELETE)])
         .doc("list", "2.0.0", "key [key ...] timeout", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
-    C::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, brpop).keys(1, -2, 1)
+    C::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, brpop).keys(&[K::range(1, -2, 1, RW | ACCESS | DELETE)])
         .doc("list", "2.0.0", "key [key ...] timeout", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
-    C::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, blmove).keys(1, 2, 1)
+    C::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, blmove).keys(&[K::at(1, RW | ACCESS | DELETE), K::at(2, RW | INSERT)])
         .doc("list", "6.2.0", "source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
-    C::new("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, brpoplpush).keys(1, 2, 1)
+    C::new("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, brpoplpush).keys(&[K::at(1, RW | ACCESS | DELETE), K::at(2, RW | INSERT)])
         .doc("list", "2.2.0", "source destination timeout", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
-    C::new("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmin).keys(1, -2, 1)
+    C::new("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmin).keys(&[K::range(1, -2, 1, RW | ACCESS | DELETE)])
         .doc("sorted-set", "5.0.0", "key [key ...] timeout", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
-    C::new("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmax).keys(1, -2, 1)
+    C::new("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmax).keys(&[K::range(1, -2, 1, RW | ACCESS | DELETE)])
         .doc("sorted-set", "5.0.0", "key [key ...] timeout", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped."),
-    C::new("bzmpop", -5, WRITE | BLOCKING, bzmpop).keys(0, 0, 0)
+    C::new("bzmpop", -5, WRITE | BLOCKING, bzmpop).keys(&[K::numkeys(2, RW | ACCESS | DELETE)]).getkeys(ks::numkeys_at_2)
         .doc("sorted-set", "7.0.0", "timeout numkeys key [key ...] <MIN | MAX> [COUNT count]", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
-    C::new("blmpop", -5, WRITE | BLOCKING, blmpop).keys(0, 0, 0)
+    C::new("blmpop", -5, WRITE | BLOCKING, blmpop).keys(&[K::numkeys(2, RW | ACCESS | DELETE)]).getkeys(ks::numkeys_at_2)
         .doc("list", "7.0.0", "timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
 ];
 
@@ -227,6 +228,7 @@ impl Blocking {
         }
         inner.by_client.insert(w.client, w);
         self.blocked.fetch_add(1, Ordering::Relaxed);
+        crate::engine::effects::interested(1);
     }
 
     /// Takes the waiter out of every queue. False if it was not registered (already served
@@ -250,6 +252,7 @@ impl Blocking {
             }
         }
         self.blocked.fetch_sub(1, Ordering::Relaxed);
+        crate::engine::effects::uninterested(1);
         true
     }
 
@@ -315,6 +318,8 @@ impl Blocking {
 
 /// Serves the waiters of every key made ready since the last call, oldest waiter first, until
 /// each key runs out of data or waiters. A served BLMOVE can fill another key, so this loops.
+/// Each served pop is an ordinary write: what it changed goes through the effect sink, counted
+/// and journaled as its plain form, on behalf of the waiter.
 pub fn serve_ready(server: &Server, now: u64) {
     let b = &server.blocking;
     let _serving = b.serving.lock();
@@ -327,7 +332,11 @@ pub fn serve_ready(server: &Server, now: u64) {
                 out.resp3 = w.resp3;
                 match serve_one(server, &w, db, &key, now, &mut out) {
                     Ok(false) => continue,
-                    Ok(true) => record_served(server, &w.op, db, &key, &out.buf),
+                    Ok(true) => {
+                        if let BlockOp::XReadGroup(read) = &w.op {
+                            record_group_read(server, read, db, &key, &out.buf);
+                        }
+                    }
                     Err(e) => {
                         out.buf.clear();
                         out.error(&e.0);
@@ -335,57 +344,36 @@ pub fn serve_ready(server: &Server, now: u64) {
                         w.count_failed(server);
                     }
                 }
+                let (dirty, _) = crate::engine::effects::take_command();
+                server.stats.dirty.add(0, dirty);
+                super::effects::apply(server, w.client);
                 b.finish(&w, Outcome::Reply(std::mem::take(&mut out.buf)));
             }
         }
     }
 }
 
-/// The journal's record of a served waiter: the non-blocking form of its pop.
-fn record_served(server: &Server, op: &BlockOp, db: usize, key: &[u8], reply: &[u8]) {
-    use crate::journal::{push, rewrite::popped_from};
-    if !crate::journal::active() {
+/// The journal's record of a served XREADGROUP: where each delivered entry now stands.
+fn record_group_read(
+    server: &Server,
+    read: &super::stream_groups::GroupRead,
+    db: usize,
+    key: &[u8],
+    reply: &[u8],
+) {
+    if !crate::engine::effects::journaling() {
         return;
     }
-    let side = |front: bool| -> &'static [u8] {
-        if front {
-            b"LEFT"
-        } else {
-            b"RIGHT"
-        }
-    };
-    match op {
-        BlockOp::Pop { front: true } => push(db, &[b"LPOP", key]),
-        BlockOp::Pop { front: false } => push(db, &[b"RPOP", key]),
-        BlockOp::MPop { front, .. } => {
-            popped_from(db, if *front { b"LPOP" } else { b"RPOP" }, reply)
-        }
-        BlockOp::Move {
-            dst,
-            from_front,
-            to_front,
-        } => push(
-            db,
-            &[b"LMOVE", key, dst, side(*from_front), side(*to_front)],
-        ),
-        BlockOp::ZPop { max } => push(db, &[if *max { b"ZPOPMAX" } else { b"ZPOPMIN" }, key]),
-        BlockOp::ZMPop { max, .. } => {
-            popped_from(db, if *max { b"ZPOPMAX" } else { b"ZPOPMIN" }, reply)
-        }
-        BlockOp::XRead { .. } => {}
-        BlockOp::XReadGroup(read) => {
-            let argv: [&[u8]; 7] = [
-                b"XREADGROUP",
-                b"GROUP",
-                &read.group,
-                &read.consumer,
-                b"STREAMS",
-                key,
-                b">",
-            ];
-            crate::journal::groups::xreadgroup(server.keyspace.db(db), db, &argv, reply);
-        }
-    }
+    let argv: [&[u8]; 7] = [
+        b"XREADGROUP",
+        b"GROUP",
+        &read.group,
+        &read.consumer,
+        b"STREAMS",
+        key,
+        b">",
+    ];
+    crate::journal::groups::xreadgroup(server.keyspace.db(db), db, &argv, reply);
 }
 
 /// Does a waiter's pop on `key`. Ok(false) if the key holds no list (nothing to serve).
@@ -463,11 +451,9 @@ fn serve_one(
             if !move_element(at, key, dst, *from_front, *to_front, out)? {
                 return Ok(false);
             }
-            server.modified(db, dst, 0);
-            server.blocking.signal(db, dst);
+            record_move(at, key, dst, *from_front, *to_front);
         }
     }
-    server.modified(db, key, 0);
     Ok(true)
 }
 
@@ -497,7 +483,22 @@ fn pop_with_key(at: At, key: &[u8], front: bool, out: &mut Reply) -> Result<bool
     out.bulk(key);
     out.bulk(&e);
     changed_in(at, &mut shard, key, ev::LIST, pop_event(front));
+    at.dirty(1);
+    // Replays as the plain pop.
+    at.record(&[if front { b"LPOP" } else { b"RPOP" }, key]);
     Ok(true)
+}
+
+/// A blocking move replays as the plain LMOVE.
+fn record_move(at: At, src: &[u8], dst: &[u8], from_front: bool, to_front: bool) {
+    let side = |front: bool| -> &'static [u8] {
+        if front {
+            b"LEFT"
+        } else {
+            b"RIGHT"
+        }
+    };
+    at.record(&[b"LMOVE", src, dst, side(from_front), side(to_front)]);
 }
 
 /// Nothing to pop: block the client (or, inside EXEC, answer as a timeout at once).
@@ -557,6 +558,7 @@ fn block_move(
     let timeout = parse_timeout(timeout)?;
     let mut probe = Reply::new();
     if move_element(ctx.at(), argv[1], argv[2], from_front, to_front, &mut probe)? {
+        record_move(ctx.at(), argv[1], argv[2], from_front, to_front);
         ctx.out.raw(&probe.buf);
         return Ok(());
     }
@@ -581,9 +583,7 @@ fn brpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let timeout = parse_timeout(argv[1])?;
     let (keys, front, count) = parse_mpop(argv, 2)?;
-    if let Some(i) = mpop_first(ctx.at(), &keys, front, count, ctx.out)? {
-        ctx.server
-            .modified(ctx.client.db, keys[i], ctx.client.handle.id);
+    if mpop_first(ctx.at(), &keys, front, count, ctx.out)?.is_some() {
         return Ok(());
     }
     block_on(ctx, &keys, BlockOp::MPop { front, count }, timeout)
@@ -607,10 +607,8 @@ fn zpop_now(
     let mut probe = Reply::new();
     probe.resp3 = ctx.out.resp3;
     match zpop(ctx.at(), keys, max, count, shape, &mut probe)? {
-        Some(i) => {
+        Some(_) => {
             ctx.out.raw(&probe.buf);
-            ctx.server
-                .modified(ctx.client.db, keys[i], ctx.client.handle.id);
             Ok(true)
         }
         None => Ok(false),

@@ -225,6 +225,9 @@ fn reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
     }
     if flush {
         super::server::empty_all(ctx);
+        // Emptied to be reloaded: not a change to count or journal (its consequences for
+        // WATCH, tracking and blocked clients still follow).
+        crate::engine::effects::take_command();
     }
     match crate::persistence::snapshot::load(ctx.server, ctx.now) {
         Ok(Some(_)) => {

@@ -3,6 +3,7 @@
 //! Redis in both directions.
 
 use super::args::{self, is};
+use super::keyspec::{KeySpec as K, ACCESS, OW, RO, UPDATE};
 use super::table::{CommandSpec as C, DENYOOM, READONLY, WRITE};
 use super::{CmdError, CmdResult, Ctx, SYNTAX};
 use crate::engine::notify as ev;
@@ -11,9 +12,9 @@ use crate::persistence::rdb::{self, RdbError};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
-    C::new("dump", 2, READONLY, dump).keys(1, 1, 1)
+    C::new("dump", 2, READONLY, dump).keys(&[K::at(1, RO | ACCESS)])
         .doc("generic", "2.6.0", "key", "Returns a serialized representation of the value stored at a key."),
-    C::new("restore", -4, WRITE | DENYOOM, restore).keys(1, 1, 1)
+    C::new("restore", -4, WRITE | DENYOOM, restore).keys(&[K::at(1, OW | UPDATE)])
         .doc("generic", "2.6.0", "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]", "Creates a key from the serialized representation of a value."),
 ];
 
@@ -90,7 +91,9 @@ fn restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     // A TTL already past: the key is not created (but REPLACE has deleted the old one).
     if expire_at != 0 && expire_at <= now {
         if deleted {
-            ctx.notify(ev::GENERIC, "del", key);
+            ctx.changed(ev::GENERIC, "del", key);
+            ctx.dirty(1);
+            ctx.record(&[b"DEL", key]);
         }
         ctx.out.ok();
         return Ok(());
@@ -106,7 +109,16 @@ fn restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         entry.access = crate::engine::lru_clock().wrapping_sub(secs.min(u32::MAX as i64) as u32);
     }
     shard.insert(key, entry);
-    ctx.notify(ev::GENERIC, "restore", key);
+    ctx.changed(ev::GENERIC, "restore", key);
+    ctx.dirty(1);
+    // A relative TTL replays as the absolute time.
+    if ttl != 0 && !absttl && ctx.journaling() {
+        let at = itoa::Buffer::new().format(expire_at).as_bytes().to_vec();
+        let mut args: Vec<&[u8]> = argv.to_vec();
+        args[2] = &at;
+        args.push(b"ABSTTL");
+        ctx.record(&args);
+    }
     ctx.out.ok();
     Ok(())
 }

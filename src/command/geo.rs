@@ -2,6 +2,7 @@
 //! GEOSEARCHSTORE and the older GEORADIUS family. The arithmetic is in `engine::geohash`.
 
 use super::args::{self, is};
+use super::keyspec::{self as ks, KeySpec as K, ACCESS, OW, RO, RW, UPDATE};
 use super::table::{CommandSpec as C, DENYOOM, READONLY, WRITE};
 use super::zranges::store_zset;
 use super::{collection_read, CmdError, CmdResult, Ctx, SYNTAX};
@@ -14,25 +15,25 @@ const RADIUS_OPTS: &str = "[WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]]
 
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
-    C::new("geoadd", -5, WRITE | DENYOOM, geoadd).keys(1, 1, 1)
+    C::new("geoadd", -5, WRITE | DENYOOM, geoadd).keys(&[K::at(1, RW | UPDATE)])
         .doc("geo", "3.2.0", "key [NX | XX] [CH] longitude latitude member [longitude latitude member ...]", "Adds one or more members to a geospatial index. The key is created if it doesn't exist."),
-    C::new("geodist", -4, READONLY, geodist).keys(1, 1, 1)
+    C::new("geodist", -4, READONLY, geodist).keys(&[K::at(1, RO | ACCESS)])
         .doc("geo", "3.2.0", "key member1 member2 [M | KM | FT | MI]", "Returns the distance between two members of a geospatial index."),
-    C::new("geohash", -2, READONLY, geohash_cmd).keys(1, 1, 1)
+    C::new("geohash", -2, READONLY, geohash_cmd).keys(&[K::at(1, RO | ACCESS)])
         .doc("geo", "3.2.0", "key [member [member ...]]", "Returns members from a geospatial index as geohash strings."),
-    C::new("geopos", -2, READONLY, geopos).keys(1, 1, 1)
+    C::new("geopos", -2, READONLY, geopos).keys(&[K::at(1, RO | ACCESS)])
         .doc("geo", "3.2.0", "key [member [member ...]]", "Returns the longitude and latitude of members from a geospatial index."),
-    C::new("geosearch", -7, READONLY, geosearch).keys(1, 1, 1)
+    C::new("geosearch", -7, READONLY, geosearch).keys(&[K::at(1, RO | ACCESS)])
         .doc("geo", "6.2.0", "key <FROMMEMBER member | FROMLONLAT longitude latitude> <BYRADIUS radius <M | KM | FT | MI> | BYBOX width height <M | KM | FT | MI>> [ASC | DESC] [COUNT count [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]", "Queries a geospatial index for members inside an area of a box or a circle."),
-    C::new("geosearchstore", -8, WRITE | DENYOOM, geosearchstore).keys(1, 2, 1)
+    C::new("geosearchstore", -8, WRITE | DENYOOM, geosearchstore).keys(&[K::at(1, OW | UPDATE), K::at(2, RO | ACCESS)])
         .doc("geo", "6.2.0", "destination source <FROMMEMBER member | FROMLONLAT longitude latitude> <BYRADIUS radius <M | KM | FT | MI> | BYBOX width height <M | KM | FT | MI>> [ASC | DESC] [COUNT count [ANY]] [STOREDIST]", "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result."),
-    C::new("georadius", -6, WRITE | DENYOOM, georadius).keys(1, 1, 1)
+    C::new("georadius", -6, WRITE | DENYOOM, georadius).keys(&[K::at(1, RO | ACCESS), K::after("STORE", 6, OW | UPDATE), K::after("STOREDIST", 6, OW | UPDATE)]).getkeys(ks::georadius)
         .doc("geo", "3.2.0", "key longitude latitude radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key | STOREDIST key]", "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result."),
-    C::new("georadius_ro", -6, READONLY, georadius_ro).keys(1, 1, 1)
+    C::new("georadius_ro", -6, READONLY, georadius_ro).keys(&[K::at(1, RO | ACCESS)])
         .doc("geo", "3.2.10", RADIUS_OPTS, "Returns members from a geospatial index that are within a distance from a coordinate."),
-    C::new("georadiusbymember", -5, WRITE | DENYOOM, georadiusbymember).keys(1, 1, 1)
+    C::new("georadiusbymember", -5, WRITE | DENYOOM, georadiusbymember).keys(&[K::at(1, RO | ACCESS), K::after("STORE", 5, OW | UPDATE), K::after("STOREDIST", 5, OW | UPDATE)]).getkeys(ks::georadius)
         .doc("geo", "3.2.0", "key member radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key | STOREDIST key]", "Queries a geospatial index for members within a distance from a member, optionally stores the result."),
-    C::new("georadiusbymember_ro", -5, READONLY, georadiusbymember_ro).keys(1, 1, 1)
+    C::new("georadiusbymember_ro", -5, READONLY, georadiusbymember_ro).keys(&[K::at(1, RO | ACCESS)])
         .doc("geo", "3.2.10", RADIUS_OPTS, "Returns members from a geospatial index that are within a distance from a member."),
 ];
 
@@ -390,7 +391,7 @@ fn search(ctx: &mut Ctx, argv: &[&[u8]], form: Form, nostore: bool) -> CmdResult
         drop(shard);
         match store {
             Some(dst) => {
-                let n = store_zset(ctx, dst, &[], "");
+                let n = store_zset(ctx, dst, &[], "", 0);
                 ctx.out.int(n as i64);
             }
             None => ctx.out.array(0),
@@ -463,10 +464,7 @@ fn search(ctx: &mut Ctx, argv: &[&[u8]], form: Form, nostore: bool) -> CmdResult
         } else {
             "georadiusstore"
         };
-        let n = store_zset(ctx, dst, &stored, event);
-        // The destination is not in the key table's range for GEORADIUS ... STORE.
-        ctx.server
-            .modified(ctx.client.db, dst, ctx.client.handle.id);
+        let n = store_zset(ctx, dst, &stored, event, stored.len() as u64);
         ctx.out.int(n as i64);
         return Ok(());
     }

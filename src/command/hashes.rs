@@ -3,6 +3,7 @@
 use crate::engine::notify as ev;
 use rand::Rng;
 
+use super::keyspec::{KeySpec as K, ACCESS, DELETE, INSERT, RO, RW, UPDATE};
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
 use super::{args, cursor};
 use super::{
@@ -14,22 +15,22 @@ use crate::engine::Value;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
-    C::new("hset", -4, WRITE | DENYOOM | FAST, hset).keys(1, 1, 1).doc("hash", "2.0.0", "key field value [field value ...]", "Creates or modifies the value of a field in a hash."),
-    C::new("hmset", -4, WRITE | DENYOOM | FAST, hmset).keys(1, 1, 1).doc("hash", "2.0.0", "key field value [field value ...]", "Sets the values of multiple fields."),
-    C::new("hsetnx", 4, WRITE | DENYOOM | FAST, hsetnx).keys(1, 1, 1).doc("hash", "2.0.0", "key field value", "Sets the value of a field in a hash only when the field doesn't exist."),
-    C::new("hget", 3, READONLY | FAST, hget).keys(1, 1, 1).doc("hash", "2.0.0", "key field", "Returns the value of a field in a hash."),
-    C::new("hmget", -3, READONLY | FAST, hmget).keys(1, 1, 1).doc("hash", "2.0.0", "key field [field ...]", "Returns the values of all fields in a hash."),
-    C::new("hdel", -3, WRITE | FAST, hdel).keys(1, 1, 1).doc("hash", "2.0.0", "key field [field ...]", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
-    C::new("hlen", 2, READONLY | FAST, hlen).keys(1, 1, 1).doc("hash", "2.0.0", "key", "Returns the number of fields in a hash."),
-    C::new("hexists", 3, READONLY | FAST, hexists).keys(1, 1, 1).doc("hash", "2.0.0", "key field", "Determines whether a field exists in a hash."),
-    C::new("hgetall", 2, READONLY, hgetall).keys(1, 1, 1).doc("hash", "2.0.0", "key", "Returns all fields and values in a hash."),
-    C::new("hkeys", 2, READONLY, hkeys).keys(1, 1, 1).doc("hash", "2.0.0", "key", "Returns all fields in a hash."),
-    C::new("hvals", 2, READONLY, hvals).keys(1, 1, 1).doc("hash", "2.0.0", "key", "Returns all values in a hash."),
-    C::new("hincrby", 4, WRITE | DENYOOM | FAST, hincrby).keys(1, 1, 1).doc("hash", "2.0.0", "key field increment", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
-    C::new("hincrbyfloat", 4, WRITE | DENYOOM | FAST, hincrbyfloat).keys(1, 1, 1).doc("hash", "2.6.0", "key field increment", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
-    C::new("hstrlen", 3, READONLY | FAST, hstrlen).keys(1, 1, 1).doc("hash", "3.2.0", "key field", "Returns the length of the value of a field."),
-    C::new("hrandfield", -2, READONLY, hrandfield).keys(1, 1, 1).doc("hash", "6.2.0", "key [count [WITHVALUES]]", "Returns one or more random fields from a hash."),
-    C::new("hscan", -3, READONLY, hscan).keys(1, 1, 1).doc("hash", "2.8.0", "key cursor [MATCH pattern] [COUNT count]", "Iterates over fields and values of a hash."),
+    C::new("hset", -4, WRITE | DENYOOM | FAST, hset).keys(&[K::at(1, RW | UPDATE)]).doc("hash", "2.0.0", "key field value [field value ...]", "Creates or modifies the value of a field in a hash."),
+    C::new("hmset", -4, WRITE | DENYOOM | FAST, hmset).keys(&[K::at(1, RW | UPDATE)]).doc("hash", "2.0.0", "key field value [field value ...]", "Sets the values of multiple fields."),
+    C::new("hsetnx", 4, WRITE | DENYOOM | FAST, hsetnx).keys(&[K::at(1, RW | INSERT)]).doc("hash", "2.0.0", "key field value", "Sets the value of a field in a hash only when the field doesn't exist."),
+    C::new("hget", 3, READONLY | FAST, hget).keys(&[K::at(1, RO | ACCESS)]).doc("hash", "2.0.0", "key field", "Returns the value of a field in a hash."),
+    C::new("hmget", -3, READONLY | FAST, hmget).keys(&[K::at(1, RO | ACCESS)]).doc("hash", "2.0.0", "key field [field ...]", "Returns the values of all fields in a hash."),
+    C::new("hdel", -3, WRITE | FAST, hdel).keys(&[K::at(1, RW | DELETE)]).doc("hash", "2.0.0", "key field [field ...]", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
+    C::new("hlen", 2, READONLY | FAST, hlen).keys(&[K::at(1, RO)]).doc("hash", "2.0.0", "key", "Returns the number of fields in a hash."),
+    C::new("hexists", 3, READONLY | FAST, hexists).keys(&[K::at(1, RO)]).doc("hash", "2.0.0", "key field", "Determines whether a field exists in a hash."),
+    C::new("hgetall", 2, READONLY, hgetall).keys(&[K::at(1, RO | ACCESS)]).doc("hash", "2.0.0", "key", "Returns all fields and values in a hash."),
+    C::new("hkeys", 2, READONLY, hkeys).keys(&[K::at(1, RO | ACCESS)]).doc("hash", "2.0.0", "key", "Returns all fields in a hash."),
+    C::new("hvals", 2, READONLY, hvals).keys(&[K::at(1, RO | ACCESS)]).doc("hash", "2.0.0", "key", "Returns all values in a hash."),
+    C::new("hincrby", 4, WRITE | DENYOOM | FAST, hincrby).keys(&[K::at(1, RW | ACCESS | UPDATE)]).doc("hash", "2.0.0", "key field increment", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
+    C::new("hincrbyfloat", 4, WRITE | DENYOOM | FAST, hincrbyfloat).keys(&[K::at(1, RW | ACCESS | UPDATE)]).doc("hash", "2.6.0", "key field increment", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
+    C::new("hstrlen", 3, READONLY | FAST, hstrlen).keys(&[K::at(1, RO)]).doc("hash", "3.2.0", "key field", "Returns the length of the value of a field."),
+    C::new("hrandfield", -2, READONLY, hrandfield).keys(&[K::at(1, RO | ACCESS)]).doc("hash", "6.2.0", "key [count [WITHVALUES]]", "Returns one or more random fields from a hash."),
+    C::new("hscan", -3, READONLY, hscan).keys(&[K::at(1, RO | ACCESS)]).doc("hash", "2.8.0", "key cursor [MATCH pattern] [COUNT count]", "Iterates over fields and values of a hash."),
 ];
 
 /// Runs `f` on the hash at `key`, created if missing, with the encoding thresholds.
@@ -61,14 +62,16 @@ fn set_pairs(ctx: &mut Ctx, argv: &[&[u8]], name: &str) -> Result<usize, CmdErro
 
 fn hset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let n = set_pairs(ctx, argv, "hset")?;
-    ctx.notify(ev::HASH, "hset", argv[1]);
+    ctx.changed(ev::HASH, "hset", argv[1]);
+    ctx.dirty((argv.len() as u64 - 2) / 2);
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn hmset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     set_pairs(ctx, argv, "hmset")?;
-    ctx.notify(ev::HASH, "hset", argv[1]);
+    ctx.changed(ev::HASH, "hset", argv[1]);
+    ctx.dirty((argv.len() as u64 - 2) / 2);
     ctx.out.ok();
     Ok(())
 }
@@ -78,9 +81,8 @@ fn hsetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         h.get(argv[2]).is_none() && h.insert(argv[2], argv[3], lim)
     })?;
     if set {
-        ctx.notify(ev::HASH, "hset", argv[1]);
-    } else {
-        ctx.unchanged = true;
+        ctx.changed(ev::HASH, "hset", argv[1]);
+        ctx.dirty(1);
     }
     ctx.out.int(set as i64);
     Ok(())
@@ -118,6 +120,7 @@ fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     if n > 0 {
         changed(ctx, &mut shard, argv[1], ev::HASH, "hdel");
+        ctx.dirty(n as u64);
     }
     ctx.out.int(n as i64);
     Ok(())
@@ -183,7 +186,7 @@ fn hvals(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// error nothing is left behind (no empty hash).
 fn update_field(
     ctx: &mut Ctx,
-    event: &str,
+    event: &'static str,
     key: &[u8],
     field: &[u8],
     f: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, CmdError>,
@@ -194,7 +197,8 @@ fn update_field(
     let result = f(h.get(field));
     if let Ok(v) = &result {
         h.insert(field, v, &lim);
-        ctx.notify(ev::HASH, event, key);
+        ctx.changed(ev::HASH, event, key);
+        ctx.dirty(1);
     }
     remove_if_empty(&mut shard, key);
     result
@@ -229,6 +233,8 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             FloatError::NanOrInf => CmdError::new("ERR increment would produce NaN or Infinity"),
         })
     })?;
+    // The result replays, not the increment (float formatting could differ).
+    ctx.record(&[b"HSET", argv[1], argv[2], &v]);
     ctx.out.bulk(&v);
     Ok(())
 }

@@ -4,6 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use super::args::is;
+use super::keyspec::{KeySpec as K, ACCESS, INSERT, RO, RW};
 use super::strings::{as_str, as_str_mut};
 use super::table::{CommandSpec as C, ADMIN, DENYOOM, FAST, MAY_REPLICATE, READONLY, WRITE};
 use super::{CmdError, CmdResult, Ctx};
@@ -12,13 +13,13 @@ use crate::engine::{hll, Entry, Shard, Str, Value};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
-    C::new("pfadd", -2, WRITE | DENYOOM | FAST, pfadd).keys(1, 1, 1)
+    C::new("pfadd", -2, WRITE | DENYOOM | FAST, pfadd).keys(&[K::at(1, RW | INSERT)])
         .doc("hyperloglog", "2.8.9", "key [element [element ...]]", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist."),
-    C::new("pfcount", -2, READONLY | MAY_REPLICATE, pfcount).keys(1, -1, 1)
+    C::new("pfcount", -2, READONLY | MAY_REPLICATE, pfcount).keys(&[K::rest(1, RW | ACCESS)])
         .doc("hyperloglog", "2.8.9", "key [key ...]", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s)."),
-    C::new("pfmerge", -2, WRITE | DENYOOM, pfmerge).keys(1, -1, 1)
+    C::new("pfmerge", -2, WRITE | DENYOOM, pfmerge).keys(&[K::at(1, RW | ACCESS | INSERT), K::rest(2, RO | ACCESS)])
         .doc("hyperloglog", "2.8.9", "destkey [sourcekey [sourcekey ...]]", "Merges one or more HyperLogLog values into a single key."),
-    C::new("pfdebug", 3, WRITE | DENYOOM | ADMIN, pfdebug).keys(2, 2, 1)
+    C::new("pfdebug", 3, WRITE | DENYOOM | ADMIN, pfdebug).keys(&[K::at(2, RW | ACCESS)])
         .doc("hyperloglog", "2.8.9", "subcommand key", "Internal commands for debugging HyperLogLog values."),
     C::new("pfselftest", 1, ADMIN, pfselftest)
         .doc("hyperloglog", "2.8.9", "", "An internal command for testing HyperLogLog values."),
@@ -69,26 +70,28 @@ fn pfadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let max = sparse_max(ctx);
     let mut shard = ctx.db().lock_key(argv[1]);
     let (mut v, created) = open(&mut shard, argv[1], ctx.now)?;
-    let mut updated = created;
+    // Counted as Redis counts it: the creation, and each element that changed a register.
+    let mut updated = created as u64;
     let mut result = Ok(());
     for ele in &argv[2..] {
         match hll::add(&mut v, ele, max) {
-            Ok(changed) => updated |= changed,
+            Ok(changed) => updated += changed as u64,
             Err(_) => {
                 result = Err(CORRUPT);
                 break;
             }
         }
     }
-    if updated {
+    if updated > 0 {
         hll::invalidate_cache(&mut v);
     }
     store(&mut shard, argv[1], ctx.now, v);
     result?;
-    if updated {
-        ctx.notify(ev::STRING, "pfadd", argv[1]);
+    if updated > 0 {
+        ctx.changed(ev::STRING, "pfadd", argv[1]);
+        ctx.dirty(updated);
     }
-    ctx.out.int(updated as i64);
+    ctx.out.int((updated > 0) as i64);
     Ok(())
 }
 
@@ -130,8 +133,9 @@ fn pfcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None => hll::count(&v)
             .inspect(|c| {
                 hll::set_cache(&mut v, *c);
-                // The value changed: a replica caches the same count.
-                crate::journal::push_own(ctx.client.db, argv);
+                // The value changed (a replica caches the same count from the same PFCOUNT).
+                ctx.touched(argv[1]);
+                ctx.dirty(1);
             })
             .map_err(|_| CORRUPT),
     };
@@ -159,7 +163,8 @@ fn pfmerge(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     store(&mut shard, argv[1], ctx.now, v);
     result?;
-    ctx.notify(ev::STRING, "pfadd", argv[1]);
+    ctx.changed(ev::STRING, "pfadd", argv[1]);
+    ctx.dirty(1);
     ctx.out.ok();
     Ok(())
 }
@@ -171,7 +176,12 @@ fn pfdebug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new("ERR The specified key does not exist"));
     };
     let mut v = take(e)?;
+    // A change of encoding counts, so that replicas convert too.
+    let sparse = hll::encoding(&v) == hll::SPARSE;
     let result = if is(argv[1], "GETREG") {
+        if sparse {
+            ctx.dirty(1);
+        }
         match hll::to_dense(&mut v) {
             Ok(()) => {
                 ctx.out.array(hll::REGISTERS);
@@ -197,10 +207,10 @@ fn pfdebug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         });
         Ok(())
     } else if is(argv[1], "TODENSE") {
-        let was_sparse = hll::encoding(&v) == hll::SPARSE;
         match hll::to_dense(&mut v) {
             Ok(()) => {
-                ctx.out.int(was_sparse as i64);
+                ctx.dirty(sparse as u64);
+                ctx.out.int(sparse as i64);
                 Ok(())
             }
             Err(_) => Err(CORRUPT),

@@ -1,7 +1,8 @@
 //! COMMAND and its subcommands: what commands exist, their arity, flags, keys and docs.
 
 use super::args::is;
-use super::table::{Command, CommandSpec as C, FLAG_NAMES, LOADING, STALE, WRITE};
+use super::keyspec::{self, Begin, Find, KeySpec};
+use super::table::{Command, CommandSpec as C, FLAG_NAMES, LOADING, STALE};
 use super::{docs, CmdError, CmdResult, Ctx, SYNTAX};
 use crate::protocol::Reply;
 
@@ -43,6 +44,12 @@ static SUBCOMMANDS: &[C] = &[
         "command [arg [arg ...]]",
         "Extracts the key names from an arbitrary command.",
     ),
+    C::new("getkeysandflags", -4, INTRO, getkeysandflags).doc(
+        "server",
+        "7.0.0",
+        "command [arg [arg ...]]",
+        "Extracts the key names and access flags for an arbitrary command.",
+    ),
     C::new("help", 2, INTRO, help).doc(
         "server",
         "5.0.0",
@@ -56,68 +63,113 @@ fn write_info(out: &mut Reply, c: &Command) {
     out.array(10);
     out.bulk(c.fullname.as_bytes());
     out.int(s.arity as i64);
-    let flags: Vec<&str> = FLAG_NAMES
+    let mut flags: Vec<&str> = FLAG_NAMES
         .iter()
         .filter(|(f, _)| s.flags & f != 0)
         .map(|(_, n)| *n)
         .collect();
+    if c.movable_keys {
+        flags.push("movablekeys");
+    }
     out.set(flags.len());
     for f in flags {
         out.simple(f);
     }
-    out.int(s.first_key as i64);
-    out.int(s.last_key as i64);
-    out.int(s.step as i64);
+    let (first, last, step) = c.legacy_keys;
+    out.int(first as i64);
+    out.int(last as i64);
+    out.int(step as i64);
     let cats = s.acl_categories();
     out.set(cats.len());
     for cat in cats {
         out.simple(cat);
     }
     out.array(0); // tips
-    if s.first_key > 0 {
-        // One key spec describing the (first, last, step) range.
-        out.array(1);
-        out.map(3);
-        out.bulk(b"flags");
-        let kflags: &[&str] = if s.flags & WRITE != 0 {
-            &["RW", "update"]
-        } else {
-            &["RO", "access"]
-        };
-        out.array(kflags.len());
-        for f in kflags {
-            out.simple(f);
-        }
-        out.bulk(b"begin_search");
-        out.map(2);
-        out.bulk(b"type");
-        out.bulk(b"index");
-        out.bulk(b"spec");
-        out.map(1);
-        out.bulk(b"index");
-        out.int(s.first_key as i64);
-        out.bulk(b"find_keys");
-        out.map(2);
-        out.bulk(b"type");
-        out.bulk(b"range");
-        out.bulk(b"spec");
-        out.map(3);
-        out.bulk(b"lastkey");
-        out.int(if s.last_key < 0 {
-            s.last_key as i64
-        } else {
-            (s.last_key - s.first_key) as i64
-        });
-        out.bulk(b"keystep");
-        out.int(s.step as i64);
-        out.bulk(b"limit");
-        out.int(0);
-    } else {
-        out.array(0);
+    out.set(s.key_specs.len());
+    for spec in s.key_specs {
+        write_key_spec(out, spec);
     }
     out.array(c.subcommands().len());
     for sub in c.subcommands() {
         write_info(out, sub);
+    }
+}
+
+/// Key flags as COMMAND INFO and GETKEYSANDFLAGS list them.
+fn write_key_flags(out: &mut Reply, flags: u16) {
+    let names: Vec<&str> = keyspec::FLAG_NAMES
+        .iter()
+        .filter(|(f, _)| flags & f != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(names.len());
+    for n in names {
+        out.simple(n);
+    }
+}
+
+/// One key spec, in Redis's map shape.
+fn write_key_spec(out: &mut Reply, spec: &KeySpec) {
+    out.map(3);
+    out.bulk(b"flags");
+    write_key_flags(out, spec.flags);
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    match spec.begin {
+        Begin::Index(i) => {
+            out.bulk(b"index");
+            out.bulk(b"spec");
+            out.map(1);
+            out.bulk(b"index");
+            out.int(i as i64);
+        }
+        Begin::Keyword { word, from } => {
+            out.bulk(b"keyword");
+            out.bulk(b"spec");
+            out.map(2);
+            out.bulk(b"keyword");
+            out.bulk(word.as_bytes());
+            out.bulk(b"startfrom");
+            out.int(from as i64);
+        }
+        Begin::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
+    }
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    match spec.find {
+        Find::Range { last, step, limit } => {
+            out.bulk(b"range");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"lastkey");
+            out.int(last as i64);
+            out.bulk(b"keystep");
+            out.int(step as i64);
+            out.bulk(b"limit");
+            out.int(limit as i64);
+        }
+        Find::Keynum { index, first, step } => {
+            out.bulk(b"keynum");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"keynumidx");
+            out.int(index as i64);
+            out.bulk(b"firstkey");
+            out.int(first as i64);
+            out.bulk(b"keystep");
+            out.int(step as i64);
+        }
+        Find::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
     }
 }
 
@@ -245,90 +297,49 @@ fn list(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn getkeys(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    getkeys_generic(ctx, argv, false)
+}
+
+fn getkeysandflags(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    getkeys_generic(ctx, argv, true)
+}
+
+/// COMMAND GETKEYS / GETKEYSANDFLAGS: the keys of the command given, found by its key specs.
+fn getkeys_generic(ctx: &mut Ctx, argv: &[&[u8]], with_flags: bool) -> CmdResult {
     let target = &argv[2..];
     let mut cmd = find(ctx, target[0]).ok_or(CmdError::new("ERR Invalid command specified"))?;
-    if target.len() > 1 {
+    if target.len() > 1 && !cmd.subcommands().is_empty() {
         let sub = String::from_utf8_lossy(target[1]).to_ascii_lowercase();
-        if let Some(s) = cmd.sub(sub.as_bytes()) {
-            cmd = s;
-        }
+        cmd = cmd
+            .sub(sub.as_bytes())
+            .ok_or(CmdError::new("ERR Invalid command specified"))?;
     }
-    let a = cmd.spec.arity;
+    let spec = cmd.spec;
+    if !keyspec::has_keys(spec.key_specs, spec.getkeys) {
+        return Err(CmdError::new("ERR The command has no key arguments"));
+    }
+    let a = spec.arity;
     if (a > 0 && target.len() != a as usize) || target.len() < a.unsigned_abs() as usize {
         return Err(CmdError::new(
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let pos =
-        movable_keys(cmd.spec.name, target).unwrap_or_else(|| cmd.spec.key_positions(target.len()));
-    if pos.is_empty() {
-        return Err(CmdError::new("ERR The command has no key arguments"));
+    let mut keys = keyspec::Keys::new();
+    spec.keys_of(target, &mut keys);
+    if keys.is_empty() {
+        return Err(CmdError::new("ERR Invalid arguments specified for command"));
     }
-    ctx.out.array(pos.len());
-    for p in pos {
-        ctx.out.bulk(target[p]);
+    ctx.out.array(keys.len());
+    for k in keys {
+        if with_flags {
+            ctx.out.array(2);
+            ctx.out.bulk(target[k.pos]);
+            write_key_flags(ctx.out, k.flags);
+        } else {
+            ctx.out.bulk(target[k.pos]);
+        }
     }
     Ok(())
-}
-
-/// Key positions of the commands whose keys the (first, last, step) triple cannot describe:
-/// a numkeys count, STORE options, XREAD's STREAMS list. None for every other command.
-fn movable_keys(name: &str, argv: &[&[u8]]) -> Option<Vec<usize>> {
-    let is = |a: &[u8], kw: &str| a.eq_ignore_ascii_case(kw.as_bytes());
-    // `numkeys` at `at`, keys right after it.
-    let counted = |at: usize| -> Vec<usize> {
-        let n = argv
-            .get(at)
-            .and_then(|a| super::args::strict_i64(a))
-            .filter(|n| *n > 0)
-            .map_or(0, |n| n as usize);
-        (at + 1..(at + 1 + n).min(argv.len())).collect()
-    };
-    // The key after the first `kw` found from position `from` (a keyword key spec).
-    let option_key = |from: usize, kw: &str| -> Option<usize> {
-        (from..argv.len().saturating_sub(1))
-            .find(|&i| is(argv[i], kw))
-            .map(|i| i + 1)
-    };
-    // SORT's STORE, found as Redis finds it: LIMIT, GET and BY skip their arguments, and the
-    // last STORE wins.
-    let sort_store = || -> Option<usize> {
-        let (mut found, mut i) = (None, 2);
-        while i < argv.len() {
-            if is(argv[i], "LIMIT") {
-                i += 2;
-            } else if is(argv[i], "GET") || is(argv[i], "BY") {
-                i += 1;
-            } else if is(argv[i], "STORE") && i + 1 < argv.len() {
-                found = Some(i + 1);
-            }
-            i += 1;
-        }
-        found
-    };
-    Some(match name {
-        "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "lmpop" | "zmpop" => {
-            counted(1)
-        }
-        "blmpop" | "bzmpop" => counted(2),
-        "zunionstore" | "zinterstore" | "zdiffstore" => {
-            std::iter::once(1).chain(counted(2)).collect()
-        }
-        "sort" => std::iter::once(1).chain(sort_store()).collect(),
-        // One key spec per keyword: both keys are listed when both options are given.
-        "georadius" | "georadiusbymember" => {
-            let from = if name == "georadius" { 6 } else { 5 };
-            std::iter::once(1)
-                .chain(option_key(from, "STORE"))
-                .chain(option_key(from, "STOREDIST"))
-                .collect()
-        }
-        "xread" | "xreadgroup" => {
-            let s = (1..argv.len()).find(|&i| is(argv[i], "STREAMS"))? + 1;
-            (s..s + (argv.len() - s) / 2).collect()
-        }
-        _ => return None,
-    })
 }
 
 fn help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
@@ -348,6 +359,8 @@ fn help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
             "    Return documentation details about multiple Redis commands.",
             "GETKEYS <full-command>",
             "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
         ],
     );
     Ok(())

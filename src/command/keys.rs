@@ -1,19 +1,20 @@
 //! Generic key commands: existence, deletion, renaming, iteration, and TTLs.
 
 use super::args::{self, is};
+use super::keyspec::{KeySpec as K, ACCESS, DELETE, INSERT, OW, RM, RO, RW, UPDATE};
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
 use super::{CmdError, CmdResult, Ctx, DB_INDEX, NO_KEY, SYNTAX};
 use crate::engine::notify as ev;
 use crate::engine::{glob, scan};
 
 pub static COMMANDS: &[C] = &[
-    C::new("del", -2, WRITE, del).keys(1, -1, 1).doc("generic", "1.0.0", "key [key ...]", "Deletes one or more keys."),
-    C::new("unlink", -2, WRITE | FAST, del).keys(1, -1, 1).doc("generic", "4.0.0", "key [key ...]", "Asynchronously deletes one or more keys."),
-    C::new("exists", -2, READONLY | FAST, exists).keys(1, -1, 1).doc("generic", "1.0.0", "key [key ...]", "Determines whether one or more keys exist."),
-    C::new("touch", -2, READONLY | FAST, touch).keys(1, -1, 1).doc("generic", "3.2.1", "key [key ...]", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
-    C::new("type", 2, READONLY | FAST, type_).keys(1, 1, 1).doc("generic", "1.0.0", "key", "Determines the type of value stored at a key."),
-    C::new("rename", 3, WRITE, rename).keys(1, 2, 1).doc("generic", "1.0.0", "key newkey", "Renames a key and overwrites the destination."),
-    C::new("renamenx", 3, WRITE | FAST, renamenx).keys(1, 2, 1).doc("generic", "1.0.0", "key newkey", "Renames a key only when the target key name doesn't exist."),
+    C::new("del", -2, WRITE, del).keys(&[K::rest(1, RM | DELETE)]).doc("generic", "1.0.0", "key [key ...]", "Deletes one or more keys."),
+    C::new("unlink", -2, WRITE | FAST, del).keys(&[K::rest(1, RM | DELETE)]).doc("generic", "4.0.0", "key [key ...]", "Asynchronously deletes one or more keys."),
+    C::new("exists", -2, READONLY | FAST, exists).keys(&[K::rest(1, RO)]).doc("generic", "1.0.0", "key [key ...]", "Determines whether one or more keys exist."),
+    C::new("touch", -2, READONLY | FAST, touch).keys(&[K::rest(1, RO)]).doc("generic", "3.2.1", "key [key ...]", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
+    C::new("type", 2, READONLY | FAST, type_).keys(&[K::at(1, RO)]).doc("generic", "1.0.0", "key", "Determines the type of value stored at a key."),
+    C::new("rename", 3, WRITE, rename).keys(&[K::at(1, RW | ACCESS | DELETE), K::at(2, OW | UPDATE)]).doc("generic", "1.0.0", "key newkey", "Renames a key and overwrites the destination."),
+    C::new("renamenx", 3, WRITE | FAST, renamenx).keys(&[K::at(1, RW | ACCESS | DELETE), K::at(2, OW | INSERT)]).doc("generic", "1.0.0", "key newkey", "Renames a key only when the target key name doesn't exist."),
     C::new("keys", 2, READONLY, keys).doc("generic", "1.0.0", "pattern", "Returns all key names that match a pattern."),
     C::new("scan", -2, READONLY, scan_cmd).doc(
         "generic",
@@ -22,42 +23,44 @@ pub static COMMANDS: &[C] = &[
         "Iterates over the key names in the database.",
     ),
     C::new("randomkey", 1, READONLY, randomkey).doc("generic", "1.0.0", "", "Returns a random key name from the database."),
-    C::new("move", 3, WRITE | FAST, move_).keys(1, 1, 1).doc("generic", "1.0.0", "key db", "Moves a key to another database."),
-    C::new("copy", -3, WRITE | DENYOOM, copy).keys(1, 2, 1).doc(
+    C::new("move", 3, WRITE | FAST, move_).keys(&[K::at(1, RW | ACCESS | UPDATE)]).doc("generic", "1.0.0", "key db", "Moves a key to another database."),
+    C::new("copy", -3, WRITE | DENYOOM, copy).keys(&[K::at(1, RO | ACCESS), K::at(2, OW | UPDATE)]).doc(
         "generic",
         "6.2.0",
         "source destination [DB destination-db] [REPLACE]",
         "Copies the value of a key to a new key.",
     ),
     C::container("object", OBJECT).doc("generic", "2.2.3", "", "A container for object introspection commands."),
-    C::new("expire", -3, WRITE | FAST, expire).keys(1, 1, 1).doc("generic", "1.0.0", "key seconds [NX | XX | GT | LT]", "Sets the expiration time of a key in seconds."),
-    C::new("pexpire", -3, WRITE | FAST, pexpire).keys(1, 1, 1).doc("generic", "2.6.0", "key milliseconds [NX | XX | GT | LT]", "Sets the expiration time of a key in milliseconds."),
-    C::new("expireat", -3, WRITE | FAST, expireat).keys(1, 1, 1).doc("generic", "1.2.0", "key unix-time-seconds [NX | XX | GT | LT]", "Sets the expiration time of a key to a Unix timestamp."),
-    C::new("pexpireat", -3, WRITE | FAST, pexpireat).keys(1, 1, 1).doc("generic", "2.6.0", "key unix-time-milliseconds [NX | XX | GT | LT]", "Sets the expiration time of a key to a Unix milliseconds timestamp."),
-    C::new("ttl", 2, READONLY | FAST, ttl).keys(1, 1, 1).doc("generic", "1.0.0", "key", "Returns the expiration time in seconds of a key."),
-    C::new("pttl", 2, READONLY | FAST, pttl).keys(1, 1, 1).doc("generic", "2.6.0", "key", "Returns the expiration time in milliseconds of a key."),
-    C::new("expiretime", 2, READONLY | FAST, expiretime).keys(1, 1, 1).doc("generic", "7.0.0", "key", "Returns the expiration time of a key as a Unix timestamp."),
-    C::new("pexpiretime", 2, READONLY | FAST, pexpiretime).keys(1, 1, 1).doc("generic", "7.0.0", "key", "Returns the expiration time of a key as a Unix milliseconds timestamp."),
-    C::new("persist", 2, WRITE | FAST, persist).keys(1, 1, 1).doc("generic", "2.2.0", "key", "Removes the expiration time of a key."),
+    C::new("expire", -3, WRITE | FAST, expire).keys(&[K::at(1, RW | UPDATE)]).doc("generic", "1.0.0", "key seconds [NX | XX | GT | LT]", "Sets the expiration time of a key in seconds."),
+    C::new("pexpire", -3, WRITE | FAST, pexpire).keys(&[K::at(1, RW | UPDATE)]).doc("generic", "2.6.0", "key milliseconds [NX | XX | GT | LT]", "Sets the expiration time of a key in milliseconds."),
+    C::new("expireat", -3, WRITE | FAST, expireat).keys(&[K::at(1, RW | UPDATE)]).doc("generic", "1.2.0", "key unix-time-seconds [NX | XX | GT | LT]", "Sets the expiration time of a key to a Unix timestamp."),
+    C::new("pexpireat", -3, WRITE | FAST, pexpireat).keys(&[K::at(1, RW | UPDATE)]).doc("generic", "2.6.0", "key unix-time-milliseconds [NX | XX | GT | LT]", "Sets the expiration time of a key to a Unix milliseconds timestamp."),
+    C::new("ttl", 2, READONLY | FAST, ttl).keys(&[K::at(1, RO | ACCESS)]).doc("generic", "1.0.0", "key", "Returns the expiration time in seconds of a key."),
+    C::new("pttl", 2, READONLY | FAST, pttl).keys(&[K::at(1, RO | ACCESS)]).doc("generic", "2.6.0", "key", "Returns the expiration time in milliseconds of a key."),
+    C::new("expiretime", 2, READONLY | FAST, expiretime).keys(&[K::at(1, RO | ACCESS)]).doc("generic", "7.0.0", "key", "Returns the expiration time of a key as a Unix timestamp."),
+    C::new("pexpiretime", 2, READONLY | FAST, pexpiretime).keys(&[K::at(1, RO | ACCESS)]).doc("generic", "7.0.0", "key", "Returns the expiration time of a key as a Unix milliseconds timestamp."),
+    C::new("persist", 2, WRITE | FAST, persist).keys(&[K::at(1, RW | UPDATE)]).doc("generic", "2.2.0", "key", "Removes the expiration time of a key."),
 ];
 
 static OBJECT: &[C] = &[
     C::new("encoding", 3, READONLY, object_encoding)
-        .keys(2, 2, 1)
+        .keys(&[K::at(2, RO)])
         .doc(
             "generic",
             "2.2.3",
             "key",
             "Returns the internal encoding of a Redis object.",
         ),
-    C::new("freq", 3, READONLY, object_freq).keys(2, 2, 1).doc(
-        "generic",
-        "4.0.0",
-        "key",
-        "Returns the logarithmic access frequency counter of a Redis object.",
-    ),
+    C::new("freq", 3, READONLY, object_freq)
+        .keys(&[K::at(2, RO)])
+        .doc(
+            "generic",
+            "4.0.0",
+            "key",
+            "Returns the logarithmic access frequency counter of a Redis object.",
+        ),
     C::new("idletime", 3, READONLY, object_idletime)
-        .keys(2, 2, 1)
+        .keys(&[K::at(2, RO)])
         .doc(
             "generic",
             "2.2.3",
@@ -65,7 +68,7 @@ static OBJECT: &[C] = &[
             "Returns the time since the last access to a Redis object.",
         ),
     C::new("refcount", 3, READONLY, object_refcount)
-        .keys(2, 2, 1)
+        .keys(&[K::at(2, RO)])
         .doc(
             "generic",
             "2.2.3",
@@ -88,10 +91,11 @@ fn del(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let shard = locked.shard(k);
         if shard.contains(k, ctx.now) {
             shard.remove(k);
-            ctx.notify(ev::GENERIC, "del", k);
+            ctx.changed(ev::GENERIC, "del", k);
             n += 1;
         }
     }
+    ctx.dirty(n as u64);
     ctx.out.int(n);
     Ok(())
 }
@@ -140,8 +144,11 @@ fn rename_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> Result<bool, CmdEr
     }
     let entry = locked.shard(src).remove(src).expect("checked above");
     locked.shard(dst).insert(dst, entry);
-    ctx.notify(ev::GENERIC, "rename_from", src);
-    ctx.notify(ev::GENERIC, "rename_to", dst);
+    ctx.touched(src);
+    ctx.touched(dst);
+    ctx.event(ev::GENERIC, "rename_from", src);
+    ctx.event(ev::GENERIC, "rename_to", dst);
+    ctx.dirty(1);
     Ok(true)
 }
 
@@ -255,11 +262,9 @@ fn move_(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let e = src.remove(key).expect("checked above");
     dst.insert(key, e);
-    // The source key is touched by dispatch; the destination lives in another database.
-    ctx.server.modified(dst_db, key, ctx.client.handle.id);
-    ctx.server.blocking.signal(dst_db, key);
-    ctx.notify(ev::GENERIC, "move_from", key);
-    ctx.server.notify(ev::GENERIC, "move_to", key, dst_db);
+    ctx.changed(ev::GENERIC, "move_from", key);
+    ctx.changed_db(dst_db, ev::GENERIC, "move_to", key);
+    ctx.dirty(1);
     ctx.out.int(1);
     Ok(())
 }
@@ -296,12 +301,9 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let entry = s.get_mut(src_key, now).cloned();
         place(entry, &mut d, dst_key, replace, now)
     };
-    if copied && dst_db != src_db {
-        ctx.server.modified(dst_db, dst_key, ctx.client.handle.id);
-        ctx.server.blocking.signal(dst_db, dst_key);
-    }
     if copied {
-        ctx.server.notify(ev::GENERIC, "copy_to", dst_key, dst_db);
+        ctx.changed_db(dst_db, ev::GENERIC, "copy_to", dst_key);
+        ctx.dirty(1);
     }
     ctx.out.int(copied as i64);
     Ok(())
@@ -466,13 +468,20 @@ fn expire_generic(
         ctx.out.int(0);
         return Ok(());
     }
+    // Journaled as what it did: the DEL, or the absolute time.
     if when <= ctx.now as i64 {
         shard.remove(key);
-        ctx.notify(ev::GENERIC, "del", key);
+        ctx.changed(ev::GENERIC, "del", key);
+        ctx.record(&[b"DEL", key]);
     } else {
         shard.set_expire(key, when as u64);
-        ctx.notify(ev::GENERIC, "expire", key);
+        ctx.changed(ev::GENERIC, "expire", key);
+        if ctx.journaling() {
+            let at = itoa::Buffer::new().format(when).as_bytes().to_vec();
+            ctx.record(&[b"PEXPIREAT", key, &at]);
+        }
     }
+    ctx.dirty(1);
     ctx.out.int(1);
     Ok(())
 }
@@ -531,7 +540,8 @@ fn persist(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         .is_some_and(|e| e.expire_at != 0);
     if had {
         shard.set_expire(argv[1], 0);
-        ctx.notify(ev::GENERIC, "persist", argv[1]);
+        ctx.changed(ev::GENERIC, "persist", argv[1]);
+        ctx.dirty(1);
     }
     ctx.out.int(had as i64);
     Ok(())

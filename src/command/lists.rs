@@ -1,6 +1,7 @@
 //! List commands: pushes, pops, length, ranges and indexing.
 
 use super::args::{self, is};
+use super::keyspec::{self as ks, KeySpec as K, ACCESS, DELETE, INSERT, RO, RW, UPDATE};
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
 use super::At;
 use super::{
@@ -14,23 +15,23 @@ use crate::protocol::Reply;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
-    C::new("lpush", -3, WRITE | DENYOOM | FAST, lpush).keys(1, 1, 1).doc("list", "1.0.0", "key element [element ...]", "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
-    C::new("rpush", -3, WRITE | DENYOOM | FAST, rpush).keys(1, 1, 1).doc("list", "1.0.0", "key element [element ...]", "Appends one or more elements to a list. Creates the key if it doesn't exist."),
-    C::new("lpushx", -3, WRITE | DENYOOM | FAST, lpushx).keys(1, 1, 1).doc("list", "2.2.0", "key element [element ...]", "Prepends one or more elements to a list only when the list exists."),
-    C::new("rpushx", -3, WRITE | DENYOOM | FAST, rpushx).keys(1, 1, 1).doc("list", "2.2.0", "key element [element ...]", "Appends an element to a list only when the list exists."),
-    C::new("lpop", -2, WRITE | FAST, lpop).keys(1, 1, 1).doc("list", "1.0.0", "key [count]", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
-    C::new("rpop", -2, WRITE | FAST, rpop).keys(1, 1, 1).doc("list", "1.0.0", "key [count]", "Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
-    C::new("llen", 2, READONLY | FAST, llen).keys(1, 1, 1).doc("list", "1.0.0", "key", "Returns the length of a list."),
-    C::new("lrange", 4, READONLY, lrange).keys(1, 1, 1).doc("list", "1.0.0", "key start stop", "Returns a range of elements from a list."),
-    C::new("lindex", 3, READONLY, lindex).keys(1, 1, 1).doc("list", "1.0.0", "key index", "Returns an element from a list by its index."),
-    C::new("linsert", 5, WRITE | DENYOOM, linsert).keys(1, 1, 1).doc("list", "2.2.0", "key <BEFORE | AFTER> pivot element", "Inserts an element before or after another element in a list."),
-    C::new("lpos", -3, READONLY, lpos).keys(1, 1, 1).doc("list", "6.0.6", "key element [RANK rank] [COUNT num-matches] [MAXLEN len]", "Returns the index of matching elements in a list."),
-    C::new("lrem", 4, WRITE, lrem).keys(1, 1, 1).doc("list", "1.0.0", "key count element", "Removes elements from a list. Deletes the list if the last element was removed."),
-    C::new("lset", 4, WRITE | DENYOOM, lset).keys(1, 1, 1).doc("list", "1.0.0", "key index element", "Sets the value of an element in a list by its index."),
-    C::new("ltrim", 4, WRITE, ltrim).keys(1, 1, 1).doc("list", "1.0.0", "key start stop", "Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
-    C::new("lmove", 5, WRITE | DENYOOM, lmove).keys(1, 2, 1).doc("list", "6.2.0", "source destination <LEFT | RIGHT> <LEFT | RIGHT>", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
-    C::new("rpoplpush", 3, WRITE | DENYOOM, rpoplpush).keys(1, 2, 1).doc("list", "1.2.0", "source destination", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
-    C::new("lmpop", -4, WRITE, lmpop).keys(0, 0, 0).doc("list", "7.0.0", "numkeys key [key ...] <LEFT | RIGHT> [COUNT count]", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
+    C::new("lpush", -3, WRITE | DENYOOM | FAST, lpush).keys(&[K::at(1, RW | INSERT)]).doc("list", "1.0.0", "key element [element ...]", "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
+    C::new("rpush", -3, WRITE | DENYOOM | FAST, rpush).keys(&[K::at(1, RW | INSERT)]).doc("list", "1.0.0", "key element [element ...]", "Appends one or more elements to a list. Creates the key if it doesn't exist."),
+    C::new("lpushx", -3, WRITE | DENYOOM | FAST, lpushx).keys(&[K::at(1, RW | INSERT)]).doc("list", "2.2.0", "key element [element ...]", "Prepends one or more elements to a list only when the list exists."),
+    C::new("rpushx", -3, WRITE | DENYOOM | FAST, rpushx).keys(&[K::at(1, RW | INSERT)]).doc("list", "2.2.0", "key element [element ...]", "Appends an element to a list only when the list exists."),
+    C::new("lpop", -2, WRITE | FAST, lpop).keys(&[K::at(1, RW | ACCESS | DELETE)]).doc("list", "1.0.0", "key [count]", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
+    C::new("rpop", -2, WRITE | FAST, rpop).keys(&[K::at(1, RW | ACCESS | DELETE)]).doc("list", "1.0.0", "key [count]", "Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
+    C::new("llen", 2, READONLY | FAST, llen).keys(&[K::at(1, RO)]).doc("list", "1.0.0", "key", "Returns the length of a list."),
+    C::new("lrange", 4, READONLY, lrange).keys(&[K::at(1, RO | ACCESS)]).doc("list", "1.0.0", "key start stop", "Returns a range of elements from a list."),
+    C::new("lindex", 3, READONLY, lindex).keys(&[K::at(1, RO | ACCESS)]).doc("list", "1.0.0", "key index", "Returns an element from a list by its index."),
+    C::new("linsert", 5, WRITE | DENYOOM, linsert).keys(&[K::at(1, RW | INSERT)]).doc("list", "2.2.0", "key <BEFORE | AFTER> pivot element", "Inserts an element before or after another element in a list."),
+    C::new("lpos", -3, READONLY, lpos).keys(&[K::at(1, RO | ACCESS)]).doc("list", "6.0.6", "key element [RANK rank] [COUNT num-matches] [MAXLEN len]", "Returns the index of matching elements in a list."),
+    C::new("lrem", 4, WRITE, lrem).keys(&[K::at(1, RW | DELETE)]).doc("list", "1.0.0", "key count element", "Removes elements from a list. Deletes the list if the last element was removed."),
+    C::new("lset", 4, WRITE | DENYOOM, lset).keys(&[K::at(1, RW | UPDATE)]).doc("list", "1.0.0", "key index element", "Sets the value of an element in a list by its index."),
+    C::new("ltrim", 4, WRITE, ltrim).keys(&[K::at(1, RW | DELETE)]).doc("list", "1.0.0", "key start stop", "Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
+    C::new("lmove", 5, WRITE | DENYOOM, lmove).keys(&[K::at(1, RW | ACCESS | DELETE), K::at(2, RW | INSERT)]).doc("list", "6.2.0", "source destination <LEFT | RIGHT> <LEFT | RIGHT>", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
+    C::new("rpoplpush", 3, WRITE | DENYOOM, rpoplpush).keys(&[K::at(1, RW | ACCESS | DELETE), K::at(2, RW | INSERT)]).doc("list", "1.2.0", "source destination", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
+    C::new("lmpop", -4, WRITE, lmpop).keys(&[K::numkeys(1, RW | ACCESS | DELETE)]).getkeys(ks::numkeys_at_1).doc("list", "7.0.0", "numkeys key [key ...] <LEFT | RIGHT> [COUNT count]", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
 ];
 
 fn push(ctx: &mut Ctx, argv: &[&[u8]], front: bool, only_existing: bool) -> CmdResult {
@@ -54,7 +55,8 @@ fn push(ctx: &mut Ctx, argv: &[&[u8]], front: bool, only_existing: bool) -> CmdR
         }
     }
     ctx.out.int(list.len() as i64);
-    ctx.notify(ev::LIST, if front { "lpush" } else { "rpush" }, argv[1]);
+    ctx.changed(ev::LIST, if front { "lpush" } else { "rpush" }, argv[1]);
+    ctx.dirty(argv.len() as u64 - 2);
     Ok(())
 }
 
@@ -101,10 +103,11 @@ fn pop(ctx: &mut Ctx, argv: &[&[u8]], front: bool) -> CmdResult {
         return Ok(());
     };
     let take = |l: &mut List| pop_end(l, front);
-    match count {
+    let popped = match count {
         None => {
             let e = take(list).expect("lists are never empty");
             ctx.out.bulk(&e);
+            1
         }
         Some(n) => {
             let n = n.min(list.len());
@@ -113,9 +116,13 @@ fn pop(ctx: &mut Ctx, argv: &[&[u8]], front: bool) -> CmdResult {
                 let e = take(list).expect("n <= len");
                 ctx.out.bulk(&e);
             }
+            n
         }
+    };
+    if popped > 0 {
+        changed(ctx, &mut shard, argv[1], ev::LIST, pop_event(front));
+        ctx.dirty(popped as u64);
     }
-    changed(ctx, &mut shard, argv[1], ev::LIST, pop_event(front));
     Ok(())
 }
 
@@ -209,7 +216,8 @@ fn linsert(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(i) => {
             list.insert(if after { i + 1 } else { i }, argv[4].into());
             ctx.out.int(list.len() as i64);
-            ctx.notify(ev::LIST, "linsert", argv[1]);
+            ctx.changed(ev::LIST, "linsert", argv[1]);
+            ctx.dirty(1);
         }
         None => ctx.out.int(-1),
     }
@@ -308,6 +316,7 @@ fn lrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     if removed > 0 {
         changed(ctx, &mut shard, argv[1], ev::LIST, "lrem");
+        ctx.dirty(removed as u64);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -327,7 +336,8 @@ fn lset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(e) => *e = argv[3].into(),
         None => return Err(CmdError::new("ERR index out of range")),
     }
-    ctx.notify(ev::LIST, "lset", argv[1]);
+    ctx.changed(ev::LIST, "lset", argv[1]);
+    ctx.dirty(1);
     ctx.out.ok();
     Ok(())
 }
@@ -337,6 +347,7 @@ fn ltrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let stop = args::int(argv[3])?;
     let mut shard = ctx.db().lock_key(argv[1]);
     if let Some(list) = collection_write(&mut shard, argv[1], ctx.now, Value::list_mut)? {
+        let before = list.len();
         match clamp_range(start, stop, list.len()) {
             Some((a, b)) => {
                 list.truncate(b + 1);
@@ -344,7 +355,11 @@ fn ltrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
             None => list.clear(),
         }
+        let removed = before - list.len();
+        // A trim that removes nothing is still an event and a touch (not a dirty change), as
+        // in Redis.
         changed(ctx, &mut shard, argv[1], ev::LIST, "ltrim");
+        ctx.dirty(removed as u64);
     }
     ctx.out.ok();
     Ok(())
@@ -422,9 +437,10 @@ pub fn move_element(
     }
     // Redis reports the push, then the pop (and the source's deletion if it emptied).
     let push = if to_front { "lpush" } else { "rpush" };
-    at.notify(ev::LIST, push, dst);
+    at.changed(ev::LIST, push, dst);
     let pop = pop_event(from_front);
     changed_in(at, locked.shard(src), src, ev::LIST, pop);
+    at.dirty(1);
     Ok(true)
 }
 
@@ -465,6 +481,12 @@ pub fn mpop_first(
             out.bulk(&e);
         }
         changed_in(at, &mut shard, key, ev::LIST, pop_event(front));
+        at.dirty(n as u64);
+        // Journaled as the plain pop it amounts to (for the blocking form above all).
+        if crate::engine::effects::journaling() {
+            let n = itoa::Buffer::new().format(n).as_bytes().to_vec();
+            at.record(&[if front { b"LPOP" } else { b"RPOP" }, key, &n]);
+        }
         return Ok(Some(pos));
     }
     Ok(None)
@@ -480,12 +502,8 @@ pub fn parse_mpop<'a>(
 
 fn lmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (keys, front, count) = parse_mpop(argv, 1)?;
-    match mpop_first(ctx.at(), &keys, front, count, ctx.out)? {
-        // The key table cannot name LMPOP's keys, so WATCH is told here.
-        Some(i) => ctx
-            .server
-            .modified(ctx.client.db, keys[i], ctx.client.handle.id),
-        None => ctx.out.null_array(),
+    if mpop_first(ctx.at(), &keys, front, count, ctx.out)?.is_none() {
+        ctx.out.null_array();
     }
     Ok(())
 }

@@ -11,11 +11,13 @@ pub mod cursor;
 pub mod debug;
 pub mod docs;
 pub mod dump;
+pub mod effects;
 pub mod geo;
 pub mod hashes;
 pub mod hll;
 pub mod introspection;
 pub mod keys;
+pub mod keyspec;
 pub mod lists;
 pub mod monitor;
 pub mod persistence;
@@ -82,9 +84,6 @@ pub struct Ctx<'a> {
     /// When the command started (`engine::mono_us`); `execute` leaves it at the command's
     /// end, which is the next command's start (one clock read per command).
     pub started: u64,
-    /// Set by a write command that turned out to change nothing (SETBIT to the bit already
-    /// there): WATCHers are not told and the dirty counter does not move, as in Redis.
-    pub unchanged: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -111,21 +110,57 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Publishes a keyspace event about `key` in the client's database.
+    // What the command changed, reported to the effect sink (`engine::effects`). Nothing
+    // reported is nothing changed.
+
+    /// The value at `key` changed, with a keyspace event (Redis's signalModifiedKey and
+    /// notifyKeyspaceEvent).
     #[inline]
-    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
-        self.server.notify(class, event, key, self.client.db);
+    pub fn changed(&self, class: u32, event: &'static str, key: &[u8]) {
+        crate::engine::effects::changed(self.client.db, key, class, event);
     }
 
-    /// For a write that changed only `key` of the keys it names (SMOVE into a set that already
-    /// had the member): that key's WATCHers are told and the change counted, the others not;
-    /// `effect` is what the journal records.
-    pub fn changed_only(&mut self, key: &[u8], effect: &[&[u8]]) {
-        self.unchanged = true;
-        crate::journal::push_own(self.client.db, effect);
-        self.server
-            .modified(self.client.db, key, self.client.handle.id);
-        self.server.stats.dirty.add(0, 1);
+    /// `changed` for a key of another database (MOVE, COPY ... DB).
+    #[inline]
+    pub fn changed_db(&self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        crate::engine::effects::changed(db, key, class, event);
+    }
+
+    /// The value at `key` changed, with no event.
+    #[inline]
+    pub fn touched(&self, key: &[u8]) {
+        crate::engine::effects::key(self.client.db, key);
+    }
+
+    /// A keyspace event that is no change to the value (Redis raises a few).
+    #[inline]
+    pub fn event(&self, class: u32, event: &'static str, key: &[u8]) {
+        crate::engine::effects::event(self.client.db, class, event, key);
+    }
+
+    /// Clients blocked on `key` should look again (its value did not change).
+    #[inline]
+    pub fn ready(&self, key: &[u8]) {
+        crate::engine::effects::ready(self.client.db, key);
+    }
+
+    /// Counts `n` changes (INFO rdb_changes_since_last_save): a command that counts none is
+    /// not journaled.
+    #[inline]
+    pub fn dirty(&self, n: u64) {
+        crate::engine::effects::dirty(n);
+    }
+
+    /// Journals `args` in place of the command's own arguments (which would not replay what
+    /// it did: a relative TTL, a random pick, a served pop).
+    pub fn record(&self, args: &[&[u8]]) {
+        crate::engine::effects::journal(self.client.db, args);
+    }
+
+    /// Whether the journal is on (build records only then).
+    #[inline]
+    pub fn journaling(&self) -> bool {
+        crate::engine::effects::journaling()
     }
 
     /// Whether reads should update access times (CLIENT NO-TOUCH turns it off).
@@ -150,8 +185,19 @@ impl<'a> At<'a> {
         self.server.keyspace.db(self.db)
     }
 
-    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
-        self.server.notify(class, event, key, self.db);
+    /// See `Ctx::changed`.
+    pub fn changed(&self, class: u32, event: &'static str, key: &[u8]) {
+        crate::engine::effects::changed(self.db, key, class, event);
+    }
+
+    /// See `Ctx::dirty`.
+    pub fn dirty(&self, n: u64) {
+        crate::engine::effects::dirty(n);
+    }
+
+    /// See `Ctx::record`.
+    pub fn record(&self, args: &[&[u8]]) {
+        crate::engine::effects::journal(self.db, args);
     }
 }
 
@@ -202,16 +248,16 @@ pub fn collection_write<'s, T>(
 
 /// After a change to the collection at `key`: publishes the change's keyspace event, then
 /// deletes the key (with a `del` event) if the collection became empty, in Redis's order.
-pub fn changed(ctx: &Ctx, shard: &mut Shard, key: &[u8], class: u32, event: &str) {
+pub fn changed(ctx: &Ctx, shard: &mut Shard, key: &[u8], class: u32, event: &'static str) {
     changed_in(ctx.at(), shard, key, class, event);
 }
 
 /// `changed` for code that runs without a client (a blocked client being served).
-pub fn changed_in(at: At, shard: &mut Shard, key: &[u8], class: u32, event: &str) {
-    at.notify(class, event, key);
+pub fn changed_in(at: At, shard: &mut Shard, key: &[u8], class: u32, event: &'static str) {
+    at.changed(class, event, key);
     if shard.peek(key).is_some_and(|e| e.value.is_empty()) {
         shard.remove(key);
-        at.notify(crate::engine::notify::GENERIC, "del", key);
+        at.changed(crate::engine::notify::GENERIC, "del", key);
     }
 }
 
@@ -264,11 +310,12 @@ fn find<'t>(
     Some((cmd, sub))
 }
 
-/// The key positions (first, last, step) of the command `name` names, as COMMAND INFO gives
-/// them; for the look-ahead that prefetches a batch's keys.
-pub fn key_positions(table: &CommandTable, name: &[u8]) -> Option<(i32, i32, i32)> {
-    let spec = find(table, &[name])?.0.spec;
-    Some((spec.first_key, spec.last_key, spec.step))
+/// The keys `argv` names, found by its command's key specs (nothing for an unknown command).
+pub fn keys_of(table: &CommandTable, argv: &[&[u8]], out: &mut keyspec::Keys) {
+    out.clear();
+    if let Some((cmd, sub)) = find(table, argv) {
+        sub.unwrap_or(cmd).spec.keys_of(argv, out);
+    }
 }
 
 /// Runs one request and appends its reply to `ctx.out`.
@@ -409,24 +456,18 @@ fn run<'s>(
         }
         _ => None,
     };
-    let journal_on = crate::journal::active();
-    ctx.unchanged = false;
-    let own_before = journal_on && crate::journal::begin();
-    let reply_at = ctx.out.len();
     let result = handler(ctx, argv);
-    // Taken at once: EXEC runs its queued commands through here with the same context.
-    let changed = !std::mem::take(&mut ctx.unchanged);
-    // A blocking command that blocked has changed nothing yet.
-    let wrote = result.is_ok() && changed && ctx.client.blocked.is_none();
-    if spec.flags & table::WRITE != 0 && wrote {
-        transactions::after_write(ctx, spec, argv);
+    // What it changed, as it reported it: counted, journaled (as sent, unless it recorded
+    // what to replay instead), and passed on to WATCH, tracking, blocked clients and
+    // keyspace subscribers.
+    let (dirty, own) = crate::engine::effects::take_command();
+    if dirty > 0 {
+        ctx.server.stats.dirty.add(0, dirty);
+        if !own {
+            crate::engine::effects::journal_command(ctx.client.db, argv);
+        }
     }
-    if journal_on && !crate::journal::end(own_before) && wrote {
-        record_effects(ctx, spec, argv, reply_at);
-    }
-    if crate::engine::notify::flags() != 0 {
-        ctx.server.publish_engine_events();
-    }
+    effects::apply(ctx.server, ctx.client.handle.id);
     // Blocked clients are served once the write that fed them is complete (after EXEC, for a
     // write inside a transaction), before any other command runs.
     if !ctx.client.in_exec && ctx.server.blocking.blocked_clients() != 0 {
@@ -452,9 +493,6 @@ fn run<'s>(
             ctx.client.caching = None;
         }
     }
-    if spec.flags & table::WRITE != 0 && result.is_ok() && changed {
-        ctx.server.stats.dirty.add(0, 1);
-    }
     if let Err(e) = result {
         cmd.stats.add(table::FAILED, 1);
         cmd.stats.add(table::FAILED_USEC, usec);
@@ -468,18 +506,6 @@ fn run<'s>(
     };
     finish_reply_mode(ctx, mark);
     spec.flags & table::TX_CONTROL != 0 && spec.name == "exec"
-}
-
-/// Records what a successful write (or PUBLISH, which replicas pass on to their subscribers)
-/// did, for the journal.
-fn record_effects(ctx: &Ctx, spec: &table::CommandSpec, argv: &[&[u8]], reply_at: usize) {
-    let db = ctx.client.db;
-    if spec.flags & table::WRITE != 0 {
-        let reply = ctx.out.buf.get(reply_at..).unwrap_or_default();
-        crate::journal::rewrite::record(ctx.db(), db, spec.name, argv, reply);
-    } else if matches!(spec.name, "publish" | "spublish") {
-        crate::journal::push(db, argv);
-    }
 }
 
 /// Feeds the latency histogram, SLOWLOG and LATENCY; below their thresholds a command costs
@@ -635,12 +661,10 @@ fn out_of_memory(ctx: &Ctx) -> bool {
         samples: live.maxmemory_samples.load(Ordering::Relaxed) as usize,
         tenacity: live.eviction_tenacity.load(Ordering::Relaxed) as u32,
     };
-    let server = ctx.server;
-    let outcome =
-        crate::engine::evict::free(&server.keyspace, used - limit, tuning, &mut |db, key| {
-            crate::journal::del(db, key);
-            server.modified(db, key, 0)
-        });
+    let outcome = crate::engine::evict::free(&ctx.server.keyspace, used - limit, tuning);
+    // The evictions' consequences (a tracking client told its key went) come before the
+    // command that made room.
+    effects::apply(ctx.server, 0);
     outcome == crate::engine::evict::Freed::Stuck
 }
 

@@ -15,6 +15,7 @@ use futures_util::task::AtomicWaker;
 use indexmap::IndexSet;
 use parking_lot::Mutex;
 
+use super::keyspec::{KeySpec as K, NOT_KEY};
 use super::table::{
     CommandSpec as C, FAST, LOADING, MAY_REPLICATE, NOSCRIPT, PUBSUB, PUSHES, STALE,
 };
@@ -38,13 +39,13 @@ pub static COMMANDS: &[C] = &[
         .doc("pubsub", "2.0.0", "pattern [pattern ...]", "Listens for messages published to channels that match one or more patterns."),
     C::new("punsubscribe", -1, SUBP, punsubscribe)
         .doc("pubsub", "2.0.0", "[pattern [pattern ...]]", "Stops listening to messages published to channels that match one or more patterns."),
-    C::new("ssubscribe", -2, SUBP, ssubscribe).keys(1, -1, 1)
+    C::new("ssubscribe", -2, SUBP, ssubscribe).keys(&[K::rest(1, NOT_KEY)])
         .doc("pubsub", "7.0.0", "shardchannel [shardchannel ...]", "Listens for messages published to shard channels."),
-    C::new("sunsubscribe", -1, SUBP, sunsubscribe).keys(1, -1, 1)
+    C::new("sunsubscribe", -1, SUBP, sunsubscribe).keys(&[K::rest(1, NOT_KEY)])
         .doc("pubsub", "7.0.0", "[shardchannel [shardchannel ...]]", "Stops listening to messages posted to shard channels."),
     C::new("publish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, publish)
         .doc("pubsub", "2.0.0", "channel message", "Posts a message to a channel."),
-    C::new("spublish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, spublish).keys(1, 1, 1)
+    C::new("spublish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, spublish).keys(&[K::at(1, NOT_KEY)])
         .doc("pubsub", "7.0.0", "shardchannel message", "Post a message to a shard channel"),
     C::container("pubsub", PUBSUB_SUBS)
         .doc("pubsub", "2.8.0", "", "A container for Pub/Sub commands."),

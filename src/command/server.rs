@@ -1,6 +1,7 @@
 //! Server commands: INFO, CONFIG, TIME, DBSIZE, FLUSHDB/FLUSHALL, SWAPDB, SHUTDOWN, FUNCTION.
 
 use super::args::is;
+use super::keyspec::{KeySpec as K, RO};
 use super::table::{
     CommandSpec as C, ADMIN, FAST, LOADING, NOSCRIPT, NO_MULTI, READONLY, STALE, WRITE,
 };
@@ -117,7 +118,7 @@ static CONFIG: &[C] = &[
 
 #[rustfmt::skip]
 static MEMORY: &[C] = &[
-    C::new("usage", -3, READONLY, memory_usage).keys(2, 2, 1)
+    C::new("usage", -3, READONLY, memory_usage).keys(&[K::at(2, RO)])
         .doc("server", "4.0.0", "key [SAMPLES count]", "Estimates the memory usage of a key."),
     C::new("help", 2, LOADING | STALE, memory_help)
         .doc("server", "4.0.0", "", "Returns helpful text about the different subcommands."),
@@ -311,13 +312,10 @@ fn flush_mode(argv: &[&[u8]], at: usize) -> CmdResult {
 
 fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     flush_mode(argv, 1)?;
-    touch_live_watched(ctx, ctx.client.db);
-    ctx.db().clear();
-    if ctx.server.tracking.active() {
-        super::tracking::invalidate_all(ctx.server);
-    }
-    // Group readers blocked on a flushed stream are told it is gone.
-    ctx.server.blocking.signal_db(ctx.client.db);
+    let db = ctx.client.db;
+    empty_db(ctx, db);
+    // Journaled even when there was nothing to remove, as Redis does.
+    ctx.record(argv);
     ctx.out.ok();
     Ok(())
 }
@@ -325,29 +323,23 @@ fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     flush_mode(argv, 1)?;
     empty_all(ctx);
+    ctx.record(argv);
     ctx.out.ok();
     Ok(())
 }
 
-/// Empties every database, telling WATCHers and blocked clients (FLUSHALL, DEBUG RELOAD).
+/// Empties every database (FLUSHALL, DEBUG RELOAD).
 pub fn empty_all(ctx: &Ctx) {
-    for (i, db) in ctx.server.keyspace.dbs().iter().enumerate() {
-        touch_live_watched(ctx, i);
-        db.clear();
-        ctx.server.blocking.signal_db(i);
-    }
-    if ctx.server.tracking.active() {
-        super::tracking::invalidate_all(ctx.server);
+    for db in 0..ctx.server.keyspace.len() {
+        empty_db(ctx, db);
     }
 }
 
-/// Before a flush: touches the watched keys of database `db` that hold a live value (a stale,
-/// expired key flushed away reads the same before and after).
-fn touch_live_watched(ctx: &Ctx, db: usize) {
-    let d = ctx.server.keyspace.db(db);
-    ctx.server
-        .watches
-        .touch_where(db, |k| d.is_live(k, ctx.now));
+/// Empties database `db`; each key removed counts as a change.
+fn empty_db(ctx: &Ctx, db: usize) {
+    let removed = ctx.server.keyspace.db(db).clear();
+    crate::engine::effects::db(db, true);
+    ctx.dirty(removed as u64);
 }
 
 fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -362,17 +354,13 @@ fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if a < 0 || b < 0 || a >= n || b >= n {
         return Err(super::DB_INDEX);
     }
-    // A watched key is touched if what it reads as changes: it is live on either side.
     let (a, b) = (a as usize, b as usize);
-    let ks = &ctx.server.keyspace;
-    for (x, y) in [(a, b), (b, a)] {
-        ctx.server.watches.touch_where(x, |k| {
-            ks.db(x).is_live(k, ctx.now) || ks.db(y).is_live(k, ctx.now)
-        });
+    if a != b {
+        ctx.server.keyspace.swap_dbs(a, b);
+        crate::engine::effects::db(a, false);
+        crate::engine::effects::db(b, false);
     }
-    ks.swap_dbs(a, b);
-    ctx.server.blocking.signal_db(a);
-    ctx.server.blocking.signal_db(b);
+    ctx.dirty(1);
     ctx.out.ok();
     Ok(())
 }
@@ -405,8 +393,10 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn function_flush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    // No functions can be loaded yet, so there is nothing to delete.
+    // No functions can be loaded yet, so there is nothing to delete; it counts as a change
+    // all the same, as in Redis.
     flush_mode(argv, 2)?;
+    ctx.dirty(1);
     ctx.out.ok();
     Ok(())
 }

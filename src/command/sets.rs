@@ -3,7 +3,8 @@
 use crate::engine::notify as ev;
 use rand::Rng;
 
-use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, STORE_FIRST, WRITE};
+use super::keyspec::{self as ks, KeySpec as K, ACCESS, DELETE, INSERT, OW, RO, RW, UPDATE};
+use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
 use super::{args, cursor};
 use super::{
     changed, collection_mut, collection_read, collection_write, remove_if_empty, CmdError,
@@ -14,21 +15,21 @@ use crate::engine::Value;
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
     C::new("sadd", -3, WRITE | DENYOOM | FAST, sadd)
-        .keys(1, 1, 1)
+        .keys(&[K::at(1, RW | INSERT)])
         .doc(
             "set",
             "1.0.0",
             "key member [member ...]",
             "Adds one or more members to a set. Creates the key if it doesn't exist.",
         ),
-    C::new("srem", -3, WRITE | FAST, srem).keys(1, 1, 1).doc(
+    C::new("srem", -3, WRITE | FAST, srem).keys(&[K::at(1, RW | DELETE)]).doc(
         "set",
         "1.0.0",
         "key member [member ...]",
         "Removes one or more members from a set. Deletes the set if the last member was removed.",
     ),
     C::new("scard", 2, READONLY | FAST, scard)
-        .keys(1, 1, 1)
+        .keys(&[K::at(1, RO)])
         .doc(
             "set",
             "1.0.0",
@@ -36,7 +37,7 @@ pub static COMMANDS: &[C] = &[
             "Returns the number of members in a set.",
         ),
     C::new("sismember", 3, READONLY | FAST, sismember)
-        .keys(1, 1, 1)
+        .keys(&[K::at(1, RO)])
         .doc(
             "set",
             "1.0.0",
@@ -44,46 +45,46 @@ pub static COMMANDS: &[C] = &[
             "Determines whether a member belongs to a set.",
         ),
     C::new("smismember", -3, READONLY | FAST, smismember)
-        .keys(1, 1, 1)
+        .keys(&[K::at(1, RO | ACCESS)])
         .doc(
             "set",
             "6.2.0",
             "key member [member ...]",
             "Determines whether multiple members belong to a set.",
         ),
-    C::new("smembers", 2, READONLY, smembers).keys(1, 1, 1).doc(
+    C::new("smembers", 2, READONLY, smembers).keys(&[K::at(1, RO | ACCESS)]).doc(
         "set",
         "1.0.0",
         "key",
         "Returns all members of a set.",
     ),
     C::new("srandmember", -2, READONLY, srandmember)
-        .keys(1, 1, 1)
+        .keys(&[K::at(1, RO | ACCESS)])
         .doc(
             "set",
             "1.0.0",
             "key [count]",
             "Get one or multiple random members from a set",
         ),
-    C::new("spop", -2, WRITE | FAST, spop).keys(1, 1, 1)
+    C::new("spop", -2, WRITE | FAST, spop).keys(&[K::at(1, RW | ACCESS | DELETE)])
         .doc("set", "1.0.0", "key [count]", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
-    C::new("smove", 4, WRITE | FAST, smove).keys(1, 2, 1)
+    C::new("smove", 4, WRITE | FAST, smove).keys(&[K::at(1, RW | ACCESS | DELETE), K::at(2, RW | INSERT)])
         .doc("set", "1.0.0", "source destination member", "Moves a member from one set to another."),
-    C::new("sinter", -2, READONLY, sinter).keys(1, -1, 1)
+    C::new("sinter", -2, READONLY, sinter).keys(&[K::rest(1, RO | ACCESS)])
         .doc("set", "1.0.0", "key [key ...]", "Returns the intersect of multiple sets."),
-    C::new("sinterstore", -3, WRITE | DENYOOM | STORE_FIRST, sinterstore).keys(1, -1, 1)
+    C::new("sinterstore", -3, WRITE | DENYOOM, sinterstore).keys(&[K::at(1, RW | UPDATE), K::rest(2, RO | ACCESS)])
         .doc("set", "1.0.0", "destination key [key ...]", "Stores the intersect of multiple sets in a key."),
-    C::new("sintercard", -3, READONLY, sintercard).keys(0, 0, 0)
+    C::new("sintercard", -3, READONLY, sintercard).keys(&[K::numkeys(1, RO | ACCESS)]).getkeys(ks::numkeys_at_1)
         .doc("set", "7.0.0", "numkeys key [key ...] [LIMIT limit]", "Returns the number of members of the intersect of multiple sets."),
-    C::new("sunion", -2, READONLY, sunion).keys(1, -1, 1)
+    C::new("sunion", -2, READONLY, sunion).keys(&[K::rest(1, RO | ACCESS)])
         .doc("set", "1.0.0", "key [key ...]", "Returns the union of multiple sets."),
-    C::new("sunionstore", -3, WRITE | DENYOOM | STORE_FIRST, sunionstore).keys(1, -1, 1)
+    C::new("sunionstore", -3, WRITE | DENYOOM, sunionstore).keys(&[K::at(1, OW | UPDATE), K::rest(2, RO | ACCESS)])
         .doc("set", "1.0.0", "destination key [key ...]", "Stores the union of multiple sets in a key."),
-    C::new("sdiff", -2, READONLY, sdiff).keys(1, -1, 1)
+    C::new("sdiff", -2, READONLY, sdiff).keys(&[K::rest(1, RO | ACCESS)])
         .doc("set", "1.0.0", "key [key ...]", "Returns the difference of multiple sets."),
-    C::new("sdiffstore", -3, WRITE | DENYOOM | STORE_FIRST, sdiffstore).keys(1, -1, 1)
+    C::new("sdiffstore", -3, WRITE | DENYOOM, sdiffstore).keys(&[K::at(1, OW | UPDATE), K::rest(2, RO | ACCESS)])
         .doc("set", "1.0.0", "destination key [key ...]", "Stores the difference of multiple sets in a key."),
-    C::new("sscan", -3, READONLY, sscan).keys(1, 1, 1)
+    C::new("sscan", -3, READONLY, sscan).keys(&[K::at(1, RO | ACCESS)])
         .doc("set", "2.8.0", "key cursor [MATCH pattern] [COUNT count]", "Iterates over members of a set."),
 ];
 
@@ -93,9 +94,8 @@ fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let set = collection_mut(&mut shard, argv[1], ctx.now, Value::new_set, Value::set_mut)?;
     let added = argv[2..].iter().filter(|m| set.insert(m, &lim)).count();
     if added > 0 {
-        ctx.notify(ev::SET, "sadd", argv[1]);
-    } else {
-        ctx.unchanged = true;
+        ctx.changed(ev::SET, "sadd", argv[1]);
+        ctx.dirty(added as u64);
     }
     ctx.out.int(added as i64);
     Ok(())
@@ -109,8 +109,7 @@ fn srem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     if removed > 0 {
         changed(ctx, &mut shard, argv[1], ev::SET, "srem");
-    } else {
-        ctx.unchanged = true;
+        ctx.dirty(removed as u64);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -209,10 +208,22 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let mut rng = rand::rng();
+    let size = set.len();
+    // A random pick replays as the members it took: SREM (in batches of 1024, as Redis
+    // writes them), or DEL when it took them all.
+    let journal = ctx.journaling();
+    let mut taken: Vec<Vec<u8>> = Vec::new();
     match count {
+        Some(0) => {
+            ctx.out.set(0);
+            return Ok(());
+        }
         None => {
             let m = set.take_index(rng.random_range(0..set.len()));
             ctx.out.bulk(&m);
+            if journal {
+                taken.push(m.to_vec());
+            }
         }
         Some(n) => {
             let n = n.min(set.len());
@@ -220,13 +231,27 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             for _ in 0..n {
                 let m = set.take_index(rng.random_range(0..set.len()));
                 ctx.out.bulk(&m);
+                if journal {
+                    taken.push(m.to_vec());
+                }
             }
         }
     }
-    if count != Some(0) {
-        changed(ctx, &mut shard, argv[1], ev::SET, "spop");
-    }
+    let popped = count.map_or(1, |n| n.min(size));
+    changed(ctx, &mut shard, argv[1], ev::SET, "spop");
     remove_if_empty(&mut shard, argv[1]);
+    ctx.dirty(popped as u64);
+    if journal {
+        if count.is_some() && popped == size {
+            ctx.record(&[b"DEL", argv[1]]);
+        } else {
+            for batch in taken.chunks(1024) {
+                let mut args: Vec<&[u8]> = vec![b"SREM", argv[1]];
+                args.extend(batch.iter().map(Vec::as_slice));
+                ctx.record(&args);
+            }
+        }
+    }
     Ok(())
 }
 
@@ -240,7 +265,6 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         .get_mut(src, now)
         .map(|e| e.value.set_mut().is_some())
     else {
-        ctx.unchanged = true;
         ctx.out.int(0);
         return Ok(());
     };
@@ -254,24 +278,22 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let shard = locked.shard(src);
     let set = collection_write(shard, src, now, Value::set_mut)?.expect("checked above");
     if src == dst {
-        ctx.unchanged = true;
         ctx.out.int(set.contains(member) as i64);
         return Ok(());
     }
     if !set.remove(member) {
-        ctx.unchanged = true;
         ctx.out.int(0);
         return Ok(());
     }
     changed(ctx, shard, src, ev::SET, "srem");
+    ctx.dirty(1);
     let shard = locked.shard(dst);
     let added =
         collection_mut(shard, dst, now, Value::new_set, Value::set_mut)?.insert(member, &lim);
+    // The destination changes only if it did not have the member.
     if added {
-        ctx.notify(ev::SET, "sadd", dst);
-    } else {
-        // The destination already had the member: only the source changed.
-        ctx.changed_only(src, &[b"SREM", src, member]);
+        ctx.changed(ev::SET, "sadd", dst);
+        ctx.dirty(1);
     }
     ctx.out.int(1);
     Ok(())
@@ -355,7 +377,7 @@ fn reply_members(ctx: &mut Ctx, members: &[Vec<u8>]) {
 }
 
 /// Replaces `dst` with a set of `members` (deleting it when there are none); replies the count.
-fn store_members(ctx: &mut Ctx, dst: &[u8], members: &[Vec<u8>], event: &str) {
+fn store_members(ctx: &mut Ctx, dst: &[u8], members: &[Vec<u8>], event: &'static str) {
     let lim = *ctx.server.config.live.limits.read();
     let mut shard = ctx.db().lock_key(dst);
     let existed = shard.remove(dst).is_some();
@@ -366,9 +388,11 @@ fn store_members(ctx: &mut Ctx, dst: &[u8], members: &[Vec<u8>], event: &str) {
             s.insert(m, &lim);
         }
         shard.insert(dst, crate::engine::Entry::new(v));
-        ctx.notify(ev::SET, event, dst);
+        ctx.changed(ev::SET, event, dst);
+        ctx.dirty(1);
     } else if existed {
-        ctx.notify(ev::GENERIC, "del", dst);
+        ctx.changed(ev::GENERIC, "del", dst);
+        ctx.dirty(1);
     }
     ctx.out.int(members.len() as i64);
 }

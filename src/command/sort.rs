@@ -2,15 +2,16 @@
 //! weights read from other keys (BY), projecting other keys (GET), LIMIT, and STORE.
 
 use super::args::{self, is};
+use super::keyspec::{self as ks, KeySpec as K, ACCESS, OW, RO, UPDATE};
 use super::table::{CommandSpec as C, DENYOOM, READONLY, WRITE};
 use super::{CmdError, CmdResult, Ctx, SYNTAX};
 use crate::engine::{Db, Entry, Value};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
-    C::new("sort", -2, WRITE | DENYOOM, sort).keys(1, 1, 1)
+    C::new("sort", -2, WRITE | DENYOOM, sort).keys(&[K::at(1, RO | ACCESS), K::unknown(RO | ACCESS), K::unknown(OW | UPDATE)]).getkeys(ks::sort)
         .doc("generic", "1.0.0", "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA] [STORE destination]", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result."),
-    C::new("sort_ro", -2, READONLY, sort_ro).keys(1, 1, 1)
+    C::new("sort_ro", -2, READONLY, sort_ro).keys(&[K::at(1, RO | ACCESS), K::unknown(RO | ACCESS)]).getkeys(ks::sort_ro)
         .doc("generic", "7.0.0", "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA]", "Returns the sorted elements of a list, a set, or a sorted set."),
 ];
 
@@ -215,7 +216,8 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
             let mut shard = db.lock_key(dst);
             let existed = shard.remove(dst).is_some();
             if out.is_empty() && existed {
-                ctx.notify(crate::engine::notify::GENERIC, "del", dst);
+                ctx.changed(crate::engine::notify::GENERIC, "del", dst);
+                ctx.dirty(1);
             }
             if !out.is_empty() {
                 let mut v = Value::new_list();
@@ -224,13 +226,10 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
                     l.push_back(x.as_deref().unwrap_or(b"").into());
                 }
                 shard.insert(dst, Entry::new(v));
-                ctx.notify(crate::engine::notify::LIST, "sortstore", dst);
+                ctx.changed(crate::engine::notify::LIST, "sortstore", dst);
+                ctx.dirty(out.len() as u64);
             }
             drop(shard);
-            // The key table names only the sorted key: the destination is touched here.
-            ctx.server
-                .modified(ctx.client.db, dst, ctx.client.handle.id);
-            ctx.server.blocking.signal(ctx.client.db, dst);
             ctx.out.int(out.len() as i64);
         }
     }

@@ -1,6 +1,7 @@
 //! Moving pending entries between the consumers of a group: XCLAIM and XAUTOCLAIM.
 
 use super::args::{self, is};
+use super::keyspec::{KeySpec as K, DELETE, RW, UPDATE};
 use super::stream_groups::stream_and_group;
 use super::streams::{interval_start, parse_id, reply_entry};
 use super::table::{CommandSpec as C, FAST, WRITE};
@@ -11,9 +12,9 @@ use crate::protocol::Reply;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
-    C::new("xclaim", -6, WRITE | FAST, xclaim).keys(1, 1, 1)
+    C::new("xclaim", -6, WRITE | FAST, xclaim).keys(&[K::at(1, RW | UPDATE)])
         .doc("stream", "5.0.0", "key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-milliseconds] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]", "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member."),
-    C::new("xautoclaim", -6, WRITE | FAST, xautoclaim).keys(1, 1, 1)
+    C::new("xautoclaim", -6, WRITE | FAST, xautoclaim).keys(&[K::at(1, RW | DELETE)])
         .doc("stream", "6.2.0", "key group consumer min-idle-time start [COUNT count] [JUSTID]", "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member."),
 ];
 
@@ -96,15 +97,22 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     // A negative count is ignored, as when it is not given.
     let retries = retries.and_then(|n| u64::try_from(n).ok());
     let group: &mut Group = s.groups.get_mut(argv[2]).expect("checked");
+    let mut moved_last = false;
     if let Some(l) = last_id.filter(|l| *l > group.last_id) {
         group.last_id = l;
+        moved_last = true;
     }
     let mut claimed = Vec::new();
+    // Counted as Redis counts it: each entry claimed or dropped, each consumer created, and
+    // a moved last ID when nothing else carries it.
+    let mut dirty = 0;
     for id in ids {
         let group = s.groups.get_mut(argv[2]).expect("checked");
         if !s.entries.contains_key(&id) {
             // Deleted or trimmed: it leaves the PEL instead.
-            group.ack(id);
+            if group.ack(id) {
+                dirty += 1;
+            }
             continue;
         }
         match group.pel.get(&id) {
@@ -113,11 +121,22 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             _ => {}
         }
         if group.claim(id, argv[3], at, retries, !justid, now) {
-            ctx.notify(ev::STREAM, "xgroup-createconsumer", argv[1]);
+            ctx.event(ev::STREAM, "xgroup-createconsumer", argv[1]);
+            dirty += 1;
         }
         claimed.push(id);
+        dirty += 1;
+    }
+    if moved_last && dirty == 0 {
+        dirty = 1;
     }
     reply_claimed(ctx.out, s, &claimed, justid);
+    drop(shard);
+    ctx.dirty(dirty);
+    // Journaled as where each named entry now stands (the primary's clock and counts).
+    if dirty > 0 && ctx.journaling() {
+        crate::journal::groups::xclaim(ctx.db(), ctx.client.db, argv);
+    }
     Ok(())
 }
 
@@ -147,6 +166,7 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let s = stream_and_group(&mut shard, argv, now)?;
     let mut attempts = count * ATTEMPTS_FACTOR;
     let (mut claimed, mut deleted) = (Vec::new(), Vec::new());
+    let mut created = false;
     // Where the next PEL lookup starts; None once the largest possible ID was examined.
     let mut from = Some(start);
     while attempts > 0 && count > 0 {
@@ -169,7 +189,8 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             continue;
         }
         if group.claim(id, argv[3], now, None, !justid, now) {
-            ctx.notify(ev::STREAM, "xgroup-createconsumer", argv[1]);
+            ctx.event(ev::STREAM, "xgroup-createconsumer", argv[1]);
+            created = true;
         }
         claimed.push(id);
         count -= 1;
@@ -179,13 +200,21 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let cursor = from
         .and_then(|f| group.pel.range(f..).next())
         .map_or(StreamId::default(), |(id, _)| *id);
+    let reply_at = ctx.out.len();
     let out = &mut *ctx.out;
     out.array(3);
     out.bulk(&cursor.to_bytes());
     reply_claimed(out, s, &claimed, justid);
     out.array(deleted.len());
-    for id in deleted {
+    for id in &deleted {
         out.bulk(&id.to_bytes());
+    }
+    drop(shard);
+    let dirty = (claimed.len() + deleted.len() + created as usize) as u64;
+    ctx.dirty(dirty);
+    if dirty > 0 && ctx.journaling() {
+        let db = ctx.client.db;
+        crate::journal::groups::xautoclaim(ctx.db(), db, argv, &ctx.out.buf[reply_at..]);
     }
     Ok(())
 }

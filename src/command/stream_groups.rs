@@ -2,6 +2,7 @@
 //! consumer (XCLAIM, XAUTOCLAIM) is in `stream_claims`.
 
 use super::args::{self, is};
+use super::keyspec::{self as ks, KeySpec as K, ACCESS, DELETE, INSERT, RO, RW, UPDATE};
 use super::streams::{parse_id, read_reply_len, reply_stream_read, stream_head};
 use super::table::{CommandSpec as C, BLOCKING, FAST, WRITE};
 use super::{CmdError, CmdResult, Ctx, SYNTAX};
@@ -14,25 +15,25 @@ use crate::protocol::Reply;
 pub static COMMANDS: &[C] = &[
     C::container("xgroup", XGROUP)
         .doc("stream", "5.0.0", "", "A container for consumer groups commands."),
-    C::new("xreadgroup", -7, WRITE | BLOCKING, xreadgroup).keys(0, 0, 0)
+    C::new("xreadgroup", -7, WRITE | BLOCKING, xreadgroup).keys(&[K::streams(4, RO | ACCESS)]).getkeys(ks::xread)
         .doc("stream", "5.0.0", "GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...]", "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise."),
-    C::new("xack", -4, WRITE | FAST, xack).keys(1, 1, 1)
+    C::new("xack", -4, WRITE | FAST, xack).keys(&[K::at(1, RW | UPDATE)])
         .doc("stream", "5.0.0", "key group id [id ...]", "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream."),
-    C::new("xpending", -3, super::table::READONLY, xpending).keys(1, 1, 1)
+    C::new("xpending", -3, super::table::READONLY, xpending).keys(&[K::at(1, RO | ACCESS)])
         .doc("stream", "5.0.0", "key group [[IDLE min-idle-time] start end count [consumer]]", "Returns the information and entries from a stream consumer group's pending entries list."),
 ];
 
 #[rustfmt::skip]
 static XGROUP: &[C] = &[
-    C::new("create", -5, WRITE, xgroup_create).keys(2, 2, 1)
+    C::new("create", -5, WRITE, xgroup_create).keys(&[K::at(2, RW | INSERT)])
         .doc("stream", "5.0.0", "key group <id | $> [MKSTREAM] [ENTRIESREAD entries-read]", "Creates a consumer group."),
-    C::new("setid", -5, WRITE, xgroup_setid).keys(2, 2, 1)
+    C::new("setid", -5, WRITE, xgroup_setid).keys(&[K::at(2, RW | UPDATE)])
         .doc("stream", "5.0.0", "key group <id | $> [ENTRIESREAD entries-read]", "Sets the last-delivered ID of a consumer group."),
-    C::new("destroy", 4, WRITE, xgroup_destroy).keys(2, 2, 1)
+    C::new("destroy", 4, WRITE, xgroup_destroy).keys(&[K::at(2, RW | DELETE)])
         .doc("stream", "5.0.0", "key group", "Destroys a consumer group."),
-    C::new("createconsumer", 5, WRITE, xgroup_createconsumer).keys(2, 2, 1)
+    C::new("createconsumer", 5, WRITE, xgroup_createconsumer).keys(&[K::at(2, RW | INSERT)])
         .doc("stream", "6.2.0", "key group consumer", "Creates a consumer in a consumer group."),
-    C::new("delconsumer", 5, WRITE, xgroup_delconsumer).keys(2, 2, 1)
+    C::new("delconsumer", 5, WRITE, xgroup_delconsumer).keys(&[K::at(2, RW | DELETE)])
         .doc("stream", "5.0.0", "key group consumer", "Deletes a consumer from a consumer group."),
 ];
 
@@ -132,7 +133,12 @@ fn xgroup_create(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if argv[4] != b"$" {
         parse_id(argv[4], 0, true)?;
     }
+    let created = mk && shard.get_mut(argv[2], ctx.now).is_none();
     let s = group_stream(&mut shard, argv[2], ctx.now, mk)?;
+    // A stream made for the group is a new key (the group itself is no change to its value).
+    if created {
+        ctx.touched(argv[2]);
+    }
     let id = start_id(s, argv[4])?;
     if s.groups.contains_key(argv[3]) {
         return Err(CmdError::new(
@@ -151,7 +157,8 @@ fn xgroup_create(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ..Default::default()
         },
     );
-    ctx.notify(ev::STREAM, "xgroup-create", argv[2]);
+    ctx.event(ev::STREAM, "xgroup-create", argv[2]);
+    ctx.dirty(1);
     ctx.out.ok();
     Ok(())
 }
@@ -184,7 +191,8 @@ fn xgroup_setid(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(n) if n >= 0 => Some(n as u64),
         _ => None,
     };
-    ctx.notify(ev::STREAM, "xgroup-setid", argv[2]);
+    ctx.event(ev::STREAM, "xgroup-setid", argv[2]);
+    ctx.dirty(1);
     ctx.out.ok();
     Ok(())
 }
@@ -194,9 +202,10 @@ fn xgroup_destroy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let s = group_stream(&mut shard, argv[2], ctx.now, false)?;
     let gone = s.groups.remove(argv[3]).is_some();
     if gone {
-        ctx.notify(ev::STREAM, "xgroup-destroy", argv[2]);
+        ctx.event(ev::STREAM, "xgroup-destroy", argv[2]);
+        ctx.dirty(1);
         // Readers blocked on the group learn that it is gone.
-        ctx.server.blocking.signal(ctx.client.db, argv[2]);
+        ctx.ready(argv[2]);
     }
     ctx.out.int(gone as i64);
     Ok(())
@@ -212,7 +221,8 @@ fn xgroup_createconsumer(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         .expect("checked")
         .consumer(argv[4], now);
     if created {
-        ctx.notify(ev::STREAM, "xgroup-createconsumer", argv[2]);
+        ctx.event(ev::STREAM, "xgroup-createconsumer", argv[2]);
+        ctx.dirty(1);
     }
     ctx.out.int(created as i64);
     Ok(())
@@ -227,7 +237,8 @@ fn xgroup_delconsumer(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             for id in &c.pending {
                 g.pel.remove(id);
             }
-            ctx.notify(ev::STREAM, "xgroup-delconsumer", argv[2]);
+            ctx.event(ev::STREAM, "xgroup-delconsumer", argv[2]);
+            ctx.dirty(1);
             c.pending.len()
         }
         None => 0,
@@ -341,6 +352,8 @@ fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut reply = Reply::new();
     reply.resp3 = ctx.out.resp3;
     let mut found = 0;
+    // Counted as Redis counts it: each consumer created, each stream served.
+    let mut dirty = 0;
     for (k, id) in keys.iter().zip(&parsed) {
         let mut shard = ctx.db().lock_key(k);
         let s = shard
@@ -352,9 +365,11 @@ fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 let (batch, created) =
                     deliver_new(s, group, consumer, count, noack, ctx.now).unwrap_or_default();
                 if created {
-                    ctx.notify(ev::STREAM, "xgroup-createconsumer", k);
+                    ctx.event(ev::STREAM, "xgroup-createconsumer", k);
+                    dirty += 1;
                 }
                 if !batch.is_empty() {
+                    dirty += 1;
                     found += 1;
                     reply_stream_read(&mut reply, k, batch.iter().map(|(id, f)| (id, f)));
                 }
@@ -366,8 +381,10 @@ fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 let (c, created) = g.consumer(consumer, now);
                 c.seen = now;
                 if created {
-                    ctx.notify(ev::STREAM, "xgroup-createconsumer", k);
+                    ctx.event(ev::STREAM, "xgroup-createconsumer", k);
+                    dirty += 1;
                 }
+                dirty += 1;
                 let take = if count == 0 { usize::MAX } else { count };
                 let ids: Vec<StreamId> = match after.next() {
                     Some(start) => g.consumers[consumer]
@@ -404,7 +421,16 @@ fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
         }
     }
-    match super::streams::finish_read(ctx, found, &reply, block) {
+    let reply_at = ctx.out.len();
+    let blocks = super::streams::finish_read(ctx, found, &reply, block);
+    ctx.dirty(dirty);
+    // Journaled as where each delivered entry now stands (the delivery time and count are
+    // the primary's) and the consumers it created (every one is in the reply).
+    if dirty > 0 && ctx.journaling() {
+        let db = ctx.client.db;
+        crate::journal::groups::xreadgroup(ctx.db(), db, argv, &ctx.out.buf[reply_at..]);
+    }
+    match blocks {
         None => Ok(()),
         Some(timeout) => {
             let op = super::blocking::BlockOp::XReadGroup(GroupRead {
@@ -446,11 +472,13 @@ pub fn serve_group_read(
     let (batch, created) =
         deliver_new(s, group, &read.consumer, read.count, read.noack, now).unwrap_or_default();
     if created {
-        at.notify(ev::STREAM, "xgroup-createconsumer", key);
+        crate::engine::effects::event(at.db, ev::STREAM, "xgroup-createconsumer", key);
+        at.dirty(1);
     }
     if batch.is_empty() {
         return Ok(false);
     }
+    at.dirty(1);
     read_reply_len(out, 1);
     reply_stream_read(out, key, batch.iter().map(|(id, f)| (id, f)));
     Ok(true)
@@ -472,6 +500,7 @@ fn xack(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         .map(|a| parse_id(a, 0, true))
         .collect::<Result<Vec<_>, _>>()?;
     let n = ids.iter().filter(|id| g.ack(**id)).count();
+    ctx.dirty(n as u64);
     ctx.out.int(n as i64);
     Ok(())
 }

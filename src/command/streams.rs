@@ -3,6 +3,7 @@
 //! here yet.
 
 use super::args::{self, is};
+use super::keyspec::{self as ks, KeySpec as K, ACCESS, DELETE, RO, RW, UPDATE};
 use super::table::{CommandSpec as C, BLOCKING, DENYOOM, FAST, READONLY, WRITE};
 use super::{collection_read, CmdError, CmdResult, Ctx, SYNTAX};
 use crate::engine::notify as ev;
@@ -12,33 +13,33 @@ use crate::protocol::Reply;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
-    C::new("xadd", -5, WRITE | DENYOOM | FAST, xadd).keys(1, 1, 1)
+    C::new("xadd", -5, WRITE | DENYOOM | FAST, xadd).keys(&[K::at(1, RW | UPDATE)])
         .doc("stream", "5.0.0", "key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value [field value ...]", "Appends a new message to a stream. Creates the key if it doesn't exist."),
-    C::new("xlen", 2, READONLY | FAST, xlen).keys(1, 1, 1)
+    C::new("xlen", 2, READONLY | FAST, xlen).keys(&[K::at(1, RO)])
         .doc("stream", "5.0.0", "key", "Return the number of messages in a stream."),
-    C::new("xrange", -4, READONLY, xrange).keys(1, 1, 1)
+    C::new("xrange", -4, READONLY, xrange).keys(&[K::at(1, RO | ACCESS)])
         .doc("stream", "5.0.0", "key start end [COUNT count]", "Returns the messages from a stream within a range of IDs."),
-    C::new("xrevrange", -4, READONLY, xrevrange).keys(1, 1, 1)
+    C::new("xrevrange", -4, READONLY, xrevrange).keys(&[K::at(1, RO | ACCESS)])
         .doc("stream", "5.0.0", "key end start [COUNT count]", "Returns the messages from a stream within a range of IDs in reverse order."),
-    C::new("xdel", -3, WRITE | FAST, xdel).keys(1, 1, 1)
+    C::new("xdel", -3, WRITE | FAST, xdel).keys(&[K::at(1, RW | DELETE)])
         .doc("stream", "5.0.0", "key id [id ...]", "Returns the number of messages after removing them from a stream."),
-    C::new("xtrim", -4, WRITE, xtrim).keys(1, 1, 1)
+    C::new("xtrim", -4, WRITE, xtrim).keys(&[K::at(1, RW | DELETE)])
         .doc("stream", "5.0.0", "key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]", "Deletes messages from the beginning of a stream."),
-    C::new("xread", -4, READONLY | BLOCKING, xread).keys(0, 0, 0)
+    C::new("xread", -4, READONLY | BLOCKING, xread).keys(&[K::streams(1, RO | ACCESS)]).getkeys(ks::xread)
         .doc("stream", "5.0.0", "[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]", "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise."),
     C::container("xinfo", XINFO)
         .doc("stream", "5.0.0", "", "A container for stream introspection commands."),
-    C::new("xsetid", -3, WRITE | DENYOOM | FAST, xsetid).keys(1, 1, 1)
+    C::new("xsetid", -3, WRITE | DENYOOM | FAST, xsetid).keys(&[K::at(1, RW | UPDATE)])
         .doc("stream", "5.0.0", "key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]", "An internal command for replicating stream values."),
 ];
 
 #[rustfmt::skip]
 static XINFO: &[C] = &[
-    C::new("stream", -3, READONLY, xinfo_stream).keys(2, 2, 1)
+    C::new("stream", -3, READONLY, xinfo_stream).keys(&[K::at(2, RO | ACCESS)])
         .doc("stream", "5.0.0", "key [FULL [COUNT count]]", "Returns information about a stream."),
-    C::new("groups", 3, READONLY, xinfo_groups).keys(2, 2, 1)
+    C::new("groups", 3, READONLY, xinfo_groups).keys(&[K::at(2, RO | ACCESS)])
         .doc("stream", "5.0.0", "key", "Returns a list of the consumer groups of a stream."),
-    C::new("consumers", 4, READONLY, xinfo_consumers).keys(2, 2, 1)
+    C::new("consumers", 4, READONLY, xinfo_consumers).keys(&[K::at(2, RO | ACCESS)])
         .doc("stream", "5.0.0", "key group", "Returns a list of the consumers in a consumer group."),
 ];
 
@@ -307,11 +308,28 @@ fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         .map(|p| (p[0].into(), p[1].into()))
         .collect();
     s.add(id, f, node);
-    ctx.notify(ev::STREAM, "xadd", argv[1]);
+    ctx.changed(ev::STREAM, "xadd", argv[1]);
+    ctx.dirty(1);
+    let trimming = trim.maxlen.is_some() || trim.minid.is_some();
     if apply_trim(s, &trim, node) > 0 {
-        ctx.notify(ev::STREAM, "xtrim", argv[1]);
+        ctx.event(ev::STREAM, "xtrim", argv[1]);
     }
-    ctx.out.bulk(&id.to_bytes());
+    let id = id.to_bytes();
+    // Replays as the ID it got and the exact length it trimmed to.
+    if ctx.journaling() && (explicit.is_none_or(|(_, seq)| seq.is_none()) || trimming) {
+        let len = itoa::Buffer::new().format(s.len()).as_bytes().to_vec();
+        let mut args: Vec<&[u8]> = vec![b"XADD", argv[1]];
+        if nomk {
+            args.push(b"NOMKSTREAM");
+        }
+        if trimming {
+            args.extend([&b"MAXLEN"[..], b"=", &len]);
+        }
+        args.push(&id);
+        args.extend(&argv[idpos + 1..]);
+        ctx.record(&args);
+    }
+    ctx.out.bulk(&id);
     Ok(())
 }
 
@@ -403,7 +421,8 @@ fn xdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None => 0,
     };
     if n > 0 {
-        ctx.notify(ev::STREAM, "xdel", argv[1]);
+        ctx.changed(ev::STREAM, "xdel", argv[1]);
+        ctx.dirty(n as u64);
     }
     ctx.out.int(n as i64);
     Ok(())
@@ -416,12 +435,22 @@ fn xtrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let node = node_entries(ctx);
     let mut shard = ctx.db().lock_key(argv[1]);
-    let n = match shard.get_mut(argv[1], ctx.now) {
-        Some(e) => apply_trim(e.value.stream_mut().ok_or(super::WRONGTYPE)?, &trim, node),
-        None => 0,
+    let (n, len) = match shard.get_mut(argv[1], ctx.now) {
+        Some(e) => {
+            let s = e.value.stream_mut().ok_or(super::WRONGTYPE)?;
+            (apply_trim(s, &trim, node), s.len())
+        }
+        None => (0, 0),
     };
     if n > 0 {
-        ctx.notify(ev::STREAM, "xtrim", argv[1]);
+        ctx.event(ev::STREAM, "xtrim", argv[1]);
+        ctx.touched(argv[1]);
+        ctx.dirty(n);
+        // An approximate trim replays as the exact length it left.
+        if trim.approx && ctx.journaling() {
+            let len = itoa::Buffer::new().format(len).as_bytes().to_vec();
+            ctx.record(&[b"XTRIM", argv[1], b"MAXLEN", b"=", &len]);
+        }
     }
     ctx.out.int(n as i64);
     Ok(())
@@ -644,7 +673,10 @@ fn xsetid(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if let Some(m) = max_deleted {
         s.max_deleted = m;
     }
-    ctx.notify(ev::STREAM, "xsetid", argv[1]);
+    // Group and ID changes are events and changes, but not "modified keys" (no WATCH touch),
+    // as in Redis.
+    ctx.event(ev::STREAM, "xsetid", argv[1]);
+    ctx.dirty(1);
     ctx.out.ok();
     Ok(())
 }

@@ -1,6 +1,9 @@
 //! String commands: GET, SET and friends, counters, ranges, LCS.
 
 use super::args::{self, is};
+use super::keyspec::{
+    self as ks, KeySpec as K, ACCESS, DELETE, INSERT, OW, RO, RW, UPDATE, VARIABLE_FLAGS,
+};
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
 use super::{CmdError, CmdResult, Ctx, NOT_INT, OVERFLOW, SYNTAX, WRONGTYPE};
 use crate::engine::notify as ev;
@@ -8,40 +11,40 @@ use crate::engine::{Entry, Shard, Str, Value};
 use crate::protocol::Reply;
 
 pub static COMMANDS: &[C] = &[
-    C::new("get", 2, READONLY | FAST, get).keys(1, 1, 1).doc("string", "1.0.0", "key", "Returns the string value of a key."),
-    C::new("set", -3, WRITE | DENYOOM, set).keys(1, 1, 1).doc(
+    C::new("get", 2, READONLY | FAST, get).keys(&[K::at(1, RO | ACCESS)]).doc("string", "1.0.0", "key", "Returns the string value of a key."),
+    C::new("set", -3, WRITE | DENYOOM, set).keys(&[K::at(1, RW | ACCESS | UPDATE | VARIABLE_FLAGS)]).getkeys(ks::set).doc(
         "string",
         "1.0.0",
         "key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]",
         "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
     ),
-    C::new("setnx", 3, WRITE | DENYOOM | FAST, setnx).keys(1, 1, 1).doc("string", "1.0.0", "key value", "Set the string value of a key only when the key doesn't exist."),
-    C::new("setex", 4, WRITE | DENYOOM, setex).keys(1, 1, 1).doc("string", "2.0.0", "key seconds value", "Sets the string value and expiration time of a key."),
-    C::new("psetex", 4, WRITE | DENYOOM, psetex).keys(1, 1, 1).doc("string", "2.6.0", "key milliseconds value", "Sets both string value and expiration time in milliseconds of a key."),
-    C::new("getset", 3, WRITE | DENYOOM | FAST, getset).keys(1, 1, 1).doc("string", "1.0.0", "key value", "Returns the previous string value of a key after setting it to a new value."),
-    C::new("getdel", 2, WRITE | FAST, getdel).keys(1, 1, 1).doc("string", "6.2.0", "key", "Returns the string value of a key after deleting the key."),
-    C::new("getex", -2, WRITE | FAST, getex).keys(1, 1, 1).doc(
+    C::new("setnx", 3, WRITE | DENYOOM | FAST, setnx).keys(&[K::at(1, OW | INSERT)]).doc("string", "1.0.0", "key value", "Set the string value of a key only when the key doesn't exist."),
+    C::new("setex", 4, WRITE | DENYOOM, setex).keys(&[K::at(1, OW | UPDATE)]).doc("string", "2.0.0", "key seconds value", "Sets the string value and expiration time of a key."),
+    C::new("psetex", 4, WRITE | DENYOOM, psetex).keys(&[K::at(1, OW | UPDATE)]).doc("string", "2.6.0", "key milliseconds value", "Sets both string value and expiration time in milliseconds of a key."),
+    C::new("getset", 3, WRITE | DENYOOM | FAST, getset).keys(&[K::at(1, RW | ACCESS | UPDATE)]).doc("string", "1.0.0", "key value", "Returns the previous string value of a key after setting it to a new value."),
+    C::new("getdel", 2, WRITE | FAST, getdel).keys(&[K::at(1, RW | ACCESS | DELETE)]).doc("string", "6.2.0", "key", "Returns the string value of a key after deleting the key."),
+    C::new("getex", -2, WRITE | FAST, getex).keys(&[K::at(1, RW | ACCESS | UPDATE)]).doc(
         "string",
         "6.2.0",
         "key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]",
         "Returns the string value of a key after setting its expiration time.",
     ),
-    C::new("mget", -2, READONLY | FAST, mget).keys(1, -1, 1).doc("string", "1.0.0", "key [key ...]", "Atomically returns the string values of one or more keys."),
-    C::new("mset", -3, WRITE | DENYOOM, mset).keys(1, -1, 2).doc("string", "1.0.1", "key value [key value ...]", "Atomically creates or modifies the string values of one or more keys."),
-    C::new("msetnx", -3, WRITE | DENYOOM, msetnx).keys(1, -1, 2).doc("string", "1.0.1", "key value [key value ...]", "Atomically modifies the string values of one or more keys only when all keys don't exist."),
-    C::new("append", 3, WRITE | DENYOOM | FAST, append).keys(1, 1, 1).doc("string", "2.0.0", "key value", "Appends a string to the value of a key. Creates the key if it doesn't exist."),
-    C::new("strlen", 2, READONLY | FAST, strlen).keys(1, 1, 1).doc("string", "2.2.0", "key", "Returns the length of a string value."),
-    C::new("incr", 2, WRITE | DENYOOM | FAST, incr).keys(1, 1, 1).doc("string", "1.0.0", "key", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    C::new("decr", 2, WRITE | DENYOOM | FAST, decr).keys(1, 1, 1).doc("string", "1.0.0", "key", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    C::new("incrby", 3, WRITE | DENYOOM | FAST, incrby).keys(1, 1, 1).doc("string", "1.0.0", "key increment", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    C::new("decrby", 3, WRITE | DENYOOM | FAST, decrby).keys(1, 1, 1).doc("string", "1.0.0", "key decrement", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
-    C::new("incrbyfloat", 3, WRITE | DENYOOM | FAST, incrbyfloat).keys(1, 1, 1).doc("string", "2.6.0", "key increment", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    C::new("getrange", 4, READONLY, getrange).keys(1, 1, 1).doc("string", "2.4.0", "key start end", "Returns a substring of the string stored at a key."),
-    C::new("substr", 4, READONLY, getrange).keys(1, 1, 1).doc("string", "1.0.0", "key start end", "Returns a substring from a string value."),
-    C::new("setrange", 4, WRITE | DENYOOM, setrange).keys(1, 1, 1).doc("string", "2.2.0", "key offset value", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
-    C::new("setbit", 4, WRITE | DENYOOM, setbit).keys(1, 1, 1).doc("bitmap", "2.2.0", "key offset value", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."),
-    C::new("getbit", 3, READONLY | FAST, getbit).keys(1, 1, 1).doc("bitmap", "2.2.0", "key offset", "Returns a bit value by offset."),
-    C::new("lcs", -3, READONLY, lcs).keys(1, 2, 1).doc(
+    C::new("mget", -2, READONLY | FAST, mget).keys(&[K::rest(1, RO | ACCESS)]).doc("string", "1.0.0", "key [key ...]", "Atomically returns the string values of one or more keys."),
+    C::new("mset", -3, WRITE | DENYOOM, mset).keys(&[K::range(1, -1, 2, OW | UPDATE)]).doc("string", "1.0.1", "key value [key value ...]", "Atomically creates or modifies the string values of one or more keys."),
+    C::new("msetnx", -3, WRITE | DENYOOM, msetnx).keys(&[K::range(1, -1, 2, OW | INSERT)]).doc("string", "1.0.1", "key value [key value ...]", "Atomically modifies the string values of one or more keys only when all keys don't exist."),
+    C::new("append", 3, WRITE | DENYOOM | FAST, append).keys(&[K::at(1, RW | INSERT)]).doc("string", "2.0.0", "key value", "Appends a string to the value of a key. Creates the key if it doesn't exist."),
+    C::new("strlen", 2, READONLY | FAST, strlen).keys(&[K::at(1, RO)]).doc("string", "2.2.0", "key", "Returns the length of a string value."),
+    C::new("incr", 2, WRITE | DENYOOM | FAST, incr).keys(&[K::at(1, RW | ACCESS | UPDATE)]).doc("string", "1.0.0", "key", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    C::new("decr", 2, WRITE | DENYOOM | FAST, decr).keys(&[K::at(1, RW | ACCESS | UPDATE)]).doc("string", "1.0.0", "key", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    C::new("incrby", 3, WRITE | DENYOOM | FAST, incrby).keys(&[K::at(1, RW | ACCESS | UPDATE)]).doc("string", "1.0.0", "key increment", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    C::new("decrby", 3, WRITE | DENYOOM | FAST, decrby).keys(&[K::at(1, RW | ACCESS | UPDATE)]).doc("string", "1.0.0", "key decrement", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
+    C::new("incrbyfloat", 3, WRITE | DENYOOM | FAST, incrbyfloat).keys(&[K::at(1, RW | ACCESS | UPDATE)]).doc("string", "2.6.0", "key increment", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    C::new("getrange", 4, READONLY, getrange).keys(&[K::at(1, RO | ACCESS)]).doc("string", "2.4.0", "key start end", "Returns a substring of the string stored at a key."),
+    C::new("substr", 4, READONLY, getrange).keys(&[K::at(1, RO | ACCESS)]).doc("string", "1.0.0", "key start end", "Returns a substring from a string value."),
+    C::new("setrange", 4, WRITE | DENYOOM, setrange).keys(&[K::at(1, RW | UPDATE)]).doc("string", "2.2.0", "key offset value", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
+    C::new("setbit", 4, WRITE | DENYOOM, setbit).keys(&[K::at(1, RW | ACCESS | UPDATE)]).doc("bitmap", "2.2.0", "key offset value", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."),
+    C::new("getbit", 3, READONLY | FAST, getbit).keys(&[K::at(1, RO | ACCESS)]).doc("bitmap", "2.2.0", "key offset", "Returns a bit value by offset."),
+    C::new("lcs", -3, READONLY, lcs).keys(&[K::range(1, 1, 1, RO | ACCESS)]).doc(
         "string",
         "7.0.0",
         "key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]",
@@ -184,9 +187,25 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         _ => 0,
     };
     shard.insert(key, new_entry(argv[2], expire_at));
-    ctx.notify(ev::STRING, "set", key);
-    if matches!(ttl, Ttl::At(_)) {
-        ctx.notify(ev::GENERIC, "expire", key);
+    drop(shard);
+    ctx.dirty(1);
+    ctx.changed(ev::STRING, "set", key);
+    if let Ttl::At(at) = ttl {
+        ctx.changed(ev::GENERIC, "expire", key);
+        // A relative time replays as the absolute one.
+        if ctx.journaling() {
+            let at = itoa::Buffer::new().format(at).as_bytes().to_vec();
+            ctx.record(&[b"SET", key, argv[2], b"PXAT", &at]);
+        }
+    } else if get && ctx.journaling() {
+        // GET only shaped the reply.
+        let rest: smallvec::SmallVec<[&[u8]; 8]> = argv
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| *i < 3 || !is(a, "GET"))
+            .map(|(_, a)| *a)
+            .collect();
+        ctx.record(&rest);
     }
     if !get {
         ctx.out.ok();
@@ -197,11 +216,11 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn setnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
     if shard.contains(argv[1], ctx.now) {
-        ctx.unchanged = true;
         ctx.out.int(0);
     } else {
         shard.insert(argv[1], new_entry(argv[2], 0));
-        ctx.notify(ev::STRING, "set", argv[1]);
+        ctx.dirty(1);
+        ctx.changed(ev::STRING, "set", argv[1]);
         ctx.out.int(1);
     }
     Ok(())
@@ -212,8 +231,13 @@ fn setex_generic(ctx: &mut Ctx, argv: &[&[u8]], unit: &str, cmd: &str) -> CmdRes
     ctx.db()
         .lock_key(argv[1])
         .insert(argv[1], new_entry(argv[3], at));
-    ctx.notify(ev::STRING, "set", argv[1]);
-    ctx.notify(ev::GENERIC, "expire", argv[1]);
+    ctx.dirty(1);
+    ctx.changed(ev::STRING, "set", argv[1]);
+    ctx.changed(ev::GENERIC, "expire", argv[1]);
+    if ctx.journaling() {
+        let at = itoa::Buffer::new().format(at).as_bytes().to_vec();
+        ctx.record(&[b"SET", argv[1], argv[3], b"PXAT", &at]);
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -233,7 +257,9 @@ fn getset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None => ctx.out.null(),
     }
     shard.insert(argv[1], new_entry(argv[2], 0));
-    ctx.notify(ev::STRING, "set", argv[1]);
+    ctx.dirty(1);
+    ctx.changed(ev::STRING, "set", argv[1]);
+    ctx.record(&[b"SET", argv[1], argv[2]]);
     Ok(())
 }
 
@@ -247,7 +273,9 @@ fn getdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     shard.remove(argv[1]);
-    ctx.notify(ev::GENERIC, "del", argv[1]);
+    ctx.dirty(1);
+    ctx.changed(ev::GENERIC, "del", argv[1]);
+    ctx.record(&[b"DEL", argv[1]]);
     Ok(())
 }
 
@@ -277,19 +305,29 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             return Ok(());
         }
     }
+    // Never journaled as sent: as the DEL, PEXPIREAT or PERSIST it amounts to.
     match ttl {
         Ttl::At(at) if at <= ctx.now => {
             shard.remove(key);
-            ctx.notify(ev::GENERIC, "del", key);
+            ctx.dirty(1);
+            ctx.changed(ev::GENERIC, "del", key);
+            ctx.record(&[b"DEL", key]);
         }
         Ttl::At(at) => {
             shard.set_expire(key, at);
-            ctx.notify(ev::GENERIC, "expire", key);
+            ctx.dirty(1);
+            ctx.changed(ev::GENERIC, "expire", key);
+            if ctx.journaling() {
+                let at = itoa::Buffer::new().format(at).as_bytes().to_vec();
+                ctx.record(&[b"PEXPIREAT", key, &at]);
+            }
         }
         Ttl::Persist => {
             if shard.peek(key).is_some_and(|e| e.expire_at != 0) {
                 shard.set_expire(key, 0);
-                ctx.notify(ev::GENERIC, "persist", key);
+                ctx.dirty(1);
+                ctx.changed(ev::GENERIC, "persist", key);
+                ctx.record(&[b"PERSIST", key]);
             }
         }
         Ttl::Unchanged | Ttl::Keep => {}
@@ -334,8 +372,9 @@ fn mset_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> CmdResult {
     }
     for kv in pairs.chunks(2) {
         locked.shard(kv[0]).insert(kv[0], new_entry(kv[1], 0));
-        ctx.notify(ev::STRING, "set", kv[0]);
+        ctx.changed(ev::STRING, "set", kv[0]);
     }
+    ctx.dirty((pairs.len() / 2) as u64);
     if nx {
         ctx.out.int(1);
     } else {
@@ -370,7 +409,8 @@ fn append(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             n
         }
     };
-    ctx.notify(ev::STRING, "append", argv[1]);
+    ctx.dirty(1);
+    ctx.changed(ev::STRING, "append", argv[1]);
     ctx.out.int(new_len as i64);
     Ok(())
 }
@@ -404,7 +444,8 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
             by
         }
     };
-    ctx.notify(ev::STRING, "incrby", key);
+    ctx.dirty(1);
+    ctx.changed(ev::STRING, "incrby", key);
     ctx.out.int(result);
     Ok(())
 }
@@ -451,7 +492,10 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut entry = Entry::new(Value::Str(Str::from_vec(text.clone(), false)));
     entry.expire_at = expire_at;
     shard.insert(argv[1], entry);
-    ctx.notify(ev::STRING, "incrbyfloat", argv[1]);
+    ctx.dirty(1);
+    ctx.changed(ev::STRING, "incrbyfloat", argv[1]);
+    // Float formatting must not differ between here and a replica: the result replays.
+    ctx.record(&[b"SET", argv[1], &text, b"KEEPTTL"]);
     ctx.out.bulk(&text);
     Ok(())
 }
@@ -515,7 +559,8 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     data[offset..offset + value.len()].copy_from_slice(value);
     let n = data.len();
     store_raw(&mut shard, argv[1], ctx.now, data);
-    ctx.notify(ev::STRING, "setrange", argv[1]);
+    ctx.dirty(1);
+    ctx.changed(ev::STRING, "setrange", argv[1]);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -571,9 +616,8 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     store_raw(&mut shard, argv[1], ctx.now, data);
     // Setting a bit to what it already was is no change (no event, WATCH untouched).
     if created || grown || old != on {
-        ctx.notify(ev::STRING, "setbit", argv[1]);
-    } else {
-        ctx.unchanged = true;
+        ctx.dirty(1);
+        ctx.changed(ev::STRING, "setbit", argv[1]);
     }
     ctx.out.int(old as i64);
     Ok(())

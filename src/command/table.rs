@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::keyspec::{GetKeys, KeySpec};
 use super::Handler;
 
 // Command flags, as COMMAND INFO names them.
@@ -27,8 +28,6 @@ pub const ALLOW_BUSY: u32 = 1 << 15;
 pub const TX_CONTROL: u32 = 1 << 24;
 /// Takes the transaction gate exclusively itself (EXEC), so dispatch must not enter it.
 pub const EXCLUSIVE: u32 = 1 << 25;
-/// Of its keys, only the first is written (SINTERSTORE dest key ...): WATCH touches just that.
-pub const STORE_FIRST: u32 = 1 << 26;
 /// Replies with pushes (SUBSCRIBE and friends), which CLIENT REPLY OFF does not suppress.
 pub const PUSHES: u32 = 1 << 27;
 
@@ -58,10 +57,10 @@ pub struct CommandSpec {
     /// Redis arity: positive = exact argc, negative = at least -arity.
     pub arity: i32,
     pub flags: u32,
-    /// Key positions (first, last, step); last -1 = the last argument, 0/0/0 = no keys.
-    pub first_key: i32,
-    pub last_key: i32,
-    pub step: i32,
+    /// Where its keys are and what it does to them (see `keyspec`).
+    pub key_specs: &'static [KeySpec],
+    /// For arguments the key specs cannot locate keys in (Redis's `getkeys_proc`).
+    pub getkeys: Option<GetKeys>,
     /// Redis's command group (`string`, `generic`, `connection`, `server`, ...).
     pub group: &'static str,
     pub since: &'static str,
@@ -78,9 +77,8 @@ impl CommandSpec {
             name,
             arity,
             flags,
-            first_key: 0,
-            last_key: 0,
-            step: 0,
+            key_specs: &[],
+            getkeys: None,
             group: "",
             since: "1.0.0",
             summary: "",
@@ -96,9 +94,8 @@ impl CommandSpec {
             name,
             arity: -2,
             flags: 0,
-            first_key: 0,
-            last_key: 0,
-            step: 0,
+            key_specs: &[],
+            getkeys: None,
             group: "",
             since: "1.0.0",
             summary: "",
@@ -108,11 +105,21 @@ impl CommandSpec {
         }
     }
 
-    pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Self {
-        self.first_key = first;
-        self.last_key = last;
-        self.step = step;
+    pub const fn keys(mut self, specs: &'static [KeySpec]) -> Self {
+        self.key_specs = specs;
         self
+    }
+
+    /// The command's own key finder, for what its specs cannot describe.
+    pub const fn getkeys(mut self, f: GetKeys) -> Self {
+        self.getkeys = Some(f);
+        self
+    }
+
+    /// The keys `argv` names (see `keyspec::keys_of`).
+    #[inline]
+    pub fn keys_of(&self, argv: &[&[u8]], out: &mut super::keyspec::Keys) {
+        super::keyspec::keys_of(self.key_specs, self.getkeys, argv, out);
     }
 
     pub const fn doc(
@@ -163,23 +170,6 @@ impl CommandSpec {
         });
         v
     }
-
-    /// Key argument positions in `argv` (COMMAND GETKEYS).
-    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
-        if self.first_key <= 0 {
-            return vec![];
-        }
-        let last = if self.last_key < 0 {
-            argc as i32 + self.last_key
-        } else {
-            self.last_key
-        };
-        let step = self.step.max(1);
-        (self.first_key..=last.min(argc as i32 - 1))
-            .step_by(step as usize)
-            .map(|i| i as usize)
-            .collect()
-    }
 }
 
 /// Per-command counters (INFO commandstats), striped by thread: see `metrics::striped`.
@@ -200,6 +190,10 @@ pub struct Command {
     /// Index into [`CommandTable::all`], stored as a client's last command.
     pub id: u32,
     pub stats: CmdStats,
+    /// COMMAND INFO's (first, last, step), derived from the key specs.
+    pub legacy_keys: (i32, i32, i32),
+    /// Some keys are not where the legacy triple says (COMMAND INFO's `movablekeys`).
+    pub movable_keys: bool,
     /// Latency histogram, made at the first call (most commands are never called).
     pub hist: std::sync::OnceLock<Box<crate::metrics::histogram::Histogram>>,
     subs: Vec<Command>,
@@ -234,11 +228,14 @@ impl CommandTable {
                 None => spec.name.to_string(),
             };
             names.push(fullname.clone());
+            let (legacy_keys, movable_keys) = super::keyspec::legacy_range(spec.key_specs);
             Command {
                 spec,
                 fullname,
                 id: names.len() as u32 - 1,
                 stats: CmdStats::default(),
+                legacy_keys,
+                movable_keys,
                 hist: std::sync::OnceLock::new(),
                 subs: Vec::new(),
             }

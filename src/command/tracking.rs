@@ -64,10 +64,18 @@ impl Tracking {
         match mode {
             Some(mode) => {
                 let handle = handle.clone();
-                inner.trackers.insert(handle.id, Tracker { handle, mode });
+                if inner
+                    .trackers
+                    .insert(handle.id, Tracker { handle, mode })
+                    .is_none()
+                {
+                    crate::engine::effects::interested(1);
+                }
             }
             None => {
-                inner.trackers.remove(&handle.id);
+                if inner.trackers.remove(&handle.id).is_some() {
+                    crate::engine::effects::uninterested(1);
+                }
             }
         }
         self.update_count(&inner);
@@ -75,13 +83,13 @@ impl Tracking {
 
     fn update_count(&self, inner: &Inner) {
         self.count.store(inner.trackers.len(), Ordering::Relaxed);
-        crate::engine::notify::set_tracking(!inner.trackers.is_empty());
     }
 
     /// The client is gone.
     pub fn remove(&self, id: u64) {
         let mut inner = self.inner.lock();
         if inner.trackers.remove(&id).is_some() {
+            crate::engine::effects::uninterested(1);
             self.update_count(&inner);
         }
     }
@@ -130,11 +138,9 @@ pub fn after_read(ctx: &mut Ctx, spec: &super::table::CommandSpec, argv: &[&[u8]
     {
         return;
     }
-    let keys: Vec<&[u8]> = spec
-        .key_positions(argv.len())
-        .into_iter()
-        .filter_map(|i| argv.get(i).copied())
-        .collect();
+    let mut found = super::keyspec::Keys::new();
+    spec.keys_of(argv, &mut found);
+    let keys: Vec<&[u8]> = found.iter().map(|k| argv[k.pos]).collect();
     if !keys.is_empty() {
         let held = ctx.server.tracking.remember(ctx.client.handle.id, &keys);
         let max = ctx
@@ -246,7 +252,9 @@ pub fn flush(server: &Server) {
         })
         .collect();
     drop(inner);
-    for (h, redirect, keys) in send {
+    for (h, redirect, mut keys) in send {
+        // In key order, as Redis keeps them (a radix tree).
+        keys.sort_unstable();
         let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
         deliver(server, &h, redirect, Some(&keys));
     }
@@ -316,7 +324,8 @@ fn deliver(server: &Server, client: &Arc<ClientHandle>, redirect: u64, keys: Opt
                 r.bulk(k);
             }
         }
-        None => r.null_array(),
+        // Everything (a flush): a null, as Redis sends it.
+        None => r.null(),
     }
     target.mailbox.push(&r.buf);
 }

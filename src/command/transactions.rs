@@ -4,19 +4,19 @@
 //! other client's command in between: with one I/O thread that holds by construction (EXEC
 //! does not yield); with several, EXEC holds the server's gate exclusively.
 //!
-//! WATCH is optimistic locking. A write to a watched key (unless the handler reports it changed
-//! nothing, `Ctx::unchanged`) sets the client's dirty flag
-//! (`touch_written_keys`, FLUSHDB/FLUSHALL/SWAPDB); so does a watched key that was live when
-//! watched and has expired or vanished by EXEC time, which covers expiry and eviction.
+//! WATCH is optimistic locking. A change to a watched key, as the command that made it reports
+//! it to the effect sink (a write that changes nothing reports nothing), sets the client's
+//! dirty flag; so do expiry and eviction (which report their deletions), FLUSHDB, FLUSHALL and
+//! SWAPDB. EXEC also fails when a watched key has passed its TTL without being deleted yet.
 
 use std::sync::atomic::Ordering;
 
+use super::keyspec::{KeySpec as K, RO};
 use super::table::{
     CommandSpec as C, ALLOW_BUSY, EXCLUSIVE, FAST, LOADING, NOSCRIPT, SKIP_SLOWLOG, STALE,
     TX_CONTROL,
 };
 use super::{CmdError, CmdResult, Ctx};
-use crate::engine::watch::Watcher;
 use crate::server::client::{Client, Multi};
 use crate::server::Server;
 
@@ -30,7 +30,7 @@ pub static COMMANDS: &[C] = &[
         .doc("transactions", "1.2.0", "", "Executes all commands in a transaction."),
     C::new("discard", 1, TX | FAST | ALLOW_BUSY, discard)
         .doc("transactions", "2.0.0", "", "Discards a transaction."),
-    C::new("watch", -2, TX | FAST | ALLOW_BUSY, watch).keys(1, -1, 1)
+    C::new("watch", -2, TX | FAST | ALLOW_BUSY, watch).keys(&[K::rest(1, RO)])
         .doc("transactions", "2.2.0", "key [key ...]", "Monitors changes to keys to determine the execution of a transaction."),
     C::new("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, unwatch)
         .doc("transactions", "2.2.0", "", "Forgets about watched keys of a transaction."),
@@ -109,14 +109,20 @@ fn watch(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new("ERR WATCH inside MULTI is not allowed"));
     }
     let db = ctx.client.db;
+    let id = ctx.client.handle.id;
     for key in &argv[1..] {
-        let w = Watcher {
-            client: ctx.client.handle.id,
-            dirty: ctx.client.watch_dirty.clone(),
-        };
-        if ctx.server.watches.watch(db, key, w) {
-            let live = ctx.db().is_live(key, ctx.now);
-            ctx.client.watched.push((db, (*key).into(), live));
+        let data = ctx.db();
+        if ctx
+            .server
+            .watches
+            .watch(db, key, id, &ctx.client.watch_dirty, data)
+        {
+            // A key already past its TTL is no longer there for EXEC's check.
+            let expired = data
+                .lock_key(key)
+                .peek(key)
+                .is_some_and(|e| e.is_expired(ctx.now));
+            ctx.client.watched.push((db, (*key).into(), !expired));
         }
     }
     ctx.out.ok();
@@ -129,15 +135,22 @@ fn unwatch(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// True if a watched key was written, or was live when watched and is not now.
+/// True if a watched key was written, or has passed its TTL since it was watched (expired
+/// but not yet deleted: its deletion would have touched it).
 fn watch_failed(ctx: &Ctx) -> bool {
     if ctx.client.watch_dirty.load(Ordering::Acquire) {
         return true;
     }
-    ctx.client
-        .watched
-        .iter()
-        .any(|(db, key, live)| *live && !ctx.server.keyspace.db(*db).is_live(key, ctx.now))
+    ctx.client.watched.iter().any(|(db, key, check)| {
+        *check
+            && ctx
+                .server
+                .keyspace
+                .db(*db)
+                .lock_key(key)
+                .peek(key)
+                .is_some_and(|e| e.is_expired(ctx.now))
+    })
 }
 
 /// Forgets every watch of the client and clears its dirty flag (EXEC, DISCARD, UNWATCH,
@@ -175,40 +188,4 @@ pub fn queue(ctx: &mut Ctx, spec: &C, argv: &[&[u8]]) -> Option<CmdResult> {
         .store(multi.queue.len() as i64, Ordering::Relaxed);
     ctx.out.simple("QUEUED");
     Some(Ok(()))
-}
-
-/// After a successful write command: marks the watchers of the keys it named, and tells
-/// blocked clients those keys may hold data now. Conservative: a write that changed nothing
-/// (SET NX on an existing key) still counts, as a spurious EXEC failure is safe where a missed
-/// one is not, and a blocked client woken for nothing just keeps waiting.
-pub fn after_write(ctx: &Ctx, spec: &C, argv: &[&[u8]]) {
-    let (server, b) = (ctx.server, &ctx.server.blocking);
-    if (!server.watches.any() && b.blocked_clients() == 0 && !server.tracking.active())
-        || spec.first_key <= 0
-    {
-        return;
-    }
-    let (db, by) = (ctx.client.db, ctx.client.handle.id);
-    let touch = |k: &[u8]| {
-        server.modified(db, k, by);
-        b.signal(db, k);
-    };
-    let first = spec.first_key as usize;
-    if spec.flags & super::table::STORE_FIRST != 0 {
-        if let Some(k) = argv.get(first) {
-            touch(k);
-        }
-        return;
-    }
-    let last = if spec.last_key < 0 {
-        argv.len() as i64 + spec.last_key as i64
-    } else {
-        spec.last_key as i64
-    };
-    let step = spec.step.max(1) as usize;
-    let mut i = first;
-    while (i as i64) <= last && i < argv.len() {
-        touch(argv[i]);
-        i += step;
-    }
 }

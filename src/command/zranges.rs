@@ -2,7 +2,8 @@
 //! older ZRANGEBY*/ZREVRANGE* forms, ZCOUNT, ZLEXCOUNT, ZREMRANGEBY*, ZRANK and ZREVRANK.
 
 use super::args::{self, is};
-use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, STORE_FIRST, WRITE};
+use super::keyspec::{KeySpec as K, ACCESS, DELETE, OW, RO, RW, UPDATE};
+use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
 use super::{changed, collection_read, collection_write, CmdError, CmdResult, Ctx, SYNTAX};
 use crate::engine::collections::ZSet;
 use crate::engine::notify as ev;
@@ -11,33 +12,33 @@ use crate::protocol::Reply;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
-    C::new("zrange", -4, READONLY, zrange).keys(1, 1, 1)
+    C::new("zrange", -4, READONLY, zrange).keys(&[K::at(1, RO | ACCESS)])
         .doc("sorted-set", "1.2.0", "key start stop [BYSCORE | BYLEX] [REV] [LIMIT offset count] [WITHSCORES]", "Returns members in a sorted set within a range of indexes."),
-    C::new("zrangestore", -5, WRITE | DENYOOM | STORE_FIRST, zrangestore).keys(1, 2, 1)
+    C::new("zrangestore", -5, WRITE | DENYOOM, zrangestore).keys(&[K::at(1, OW | UPDATE), K::at(2, RO | ACCESS)])
         .doc("sorted-set", "6.2.0", "dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]", "Stores a range of members from sorted set in a key."),
-    C::new("zrevrange", -4, READONLY, zrevrange).keys(1, 1, 1)
+    C::new("zrevrange", -4, READONLY, zrevrange).keys(&[K::at(1, RO | ACCESS)])
         .doc("sorted-set", "1.2.0", "key start stop [WITHSCORES]", "Returns members in a sorted set within a range of indexes in reverse order."),
-    C::new("zrangebyscore", -4, READONLY, zrangebyscore).keys(1, 1, 1)
+    C::new("zrangebyscore", -4, READONLY, zrangebyscore).keys(&[K::at(1, RO | ACCESS)])
         .doc("sorted-set", "1.0.5", "key min max [WITHSCORES] [LIMIT offset count]", "Returns members in a sorted set within a range of scores."),
-    C::new("zrevrangebyscore", -4, READONLY, zrevrangebyscore).keys(1, 1, 1)
+    C::new("zrevrangebyscore", -4, READONLY, zrevrangebyscore).keys(&[K::at(1, RO | ACCESS)])
         .doc("sorted-set", "2.2.0", "key max min [WITHSCORES] [LIMIT offset count]", "Returns members in a sorted set within a range of scores in reverse order."),
-    C::new("zrangebylex", -4, READONLY, zrangebylex).keys(1, 1, 1)
+    C::new("zrangebylex", -4, READONLY, zrangebylex).keys(&[K::at(1, RO | ACCESS)])
         .doc("sorted-set", "2.8.9", "key min max [LIMIT offset count]", "Returns members in a sorted set within a lexicographical range."),
-    C::new("zrevrangebylex", -4, READONLY, zrevrangebylex).keys(1, 1, 1)
+    C::new("zrevrangebylex", -4, READONLY, zrevrangebylex).keys(&[K::at(1, RO | ACCESS)])
         .doc("sorted-set", "2.8.9", "key max min [LIMIT offset count]", "Returns members in a sorted set within a lexicographical range in reverse order."),
-    C::new("zcount", 4, READONLY | FAST, zcount).keys(1, 1, 1)
+    C::new("zcount", 4, READONLY | FAST, zcount).keys(&[K::at(1, RO | ACCESS)])
         .doc("sorted-set", "2.0.0", "key min max", "Returns the count of members in a sorted set that have scores within a range."),
-    C::new("zlexcount", 4, READONLY | FAST, zlexcount).keys(1, 1, 1)
+    C::new("zlexcount", 4, READONLY | FAST, zlexcount).keys(&[K::at(1, RO | ACCESS)])
         .doc("sorted-set", "2.8.9", "key min max", "Returns the number of members in a sorted set within a lexicographical range."),
-    C::new("zremrangebyrank", 4, WRITE, zremrangebyrank).keys(1, 1, 1)
+    C::new("zremrangebyrank", 4, WRITE, zremrangebyrank).keys(&[K::at(1, RW | DELETE)])
         .doc("sorted-set", "2.0.0", "key start stop", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed."),
-    C::new("zremrangebyscore", 4, WRITE, zremrangebyscore).keys(1, 1, 1)
+    C::new("zremrangebyscore", 4, WRITE, zremrangebyscore).keys(&[K::at(1, RW | DELETE)])
         .doc("sorted-set", "1.2.0", "key min max", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed."),
-    C::new("zremrangebylex", 4, WRITE, zremrangebylex).keys(1, 1, 1)
+    C::new("zremrangebylex", 4, WRITE, zremrangebylex).keys(&[K::at(1, RW | DELETE)])
         .doc("sorted-set", "2.8.9", "key min max", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
-    C::new("zrank", -3, READONLY | FAST, zrank).keys(1, 1, 1)
+    C::new("zrank", -3, READONLY | FAST, zrank).keys(&[K::at(1, RO | ACCESS)])
         .doc("sorted-set", "2.0.0", "key member [WITHSCORE]", "Returns the index of a member in a sorted set ordered by ascending scores."),
-    C::new("zrevrank", -3, READONLY | FAST, zrevrank).keys(1, 1, 1)
+    C::new("zrevrank", -3, READONLY | FAST, zrevrank).keys(&[K::at(1, RO | ACCESS)])
         .doc("sorted-set", "2.0.0", "key member [WITHSCORE]", "Returns the index of a member in a sorted set ordered by descending scores."),
 ];
 
@@ -293,12 +294,20 @@ fn zrevrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// Replaces `dst` with a sorted set of `items` (deleted when empty); returns the count.
-pub fn store_zset(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)], event: &str) -> usize {
+/// Storing counts `dirty` changes (deleting counts one).
+pub fn store_zset(
+    ctx: &mut Ctx,
+    dst: &[u8],
+    items: &[(Vec<u8>, f64)],
+    event: &'static str,
+    dirty: u64,
+) -> usize {
     let lim = *ctx.server.config.live.limits.read();
     let mut shard = ctx.db().lock_key(dst);
     let existed = shard.remove(dst).is_some();
     if items.is_empty() && existed {
-        ctx.notify(ev::GENERIC, "del", dst);
+        ctx.changed(ev::GENERIC, "del", dst);
+        ctx.dirty(1);
     }
     if !items.is_empty() {
         let mut v = Value::new_zset();
@@ -307,7 +316,8 @@ pub fn store_zset(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)], event: &s
             z.insert(m, *s, &lim);
         }
         shard.insert(dst, Entry::new(v));
-        ctx.notify(ev::ZSET, event, dst);
+        ctx.changed(ev::ZSET, event, dst);
+        ctx.dirty(dirty);
     }
     items.len()
 }
@@ -320,7 +330,7 @@ fn zrangestore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None => Vec::new(),
     };
     drop(shard);
-    let n = store_zset(ctx, argv[1], &items, "zrangestore");
+    let n = store_zset(ctx, argv[1], &items, "zrangestore", 1);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -348,7 +358,7 @@ fn zlexcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     count_in(ctx, argv, r)
 }
 
-fn remove_range(ctx: &mut Ctx, argv: &[&[u8]], range: Range, event: &str) -> CmdResult {
+fn remove_range(ctx: &mut Ctx, argv: &[&[u8]], range: Range, event: &'static str) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
     let n = match collection_write(&mut shard, argv[1], ctx.now, Value::zset_mut)? {
         Some(z) => {
@@ -362,6 +372,7 @@ fn remove_range(ctx: &mut Ctx, argv: &[&[u8]], range: Range, event: &str) -> Cmd
     };
     if n > 0 {
         changed(ctx, &mut shard, argv[1], ev::ZSET, event);
+        ctx.dirty(n as u64);
     }
     ctx.out.int(n as i64);
     Ok(())

@@ -4,7 +4,8 @@
 use rand::Rng;
 
 use super::args::{self, is};
-use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, STORE_FIRST, WRITE};
+use super::keyspec::{self as ks, KeySpec as K, ACCESS, DELETE, OW, RO, RW, UPDATE};
+use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
 use super::zranges::{reply_members, store_zset};
 use super::At;
 use super::{
@@ -16,31 +17,31 @@ use crate::protocol::Reply;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
-    C::new("zpopmin", -2, WRITE | FAST, zpopmin).keys(1, 1, 1)
+    C::new("zpopmin", -2, WRITE | FAST, zpopmin).keys(&[K::at(1, RW | ACCESS | DELETE)])
         .doc("sorted-set", "5.0.0", "key [count]", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
-    C::new("zpopmax", -2, WRITE | FAST, zpopmax).keys(1, 1, 1)
+    C::new("zpopmax", -2, WRITE | FAST, zpopmax).keys(&[K::at(1, RW | ACCESS | DELETE)])
         .doc("sorted-set", "5.0.0", "key [count]", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
-    C::new("zmpop", -4, WRITE, zmpop).keys(0, 0, 0)
+    C::new("zmpop", -4, WRITE, zmpop).keys(&[K::numkeys(1, RW | ACCESS | DELETE)]).getkeys(ks::numkeys_at_1)
         .doc("sorted-set", "7.0.0", "numkeys key [key ...] <MIN | MAX> [COUNT count]", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped."),
-    C::new("zrandmember", -2, READONLY, zrandmember).keys(1, 1, 1)
+    C::new("zrandmember", -2, READONLY, zrandmember).keys(&[K::at(1, RO | ACCESS)])
         .doc("sorted-set", "6.2.0", "key [count [WITHSCORES]]", "Returns one or more random members from a sorted set."),
-    C::new("zmscore", -3, READONLY | FAST, zmscore).keys(1, 1, 1)
+    C::new("zmscore", -3, READONLY | FAST, zmscore).keys(&[K::at(1, RO | ACCESS)])
         .doc("sorted-set", "6.2.0", "key member [member ...]", "Returns the score of one or more members in a sorted set."),
-    C::new("zscan", -3, READONLY, zscan).keys(1, 1, 1)
+    C::new("zscan", -3, READONLY, zscan).keys(&[K::at(1, RO | ACCESS)])
         .doc("sorted-set", "2.8.0", "key cursor [MATCH pattern] [COUNT count]", "Iterates over members and scores of a sorted set."),
-    C::new("zunion", -3, READONLY, zunion).keys(0, 0, 0)
+    C::new("zunion", -3, READONLY, zunion).keys(&[K::numkeys(1, RO | ACCESS)]).getkeys(ks::numkeys_at_1)
         .doc("sorted-set", "6.2.0", "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>] [WITHSCORES]", "Returns the union of multiple sorted sets."),
-    C::new("zinter", -3, READONLY, zinter).keys(0, 0, 0)
+    C::new("zinter", -3, READONLY, zinter).keys(&[K::numkeys(1, RO | ACCESS)]).getkeys(ks::numkeys_at_1)
         .doc("sorted-set", "6.2.0", "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>] [WITHSCORES]", "Returns the intersect of multiple sorted sets."),
-    C::new("zdiff", -3, READONLY, zdiff).keys(0, 0, 0)
+    C::new("zdiff", -3, READONLY, zdiff).keys(&[K::numkeys(1, RO | ACCESS)]).getkeys(ks::numkeys_at_1)
         .doc("sorted-set", "6.2.0", "numkeys key [key ...] [WITHSCORES]", "Returns the difference between multiple sorted sets."),
-    C::new("zunionstore", -4, WRITE | DENYOOM | STORE_FIRST, zunionstore).keys(1, 1, 1)
+    C::new("zunionstore", -4, WRITE | DENYOOM, zunionstore).keys(&[K::at(1, OW | UPDATE), K::numkeys(2, RO | ACCESS)]).getkeys(ks::store_numkeys)
         .doc("sorted-set", "2.0.0", "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]", "Stores the union of multiple sorted sets in a key."),
-    C::new("zinterstore", -4, WRITE | DENYOOM | STORE_FIRST, zinterstore).keys(1, 1, 1)
+    C::new("zinterstore", -4, WRITE | DENYOOM, zinterstore).keys(&[K::at(1, OW | UPDATE), K::numkeys(2, RO | ACCESS)]).getkeys(ks::store_numkeys)
         .doc("sorted-set", "2.0.0", "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]", "Stores the intersect of multiple sorted sets in a key."),
-    C::new("zdiffstore", -4, WRITE | DENYOOM | STORE_FIRST, zdiffstore).keys(1, 1, 1)
+    C::new("zdiffstore", -4, WRITE | DENYOOM, zdiffstore).keys(&[K::at(1, OW | UPDATE), K::numkeys(2, RO | ACCESS)]).getkeys(ks::store_numkeys)
         .doc("sorted-set", "6.2.0", "destination numkeys key [key ...]", "Stores the difference of multiple sorted sets in a key."),
-    C::new("zintercard", -3, READONLY, zintercard).keys(0, 0, 0)
+    C::new("zintercard", -3, READONLY, zintercard).keys(&[K::numkeys(1, RO | ACCESS)]).getkeys(ks::numkeys_at_1)
         .doc("sorted-set", "7.0.0", "numkeys key [key ...] [LIMIT limit]", "Returns the number of members of the intersect of multiple sorted sets."),
 ];
 
@@ -115,6 +116,18 @@ pub fn zpop(
             ev::ZSET,
             if max { "zpopmax" } else { "zpopmin" },
         );
+        at.dirty(n as u64);
+        // Journaled as the plain pop it amounts to (for ZMPOP and the blocking forms).
+        if crate::engine::effects::journaling() {
+            let pop: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+            match count {
+                Some(_) => {
+                    let n = itoa::Buffer::new().format(n).as_bytes().to_vec();
+                    at.record(&[pop, key, &n]);
+                }
+                None => at.record(&[pop, key]),
+            }
+        }
         return Ok(Some(idx));
     }
     if shape.nil_when_empty {
@@ -177,11 +190,7 @@ pub const MPOP_SHAPE: PopShape = PopShape {
 
 fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (keys, max, count) = parse_zmpop(argv, 1)?;
-    if let Some(i) = zpop(ctx.at(), &keys, max, Some(count), MPOP_SHAPE, ctx.out)? {
-        // The key table cannot name ZMPOP's keys, so WATCH is told here.
-        ctx.server
-            .modified(ctx.client.db, keys[i], ctx.client.handle.id);
-    }
+    zpop(ctx.at(), &keys, max, Some(count), MPOP_SHAPE, ctx.out)?;
     Ok(())
 }
 
@@ -491,7 +500,7 @@ fn algebra_store(ctx: &mut Ctx, argv: &[&[u8]], op: Op) -> CmdResult {
     };
     let a = parse_algebra(ctx, argv, 2, op, true, false)?;
     let r = algebra(ctx, &a, op, Some(argv[1]))?;
-    let n = store_zset(ctx, argv[1], &r, event);
+    let n = store_zset(ctx, argv[1], &r, event, 1);
     ctx.out.int(n as i64);
     Ok(())
 }

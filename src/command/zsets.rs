@@ -1,6 +1,7 @@
 //! Sorted-set commands: adding with all of ZADD's options, scores, removal and index ranges.
 
 use super::args::{self, is};
+use super::keyspec::{KeySpec as K, ACCESS, DELETE, RO, RW, UPDATE};
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
 use super::{
     changed, collection_mut, collection_read, collection_write, remove_if_empty, CmdError,
@@ -10,16 +11,16 @@ use crate::engine::notify as ev;
 use crate::engine::Value;
 
 pub static COMMANDS: &[C] = &[
-    C::new("zadd", -4, WRITE | DENYOOM | FAST, zadd).keys(1, 1, 1).doc(
+    C::new("zadd", -4, WRITE | DENYOOM | FAST, zadd).keys(&[K::at(1, RW | UPDATE)]).doc(
         "sorted-set",
         "1.2.0",
         "key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]",
         "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
     ),
-    C::new("zincrby", 4, WRITE | DENYOOM | FAST, zincrby).keys(1, 1, 1).doc("sorted-set", "1.2.0", "key increment member", "Increments the score of a member in a sorted set."),
-    C::new("zcard", 2, READONLY | FAST, zcard).keys(1, 1, 1).doc("sorted-set", "1.2.0", "key", "Returns the number of members in a sorted set."),
-    C::new("zscore", 3, READONLY | FAST, zscore).keys(1, 1, 1).doc("sorted-set", "1.2.0", "key member", "Returns the score of a member in a sorted set."),
-    C::new("zrem", -3, WRITE | FAST, zrem).keys(1, 1, 1).doc("sorted-set", "1.2.0", "key member [member ...]", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed."),
+    C::new("zincrby", 4, WRITE | DENYOOM | FAST, zincrby).keys(&[K::at(1, RW | ACCESS | UPDATE)]).doc("sorted-set", "1.2.0", "key increment member", "Increments the score of a member in a sorted set."),
+    C::new("zcard", 2, READONLY | FAST, zcard).keys(&[K::at(1, RO)]).doc("sorted-set", "1.2.0", "key", "Returns the number of members in a sorted set."),
+    C::new("zscore", 3, READONLY | FAST, zscore).keys(&[K::at(1, RO | ACCESS)]).doc("sorted-set", "1.2.0", "key member", "Returns the score of a member in a sorted set."),
+    C::new("zrem", -3, WRITE | FAST, zrem).keys(&[K::at(1, RW | DELETE)]).doc("sorted-set", "1.2.0", "key member [member ...]", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed."),
 ];
 
 /// A score argument: a float, `inf`/`-inf` included, NaN refused.
@@ -130,7 +131,8 @@ pub fn zadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     remove_if_empty(&mut shard, key);
     if added + changed > 0 {
-        ctx.notify(ev::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+        ctx.changed(ev::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+        ctx.dirty((added + changed) as u64);
     }
     if f.incr {
         match incr_result {
@@ -159,8 +161,11 @@ fn zincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         remove_if_empty(&mut shard, argv[1]);
         return Err(CmdError::new("ERR resulting score is not a number (NaN)"));
     }
-    z.insert(argv[3], new, &lim);
-    ctx.notify(ev::ZSET, "zincr", argv[1]);
+    // An increment that leaves the score as it was is no change, as in Redis.
+    if z.insert(argv[3], new, &lim) != Some(new) {
+        ctx.changed(ev::ZSET, "zincr", argv[1]);
+        ctx.dirty(1);
+    }
     ctx.out.double(new);
     Ok(())
 }
@@ -192,6 +197,7 @@ fn zrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     if n > 0 {
         changed(ctx, &mut shard, argv[1], ev::ZSET, "zrem");
+        ctx.dirty(n as u64);
     }
     ctx.out.int(n as i64);
     Ok(())

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::{lru_clock, notify, Key, Keyspace};
+use super::{lru_clock, Key, Keyspace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
@@ -334,7 +334,7 @@ fn evict_key(ks: &Keyspace, dbi: usize, key: &Key) -> Option<u64> {
     let mut shard = ks.db(dbi).lock_key(key);
     let e = shard.remove(key)?;
     shard.stats.evicted += 1;
-    notify::raise(notify::EVICTED, dbi, "evicted", key);
+    super::effects::evicted(dbi, key);
     Some((key.len() + e.value.mem_usage() + ENTRY_OVERHEAD) as u64)
 }
 
@@ -356,15 +356,10 @@ fn random_victim(ks: &Keyspace, active: u64, volatile: bool) -> Option<(usize, K
     None
 }
 
-/// Evicts keys until about `need` bytes are freed, by the configured policy. `on_evict` is
-/// told of each key (for WATCH). Returns how it ended. The bytes freed are estimated from the
+/// Evicts keys until about `need` bytes are freed, by the configured policy (each one reported
+/// to the effect sink). Returns how it ended. The bytes freed are estimated from the
 /// values to know when to stop; the caller sees the real figure in its next `used_recent`.
-pub fn free(
-    ks: &Keyspace,
-    need: u64,
-    tuning: Tuning,
-    on_evict: &mut dyn FnMut(usize, &[u8]),
-) -> Freed {
+pub fn free(ks: &Keyspace, need: u64, tuning: Tuning) -> Freed {
     let policy = policy();
     if policy == Policy::NoEviction {
         return Freed::Stuck;
@@ -395,7 +390,7 @@ pub fn free(
                 found
             }
         };
-        let Some((dbi, bytes, key)) = victim else {
+        let Some((_, bytes, _)) = victim else {
             // The set of databases with keys may be stale: look again before giving up.
             if !refreshed {
                 refreshed = true;
@@ -406,7 +401,6 @@ pub fn free(
         };
         if let Some(bytes) = bytes {
             freed += bytes;
-            on_evict(dbi, &key);
         }
         attempts += 1;
         // The clock is read every 16 keys, as Redis does.

@@ -7,6 +7,7 @@
 pub mod collections;
 pub mod dict;
 pub mod digest;
+pub mod effects;
 pub mod evict;
 pub mod expiry;
 pub mod float;
@@ -183,7 +184,7 @@ impl Shard {
             }
             None => {
                 self.stats.misses += 1;
-                notify::raise(notify::KEY_MISS, self.db, "keymiss", key);
+                effects::event(self.db, notify::KEY_MISS, "keymiss", key);
                 None
             }
         }
@@ -201,7 +202,7 @@ impl Shard {
             Some(slot) => Some(std::mem::replace(slot, entry)),
             None => {
                 self.map.insert_new(key, entry);
-                notify::raise(notify::NEW, self.db, "new", key);
+                effects::event(self.db, notify::NEW, "new", key);
                 None
             }
         };
@@ -214,12 +215,11 @@ impl Shard {
         old
     }
 
-    /// Deletes a key whose TTL has passed, counting it and raising the `expired` event.
+    /// Deletes a key whose TTL has passed, counting it and reporting it (`effects::expired`).
     pub fn expire_now(&mut self, key: &[u8]) {
         if self.remove(key).is_some() {
             self.stats.expired += 1;
-            notify::raise(notify::EXPIRED, self.db, "expired", key);
-            crate::journal::del(self.db, key);
+            effects::expired(self.db, key);
         }
     }
 
@@ -369,10 +369,10 @@ impl Db {
         (self.hasher.hash_one(key) >> 32) as usize & (self.shards.len() - 1)
     }
 
-    /// The database's size estimated from `key`'s shard (keys hash evenly over the shards),
-    /// if the shard is free right now: a cheap hint.
-    pub fn len_hint(&self, key: &[u8]) -> Option<usize> {
-        self.shards[self.shard_index(key)]
+    /// The database's size estimated from its first shard (keys hash evenly over the shards),
+    /// if that shard is free right now: a cheap hint.
+    pub fn len_hint(&self) -> Option<usize> {
+        self.shards[0]
             .try_lock()
             .map(|s| s.len() * self.shards.len())
     }

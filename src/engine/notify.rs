@@ -1,13 +1,7 @@
-//! Keyspace notification classes (`notify-keyspace-events`), and the events the engine itself
-//! raises: a key expiring (lazily or in the active cycle) and a key being created. The engine
-//! knows nothing of pub/sub, so it queues them; the server publishes the queue before the next
-//! event of the command that caused them, and after each active expiry pass.
+//! Keyspace notification classes (`notify-keyspace-events`). Events are reported to the effect
+//! sink (`effects`), handlers' and the engine's own alike; the dispatcher publishes them.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-
-use parking_lot::Mutex;
-
-use super::key::Key;
 
 pub const GENERIC: u32 = 1 << 2;
 pub const STRING: u32 = 1 << 3;
@@ -21,9 +15,6 @@ pub const STREAM: u32 = 1 << 10;
 pub const KEY_MISS: u32 = 1 << 11;
 pub const MODULE: u32 = 1 << 12;
 pub const NEW: u32 = 1 << 13;
-/// Not a class: set while a client tracks keys, so that expirations are queued for its
-/// invalidation messages even when no keyspace notification is on.
-pub const TRACKING: u32 = 1 << 20;
 pub const KEYSPACE: u32 = 1 << 0;
 pub const KEYEVENT: u32 = 1 << 1;
 /// `A`: every class but key-miss and new.
@@ -31,8 +22,6 @@ pub const ALL: u32 =
     GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 
 static FLAGS: AtomicU32 = AtomicU32::new(0);
-/// Events raised inside the engine: (database, class, event, key).
-static QUEUE: Mutex<Vec<(usize, u32, &'static str, Key)>> = Mutex::new(Vec::new());
 
 /// Parses the configuration string; None for an unknown class character.
 pub fn parse(classes: &str) -> Option<u32> {
@@ -92,18 +81,9 @@ pub fn to_string(f: u32) -> String {
     s
 }
 
-/// Sets the configured classes (the tracking bit is kept).
+/// Sets the configured classes.
 pub fn set_flags(f: u32) {
-    let tracking = FLAGS.load(Ordering::Relaxed) & TRACKING;
-    FLAGS.store(f | tracking, Ordering::Relaxed);
-}
-
-pub fn set_tracking(on: bool) {
-    if on {
-        FLAGS.fetch_or(TRACKING, Ordering::Relaxed);
-    } else {
-        FLAGS.fetch_and(!TRACKING, Ordering::Relaxed);
-    }
+    FLAGS.store(f, Ordering::Relaxed);
 }
 
 #[inline]
@@ -116,23 +96,6 @@ pub fn flags() -> u32 {
 pub fn enabled(class: u32) -> bool {
     let f = flags();
     f & class != 0 && f & (KEYSPACE | KEYEVENT) != 0
-}
-
-/// Queues an engine event when its class is on (or, for an expiration, while keys are
-/// tracked).
-#[inline]
-pub fn raise(class: u32, db: usize, event: &'static str, key: &[u8]) {
-    if enabled(class) || (class == EXPIRED && flags() & TRACKING != 0) {
-        QUEUE.lock().push((db, class, event, Key::from(key)));
-    }
-}
-
-/// Takes the queued engine events, oldest first.
-pub fn take() -> Vec<(usize, u32, &'static str, Key)> {
-    if flags() == 0 {
-        return Vec::new();
-    }
-    std::mem::take(&mut *QUEUE.lock())
 }
 
 #[cfg(test)]

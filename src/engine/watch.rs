@@ -11,12 +11,17 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::key::Key;
+use super::Db;
 
 /// One client's interest in a key.
 #[derive(Debug, Clone)]
 pub struct Watcher {
     pub client: u64,
     pub dirty: Arc<AtomicBool>,
+    /// The key was in the table when watched (a flush or swap then changes what it reads).
+    pub existed: bool,
+    /// The key was there but past its TTL when watched: its deletion changes nothing.
+    pub expired: bool,
 }
 
 /// The watchers of each watched key of one database.
@@ -27,6 +32,29 @@ pub struct Watches {
     /// Number of (database, key, client) records: writes skip the table while it is zero.
     records: AtomicUsize,
     dbs: Box<[Mutex<DbWatches>]>,
+}
+
+/// What a watcher's key is now: physically there, and past its TTL.
+#[derive(Clone, Copy)]
+struct Now {
+    exists: bool,
+    expired: bool,
+}
+
+impl Now {
+    fn of(data: &Db, key: &[u8]) -> Now {
+        let now = super::now_ms();
+        match data.lock_key(key).peek(key) {
+            Some(e) => Now {
+                exists: true,
+                expired: e.is_expired(now),
+            },
+            None => Now {
+                exists: false,
+                expired: false,
+            },
+        }
+    }
 }
 
 impl Watches {
@@ -43,15 +71,29 @@ impl Watches {
         self.records.load(Ordering::Relaxed) != 0
     }
 
-    /// Adds a watch; false if this client already watches the key.
-    pub fn watch(&self, db: usize, key: &[u8], w: Watcher) -> bool {
+    /// Adds a watch of `key` as `data` holds it now; false if this client already watches it.
+    pub fn watch(
+        &self,
+        db: usize,
+        key: &[u8],
+        client: u64,
+        dirty: &Arc<AtomicBool>,
+        data: &Db,
+    ) -> bool {
+        let now = Now::of(data, key);
         let mut map = self.dbs[db].lock();
         let list = map.entry(Key::from(key)).or_default();
-        if list.iter().any(|x| x.client == w.client) {
+        if list.iter().any(|x| x.client == client) {
             return false;
         }
-        list.push(w);
+        list.push(Watcher {
+            client,
+            dirty: dirty.clone(),
+            existed: now.exists,
+            expired: now.expired,
+        });
         self.records.fetch_add(1, Ordering::Relaxed);
+        super::effects::interested(1);
         true
     }
 
@@ -60,36 +102,77 @@ impl Watches {
         if let Some(list) = map.get_mut(key) {
             let before = list.len();
             list.retain(|w| w.client != client);
-            self.records
-                .fetch_sub(before - list.len(), Ordering::Relaxed);
+            let gone = before - list.len();
+            self.records.fetch_sub(gone, Ordering::Relaxed);
+            super::effects::uninterested(gone);
             if list.is_empty() {
                 map.remove(key);
             }
         }
     }
 
-    /// Marks every client watching `key` in `db` as dirty.
-    #[inline]
-    pub fn touch(&self, db: usize, key: &[u8]) {
+    /// `key` in `db` changed (`data` is that database): its watchers are marked dirty, except
+    /// those that watched it already expired, for whom its deletion is no change.
+    pub fn touch(&self, db: usize, key: &[u8], data: &Db) {
         if !self.any() {
             return;
         }
-        if let Some(list) = self.dbs[db].lock().get(key) {
-            for w in list {
-                w.dirty.store(true, Ordering::Release);
+        // The key's state is read before the table is locked (never a shard inside it).
+        let flagged = match self.dbs[db].lock().get(key) {
+            None => return,
+            Some(list) => list.iter().any(|w| w.expired),
+        };
+        let now = flagged.then(|| Now::of(data, key));
+        let mut map = self.dbs[db].lock();
+        let Some(list) = map.get_mut(key) else { return };
+        for w in list.iter_mut() {
+            if w.expired {
+                if now.is_some_and(|n| !n.exists) {
+                    w.expired = false;
+                    w.existed = false;
+                    continue;
+                }
+                // Written while still there: Redis stops at such a watcher, telling neither
+                // it nor the watchers after it (kept, as clients may depend on it).
+                break;
             }
+            w.dirty.store(true, Ordering::Release);
         }
     }
 
-    /// Marks the watchers of every watched key of `db` for which `affected` holds
-    /// (FLUSHDB, FLUSHALL and SWAPDB touch only keys whose visible value changes).
-    pub fn touch_where(&self, db: usize, mut affected: impl FnMut(&[u8]) -> bool) {
+    /// Every key of `db` may have changed (after FLUSHDB, FLUSHALL or SWAPDB; `data` is the
+    /// database as it now is): a watcher is marked if what its key reads as changed, as Redis
+    /// decides it from what was there (the key existed when watched, as nothing touched it
+    /// since) and what is there now.
+    pub fn touch_db(&self, db: usize, data: &Db) {
         if !self.any() {
             return;
         }
         let keys: Vec<Key> = self.dbs[db].lock().keys().cloned().collect();
-        for k in keys.iter().filter(|k| affected(k)) {
-            self.touch(db, k);
+        for key in keys {
+            let now = Now::of(data, &key);
+            let mut map = self.dbs[db].lock();
+            let Some(list) = map.get_mut(&key) else {
+                continue;
+            };
+            for w in list.iter_mut() {
+                if w.expired {
+                    if !now.exists {
+                        w.expired = false;
+                        w.existed = false;
+                        continue;
+                    }
+                    if now.expired {
+                        continue;
+                    }
+                } else if !w.existed && now.expired {
+                    w.expired = true;
+                    continue;
+                } else if !w.existed && !now.exists {
+                    continue;
+                }
+                w.dirty.store(true, Ordering::Release);
+            }
         }
     }
 }
@@ -97,41 +180,73 @@ impl Watches {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::{Entry, Keyspace, Str, Value};
 
-    fn watcher(client: u64) -> Watcher {
-        Watcher {
-            client,
-            dirty: Arc::new(AtomicBool::new(false)),
-        }
+    fn flag() -> Arc<AtomicBool> {
+        Arc::new(AtomicBool::new(false))
+    }
+
+    fn set(data: &Db, key: &[u8], expire_at: u64) {
+        let mut e = Entry::new(Value::Str(Str::from_bytes(b"v")));
+        e.expire_at = expire_at;
+        data.lock_key(key).insert(key, e);
     }
 
     #[test]
     fn touch_marks_only_watchers_of_that_key_and_db() {
+        let ks = Keyspace::new(2, 4);
         let w = Watches::new(2);
-        let (a, b) = (watcher(1), watcher(2));
-        assert!(w.watch(0, b"k", a.clone()));
+        let (a, b) = (flag(), flag());
+        assert!(w.watch(0, b"k", 1, &a, ks.db(0)));
         assert!(
-            !w.watch(0, b"k", a.clone()),
+            !w.watch(0, b"k", 1, &a, ks.db(0)),
             "a second WATCH of a key is a no-op"
         );
-        assert!(w.watch(1, b"k", b.clone()));
-        w.touch(0, b"other");
-        w.touch(0, b"k");
-        assert!(a.dirty.load(Ordering::Relaxed));
-        assert!(!b.dirty.load(Ordering::Relaxed));
+        assert!(w.watch(1, b"k", 2, &b, ks.db(1)));
+        w.touch(0, b"other", ks.db(0));
+        w.touch(0, b"k", ks.db(0));
+        assert!(a.load(Ordering::Relaxed));
+        assert!(!b.load(Ordering::Relaxed));
         w.unwatch(0, b"k", 1);
         w.unwatch(1, b"k", 2);
         assert!(!w.any());
     }
 
     #[test]
-    fn touch_where_filters_keys() {
+    fn deleting_a_key_that_was_expired_when_watched_is_no_change() {
+        let ks = Keyspace::new(1, 4);
+        let d = ks.db(0);
+        set(d, b"old", 1);
+        let a = flag();
+        w_watch(&ks, b"old", &a, |w| {
+            d.lock_key(b"old").remove(b"old");
+            w.touch(0, b"old", d);
+            assert!(!a.load(Ordering::Relaxed));
+            // Now plainly missing: the next change counts.
+            set(d, b"old", 0);
+            w.touch(0, b"old", d);
+            assert!(a.load(Ordering::Relaxed));
+        });
+    }
+
+    fn w_watch(ks: &Keyspace, key: &[u8], dirty: &Arc<AtomicBool>, f: impl FnOnce(&Watches)) {
         let w = Watches::new(1);
-        let (a, b) = (watcher(1), watcher(2));
-        w.watch(0, b"live", a.clone());
-        w.watch(0, b"gone", b.clone());
-        w.touch_where(0, |k| k == b"live");
-        assert!(a.dirty.load(Ordering::Relaxed));
-        assert!(!b.dirty.load(Ordering::Relaxed));
+        w.watch(0, key, 7, dirty, ks.db(0));
+        f(&w);
+    }
+
+    #[test]
+    fn a_flush_marks_keys_that_were_there() {
+        let ks = Keyspace::new(1, 4);
+        let d = ks.db(0);
+        set(d, b"live", 0);
+        let w = Watches::new(1);
+        let (a, b) = (flag(), flag());
+        w.watch(0, b"live", 1, &a, d);
+        w.watch(0, b"missing", 2, &b, d);
+        d.clear();
+        w.touch_db(0, d);
+        assert!(a.load(Ordering::Relaxed));
+        assert!(!b.load(Ordering::Relaxed));
     }
 }

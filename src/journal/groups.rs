@@ -5,7 +5,7 @@
 //! the same pending entries, delivery times and counts, and last-delivered ID. Named entries
 //! that are not pending afterwards are recorded as XACK.
 
-use super::rewrite::{parse, R};
+use super::reply::{parse, R};
 use crate::engine::stream::StreamId;
 use crate::engine::{Db, Value};
 
@@ -52,7 +52,7 @@ pub fn record_delivered(
     let last = g.last_id.to_bytes();
     let mut n = itoa::Buffer::new();
     if g.consumers.contains_key(consumer) {
-        super::push(db, &[b"XGROUP", b"CREATECONSUMER", key, group, consumer]);
+        crate::engine::effects::journal(db, &[b"XGROUP", b"CREATECONSUMER", key, group, consumer]);
     }
     // Named entries not pending now (NOACK reads, deleted entries a claim dropped) leave the
     // replica's pending list too.
@@ -64,7 +64,7 @@ pub fn record_delivered(
         };
         let at = n.format(p.delivered_at).as_bytes().to_vec();
         let count = itoa::Buffer::new().format(p.deliveries).as_bytes().to_vec();
-        super::push(
+        crate::engine::effects::journal(
             db,
             &[
                 b"XCLAIM",
@@ -85,13 +85,13 @@ pub fn record_delivered(
         );
     }
     if gone.len() > 3 {
-        super::push(db, &gone);
+        crate::engine::effects::journal(db, &gone);
     }
     if set_position {
         match g.entries_read {
             Some(read) => {
                 let read = n.format(read).as_bytes().to_vec();
-                super::push(
+                crate::engine::effects::journal(
                     db,
                     &[
                         b"XGROUP",
@@ -104,7 +104,7 @@ pub fn record_delivered(
                     ],
                 );
             }
-            None => super::push(db, &[b"XGROUP", b"SETID", key, group, &last]),
+            None => crate::engine::effects::journal(db, &[b"XGROUP", b"SETID", key, group, &last]),
         }
     }
 }
@@ -158,7 +158,7 @@ pub fn xreadgroup(keyspace: &Db, db: usize, argv: &[&[u8]], reply: &[u8]) {
 
 /// XCLAIM key group consumer min-idle id... [options]: where each named entry now stands
 /// (claimed, or dropped from the pending list because it was deleted).
-pub fn xclaim(keyspace: &Db, db: usize, argv: &[&[u8]], _reply: &[u8]) {
+pub fn xclaim(keyspace: &Db, db: usize, argv: &[&[u8]]) {
     let ids: Vec<&[u8]> = argv[5..]
         .iter()
         .copied()
@@ -189,6 +189,6 @@ pub fn xautoclaim(keyspace: &Db, db: usize, argv: &[&[u8]], reply: &[u8]) {
     if !deleted.is_empty() {
         let mut args: Vec<&[u8]> = vec![b"XACK", argv[1], argv[2]];
         args.extend(deleted);
-        super::push(db, &args);
+        crate::engine::effects::journal(db, &args);
     }
 }

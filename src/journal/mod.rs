@@ -1,24 +1,24 @@
 //! The journal: the ordered stream of write effects (see `docs/architecture.md`).
 //!
-//! Every change to the dataset is recorded as the commands that replay it: a write as it was
-//! sent when that is deterministic, rewritten when it is not (`rewrite`: relative TTLs become
-//! absolute, SPOP becomes SREM, a served BLPOP becomes LPOP, ...), expiry and eviction as
-//! `DEL`, a transaction as one MULTI ... EXEC block, with SELECT wherever the database changes.
-//! The replication backlog and every replica link read this one stream; nothing else writes
-//! replication data. Until something consumes it the journal is off and costs one relaxed
-//! load per command.
+//! Every change to the dataset is recorded as the commands that replay it, as the effect sink
+//! (`engine::effects`) gathered them: a write that changed something as it was sent, or what
+//! its handler recorded instead when a replay would not reproduce it (relative TTLs become
+//! absolute, SPOP becomes SREM, a served BLPOP becomes LPOP, consumer-group reads become where
+//! each entry now stands: `groups`), expiry and eviction as `DEL`, a transaction as one
+//! MULTI ... EXEC block, with SELECT wherever the database changes. The replication backlog
+//! and every replica link read this one stream; nothing else writes replication data. Until
+//! something consumes it the journal is off and costs one relaxed load per command.
 //!
-//! Order: a command's effects gather in a per-thread buffer and are committed at its end. With
-//! one I/O thread every command runs on that thread; the only other writer is the active expiry
-//! cycle, which commits its DELs while it still holds the shard it took them from, so no later
-//! write to those keys can be committed first. With several I/O threads and the journal on,
-//! commands run one at a time (`serial`).
+//! Order: a command's effects gather in its thread's effect record and are committed at its
+//! end. With one I/O thread every command runs on that thread; the only other writer is the
+//! active expiry cycle, which commits its DELs while it still holds the shard it took them
+//! from, so no later write to those keys can be committed first. With several I/O threads and
+//! the journal on, commands run one at a time (the `section` lock).
 
 pub mod backlog;
 pub mod groups;
-pub mod rewrite;
+pub mod reply;
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -35,23 +35,6 @@ pub fn active() -> bool {
     ACTIVE.load(Ordering::Relaxed)
 }
 
-/// Effects of the command running on this thread, not yet committed.
-#[derive(Default)]
-struct Pending {
-    /// The effects, RESP-encoded, back to back.
-    buf: Vec<u8>,
-    /// (database, end of the effect in `buf`).
-    items: Vec<(usize, usize)>,
-    /// The running command recorded its own effects: its request is not recorded.
-    own: bool,
-    /// Scratch for the committed bytes (SELECTs and MULTI/EXEC added).
-    out: Vec<u8>,
-}
-
-thread_local! {
-    static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
-}
-
 /// Appends a command (a RESP array of bulk strings), with the reply writer's encoding.
 pub fn encode(buf: &mut Vec<u8>, args: &[&[u8]]) {
     let mut w = crate::protocol::Reply {
@@ -63,43 +46,6 @@ pub fn encode(buf: &mut Vec<u8>, args: &[&[u8]]) {
         w.bulk(a);
     }
     *buf = w.buf;
-}
-
-/// Records an effect in database `db` (nothing while the journal is off).
-pub fn push(db: usize, args: &[&[u8]]) {
-    if !active() {
-        return;
-    }
-    PENDING.with(|p| {
-        let p = &mut *p.borrow_mut();
-        encode(&mut p.buf, args);
-        p.items.push((db, p.buf.len()));
-    });
-}
-
-/// A key expired or was evicted.
-pub fn del(db: usize, key: &[u8]) {
-    push(db, &[b"DEL", key]);
-}
-
-/// Records an effect of the running command in place of its request.
-pub fn push_own(db: usize, args: &[&[u8]]) {
-    if !active() {
-        return;
-    }
-    push(db, args);
-    PENDING.with(|p| p.borrow_mut().own = true);
-}
-
-/// Called before a command runs: returns and clears the previous command's `own` mark (EXEC
-/// runs commands inside its own, and restores the mark after each).
-pub fn begin() -> bool {
-    PENDING.with(|p| std::mem::take(&mut p.borrow_mut().own))
-}
-
-/// Whether the running command recorded its own effects; `restore` is what `begin` returned.
-pub fn end(restore: bool) -> bool {
-    PENDING.with(|p| std::mem::replace(&mut p.borrow_mut().own, restore))
 }
 
 /// Where recorded effects go: a consumer's buffer, filled by `Journal::commit`.
@@ -223,49 +169,53 @@ impl Journal {
         ACTIVE.store(true, Ordering::Relaxed);
     }
 
-    /// Commits this thread's pending effects; `block` wraps several in MULTI ... EXEC (the
-    /// effects of one EXEC). Returns the stream's offset after them, None if there were none.
+    /// Commits the effects this thread recorded (`engine::effects`); `block` wraps several
+    /// in MULTI ... EXEC (the effects of one EXEC). Returns the stream's offset after them,
+    /// None if there were none.
     pub fn commit(&self, block: bool) -> Option<u64> {
         if !active() {
             return None;
         }
-        PENDING.with(|p| {
-            let p = &mut *p.borrow_mut();
-            if p.items.is_empty() {
+        thread_local! {
+            /// The committed bytes, SELECTs and MULTI/EXEC added (reused).
+            static OUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        crate::engine::effects::with(|r| {
+            if r.items.is_empty() {
                 return None;
             }
-            let multi = block && p.items.len() > 1;
-            let mut s = self.stream.lock();
-            p.out.clear();
-            if multi {
-                encode(&mut p.out, &[b"MULTI"]);
-            }
-            let mut start = 0;
-            for &(db, end) in &p.items {
-                if s.db != Some(db) {
-                    encode(
-                        &mut p.out,
-                        &[b"SELECT", itoa::Buffer::new().format(db).as_bytes()],
-                    );
-                    s.db = Some(db);
+            OUT.with(|out| {
+                let out = &mut *out.borrow_mut();
+                let multi = block && r.items.len() > 1;
+                let mut s = self.stream.lock();
+                out.clear();
+                if multi {
+                    encode(out, &[b"MULTI"]);
                 }
-                p.out.extend_from_slice(&p.buf[start..end]);
-                start = end;
-            }
-            if multi {
-                encode(&mut p.out, &[b"EXEC"]);
-            }
-            s.append(&p.out);
-            let offset = s.offset;
-            drop(s);
-            p.items.clear();
-            p.buf.clear();
-            // A huge transaction's buffers are not kept for every later command.
-            if p.buf.capacity() > 1 << 20 {
-                p.buf = Vec::new();
-                p.out = Vec::new();
-            }
-            Some(offset)
+                let mut start = 0;
+                for &(db, end) in &r.items {
+                    if s.db != Some(db) {
+                        encode(out, &[b"SELECT", itoa::Buffer::new().format(db).as_bytes()]);
+                        s.db = Some(db);
+                    }
+                    out.extend_from_slice(&r.journal[start..end]);
+                    start = end;
+                }
+                if multi {
+                    encode(out, &[b"EXEC"]);
+                }
+                s.append(out);
+                let offset = s.offset;
+                drop(s);
+                r.items.clear();
+                r.journal.clear();
+                // A huge transaction's buffers are not kept for every later command.
+                if r.journal.capacity() > 1 << 20 {
+                    r.journal = Vec::new();
+                    *out = Vec::new();
+                }
+                Some(offset)
+            })
         })
     }
 
@@ -285,6 +235,7 @@ mod tests {
         j.activate(1 << 20);
         let feed = Arc::new(Feed::default());
         j.lock().subscribe(feed.clone());
+        use crate::engine::effects::journal as push;
         push(0, &[b"SET", b"a", b"1"]);
         j.commit(false);
         push(0, &[b"DEL", b"a"]);
@@ -309,7 +260,7 @@ mod tests {
         j.activate(1024);
         let feed = Arc::new(Feed::new(10));
         j.lock().subscribe(feed.clone());
-        push(0, &[b"SET", b"key", b"value"]);
+        crate::engine::effects::journal(0, &[b"SET", b"key", b"value"]);
         j.commit(false);
         assert!(feed.closed.load(Ordering::Relaxed));
         assert!(feed.buf.lock().is_empty());

@@ -128,7 +128,7 @@ pub fn groups_of(spec: &CommandSpec, parent: Option<&CommandSpec>) -> u32 {
     if spec.flags & WRITE != 0 {
         set(1);
     }
-    let has_keys = spec.first_key > 0;
+    let has_keys = !spec.key_specs.is_empty();
     match group {
         "generic" if has_keys => set(2),
         "string" | "bitmap" => set(3),
@@ -549,8 +549,10 @@ mod tests {
 
     fn spec(name: &'static str, flags: u32, first_key: i32, group: &'static str) -> CommandSpec {
         let handler: crate::command::Handler = |_, _| Ok(());
+        const ONE_KEY: &[crate::command::keyspec::KeySpec] =
+            &[crate::command::keyspec::KeySpec::at(1, 0)];
         CommandSpec::new(name, 2, flags, handler)
-            .keys(first_key, first_key, 1)
+            .keys(if first_key > 0 { ONE_KEY } else { &[] })
             .doc(group, "1.0.0", "", "")
     }
 

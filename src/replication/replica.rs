@@ -398,9 +398,12 @@ fn load_snapshot(server: &Server, rdb: &[u8]) -> std::io::Result<()> {
         out: &mut out,
         now: crate::engine::now_ms(),
         started: crate::engine::mono_us(),
-        unchanged: false,
     };
     crate::command::server::empty_all(&ctx);
+    // Emptied for the snapshot: WATCHers, trackers and blocked clients hear of it; a load is
+    // no change to count or journal.
+    crate::engine::effects::take_command();
+    crate::command::effects::apply(server, 0);
     let lim = *server.config.live.limits.read();
     // Keys past their TTL are kept (now = 0): the primary's DELs remove them.
     let verify = server.config.get_bool("rdbchecksum");
@@ -482,7 +485,6 @@ async fn stream_commands(
                     out: &mut out,
                     now,
                     started: crate::engine::mono_us(),
-                    unchanged: false,
                 };
                 crate::command::execute(&mut ctx, &argv);
                 if out.buf.first() == Some(&b'-') {

@@ -472,18 +472,16 @@ fn prefetch_keys(server: &Server, db: usize, rest: &[u8]) -> usize {
 type KeyRanges = SmallVec<[std::ops::Range<usize>; PREFETCH]>;
 
 fn prefetch_with(look: &mut Parser, server: &Server, db: usize, rest: &[u8]) -> usize {
+    let db = server.keyspace.db(db);
+    // A small table stays in the CPU caches, where prefetching would be pure overhead (and
+    // so would looking ahead for keys).
+    if db.len_hint().is_none_or(|n| n < PREFETCH_MIN_KEYS) {
+        return rest.len();
+    }
     let mut keys = KeyRanges::new();
     let covered = look_ahead(look, &server.commands, rest, &mut keys);
     if keys.len() < 2 {
         return covered;
-    }
-    let db = server.keyspace.db(db);
-    // A small table stays in the CPU caches, where prefetching would be pure overhead.
-    if db
-        .len_hint(&rest[keys[0].clone()])
-        .is_none_or(|n| n < PREFETCH_MIN_KEYS)
-    {
-        return rest.len();
     }
     let keys: SmallVec<[&[u8]; PREFETCH]> = keys.iter().map(|k| &rest[k.clone()]).collect();
     db.prefetch(&keys);
@@ -518,39 +516,22 @@ fn look_ahead(
     }
 }
 
-/// Adds the keys of one request (`args`, ranges of `buf`) to `keys`; false if they do not all
-/// fit. A request of up to three arguments is taken to name its key second (GET, SET, INCR,
-/// HGET ...) without a table lookup; a longer one is looked up for its key positions (MSET,
-/// MGET, DEL ...).
+/// Adds the keys of one request (`args`, ranges of `buf`), as its command's key specs find
+/// them, to `keys`; false if they do not all fit.
 fn request_keys(
     table: &crate::command::table::CommandTable,
     buf: &[u8],
     args: &[std::ops::Range<usize>],
     keys: &mut KeyRanges,
 ) -> bool {
-    let (first, last, step) = if args.len() <= 3 {
-        (1, 1, 1)
-    } else {
-        match command::key_positions(table, &buf[args[0].clone()]) {
-            Some(p) => p,
-            None => return true,
-        }
-    };
-    if first < 1 || step < 1 {
-        return true;
-    }
-    let n = args.len() as i32;
-    let last = if last < 0 { n + last } else { last.min(n - 1) };
-    let count = if last >= first {
-        ((last - first) / step + 1) as usize
-    } else {
-        0
-    };
-    if keys.len() + count > PREFETCH && !keys.is_empty() {
+    let argv: SmallVec<[&[u8]; 8]> = args.iter().map(|r| &buf[r.clone()]).collect();
+    let mut found = crate::command::keyspec::Keys::new();
+    command::keys_of(table, &argv, &mut found);
+    if keys.len() + found.len() > PREFETCH && !keys.is_empty() {
         return false;
     }
-    for i in (first..=last).step_by(step as usize) {
-        let k = args[i as usize].clone();
+    for k in found {
+        let k = args[k.pos].clone();
         // The same key again (HSET h ..., LPUSH l ...) needs no second prefetch.
         if keys.len() < PREFETCH && keys.last().is_none_or(|p| buf[p.clone()] != buf[k.clone()]) {
             keys.push(k);
@@ -603,7 +584,6 @@ async fn run_batch(
                     out,
                     now: batch_ms + (clock - batch_start) / 1000,
                     started: clock,
-                    unchanged: false,
                 };
                 command::execute(&mut ctx, &argv);
                 clock = ctx.started;

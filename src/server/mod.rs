@@ -167,33 +167,12 @@ impl Server {
     }
 
     /// Publishes a keyspace event (`__keyspace@db__:key` / `__keyevent@db__:event`) if its
-    /// class is enabled; events the engine queued (expiry, new keys) go out first.
-    pub fn notify(&self, class: u32, event: &str, key: &[u8], db: usize) {
-        use crate::engine::notify;
-        if notify::flags() == 0 {
+    /// class is enabled.
+    pub fn publish_event(&self, class: u32, event: &str, key: &[u8], db: usize) {
+        use crate::engine::notify::{enabled, flags, KEYEVENT, KEYSPACE};
+        if !enabled(class) {
             return;
         }
-        self.publish_engine_events();
-        if notify::enabled(class) {
-            self.publish_event(event, key, db);
-        }
-    }
-
-    /// Publishes the events the engine queued.
-    pub fn publish_engine_events(&self) {
-        use crate::engine::notify;
-        for (db, class, event, key) in notify::take() {
-            if notify::enabled(class) {
-                self.publish_event(event, &key, db);
-            }
-            if class == notify::EXPIRED && self.tracking.active() {
-                crate::command::tracking::invalidate(self, &key, 0);
-            }
-        }
-    }
-
-    fn publish_event(&self, event: &str, key: &[u8], db: usize) {
-        use crate::engine::notify::{flags, KEYEVENT, KEYSPACE};
         let f = flags();
         if f & KEYSPACE != 0 {
             let mut chan = format!("__keyspace@{db}__:").into_bytes();
@@ -245,15 +224,6 @@ impl Server {
             .map(|h| h.buffer_memory())
             .sum();
         crate::metrics::memory::Breakdown::now(self.startup_memory, clients)
-    }
-
-    /// A key was changed (by client `by`, 0 for the server): WATCHers and tracking clients
-    /// are told.
-    pub fn modified(&self, db: usize, key: &[u8], by: u64) {
-        self.watches.touch(db, key);
-        if self.tracking.active() {
-            crate::command::tracking::invalidate(self, key, by);
-        }
     }
 
     pub fn reset_stats(&self) {
@@ -641,7 +611,7 @@ fn start_cron(server: Arc<Server>) {
                             },
                         );
                     }
-                    server.publish_engine_events();
+                    crate::command::effects::apply(&server, 0);
                     if server.tracking.active() {
                         crate::command::tracking::flush(&server);
                     }

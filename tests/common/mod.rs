@@ -411,3 +411,137 @@ pub fn mask_clock(reply: &str) -> String {
     }
     out
 }
+
+/// Every key of database `db` with its type, absolute expire time and content in a form that
+/// does not depend on the server (members sorted, stream entries with their IDs).
+pub fn canonical(c: &mut Raw, db: usize) -> Vec<String> {
+    c.cmd(&["SELECT", &db.to_string()]);
+    let keys = c.cmd(&["KEYS", "*"]);
+    let lines: Vec<&str> = keys.split("\r\n").collect();
+    let mut names: Vec<String> = lines[1..]
+        .chunks(2)
+        .filter(|p| p.len() == 2)
+        .map(|p| p[1].to_string())
+        .collect();
+    names.sort();
+    let sorted = |r: String| {
+        let mut v: Vec<&str> = r.split("\r\n").collect();
+        v.sort();
+        v.join(",")
+    };
+    names
+        .iter()
+        .map(|k| {
+            let ty = c.cmd(&["TYPE", k]);
+            let content = match ty.trim() {
+                "+string" => c.cmd(&["GET", k]),
+                "+list" => c.cmd(&["LRANGE", k, "0", "-1"]),
+                "+hash" => sorted(c.cmd(&["HGETALL", k])),
+                "+set" => sorted(c.cmd(&["SMEMBERS", k])),
+                // Scores as numbers: Redis 7.0 prints 17 digits where 7.2 prints the
+                // shortest form of the same double.
+                "+zset" => c
+                    .cmd(&["ZRANGE", k, "0", "-1", "WITHSCORES"])
+                    .split("\r\n")
+                    .filter(|l| !l.starts_with('$'))
+                    .map(|l| l.parse::<f64>().map_or(l.to_string(), |v| format!("{v:?}")))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                "+stream" => {
+                    // Entries, groups (positions, pending counts) and each pending entry's
+                    // owner and delivery count (its idle time depends on when it is read).
+                    let mut text = c.cmd(&["XRANGE", k, "-", "+"]);
+                    let groups = c.cmd(&["XINFO", "GROUPS", k]);
+                    text.push_str(&groups);
+                    let lines: Vec<String> = groups.split("\r\n").map(String::from).collect();
+                    let mut group_names = Vec::new();
+                    for (i, l) in lines.iter().enumerate() {
+                        if l == "name" {
+                            if let Some(n) = lines.get(i + 2) {
+                                group_names.push(n.clone());
+                            }
+                        }
+                    }
+                    for g in group_names {
+                        let pending = c.cmd(&["XPENDING", k, &g, "-", "+", "1000"]);
+                        let lines: Vec<&str> = pending.split("\r\n").collect();
+                        let mut masked = Vec::new();
+                        let mut i = 0;
+                        while i < lines.len() {
+                            if lines[i] == "*4"
+                                && i + 6 < lines.len()
+                                && lines[i + 1].starts_with('$')
+                            {
+                                masked.extend_from_slice(&lines[i..i + 5]);
+                                masked.push(":idle");
+                                masked.push(lines[i + 6]);
+                                i += 7;
+                            } else {
+                                masked.push(lines[i]);
+                                i += 1;
+                            }
+                        }
+                        text.push_str(&masked.join("|"));
+                    }
+                    text
+                }
+                other => panic!("type {other}"),
+            };
+            format!("{k} {ty} {} {content}", c.cmd(&["PEXPIRETIME", k]).trim())
+        })
+        .collect()
+}
+
+/// Asserts two canonical listings are equal, showing only the keys that differ.
+pub fn assert_same(mine: &[String], theirs: &[String], db: usize) {
+    let short = |s: &String| s.chars().take(300).collect::<String>();
+    let only = |a: &[String], b: &[String]| -> Vec<String> {
+        a.iter().filter(|x| !b.contains(x)).map(short).collect()
+    };
+    // Where a key's two listings first differ.
+    let first_diff = mine.iter().zip(theirs).find(|(a, b)| a != b).map(|(a, b)| {
+        let at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+        let from = at.saturating_sub(150);
+        (
+            a.get(from..(at + 150).min(a.len()))
+                .unwrap_or("")
+                .to_string(),
+            b.get(from..(at + 150).min(b.len()))
+                .unwrap_or("")
+                .to_string(),
+        )
+    });
+    assert!(
+        mine == theirs,
+        "database {db} differs:\n primary only: {:?}\n replica only: {:?}\n first difference: {:?}",
+        only(mine, theirs),
+        only(theirs, mine),
+        first_diff
+    );
+}
+
+/// A redis-server replicating from `primary`, once its link is up.
+pub fn replica_of(primary: &Proc) -> (Proc, Raw) {
+    let port = primary.port.to_string();
+    let r = redis_server_with(&["--replicaof", "127.0.0.1", &port]);
+    let mut c = Raw::connect(r.port);
+    wait_for(|| {
+        c.cmd(&["INFO", "replication"])
+            .contains("master_link_status:up")
+    });
+    (r, c)
+}
+
+pub fn wait_for(mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until the replica has applied everything the primary recorded.
+pub fn in_sync(p: &mut Raw, r: &mut Raw) {
+    let offset = info_u64(p, "replication", "master_repl_offset");
+    wait_for(|| info_u64(r, "replication", "master_repl_offset") >= offset);
+}
