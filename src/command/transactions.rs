@@ -117,12 +117,7 @@ fn watch(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             .watches
             .watch(db, key, id, &ctx.client.watch_dirty, data)
         {
-            // A key already past its TTL is no longer there for EXEC's check.
-            let expired = data
-                .lock_key(key)
-                .peek(key)
-                .is_some_and(|e| e.is_expired(ctx.now));
-            ctx.client.watched.push((db, (*key).into(), !expired));
+            ctx.client.watched.push((db, (*key).into()));
         }
     }
     ctx.out.ok();
@@ -136,27 +131,28 @@ fn unwatch(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 }
 
 /// True if a watched key was written, or has passed its TTL since it was watched (expired
-/// but not yet deleted: its deletion would have touched it).
+/// but not yet deleted: its deletion would have touched it). A key that was already past its
+/// TTL when watched does not count, as in Redis.
 fn watch_failed(ctx: &Ctx) -> bool {
     if ctx.client.watch_dirty.load(Ordering::Acquire) {
         return true;
     }
-    ctx.client.watched.iter().any(|(db, key, check)| {
-        *check
-            && ctx
-                .server
-                .keyspace
-                .db(*db)
-                .lock_key(key)
-                .peek(key)
-                .is_some_and(|e| e.is_expired(ctx.now))
+    let id = ctx.client.handle.id;
+    ctx.client.watched.iter().any(|(db, key)| {
+        ctx.server
+            .keyspace
+            .db(*db)
+            .lock_key(key)
+            .peek(key)
+            .is_some_and(|e| e.is_expired(ctx.now))
+            && !ctx.server.watches.watched_expired(*db, key, id)
     })
 }
 
 /// Forgets every watch of the client and clears its dirty flag (EXEC, DISCARD, UNWATCH,
 /// RESET, disconnection).
 pub fn unwatch_all(server: &Server, client: &mut Client) {
-    for (db, key, _) in client.watched.drain(..) {
+    for (db, key) in client.watched.drain(..) {
         server.watches.unwatch(db, &key, client.handle.id);
     }
     client.watch_dirty.store(false, Ordering::Release);

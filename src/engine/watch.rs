@@ -111,6 +111,16 @@ impl Watches {
         }
     }
 
+    /// Whether `client`'s watch of `key` is marked as watching a key already past its TTL
+    /// (such a key's expiry is no change for it; EXEC asks).
+    pub fn watched_expired(&self, db: usize, key: &[u8], client: u64) -> bool {
+        self.dbs[db]
+            .lock()
+            .get(key)
+            .and_then(|l| l.iter().find(|w| w.client == client))
+            .is_some_and(|w| w.expired)
+    }
+
     /// `key` in `db` changed (`data` is that database): its watchers are marked dirty, except
     /// those that watched it already expired, for whom its deletion is no change.
     pub fn touch(&self, db: usize, key: &[u8], data: &Db) {

@@ -189,15 +189,20 @@ impl Journal {
                 let multi = block && r.items.len() > 1;
                 let mut s = self.stream.lock();
                 out.clear();
-                if multi {
-                    encode(out, &[b"MULTI"]);
-                }
-                let mut start = 0;
-                for &(db, end) in &r.items {
+                let select = |out: &mut Vec<u8>, s: &mut Stream, db: usize| {
                     if s.db != Some(db) {
                         encode(out, &[b"SELECT", itoa::Buffer::new().format(db).as_bytes()]);
                         s.db = Some(db);
                     }
+                };
+                if multi {
+                    // The first database is selected before MULTI, as Redis writes it.
+                    select(out, &mut s, r.items[0].0);
+                    encode(out, &[b"MULTI"]);
+                }
+                let mut start = 0;
+                for &(db, end) in &r.items {
+                    select(out, &mut s, db);
                     out.extend_from_slice(&r.journal[start..end]);
                     start = end;
                 }

@@ -159,8 +159,8 @@ pub struct Client {
     pub multi: Option<Multi>,
     /// True while EXEC runs the queue (commands then skip the gate EXEC holds).
     pub in_exec: bool,
-    /// Keys this client WATCHes: (database, key, whether it was live when watched).
-    pub watched: Vec<(usize, Key, bool)>,
+    /// Keys this client WATCHes: (database, key).
+    pub watched: Vec<(usize, Key)>,
     /// Set by any write to a watched key; shared with the server's watch table.
     pub watch_dirty: Arc<AtomicBool>,
     /// Set by a blocking command that found nothing: the connection waits on it.
