@@ -708,6 +708,19 @@ fn pubsub() {
 fn zset_ranges() {
     compare(
         r#"
+        ZADD mixed 1 a 4 b 3 c 4 d 2 e
+        ZRANGE mixed [a (c BYLEX
+        ZRANGEBYLEX mixed [a (c
+        ZRANGEBYLEX mixed - +
+        ZRANGEBYLEX mixed [b + LIMIT 1 2
+        ZREVRANGEBYLEX mixed (c [a
+        ZREVRANGEBYLEX mixed + -
+        ZRANGE mixed (d [a BYLEX REV
+        ZLEXCOUNT mixed [a (c
+        ZLEXCOUNT mixed [c +
+        ZREMRANGEBYLEX mixed [c [d
+        ZRANGE mixed 0 -1 WITHSCORES
+
         ZADD z 1 a 2 b 3 c 4 d 5 e 5 f -inf g +inf h
         ZADD lex 0 a 0 b 0 c 0 d 0 e 0 f
         SET str x

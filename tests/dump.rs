@@ -165,10 +165,22 @@ fn corrupt_payloads_get_errors_not_crashes() {
         );
         restored += (reply[0] == b'+') as usize;
         if reply[0] == b'+' {
-            // Whatever was accepted is a usable value.
+            // Whatever was accepted is a usable value: it has a type and a digest (one
+            // 40-digit hex string, not the all-zero digest of a missing key), and survives
+            // being dumped again.
             let t = f.cmd(&["TYPE", "victim"]);
-            assert!(t.starts_with('+'), "{t}");
-            f.cmd(&["DEBUG", "DIGEST-VALUE", "victim"]);
+            assert!(t.starts_with('+') && t != "+none\r\n", "{t}");
+            let d = f.cmd(&["DEBUG", "DIGEST-VALUE", "victim"]);
+            let hex = d
+                .strip_prefix("*1\r\n+")
+                .and_then(|h| h.strip_suffix("\r\n"));
+            assert!(
+                hex.is_some_and(|h| h.len() == 40
+                    && h.bytes().all(|b| b.is_ascii_hexdigit())
+                    && h.bytes().any(|b| b != b'0')),
+                "{d:?}"
+            );
+            assert!(f.cmd(&["DUMP", "victim"]).starts_with('$'));
         }
     }
     assert_eq!(f.cmd(&["PING"]), "+PONG\r\n");

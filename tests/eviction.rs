@@ -192,3 +192,27 @@ fn object_freq_and_idletime_follow_the_policy() {
         .cmd(&["CONFIG", "GET", "maxmemory-policy"])
         .contains("allkeys-lfu"));
 }
+
+/// CONFIG SET maxmemory below what is used evicts at once (upstream unit/pubsub's "evicted
+/// events" waits for the event without another write), as redis-server does.
+#[test]
+fn lowering_maxmemory_evicts_at_once() {
+    for server in [common::redis_server(), ferrocache(&[])] {
+        let mut c = Raw::connect(server.port);
+        let mut sub = Raw::connect(server.port);
+        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ee"]);
+        assert!(sub
+            .cmd(&["PSUBSCRIBE", "__keyevent@*__:evicted"])
+            .contains("psubscribe"));
+        c.cmd(&["SET", "foo", "bar"]);
+        c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+        assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "1"]), "+OK\r\n");
+        // Only the subscriber reads from here on: the event must come without another write.
+        assert_eq!(
+            sub.read_reply(),
+            "*4\r\n$8\r\npmessage\r\n$22\r\n__keyevent@*__:evicted\r\n$22\r\n__keyevent@0__:evicted\r\n$3\r\nfoo\r\n"
+        );
+        c.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+        assert_eq!(c.cmd(&["DBSIZE"]), ":0\r\n");
+    }
+}

@@ -640,7 +640,7 @@ fn enough_replicas(server: &Server) -> bool {
 /// Over `maxmemory` (less `reserved-memory-percent`), evicts keys by the policy before the
 /// command runs, as Redis does for every command. True if memory is still over the limit and
 /// nothing more can be evicted: commands that add data are then refused.
-fn out_of_memory(ctx: &Ctx) -> bool {
+pub(crate) fn out_of_memory(ctx: &Ctx) -> bool {
     let live = &ctx.server.config.live;
     let max = live.maxmemory.load(Ordering::Relaxed);
     // A replica evicts nothing itself (replica-ignore-maxmemory): the primary's evictions

@@ -104,21 +104,67 @@ enum Range {
     Lex(LexBound, LexBound),
 }
 
-/// Positions `lo..hi` (ascending order) of the members in a score or lex range.
-fn bounds(z: &ZSet, r: &Range) -> (usize, usize) {
+/// Positions `lo..hi` (ascending order) of the members in a score or lex range; `rev`: the
+/// range is walked from the top (ZREVRANGEBYLEX).
+fn bounds(z: &ZSet, r: &Range, rev: bool) -> (usize, usize) {
     let o = z.order();
     let (lo, hi) = match r {
         Range::Score(min, max) => (
             o.count_below(|s, _| if min.exclusive { s <= min.v } else { s < min.v }),
             o.count_below(|s, _| if max.exclusive { s < max.v } else { s <= max.v }),
         ),
-        Range::Lex(min, max) => (
+        Range::Lex(min, max) if equal_scores(z) => (
             o.count_below(|_, m| below_lex_min(m, min)),
             o.count_below(|_, m| within_lex_max(m, max)),
         ),
+        Range::Lex(min, max) => lex_walk(z, min, max, rev),
         Range::Rank(..) => unreachable!("rank ranges are resolved by index"),
     };
     (lo, hi.max(lo))
+}
+
+/// Whether every member has the same score (the only case in which score order is member
+/// order and a lex range can be found by bisection).
+fn equal_scores(z: &ZSet) -> bool {
+    let o = z.order();
+    match (
+        o.iter_from(0).next(),
+        o.iter_down_from(z.len().wrapping_sub(1)).next(),
+    ) {
+        (Some((_, a)), Some((_, b))) => a == b,
+        _ => true,
+    }
+}
+
+/// A lex range over members whose scores differ (not a meaningful query, but Redis answers
+/// it): walking in score order from the first member at or above the minimum (from the top:
+/// the first at or below the maximum), the members until the first one out of range.
+fn lex_walk(z: &ZSet, min: &LexBound, max: &LexBound, rev: bool) -> (usize, usize) {
+    let o = z.order();
+    let len = z.len();
+    if rev {
+        let Some(top) = o
+            .iter_down_from(len.wrapping_sub(1))
+            .position(|(m, _)| within_lex_max(m, max))
+        else {
+            return (0, 0);
+        };
+        let hi = len - top;
+        let n = o
+            .iter_down_from(hi - 1)
+            .take_while(|(m, _)| !below_lex_min(m, min))
+            .count();
+        (hi - n, hi)
+    } else {
+        let Some(lo) = o.iter_from(0).position(|(m, _)| !below_lex_min(m, min)) else {
+            return (len, len);
+        };
+        let n = o
+            .iter_from(lo)
+            .take_while(|(m, _)| within_lex_max(m, max))
+            .count();
+        (lo, lo + n)
+    }
 }
 
 /// The members selected by a range, REV and LIMIT, in reply order.
@@ -131,7 +177,7 @@ fn select(z: &ZSet, r: &Range, rev: bool, limit: Option<(i64, i64)>) -> Vec<(Vec
             None => return Vec::new(),
         },
         _ => {
-            let (lo, hi) = bounds(z, r);
+            let (lo, hi) = bounds(z, r, rev);
             // In reverse the walk starts at the top of the range.
             (if rev { len - hi } else { lo }, hi - lo)
         }
@@ -339,7 +385,7 @@ fn count_in(ctx: &mut Ctx, argv: &[&[u8]], range: Range) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
     let n = match collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_mut)? {
         Some(z) => {
-            let (lo, hi) = bounds(z, &range);
+            let (lo, hi) = bounds(z, &range, false);
             hi - lo
         }
         None => 0,

@@ -534,9 +534,73 @@ mod tests {
         assert_eq!(got, vec![vec![b"echo".to_vec(), b"a".to_vec()]]);
     }
 
+    /// Valid requests (multibulk and inline, empty lines, binary and empty arguments) arriving
+    /// in reads cut at random points: the same requests come out as from one whole read.
+    #[test]
+    fn requests_split_at_random_points_parse_the_same() {
+        let mut x: u32 = 2463534242;
+        let mut next = |n: u32| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x % n
+        };
+        for _ in 0..300 {
+            let mut input = Vec::new();
+            for _ in 0..1 + next(12) {
+                match next(4) {
+                    0 => input.extend_from_slice(b"PING\r\n"),
+                    1 => input.extend_from_slice(b"set \"a b\" 'c'\r\n\r\n"),
+                    _ => {
+                        let argc = 1 + next(5) as usize;
+                        input.extend_from_slice(format!("*{argc}\r\n").as_bytes());
+                        for _ in 0..argc {
+                            let len = match next(3) {
+                                0 => 0,
+                                1 => next(10) as usize,
+                                _ => next(3000) as usize,
+                            };
+                            let arg: Vec<u8> = (0..len).map(|_| next(256) as u8).collect();
+                            input.extend_from_slice(format!("${len}\r\n").as_bytes());
+                            input.extend_from_slice(&arg);
+                            input.extend_from_slice(b"\r\n");
+                        }
+                    }
+                }
+            }
+            let whole = parse_all(&input).unwrap();
+            assert!(!whole.is_empty());
+            // The same bytes, arriving a random piece at a time into one growing buffer.
+            let mut p = Parser::new(Limits::default());
+            let (mut have, mut pos) = (0, 0);
+            let mut got: Vec<Vec<Vec<u8>>> = vec![];
+            while have < input.len() {
+                have = (have + 1 + next(64) as usize).min(input.len());
+                let buf = &input[..have];
+                loop {
+                    match p.parse(buf, pos).unwrap() {
+                        Parsed::Incomplete => break,
+                        Parsed::Empty { end } => pos = end,
+                        Parsed::Request { end, source } => {
+                            let base: &[u8] = if source == ArgSource::Buffer {
+                                buf
+                            } else {
+                                p.scratch()
+                            };
+                            got.push(p.args().iter().map(|r| base[r.clone()].to_vec()).collect());
+                            pos = end;
+                        }
+                    }
+                }
+            }
+            assert_eq!(got, whole);
+        }
+    }
+
     #[test]
     fn random_input_always_terminates() {
-        // Pseudo-random bytes in random-sized reads: the parser must return, never loop.
+        // Pseudo-random bytes: the parser must return (a request, an error or "incomplete"),
+        // never loop.
         let mut x: u32 = 12345;
         for _ in 0..200 {
             let mut buf = Vec::new();
