@@ -407,3 +407,36 @@ fn tracking_clients() -> Vec<(&'static str, common::Proc, common::Raw)> {
     })
     .collect()
 }
+
+/// RESET leaves tracking and MONITOR as Redis does (it clears them, as a disconnection does):
+/// the same transcript as redis-server.
+#[test]
+fn reset_clears_tracking_and_monitor() {
+    let mut transcripts = Vec::new();
+    for server in [common::redis_server(), ferrocache(&[])] {
+        let mut t = String::new();
+        let mut a = common::Raw::connect(server.port);
+        let mut other = common::Raw::connect(server.port);
+        for cmd in [
+            &["CLIENT", "TRACKING", "ON", "BCAST"][..],
+            &["CLIENT", "TRACKINGINFO"],
+            &["RESET"],
+            &["CLIENT", "TRACKINGINFO"],
+            &["CLIENT", "GETREDIR"],
+        ] {
+            t.push_str(&a.cmd(cmd));
+        }
+        // A key changed now is no news to it any more.
+        other.cmd(&["SET", "k", "v"]);
+        t.push_str(&a.cmd(&["PING"]));
+        let mut m = common::Raw::connect(server.port);
+        t.push_str(&m.cmd(&["MONITOR"]));
+        t.push_str(&m.cmd(&["RESET"]));
+        other.cmd(&["SET", "seen-by-no-monitor", "v"]);
+        t.push_str(&m.cmd(&["PING"]));
+        let flags = m.cmd(&["CLIENT", "INFO"]);
+        t.push_str(flags.split(' ').find(|f| f.starts_with("flags=")).unwrap());
+        transcripts.push(t);
+    }
+    assert_eq!(transcripts[0], transcripts[1]);
+}

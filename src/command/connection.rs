@@ -210,10 +210,7 @@ fn quit(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    ctx.client.multi = None;
-    ctx.client.handle.multi_ended();
-    super::transactions::unwatch_all(ctx.server, ctx.client);
-    super::pubsub::unsubscribe_all(ctx.server, ctx.client);
+    ctx.client.clear_connection_state(ctx.server);
     let c = &mut *ctx.client;
     c.db = 0;
     c.reply_mode = ReplyMode::On;

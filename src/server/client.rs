@@ -225,6 +225,33 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Leaves every per-connection state that other clients or the server hold for this one:
+    /// MONITOR, client tracking, a transaction and its WATCHes, subscriptions, a blocked
+    /// command. RESET runs it and so does a disconnection (Redis's clearClientConnectionState),
+    /// so the two cannot drift apart.
+    pub fn clear_connection_state(&mut self, server: &super::Server) {
+        if self.monitoring {
+            self.monitoring = false;
+            self.handle.monitor.store(false, Ordering::Relaxed);
+            server.monitors.remove(self.handle.id);
+        }
+        if self.tracking.take().is_some() {
+            self.caching = None;
+            self.handle.redir.store(-1, Ordering::Relaxed);
+            server.tracking.remove(self.handle.id);
+        }
+        self.multi = None;
+        self.handle.multi_ended();
+        crate::command::transactions::unwatch_all(server, self);
+        crate::command::pubsub::unsubscribe_all(server, self);
+        if let Some(w) = self.blocked.take() {
+            self.handle.blocked.store(false, Ordering::Relaxed);
+            server.blocking.cancel(&w);
+        }
+    }
+}
+
 /// All connected clients, by id.
 #[derive(Debug, Default)]
 pub struct Registry {

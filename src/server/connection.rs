@@ -106,17 +106,7 @@ where
         }
     }
     drop(closing);
-    crate::command::transactions::unwatch_all(&server, &mut client);
-    crate::command::pubsub::unsubscribe_all(&server, &mut client);
-    if client.monitoring {
-        server.monitors.remove(id);
-    }
-    if client.tracking.is_some() {
-        server.tracking.remove(id);
-    }
-    if let Some(w) = client.blocked.take() {
-        server.blocking.cancel(&w);
-    }
+    client.clear_connection_state(&server);
     let _ = stream.shutdown().await;
 }
 
