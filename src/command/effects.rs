@@ -51,3 +51,71 @@ pub fn apply(server: &Server, by: u64) {
         s.replace(changes);
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::command::testing::Harness;
+
+    /// A write that changes nothing reports nothing: another client's WATCH survives it and
+    /// nothing is counted; a write that changes something is counted as Redis counts it.
+    #[test]
+    fn nothing_changed_is_nothing_reported() {
+        let h = Harness::new();
+        let (mut a, mut b) = (h.client(), h.client());
+        h.run(&mut a, "HSET h f v");
+        h.run(&mut a, "RPUSH l x");
+        assert_eq!(h.run(&mut b, "WATCH h nokey z l"), "+OK\r\n");
+        let before = h.dirty();
+        for noop in [
+            "HDEL h nofield",
+            "DEL nokey",
+            "ZREM z nomember",
+            "SREM nokey m",
+            "LPOP nokey",
+            "SET h v NX",
+            "EXPIRE nokey 10",
+            "PERSIST h",
+        ] {
+            h.run(&mut a, noop);
+        }
+        assert_eq!(h.dirty(), before);
+        assert_eq!(h.run(&mut b, "MULTI"), "+OK\r\n");
+        h.run(&mut b, "PING");
+        assert_eq!(h.run(&mut b, "EXEC"), "*1\r\n+PONG\r\n");
+        // Changes count per element, as in Redis.
+        assert_eq!(h.run(&mut a, "RPUSH l a b c"), ":4\r\n");
+        assert_eq!(h.dirty(), before + 3);
+        h.run(&mut b, "WATCH l");
+        h.run(&mut a, "LTRIM l 0 -1");
+        h.run(&mut b, "MULTI");
+        // A trim that removes nothing still touches the key (as Redis does), uncounted.
+        assert_eq!(h.run(&mut b, "EXEC"), "*-1\r\n");
+        assert_eq!(h.dirty(), before + 3);
+    }
+
+    /// The journal gets what each write recorded: its arguments, or the record that replays
+    /// it (an absolute time for a relative one, the plain pop for a served blocking one).
+    #[test]
+    fn the_journal_is_fed_from_the_sink() {
+        let h = Harness::new();
+        h.server.journal.activate(1 << 20);
+        let feed = std::sync::Arc::new(crate::journal::Feed::default());
+        h.server.journal.lock().subscribe(feed.clone());
+        let mut a = h.client();
+        h.run(&mut a, "SET k v");
+        h.run(&mut a, "SET k v NX");
+        h.run(&mut a, "SADD s m");
+        h.run(&mut a, "SPOP s");
+        let mut got = Vec::new();
+        feed.take(&mut got);
+        let text = String::from_utf8_lossy(&got).replace("\r\n", " ");
+        assert_eq!(
+            text,
+            "*2 $6 SELECT $1 0 *3 $3 SET $1 k $1 v *3 $4 SADD $1 s $1 m *3 $4 SREM $1 s $1 m "
+        );
+        h.run(&mut a, "SET t v EX 100");
+        feed.take(&mut got);
+        let text = String::from_utf8_lossy(&got).into_owned();
+        assert!(text.contains("PXAT"), "{text}");
+    }
+}

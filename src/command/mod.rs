@@ -32,6 +32,8 @@ pub mod stream_groups;
 pub mod streams;
 pub mod strings;
 pub mod table;
+#[cfg(test)]
+pub mod testing;
 pub mod tracking;
 pub mod transactions;
 pub mod zranges;
