@@ -59,14 +59,14 @@ fn main() -> ExitCode {
         }
     };
 
-    if cfg.get("daemonize") == "yes" {
+    if cfg.daemonize.get() {
         eprintln!(
             "ferrocache does not daemonize itself (daemonize yes): run it in the foreground under \
              systemd, Docker or another supervisor, with daemonize no"
         );
         return ExitCode::FAILURE;
     }
-    let (filter, reload_handle) = reload::Layer::new(filter_for(&cfg.get("loglevel")));
+    let (filter, reload_handle) = reload::Layer::new(filter_for(&cfg.loglevel.get()));
     if let Err(e) = init_logging(&cfg, filter) {
         eprintln!("Can't open the log file: {e}");
         return ExitCode::FAILURE;
@@ -78,13 +78,13 @@ fn main() -> ExitCode {
     // Both rustls providers may be compiled in through dependencies; pick one explicitly.
     let _ = rustls::crypto::ring::default_provider().install_default();
 
-    let pidfile = cfg.get("pidfile");
+    let pidfile = cfg.pidfile.get();
     if !pidfile.is_empty() {
         if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
             tracing::warn!("Failed to write PID file {pidfile}: {e}");
         }
     }
-    let threads = match cfg.get_i64("io-threads") {
+    let threads = match cfg.io_threads.get() {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n as usize,
     };
@@ -151,7 +151,7 @@ fn main() -> ExitCode {
             srv.tcp_port.load(std::sync::atomic::Ordering::Relaxed)
         );
         #[cfg(target_os = "linux")]
-        server::supervise::notify_ready(&srv.config.get("supervised"));
+        server::supervise::notify_ready(&srv.config.supervised.get());
         server::serve(srv, listeners).await;
         ExitCode::SUCCESS
     });
@@ -170,8 +170,8 @@ fn init_logging(
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer;
 
-    let logfile = cfg.get("logfile");
-    let json = cfg.get("log-format") == "json";
+    let logfile = cfg.logfile.get();
+    let json = cfg.log_format.get() == "json";
     let writer = if logfile.is_empty() {
         tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout)
     } else {
@@ -184,11 +184,11 @@ fn init_logging(
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(false);
-    let format = cfg.get("log-format");
+    let format = cfg.log_format.get();
     let fmt = if let Some(kind) = format.strip_prefix("elasticache-") {
         fmt.event_format(ferrocache::metrics::logdelivery::EngineFormat {
-            cluster: cfg.get("cloudwatch-cluster-id"),
-            node: cfg.get("cloudwatch-node-id"),
+            cluster: cfg.cloudwatch_cluster_id.get(),
+            node: cfg.cloudwatch_node_id.get(),
             json: kind == "json",
         })
         .boxed()

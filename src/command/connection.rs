@@ -108,7 +108,7 @@ fn select(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 /// Checks a username/password pair against the configured password (the "default" user).
 fn check_password(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> CmdResult {
-    let required = ctx.server.config.get("requirepass");
+    let required = ctx.server.config.requirepass.get();
     let ok = user == b"default" && (required.is_empty() || required.as_bytes() == pass);
     if ok {
         ctx.client.authenticated = true;

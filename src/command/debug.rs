@@ -17,7 +17,7 @@ pub static COMMANDS: &[C] = &[
 ];
 
 fn allowed(ctx: &Ctx) -> bool {
-    match ctx.server.config.get("enable-debug-command").as_str() {
+    match ctx.server.config.enable_debug_command.get().as_str() {
         "yes" => true,
         "local" => {
             ctx.client.handle.addr.starts_with("127.")

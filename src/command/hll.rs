@@ -1,8 +1,6 @@
 //! HyperLogLog commands: PFADD, PFCOUNT, PFMERGE, PFDEBUG, PFSELFTEST. The values are strings
 //! in Redis's HLL format (see `engine::hll`).
 
-use std::sync::atomic::Ordering;
-
 use super::args::is;
 use super::keyspec::{KeySpec as K, ACCESS, INSERT, RO, RW};
 use super::strings::{as_str, as_str_mut};
@@ -29,11 +27,7 @@ const NOT_HLL: CmdError = CmdError::new("WRONGTYPE Key is not a valid HyperLogLo
 const CORRUPT: CmdError = CmdError::new("INVALIDOBJ Corrupted HLL object detected");
 
 fn sparse_max(ctx: &Ctx) -> usize {
-    ctx.server
-        .config
-        .live
-        .hll_sparse_max_bytes
-        .load(Ordering::Relaxed) as usize
+    ctx.server.config.hll_sparse_max_bytes.u() as usize
 }
 
 /// Takes the HLL bytes out of an entry for in-place work (put them back with `put`).

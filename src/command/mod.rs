@@ -96,11 +96,7 @@ impl<'a> Ctx<'a> {
 
     /// The largest string a command may build or accept (`proto-max-bulk-len`).
     pub fn max_bulk_len(&self) -> u64 {
-        self.server
-            .config
-            .live
-            .proto_max_bulk_len
-            .load(Ordering::Relaxed)
+        self.server.config.proto_max_bulk_len.u()
     }
 
     /// This command's write target.
@@ -513,13 +509,13 @@ fn run<'s>(
 /// Feeds the latency histogram, SLOWLOG and LATENCY; below their thresholds a command costs
 /// a few relaxed loads and compares.
 fn record_latency(ctx: &mut Ctx, cmd: &table::Command, argv: &[&[u8]], usec: u64) {
-    let live = &ctx.server.config.live;
-    if live.latency_tracking.load(Ordering::Relaxed) {
+    let live = &*ctx.server.config;
+    if live.latency_tracking.get() {
         let h = cmd.hist.get_or_init(Default::default);
         h.add(crate::metrics::histogram::bucket(usec), 1);
     }
     let flags = cmd.spec.flags;
-    let slower = live.slowlog_slower_than.load(Ordering::Relaxed);
+    let slower = live.slowlog_log_slower_than.get();
     if slower >= 0 && usec >= slower as u64 && flags & table::SKIP_SLOWLOG == 0 {
         // Passwords never reach the log.
         let redact = monitor::redacted(cmd.spec.name, argv);
@@ -531,10 +527,10 @@ fn record_latency(ctx: &mut Ctx, cmd: &table::Command, argv: &[&[u8]], usec: u64
             addr: ctx.client.handle.addr.clone(),
             name: ctx.client.handle.name.lock().clone(),
         };
-        let max = live.slowlog_max_len.load(Ordering::Relaxed) as usize;
+        let max = live.slowlog_max_len.u() as usize;
         ctx.server.slowlog.push(entry, max);
     }
-    let threshold = live.latency_threshold_ms.load(Ordering::Relaxed);
+    let threshold = live.latency_monitor_threshold.u();
     if threshold > 0 && usec / 1000 >= threshold {
         let event = if flags & table::FAST != 0 {
             "fast-command"
@@ -583,12 +579,7 @@ fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
     }
     if flags & table::WRITE != 0
         && crate::replication::replica::is_replica()
-        && ctx
-            .server
-            .config
-            .live
-            .replica_read_only
-            .load(Ordering::Relaxed)
+        && ctx.server.config.replica_read_only.get()
     {
         return Some(CmdError::new(
             "READONLY You can't write against a read only replica.",
@@ -597,12 +588,7 @@ fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
     // (Inside EXEC the queue was checked when EXEC was.)
     if crate::replication::replica::is_replica()
         && !ctx.client.in_exec
-        && !ctx
-            .server
-            .config
-            .live
-            .replica_serve_stale_data
-            .load(Ordering::Relaxed)
+        && !ctx.server.config.replica_serve_stale_data.get()
         && stale_denied(ctx, spec)
         && !ctx.server.replication.upstream.link_up()
     {
@@ -627,12 +613,12 @@ fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
 
 /// `min-replicas-to-write`: true when the check is off or enough replicas are in sync.
 fn enough_replicas(server: &Server) -> bool {
-    let live = &server.config.live;
-    let want = live.min_replicas_to_write.load(Ordering::Relaxed);
-    if want == 0 || live.min_replicas_max_lag.load(Ordering::Relaxed) == 0 {
+    let live = &*server.config;
+    let want = live.min_replicas_to_write.u();
+    if want == 0 || live.min_replicas_max_lag.u() == 0 {
         return true;
     }
-    let max_lag = live.min_replicas_max_lag.load(Ordering::Relaxed);
+    let max_lag = live.min_replicas_max_lag.u();
     let in_sync = server
         .replication
         .good_replicas(max_lag, crate::engine::now_ms());
@@ -643,25 +629,22 @@ fn enough_replicas(server: &Server) -> bool {
 /// command runs, as Redis does for every command. True if memory is still over the limit and
 /// nothing more can be evicted: commands that add data are then refused.
 pub(crate) fn out_of_memory(ctx: &Ctx) -> bool {
-    let live = &ctx.server.config.live;
-    let max = live.maxmemory.load(Ordering::Relaxed);
+    let live = &*ctx.server.config;
+    let max = live.maxmemory.u();
     // A replica evicts nothing itself (replica-ignore-maxmemory): the primary's evictions
     // arrive as DELs.
     if max == 0 || crate::replication::replica::is_replica() {
         return false;
     }
-    let reserved = live
-        .reserved_memory_percent
-        .load(Ordering::Relaxed)
-        .min(100);
+    let reserved = live.reserved_memory_percent.u().min(100);
     let limit = max - max / 100 * reserved - max % 100 * reserved / 100;
     let used = crate::metrics::memory::used_recent();
     if used <= limit {
         return false;
     }
     let tuning = crate::engine::evict::Tuning {
-        samples: live.maxmemory_samples.load(Ordering::Relaxed) as usize,
-        tenacity: live.eviction_tenacity.load(Ordering::Relaxed) as u32,
+        samples: live.maxmemory_samples.u() as usize,
+        tenacity: live.maxmemory_eviction_tenacity.u() as u32,
     };
     let outcome = crate::engine::evict::free(&ctx.server.keyspace, used - limit, tuning);
     // The evictions' consequences (a tracking client told its key went) come before the

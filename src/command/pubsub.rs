@@ -258,10 +258,10 @@ fn deliver(server: &Server, h: &ClientHandle, msg: &mut Encoded) {
     let bytes = msg.get(h.resp.load(Ordering::Relaxed) >= 3);
     let m = &h.mailbox;
     let pending = m.push(bytes);
-    let live = &server.config.live;
-    let hard = live.pubsub_limit.hard.load(Ordering::Relaxed);
-    let soft = live.pubsub_limit.soft.load(Ordering::Relaxed);
-    let soft_secs = live.pubsub_limit.soft_secs.load(Ordering::Relaxed);
+    let live = &*server.config;
+    let hard = live.derived.pubsub_limit.hard.load(Ordering::Relaxed);
+    let soft = live.derived.pubsub_limit.soft.load(Ordering::Relaxed);
+    let soft_secs = live.derived.pubsub_limit.soft_secs.load(Ordering::Relaxed);
     let over_hard = hard > 0 && pending > hard;
     let over_soft = soft > 0 && pending > soft && {
         let mut since = m.over_soft_since.lock();

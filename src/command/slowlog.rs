@@ -1,8 +1,6 @@
 //! SLOWLOG and LATENCY: the slow-command log and the latency spike monitor (recorded by
 //! `command::execute`, kept in `metrics::slowlog`), and per-command latency histograms.
 
-use std::sync::atomic::Ordering;
-
 use super::table::{CommandSpec as C, ADMIN, LOADING, NOSCRIPT, STALE};
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::metrics::histogram;
@@ -126,12 +124,7 @@ fn slowlog_get(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 /// A lowered `slowlog-max-len` applies at once.
 fn trim(ctx: &mut Ctx) {
-    let max = ctx
-        .server
-        .config
-        .live
-        .slowlog_max_len
-        .load(Ordering::Relaxed);
+    let max = ctx.server.config.slowlog_max_len.u();
     ctx.server.slowlog.trim(max as usize);
 }
 
@@ -198,12 +191,7 @@ fn latency_reset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn latency_doctor(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     let events = ctx.server.latency.events();
-    let threshold = ctx
-        .server
-        .config
-        .live
-        .latency_threshold_ms
-        .load(Ordering::Relaxed);
+    let threshold = ctx.server.config.latency_monitor_threshold.u();
     let mut text = String::new();
     if events.is_empty() {
         text.push_str("No latency spike has been recorded since the server started");

@@ -40,7 +40,11 @@ impl Harness {
     pub fn run(&self, client: &mut Client, line: &str) -> String {
         let argv: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
         let mut out = Reply::new();
-        out.resp3 = client.handle.resp.load(std::sync::atomic::Ordering::Relaxed) >= 3;
+        out.resp3 = client
+            .handle
+            .resp
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 3;
         let mut ctx = Ctx {
             server: &self.server,
             client,

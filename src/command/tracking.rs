@@ -143,12 +143,7 @@ pub fn after_read(ctx: &mut Ctx, spec: &super::table::CommandSpec, argv: &[&[u8]
     let keys: Vec<&[u8]> = found.iter().map(|k| argv[k.pos]).collect();
     if !keys.is_empty() {
         let held = ctx.server.tracking.remember(ctx.client.handle.id, &keys);
-        let max = ctx
-            .server
-            .config
-            .live
-            .tracking_max_keys
-            .load(Ordering::Relaxed) as usize;
+        let max = ctx.server.config.tracking_table_max_keys.u() as usize;
         if max != 0 && held > max {
             limit(ctx.server);
         }
@@ -212,7 +207,7 @@ fn take_readers(inner: &mut Inner, key: &[u8], by: u64) -> Vec<(Arc<ClientHandle
 /// and their readers are told, as if the keys had changed, so that they stop caching them.
 /// Run after keys are added and by the cron (the limit may be lowered at run time).
 pub fn limit(server: &Server) {
-    let max = server.config.live.tracking_max_keys.load(Ordering::Relaxed) as usize;
+    let max = server.config.tracking_table_max_keys.u() as usize;
     if max == 0 {
         return;
     }

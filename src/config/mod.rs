@@ -2,13 +2,14 @@
 //! runtime store behind CONFIG GET / SET / REWRITE.
 
 pub mod params;
+pub mod settings;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
-pub use params::{find, normalize, Kind, ParamDef, PARAMS};
+pub use params::{find, normalize, Kind, ParamDef, Settings, PARAMS};
+pub use settings::{BufferLimit, OnChange};
 
 /// A configuration error at start-up, naming where it came from.
 #[derive(Debug)]
@@ -20,70 +21,21 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
-/// One class of `client-output-buffer-limit`: hard and soft limits in bytes (0 = none) and
-/// how long the soft one may be exceeded.
-#[derive(Debug, Default)]
-pub struct BufferLimit {
-    pub hard: AtomicU64,
-    pub soft: AtomicU64,
-    pub soft_secs: AtomicU64,
-}
-
-impl BufferLimit {
-    fn set(&self, (hard, soft, secs): (u64, u64, u64)) {
-        self.hard.store(hard, Ordering::Relaxed);
-        self.soft.store(soft, Ordering::Relaxed);
-        self.soft_secs.store(secs, Ordering::Relaxed);
-    }
-}
-
-/// Values read on hot paths, refreshed after every change (one relaxed load to read).
-#[derive(Debug, Default)]
-pub struct Live {
-    pub timeout_secs: AtomicU64,
-    pub tcp_keepalive: AtomicU64,
-    pub maxclients: AtomicU64,
-    pub proto_max_bulk_len: AtomicU64,
-    pub maxmemory: AtomicU64,
-    pub maxmemory_samples: AtomicU64,
-    pub eviction_tenacity: AtomicU64,
-    pub reserved_memory_percent: AtomicU64,
-    pub min_replicas_to_write: AtomicU64,
-    pub replica_read_only: std::sync::atomic::AtomicBool,
-    pub replica_serve_stale_data: std::sync::atomic::AtomicBool,
-    pub min_replicas_max_lag: AtomicU64,
-    pub hll_sparse_max_bytes: AtomicU64,
-    pub stream_node_max_entries: AtomicU64,
-    /// `client-output-buffer-limit` of the pubsub, normal and replica classes.
-    pub pubsub_limit: BufferLimit,
-    pub normal_limit: BufferLimit,
-    /// The replica class's hard limit: a replica link whose unsent stream passes it is closed.
-    pub replica_limit: BufferLimit,
-    /// `maxmemory-clients` in bytes (a percentage resolved against maxmemory); 0 = off.
-    pub maxmemory_clients: AtomicU64,
-    pub query_buffer_limit: AtomicU64,
-    pub hz: AtomicU64,
-    /// SLOWLOG threshold in microseconds; negative = off.
-    pub slowlog_slower_than: std::sync::atomic::AtomicI64,
-    pub slowlog_max_len: AtomicU64,
-    /// LATENCY spikes threshold in milliseconds; 0 = off.
-    pub latency_threshold_ms: AtomicU64,
-    /// Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM).
-    pub latency_tracking: AtomicBool,
-    /// `tracking-table-max-keys` (0 = no limit).
-    pub tracking_max_keys: AtomicU64,
-    pub protected_mode: AtomicBool,
-    pub has_password: AtomicBool,
-    /// Collection encoding thresholds.
-    pub limits: RwLock<crate::engine::collections::Limits>,
-}
-
-/// The running configuration.
+/// The running configuration: each parameter's normalised text (what CONFIG GET and REWRITE
+/// show) and its typed slot (what the code reads: `config.timeout.u()`, through `Deref`).
 #[derive(Debug)]
 pub struct Config {
     values: RwLock<Vec<String>>,
     pub file: Option<PathBuf>,
-    pub live: Live,
+    settings: Settings,
+}
+
+impl std::ops::Deref for Config {
+    type Target = Settings;
+
+    fn deref(&self) -> &Settings {
+        &self.settings
+    }
 }
 
 /// One directive: a parameter name and its arguments (redis.conf line or `--name args...`).
@@ -102,10 +54,33 @@ impl Config {
         let c = Config {
             values: RwLock::new(PARAMS.iter().map(|p| p.default.to_string()).collect()),
             file: None,
-            live: Live::default(),
+            settings: Settings::default(),
         };
-        c.refresh();
+        c.load_all();
         c
+    }
+
+    /// Loads every slot from its text and runs every apply hook (at start-up).
+    fn load_all(&self) {
+        let values = self.values.read();
+        for (def, v) in PARAMS.iter().zip(values.iter()) {
+            (def.load)(&self.settings, v);
+        }
+        for def in PARAMS {
+            if let Some(hook) = def.apply {
+                hook(&self.settings);
+            }
+        }
+    }
+
+    /// Stores a normalised value in parameter `idx`'s text and slot, then runs its hook.
+    fn store(&self, idx: usize, v: String) {
+        let def = &PARAMS[idx];
+        (def.load)(&self.settings, &v);
+        self.values.write()[idx] = v;
+        if let Some(hook) = def.apply {
+            hook(&self.settings);
+        }
     }
 
     /// Builds the configuration from an optional file and command-line directives.
@@ -126,7 +101,6 @@ impl Config {
         for d in &directives {
             c.apply_directive(d)?;
         }
-        c.refresh();
         Ok(c)
     }
 
@@ -158,22 +132,13 @@ impl Config {
             return Err(fail("wrong number of arguments"));
         }
         let v = normalize(def, &joined).map_err(|e| fail(&e))?;
-        self.values.write()[idx] = v;
+        self.store(idx, v);
         Ok(())
     }
 
-    /// Current value of a parameter by name. Panics on an unknown name (a programming error).
-    pub fn get(&self, name: &str) -> String {
-        let i = find(name).unwrap_or_else(|| panic!("unknown config parameter {name}"));
-        self.values.read()[i].clone()
-    }
-
-    pub fn get_i64(&self, name: &str) -> i64 {
-        self.get(name).parse().unwrap_or(0)
-    }
-
-    pub fn get_bool(&self, name: &str) -> bool {
-        self.get(name) == "yes"
+    /// The normalised text of parameter `idx` (CONFIG GET's form).
+    pub fn text(&self, idx: usize) -> String {
+        self.values.read()[idx].clone()
     }
 
     /// Name/value pairs of every parameter matching any of the glob patterns (CONFIG GET).
@@ -216,94 +181,10 @@ impl Config {
             }
             staged.push((idx, normalize(def, value).map_err(|e| fail(&e))?));
         }
-        let mut values = self.values.write();
         for (idx, v) in staged {
-            values[idx] = v;
+            self.store(idx, v);
         }
-        drop(values);
-        self.refresh();
         Ok(())
-    }
-
-    /// Recomputes the hot-path copies.
-    pub fn refresh(&self) {
-        let l = &self.live;
-        let num = |n: &str| self.get_i64(n).max(0) as u64;
-        l.timeout_secs.store(num("timeout"), Ordering::Relaxed);
-        l.tcp_keepalive
-            .store(num("tcp-keepalive"), Ordering::Relaxed);
-        l.maxclients.store(num("maxclients"), Ordering::Relaxed);
-        l.proto_max_bulk_len
-            .store(num("proto-max-bulk-len"), Ordering::Relaxed);
-        l.maxmemory.store(num("maxmemory"), Ordering::Relaxed);
-        l.maxmemory_samples
-            .store(num("maxmemory-samples"), Ordering::Relaxed);
-        l.eviction_tenacity
-            .store(num("maxmemory-eviction-tenacity"), Ordering::Relaxed);
-        l.reserved_memory_percent
-            .store(num("reserved-memory-percent"), Ordering::Relaxed);
-        crate::engine::evict::configure(
-            crate::engine::evict::Policy::from_name(&self.get("maxmemory-policy"))
-                .unwrap_or(crate::engine::evict::Policy::NoEviction),
-            num("lfu-log-factor") as u32,
-            num("lfu-decay-time") as u32,
-        );
-        crate::metrics::memory::background_thread(self.get_bool("jemalloc-bg-thread"));
-        l.min_replicas_to_write
-            .store(num("min-replicas-to-write"), Ordering::Relaxed);
-        l.min_replicas_max_lag
-            .store(num("min-replicas-max-lag"), Ordering::Relaxed);
-        l.replica_read_only
-            .store(self.get("replica-read-only") == "yes", Ordering::Relaxed);
-        l.replica_serve_stale_data
-            .store(self.get_bool("replica-serve-stale-data"), Ordering::Relaxed);
-        l.hll_sparse_max_bytes
-            .store(num("hll-sparse-max-bytes"), Ordering::Relaxed);
-        l.stream_node_max_entries
-            .store(num("stream-node-max-entries"), Ordering::Relaxed);
-        crate::engine::notify::set_flags(
-            crate::engine::notify::parse(&self.get("notify-keyspace-events")).unwrap_or(0),
-        );
-        let obl = params::output_buffer_limits(&self.get("client-output-buffer-limit"));
-        for (class, limit) in [
-            ("pubsub", &l.pubsub_limit),
-            ("normal", &l.normal_limit),
-            ("slave", &l.replica_limit),
-        ] {
-            if let Some(v) = obl.get(class) {
-                limit.set(*v);
-            }
-        }
-        l.maxmemory_clients.store(
-            params::memory_or_percent(&self.get("maxmemory-clients"), num("maxmemory")),
-            Ordering::Relaxed,
-        );
-        l.query_buffer_limit
-            .store(num("client-query-buffer-limit"), Ordering::Relaxed);
-        l.hz.store(num("hz"), Ordering::Relaxed);
-        crate::server::busy_poll::set_max_us(num("busy-poll-us"));
-        l.slowlog_slower_than
-            .store(self.get_i64("slowlog-log-slower-than"), Ordering::Relaxed);
-        l.slowlog_max_len
-            .store(num("slowlog-max-len"), Ordering::Relaxed);
-        l.latency_threshold_ms
-            .store(num("latency-monitor-threshold"), Ordering::Relaxed);
-        l.tracking_max_keys
-            .store(num("tracking-table-max-keys"), Ordering::Relaxed);
-        l.latency_tracking
-            .store(self.get_bool("latency-tracking"), Ordering::Relaxed);
-        l.protected_mode
-            .store(self.get_bool("protected-mode"), Ordering::Relaxed);
-        l.has_password
-            .store(!self.get("requirepass").is_empty(), Ordering::Relaxed);
-        let size = |n: &str| self.get_i64(n).max(0) as usize;
-        *l.limits.write() = crate::engine::collections::Limits {
-            hash_entries: size("hash-max-listpack-entries"),
-            hash_value: size("hash-max-listpack-value"),
-            set_intset_entries: size("set-max-intset-entries"),
-            zset_entries: size("zset-max-listpack-entries"),
-            zset_value: size("zset-max-listpack-value"),
-        };
     }
 
     /// Rewrites the config file with the current values (CONFIG REWRITE): lines for changed
@@ -473,9 +354,9 @@ mod tests {
         .unwrap();
         let args = parse_args(&["--port".into(), "7001".into()]).unwrap();
         let c = Config::load(Some(&path), &args).unwrap();
-        assert_eq!(c.get("port"), "7001");
-        assert_eq!(c.get("timeout"), "5");
-        assert_eq!(c.get("requirepass"), "a b");
+        assert_eq!(c.port.get(), 7001);
+        assert_eq!(c.timeout.get(), 5);
+        assert_eq!(&*c.requirepass.get(), "a b");
         c.set_many(&[("timeout", "9")]).unwrap();
         c.rewrite().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -506,7 +387,7 @@ mod tests {
             .set_many(&[("timeout", "5"), ("maxclients", "x")])
             .unwrap_err();
         assert!(err.contains("maxclients"));
-        assert_eq!(c.get("timeout"), "0");
+        assert_eq!(c.timeout.get(), 0);
         assert!(c
             .set_many(&[("port", "1")])
             .unwrap_err()

@@ -1,5 +1,8 @@
-//! The parameter table: every configuration parameter, its type, default and mutability.
-//! Adding a parameter means adding one row here (and reading it where it acts).
+//! The parameter table: every configuration parameter, its type, default and mutability, and
+//! the typed `Settings` generated with it (one slot per row, see `settings`). Adding a
+//! parameter means adding one row here and reading its slot where it acts.
+
+use super::settings::{self, Flag, Num, OnChange, Text};
 
 /// How a parameter's value is parsed and normalised.
 #[derive(Debug, Clone, Copy)]
@@ -18,14 +21,47 @@ pub enum Kind {
     Custom(fn(&str) -> Result<String, String>),
 }
 
-#[derive(Debug)]
 pub struct ParamDef {
     pub name: &'static str,
     pub alias: Option<&'static str>,
     pub kind: Kind,
     pub default: &'static str,
     pub mutable: bool,
+    /// Stores the normalised text in the parameter's slot.
+    pub load: fn(&Settings, &str),
+    /// Runs after the slot changed: what the engine or the derived values keep of it.
+    pub apply: Option<fn(&Settings)>,
+    /// What the server must do about the change.
+    pub on_change: OnChange,
 }
+
+impl std::fmt::Debug for ParamDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParamDef")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl ParamDef {
+    const fn alias(mut self, alias: &'static str) -> Self {
+        self.alias = Some(alias);
+        self
+    }
+
+    const fn apply(mut self, hook: fn(&Settings)) -> Self {
+        self.apply = Some(hook);
+        self
+    }
+
+    const fn on_change(mut self, what: OnChange) -> Self {
+        self.on_change = what;
+        self
+    }
+}
+
+/// The row's loader is filled in by `settings!`.
+fn unset(_: &Settings, _: &str) {}
 
 const fn p(name: &'static str, kind: Kind, default: &'static str, mutable: bool) -> ParamDef {
     ParamDef {
@@ -34,21 +70,24 @@ const fn p(name: &'static str, kind: Kind, default: &'static str, mutable: bool)
         kind,
         default,
         mutable,
+        load: unset,
+        apply: None,
+        on_change: OnChange::Nothing,
     }
 }
 
 /// A mutable non-negative size parameter with an old name that still works.
 const fn a(name: &'static str, alias: &'static str, default: &'static str) -> ParamDef {
-    ParamDef {
+    p(
         name,
-        alias: Some(alias),
-        kind: Kind::Int {
+        Kind::Int {
             min: 0,
             max: i64::MAX,
         },
         default,
-        mutable: true,
-    }
+        true,
+    )
+    .alias(alias)
 }
 
 /// `latency-tracking-info-percentiles`: numbers from 0 to 100, space-separated.
@@ -70,195 +109,214 @@ fn check_percentiles(v: &str) -> Result<String, String> {
 
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
 
-/// Every parameter ferrocache understands, one row each.
-#[rustfmt::skip]
-pub static PARAMS: &[ParamDef] = &[
+/// Generates `Settings` (a slot per row, and the values derived from them) and `PARAMS` (the
+/// rows, each with a loader into its slot).
+macro_rules! settings {
+    ($($field:ident: $ty:ident = $row:expr;)*) => {
+        /// Every parameter's current value, typed (see `settings`).
+        #[derive(Debug, Default)]
+        pub struct Settings {
+            $(pub $field: $ty,)*
+            pub derived: settings::Derived,
+        }
+
+        #[rustfmt::skip]
+        pub static PARAMS: &[ParamDef] = &[
+            $(ParamDef { load: |s, v| s.$field.load(v), ..$row },)*
+        ];
+    };
+}
+
+// Every parameter ferrocache understands, one row each: its slot in `Settings` (the field),
+// the slot's type, and the row (name, kind, default, mutable; an alias; an apply hook, and
+// what the server must do when it changes).
+settings! {
     // Network
-    p("bind", Kind::Custom(check_bind), "127.0.0.1 -::1", false),
-    p("port", Kind::Int { min: 0, max: 65535 }, "6379", false),
-    p("tcp-backlog", Kind::Int { min: 0, max: i32::MAX as i64 }, "511", false),
-    p("timeout", Kind::Int { min: 0, max: i32::MAX as i64 }, "0", true),
-    p("tcp-keepalive", Kind::Int { min: 0, max: i32::MAX as i64 }, "300", true),
-    p("protected-mode", Kind::Bool, "yes", true),
-    p("maxclients", Kind::Int { min: 1, max: u32::MAX as i64 }, "10000", true),
+    bind: Text = p("bind", Kind::Custom(check_bind), "127.0.0.1 -::1", false);
+    port: Num = p("port", Kind::Int { min: 0, max: 65535 }, "6379", false);
+    tcp_backlog: Num = p("tcp-backlog", Kind::Int { min: 0, max: i32::MAX as i64 }, "511", false);
+    timeout: Num = p("timeout", Kind::Int { min: 0, max: i32::MAX as i64 }, "0", true);
+    tcp_keepalive: Num = p("tcp-keepalive", Kind::Int { min: 0, max: i32::MAX as i64 }, "300", true);
+    protected_mode: Flag = p("protected-mode", Kind::Bool, "yes", true);
+    maxclients: Num = p("maxclients", Kind::Int { min: 1, max: u32::MAX as i64 }, "10000", true);
     // Threads that run connections and their commands; 0 = one per CPU core. One thread (a
     // single-threaded runtime, no cross-thread wake-ups) is fastest when the server shares a
     // small machine with its clients; more threads scale across cores given the cores.
-    p("io-threads", Kind::Int { min: 0, max: 128 }, "1", false),
+    io_threads: Num = p("io-threads", Kind::Int { min: 0, max: 128 }, "1", false);
     // TLS
-    p("tls-port", Kind::Int { min: 0, max: 65535 }, "0", false),
-    p("tls-cert-file", Kind::Str, "", false),
-    p("tls-key-file", Kind::Str, "", false),
-    p("tls-ca-cert-file", Kind::Str, "", false),
-    p("tls-auth-clients", Kind::Enum(&["yes", "no", "optional"]), "yes", false),
+    tls_port: Num = p("tls-port", Kind::Int { min: 0, max: 65535 }, "0", false);
+    tls_cert_file: Text = p("tls-cert-file", Kind::Str, "", false);
+    tls_key_file: Text = p("tls-key-file", Kind::Str, "", false);
+    tls_ca_cert_file: Text = p("tls-ca-cert-file", Kind::Str, "", false);
+    tls_auth_clients: Text = p("tls-auth-clients", Kind::Enum(&["yes", "no", "optional"]), "yes", false);
     // ElastiCache transit-encryption modes: `off` = Redis's behaviour (TLS only on tls-port);
     // `preferred` = `port` accepts both TLS and plaintext; `required` = `port` accepts TLS only.
-    p("tls-mode", Kind::Enum(&["off", "preferred", "required"]), "off", false),
+    tls_mode: Text = p("tls-mode", Kind::Enum(&["off", "preferred", "required"]), "off", false);
     // Security and protocol limits (Redis's minimum of 1 MB keeps a CONFIG SET from locking
     // every client out).
-    p("requirepass", Kind::Str, "", true),
+    requirepass: Text = p("requirepass", Kind::Str, "", true).apply(settings::apply_password);
     // Memory limit. Over it, commands that add data fail with -OOM (the `noeviction` policy);
     // eviction policies come with issue 5.
-    p("maxmemory", Kind::Memory { min: 0, max: i64::MAX as u64 }, "0", true),
+    maxmemory: Num = p("maxmemory", Kind::Memory { min: 0, max: i64::MAX as u64 }, "0", true).apply(settings::apply_client_memory).on_change(OnChange::Memory);
     // What goes when over maxmemory (Redis's default; ElastiCache's is volatile-lru), how many
     // keys each eviction samples per database, and how long one round may run.
-    p("maxmemory-policy", Kind::Enum(&crate::engine::evict::Policy::NAMES), "noeviction", true),
-    p("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5", true),
-    p("maxmemory-eviction-tenacity", Kind::Int { min: 0, max: 100 }, "10", true),
-    p("lfu-log-factor", Kind::Int { min: 0, max: i32::MAX as i64 }, "10", true),
-    p("lfu-decay-time", Kind::Int { min: 0, max: i32::MAX as i64 }, "1", true),
+    maxmemory_policy: Text = p("maxmemory-policy", Kind::Enum(&crate::engine::evict::Policy::NAMES), "noeviction", true).apply(settings::apply_eviction);
+    maxmemory_samples: Num = p("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5", true);
+    maxmemory_eviction_tenacity: Num = p("maxmemory-eviction-tenacity", Kind::Int { min: 0, max: 100 }, "10", true);
+    lfu_log_factor: Num = p("lfu-log-factor", Kind::Int { min: 0, max: i32::MAX as i64 }, "10", true).apply(settings::apply_eviction);
+    lfu_decay_time: Num = p("lfu-decay-time", Kind::Int { min: 0, max: i32::MAX as i64 }, "1", true).apply(settings::apply_eviction);
     // jemalloc's background thread returns freed pages to the system (Redis's default too):
     // without it RSS keeps the pages a growing table freed until the next allocator activity.
-    p("jemalloc-bg-thread", Kind::Bool, "yes", true),
+    jemalloc_bg_thread: Flag = p("jemalloc-bg-thread", Kind::Bool, "yes", true).on_change(OnChange::AllocatorThread);
     // ElastiCache's share of maxmemory kept back from data for buffers and snapshots: keys are
     // evicted (or writes refused) at maxmemory * (100 - this) / 100.
-    p("reserved-memory-percent", Kind::Int { min: 0, max: 100 }, "0", true),
+    reserved_memory_percent: Num = p("reserved-memory-percent", Kind::Int { min: 0, max: 100 }, "0", true);
     // Per class: hard limit, soft limit, soft seconds. Enforced for pubsub subscribers. A SET
     // names the classes it changes; the others return to their defaults.
-    p("notify-keyspace-events", Kind::Custom(check_notify), "", true),
+    notify_keyspace_events: Text = p("notify-keyspace-events", Kind::Custom(check_notify), "", true).apply(settings::apply_notify);
     // Memory all clients' buffers may take together before the largest clients are closed
     // (client eviction, Redis 7): bytes, or a percentage of maxmemory; 0 = no limit.
-    p("maxmemory-clients", Kind::Custom(check_memory_or_percent), "0", true),
-    p("client-output-buffer-limit", Kind::Custom(check_output_buffer_limit), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", true),
-    p("proto-max-bulk-len", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "536870912", true),
-    p("client-query-buffer-limit", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "1073741824", true),
+    maxmemory_clients: Text = p("maxmemory-clients", Kind::Custom(check_memory_or_percent), "0", true).apply(settings::apply_client_memory);
+    client_output_buffer_limit: Text = p("client-output-buffer-limit", Kind::Custom(check_output_buffer_limit), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", true).apply(settings::apply_output_limits);
+    proto_max_bulk_len: Num = p("proto-max-bulk-len", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "536870912", true);
+    client_query_buffer_limit: Num = p("client-query-buffer-limit", Kind::Memory { min: 1 << 20, max: i64::MAX as u64 }, "1073741824", true);
     // Writes need this many replicas that acked within min-replicas-max-lag seconds (0 or a
     // lag of 0 turns the check off), else -NOREPLICAS.
-    ParamDef { name: "min-replicas-to-write", alias: Some("min-slaves-to-write"), kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "0", mutable: true },
-    ParamDef { name: "min-replicas-max-lag", alias: Some("min-slaves-max-lag"), kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "10", mutable: true },
+    min_replicas_to_write: Num = p("min-replicas-to-write", Kind::Int { min: 0, max: i32::MAX as i64 }, "0", true).alias("min-slaves-to-write");
+    min_replicas_max_lag: Num = p("min-replicas-max-lag", Kind::Int { min: 0, max: i32::MAX as i64 }, "10", true).alias("min-slaves-max-lag");
     // Replication: the backlog a replica resumes from after a broken link, how often the
     // primary PINGs its replicas, and how long a silent link lives.
-    p("repl-backlog-size", Kind::Memory { min: 16384, max: i64::MAX as u64 }, "1048576", true),
-    ParamDef { name: "repl-ping-replica-period", alias: Some("repl-ping-slave-period"), kind: Kind::Int { min: 1, max: i32::MAX as i64 }, default: "10", mutable: true },
-    p("repl-timeout", Kind::Int { min: 1, max: i32::MAX as i64 }, "60", true),
+    repl_backlog_size: Num = p("repl-backlog-size", Kind::Memory { min: 16384, max: i64::MAX as u64 }, "1048576", true).on_change(OnChange::Backlog);
+    repl_ping_replica_period: Num = p("repl-ping-replica-period", Kind::Int { min: 1, max: i32::MAX as i64 }, "10", true).alias("repl-ping-slave-period");
+    repl_timeout: Num = p("repl-timeout", Kind::Int { min: 1, max: i32::MAX as i64 }, "60", true);
     // The primary to follow ("host port"; empty: none), how to authenticate to it, and
     // whether clients may write to the replica.
-    ParamDef { name: "replicaof", alias: Some("slaveof"), kind: Kind::Str, default: "", mutable: false },
-    p("masterauth", Kind::Str, "", true),
-    p("masteruser", Kind::Str, "", true),
-    ParamDef { name: "replica-read-only", alias: Some("slave-read-only"), kind: Kind::Bool, default: "yes", mutable: true },
-    p("enable-debug-command", Kind::Enum(&["no", "yes", "local"]), "no", false),
+    replicaof: Text = p("replicaof", Kind::Str, "", false).alias("slaveof");
+    masterauth: Text = p("masterauth", Kind::Str, "", true);
+    masteruser: Text = p("masteruser", Kind::Str, "", true);
+    replica_read_only: Flag = p("replica-read-only", Kind::Bool, "yes", true).alias("slave-read-only");
+    enable_debug_command: Text = p("enable-debug-command", Kind::Enum(&["no", "yes", "local"]), "no", false);
     // Keyspace
-    p("databases", Kind::Int { min: 1, max: 1024 }, "16", false),
-    p("keyspace-shards", Kind::Custom(check_shards), "16", false),
+    databases: Num = p("databases", Kind::Int { min: 1, max: 1024 }, "16", false);
+    keyspace_shards: Text = p("keyspace-shards", Kind::Custom(check_shards), "16", false);
     // Background task frequency; values outside 1..=500 are clamped when used, as in Redis.
-    p("hz", Kind::Int { min: 0, max: i32::MAX as i64 }, "10", true),
+    hz: Num = p("hz", Kind::Int { min: 0, max: i32::MAX as i64 }, "10", true);
     // Encoding thresholds of small collections (OBJECT ENCODING), as Redis's.
-    a("hash-max-listpack-entries", "hash-max-ziplist-entries", "512"),
-    a("hash-max-listpack-value", "hash-max-ziplist-value", "64"),
+    hash_max_listpack_entries: Num = a("hash-max-listpack-entries", "hash-max-ziplist-entries", "512").apply(settings::apply_encoding_limits);
+    hash_max_listpack_value: Num = a("hash-max-listpack-value", "hash-max-ziplist-value", "64").apply(settings::apply_encoding_limits);
     // Sparse HyperLogLogs become dense past this many bytes.
-    p("hll-sparse-max-bytes", Kind::Memory { min: 0, max: i64::MAX as u64 }, "3000", true),
+    hll_sparse_max_bytes: Num = p("hll-sparse-max-bytes", Kind::Memory { min: 0, max: i64::MAX as u64 }, "3000", true);
     // Stream node sizes: entries shape `~` trimming; the byte limit is accepted, not modelled.
-    p("stream-node-max-entries", Kind::Int { min: 0, max: i64::MAX }, "100", true),
-    p("stream-node-max-bytes", Kind::Memory { min: 0, max: i64::MAX as u64 }, "4096", true),
-    p("set-max-intset-entries", Kind::Int { min: 0, max: i64::MAX }, "512", true),
-    a("zset-max-listpack-entries", "zset-max-ziplist-entries", "128"),
-    a("zset-max-listpack-value", "zset-max-ziplist-value", "64"),
+    stream_node_max_entries: Num = p("stream-node-max-entries", Kind::Int { min: 0, max: i64::MAX }, "100", true);
+    stream_node_max_bytes: Num = p("stream-node-max-bytes", Kind::Memory { min: 0, max: i64::MAX as u64 }, "4096", true);
+    set_max_intset_entries: Num = p("set-max-intset-entries", Kind::Int { min: 0, max: i64::MAX }, "512", true).apply(settings::apply_encoding_limits);
+    zset_max_listpack_entries: Num = a("zset-max-listpack-entries", "zset-max-ziplist-entries", "128").apply(settings::apply_encoding_limits);
+    zset_max_listpack_value: Num = a("zset-max-listpack-value", "zset-max-ziplist-value", "64").apply(settings::apply_encoding_limits);
     // Lists are one VecDeque whatever their size (Redis 7.0 reports "quicklist" for every list),
     // so the quicklist node size and compression depth are accepted and have no effect.
-    ParamDef { name: "list-max-listpack-size", alias: Some("list-max-ziplist-size"), kind: Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, default: "-2", mutable: true },
-    p("list-compress-depth", Kind::Int { min: 0, max: i32::MAX as i64 }, "0", true),
+    list_max_listpack_size: Num = p("list-max-listpack-size", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "-2", true).alias("list-max-ziplist-size");
+    list_compress_depth: Num = p("list-compress-depth", Kind::Int { min: 0, max: i32::MAX as i64 }, "0", true);
     // Persistence: SAVE (and SHUTDOWN SAVE, DEBUG RELOAD) write `dir`/`dbfilename`, loaded at
     // startup; automatic save points and the AOF are not there yet.
-    p("save", Kind::Custom(check_save), "", true),
-    p("appendonly", Kind::Custom(check_appendonly), "no", true),
-    p("dir", Kind::Str, ".", false),
-    p("dbfilename", Kind::Str, "dump.rdb", true),
+    save: Text = p("save", Kind::Custom(check_save), "", true);
+    appendonly: Text = p("appendonly", Kind::Custom(check_appendonly), "no", true);
+    dir: Text = p("dir", Kind::Str, ".", false);
+    dbfilename: Text = p("dbfilename", Kind::Str, "dump.rdb", true);
     // Commands slower than this many microseconds go to SLOWLOG (negative = none, 0 = all),
     // which keeps the newest slowlog-max-len; latency spikes of at least this many ms go to
     // LATENCY (0 = off); per-command latency histograms feed INFO latencystats at these
     // percentiles.
-    p("slowlog-log-slower-than", Kind::Int { min: i64::MIN, max: i64::MAX }, "10000", true),
-    p("slowlog-max-len", Kind::Int { min: 0, max: i64::MAX }, "128", true),
-    p("latency-monitor-threshold", Kind::Int { min: 0, max: i64::MAX }, "0", true),
-    p("latency-tracking", Kind::Bool, "yes", true),
+    slowlog_log_slower_than: Num = p("slowlog-log-slower-than", Kind::Int { min: i64::MIN, max: i64::MAX }, "10000", true);
+    slowlog_max_len: Num = p("slowlog-max-len", Kind::Int { min: 0, max: i64::MAX }, "128", true);
+    latency_monitor_threshold: Num = p("latency-monitor-threshold", Kind::Int { min: 0, max: i64::MAX }, "0", true);
+    latency_tracking: Flag = p("latency-tracking", Kind::Bool, "yes", true);
     // Keys the client-tracking table may hold; past it, keys are dropped from the table and
     // their readers told (as if the keys had changed). 0 = no limit.
-    p("tracking-table-max-keys", Kind::Int { min: 0, max: i64::MAX }, "1000000", true),
-    p("latency-tracking-info-percentiles", Kind::Custom(check_percentiles), "50 99 99.9", true),
+    tracking_table_max_keys: Num = p("tracking-table-max-keys", Kind::Int { min: 0, max: i64::MAX }, "1000000", true);
+    latency_tracking_info_percentiles: Text = p("latency-tracking-info-percentiles", Kind::Custom(check_percentiles), "50 99 99.9", true);
     // Metrics: CloudWatch-named metrics over periods of this many seconds (INFO cloudwatch),
     // Prometheus /metrics on this port (0 = off), and an EMF document per period appended to
     // this file ("-" = standard output, empty = off) with these dimensions and namespace.
-    p("metrics-period", Kind::Int { min: 1, max: 86400 }, "60", true),
-    p("metrics-port", Kind::Int { min: 0, max: 65535 }, "0", false),
-    p("metrics-emf-file", Kind::Str, "", true),
-    p("cloudwatch-cluster-id", Kind::Str, "ferrocache", true),
-    p("cloudwatch-node-id", Kind::Str, "0001", true),
-    p("cloudwatch-namespace", Kind::Str, "Ferrocache/ElastiCache", true),
+    metrics_period: Num = p("metrics-period", Kind::Int { min: 1, max: 86400 }, "60", true);
+    metrics_port: Num = p("metrics-port", Kind::Int { min: 0, max: 65535 }, "0", false);
+    metrics_emf_file: Text = p("metrics-emf-file", Kind::Str, "", true);
+    cloudwatch_cluster_id: Text = p("cloudwatch-cluster-id", Kind::Str, "ferrocache", true);
+    cloudwatch_node_id: Text = p("cloudwatch-node-id", Kind::Str, "0001", true);
+    cloudwatch_namespace: Text = p("cloudwatch-namespace", Kind::Str, "Ferrocache/ElastiCache", true);
     // Logging
-    p("loglevel", Kind::Enum(LOGLEVELS), "notice", true),
-    p("logfile", Kind::Str, "", false),
+    loglevel: Text = p("loglevel", Kind::Enum(LOGLEVELS), "notice", true).on_change(OnChange::LogLevel);
+    logfile: Text = p("logfile", Kind::Str, "", false);
     // elasticache-json / elasticache-text: ElastiCache's engine-log delivery fields.
-    p("log-format", Kind::Enum(&["plain", "json", "elasticache-json", "elasticache-text"]), "plain", false),
+    log_format: Text = p("log-format", Kind::Enum(&["plain", "json", "elasticache-json", "elasticache-text"]), "plain", false);
     // The slow log as ElastiCache delivers it, appended to this file ("-" = stdout, empty = off).
-    p("slowlog-delivery-file", Kind::Str, "", true),
-    p("slowlog-delivery-format", Kind::Enum(&["json", "text"]), "json", true),
-    p("pidfile", Kind::Str, "", false),
+    slowlog_delivery_file: Text = p("slowlog-delivery-file", Kind::Str, "", true);
+    slowlog_delivery_format: Text = p("slowlog-delivery-format", Kind::Enum(&["json", "text"]), "json", true);
+    pidfile: Text = p("pidfile", Kind::Str, "", false);
     // ferrocache's: with one I/O thread, poll the sockets for up to this many microseconds
     // (an adaptive window) before the event loop sleeps; 0 = never (src/server/busy_poll.rs).
-    p("busy-poll-us", Kind::Int { min: 0, max: 1_000_000 }, "50", true),
+    busy_poll_us: Num = p("busy-poll-us", Kind::Int { min: 0, max: 1_000_000 }, "50", true).on_change(OnChange::BusyPoll);
     // Redis's: fork into the background. ferrocache stays in the foreground under its
     // supervisor (systemd, Docker); `yes` is refused at startup rather than ignored.
-    p("daemonize", Kind::Bool, "no", false),
+    daemonize: Flag = p("daemonize", Kind::Bool, "no", false);
     // How a supervisor is told the server is ready: `systemd` (or `auto` under systemd) sends
     // READY=1 to $NOTIFY_SOCKET once listening, for units of Type=notify (Debian's).
-    p("supervised", Kind::Enum(&["upstart", "systemd", "auto", "no"]), "no", false),
+    supervised: Text = p("supervised", Kind::Enum(&["upstart", "systemd", "auto", "no"]), "no", false);
     // A replica whose link is down answers only commands flagged `stale` (INFO, PING, ...)
     // when this is no: the others get -MASTERDOWN. Its priority is reported for Sentinel.
-    ParamDef { name: "replica-serve-stale-data", alias: Some("slave-serve-stale-data"), kind: Kind::Bool, default: "yes", mutable: true },
-    ParamDef { name: "replica-priority", alias: Some("slave-priority"), kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "100", mutable: true },
+    replica_serve_stale_data: Flag = p("replica-serve-stale-data", Kind::Bool, "yes", true).alias("slave-serve-stale-data");
+    replica_priority: Num = p("replica-priority", Kind::Int { min: 0, max: i32::MAX as i64 }, "100", true).alias("slave-priority");
     // `no`: snapshots (SAVE and a replica's full sync) end with a zero checksum, and loading
     // one (at startup, or a primary's) does not verify its checksum, as in Redis. A zero
     // checksum is never verified.
-    p("rdbchecksum", Kind::Bool, "yes", false),
+    rdbchecksum: Flag = p("rdbchecksum", Kind::Bool, "yes", false);
 
     // Accepted so that a Redis 7 configuration file loads, reported by CONFIG GET, and with
     // no effect, for the reason given.
     // Strings are written to snapshots uncompressed whatever this says (every reader takes both).
-    p("rdbcompression", Kind::Bool, "yes", true),
+    rdbcompression: Flag = p("rdbcompression", Kind::Bool, "yes", true);
     // No background save, so none can fail, and no sync files to delete or fsync in steps.
-    p("stop-writes-on-bgsave-error", Kind::Bool, "yes", true),
-    p("rdb-del-sync-files", Kind::Bool, "no", true),
-    p("rdb-save-incremental-fsync", Kind::Bool, "yes", true),
+    stop_writes_on_bgsave_error: Flag = p("stop-writes-on-bgsave-error", Kind::Bool, "yes", true);
+    rdb_del_sync_files: Flag = p("rdb-del-sync-files", Kind::Bool, "no", true);
+    rdb_save_incremental_fsync: Flag = p("rdb-save-incremental-fsync", Kind::Bool, "yes", true);
     // The AOF's parameters: they matter only with `appendonly yes`, refused until the AOF exists.
-    p("appendfilename", Kind::Str, "appendonly.aof", false),
-    p("appenddirname", Kind::Str, "appendonlydir", false),
-    p("appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec", true),
-    p("no-appendfsync-on-rewrite", Kind::Bool, "no", true),
-    p("auto-aof-rewrite-percentage", Kind::Int { min: 0, max: i32::MAX as i64 }, "100", true),
-    p("auto-aof-rewrite-min-size", Kind::Memory { min: 0, max: i64::MAX as u64 }, "67108864", true),
-    p("aof-load-truncated", Kind::Bool, "yes", true),
-    p("aof-use-rdb-preamble", Kind::Bool, "yes", true),
-    p("aof-timestamp-enabled", Kind::Bool, "no", true),
-    p("aof-rewrite-incremental-fsync", Kind::Bool, "yes", true),
+    appendfilename: Text = p("appendfilename", Kind::Str, "appendonly.aof", false);
+    appenddirname: Text = p("appenddirname", Kind::Str, "appendonlydir", false);
+    appendfsync: Text = p("appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec", true);
+    no_appendfsync_on_rewrite: Flag = p("no-appendfsync-on-rewrite", Kind::Bool, "no", true);
+    auto_aof_rewrite_percentage: Num = p("auto-aof-rewrite-percentage", Kind::Int { min: 0, max: i32::MAX as i64 }, "100", true);
+    auto_aof_rewrite_min_size: Num = p("auto-aof-rewrite-min-size", Kind::Memory { min: 0, max: i64::MAX as u64 }, "67108864", true);
+    aof_load_truncated: Flag = p("aof-load-truncated", Kind::Bool, "yes", true);
+    aof_use_rdb_preamble: Flag = p("aof-use-rdb-preamble", Kind::Bool, "yes", true);
+    aof_timestamp_enabled: Flag = p("aof-timestamp-enabled", Kind::Bool, "no", true);
+    aof_rewrite_incremental_fsync: Flag = p("aof-rewrite-incremental-fsync", Kind::Bool, "yes", true);
     // A primary always streams a full sync from memory at once, and a replica always loads it
     // into memory as it arrives (diskless both ways); Nagle stays off on the link.
-    p("repl-diskless-sync", Kind::Bool, "yes", true),
-    p("repl-diskless-sync-delay", Kind::Int { min: 0, max: i32::MAX as i64 }, "5", true),
-    p("repl-diskless-sync-max-replicas", Kind::Int { min: 0, max: i32::MAX as i64 }, "0", true),
-    p("repl-diskless-load", Kind::Enum(&["disabled", "on-empty-db", "swapdb"]), "disabled", true),
-    p("repl-disable-tcp-nodelay", Kind::Bool, "no", true),
+    repl_diskless_sync: Flag = p("repl-diskless-sync", Kind::Bool, "yes", true);
+    repl_diskless_sync_delay: Num = p("repl-diskless-sync-delay", Kind::Int { min: 0, max: i32::MAX as i64 }, "5", true);
+    repl_diskless_sync_max_replicas: Num = p("repl-diskless-sync-max-replicas", Kind::Int { min: 0, max: i32::MAX as i64 }, "0", true);
+    repl_diskless_load: Text = p("repl-diskless-load", Kind::Enum(&["disabled", "on-empty-db", "swapdb"]), "disabled", true);
+    repl_disable_tcp_nodelay: Flag = p("repl-disable-tcp-nodelay", Kind::Bool, "no", true);
     // Values are freed on the thread that deletes them; large collections are one allocation
     // tree each, not Redis's lazily freed objects.
-    ParamDef { name: "replica-lazy-flush", alias: Some("slave-lazy-flush"), kind: Kind::Bool, default: "no", mutable: true },
-    p("lazyfree-lazy-eviction", Kind::Bool, "no", true),
-    p("lazyfree-lazy-expire", Kind::Bool, "no", true),
-    p("lazyfree-lazy-server-del", Kind::Bool, "no", true),
-    p("lazyfree-lazy-user-del", Kind::Bool, "no", true),
-    p("lazyfree-lazy-user-flush", Kind::Bool, "no", true),
+    replica_lazy_flush: Flag = p("replica-lazy-flush", Kind::Bool, "no", true).alias("slave-lazy-flush");
+    lazyfree_lazy_eviction: Flag = p("lazyfree-lazy-eviction", Kind::Bool, "no", true);
+    lazyfree_lazy_expire: Flag = p("lazyfree-lazy-expire", Kind::Bool, "no", true);
+    lazyfree_lazy_server_del: Flag = p("lazyfree-lazy-server-del", Kind::Bool, "no", true);
+    lazyfree_lazy_user_del: Flag = p("lazyfree-lazy-user-del", Kind::Bool, "no", true);
+    lazyfree_lazy_user_flush: Flag = p("lazyfree-lazy-user-flush", Kind::Bool, "no", true);
     // Tables grow and shrink in steps of their own; `hz` is used as set.
-    p("activerehashing", Kind::Bool, "yes", true),
-    p("dynamic-hz", Kind::Bool, "yes", true),
+    activerehashing: Flag = p("activerehashing", Kind::Bool, "yes", true);
+    dynamic_hz: Flag = p("dynamic-hz", Kind::Bool, "yes", true);
     // No ACL users beyond `default`, so no ACL log to bound.
-    p("acllog-max-len", Kind::Int { min: 0, max: i64::MAX }, "128", true),
+    acllog_max_len: Num = p("acllog-max-len", Kind::Int { min: 0, max: i64::MAX }, "128", true);
     // The process: no logo, no process title, no transparent-huge-pages or OOM-score changes.
-    p("always-show-logo", Kind::Bool, "no", false),
-    p("set-proc-title", Kind::Bool, "yes", false),
-    p("proc-title-template", Kind::Str, "{title} {listen-addr} {server-mode}", true),
-    p("disable-thp", Kind::Bool, "yes", false),
-    p("oom-score-adj", Kind::Enum(&["no", "yes", "relative", "absolute"]), "no", true),
-    p("oom-score-adj-values", Kind::Custom(check_oom_values), "0 200 800", true),
-];
+    always_show_logo: Flag = p("always-show-logo", Kind::Bool, "no", false);
+    set_proc_title: Flag = p("set-proc-title", Kind::Bool, "yes", false);
+    proc_title_template: Text = p("proc-title-template", Kind::Str, "{title} {listen-addr} {server-mode}", true);
+    disable_thp: Flag = p("disable-thp", Kind::Bool, "yes", false);
+    oom_score_adj: Text = p("oom-score-adj", Kind::Enum(&["no", "yes", "relative", "absolute"]), "no", true);
+    oom_score_adj_values: Text = p("oom-score-adj-values", Kind::Custom(check_oom_values), "0 200 800", true);
+}
 
 /// `oom-score-adj-values`: three scores from -2000 to 2000 (primary, replica, background child).
 fn check_oom_values(v: &str) -> Result<String, String> {

@@ -402,7 +402,7 @@ fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
     // Gauges: the value at the end of the period.
     let mem = server.memory_breakdown();
     let m = mem.m;
-    let maxmemory = server.config.live.maxmemory.load(Ordering::Relaxed);
+    let maxmemory = server.config.maxmemory.u();
     let (available, swap, total) = host::memory();
     // ElastiCache always has a limit; without one, the machine's memory is the limit.
     let limit = if maxmemory > 0 { maxmemory } else { total } as f64;

@@ -103,8 +103,8 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 crate::engine::now_ms() * 1000,
                 uptime,
                 uptime / 86400,
-                cfg.get("hz"),
-                cfg.get("hz"),
+                cfg.hz.get(),
+                cfg.hz.get(),
                 crate::engine::lru_clock() & 0xFF_FFFF,
                 std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
                 cfg.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
@@ -118,7 +118,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
                  client_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\n\
                  tracking_clients:{}\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
                 server.clients.len(),
-                cfg.get("maxclients"),
+                cfg.maxclients.get(),
                 clients.iter().map(|h| h.rbs.load(Ordering::Relaxed)).max().unwrap_or(0),
                 clients.iter().map(|h| h.mailbox.pending()).max().unwrap_or(0),
                 server.blocking.blocked_clients() + server.pause.held(),
@@ -138,7 +138,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             let total = memory::total_system_memory();
             let ratio = memory::ratio;
             let diff = |a: u64, b: u64| (a as i64 - b as i64).to_string();
-            let maxmemory = server.config.live.maxmemory.load(Ordering::Relaxed);
+            let maxmemory = server.config.maxmemory.u();
             let n = |v: u64| v.to_string();
             // No Lua and no functions yet: their memory is zero.
             let fields: Vec<(&str, String)> = vec![
@@ -323,10 +323,10 @@ fn section(server: &Server, name: &str, o: &mut String) {
                  replica_announced:1\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\n\
                  master_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{off}\r\nsecond_repl_offset:-1\r\n\
                  repl_backlog_active:0\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-                cfg.get_i64("replica-priority"),
-                u8::from(cfg.get("replica-read-only") == "yes"),
+                cfg.replica_priority.get(),
+                u8::from(cfg.replica_read_only.get()),
                 l.replid.as_deref().unwrap_or("0000000000000000000000000000000000000000"),
-                cfg.get_i64("repl-backlog-size"),
+                cfg.repl_backlog_size.get(),
                 off = l.offset,
             );
         }
@@ -361,11 +361,8 @@ fn section(server: &Server, name: &str, o: &mut String) {
                     l.ack.load(Ordering::Relaxed)
                 );
             }
-            let (size, first, histlen) = backlog.unwrap_or((
-                server.config.get_i64("repl-backlog-size").max(0) as usize,
-                0,
-                0,
-            ));
+            let (size, first, histlen) =
+                backlog.unwrap_or((server.config.repl_backlog_size.get().max(0) as usize, 0, 0));
             let _ = write!(
                 o,
                 "master_failover_state:no-failover\r\nmaster_replid:{}\r\n\
@@ -401,7 +398,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             let cert = crate::server::tls::certificate_info(cfg);
             let tls = server.clients.snapshot().iter().filter(|h| h.tls).count();
             let tcp = server.clients.len().saturating_sub(tls);
-            let enabled = cfg.get_i64("tls-port") != 0 || cfg.get("tls-mode") != "off";
+            let enabled = cfg.tls_port.get() != 0 || cfg.tls_mode.get() != "off";
             let _ = write!(
                 o,
                 "# SSL\r\nssl_enabled:{}\r\nssl_current_certificate_not_before_date:{}\r\n\
@@ -451,7 +448,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
         }
         "latencystats" => {
             o.push_str("# Latencystats\r\n");
-            let pcts = cfg.get("latency-tracking-info-percentiles");
+            let pcts = cfg.latency_tracking_info_percentiles.get();
             let pcts: Vec<(&str, f64)> = pcts
                 .split_whitespace()
                 .filter_map(|w| Some((w, w.parse().ok()?)))

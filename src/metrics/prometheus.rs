@@ -80,7 +80,7 @@ pub fn render(server: &Server) -> String {
         ("redis_memory_used_rss_bytes", "Resident set size.", m.rss as f64),
         ("redis_memory_used_peak_bytes", "Highest used_memory.", m.peak as f64),
         ("redis_memory_used_dataset_bytes", "Bytes of keys and values.", mem.dataset as f64),
-        ("redis_memory_max_bytes", "maxmemory (0 = no limit).", server.config.live.maxmemory.load(Ordering::Relaxed) as f64),
+        ("redis_memory_max_bytes", "maxmemory (0 = no limit).", server.config.maxmemory.u() as f64),
         ("redis_mem_fragmentation_ratio", "RSS over used_memory.", super::memory::ratio(m.rss, m.allocated)),
         ("redis_allocator_frag_ratio", "Allocator active over allocated.", super::memory::ratio(m.active, m.allocated)),
         ("redis_allocator_frag_bytes", "Allocator active minus allocated.", m.active as f64 - m.allocated as f64),

@@ -24,7 +24,7 @@ pub struct SnapshotStats {
 
 /// Where the snapshot lives.
 pub fn path(server: &Server) -> PathBuf {
-    PathBuf::from(server.config.get("dir")).join(server.config.get("dbfilename"))
+    PathBuf::from(server.config.dir.get()).join(server.config.dbfilename.get())
 }
 
 /// The auxiliary fields a snapshot starts with; a replica's copy also names the replication
@@ -62,7 +62,7 @@ pub fn save(server: &Server, now_ms: u64) -> io::Result<Saved> {
             BufWriter::new(&f),
             now_ms,
             &aux(now_ms, None),
-            server.config.get_bool("rdbchecksum"),
+            server.config.rdbchecksum.get(),
         )?;
         f.sync_all()?;
         std::fs::rename(&tmp, &target)?;
@@ -92,8 +92,8 @@ pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("Can't open {}: {e}", p.display())),
     };
-    let lim = *server.config.live.limits.read();
-    let verify = server.config.get_bool("rdbchecksum");
+    let lim = *server.config.derived.limits.read();
+    let verify = server.config.rdbchecksum.get();
     let loaded = file::load(&data, &server.keyspace, &lim, now_ms, verify)?;
     let st = &server.snapshots;
     st.last_load_keys.store(loaded.keys, Ordering::Relaxed);

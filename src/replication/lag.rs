@@ -91,9 +91,9 @@ fn connect(server: &Server, host: &str, port: u16) -> Option<TcpStream> {
     let mut s = TcpStream::connect((host, port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     s.set_nodelay(true).ok();
-    let pass = server.config.get("masterauth");
+    let pass = server.config.masterauth.get();
     if !pass.is_empty() {
-        let user = server.config.get("masteruser");
+        let user = server.config.masteruser.get();
         let mut auth: Vec<&[u8]> = vec![b"AUTH"];
         if !user.is_empty() {
             auth.push(user.as_bytes());

@@ -89,7 +89,7 @@ where
             }
             continue;
         }
-        let timeout = server.config.get_i64("repl-timeout").max(1) as u64;
+        let timeout = server.config.repl_timeout.get().max(1) as u64;
         let silent_ms =
             crate::engine::now_ms().saturating_sub(link.ack_at_ms.load(Ordering::Relaxed));
         if silent_ms > timeout * 1000 {

@@ -209,11 +209,13 @@ pub fn attach(
     now_ms: u64,
 ) -> std::io::Result<(Sync, Attach)> {
     let repl = &server.replication;
-    let live = &server.config.live;
+    let live = &*server.config;
     server
         .journal
-        .activate(server.config.get_i64("repl-backlog-size").max(1) as usize);
-    let feed = Arc::new(Feed::new(live.replica_limit.hard.load(Ordering::Relaxed)));
+        .activate(server.config.repl_backlog_size.get().max(1) as usize);
+    let feed = Arc::new(Feed::new(
+        live.derived.replica_limit.hard.load(Ordering::Relaxed),
+    ));
     let link = Arc::new(Link {
         client: id,
         ip: ip.to_string(),
@@ -269,7 +271,7 @@ fn snapshot(server: &Server, now_ms: u64, offset: u64) -> std::io::Result<Vec<u8
         &mut rdb,
         now_ms,
         &aux,
-        server.config.get_bool("rdbchecksum"),
+        server.config.rdbchecksum.get(),
     )?;
     Ok(rdb)
 }
@@ -287,7 +289,7 @@ pub fn cron(server: &Server, now_ms: u64) {
     if repl.count() == 0 {
         return;
     }
-    let period = server.config.get_i64("repl-ping-replica-period").max(1) as u64 * 1000;
+    let period = server.config.repl_ping_replica_period.get().max(1) as u64 * 1000;
     if now_ms.saturating_sub(repl.last_ping_ms.load(Ordering::Relaxed)) < period {
         return;
     }

@@ -242,7 +242,7 @@ async fn ask(
 async fn session(server: &Arc<Server>, host: &str, port: u16) -> std::io::Result<()> {
     let up = &server.replication.upstream;
     up.link.lock().status = Status::Connecting;
-    let timeout = Duration::from_secs(server.config.get_i64("repl-timeout").max(1) as u64);
+    let timeout = Duration::from_secs(server.config.repl_timeout.get().max(1) as u64);
     TIMEOUT_MS.store(timeout.as_millis() as u64, Ordering::Relaxed);
     let mut stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
         .await
@@ -252,9 +252,9 @@ async fn session(server: &Arc<Server>, host: &str, port: u16) -> std::io::Result
     crate::server::busy_poll::watch(std::os::fd::AsRawFd::as_raw_fd(&stream));
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let pong = ask(&mut stream, &mut buf, &[b"PING"]).await?;
-    let pass = server.config.get("masterauth");
+    let pass = server.config.masterauth.get();
     if !pass.is_empty() {
-        let user = server.config.get("masteruser");
+        let user = server.config.masteruser.get();
         let reply = if user.is_empty() {
             ask(&mut stream, &mut buf, &[b"AUTH", pass.as_bytes()]).await?
         } else {
@@ -404,9 +404,9 @@ fn load_snapshot(server: &Server, rdb: &[u8]) -> std::io::Result<()> {
     // no change to count or journal.
     crate::engine::effects::take_command();
     crate::command::effects::apply(server, 0);
-    let lim = *server.config.live.limits.read();
+    let lim = *server.config.derived.limits.read();
     // Keys past their TTL are kept (now = 0): the primary's DELs remove them.
-    let verify = server.config.get_bool("rdbchecksum");
+    let verify = server.config.rdbchecksum.get();
     crate::persistence::rdb::file::load(rdb, &server.keyspace, &lim, 0, verify)
         .map_err(|e| io_err(format!("could not load the primary's snapshot: {e}")))?;
     Ok(())

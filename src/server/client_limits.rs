@@ -16,10 +16,10 @@ use super::Server;
 /// The reply size past which a batch must check its limits: the smallest limit configured,
 /// or `usize::MAX` when there is none (then the per-command check is one comparison).
 pub fn check_threshold(server: &Server) -> usize {
-    let l = &server.config.live;
+    let l = &*server.config;
     [
-        l.normal_limit.hard.load(Ordering::Relaxed),
-        l.maxmemory_clients.load(Ordering::Relaxed),
+        l.derived.normal_limit.hard.load(Ordering::Relaxed),
+        l.derived.maxmemory_clients.load(Ordering::Relaxed),
     ]
     .into_iter()
     .filter(|&v| v > 0)
@@ -31,7 +31,12 @@ pub fn check_threshold(server: &Server) -> usize {
 /// client must be closed, its replies dropped (over the hard limit, or evicted to keep all
 /// clients under `maxmemory-clients`).
 pub fn over_limits(server: &Server, client: &Client, pending: usize) -> bool {
-    let hard = server.config.live.normal_limit.hard.load(Ordering::Relaxed);
+    let hard = server
+        .config
+        .derived
+        .normal_limit
+        .hard
+        .load(Ordering::Relaxed);
     let pending = pending as u64;
     if hard > 0 && pending >= hard {
         output_limit_reached(server, &client.handle);
@@ -58,7 +63,7 @@ pub fn output_limit_reached(server: &Server, handle: &ClientHandle) {
 /// How long replies of `pending` bytes may still wait on the socket before the soft limit
 /// closes the client (None: no soft limit applies).
 pub fn soft_limit_wait(server: &Server, pending: usize) -> Option<std::time::Duration> {
-    let limit = &server.config.live.normal_limit;
+    let limit = &server.config.derived.normal_limit;
     let soft = limit.soft.load(Ordering::Relaxed);
     (soft > 0 && pending as u64 >= soft)
         .then(|| std::time::Duration::from_secs(limit.soft_secs.load(Ordering::Relaxed)))
@@ -67,7 +72,11 @@ pub fn soft_limit_wait(server: &Server, pending: usize) -> Option<std::time::Dur
 /// With `maxmemory-clients` set and the clients' buffers over it, closes the clients that
 /// hold the most until the rest fit (clients with CLIENT NO-EVICT are never chosen).
 pub fn evict_clients(server: &Server) {
-    let limit = server.config.live.maxmemory_clients.load(Ordering::Relaxed);
+    let limit = server
+        .config
+        .derived
+        .maxmemory_clients
+        .load(Ordering::Relaxed);
     if limit == 0 {
         return;
     }

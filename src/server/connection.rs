@@ -26,11 +26,7 @@ const MAX_RESERVE: usize = 1024 * 1024;
 
 fn limits(server: &Server) -> Limits {
     Limits {
-        max_bulk_len: server
-            .config
-            .live
-            .proto_max_bulk_len
-            .load(Ordering::Relaxed) as usize,
+        max_bulk_len: server.config.proto_max_bulk_len.u() as usize,
         ..Limits::default()
     }
 }
@@ -145,7 +141,7 @@ where
             if rbuf.capacity() - rbuf.len() < READ_CHUNK.max(want) {
                 rbuf.reserve(READ_CHUNK.max(want));
             }
-            let timeout = server.config.live.timeout_secs.load(Ordering::Relaxed);
+            let timeout = server.config.timeout.u();
             let read = async {
                 if timeout > 0 {
                     match tokio::time::timeout(Duration::from_secs(timeout), stream.read_buf(rbuf))
@@ -220,11 +216,7 @@ where
             *rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
 
-        let limit = server
-            .config
-            .live
-            .query_buffer_limit
-            .load(Ordering::Relaxed) as usize;
+        let limit = server.config.client_query_buffer_limit.u() as usize;
         if rbuf.len() > limit {
             tracing::warn!(
                 "Closing client {} that reached max query buffer length",
@@ -405,7 +397,7 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
                 return server.blocking.cancel(w).map_or(WaitEnd::TimedOut, from);
             }
             r = stream.read_buf(rbuf) => {
-                let limit = server.config.live.query_buffer_limit.load(Ordering::Relaxed) as usize;
+                let limit = server.config.client_query_buffer_limit.u() as usize;
                 // Hung up, or piling up more requests than the query buffer may hold.
                 if !matches!(r, Ok(n) if n > 0) || rbuf.len() > limit {
                     server.blocking.cancel(w);

@@ -109,9 +109,9 @@ pub fn command_table() -> CommandTable {
 
 impl Server {
     pub fn new(config: Config, log_level_hook: Option<LogLevelHook>) -> Arc<Server> {
-        let databases = config.get_i64("databases") as usize;
-        let shards = config.get_i64("keyspace-shards") as usize;
-        let config_threads = config.get_i64("io-threads");
+        let databases = config.databases.get() as usize;
+        let shards = config.keyspace_shards.get().parse().unwrap_or(16);
+        let config_threads = config.io_threads.get();
         crate::engine::update_lru_clock();
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
@@ -148,6 +148,12 @@ impl Server {
             pause: Default::default(),
             latency: Default::default(),
         };
+        // What the server does with each parameter's initial value.
+        for def in crate::config::PARAMS {
+            if def.on_change != crate::config::OnChange::LogLevel {
+                server.on_change(def.on_change);
+            }
+        }
         server.startup_memory = crate::metrics::memory::sample().allocated;
         let server = Arc::new(server);
         server.cloudwatch.start(&server);
@@ -157,7 +163,7 @@ impl Server {
     /// True when clients must authenticate before running commands.
     #[inline]
     pub fn auth_required(&self) -> bool {
-        self.config.live.has_password.load(Ordering::Relaxed)
+        self.config.derived.has_password.load(Ordering::Relaxed)
     }
 
     pub fn request_shutdown(&self) {
@@ -193,23 +199,38 @@ impl Server {
         self.shutdown.subscribe()
     }
 
-    /// Applies side effects of CONFIG SET beyond storing the values.
+    /// Does what the server must when parameters change (each row says what: `OnChange`),
+    /// after CONFIG SET stored them; also run once for every parameter at start-up.
     pub fn config_changed(&self, pairs: &[(&str, &str)]) {
         for (name, _) in pairs {
-            if name.eq_ignore_ascii_case("maxmemory") {
-                // The OOM check reads the last sample: take a fresh one for the new limit.
+            if let Some(i) = crate::config::find(name) {
+                self.on_change(crate::config::PARAMS[i].on_change);
+            }
+        }
+    }
+
+    fn on_change(&self, what: crate::config::OnChange) {
+        use crate::config::OnChange;
+        match what {
+            OnChange::Nothing => {}
+            // The OOM check reads the last sample: take a fresh one for the new limit.
+            OnChange::Memory => {
                 crate::metrics::memory::sample();
             }
-            if name.eq_ignore_ascii_case("repl-backlog-size") {
-                let size = self.config.get_i64("repl-backlog-size").max(1) as usize;
+            OnChange::Backlog => {
+                let size = self.config.repl_backlog_size.u().max(1) as usize;
                 if let Some(b) = &mut self.journal.lock().backlog {
                     b.resize(size);
                 }
             }
-            if name.eq_ignore_ascii_case("loglevel") {
+            OnChange::LogLevel => {
                 if let Some(hook) = &self.log_level_hook {
-                    hook(&self.config.get("loglevel"));
+                    hook(&self.config.loglevel.get());
                 }
+            }
+            OnChange::BusyPoll => busy_poll::set_max_us(self.config.busy_poll_us.u()),
+            OnChange::AllocatorThread => {
+                crate::metrics::memory::background_thread(self.config.jemalloc_bg_thread.get())
             }
         }
     }
@@ -289,10 +310,10 @@ async fn bind_all(addrs: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
 /// Binds every configured listener. Fails if a required address cannot be bound.
 pub async fn bind(server: &Server) -> Result<Listeners, StartError> {
     let cfg = &server.config;
-    let bind_addrs = cfg.get("bind");
-    let port = cfg.get_i64("port") as u16;
-    let tls_port = cfg.get_i64("tls-port") as u16;
-    let tls_mode = cfg.get("tls-mode");
+    let bind_addrs = cfg.bind.get();
+    let port = cfg.port.get() as u16;
+    let tls_port = cfg.tls_port.get() as u16;
+    let tls_mode = cfg.tls_mode.get();
     let acceptor = if tls_port != 0 || tls_mode != "off" {
         Some(tls::acceptor(cfg)?)
     } else {
@@ -324,7 +345,7 @@ pub async fn bind(server: &Server) -> Result<Listeners, StartError> {
     if list.is_empty() {
         return Err("no listening socket could be bound".into());
     }
-    let metrics_port = cfg.get_i64("metrics-port") as u16;
+    let metrics_port = cfg.metrics_port.get() as u16;
     let metrics = if metrics_port != 0 {
         bind_all(&bind_addrs, metrics_port).await?
     } else {
@@ -342,7 +363,7 @@ pub async fn serve(server: Arc<Server>, listeners: Listeners) {
     start_metrics(server.clone());
     crate::replication::lag::start(server.clone());
     // The replica side: idle until REPLICAOF (or `replicaof` in the config) names a primary.
-    if let Some(target) = crate::replication::replica::parse_target(&server.config.get("replicaof"))
+    if let Some(target) = crate::replication::replica::parse_target(&server.config.replicaof.get())
     {
         server.replication.upstream.follow(Some(target));
     }
@@ -405,7 +426,7 @@ const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 async fn accept_one(server: Arc<Server>, stream: TcpStream, peer: SocketAddr, mode: Mode) {
     let _ = stream.set_nodelay(true);
-    let keepalive = server.config.live.tcp_keepalive.load(Ordering::Relaxed);
+    let keepalive = server.config.tcp_keepalive.u();
     if keepalive > 0 {
         let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive));
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
@@ -467,11 +488,11 @@ async fn accept_one(server: Arc<Server>, stream: TcpStream, peer: SocketAddr, mo
 
 /// Why a new connection must be refused (maxclients, protected mode), as the error line sent.
 fn refuse_reason(server: &Server, peer: &SocketAddr) -> Option<String> {
-    let max = server.config.live.maxclients.load(Ordering::Relaxed) as usize;
+    let max = server.config.maxclients.u() as usize;
     if server.clients.len() >= max {
         return Some("-ERR max number of clients reached\r\n".into());
     }
-    let protected = server.config.live.protected_mode.load(Ordering::Relaxed);
+    let protected = server.config.protected_mode.get();
     if protected && !server.auth_required() && !peer.ip().is_loopback() {
         return Some(
             "-DENIED ferrocache is running in protected mode because protected mode is enabled and no password is set \
@@ -486,7 +507,7 @@ fn refuse_reason(server: &Server, peer: &SocketAddr) -> Option<String> {
 /// The metrics thread: ends each CloudWatch period (`metrics-period` seconds, or at once when
 /// that setting changes) and writes its EMF document when `metrics-emf-file` is set.
 fn start_metrics(server: Arc<Server>) {
-    let period = |s: &Server| Duration::from_secs(s.config.get_i64("metrics-period").max(1) as u64);
+    let period = |s: &Server| Duration::from_secs(s.config.metrics_period.get().max(1) as u64);
     std::thread::Builder::new()
         .name("metrics".into())
         .spawn(move || {
@@ -519,7 +540,7 @@ fn start_metrics(server: Arc<Server>) {
 /// as ElastiCache warns its delivery can lose them).
 fn deliver_slowlog(server: &Server, delivered: &mut Option<u64>) {
     let cfg = &server.config;
-    let target = cfg.get("slowlog-delivery-file");
+    let target = cfg.slowlog_delivery_file.get();
     if target.is_empty() {
         return;
     }
@@ -533,10 +554,10 @@ fn deliver_slowlog(server: &Server, delivered: &mut Option<u64>) {
         return;
     };
     let (cluster, node) = (
-        cfg.get("cloudwatch-cluster-id"),
-        cfg.get("cloudwatch-node-id"),
+        cfg.cloudwatch_cluster_id.get(),
+        cfg.cloudwatch_node_id.get(),
     );
-    let json = cfg.get("slowlog-delivery-format") == "json";
+    let json = cfg.slowlog_delivery_format.get() == "json";
     let mut text = String::new();
     for e in fresh.iter().rev() {
         text.push_str(&crate::metrics::logdelivery::slowlog_line(
@@ -568,15 +589,15 @@ fn append_to(target: &str, text: &str) {
 /// Appends a period's EMF document to `metrics-emf-file` (`-` = standard output).
 fn write_emf(server: &Server, p: &crate::metrics::cloudwatch::Period) {
     let cfg = &server.config;
-    let target = cfg.get("metrics-emf-file");
+    let target = cfg.metrics_emf_file.get();
     if target.is_empty() {
         return;
     }
     let mut doc = crate::metrics::cloudwatch::emf(
         p,
-        &cfg.get("cloudwatch-namespace"),
-        &cfg.get("cloudwatch-cluster-id"),
-        &cfg.get("cloudwatch-node-id"),
+        &cfg.cloudwatch_namespace.get(),
+        &cfg.cloudwatch_cluster_id.get(),
+        &cfg.cloudwatch_node_id.get(),
     );
     doc.push('\n');
     append_to(&target, &doc);
@@ -593,7 +614,7 @@ fn start_cron(server: Arc<Server>) {
                 if shutdown.has_changed().unwrap_or(true) && *shutdown.borrow_and_update() {
                     return;
                 }
-                let hz = server.config.live.hz.load(Ordering::Relaxed).clamp(1, 500);
+                let hz = server.config.hz.u().clamp(1, 500);
                 let period = Duration::from_millis(1000 / hz);
                 crate::engine::update_lru_clock();
                 if server.active_expire.load(Ordering::Relaxed) && !crate::engine::expiry::held() {

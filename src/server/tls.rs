@@ -14,8 +14,8 @@ use crate::config::Config;
 /// Builds the acceptor: server certificate and key, and client-certificate checking per
 /// `tls-auth-clients` (yes = required, optional = checked when presented, no = not asked for).
 pub fn acceptor(cfg: &Config) -> Result<TlsAcceptor, StartError> {
-    let cert_file = cfg.get("tls-cert-file");
-    let key_file = cfg.get("tls-key-file");
+    let cert_file = cfg.tls_cert_file.get();
+    let key_file = cfg.tls_key_file.get();
     if cert_file.is_empty() || key_file.is_empty() {
         return Err("TLS needs tls-cert-file and tls-key-file".into());
     }
@@ -29,8 +29,8 @@ pub fn acceptor(cfg: &Config) -> Result<TlsAcceptor, StartError> {
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup failed: {e}"))?;
-    let auth = cfg.get("tls-auth-clients");
-    let ca_file = cfg.get("tls-ca-cert-file");
+    let auth = cfg.tls_auth_clients.get();
+    let ca_file = cfg.tls_ca_cert_file.get();
     let builder = if auth == "no" {
         builder.with_no_client_auth()
     } else {
@@ -78,7 +78,7 @@ pub struct CertInfo {
 /// Reads the first certificate of `tls-cert-file` (None when there is none or it cannot be
 /// read).
 pub fn certificate_info(cfg: &Config) -> Option<CertInfo> {
-    let file = cfg.get("tls-cert-file");
+    let file = cfg.tls_cert_file.get();
     if file.is_empty() {
         return None;
     }
