@@ -472,6 +472,14 @@ fn every_write_command_reaches_a_redis_replica() {
     let primary = ferrocache(&[]);
     let (_replica, mut r) = common::replica_of(&primary);
     let mut p = Raw::connect(primary.port);
+    // PUBLISH changes no data but reaches the replica's subscribers.
+    let mut sub = Raw::connect(_replica.port);
+    sub.cmd(&["SUBSCRIBE", "news"]);
+    p.cmd(&["PUBLISH", "news", "hello"]);
+    assert_eq!(
+        sub.read_reply(),
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+    );
     for case in CASES {
         p.cmd(&["SELECT", "0"]);
         p.cmd(&["FLUSHALL"]);

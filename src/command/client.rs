@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use super::args::{self, is};
 use super::table::{CommandSpec as C, ADMIN, LOADING, NOSCRIPT, STALE};
 use super::{CmdError, CmdResult, Ctx, SYNTAX};
-use crate::server::client::{ClientHandle, ReplyMode};
+use crate::clients::{ClientHandle, ReplyMode};
 use crate::server::Server;
 
 const CONN: u32 = NOSCRIPT | LOADING | STALE;
@@ -419,7 +419,7 @@ fn unblock(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ))
         }
     };
-    let done = u64::try_from(id).is_ok_and(|id| ctx.server.blocking.unblock(id, error));
+    let done = u64::try_from(id).is_ok_and(|id| ctx.server.clients.blocking.unblock(id, error));
     ctx.out.int(done as i64);
     Ok(())
 }

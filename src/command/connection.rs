@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use super::args::is;
 use super::table::{CommandSpec as C, FAST, LOADING, NOSCRIPT, NO_AUTH, STALE, TX_CONTROL};
 use super::{CmdError, CmdResult, Ctx};
-use crate::server::client::ReplyMode;
+use crate::clients::ReplyMode;
 
 pub static COMMANDS: &[C] = &[
     C::new("ping", -1, FAST, ping).doc(
@@ -210,7 +210,7 @@ fn quit(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    ctx.client.clear_connection_state(ctx.server);
+    ctx.client.clear_connection_state(&ctx.server.clients);
     let c = &mut *ctx.client;
     c.db = 0;
     c.reply_mode = ReplyMode::On;

@@ -23,23 +23,30 @@ pub fn apply(server: &Server, by: u64) {
         for c in changes.drain(..) {
             match c {
                 Change::Key { db, key, by_server } => {
-                    server.watches.touch(db, &key, server.keyspace.db(db));
-                    if server.tracking.active() {
-                        super::tracking::invalidate(server, &key, if by_server { 0 } else { by });
+                    server
+                        .clients
+                        .watches
+                        .touch(db, &key, server.keyspace.db(db));
+                    if server.clients.tracking.active() {
+                        crate::clients::tracking::invalidate(
+                            &server.clients,
+                            &key,
+                            if by_server { 0 } else { by },
+                        );
                     }
-                    server.blocking.signal(db, &key);
+                    server.clients.blocking.signal(db, &key);
                 }
                 Change::Db { db, flush } => {
-                    server.watches.touch_db(db, server.keyspace.db(db));
+                    server.clients.watches.touch_db(db, server.keyspace.db(db));
                     // A flush tells every tracking client to drop everything (a swap does
                     // not, as in Redis).
-                    if flush && !told_flush && server.tracking.active() {
-                        super::tracking::invalidate_all(server);
+                    if flush && !told_flush && server.clients.tracking.active() {
+                        crate::clients::tracking::invalidate_all(&server.clients);
                         told_flush = true;
                     }
-                    server.blocking.signal_db(db);
+                    server.clients.blocking.signal_db(db);
                 }
-                Change::Ready { db, key } => server.blocking.signal(db, &key),
+                Change::Ready { db, key } => server.clients.blocking.signal(db, &key),
                 Change::Event {
                     db,
                     class,

@@ -43,9 +43,9 @@ pub mod zsets;
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 
+use crate::clients::{Client, ReplyMode};
 use crate::engine::{Db, Entry, Shard, Value};
 use crate::protocol::Reply;
-use crate::server::client::{Client, ReplyMode};
 use crate::server::Server;
 
 pub use table::{CommandSpec, CommandTable};
@@ -415,7 +415,7 @@ fn run<'s>(
         && !ctx.client.in_exec
         && ctx.client.handle.mailbox.pending() > 0
     {
-        tracking::flush(ctx.server);
+        crate::clients::tracking::flush(&ctx.server.clients);
         ctx.client.handle.mailbox.drain_into(ctx.out);
         mark = ctx.out.len();
     }
@@ -468,7 +468,7 @@ fn run<'s>(
     effects::apply(ctx.server, ctx.client.handle.id);
     // Blocked clients are served once the write that fed them is complete (after EXEC, for a
     // write inside a transaction), before any other command runs.
-    if !ctx.client.in_exec && ctx.server.blocking.blocked_clients() != 0 {
+    if !ctx.client.in_exec && ctx.server.clients.blocking.blocked_clients() != 0 {
         blocking::serve_ready(ctx.server, ctx.now);
     }
     drop(shared);
@@ -478,11 +478,11 @@ fn run<'s>(
     cmd.stats.add(table::CALLS, 1);
     cmd.stats.add(table::USEC, usec);
     record_latency(ctx, cmd, argv, usec);
-    if ctx.server.monitors.active() {
+    if ctx.server.clients.monitors.active() {
         monitor::feed(ctx, cmd, argv);
     }
-    if ctx.server.tracking.active() && !ctx.client.in_exec {
-        tracking::flush(ctx.server);
+    if ctx.server.clients.tracking.active() && !ctx.client.in_exec {
+        crate::clients::tracking::flush(&ctx.server.clients);
     }
     if ctx.client.tracking.is_some() {
         if spec.flags & table::READONLY != 0 && result.is_ok() {

@@ -2,14 +2,10 @@
 //! it (`+1700000000.123456 [0 127.0.0.1:50000] "set" "k" "v"`). With no monitor attached the
 //! cost per command is one relaxed load.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
-use parking_lot::Mutex;
+use std::sync::atomic::Ordering;
 
 use super::table::{Command, CommandSpec as C, ADMIN, LOADING, NOSCRIPT, SKIP_MONITOR, STALE};
 use super::{CmdResult, Ctx};
-use crate::server::client::ClientHandle;
 
 pub static COMMANDS: &[C] = &[
     C::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, monitor).doc(
@@ -20,25 +16,6 @@ pub static COMMANDS: &[C] = &[
     ),
 ];
 
-#[derive(Default)]
-pub struct Monitors {
-    list: Mutex<Vec<Arc<ClientHandle>>>,
-    count: AtomicUsize,
-}
-
-impl Monitors {
-    pub fn remove(&self, id: u64) {
-        let mut list = self.list.lock();
-        list.retain(|h| h.id != id);
-        self.count.store(list.len(), Ordering::Relaxed);
-    }
-
-    #[inline]
-    pub fn active(&self) -> bool {
-        self.count.load(Ordering::Relaxed) > 0
-    }
-}
-
 fn monitor(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     // A client inside MULTI cannot become a monitor (Redis ignores the request there too).
     if ctx.client.multi.is_some() {
@@ -47,7 +24,7 @@ fn monitor(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     let h = ctx.client.handle.clone();
     h.monitor.store(true, Ordering::Relaxed);
     ctx.client.monitoring = true;
-    let m = &ctx.server.monitors;
+    let m = &ctx.server.clients.monitors;
     let mut list = m.list.lock();
     if !list.iter().any(|x| x.id == h.id) {
         list.push(h);
@@ -82,7 +59,7 @@ pub fn feed(ctx: &Ctx, cmd: &Command, argv: &[&[u8]]) {
         }
     }
     line.extend_from_slice(b"\r\n");
-    for h in ctx.server.monitors.list.lock().iter() {
+    for h in ctx.server.clients.monitors.list.lock().iter() {
         h.mailbox.push(&line);
     }
 }

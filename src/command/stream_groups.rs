@@ -6,9 +6,10 @@ use super::keyspec::{self as ks, KeySpec as K, ACCESS, DELETE, INSERT, RO, RW, U
 use super::streams::{parse_id, read_reply_len, reply_stream_read, stream_head};
 use super::table::{CommandSpec as C, BLOCKING, FAST, WRITE};
 use super::{CmdError, CmdResult, Ctx, SYNTAX};
+use crate::clients::blocking::{BlockOp, GroupRead};
 use crate::engine::notify as ev;
 use crate::engine::stream::{Fields, Group, Pending, Stream, StreamId};
-use crate::engine::{Entry, Key, Value};
+use crate::engine::{Entry, Value};
 use crate::protocol::Reply;
 
 #[rustfmt::skip]
@@ -433,7 +434,7 @@ fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     match blocks {
         None => Ok(()),
         Some(timeout) => {
-            let op = super::blocking::BlockOp::XReadGroup(GroupRead {
+            let op = BlockOp::XReadGroup(GroupRead {
                 group: group.into(),
                 consumer: consumer.into(),
                 count,
@@ -445,15 +446,6 @@ fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// Serves a blocked XREADGROUP from `key` (called by `blocking`). Ok(false) if nothing new.
-/// What a blocked XREADGROUP asked for.
-#[derive(Debug)]
-pub struct GroupRead {
-    pub group: Key,
-    pub consumer: Key,
-    pub count: usize,
-    pub noack: bool,
-}
-
 pub fn serve_group_read(
     s: &mut Stream,
     key: &[u8],

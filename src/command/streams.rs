@@ -616,7 +616,7 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             super::blocking::block_on(
                 ctx,
                 keys,
-                super::blocking::BlockOp::XRead {
+                crate::clients::blocking::BlockOp::XRead {
                     after: waits,
                     count,
                 },

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use super::{execute, Ctx};
+use crate::clients::{Client, ClientHandle};
 use crate::config::Config;
 use crate::protocol::Reply;
-use crate::server::client::{Client, ClientHandle};
 use crate::server::Server;
 
 /// A server with no listener.

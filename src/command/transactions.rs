@@ -17,8 +17,7 @@ use super::table::{
     TX_CONTROL,
 };
 use super::{CmdError, CmdResult, Ctx};
-use crate::server::client::{Client, Multi};
-use crate::server::Server;
+use crate::clients::Multi;
 
 const TX: u32 = NOSCRIPT | LOADING | STALE | TX_CONTROL;
 
@@ -51,7 +50,7 @@ fn discard(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     if ctx.client.multi.take().is_none() {
         return Err(CmdError::new("ERR DISCARD without MULTI"));
     }
-    unwatch_all(ctx.server, ctx.client);
+    ctx.client.unwatch_all(&ctx.server.clients);
     ctx.out.ok();
     Ok(())
 }
@@ -62,7 +61,7 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new("ERR EXEC without MULTI"));
     };
     if multi.error {
-        unwatch_all(ctx.server, ctx.client);
+        ctx.client.unwatch_all(&ctx.server.clients);
         return Err(CmdError::new(
             "EXECABORT Transaction discarded because of previous errors.",
         ));
@@ -70,13 +69,13 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     // From here until the last queued command has run, no other client runs anything.
     let _exclusive = ctx.server.gate.as_ref().map(|g| g.exclusive());
     if watch_failed(ctx) {
-        unwatch_all(ctx.server, ctx.client);
+        ctx.client.unwatch_all(&ctx.server.clients);
         ctx.out.null_array();
         return Ok(());
     }
     // Unwatch first: the transaction's own writes must not mark it dirty (and EXEC ends every
     // watch in any case).
-    unwatch_all(ctx.server, ctx.client);
+    ctx.client.unwatch_all(&ctx.server.clients);
     ctx.out.array(multi.queue.len());
     ctx.client.in_exec = true;
     for argv in &multi.queue {
@@ -86,7 +85,7 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     ctx.client.in_exec = false;
     // Clients blocked on keys the transaction filled are served before the gate opens, so
     // no other transaction sees the keys between the EXEC and the hand-off.
-    if ctx.server.blocking.blocked_clients() != 0 {
+    if ctx.server.clients.blocking.blocked_clients() != 0 {
         super::blocking::serve_ready(ctx.server, ctx.now);
     }
     Ok(())
@@ -97,7 +96,7 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 pub fn abort(ctx: &mut Ctx, reason: &CmdError) -> CmdError {
     ctx.client.handle.multi_ended();
     ctx.client.multi = None;
-    unwatch_all(ctx.server, ctx.client);
+    ctx.client.unwatch_all(&ctx.server.clients);
     CmdError::owned(format!(
         "EXECABORT Transaction discarded because of: {}",
         reason.0
@@ -114,6 +113,7 @@ fn watch(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let data = ctx.db();
         if ctx
             .server
+            .clients
             .watches
             .watch(db, key, id, &ctx.client.watch_dirty, data)
         {
@@ -125,7 +125,7 @@ fn watch(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn unwatch(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    unwatch_all(ctx.server, ctx.client);
+    ctx.client.unwatch_all(&ctx.server.clients);
     ctx.out.ok();
     Ok(())
 }
@@ -145,17 +145,8 @@ fn watch_failed(ctx: &Ctx) -> bool {
             .lock_key(key)
             .peek(key)
             .is_some_and(|e| e.is_expired(ctx.now))
-            && !ctx.server.watches.watched_expired(*db, key, id)
+            && !ctx.server.clients.watches.watched_expired(*db, key, id)
     })
-}
-
-/// Forgets every watch of the client and clears its dirty flag (EXEC, DISCARD, UNWATCH,
-/// RESET, disconnection).
-pub fn unwatch_all(server: &Server, client: &mut Client) {
-    for (db, key) in client.watched.drain(..) {
-        server.watches.unwatch(db, &key, client.handle.id);
-    }
-    client.watch_dirty.store(false, Ordering::Release);
 }
 
 /// Handles a command arriving inside MULTI: None if it runs now (outside MULTI, or EXEC,

@@ -416,7 +416,7 @@ fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
     // holds replication and AOF buffers, of which there are none yet).
     let counted = used;
     put(Kind::Sample, "CurrConnections", Unit::Count, server.clients.len() as f64);
-    put(Kind::Sample, "BlockedConnections", Unit::Count, (server.blocking.blocked_clients() + server.pause.held()) as f64);
+    put(Kind::Sample, "BlockedConnections", Unit::Count, (server.clients.blocking.blocked_clients() + server.pause.held()) as f64);
     put(Kind::Sample, "CurrItems", Unit::Count, keys as f64);
     put(Kind::Sample, "CurrVolatileItems", Unit::Count, volatile as f64);
     put(Kind::Sample, "BytesUsedForCache", Unit::Bytes, used);
@@ -436,7 +436,7 @@ fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
         put(Kind::Sample, "ReplicationLag", Unit::Seconds, lag);
     }
     put(Kind::Sample, "SaveInProgress", Unit::None, 0.0);
-    let [channels, _patterns, shard] = server.pubsub.counts();
+    let [channels, _patterns, shard] = server.clients.pubsub.counts();
     put(Kind::Sample, "PubSubChannels", Unit::Count, channels as f64);
     put(Kind::Sample, "PubSubShardChannels", Unit::Count, shard as f64);
     put(Kind::Sample, "KeysTracked", Unit::Count, 0.0);

@@ -121,10 +121,10 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 cfg.maxclients.get(),
                 clients.iter().map(|h| h.rbs.load(Ordering::Relaxed)).max().unwrap_or(0),
                 clients.iter().map(|h| h.mailbox.pending()).max().unwrap_or(0),
-                server.blocking.blocked_clients() + server.pause.held(),
-                server.tracking.counts().0,
-                server.blocking.with_timeout(),
-                server.blocking.blocking_keys(),
+                server.clients.blocking.blocked_clients() + server.pause.held(),
+                server.clients.tracking.counts().0,
+                server.clients.blocking.with_timeout(),
+                server.clients.blocking.blocking_keys(),
             );
         }
         "memory" => {
@@ -246,8 +246,8 @@ fn section(server: &Server, name: &str, o: &mut String) {
             let repl = &server.replication;
             let ks = server.keyspace.stats();
             let rates = stats.ops_sampler.lock().rates();
-            let pubsub = server.pubsub.counts();
-            let tracking = server.tracking.counts();
+            let pubsub = server.clients.pubsub.counts();
+            let tracking = server.clients.tracking.counts();
             let _ = write!(
                 o,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\n\

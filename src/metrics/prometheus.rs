@@ -75,7 +75,7 @@ pub fn render(server: &Server) -> String {
     #[rustfmt::skip]
     let gauges: [(&str, &str, f64); 12] = [
         ("redis_connected_clients", "Client connections.", server.clients.len() as f64),
-        ("redis_blocked_clients", "Clients waiting in a blocking command.", (server.blocking.blocked_clients() + server.pause.held()) as f64),
+        ("redis_blocked_clients", "Clients waiting in a blocking command.", (server.clients.blocking.blocked_clients() + server.pause.held()) as f64),
         ("redis_memory_used_bytes", "Bytes allocated (used_memory).", m.allocated as f64),
         ("redis_memory_used_rss_bytes", "Resident set size.", m.rss as f64),
         ("redis_memory_used_peak_bytes", "Highest used_memory.", m.peak as f64),
@@ -90,7 +90,7 @@ pub fn render(server: &Server) -> String {
     for (name, help, v) in gauges {
         o.one(name, "gauge", help, cloudwatch::format_value(v));
     }
-    let [channels, patterns, shard] = server.pubsub.counts();
+    let [channels, patterns, shard] = server.clients.pubsub.counts();
     o.one(
         "redis_pubsub_channels",
         "gauge",

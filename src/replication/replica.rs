@@ -20,10 +20,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use crate::clients::{Client, ClientHandle};
 use crate::command::Ctx;
 use crate::protocol::parser::{Parsed, Parser};
 use crate::protocol::Reply;
-use crate::server::client::{Client, ClientHandle};
 use crate::server::Server;
 
 /// True while this server follows a primary (read on hot paths: one relaxed load).

@@ -10,8 +10,8 @@
 
 use std::sync::atomic::Ordering;
 
-use super::client::{Client, ClientHandle};
 use super::Server;
+use crate::clients::{Client, ClientHandle};
 
 /// The reply size past which a batch must check its limits: the smallest limit configured,
 /// or `usize::MAX` when there is none (then the per-command check is one comparison).

@@ -12,10 +12,10 @@ use bytes::{Buf, BytesMut};
 use smallvec::SmallVec;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::client::{Client, ClientHandle};
 use super::outbox::Outbox;
 use super::Server;
-use crate::command::blocking::{Outcome, Waiter};
+use crate::clients::blocking::{Outcome, Waiter};
+use crate::clients::{Client, ClientHandle};
 use crate::command::{self, Ctx};
 use crate::protocol::parser::{ArgSource, Limits, Parsed, Parser};
 use crate::protocol::Reply;
@@ -102,7 +102,7 @@ where
         }
     }
     drop(closing);
-    client.clear_connection_state(&server);
+    client.clear_connection_state(&server.clients);
     let _ = stream.shutdown().await;
 }
 
@@ -162,7 +162,8 @@ where
             // also wakes for published messages.
             // Subscribers and monitors also wake for messages pushed to them.
             // (With client tracking in use, any client may be a REDIRECT target.)
-            let subscribed = client.subs.active() || client.monitoring || server.tracking.active();
+            let subscribed =
+                client.subs.active() || client.monitoring || server.clients.tracking.active();
             let mailbox = &handle.mailbox;
             let n = tokio::select! {
                 biased;
@@ -232,7 +233,7 @@ where
             // connection ends there, the waiter must leave the queues with it.
             let written = write_out(server, stream, out, &mut stop, outbox).await;
             if !matches!(written, Ok(true)) {
-                server.blocking.cancel(&w);
+                server.clients.blocking.cancel(&w);
                 return written.map(|_| ());
             }
             let end = wait_blocked(server, stream, rbuf, &w, &mut stop).await;
@@ -240,9 +241,9 @@ where
             match end {
                 // CLIENT REPLY OFF/SKIP applies to the served reply too.
                 WaitEnd::Served(bytes) => match client.reply_mode {
-                    crate::server::client::ReplyMode::Off => {}
-                    crate::server::client::ReplyMode::Skip => {
-                        client.reply_mode = crate::server::client::ReplyMode::On
+                    crate::clients::ReplyMode::Off => {}
+                    crate::clients::ReplyMode::Skip => {
+                        client.reply_mode = crate::clients::ReplyMode::On
                     }
                     _ => out.raw(&bytes),
                 },
@@ -250,7 +251,7 @@ where
                     let msg = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
                     out.error(msg);
                     stats.count_error(msg);
-                    w.count_failed(server);
+                    crate::command::blocking::count_failed(server, &w);
                 }
                 WaitEnd::Unblocked { error: false } | WaitEnd::TimedOut => w.op.reply_timeout(out),
                 WaitEnd::Closed => return Ok(()),
@@ -390,17 +391,17 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
             biased;
             o = std::future::poll_fn(|cx| w.poll_outcome(cx)) => return from(o),
             _ = &mut *stop => {
-                server.blocking.cancel(w);
+                server.clients.blocking.cancel(w);
                 return WaitEnd::Closed;
             }
             _ = &mut deadline => {
-                return server.blocking.cancel(w).map_or(WaitEnd::TimedOut, from);
+                return server.clients.blocking.cancel(w).map_or(WaitEnd::TimedOut, from);
             }
             r = stream.read_buf(rbuf) => {
                 let limit = server.config.client_query_buffer_limit.u() as usize;
                 // Hung up, or piling up more requests than the query buffer may hold.
                 if !matches!(r, Ok(n) if n > 0) || rbuf.len() > limit {
-                    server.blocking.cancel(w);
+                    server.clients.blocking.cancel(w);
                     return WaitEnd::Closed;
                 }
             }

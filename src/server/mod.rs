@@ -2,7 +2,6 @@
 //! and shutdown.
 
 pub mod busy_poll;
-pub mod client;
 pub mod client_limits;
 pub mod connection;
 pub mod http;
@@ -21,13 +20,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+use crate::clients::{ClientHandle, Clients};
 use crate::command::CommandTable;
 use crate::config::Config;
 use crate::engine::gate::Gate;
-use crate::engine::watch::Watches;
 use crate::engine::Keyspace;
 use crate::metrics::Stats;
-use client::{ClientHandle, Registry};
 
 /// Called with the new `loglevel` after CONFIG SET changes it.
 pub type LogLevelHook = Box<dyn Fn(&str) + Send + Sync>;
@@ -36,7 +34,8 @@ pub type LogLevelHook = Box<dyn Fn(&str) + Send + Sync>;
 pub struct Server {
     pub config: Config,
     pub keyspace: Keyspace,
-    pub clients: Registry,
+    /// Connections and what they share: pub/sub, tracking, blocked clients, MONITOR, WATCH.
+    pub clients: Clients,
     pub commands: CommandTable,
     pub stats: Stats,
     pub run_id: String,
@@ -50,13 +49,8 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     /// Mirrors `shutdown` for the connections' cheap check at each wake-up.
     stopping: AtomicBool,
-    /// Who WATCHes which keys (see `command::transactions`).
-    pub watches: Watches,
     /// Keeps other clients out while EXEC runs; only built with several I/O threads.
     pub gate: Option<Gate>,
-    /// Clients blocked in BLPOP and friends (see `command::blocking`).
-    pub blocking: crate::command::blocking::Blocking,
-    pub pubsub: crate::command::pubsub::PubSub,
     pub snapshots: crate::persistence::snapshot::SnapshotStats,
     /// The CloudWatch-named metrics' periods (see `metrics::cloudwatch`).
     pub cloudwatch: crate::metrics::cloudwatch::Recorder,
@@ -65,8 +59,6 @@ pub struct Server {
     pub journal: crate::journal::Journal,
     /// Replicas and the replication ID (see `replication`).
     pub replication: crate::replication::Primary,
-    pub monitors: crate::command::monitor::Monitors,
-    pub tracking: crate::command::tracking::Tracking,
     pub pause: pause::Pause,
     pub latency: crate::metrics::slowlog::LatencySpikes,
     log_level_hook: Option<LogLevelHook>,
@@ -120,7 +112,7 @@ impl Server {
         let mut server = Server {
             keyspace: Keyspace::new(databases, shards),
             config,
-            clients: Registry::default(),
+            clients: Clients::new(databases),
             commands: command_table(),
             stats: Stats::default(),
             run_id,
@@ -131,10 +123,7 @@ impl Server {
             shutdown: tx,
             stopping: AtomicBool::new(false),
             log_level_hook,
-            watches: Watches::new(databases),
             gate: (config_threads != 1).then(Gate::default),
-            blocking: Default::default(),
-            pubsub: Default::default(),
             snapshots: crate::persistence::snapshot::SnapshotStats {
                 last_save: (crate::engine::now_ms() / 1000).into(),
                 ..Default::default()
@@ -143,8 +132,6 @@ impl Server {
             slowlog: Default::default(),
             journal: Default::default(),
             replication: Default::default(),
-            monitors: Default::default(),
-            tracking: Default::default(),
             pause: Default::default(),
             latency: Default::default(),
         };
@@ -172,6 +159,19 @@ impl Server {
         self.clients.wake_all();
     }
 
+    /// Delivers a pub/sub message; returns the number of receivers. Subscribers it closed for
+    /// their output limits are counted.
+    pub fn publish(&self, channel: &[u8], msg: &[u8], shard: bool) -> usize {
+        let limit = &self.config.derived.pubsub_limit;
+        let (n, closed) = self.clients.pubsub.publish(limit, channel, msg, shard);
+        if closed > 0 {
+            self.stats
+                .output_buffer_limit_disconnections
+                .fetch_add(closed, Ordering::Relaxed);
+        }
+        n
+    }
+
     /// Publishes a keyspace event (`__keyspace@db__:key` / `__keyevent@db__:event`) if its
     /// class is enabled.
     pub fn publish_event(&self, class: u32, event: &str, key: &[u8], db: usize) {
@@ -183,11 +183,11 @@ impl Server {
         if f & KEYSPACE != 0 {
             let mut chan = format!("__keyspace@{db}__:").into_bytes();
             chan.extend_from_slice(key);
-            self.pubsub.publish(self, &chan, event.as_bytes(), false);
+            self.publish(&chan, event.as_bytes(), false);
         }
         if f & KEYEVENT != 0 {
             let chan = format!("__keyevent@{db}__:{event}");
-            self.pubsub.publish(self, chan.as_bytes(), key, false);
+            self.publish(chan.as_bytes(), key, false);
         }
     }
 
@@ -633,8 +633,8 @@ fn start_cron(server: Arc<Server>) {
                         );
                     }
                     crate::command::effects::apply(&server, 0);
-                    if server.tracking.active() {
-                        crate::command::tracking::flush(&server);
+                    if server.clients.tracking.active() {
+                        crate::clients::tracking::flush(&server.clients);
                     }
                     server
                         .stats
@@ -652,8 +652,11 @@ fn start_cron(server: Arc<Server>) {
                 );
                 crate::replication::cron(&server, crate::engine::now_ms());
                 client_limits::evict_clients(&server);
-                if server.tracking.active() {
-                    crate::command::tracking::limit(&server);
+                if server.clients.tracking.active() {
+                    crate::clients::tracking::limit(
+                        &server.clients,
+                        server.config.tracking_table_max_keys.u(),
+                    );
                 }
                 if last_mem.elapsed() >= Duration::from_secs(1) {
                     crate::metrics::memory::sample();

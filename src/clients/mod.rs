@@ -1,5 +1,13 @@
-//! Client state: what one connection carries (`Client`) and the part other connections may read
-//! or act on (`ClientHandle`: CLIENT LIST, CLIENT KILL).
+//! Client state: what one connection carries (`Client`), the part other connections may read
+//! or act on (`ClientHandle`: CLIENT LIST, CLIENT KILL), and what clients share beyond the
+//! keyspace (`Clients`): the registry of connections, pub/sub, client tracking, blocked
+//! clients, MONITOR and WATCH. Neither sockets nor commands live here: the connection task
+//! (`server`) and the handlers (`command`) use it.
+
+pub mod blocking;
+pub mod monitor;
+pub mod pubsub;
+pub mod tracking;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -53,7 +61,7 @@ pub struct ClientHandle {
     /// In a blocking command (CLIENT LIST flag b).
     pub blocked: AtomicBool,
     /// Pub/sub messages waiting to be written.
-    pub mailbox: crate::command::pubsub::Mailbox,
+    pub mailbox: pubsub::Mailbox,
     /// Channel, pattern and shard-channel subscription counts (CLIENT LIST).
     pub sub_counts: [AtomicU32; 3],
     /// Wakes the connection task to close it (kill or server shutdown). An AtomicWaker, not a
@@ -164,13 +172,13 @@ pub struct Client {
     /// Set by any write to a watched key; shared with the server's watch table.
     pub watch_dirty: Arc<AtomicBool>,
     /// Set by a blocking command that found nothing: the connection waits on it.
-    pub blocked: Option<Arc<crate::command::blocking::Waiter>>,
+    pub blocked: Option<Arc<blocking::Waiter>>,
     /// Channels, patterns and shard channels subscribed to.
-    pub subs: crate::command::pubsub::Subscriptions,
+    pub subs: pubsub::Subscriptions,
     /// Receives every command run (MONITOR).
     pub monitoring: bool,
     /// CLIENT TRACKING settings (None = off).
-    pub tracking: Option<crate::command::tracking::Mode>,
+    pub tracking: Option<tracking::Mode>,
     /// CLIENT CACHING YES/NO for the next command.
     pub caching: Option<bool>,
     /// The journal's offset after this client's last command (what WAIT waits for).
@@ -230,35 +238,75 @@ impl Client {
     /// MONITOR, client tracking, a transaction and its WATCHes, subscriptions, a blocked
     /// command. RESET runs it and so does a disconnection (Redis's clearClientConnectionState),
     /// so the two cannot drift apart.
-    pub fn clear_connection_state(&mut self, server: &super::Server) {
+    pub fn clear_connection_state(&mut self, clients: &Clients) {
         if self.monitoring {
             self.monitoring = false;
             self.handle.monitor.store(false, Ordering::Relaxed);
-            server.monitors.remove(self.handle.id);
+            clients.monitors.remove(self.handle.id);
         }
         if self.tracking.take().is_some() {
             self.caching = None;
             self.handle.redir.store(-1, Ordering::Relaxed);
-            server.tracking.remove(self.handle.id);
+            clients.tracking.remove(self.handle.id);
         }
         self.multi = None;
         self.handle.multi_ended();
-        crate::command::transactions::unwatch_all(server, self);
-        crate::command::pubsub::unsubscribe_all(server, self);
+        self.unwatch_all(clients);
+        self.unsubscribe_all(clients);
         if let Some(w) = self.blocked.take() {
             self.handle.blocked.store(false, Ordering::Relaxed);
-            server.blocking.cancel(&w);
+            clients.blocking.cancel(&w);
         }
+    }
+
+    /// Forgets every WATCH and clears the dirty flag (EXEC, DISCARD, UNWATCH, RESET,
+    /// disconnection).
+    pub fn unwatch_all(&mut self, clients: &Clients) {
+        for (db, key) in self.watched.drain(..) {
+            clients.watches.unwatch(db, &key, self.handle.id);
+        }
+        self.watch_dirty.store(false, Ordering::Release);
+    }
+
+    /// Drops every subscription without replying (RESET, disconnection).
+    pub fn unsubscribe_all(&mut self, clients: &Clients) {
+        for kind in [
+            pubsub::Kind::Channel,
+            pubsub::Kind::Pattern,
+            pubsub::Kind::Shard,
+        ] {
+            for name in std::mem::take(&mut self.subs.sets[kind as usize]) {
+                clients.pubsub.remove(kind, &name, self.handle.id);
+            }
+        }
+        self.subs.publish_counts(&self.handle);
     }
 }
 
-/// All connected clients, by id.
-#[derive(Debug, Default)]
-pub struct Registry {
+/// What clients share beyond the keyspace: every connection by id, and the state kept for
+/// them across connections.
+pub struct Clients {
     pub clients: DashMap<u64, Arc<ClientHandle>>,
+    pub pubsub: pubsub::PubSub,
+    pub tracking: tracking::Tracking,
+    pub blocking: blocking::Blocking,
+    pub monitors: monitor::Monitors,
+    /// Who WATCHes which keys (see `command::transactions`).
+    pub watches: crate::engine::watch::Watches,
 }
 
-impl Registry {
+impl Clients {
+    pub fn new(databases: usize) -> Clients {
+        Clients {
+            clients: DashMap::default(),
+            pubsub: Default::default(),
+            tracking: Default::default(),
+            blocking: Default::default(),
+            monitors: Default::default(),
+            watches: crate::engine::watch::Watches::new(databases),
+        }
+    }
+
     pub fn add(&self, h: Arc<ClientHandle>) {
         self.clients.insert(h.id, h);
     }
