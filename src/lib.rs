@@ -10,6 +10,7 @@ pub mod config;
 pub mod engine;
 pub mod journal;
 pub mod metrics;
+pub mod num;
 pub mod persistence;
 pub mod protocol;
 pub mod replication;

@@ -12,7 +12,7 @@ pub fn strict_i64(arg: &[u8]) -> Option<i64> {
     let digits = arg.strip_prefix(b"-").unwrap_or(arg);
     match digits {
         [b'0'] if digits.len() == arg.len() => Some(0),
-        [b'1'..=b'9', ..] => crate::protocol::parse_i64(arg),
+        [b'1'..=b'9', ..] => crate::num::parse_i64(arg),
         _ => None,
     }
 }

@@ -100,7 +100,7 @@ impl Str {
 
 /// Parses bytes that are exactly the decimal form of an i64 (no '+', no leading zeros, no spaces).
 pub fn canonical_int(s: &[u8]) -> Option<i64> {
-    let n = crate::protocol::parse_i64(s)?;
+    let n = crate::num::parse_i64(s)?;
     let mut b = itoa::Buffer::new();
     (b.format(n).as_bytes() == s).then_some(n)
 }

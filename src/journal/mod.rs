@@ -35,17 +35,21 @@ pub fn active() -> bool {
     ACTIVE.load(Ordering::Relaxed)
 }
 
-/// Appends a command (a RESP array of bulk strings), with the reply writer's encoding.
+/// Appends a command as the journal records it (and the replication stream and the AOF carry
+/// it): a RESP array of bulk strings. Written here, not by the reply encoder, so that the
+/// engine, which reports its effects in this form, needs nothing of the wire protocol.
 pub fn encode(buf: &mut Vec<u8>, args: &[&[u8]]) {
-    let mut w = crate::protocol::Reply {
-        buf: std::mem::take(buf),
-        resp3: false,
-    };
-    w.array(args.len());
+    let mut n = itoa::Buffer::new();
+    buf.push(b'*');
+    buf.extend_from_slice(n.format(args.len()).as_bytes());
+    buf.extend_from_slice(b"\r\n");
     for a in args {
-        w.bulk(a);
+        buf.push(b'$');
+        buf.extend_from_slice(n.format(a.len()).as_bytes());
+        buf.extend_from_slice(b"\r\n");
+        buf.extend_from_slice(a);
+        buf.extend_from_slice(b"\r\n");
     }
-    *buf = w.buf;
 }
 
 /// Where recorded effects go: a consumer's buffer, filled by `Journal::commit`.

@@ -4,5 +4,5 @@
 pub mod parser;
 pub mod reply;
 
-pub use parser::parse_i64;
+pub use crate::num::parse_i64;
 pub use reply::{format_double, Reply};

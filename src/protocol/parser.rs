@@ -5,6 +5,7 @@
 //! to a scratch buffer). It keeps its position between reads, so a large request arriving in
 //! many small reads is scanned once, not re-parsed from the start each time.
 
+use crate::num::parse_i64;
 use std::ops::Range;
 
 /// Limits that protect the server from hostile or broken clients.
@@ -295,28 +296,6 @@ fn read_line_int(
 }
 
 /// Strict decimal i64 parse (optional leading '-', no '+', no spaces).
-pub fn parse_i64(s: &[u8]) -> Option<i64> {
-    let (neg, digits) = match s.first()? {
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || digits.len() > 19 {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?;
-        v = if neg {
-            v.checked_sub((c - b'0') as i64)?
-        } else {
-            v.checked_add((c - b'0') as i64)?
-        };
-    }
-    Some(v)
-}
 
 fn is_hex(c: u8) -> bool {
     c.is_ascii_hexdigit()

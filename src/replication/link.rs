@@ -136,7 +136,7 @@ fn read_acks(link: &Link, rbuf: &mut BytesMut, parser: &mut Parser) {
             && args[0].eq_ignore_ascii_case(b"replconf")
             && args[1].eq_ignore_ascii_case(b"ack")
         {
-            if let Some(off) = crate::protocol::parser::parse_i64(args[2]) {
+            if let Some(off) = crate::num::parse_i64(args[2]) {
                 tracing::debug!("ack {off} from replica {}", link.client);
                 link.ack.fetch_max(off.max(0) as u64, Ordering::Relaxed);
                 link.ack_at_ms
