@@ -295,8 +295,6 @@ fn read_line_int(
     Ok(Some((value, at + cr + 2)))
 }
 
-/// Strict decimal i64 parse (optional leading '-', no '+', no spaces).
-
 fn is_hex(c: u8) -> bool {
     c.is_ascii_hexdigit()
 }
