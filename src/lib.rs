@@ -14,4 +14,5 @@ pub mod num;
 pub mod persistence;
 pub mod protocol;
 pub mod replication;
+pub mod report;
 pub mod server;

@@ -165,7 +165,7 @@ fn info(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         .iter()
         .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
         .collect();
-    let text = crate::metrics::info::render(ctx.server, &sections);
+    let text = crate::report::info::render(ctx.server, &sections);
     ctx.out.verbatim(text.as_bytes());
     Ok(())
 }

@@ -1,12 +1,12 @@
-//! Server-wide counters and the INFO report built from them.
+//! The measurements: server-wide counters, latency histograms, the slow log and latency
+//! spikes, allocator and host readings, log-delivery formats. Nothing here reads the server's
+//! state: the reports built from these and from every layer's state (INFO, /metrics,
+//! CloudWatch) are in `report`.
 
-pub mod cloudwatch;
 pub mod histogram;
 pub mod host;
-pub mod info;
 pub mod logdelivery;
 pub mod memory;
-pub mod prometheus;
 pub mod slowlog;
 pub mod striped;
 

@@ -47,7 +47,7 @@ async fn answer(server: &Server, mut stream: TcpStream) -> std::io::Result<()> {
     );
     let path = path.split(|&b| b == b'?').next().unwrap_or_default();
     let (status, body) = match (method, path) {
-        (b"GET", b"/metrics") => ("200 OK", crate::metrics::prometheus::render(server)),
+        (b"GET", b"/metrics") => ("200 OK", crate::report::prometheus::render(server)),
         (_, b"/metrics") => ("405 Method Not Allowed", String::from("GET only\n")),
         _ => ("404 Not Found", String::from("see /metrics\n")),
     };

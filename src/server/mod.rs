@@ -53,7 +53,7 @@ pub struct Server {
     pub gate: Option<Gate>,
     pub snapshots: crate::persistence::snapshot::SnapshotStats,
     /// The CloudWatch-named metrics' periods (see `metrics::cloudwatch`).
-    pub cloudwatch: crate::metrics::cloudwatch::Recorder,
+    pub cloudwatch: crate::report::cloudwatch::Recorder,
     pub slowlog: crate::metrics::slowlog::SlowLog,
     /// The stream of write effects (see `journal`).
     pub journal: crate::journal::Journal,
@@ -587,13 +587,13 @@ fn append_to(target: &str, text: &str) {
 }
 
 /// Appends a period's EMF document to `metrics-emf-file` (`-` = standard output).
-fn write_emf(server: &Server, p: &crate::metrics::cloudwatch::Period) {
+fn write_emf(server: &Server, p: &crate::report::cloudwatch::Period) {
     let cfg = &server.config;
     let target = cfg.metrics_emf_file.get();
     if target.is_empty() {
         return;
     }
-    let mut doc = crate::metrics::cloudwatch::emf(
+    let mut doc = crate::report::cloudwatch::emf(
         p,
         &cfg.cloudwatch_namespace.get(),
         &cfg.cloudwatch_cluster_id.get(),

@@ -3,8 +3,8 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
-use super::memory;
 use crate::command::connection::REDIS_VERSION;
+use crate::metrics::memory;
 use crate::server::Server;
 
 const DEFAULT: &[&str] = &[
@@ -76,7 +76,7 @@ pub fn render(server: &Server, requested: &[String]) -> String {
 
 /// (system, user) CPU seconds, as INFO prints them.
 fn cpu_times(who: libc::c_int) -> (f64, f64) {
-    let (sys, user) = super::host::cpu_times(who);
+    let (sys, user) = crate::metrics::host::cpu_times(who);
     (sys as f64 / 1e6, user as f64 / 1e6)
 }
 
@@ -455,13 +455,13 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 .collect();
             for c in server.commands.iter_all() {
                 let Some(h) = c.hist.get() else { continue };
-                let counts = super::histogram::counts(h);
+                let counts = crate::metrics::histogram::counts(h);
                 if counts.iter().all(|&n| n == 0) {
                     continue;
                 }
                 let _ = write!(o, "latency_percentiles_usec_{}:", c.fullname);
                 for (i, (label, p)) in pcts.iter().enumerate() {
-                    let v = super::histogram::percentile(&counts, *p);
+                    let v = crate::metrics::histogram::percentile(&counts, *p);
                     let sep = if i > 0 { "," } else { "" };
                     let _ = write!(o, "{sep}p{label}={v}.000");
                 }

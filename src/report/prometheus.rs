@@ -81,8 +81,8 @@ pub fn render(server: &Server) -> String {
         ("redis_memory_used_peak_bytes", "Highest used_memory.", m.peak as f64),
         ("redis_memory_used_dataset_bytes", "Bytes of keys and values.", mem.dataset as f64),
         ("redis_memory_max_bytes", "maxmemory (0 = no limit).", server.config.maxmemory.u() as f64),
-        ("redis_mem_fragmentation_ratio", "RSS over used_memory.", super::memory::ratio(m.rss, m.allocated)),
-        ("redis_allocator_frag_ratio", "Allocator active over allocated.", super::memory::ratio(m.active, m.allocated)),
+        ("redis_mem_fragmentation_ratio", "RSS over used_memory.", crate::metrics::memory::ratio(m.rss, m.allocated)),
+        ("redis_allocator_frag_ratio", "Allocator active over allocated.", crate::metrics::memory::ratio(m.active, m.allocated)),
         ("redis_allocator_frag_bytes", "Allocator active minus allocated.", m.active as f64 - m.allocated as f64),
         ("redis_rdb_bgsave_in_progress", "A background save is running.", 0.0),
         ("redis_master_repl_offset", "Replication offset.", 0.0),
@@ -132,7 +132,7 @@ pub fn render(server: &Server) -> String {
         };
         o.one(name, kind, help, v);
     }
-    let cpu = super::host::process_cpu_us();
+    let cpu = crate::metrics::host::process_cpu_us();
     o.one(
         "redis_cpu_seconds_total",
         "counter",

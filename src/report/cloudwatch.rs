@@ -11,11 +11,11 @@ use std::sync::atomic::Ordering;
 
 use parking_lot::Mutex;
 
-use super::logdelivery::json_str;
-use super::{histogram, host};
 use crate::command::table::{
     Command, CommandSpec, CALLS, FAILED, FAILED_USEC, READONLY, USEC, WRITE,
 };
+use crate::metrics::logdelivery::json_str;
+use crate::metrics::{histogram, host};
 use crate::server::Server;
 
 /// CloudWatch units (the subset these metrics use).
@@ -425,9 +425,9 @@ fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
     put(Kind::Sample, "DatabaseMemoryUsageCountedForEvictPercentage", Unit::Percent, pct(counted, limit));
     put(Kind::Sample, "DatabaseCapacityUsagePercentage", Unit::Percent, pct(used, limit));
     put(Kind::Sample, "DatabaseCapacityUsageCountedForEvictPercentage", Unit::Percent, pct(counted, limit));
-    put(Kind::Sample, "MemoryFragmentationRatio", Unit::None, super::memory::ratio(m.rss, m.allocated));
+    put(Kind::Sample, "MemoryFragmentationRatio", Unit::None, crate::metrics::memory::ratio(m.rss, m.allocated));
     put(Kind::Sample, "AllocatorFragmentationBytes", Unit::Bytes, m.active as f64 - m.allocated as f64);
-    put(Kind::Sample, "AllocatorFragmentationRatio", Unit::None, super::memory::ratio(m.active, m.allocated));
+    put(Kind::Sample, "AllocatorFragmentationRatio", Unit::None, crate::metrics::memory::ratio(m.active, m.allocated));
     put(Kind::Sample, "DB0AverageTTL", Unit::Milliseconds, server.keyspace.db(0).avg_ttl() as f64);
     let replica = crate::replication::replica::is_replica();
     put(Kind::Sample, "IsMaster", Unit::Count, if replica { 0.0 } else { 1.0 });
