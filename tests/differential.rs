@@ -3,23 +3,7 @@
 
 mod common;
 
-use common::{ferrocache, redis_server, Raw};
-use ferrocache::protocol::parser::split_inline_args;
-
-/// Splits a script line into arguments with redis-cli's quoting rules.
-fn words(line: &str) -> Vec<Vec<u8>> {
-    let mut scratch = Vec::new();
-    let mut ranges = Vec::new();
-    split_inline_args(line.as_bytes(), &mut scratch, &mut ranges).expect("balanced quotes");
-    ranges.into_iter().map(|r| scratch[r].to_vec()).collect()
-}
-
-/// Sends one command given as raw bytes (`"\xff"` escapes make non-UTF-8 arguments).
-fn send(c: &mut Raw, args: &[Vec<u8>]) -> String {
-    let a: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-    c.send_raw(&common::resp(&a));
-    c.read_reply()
-}
+use common::{ferrocache, redis_server, send, words, Raw};
 
 /// Runs each script (blocks separated by blank lines, after FLUSHALL) on both servers and
 /// reports every reply that differs.

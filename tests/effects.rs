@@ -7,8 +7,7 @@
 
 mod common;
 
-use common::{ferrocache, redis_server, Raw};
-use ferrocache::protocol::parser::split_inline_args;
+use common::{ferrocache, redis_server, send, words, Raw};
 
 /// One case: commands that set the scene, the command under test, the keys watched.
 struct Case {
@@ -403,19 +402,6 @@ impl Rig {
         let messages = self.drain();
         (reply, exec, messages, after - before)
     }
-}
-
-fn words(line: &str) -> Vec<Vec<u8>> {
-    let mut scratch = Vec::new();
-    let mut ranges = Vec::new();
-    split_inline_args(line.as_bytes(), &mut scratch, &mut ranges).expect("balanced quotes");
-    ranges.into_iter().map(|r| scratch[r].to_vec()).collect()
-}
-
-fn send(c: &mut Raw, args: &[Vec<u8>]) -> String {
-    let a: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-    c.send_raw(&common::resp(&a));
-    c.read_reply()
 }
 
 #[test]

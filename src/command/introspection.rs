@@ -114,17 +114,12 @@ fn write_key_spec(out: &mut Reply, spec: &KeySpec) {
     out.bulk(b"flags");
     write_key_flags(out, spec.flags);
     out.bulk(b"begin_search");
-    out.map(2);
-    out.bulk(b"type");
     match spec.begin {
-        Begin::Index(i) => {
-            out.bulk(b"index");
-            out.bulk(b"spec");
-            out.map(1);
-            out.bulk(b"index");
-            out.int(i as i64);
-        }
+        Begin::Index(i) => typed_spec(out, "index", &[("index", i)]),
         Begin::Keyword { word, from } => {
+            // The one spec with a word in it.
+            out.map(2);
+            out.bulk(b"type");
             out.bulk(b"keyword");
             out.bulk(b"spec");
             out.map(2);
@@ -133,43 +128,34 @@ fn write_key_spec(out: &mut Reply, spec: &KeySpec) {
             out.bulk(b"startfrom");
             out.int(from as i64);
         }
-        Begin::Unknown => {
-            out.bulk(b"unknown");
-            out.bulk(b"spec");
-            out.map(0);
-        }
+        Begin::Unknown => typed_spec(out, "unknown", &[]),
     }
     out.bulk(b"find_keys");
+    match spec.find {
+        Find::Range { last, step, limit } => typed_spec(
+            out,
+            "range",
+            &[("lastkey", last), ("keystep", step), ("limit", limit)],
+        ),
+        Find::Keynum { index, first, step } => typed_spec(
+            out,
+            "keynum",
+            &[("keynumidx", index), ("firstkey", first), ("keystep", step)],
+        ),
+        Find::Unknown => typed_spec(out, "unknown", &[]),
+    }
+}
+
+/// `{type: <kind>, spec: {<name>: <number>, ...}}`.
+fn typed_spec(out: &mut Reply, kind: &str, fields: &[(&str, i32)]) {
     out.map(2);
     out.bulk(b"type");
-    match spec.find {
-        Find::Range { last, step, limit } => {
-            out.bulk(b"range");
-            out.bulk(b"spec");
-            out.map(3);
-            out.bulk(b"lastkey");
-            out.int(last as i64);
-            out.bulk(b"keystep");
-            out.int(step as i64);
-            out.bulk(b"limit");
-            out.int(limit as i64);
-        }
-        Find::Keynum { index, first, step } => {
-            out.bulk(b"keynum");
-            out.bulk(b"spec");
-            out.map(3);
-            out.bulk(b"keynumidx");
-            out.int(index as i64);
-            out.bulk(b"firstkey");
-            out.int(first as i64);
-            out.bulk(b"keystep");
-            out.int(step as i64);
-        }
-        Find::Unknown => {
-            out.bulk(b"unknown");
-            out.bulk(b"spec");
-            out.map(0);
-        }
+    out.bulk(kind.as_bytes());
+    out.bulk(b"spec");
+    out.map(fields.len());
+    for (name, v) in fields {
+        out.bulk(name.as_bytes());
+        out.int(*v as i64);
     }
 }
 

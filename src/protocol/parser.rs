@@ -400,21 +400,31 @@ mod tests {
     use super::*;
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
-        let mut p = Parser::new(Limits::default());
-        let mut pos = 0;
         let mut out = vec![];
+        feed(&mut Parser::new(Limits::default()), input, &mut 0, &mut out)?;
+        Ok(out)
+    }
+
+    /// Parses every complete request in `buf` from `pos` (left where parsing stopped) into
+    /// `out`, as a connection does with what it has read so far.
+    fn feed(
+        p: &mut Parser,
+        buf: &[u8],
+        pos: &mut usize,
+        out: &mut Vec<Vec<Vec<u8>>>,
+    ) -> Result<(), ProtocolError> {
         loop {
-            match p.parse(input, pos)? {
-                Parsed::Incomplete => return Ok(out),
-                Parsed::Empty { end } => pos = end,
+            match p.parse(buf, *pos)? {
+                Parsed::Incomplete => return Ok(()),
+                Parsed::Empty { end } => *pos = end,
                 Parsed::Request { end, source } => {
                     let base: &[u8] = if source == ArgSource::Buffer {
-                        input
+                        buf
                     } else {
                         p.scratch()
                     };
                     out.push(p.args().iter().map(|r| base[r.clone()].to_vec()).collect());
-                    pos = end;
+                    *pos = end;
                 }
             }
         }
@@ -439,30 +449,9 @@ mod tests {
         let whole = parse_all(input).unwrap();
         // Feed one byte at a time, keeping parser state between calls.
         let mut p = Parser::new(Limits::default());
-        let mut pos = 0;
-        let mut got = vec![];
+        let (mut pos, mut got) = (0, vec![]);
         for n in 1..=input.len() {
-            let buf = &input[..n];
-            loop {
-                match p.parse(buf, pos).unwrap() {
-                    Parsed::Incomplete => break,
-                    Parsed::Empty { end } => pos = end,
-                    Parsed::Request { end, source } => {
-                        let base: &[u8] = if source == ArgSource::Buffer {
-                            buf
-                        } else {
-                            p.scratch()
-                        };
-                        got.push(
-                            p.args()
-                                .iter()
-                                .map(|r| base[r.clone()].to_vec())
-                                .collect::<Vec<_>>(),
-                        );
-                        pos = end;
-                    }
-                }
-            }
+            feed(&mut p, &input[..n], &mut pos, &mut got).unwrap();
         }
         assert_eq!(got, whole);
     }
@@ -550,25 +539,10 @@ mod tests {
             // The same bytes, arriving a random piece at a time into one growing buffer.
             let mut p = Parser::new(Limits::default());
             let (mut have, mut pos) = (0, 0);
-            let mut got: Vec<Vec<Vec<u8>>> = vec![];
+            let mut got = vec![];
             while have < input.len() {
                 have = (have + 1 + next(64) as usize).min(input.len());
-                let buf = &input[..have];
-                loop {
-                    match p.parse(buf, pos).unwrap() {
-                        Parsed::Incomplete => break,
-                        Parsed::Empty { end } => pos = end,
-                        Parsed::Request { end, source } => {
-                            let base: &[u8] = if source == ArgSource::Buffer {
-                                buf
-                            } else {
-                                p.scratch()
-                            };
-                            got.push(p.args().iter().map(|r| base[r.clone()].to_vec()).collect());
-                            pos = end;
-                        }
-                    }
-                }
+                feed(&mut p, &input[..have], &mut pos, &mut got).unwrap();
             }
             assert_eq!(got, whole);
         }

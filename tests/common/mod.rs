@@ -141,6 +141,23 @@ pub fn resp(args: &[&[u8]]) -> Vec<u8> {
     v
 }
 
+/// Splits a script line into arguments with redis-cli's quoting rules (`"\xff"` escapes make
+/// non-UTF-8 arguments).
+pub fn words(line: &str) -> Vec<Vec<u8>> {
+    let mut scratch = Vec::new();
+    let mut ranges = Vec::new();
+    ferrocache::protocol::parser::split_inline_args(line.as_bytes(), &mut scratch, &mut ranges)
+        .expect("balanced quotes");
+    ranges.into_iter().map(|r| scratch[r].to_vec()).collect()
+}
+
+/// Sends one command given as raw arguments and returns its reply.
+pub fn send(c: &mut Raw, args: &[Vec<u8>]) -> String {
+    let a: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+    c.send_raw(&resp(&a));
+    c.read_reply()
+}
+
 /// A raw RESP connection that returns replies as their exact bytes.
 pub struct Raw {
     r: BufReader<TcpStream>,
