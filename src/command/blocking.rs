@@ -250,7 +250,7 @@ pub fn block_on(
         timeout.map(|t| std::time::Instant::now() + t),
         ctx.client.handle.last_cmd.load(Ordering::Relaxed),
     ));
-    ctx.server.clients.blocking.register(w.clone());
+    ctx.clients().blocking.register(w.clone());
     ctx.client.handle.blocked.store(true, Ordering::Relaxed);
     ctx.client.blocked = Some(w);
     Ok(())

@@ -77,7 +77,7 @@ fn restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let body = rdb::verify_dump(argv[3]).ok_or(CmdError::new(
         "ERR DUMP payload version or checksum are wrong",
     ))?;
-    let lim = *ctx.server.config.derived.limits.read();
+    let lim = ctx.limits();
     let value = rdb::undump(body, &lim).map_err(|e| match e {
         RdbError::BadFormat => CmdError::new("ERR Bad data format"),
         RdbError::Unsupported => UNSUPPORTED,

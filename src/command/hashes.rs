@@ -39,7 +39,7 @@ fn write_hash<R>(
     key: &[u8],
     f: impl FnOnce(&mut Hash, &Limits) -> R,
 ) -> Result<R, CmdError> {
-    let lim = *ctx.server.config.derived.limits.read();
+    let lim = ctx.limits();
     let mut shard = ctx.db().lock_key(key);
     let h = collection_mut(&mut shard, key, ctx.now, Value::new_hash, Value::hash_mut)?;
     Ok(f(h, &lim))
@@ -191,7 +191,7 @@ fn update_field(
     field: &[u8],
     f: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, CmdError>,
 ) -> Result<Vec<u8>, CmdError> {
-    let lim = *ctx.server.config.derived.limits.read();
+    let lim = ctx.limits();
     let mut shard = ctx.db().lock_key(key);
     let h = collection_mut(&mut shard, key, ctx.now, Value::new_hash, Value::hash_mut)?;
     let result = f(h.get(field));

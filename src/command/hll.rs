@@ -27,7 +27,7 @@ const NOT_HLL: CmdError = CmdError::new("WRONGTYPE Key is not a valid HyperLogLo
 const CORRUPT: CmdError = CmdError::new("INVALIDOBJ Corrupted HLL object detected");
 
 fn sparse_max(ctx: &Ctx) -> usize {
-    ctx.server.config.hll_sparse_max_bytes.u() as usize
+    ctx.config().hll_sparse_max_bytes.u() as usize
 }
 
 /// Takes the HLL bytes out of an entry for in-place work (put them back with `put`).

@@ -219,7 +219,7 @@ fn randomkey(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 pub fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
     let n = args::strict_i64(arg)
         .ok_or(CmdError::new("ERR value is not an integer or out of range"))?;
-    if n < 0 || n as usize >= ctx.server.keyspace.len() {
+    if n < 0 || n as usize >= ctx.keyspace().len() {
         return Err(DB_INDEX);
     }
     Ok(n as usize)
@@ -236,7 +236,7 @@ fn lock_pair<'a>(
     parking_lot::MutexGuard<'a, crate::engine::Shard>,
     parking_lot::MutexGuard<'a, crate::engine::Shard>,
 ) {
-    let ks = &ctx.server.keyspace;
+    let ks = &ctx.keyspace();
     if a < b {
         let ga = ks.db(a).lock_key(key_a);
         (ga, ks.db(b).lock_key(key_b))

@@ -76,7 +76,10 @@ pub const NO_KEY: CmdError = CmdError::new("ERR no such key");
 pub const DB_INDEX: CmdError = CmdError::new("ERR DB index is out of range");
 pub const NOAUTH: CmdError = CmdError::new("NOAUTH Authentication required.");
 
-/// What a handler sees: the server, the calling client, and where its reply goes.
+/// What a handler sees: the calling client, where its reply goes, and the server's shared
+/// state. The data-type families read only what the accessors below give them (the database,
+/// the clock, the configuration, the effect sink); the server families (CONFIG, INFO, CLIENT,
+/// DEBUG, replication) read the server itself.
 pub struct Ctx<'a> {
     pub server: &'a Server,
     pub client: &'a mut Client,
@@ -92,6 +95,31 @@ impl<'a> Ctx<'a> {
     /// The client's selected database.
     pub fn db(&self) -> &'a Db {
         self.server.keyspace.db(self.client.db)
+    }
+
+    /// The collection encoding thresholds (`hash-max-listpack-entries` and friends).
+    pub fn limits(&self) -> crate::engine::collections::Limits {
+        *self.server.config.derived.limits.read()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &'a crate::config::Config {
+        &self.server.config
+    }
+
+    /// Every database.
+    pub fn keyspace(&self) -> &'a crate::engine::Keyspace {
+        &self.server.keyspace
+    }
+
+    /// What clients share (blocked clients, subscriptions, WATCH).
+    pub fn clients(&self) -> &'a crate::clients::Clients {
+        &self.server.clients
+    }
+
+    /// The command table.
+    pub fn commands(&self) -> &'a CommandTable {
+        &self.server.commands
     }
 
     /// The largest string a command may build or accept (`proto-max-bulk-len`).

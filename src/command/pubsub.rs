@@ -126,7 +126,7 @@ fn ssubscribe(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn unsubscribe(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     unsub(
-        &ctx.server.clients,
+        ctx.clients(),
         ctx.client,
         Some(ctx.out),
         &argv[1..],
@@ -137,7 +137,7 @@ fn unsubscribe(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn punsubscribe(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     unsub(
-        &ctx.server.clients,
+        ctx.clients(),
         ctx.client,
         Some(ctx.out),
         &argv[1..],
@@ -148,7 +148,7 @@ fn punsubscribe(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn sunsubscribe(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     unsub(
-        &ctx.server.clients,
+        ctx.clients(),
         ctx.client,
         Some(ctx.out),
         &argv[1..],
@@ -180,7 +180,7 @@ fn spublish(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn list_names(ctx: &mut Ctx, argv: &[&[u8]], kind: Kind) -> CmdResult {
     let pattern = argv.get(2).copied();
-    let names = ctx.server.clients.pubsub.names(kind, pattern);
+    let names = ctx.clients().pubsub.names(kind, pattern);
     ctx.out.array(names.len());
     for n in &names {
         ctx.out.bulk(n);
@@ -189,7 +189,7 @@ fn list_names(ctx: &mut Ctx, argv: &[&[u8]], kind: Kind) -> CmdResult {
 }
 
 fn count_subs(ctx: &mut Ctx, argv: &[&[u8]], kind: Kind) -> CmdResult {
-    let counts = ctx.server.clients.pubsub.subscribers(kind, &argv[2..]);
+    let counts = ctx.clients().pubsub.subscribers(kind, &argv[2..]);
     ctx.out.map(counts.len());
     for (c, n) in argv[2..].iter().zip(counts) {
         ctx.out.bulk(c);
@@ -215,7 +215,7 @@ fn shardnumsub(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn numpat(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    let n = ctx.server.clients.pubsub.counts()[Kind::Pattern as usize];
+    let n = ctx.clients().pubsub.counts()[Kind::Pattern as usize];
     ctx.out.int(n as i64);
     Ok(())
 }

@@ -89,7 +89,7 @@ pub static COMMANDS: &[C] = &[
 ];
 
 fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let lim = *ctx.server.config.derived.limits.read();
+    let lim = ctx.limits();
     let mut shard = ctx.db().lock_key(argv[1]);
     let set = collection_mut(&mut shard, argv[1], ctx.now, Value::new_set, Value::set_mut)?;
     let added = argv[2..].iter().filter(|m| set.insert(m, &lim)).count();
@@ -257,7 +257,7 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (src, dst, member) = (argv[1], argv[2], argv[3]);
-    let lim = *ctx.server.config.derived.limits.read();
+    let lim = ctx.limits();
     let now = ctx.now;
     let mut locked = ctx.db().lock_keys([src, dst]);
     let Some(src_is_set) = locked
@@ -378,7 +378,7 @@ fn reply_members(ctx: &mut Ctx, members: &[Vec<u8>]) {
 
 /// Replaces `dst` with a set of `members` (deleting it when there are none); replies the count.
 fn store_members(ctx: &mut Ctx, dst: &[u8], members: &[Vec<u8>], event: &'static str) {
-    let lim = *ctx.server.config.derived.limits.read();
+    let lim = ctx.limits();
     let mut shard = ctx.db().lock_key(dst);
     let existed = shard.remove(dst).is_some();
     if !members.is_empty() {

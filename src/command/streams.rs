@@ -47,7 +47,7 @@ const INVALID_ID: CmdError =
     CmdError::new("ERR Invalid stream ID specified as stream command argument");
 /// Entries per radix-tree node (`stream-node-max-entries`): `~` trims whole nodes.
 fn node_entries(ctx: &Ctx) -> u64 {
-    ctx.server.config.stream_node_max_entries.u()
+    ctx.config().stream_node_max_entries.u()
 }
 
 fn parse_u64(s: &[u8]) -> Option<u64> {

@@ -34,9 +34,9 @@ pub fn after_read(ctx: &mut Ctx, spec: &super::table::CommandSpec, argv: &[&[u8]
             .clients
             .tracking
             .remember(ctx.client.handle.id, &keys);
-        let max = ctx.server.config.tracking_table_max_keys.u() as usize;
+        let max = ctx.config().tracking_table_max_keys.u() as usize;
         if max != 0 && held > max {
-            tracking::limit(&ctx.server.clients, max as u64);
+            tracking::limit(ctx.clients(), max as u64);
         }
     }
 }
@@ -89,7 +89,7 @@ pub fn client_tracking(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.client.tracking = None;
         ctx.client.caching = None;
         handle.redir.store(-1, Ordering::Relaxed);
-        ctx.server.clients.tracking.set(&handle, None);
+        ctx.clients().tracking.set(&handle, None);
         ctx.out.ok();
         return Ok(());
     }
@@ -115,7 +115,7 @@ pub fn client_tracking(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             "ERR OPTIN and OPTOUT are not compatible with BCAST",
         ));
     }
-    if mode.redirect != 0 && ctx.server.clients.get(mode.redirect).is_none() {
+    if mode.redirect != 0 && ctx.clients().get(mode.redirect).is_none() {
         return Err(CmdError::new(
             "ERR The client ID you want redirect to does not exist",
         ));
@@ -144,7 +144,7 @@ pub fn client_tracking(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         mode.prefixes.extend(old.prefixes.iter().cloned());
     }
     handle.redir.store(mode.redirect as i64, Ordering::Relaxed);
-    ctx.server.clients.tracking.set(&handle, Some(mode.clone()));
+    ctx.clients().tracking.set(&handle, Some(mode.clone()));
     ctx.client.tracking = Some(mode);
     ctx.out.ok();
     Ok(())
@@ -205,7 +205,7 @@ pub fn client_trackinginfo(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
                     flags.push(name);
                 }
             }
-            if m.redirect != 0 && ctx.server.clients.get(m.redirect).is_none() {
+            if m.redirect != 0 && ctx.clients().get(m.redirect).is_none() {
                 flags.push("broken_redirect");
             }
         }

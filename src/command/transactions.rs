@@ -50,7 +50,7 @@ fn discard(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     if ctx.client.multi.take().is_none() {
         return Err(CmdError::new("ERR DISCARD without MULTI"));
     }
-    ctx.client.unwatch_all(&ctx.server.clients);
+    ctx.client.unwatch_all(ctx.clients());
     ctx.out.ok();
     Ok(())
 }
@@ -61,7 +61,7 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new("ERR EXEC without MULTI"));
     };
     if multi.error {
-        ctx.client.unwatch_all(&ctx.server.clients);
+        ctx.client.unwatch_all(ctx.clients());
         return Err(CmdError::new(
             "EXECABORT Transaction discarded because of previous errors.",
         ));
@@ -69,13 +69,13 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     // From here until the last queued command has run, no other client runs anything.
     let _exclusive = ctx.server.gate.as_ref().map(|g| g.exclusive());
     if watch_failed(ctx) {
-        ctx.client.unwatch_all(&ctx.server.clients);
+        ctx.client.unwatch_all(ctx.clients());
         ctx.out.null_array();
         return Ok(());
     }
     // Unwatch first: the transaction's own writes must not mark it dirty (and EXEC ends every
     // watch in any case).
-    ctx.client.unwatch_all(&ctx.server.clients);
+    ctx.client.unwatch_all(ctx.clients());
     ctx.out.array(multi.queue.len());
     ctx.client.in_exec = true;
     for argv in &multi.queue {
@@ -85,7 +85,7 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     ctx.client.in_exec = false;
     // Clients blocked on keys the transaction filled are served before the gate opens, so
     // no other transaction sees the keys between the EXEC and the hand-off.
-    if ctx.server.clients.blocking.blocked_clients() != 0 {
+    if ctx.clients().blocking.blocked_clients() != 0 {
         super::blocking::serve_ready(ctx.server, ctx.now);
     }
     Ok(())
@@ -96,7 +96,7 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 pub fn abort(ctx: &mut Ctx, reason: &CmdError) -> CmdError {
     ctx.client.handle.multi_ended();
     ctx.client.multi = None;
-    ctx.client.unwatch_all(&ctx.server.clients);
+    ctx.client.unwatch_all(ctx.clients());
     CmdError::owned(format!(
         "EXECABORT Transaction discarded because of: {}",
         reason.0
@@ -125,7 +125,7 @@ fn watch(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn unwatch(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    ctx.client.unwatch_all(&ctx.server.clients);
+    ctx.client.unwatch_all(ctx.clients());
     ctx.out.ok();
     Ok(())
 }
@@ -145,7 +145,7 @@ fn watch_failed(ctx: &Ctx) -> bool {
             .lock_key(key)
             .peek(key)
             .is_some_and(|e| e.is_expired(ctx.now))
-            && !ctx.server.clients.watches.watched_expired(*db, key, id)
+            && !ctx.clients().watches.watched_expired(*db, key, id)
     })
 }
 

@@ -348,7 +348,7 @@ pub fn store_zset(
     event: &'static str,
     dirty: u64,
 ) -> usize {
-    let lim = *ctx.server.config.derived.limits.read();
+    let lim = ctx.limits();
     let mut shard = ctx.db().lock_key(dst);
     let existed = shard.remove(dst).is_some();
     if items.is_empty() && existed {

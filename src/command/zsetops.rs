@@ -335,7 +335,7 @@ fn parse_algebra<'a>(
 ) -> Result<AlgebraArgs<'a>, CmdError> {
     let n = args::int(argv[at])?;
     if n < 1 {
-        let name = ctx.server.commands.name_of(
+        let name = ctx.commands().name_of(
             ctx.client
                 .handle
                 .last_cmd

@@ -89,7 +89,7 @@ pub fn zadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         .chunks(2)
         .map(|p| score_arg(p[0]))
         .collect::<Result<_, _>>()?;
-    let lim = *ctx.server.config.derived.limits.read();
+    let lim = ctx.limits();
     let key = argv[1];
     let mut shard = ctx.db().lock_key(key);
     if f.xx && !shard.contains(key, ctx.now) {
@@ -147,7 +147,7 @@ pub fn zadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn zincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let by = score_arg(argv[2])?;
-    let lim = *ctx.server.config.derived.limits.read();
+    let lim = ctx.limits();
     let mut shard = ctx.db().lock_key(argv[1]);
     let z = collection_mut(
         &mut shard,
