@@ -3,6 +3,7 @@
 
 /// An optional minus sign and 1 to 19 digits, nothing else, within i64 (no plus sign, no
 /// spaces); None otherwise.
+#[inline]
 pub fn parse_i64(s: &[u8]) -> Option<i64> {
     let (neg, digits) = match s.first()? {
         b'-' => (true, &s[1..]),

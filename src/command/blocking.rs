@@ -72,8 +72,8 @@ pub fn serve_ready(server: &Server, now: u64) {
                         count_failed(server, &w);
                     }
                 }
-                let (dirty, _) = crate::engine::effects::take_command();
-                server.stats.dirty.add(0, dirty);
+                let done = crate::engine::effects::take_command();
+                server.stats.dirty.add(0, done.dirty);
                 super::effects::apply(server, w.client);
                 b.finish(&w, Outcome::Reply(std::mem::take(&mut out.buf)));
             }

@@ -336,12 +336,9 @@ fn find<'t>(
     Some((cmd, sub))
 }
 
-/// The keys `argv` names, found by its command's key specs (nothing for an unknown command).
-pub fn keys_of(table: &CommandTable, argv: &[&[u8]], out: &mut keyspec::Keys) {
-    out.clear();
-    if let Some((cmd, sub)) = find(table, argv) {
-        sub.unwrap_or(cmd).spec.keys_of(argv, out);
-    }
+/// The command `argv` runs: its subcommand's, for a container (None when unknown).
+pub fn resolve<'t>(table: &'t CommandTable, argv: &[&[u8]]) -> Option<&'t table::Command> {
+    find(table, argv).map(|(cmd, sub)| sub.unwrap_or(cmd))
 }
 
 /// Runs one request and appends its reply to `ctx.out`.
@@ -486,14 +483,16 @@ fn run<'s>(
     // What it changed, as it reported it: counted, journaled (as sent, unless it recorded
     // what to replay instead), and passed on to WATCH, tracking, blocked clients and
     // keyspace subscribers.
-    let (dirty, own) = crate::engine::effects::take_command();
-    if dirty > 0 {
-        ctx.server.stats.dirty.add(0, dirty);
-        if !own {
+    let done = crate::engine::effects::take_command();
+    if done.dirty > 0 {
+        ctx.server.stats.dirty.add(0, done.dirty);
+        if !done.own {
             crate::engine::effects::journal_command(ctx.client.db, argv);
         }
     }
-    effects::apply(ctx.server, ctx.client.handle.id);
+    if done.changes {
+        effects::apply(ctx.server, ctx.client.handle.id);
+    }
     // Blocked clients are served once the write that fed them is complete (after EXEC, for a
     // write inside a transaction), before any other command runs.
     if !ctx.client.in_exec && ctx.server.clients.blocking.blocked_clients() != 0 {

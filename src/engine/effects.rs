@@ -212,10 +212,25 @@ pub fn evicted(db: usize, key: &[u8]) {
     journal_aside(db, &[b"DEL", key]);
 }
 
-/// Takes the command's dirty count and whether it journaled its own records (the dispatcher,
-/// after the handler returns).
-pub fn take_command() -> (u64, bool) {
-    with(|r| (std::mem::take(&mut r.dirty), std::mem::take(&mut r.own)))
+/// What a command reported, as the dispatcher takes it when the handler returns.
+pub struct Done {
+    /// Changes counted.
+    pub dirty: u64,
+    /// It journaled its own records (its arguments are not journaled).
+    pub own: bool,
+    /// Changes wait to be derived (`take_changes`).
+    pub changes: bool,
+}
+
+/// Takes the command's dirty count and whether it journaled its own records, and tells
+/// whether changes wait (one access to the record).
+#[inline]
+pub fn take_command() -> Done {
+    with(|r| Done {
+        dirty: std::mem::take(&mut r.dirty),
+        own: std::mem::take(&mut r.own),
+        changes: !r.changes.is_empty(),
+    })
 }
 
 /// Takes the changes reported so far (the dispatcher derives their consequences).
@@ -247,7 +262,8 @@ mod tests {
         dirty(2);
         take_changes(&mut got);
         assert!(got.is_empty());
-        assert_eq!(take_command(), (2, false));
+        let done = take_command();
+        assert_eq!((done.dirty, done.own, done.changes), (2, false, false));
         interested(1);
         changed(3, b"k", notify::STRING, "set");
         db(1, true);

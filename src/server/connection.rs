@@ -482,14 +482,34 @@ fn look_ahead(
     keys: &mut KeyRanges,
 ) -> usize {
     let mut pos = 0;
+    // Pipelines mostly repeat one command: the last one resolved is tried first (a byte
+    // compare instead of a table lookup).
+    let mut last: Option<(std::ops::Range<usize>, &crate::command::table::Command)> = None;
     loop {
         match look.parse(rest, pos) {
             Ok(Parsed::Request {
                 end,
                 source: ArgSource::Buffer,
             }) => {
-                if !request_keys(table, rest, look.args(), keys) {
-                    return pos;
+                let args = look.args();
+                let name = &rest[args[0].clone()];
+                let cmd = match &last {
+                    Some((r, c)) if &rest[r.clone()] == name => Some(*c),
+                    _ => {
+                        let argv: SmallVec<[&[u8]; 2]> =
+                            args.iter().take(2).map(|r| &rest[r.clone()]).collect();
+                        let c = command::resolve(table, &argv);
+                        // (A container's subcommand depends on the next argument too.)
+                        last = c
+                            .filter(|c| !c.fullname.contains('|'))
+                            .map(|c| (args[0].clone(), c));
+                        c
+                    }
+                };
+                if let Some(cmd) = cmd {
+                    if !request_keys(cmd, rest, args, keys) {
+                        return pos;
+                    }
                 }
                 pos = end;
             }
@@ -499,27 +519,47 @@ fn look_ahead(
     }
 }
 
-/// Adds the keys of one request (`args`, ranges of `buf`), as its command's key specs find
-/// them, to `keys`; false if they do not all fit.
+/// Adds the keys of one request of `cmd` (`args`, ranges of `buf`), as its key specs find
+/// them, to `keys`; false if they do not all fit. Keys that do not move with the arguments
+/// are where the specs' first/last/step triple says (no argument list to build).
 fn request_keys(
-    table: &crate::command::table::CommandTable,
+    cmd: &crate::command::table::Command,
     buf: &[u8],
     args: &[std::ops::Range<usize>],
     keys: &mut KeyRanges,
 ) -> bool {
-    let argv: SmallVec<[&[u8]; 8]> = args.iter().map(|r| &buf[r.clone()]).collect();
-    let mut found = crate::command::keyspec::Keys::new();
-    command::keys_of(table, &argv, &mut found);
-    if keys.len() + found.len() > PREFETCH && !keys.is_empty() {
-        return false;
-    }
-    for k in found {
-        let k = args[k.pos].clone();
-        // The same key again (HSET h ..., LPUSH l ...) needs no second prefetch.
+    // The same key again (HSET h ..., LPUSH l ...) needs no second prefetch.
+    let add = |keys: &mut KeyRanges, i: usize| {
+        let k = args[i].clone();
         if keys.len() < PREFETCH && keys.last().is_none_or(|p| buf[p.clone()] != buf[k.clone()]) {
             keys.push(k);
         }
+    };
+    if cmd.movable_keys {
+        let argv: SmallVec<[&[u8]; PREFETCH]> = args.iter().map(|r| &buf[r.clone()]).collect();
+        let mut found = crate::command::keyspec::Keys::new();
+        cmd.spec.keys_of(&argv, &mut found);
+        if keys.len() + found.len() > PREFETCH && !keys.is_empty() {
+            return false;
+        }
+        found.iter().for_each(|k| add(keys, k.pos));
+        return true;
     }
+    let (first, last, step) = cmd.legacy_keys;
+    if first < 1 || step < 1 {
+        return true;
+    }
+    let n = args.len() as i32;
+    let last = if last < 0 { n + last } else { last.min(n - 1) };
+    if last < first {
+        return true;
+    }
+    if keys.len() + ((last - first) / step + 1) as usize > PREFETCH && !keys.is_empty() {
+        return false;
+    }
+    (first..=last)
+        .step_by(step as usize)
+        .for_each(|i| add(keys, i as usize));
     true
 }
 
