@@ -53,6 +53,8 @@ fn is_token(w: &str) -> bool {
 }
 
 fn value_kind(name: &str) -> &'static str {
+    // Key arguments by the names Redis's docs give them.
+    const KEYS: &[&str] = &["source", "destination", "dst", "src"];
     const INTS: &[&str] = &[
         "seconds",
         "milliseconds",
@@ -75,10 +77,12 @@ fn value_kind(name: &str) -> &'static str {
         "unix-time-seconds",
         "unix-time-milliseconds",
     ];
-    if name.contains("key") || name == "source" || name == "destination" {
-        "key"
-    } else if INTS.contains(&name) || name == "increment" {
+    if INTS.contains(&name) || name == "increment" {
         "integer"
+    } else if name.contains("key") || KEYS.contains(&name) {
+        "key"
+    } else if name == "pattern" {
+        "pattern"
     } else {
         "string"
     }
@@ -145,6 +149,32 @@ impl P {
                         }
                         continue;
                     }
+                    // `a b [a b ...]`: the pair, repeated, is one block (MSET's key_value).
+                    let n = inner.len();
+                    let pairs = n >= 2
+                        && inner[n - 1].multiple
+                        && items.len() >= n
+                        && items[items.len() - n..]
+                            .iter()
+                            .zip(&inner)
+                            .all(|(a, b)| a.name == b.name);
+                    if pairs {
+                        let children = items.split_off(items.len() - n);
+                        let name = children
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join("_");
+                        items.push(Arg {
+                            name,
+                            kind: "block",
+                            token: None,
+                            optional: false,
+                            multiple: true,
+                            children,
+                        });
+                        continue;
+                    }
                     let mut g = group(inner);
                     g.optional = true;
                     items.push(g);
@@ -208,10 +238,17 @@ pub fn parse(syntax: &str) -> Vec<Arg> {
     p.alternatives()
 }
 
-/// Writes arguments as COMMAND DOCS does.
-pub fn write_args(out: &mut Reply, args: &[Arg]) {
+/// Writes COMMAND DOCS arguments. A key argument names the key spec that finds it
+/// (`key_spec_index`): the specs follow the key arguments in order, the last one covering the
+/// rest (LCS's two keys are one range); `next_key` counts the key arguments written so far.
+pub fn write_args(out: &mut Reply, args: &[Arg], key_specs: usize, next_key: &mut usize) {
     out.array(args.len());
     for a in args {
+        // (SORT's BY and GET patterns name keys too, through a spec of their own.)
+        let spec_index = (matches!(a.kind, "key" | "pattern") && key_specs > 0).then(|| {
+            *next_key += 1;
+            (*next_key - 1).min(key_specs - 1)
+        });
         let mut flags = Vec::new();
         if a.optional {
             flags.push("optional");
@@ -220,6 +257,7 @@ pub fn write_args(out: &mut Reply, args: &[Arg]) {
             flags.push("multiple");
         }
         let fields = 2
+            + spec_index.is_some() as usize
             + a.token.is_some() as usize
             + !flags.is_empty() as usize
             + !a.children.is_empty() as usize;
@@ -228,6 +266,10 @@ pub fn write_args(out: &mut Reply, args: &[Arg]) {
         out.bulk(a.name.as_bytes());
         out.bulk(b"type");
         out.bulk(a.kind.as_bytes());
+        if let Some(i) = spec_index {
+            out.bulk(b"key_spec_index");
+            out.int(i as i64);
+        }
         if let Some(t) = &a.token {
             out.bulk(b"token");
             out.bulk(t.as_bytes());
@@ -241,7 +283,7 @@ pub fn write_args(out: &mut Reply, args: &[Arg]) {
         }
         if !a.children.is_empty() {
             out.bulk(b"arguments");
-            write_args(out, &a.children);
+            write_args(out, &a.children, key_specs, next_key);
         }
     }
 }
@@ -268,9 +310,11 @@ mod tests {
         let a = parse("key [key ...]");
         assert_eq!(a.len(), 1);
         assert!(a[0].multiple);
+        // Pairs repeated are one repeated block, as Redis documents MSET's.
         let b = parse("key value [key value ...]");
-        assert_eq!(b.len(), 3);
-        assert_eq!(b[2].kind, "block");
-        assert!(b[2].optional);
+        assert_eq!(b.len(), 1);
+        assert_eq!((b[0].name.as_str(), b[0].kind), ("key_value", "block"));
+        assert!(b[0].multiple && !b[0].optional);
+        assert_eq!(b[0].children.len(), 2);
     }
 }

@@ -11,8 +11,6 @@ use crate::engine::geohash::{self, Shape};
 use crate::engine::Value;
 use crate::protocol::Reply;
 
-const RADIUS_OPTS: &str = "[WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC]";
-
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
     C::new("geoadd", -5, WRITE | DENYOOM, geoadd).keys(&[K::at(1, RW | UPDATE)])
@@ -30,11 +28,11 @@ pub static COMMANDS: &[C] = &[
     C::new("georadius", -6, WRITE | DENYOOM, georadius).keys(&[K::at(1, RO | ACCESS), K::after("STORE", 6, OW | UPDATE), K::after("STOREDIST", 6, OW | UPDATE)]).getkeys(ks::georadius)
         .doc("geo", "3.2.0", "key longitude latitude radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key | STOREDIST key]", "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result."),
     C::new("georadius_ro", -6, READONLY, georadius_ro).keys(&[K::at(1, RO | ACCESS)])
-        .doc("geo", "3.2.10", RADIUS_OPTS, "Returns members from a geospatial index that are within a distance from a coordinate."),
+        .doc("geo", "3.2.10", "key longitude latitude radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC]", "Returns members from a geospatial index that are within a distance from a coordinate."),
     C::new("georadiusbymember", -5, WRITE | DENYOOM, georadiusbymember).keys(&[K::at(1, RO | ACCESS), K::after("STORE", 5, OW | UPDATE), K::after("STOREDIST", 5, OW | UPDATE)]).getkeys(ks::georadius)
         .doc("geo", "3.2.0", "key member radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key | STOREDIST key]", "Queries a geospatial index for members within a distance from a member, optionally stores the result."),
     C::new("georadiusbymember_ro", -5, READONLY, georadiusbymember_ro).keys(&[K::at(1, RO | ACCESS)])
-        .doc("geo", "3.2.10", RADIUS_OPTS, "Returns members from a geospatial index that are within a distance from a member."),
+        .doc("geo", "3.2.10", "key member radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC]", "Returns members from a geospatial index that are within a distance from a member."),
 ];
 
 /// Longitude and latitude arguments, range-checked as Redis does.

@@ -174,7 +174,7 @@ fn write_docs(out: &mut Reply, c: &Command) {
     out.bulk(b"");
     if !args.is_empty() {
         out.bulk(b"arguments");
-        docs::write_args(out, &args);
+        docs::write_args(out, &args, s.key_specs.len(), &mut 0);
     }
     if has_subs {
         out.bulk(b"subcommands");

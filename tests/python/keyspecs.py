@@ -69,6 +69,33 @@ for name in shared:
     if mine[name] != theirs[name]:
         diffs.append(f"COMMAND INFO {name}:\n  redis:      {theirs[name]}\n  ferrocache: {mine[name]}")
 
+# COMMAND DOCS: the key arguments name their key spec (key_spec_index), in argument order.
+def key_arg_specs(r, name):
+    docs = r.execute_command("COMMAND", "DOCS", name)
+    if not docs:
+        return None
+    d = as_map(docs[1])
+    out = []
+
+    def walk(args):
+        for a in args:
+            m = as_map(a)
+            if m.get("type") == b"key":
+                out.append(m.get("key_spec_index"))
+            if "arguments" in m:
+                walk(m["arguments"])
+
+    walk(d.get("arguments", []))
+    return out
+
+
+for name in shared:
+    if "|" in name or not mine[name][4]:
+        continue
+    a, b = key_arg_specs(ref, name), key_arg_specs(ours, name)
+    if a != b:
+        diffs.append(f"COMMAND DOCS {name} key_spec_index:\n  redis:      {a}\n  ferrocache: {b}")
+
 # The corpus.
 arity = {}
 for c in ref.execute_command("COMMAND"):
