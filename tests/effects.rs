@@ -491,3 +491,34 @@ fn every_write_command_reaches_a_redis_replica() {
         }
     }
 }
+
+/// A key watched after its TTL passed (not yet deleted), then written by another client: the
+/// write deletes it first and recreates it, and the EXEC fails, as in Redis. And keys loaded
+/// from a snapshot (DEBUG RELOAD) raise no `new` events.
+#[test]
+fn expired_watched_keys_and_reloads_as_redis() {
+    let mut transcripts = Vec::new();
+    for server in [redis_server(), ferrocache(&[])] {
+        let mut t = String::new();
+        let (mut c, mut w) = (Raw::connect(server.port), Raw::connect(server.port));
+        c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+        c.cmd(&["SET", "k", "v", "PX", "1"]);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        t.push_str(&w.cmd(&["WATCH", "k"]));
+        t.push_str(&c.cmd(&["SET", "k", "v2"]));
+        w.cmd(&["MULTI"]);
+        w.cmd(&["PING"]);
+        t.push_str(&w.cmd(&["EXEC"]));
+        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEn"]);
+        c.cmd(&["SET", "a", "1"]);
+        let mut sub = Raw::connect(server.port);
+        sub.cmd(&["PSUBSCRIBE", "__keyevent@*__:*"]);
+        t.push_str(&c.cmd(&["DEBUG", "RELOAD"]));
+        c.cmd(&["SET", "b", "1"]);
+        // The first event after the reload is b's: no `new` for what was loaded.
+        t.push_str(&sub.read_reply());
+        transcripts.push(t);
+    }
+    assert_eq!(transcripts[0], transcripts[1]);
+}

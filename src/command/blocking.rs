@@ -58,13 +58,17 @@ pub fn serve_ready(server: &Server, now: u64) {
             for w in b.waiters(db, &key) {
                 let mut out = Reply::new();
                 out.resp3 = w.resp3;
-                match serve_one(server, &w, db, &key, now, &mut out) {
+                let served = serve_one(server, &w, db, &key, now, &mut out);
+                if let (Ok(true), BlockOp::XReadGroup(read)) = (&served, &w.op) {
+                    record_group_read(server, read, db, &key, &out.buf);
+                }
+                // What it changed (even without serving) is settled before anything else runs.
+                let done = crate::engine::effects::take_command();
+                server.stats.dirty.add(0, done.dirty);
+                super::effects::apply(server, w.client);
+                match served {
                     Ok(false) => continue,
-                    Ok(true) => {
-                        if let BlockOp::XReadGroup(read) = &w.op {
-                            record_group_read(server, read, db, &key, &out.buf);
-                        }
-                    }
+                    Ok(true) => {}
                     Err(e) => {
                         out.buf.clear();
                         out.error(&e.0);
@@ -72,9 +76,6 @@ pub fn serve_ready(server: &Server, now: u64) {
                         count_failed(server, &w);
                     }
                 }
-                let done = crate::engine::effects::take_command();
-                server.stats.dirty.add(0, done.dirty);
-                super::effects::apply(server, w.client);
                 b.finish(&w, Outcome::Reply(std::mem::take(&mut out.buf)));
             }
         }

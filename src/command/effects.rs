@@ -22,11 +22,13 @@ pub fn apply(server: &Server, by: u64) {
         let mut told_flush = false;
         for c in changes.drain(..) {
             match c {
-                Change::Key { db, key, by_server } => {
-                    server
-                        .clients
-                        .watches
-                        .touch(db, &key, server.keyspace.db(db));
+                Change::Key {
+                    db,
+                    key,
+                    by_server,
+                    gone,
+                } => {
+                    server.clients.watches.touch(db, &key, gone);
                     if server.clients.tracking.active() {
                         crate::clients::tracking::invalidate(
                             &server.clients,

@@ -144,7 +144,7 @@ fn rename_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> Result<bool, CmdEr
     }
     let entry = locked.shard(src).remove(src).expect("checked above");
     locked.shard(dst).insert(dst, entry);
-    ctx.touched(src);
+    ctx.deleted(src);
     ctx.touched(dst);
     ctx.event(ev::GENERIC, "rename_from", src);
     ctx.event(ev::GENERIC, "rename_to", dst);
@@ -262,7 +262,8 @@ fn move_(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let e = src.remove(key).expect("checked above");
     dst.insert(key, e);
-    ctx.changed(ev::GENERIC, "move_from", key);
+    ctx.deleted(key);
+    ctx.event(ev::GENERIC, "move_from", key);
     ctx.changed_db(dst_db, ev::GENERIC, "move_to", key);
     ctx.dirty(1);
     ctx.out.int(1);

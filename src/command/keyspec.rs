@@ -190,6 +190,8 @@ pub fn keys_of(specs: &[KeySpec], getkeys: Option<GetKeys>, argv: &[&[u8]], out:
     out.clear();
     if let Some(f) = getkeys {
         f(argv, out);
+        // (The functions assume the command's arity, which a caller may not have checked.)
+        out.retain(|k| k.pos < argv.len());
     }
 }
 

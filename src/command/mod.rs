@@ -152,6 +152,12 @@ impl<'a> Ctx<'a> {
         crate::engine::effects::changed(db, key, class, event);
     }
 
+    /// The key was deleted, with no event of its own (RENAME's source).
+    #[inline]
+    pub fn deleted(&self, key: &[u8]) {
+        crate::engine::effects::deleted(self.client.db, key);
+    }
+
     /// The value at `key` changed, with no event.
     #[inline]
     pub fn touched(&self, key: &[u8]) {
@@ -486,7 +492,9 @@ fn run<'s>(
     let done = crate::engine::effects::take_command();
     if done.dirty > 0 {
         ctx.server.stats.dirty.add(0, done.dirty);
-        if !done.own {
+        // (A blocking command records the plain form of what it did: replayed as sent it
+        // could block the replica applying it.)
+        if !done.own && spec.flags & table::BLOCKING == 0 {
             crate::engine::effects::journal_command(ctx.client.db, argv);
         }
     }

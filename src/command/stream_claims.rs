@@ -135,7 +135,8 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     ctx.dirty(dirty);
     // Journaled as where each named entry now stands (the primary's clock and counts).
     if dirty > 0 && ctx.journaling() {
-        crate::journal::groups::xclaim(ctx.db(), ctx.client.db, argv);
+        // A LASTID that moved is recorded as the group's position too.
+        crate::journal::groups::xclaim(ctx.db(), ctx.client.db, argv, moved_last);
     }
     Ok(())
 }

@@ -21,11 +21,13 @@ use super::notify;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// The value at `key` changed; `by_server` when the server did it (expiry, eviction), not
-    /// the running client.
+    /// the running client; `gone` when the change deleted the key (what it is right after the
+    /// change, which the command may change again before its effects are derived).
     Key {
         db: usize,
         key: Key,
         by_server: bool,
+        gone: bool,
     },
     /// Any key of the database may have changed: it was emptied (`flush`: FLUSHDB, FLUSHALL)
     /// or swapped with another (SWAPDB).
@@ -96,17 +98,26 @@ pub fn journaling() -> bool {
 #[inline]
 pub fn key(db: usize, key: &[u8]) {
     if keys_wanted() {
-        push_key(db, key, false);
+        push_key(db, key, false, false);
+    }
+}
+
+/// The key at `key` was deleted (a change that leaves it missing).
+#[inline]
+pub fn deleted(db: usize, key: &[u8]) {
+    if keys_wanted() {
+        push_key(db, key, false, true);
     }
 }
 
 #[inline(never)]
-fn push_key(db: usize, key: &[u8], by_server: bool) {
+fn push_key(db: usize, key: &[u8], by_server: bool, gone: bool) {
     with(|r| {
         r.changes.push(Change::Key {
             db,
             key: Key::from(key),
             by_server,
+            gone,
         })
     });
 }
@@ -134,7 +145,10 @@ fn push_event(db: usize, class: u32, name: &'static str, key: &[u8]) {
 /// The value at `key` changed, and the change has a keyspace event (the usual pair).
 #[inline]
 pub fn changed(db: usize, key: &[u8], class: u32, name: &'static str) {
-    self::key(db, key);
+    // A `del` event is a deletion.
+    if keys_wanted() {
+        push_key(db, key, false, name == "del");
+    }
     event(db, class, name, key);
 }
 
@@ -197,7 +211,7 @@ pub fn journal_command(db: usize, argv: &[&[u8]]) {
 /// A key's TTL passed and it was deleted.
 pub fn expired(db: usize, key: &[u8]) {
     if keys_wanted() {
-        push_key(db, key, true);
+        push_key(db, key, true, true);
     }
     event(db, notify::EXPIRED, "expired", key);
     journal_aside(db, &[b"DEL", key]);
@@ -206,7 +220,7 @@ pub fn expired(db: usize, key: &[u8]) {
 /// A key was evicted under `maxmemory`.
 pub fn evicted(db: usize, key: &[u8]) {
     if keys_wanted() {
-        push_key(db, key, true);
+        push_key(db, key, true, true);
     }
     event(db, notify::EVICTED, "evicted", key);
     journal_aside(db, &[b"DEL", key]);
@@ -275,7 +289,8 @@ mod tests {
                 Change::Key {
                     db: 3,
                     key: Key::from(&b"k"[..]),
-                    by_server: false
+                    by_server: false,
+                    gone: false
                 },
                 Change::Db { db: 1, flush: true }
             ]

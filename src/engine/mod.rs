@@ -195,14 +195,26 @@ impl Shard {
         self.live_index(key, now, false).is_some()
     }
 
-    /// Inserts or replaces an entry, keeping the TTL index in step. Returns the old entry.
+    /// Inserts or replaces an entry, keeping the TTL index in step. Returns the old entry. A
+    /// key created raises the `new` event.
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        self.put(key, entry, true)
+    }
+
+    /// `insert` for a key loaded from a snapshot: no `new` event (as Redis loads them).
+    pub fn load(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        self.put(key, entry, false)
+    }
+
+    fn put(&mut self, key: &[u8], entry: Entry, announce: bool) -> Option<Entry> {
         let has_ttl = entry.expire_at != 0;
         let old = match self.map.get_mut(key) {
             Some(slot) => Some(std::mem::replace(slot, entry)),
             None => {
                 self.map.insert_new(key, entry);
-                effects::event(self.db, notify::NEW, "new", key);
+                if announce {
+                    effects::event(self.db, notify::NEW, "new", key);
+                }
                 None
             }
         };

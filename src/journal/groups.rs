@@ -158,14 +158,14 @@ pub fn xreadgroup(keyspace: &Db, db: usize, argv: &[&[u8]], reply: &[u8]) {
 
 /// XCLAIM key group consumer min-idle id... [options]: where each named entry now stands
 /// (claimed, or dropped from the pending list because it was deleted).
-pub fn xclaim(keyspace: &Db, db: usize, argv: &[&[u8]]) {
+pub fn xclaim(keyspace: &Db, db: usize, argv: &[&[u8]], set_position: bool) {
     let ids: Vec<&[u8]> = argv[5..]
         .iter()
         .copied()
         .take_while(|a| parse_id(a).is_some())
         .collect();
     if !ids.is_empty() {
-        record_delivered(keyspace, db, argv[1], argv[2], argv[3], &ids, false);
+        record_delivered(keyspace, db, argv[1], argv[2], argv[3], &ids, set_position);
     }
 }
 

@@ -501,7 +501,7 @@ fn look_ahead(
                         let c = command::resolve(table, &argv);
                         // (A container's subcommand depends on the next argument too.)
                         last = c
-                            .filter(|c| !c.fullname.contains('|'))
+                            .filter(|c| c.subcommands().is_empty() && !c.fullname.contains('|'))
                             .map(|c| (args[0].clone(), c));
                         c
                     }
@@ -530,7 +530,10 @@ fn request_keys(
 ) -> bool {
     // The same key again (HSET h ..., LPUSH l ...) needs no second prefetch.
     let add = |keys: &mut KeyRanges, i: usize| {
-        let k = args[i].clone();
+        // (The request's arity is not checked yet: a position may be past its arguments.)
+        let Some(k) = args.get(i).cloned() else {
+            return;
+        };
         if keys.len() < PREFETCH && keys.last().is_none_or(|p| buf[p.clone()] != buf[k.clone()]) {
             keys.push(k);
         }
@@ -691,7 +694,15 @@ mod tests {
         buf.extend(resp(&["HSET", "h", "f2", "v2"]));
         buf.extend(resp(&["PING"]));
         buf.extend(resp(&["NOSUCHCOMMAND", "x", "y", "z"]));
-        assert_eq!(windows(&buf), [["a", "b", "c", "d", "e", "f", "g", "h"]]);
+        // Arity is checked later: a keyed command without its key adds nothing.
+        buf.extend(resp(&["SORT"]));
+        buf.extend(resp(&["GEORADIUS"]));
+        buf.extend(resp(&["OBJECT"]));
+        buf.extend(resp(&["OBJECT", "ENCODING", "i"]));
+        assert_eq!(
+            windows(&buf),
+            [["a", "b", "c", "d", "e", "f", "g", "h", "i"]]
+        );
     }
 
     #[test]

@@ -198,7 +198,7 @@ pub fn load(
                 let mut entry = Entry::new(value);
                 entry.expire_at = at;
                 let d = ks.db(db);
-                d.lock_key(&key).insert(&key, entry);
+                d.lock_key(&key).load(&key, entry);
                 loaded.keys += 1;
             }
         }
