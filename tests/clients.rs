@@ -2,9 +2,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{ferrocache, python};
+use common::{ferrocache, run_python};
 
 #[test]
 fn redis_crate_sync_and_pipeline() {
@@ -86,31 +84,16 @@ fn redis_crate_async_concurrent_clients() {
     });
 }
 
-fn run_python(script: &str, port: u16) {
-    let path = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(python())
-        .arg(&path)
-        .arg(port.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn redis_py_cache_aside() {
     let s = ferrocache(&[]);
-    run_python("cache_aside_redis_py.py", s.port);
+    run_python("cache_aside_redis_py.py", &[&s.port.to_string()]);
 }
 
 #[test]
 fn valkey_glide_resp3() {
     let s = ferrocache(&[]);
-    run_python("glide_app.py", s.port);
+    run_python("glide_app.py", &[&s.port.to_string()]);
 }
 
 /// CLIENT PAUSE holds commands (writes only, or all) until its deadline or CLIENT UNPAUSE;
@@ -412,11 +395,10 @@ fn tracking_clients() -> Vec<(&'static str, common::Proc, common::Raw)> {
 /// the same transcript as redis-server.
 #[test]
 fn reset_clears_tracking_and_monitor() {
-    let mut transcripts = Vec::new();
-    for server in [common::redis_server(), ferrocache(&[])] {
+    common::same_as_redis(|port| {
         let mut t = String::new();
-        let mut a = common::Raw::connect(server.port);
-        let mut other = common::Raw::connect(server.port);
+        let mut a = common::Raw::connect(port);
+        let mut other = common::Raw::connect(port);
         for cmd in [
             &["CLIENT", "TRACKING", "ON", "BCAST"][..],
             &["CLIENT", "TRACKINGINFO"],
@@ -429,14 +411,13 @@ fn reset_clears_tracking_and_monitor() {
         // A key changed now is no news to it any more.
         other.cmd(&["SET", "k", "v"]);
         t.push_str(&a.cmd(&["PING"]));
-        let mut m = common::Raw::connect(server.port);
+        let mut m = common::Raw::connect(port);
         t.push_str(&m.cmd(&["MONITOR"]));
         t.push_str(&m.cmd(&["RESET"]));
         other.cmd(&["SET", "seen-by-no-monitor", "v"]);
         t.push_str(&m.cmd(&["PING"]));
         let flags = m.cmd(&["CLIENT", "INFO"]);
         t.push_str(flags.split(' ').find(|f| f.starts_with("flags=")).unwrap());
-        transcripts.push(t);
-    }
-    assert_eq!(transcripts[0], transcripts[1]);
+        t
+    });
 }

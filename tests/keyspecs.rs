@@ -4,24 +4,15 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{ferrocache, python, redis_server, Raw};
+use common::{ferrocache, redis_server, run_python, Raw};
 
 #[test]
 fn key_specs_and_getkeys_match_redis() {
     let reference = redis_server();
     let ours = ferrocache(&[]);
-    let script = format!("{}/tests/python/keyspecs.py", env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(python())
-        .args([&script, &reference.port.to_string(), &ours.port.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "keyspecs.py failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    run_python(
+        "keyspecs.py",
+        &[&reference.port.to_string(), &ours.port.to_string()],
     );
 }
 
@@ -54,10 +45,9 @@ fn tracking_remembers_every_key_a_read_names() {
         ("RPUSH a 1; RPUSH b 2", "SORT_RO a", "a"),
         ("SET a 1", "EXISTS a b", "a b"),
     ];
-    let mut transcripts = Vec::new();
-    for server in [redis_server(), ferrocache(&[])] {
-        let mut reader = Raw::connect(server.port);
-        let mut writer = Raw::connect(server.port);
+    let ours = common::same_as_redis(|port| {
+        let mut reader = Raw::connect(port);
+        let mut writer = Raw::connect(port);
         reader.cmd(&["HELLO", "3"]);
         assert_eq!(reader.cmd(&["CLIENT", "TRACKING", "ON"]), "+OK\r\n");
         let mut t = String::new();
@@ -65,9 +55,7 @@ fn tracking_remembers_every_key_a_read_names() {
             writer.cmd(&["FLUSHALL"]);
             // The flush's own message (a null) to everyone tracking.
             t.push_str(&reader.read_reply());
-            for line in setup.split(';') {
-                writer.cmd(&args(line));
-            }
+            common::run_script(&mut writer, setup);
             for key in keys.split_whitespace() {
                 t.push_str(&format!("{read} / {key}: "));
                 reader.cmd(&args(read));
@@ -84,10 +72,9 @@ fn tracking_remembers_every_key_a_read_names() {
                 t.push('\n');
             }
         }
-        transcripts.push(t);
-    }
-    assert_eq!(transcripts[0], transcripts[1]);
-    assert!(transcripts[1].matches("invalidate").count() >= 25);
+        t
+    });
+    assert!(ours.matches("invalidate").count() >= 25);
 }
 
 /// Writes whose destination only their key specs' keyword, STORE option or numkeys form names
@@ -120,16 +107,13 @@ fn a_stored_destination_serves_its_blocked_clients() {
         ),
         ("SADD a x", "BLPOP other 5", "SUNIONSTORE dst a"),
     ];
-    let mut transcripts = Vec::new();
-    for server in [redis_server(), ferrocache(&[])] {
-        let mut c = Raw::connect(server.port);
-        let mut blocked = Raw::connect(server.port);
+    common::same_as_redis(|port| {
+        let mut c = Raw::connect(port);
+        let mut blocked = Raw::connect(port);
         let mut t = String::new();
         for (setup, wait, write) in CASES {
             c.cmd(&["FLUSHALL"]);
-            for line in setup.split(';') {
-                c.cmd(&args(line));
-            }
+            common::run_script(&mut c, setup);
             blocked.send_raw(&common::resp(
                 &args(wait).iter().map(|a| a.as_bytes()).collect::<Vec<_>>(),
             ));
@@ -143,7 +127,6 @@ fn a_stored_destination_serves_its_blocked_clients() {
             t.push_str(&blocked.read_reply());
             t.push('\n');
         }
-        transcripts.push(t);
-    }
-    assert_eq!(transcripts[0], transcripts[1]);
+        t
+    });
 }

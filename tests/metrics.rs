@@ -7,10 +7,9 @@ mod common;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{ferrocache, free_port, python, Raw};
+use common::{ferrocache, free_port, run_python, Raw};
 
 fn fields(text: &str) -> HashMap<String, String> {
     text.lines()
@@ -204,24 +203,13 @@ fn known_traffic_in_every_surface() {
     // /metrics and the EMF document, read by their own parsers.
     let (head, _) = http_get(metrics_port, "/nothing");
     assert!(head.starts_with("HTTP/1.1 404"));
-    let script = format!(
-        "{}/tests/python/metrics_scrape.py",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let out = Command::new(python())
-        .args([
-            &script,
+    run_python(
+        "metrics_scrape.py",
+        &[
             &metrics_port.to_string(),
             emf.to_str().unwrap(),
             &evicted.to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "metrics_scrape.py failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -18,7 +18,7 @@ use super::table::{CommandSpec as C, BLOCKING, DENYOOM, FAST, NOSCRIPT, WRITE};
 use super::zsetops::{parse_zmpop, zpop, PopShape, MPOP_SHAPE};
 use super::At;
 use super::{changed_in, collection_write, CmdError, CmdResult, Ctx};
-use crate::clients::blocking::{BlockOp, GroupRead, Outcome, Waiter};
+use crate::clients::blocking::{BlockOp, Outcome, Waiter};
 use crate::engine::notify as ev;
 use crate::engine::{Key, Value};
 use crate::protocol::Reply;
@@ -59,9 +59,6 @@ pub fn serve_ready(server: &Server, now: u64) {
                 let mut out = Reply::new();
                 out.resp3 = w.resp3;
                 let served = serve_one(server, &w, db, &key, now, &mut out);
-                if let (Ok(true), BlockOp::XReadGroup(read)) = (&served, &w.op) {
-                    record_group_read(server, read, db, &key, &out.buf);
-                }
                 // What it changed (even without serving) is settled before anything else runs.
                 let done = crate::engine::effects::take_command();
                 server.stats.dirty.add(0, done.dirty);
@@ -87,23 +84,6 @@ pub fn count_failed(server: &Server, w: &Waiter) {
     if let Some(c) = server.commands.by_id(w.command) {
         c.stats.add(super::table::FAILED, 1);
     }
-}
-
-/// The journal's record of a served XREADGROUP: where each delivered entry now stands.
-fn record_group_read(server: &Server, read: &GroupRead, db: usize, key: &[u8], reply: &[u8]) {
-    if !crate::engine::effects::journaling() {
-        return;
-    }
-    let argv: [&[u8]; 7] = [
-        b"XREADGROUP",
-        b"GROUP",
-        &read.group,
-        &read.consumer,
-        b"STREAMS",
-        key,
-        b">",
-    ];
-    crate::journal::groups::xreadgroup(server.keyspace.db(db), db, &argv, reply);
 }
 
 /// Does a waiter's pop on `key`. Ok(false) if the key holds no list (nothing to serve).

@@ -230,7 +230,7 @@ fn list(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let mut text = String::new();
     let running = Running::of(ctx, argv);
-    for h in ctx.server.clients.snapshot() {
+    for h in ctx.clients().snapshot() {
         if h.killed.load(Ordering::Relaxed) {
             continue;
         }
@@ -320,7 +320,7 @@ fn kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         i += 2;
     }
     let mut killed = 0;
-    for h in ctx.server.clients.snapshot() {
+    for h in ctx.clients().snapshot() {
         let matches = id.is_none_or(|x| x == h.id)
             && addr.is_none_or(|a| a == h.addr.as_bytes())
             && laddr.is_none_or(|a| a == h.laddr.as_bytes())
@@ -419,7 +419,7 @@ fn unblock(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ))
         }
     };
-    let done = u64::try_from(id).is_ok_and(|id| ctx.server.clients.blocking.unblock(id, error));
+    let done = u64::try_from(id).is_ok_and(|id| ctx.clients().blocking.unblock(id, error));
     ctx.out.int(done as i64);
     Ok(())
 }

@@ -210,7 +210,7 @@ fn quit(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    ctx.client.clear_connection_state(&ctx.server.clients);
+    ctx.client.clear_connection_state(ctx.clients());
     let c = &mut *ctx.client;
     c.db = 0;
     c.reply_mode = ReplyMode::On;

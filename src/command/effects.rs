@@ -122,9 +122,17 @@ mod tests {
             text,
             "*2 $6 SELECT $1 0 *3 $3 SET $1 k $1 v *3 $4 SADD $1 s $1 m *3 $4 SREM $1 s $1 m "
         );
+        // A relative TTL is journaled as the absolute time it ends at.
+        got.clear();
+        let before = crate::engine::now_ms();
         h.run(&mut a, "SET t v EX 100");
+        let after = crate::engine::now_ms();
         feed.take(&mut got);
-        let text = String::from_utf8_lossy(&got).into_owned();
-        assert!(text.contains("PXAT"), "{text}");
+        let text = String::from_utf8_lossy(&got).replace("\r\n", " ");
+        let at = text
+            .strip_prefix("*5 $3 SET $1 t $1 v $4 PXAT $13 ")
+            .and_then(|t| t.trim_end().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!((before + 100_000..=after + 100_000).contains(&at), "{text}");
     }
 }

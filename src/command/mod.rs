@@ -446,7 +446,7 @@ fn run<'s>(
         && !ctx.client.in_exec
         && ctx.client.handle.mailbox.pending() > 0
     {
-        crate::clients::tracking::flush(&ctx.server.clients);
+        crate::clients::tracking::flush(ctx.clients());
         ctx.client.handle.mailbox.drain_into(ctx.out);
         mark = ctx.out.len();
     }
@@ -495,7 +495,7 @@ fn run<'s>(
         // (A blocking command records the plain form of what it did: replayed as sent it
         // could block the replica applying it.)
         if !done.own && spec.flags & table::BLOCKING == 0 {
-            crate::engine::effects::journal_command(ctx.client.db, argv);
+            crate::engine::effects::journal_aside(ctx.client.db, argv);
         }
     }
     if done.changes {
@@ -503,7 +503,7 @@ fn run<'s>(
     }
     // Blocked clients are served once the write that fed them is complete (after EXEC, for a
     // write inside a transaction), before any other command runs.
-    if !ctx.client.in_exec && ctx.server.clients.blocking.blocked_clients() != 0 {
+    if !ctx.client.in_exec && ctx.clients().blocking.blocked_clients() != 0 {
         blocking::serve_ready(ctx.server, ctx.now);
     }
     drop(shared);
@@ -513,11 +513,11 @@ fn run<'s>(
     cmd.stats.add(table::CALLS, 1);
     cmd.stats.add(table::USEC, usec);
     record_latency(ctx, cmd, argv, usec);
-    if ctx.server.clients.monitors.active() {
+    if ctx.clients().monitors.active() {
         monitor::feed(ctx, cmd, argv);
     }
-    if ctx.server.clients.tracking.active() && !ctx.client.in_exec {
-        crate::clients::tracking::flush(&ctx.server.clients);
+    if ctx.clients().tracking.active() && !ctx.client.in_exec {
+        crate::clients::tracking::flush(ctx.clients());
     }
     if ctx.client.tracking.is_some() {
         if spec.flags & table::READONLY != 0 && result.is_ok() {
@@ -544,13 +544,13 @@ fn run<'s>(
 /// Feeds the latency histogram, SLOWLOG and LATENCY; below their thresholds a command costs
 /// a few relaxed loads and compares.
 fn record_latency(ctx: &mut Ctx, cmd: &table::Command, argv: &[&[u8]], usec: u64) {
-    let live = &*ctx.server.config;
-    if live.latency_tracking.get() {
+    let cfg = &*ctx.server.config;
+    if cfg.latency_tracking.get() {
         let h = cmd.hist.get_or_init(Default::default);
         h.add(crate::metrics::histogram::bucket(usec), 1);
     }
     let flags = cmd.spec.flags;
-    let slower = live.slowlog_log_slower_than.get();
+    let slower = cfg.slowlog_log_slower_than.get();
     if slower >= 0 && usec >= slower as u64 && flags & table::SKIP_SLOWLOG == 0 {
         // Passwords never reach the log.
         let redact = monitor::redacted(cmd.spec.name, argv);
@@ -562,10 +562,10 @@ fn record_latency(ctx: &mut Ctx, cmd: &table::Command, argv: &[&[u8]], usec: u64
             addr: ctx.client.handle.addr.clone(),
             name: ctx.client.handle.name.lock().clone(),
         };
-        let max = live.slowlog_max_len.u() as usize;
+        let max = cfg.slowlog_max_len.u() as usize;
         ctx.server.slowlog.push(entry, max);
     }
-    let threshold = live.latency_monitor_threshold.u();
+    let threshold = cfg.latency_monitor_threshold.u();
     if threshold > 0 && usec / 1000 >= threshold {
         let event = if flags & table::FAST != 0 {
             "fast-command"
@@ -648,12 +648,12 @@ fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
 
 /// `min-replicas-to-write`: true when the check is off or enough replicas are in sync.
 fn enough_replicas(server: &Server) -> bool {
-    let live = &*server.config;
-    let want = live.min_replicas_to_write.u();
-    if want == 0 || live.min_replicas_max_lag.u() == 0 {
+    let cfg = &*server.config;
+    let want = cfg.min_replicas_to_write.u();
+    if want == 0 || cfg.min_replicas_max_lag.u() == 0 {
         return true;
     }
-    let max_lag = live.min_replicas_max_lag.u();
+    let max_lag = cfg.min_replicas_max_lag.u();
     let in_sync = server
         .replication
         .good_replicas(max_lag, crate::engine::now_ms());
@@ -664,22 +664,22 @@ fn enough_replicas(server: &Server) -> bool {
 /// command runs, as Redis does for every command. True if memory is still over the limit and
 /// nothing more can be evicted: commands that add data are then refused.
 pub(crate) fn out_of_memory(ctx: &Ctx) -> bool {
-    let live = &*ctx.server.config;
-    let max = live.maxmemory.u();
+    let cfg = &*ctx.server.config;
+    let max = cfg.maxmemory.u();
     // A replica evicts nothing itself (replica-ignore-maxmemory): the primary's evictions
     // arrive as DELs.
     if max == 0 || crate::replication::replica::is_replica() {
         return false;
     }
-    let reserved = live.reserved_memory_percent.u().min(100);
+    let reserved = cfg.reserved_memory_percent.u().min(100);
     let limit = max - max / 100 * reserved - max % 100 * reserved / 100;
     let used = crate::metrics::memory::used_recent();
     if used <= limit {
         return false;
     }
     let tuning = crate::engine::evict::Tuning {
-        samples: live.maxmemory_samples.u() as usize,
-        tenacity: live.maxmemory_eviction_tenacity.u() as u32,
+        samples: cfg.maxmemory_samples.u() as usize,
+        tenacity: cfg.maxmemory_eviction_tenacity.u() as u32,
     };
     let outcome = crate::engine::evict::free(&ctx.server.keyspace, used - limit, tuning);
     // The evictions' consequences (a tracking client told its key went) come before the

@@ -24,7 +24,7 @@ fn monitor(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     let h = ctx.client.handle.clone();
     h.monitor.store(true, Ordering::Relaxed);
     ctx.client.monitoring = true;
-    let m = &ctx.server.clients.monitors;
+    let m = &ctx.clients().monitors;
     let mut list = m.list.lock();
     if !list.iter().any(|x| x.id == h.id) {
         list.push(h);
@@ -59,7 +59,7 @@ pub fn feed(ctx: &Ctx, cmd: &Command, argv: &[&[u8]]) {
         }
     }
     line.extend_from_slice(b"\r\n");
-    for h in ctx.server.clients.monitors.list.lock().iter() {
+    for h in ctx.clients().monitors.list.lock().iter() {
         h.mailbox.push(&line);
     }
 }

@@ -206,7 +206,7 @@ fn replicaof(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     // Clients blocked on keys would otherwise be fed by the primary's writes (Redis unblocks
     // them too); they are answered as if their timeout had passed.
-    ctx.server.clients.blocking.unblock_all();
+    ctx.clients().blocking.unblock_all();
     up.follow(target);
     tracing::info!(
         "REPLICAOF {host}:{port} enabled (user request from '{}')",

@@ -6,10 +6,7 @@ use rand::Rng;
 use super::keyspec::{self as ks, KeySpec as K, ACCESS, DELETE, INSERT, OW, RO, RW, UPDATE};
 use super::table::{CommandSpec as C, DENYOOM, FAST, READONLY, WRITE};
 use super::{args, cursor};
-use super::{
-    changed, collection_mut, collection_read, collection_write, remove_if_empty, CmdError,
-    CmdResult, Ctx,
-};
+use super::{changed, collection_mut, collection_read, collection_write, CmdError, CmdResult, Ctx};
 use crate::engine::Value;
 
 #[rustfmt::skip]
@@ -239,7 +236,6 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let popped = count.map_or(1, |n| n.min(size));
     changed(ctx, &mut shard, argv[1], ev::SET, "spop");
-    remove_if_empty(&mut shard, argv[1]);
     ctx.dirty(popped as u64);
     if journal {
         if count.is_some() && popped == size {

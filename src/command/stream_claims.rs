@@ -8,6 +8,7 @@ use super::table::{CommandSpec as C, FAST, WRITE};
 use super::{CmdError, CmdResult, Ctx, SYNTAX};
 use crate::engine::notify as ev;
 use crate::engine::stream::{Group, Stream, StreamId};
+use crate::journal::groups::{acked, record_delivered};
 use crate::protocol::Reply;
 
 #[rustfmt::skip]
@@ -106,7 +107,7 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     // Counted as Redis counts it: each entry claimed or dropped, each consumer created, and
     // a moved last ID when nothing else carries it.
     let mut dirty = 0;
-    for id in ids {
+    for &id in &ids {
         let group = s.groups.get_mut(argv[2]).expect("checked");
         if !s.entries.contains_key(&id) {
             // Deleted or trimmed: it leaves the PEL instead.
@@ -131,13 +132,13 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         dirty = 1;
     }
     reply_claimed(ctx.out, s, &claimed, justid);
+    // Journaled as where each named entry now stands (the primary's clock and counts), with a
+    // LASTID that moved as the group's position.
+    if dirty > 0 {
+        record_delivered(s, ctx.client.db, argv[1], argv[2], argv[3], ids, moved_last);
+    }
     drop(shard);
     ctx.dirty(dirty);
-    // Journaled as where each named entry now stands (the primary's clock and counts).
-    if dirty > 0 && ctx.journaling() {
-        // A LASTID that moved is recorded as the group's position too.
-        crate::journal::groups::xclaim(ctx.db(), ctx.client.db, argv, moved_last);
-    }
     Ok(())
 }
 
@@ -201,7 +202,6 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let cursor = from
         .and_then(|f| group.pel.range(f..).next())
         .map_or(StreamId::default(), |(id, _)| *id);
-    let reply_at = ctx.out.len();
     let out = &mut *ctx.out;
     out.array(3);
     out.bulk(&cursor.to_bytes());
@@ -210,12 +210,21 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     for id in &deleted {
         out.bulk(&id.to_bytes());
     }
-    drop(shard);
-    let dirty = (claimed.len() + deleted.len() + created as usize) as u64;
-    ctx.dirty(dirty);
-    if dirty > 0 && ctx.journaling() {
-        let db = ctx.client.db;
-        crate::journal::groups::xautoclaim(ctx.db(), db, argv, &ctx.out.buf[reply_at..]);
+    // The claimed entries as they now stand, and the deleted ones it dropped.
+    let db = ctx.client.db;
+    if !claimed.is_empty() {
+        record_delivered(
+            s,
+            db,
+            argv[1],
+            argv[2],
+            argv[3],
+            claimed.iter().copied(),
+            false,
+        );
     }
+    acked(db, argv[1], argv[2], &deleted);
+    drop(shard);
+    ctx.dirty((claimed.len() + deleted.len() + created as usize) as u64);
     Ok(())
 }

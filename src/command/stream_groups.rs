@@ -10,6 +10,7 @@ use crate::clients::blocking::{BlockOp, GroupRead};
 use crate::engine::notify as ev;
 use crate::engine::stream::{Fields, Group, Pending, Stream, StreamId};
 use crate::engine::{Entry, Value};
+use crate::journal::groups::record_delivered;
 use crate::protocol::Reply;
 
 #[rustfmt::skip]
@@ -250,7 +251,7 @@ fn xgroup_delconsumer(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 /// Delivers up to `count` (0: all) entries after the group's last ID to `consumer`, adding
 /// them to the pending lists unless `noack`. Returns the entries delivered, and whether the
-/// consumer was created for them.
+/// consumer was created for them (never for an empty batch).
 pub fn deliver_new(
     s: &mut Stream,
     group: &[u8],
@@ -373,6 +374,8 @@ fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                     dirty += 1;
                     found += 1;
                     reply_stream_read(&mut reply, k, batch.iter().map(|(id, f)| (id, f)));
+                    let ids = batch.iter().map(|(id, _)| *id);
+                    record_delivered(s, ctx.client.db, k, group, consumer, ids, true);
                 }
             }
             Some(after) => {
@@ -399,7 +402,7 @@ fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 found += 1;
                 stream_head(&mut reply, k);
                 reply.array(ids.len());
-                for id in ids {
+                for &id in &ids {
                     reply.array(2);
                     reply.bulk(&id.to_bytes());
                     match s.entries.get(&id) {
@@ -419,19 +422,12 @@ fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                         None => reply.null_array(),
                     }
                 }
+                record_delivered(s, ctx.client.db, k, group, consumer, ids, true);
             }
         }
     }
-    let reply_at = ctx.out.len();
-    let blocks = super::streams::finish_read(ctx, found, &reply, block);
     ctx.dirty(dirty);
-    // Journaled as where each delivered entry now stands (the delivery time and count are
-    // the primary's) and the consumers it created (every one is in the reply).
-    if dirty > 0 && ctx.journaling() {
-        let db = ctx.client.db;
-        crate::journal::groups::xreadgroup(ctx.db(), db, argv, &ctx.out.buf[reply_at..]);
-    }
-    match blocks {
+    match super::streams::finish_read(ctx, found, &reply, block) {
         None => Ok(()),
         Some(timeout) => {
             let op = BlockOp::XReadGroup(GroupRead {
@@ -471,6 +467,8 @@ pub fn serve_group_read(
         return Ok(false);
     }
     at.dirty(1);
+    let ids = batch.iter().map(|(id, _)| *id);
+    record_delivered(s, at.db, key, group, &read.consumer, ids, true);
     read_reply_len(out, 1);
     reply_stream_read(out, key, batch.iter().map(|(id, f)| (id, f)));
     Ok(true)

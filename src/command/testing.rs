@@ -13,11 +13,14 @@ use crate::server::Server;
 /// A server with no listener.
 pub struct Harness {
     pub server: Arc<Server>,
+    // Its clients' WATCHes count in process-wide interests (see `serial_interests`).
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Harness {
     pub fn new() -> Harness {
         Harness {
+            _serial: crate::engine::effects::serial_interests(),
             server: Server::new(Config::defaults(), None),
         }
     }

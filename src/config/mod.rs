@@ -136,11 +136,6 @@ impl Config {
         Ok(())
     }
 
-    /// The normalised text of parameter `idx` (CONFIG GET's form).
-    pub fn text(&self, idx: usize) -> String {
-        self.values.read()[idx].clone()
-    }
-
     /// Name/value pairs of every parameter matching any of the glob patterns (CONFIG GET).
     pub fn matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
         let values = self.values.read();

@@ -83,6 +83,14 @@ pub fn uninterested(n: usize) {
     INTERESTS.fetch_sub(n, Ordering::Relaxed);
 }
 
+/// Held by the unit tests that add interests (the command harness) or assume there are none:
+/// the count is process-wide and tests run in parallel.
+#[cfg(test)]
+pub fn serial_interests() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[inline]
 fn keys_wanted() -> bool {
     INTERESTS.load(Ordering::Relaxed) != 0
@@ -180,32 +188,25 @@ pub fn dirty(n: u64) {
 /// Journals `args` (a command that replays the effect) in database `db`, in place of the
 /// running command's own arguments.
 pub fn journal(db: usize, args: &[&[u8]]) {
+    push_journal(db, args, true);
+}
+
+/// Journals `args` without replacing the running command's arguments: an expiry or eviction
+/// that happened while it ran (which must come before it), or the command's own arguments
+/// (the dispatcher, for a command that changed something and recorded nothing else).
+pub fn journal_aside(db: usize, args: &[&[u8]]) {
+    push_journal(db, args, false);
+}
+
+fn push_journal(db: usize, args: &[&[u8]], own: bool) {
     if !journaling() {
         return;
     }
     with(|r| {
         crate::journal::encode(&mut r.journal, args);
         r.items.push((db, r.journal.len()));
-        r.own = true;
+        r.own |= own;
     });
-}
-
-/// Journals `args` without replacing the running command's arguments (an expiry or eviction
-/// that happened while it ran, which must come before it).
-fn journal_aside(db: usize, args: &[&[u8]]) {
-    if !journaling() {
-        return;
-    }
-    with(|r| {
-        crate::journal::encode(&mut r.journal, args);
-        r.items.push((db, r.journal.len()));
-    });
-}
-
-/// Journals the running command's own arguments (the dispatcher, for a command that changed
-/// something and recorded nothing else).
-pub fn journal_command(db: usize, argv: &[&[u8]]) {
-    journal_aside(db, argv);
 }
 
 /// A key's TTL passed and it was deleted.
@@ -268,6 +269,7 @@ mod tests {
 
     #[test]
     fn nothing_is_kept_while_nobody_needs_it() {
+        let _serial = serial_interests();
         let mut got = Vec::new();
         take_changes(&mut got);
         got.clear();

@@ -468,13 +468,6 @@ impl Db {
         }
     }
 
-    /// True if `key` exists and has not expired; an expired key is left in place (no access).
-    pub fn is_live(&self, key: &[u8], now: u64) -> bool {
-        self.lock_key(key)
-            .peek(key)
-            .is_some_and(|e| !e.is_expired(now))
-    }
-
     /// Number of keys (including expired keys not yet reclaimed, as Redis's DBSIZE).
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len()).sum()

@@ -17,7 +17,6 @@
 
 pub mod backlog;
 pub mod groups;
-pub mod reply;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

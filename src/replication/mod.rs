@@ -209,12 +209,12 @@ pub fn attach(
     now_ms: u64,
 ) -> std::io::Result<(Sync, Attach)> {
     let repl = &server.replication;
-    let live = &*server.config;
+    let cfg = &*server.config;
     server
         .journal
-        .activate(server.config.repl_backlog_size.get().max(1) as usize);
+        .activate(cfg.repl_backlog_size.get().max(1) as usize);
     let feed = Arc::new(Feed::new(
-        live.derived.replica_limit.hard.load(Ordering::Relaxed),
+        cfg.derived.replica_limit.hard.load(Ordering::Relaxed),
     ));
     let link = Arc::new(Link {
         client: id,

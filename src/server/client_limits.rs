@@ -16,10 +16,10 @@ use crate::clients::{Client, ClientHandle};
 /// The reply size past which a batch must check its limits: the smallest limit configured,
 /// or `usize::MAX` when there is none (then the per-command check is one comparison).
 pub fn check_threshold(server: &Server) -> usize {
-    let l = &*server.config;
+    let cfg = &*server.config;
     [
-        l.derived.normal_limit.hard.load(Ordering::Relaxed),
-        l.derived.maxmemory_clients.load(Ordering::Relaxed),
+        cfg.derived.normal_limit.hard.load(Ordering::Relaxed),
+        cfg.derived.maxmemory_clients.load(Ordering::Relaxed),
     ]
     .into_iter()
     .filter(|&v| v > 0)

@@ -8,6 +8,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Runs `script` (given a server's port, it returns a transcript) against a fresh redis-server
+/// and a fresh ferrocache; asserts the transcripts are equal and returns ferrocache's.
+pub fn same_as_redis(script: impl Fn(u16) -> String) -> String {
+    let theirs = {
+        let server = redis_server();
+        script(server.port)
+    };
+    let server = ferrocache(&[]);
+    let ours = script(server.port);
+    assert_eq!(
+        theirs, ours,
+        "redis-server (left) and ferrocache (right) differ"
+    );
+    ours
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -149,6 +165,15 @@ pub fn words(line: &str) -> Vec<Vec<u8>> {
     ferrocache::protocol::parser::split_inline_args(line.as_bytes(), &mut scratch, &mut ranges)
         .expect("balanced quotes");
     ranges.into_iter().map(|r| scratch[r].to_vec()).collect()
+}
+
+/// Runs the `;`-separated commands of `script` (words as `words` splits them); each must
+/// succeed.
+pub fn run_script(c: &mut Raw, script: &str) {
+    for line in script.split(';').map(str::trim).filter(|l| !l.is_empty()) {
+        let r = send(c, &words(line));
+        assert!(!r.starts_with('-'), "{line}: {r}");
+    }
 }
 
 /// Sends one command given as raw arguments and returns its reply.
@@ -300,6 +325,23 @@ pub fn python() -> PathBuf {
         p.display()
     );
     p
+}
+
+/// Runs `tests/python/<script>` with `args` in the test venv; fails the test with its output
+/// unless it succeeds.
+pub fn run_python(script: &str, args: &[&str]) {
+    let path = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(python())
+        .arg(&path)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Commands that build one key of every shape: small (compact) and large encodings, integers,
