@@ -138,7 +138,7 @@ fn scores_of(
     members: &[&[u8]],
 ) -> Result<Option<Vec<Option<f64>>>, CmdError> {
     let mut shard = ctx.db().lock_key(key);
-    let z = collection_read(&mut shard, key, ctx.now, ctx.touch(), Value::zset_mut)?;
+    let z = collection_read(&mut shard, key, ctx.now, ctx.touch(), Value::zset_ref)?;
     Ok(z.map(|z| members.iter().map(|m| z.score(m)).collect()))
 }
 
@@ -246,8 +246,7 @@ fn search(ctx: &mut Ctx, argv: &[&[u8]], form: Form, nostore: bool) -> CmdResult
     let mut storedist = false;
     // The source stays locked while it is scanned; the result is stored after.
     let mut shard = ctx.db().lock_key(src);
-    let z: Option<&ZSet> =
-        collection_read(&mut shard, src, ctx.now, ctx.touch(), Value::zset_mut)?.map(|z| &*z);
+    let z: Option<&ZSet> = collection_read(&mut shard, src, ctx.now, ctx.touch(), Value::zset_ref)?;
     let member_pos = |m: &[u8]| -> Result<(f64, f64), CmdError> {
         z.and_then(|z| z.score(m))
             .map(geohash::decode_score)

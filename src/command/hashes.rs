@@ -90,7 +90,7 @@ fn hsetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn hget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    match collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_mut)?
+    match collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_ref)?
         .and_then(|h| h.get(argv[2]))
     {
         Some(v) => ctx.out.bulk(v),
@@ -101,7 +101,7 @@ fn hget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn hmget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let h = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_mut)?;
+    let h = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_ref)?;
     ctx.out.array(argv.len() - 2);
     for f in &argv[2..] {
         match h.as_ref().and_then(|h| h.get(f)) {
@@ -128,7 +128,7 @@ fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn hlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let n = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_mut)?
+    let n = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_ref)?
         .map_or(0, |h| h.len());
     ctx.out.int(n as i64);
     Ok(())
@@ -136,7 +136,7 @@ fn hlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn hexists(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let found = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_mut)?
+    let found = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_ref)?
         .is_some_and(|h| h.get(argv[2]).is_some());
     ctx.out.int(found as i64);
     Ok(())
@@ -146,7 +146,7 @@ fn hexists(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn listing(ctx: &mut Ctx, key: &[u8], fields: bool, values: bool) -> CmdResult {
     let mut shard = ctx.db().lock_key(key);
     let touch = ctx.touch();
-    let Some(h) = collection_read(&mut shard, key, ctx.now, touch, Value::hash_mut)? else {
+    let Some(h) = collection_read(&mut shard, key, ctx.now, touch, Value::hash_ref)? else {
         if fields && values {
             ctx.out.map(0);
         } else {
@@ -241,7 +241,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn hstrlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let n = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_mut)?
+    let n = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_ref)?
         .and_then(|h| h.get(argv[2]).map(|v| v.len()))
         .unwrap_or(0);
     ctx.out.int(n as i64);
@@ -255,7 +255,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None => (None, false),
     };
     let mut shard = ctx.db().lock_key(argv[1]);
-    let h = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_mut)?;
+    let h = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_ref)?;
     let mut rng = rand::rng();
     let Some(count) = count else {
         match h {
@@ -299,7 +299,7 @@ fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let cursor = cursor::parse_cursor(argv[2])?;
     let opts = cursor::parse_opts(argv, 3, false)?;
     let mut shard = ctx.db().lock_key(argv[1]);
-    let h = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_mut)?;
+    let h = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::hash_ref)?;
     let mut found: Vec<(&[u8], &[u8])> = Vec::new();
     let mut next = 0;
     if let Some(h) = h {

@@ -116,7 +116,7 @@ fn pfcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let mut shard = ctx.db().lock_key(argv[1]);
     let touch = ctx.touch();
-    let Some(e) = shard.read(argv[1], ctx.now, touch) else {
+    let Some(e) = shard.read_mut(argv[1], ctx.now, touch) else {
         ctx.out.int(0);
         return Ok(());
     };

@@ -333,7 +333,7 @@ fn object_entry<T>(
 ) -> Option<T> {
     let mut shard = ctx.db().lock_key(key);
     // OBJECT is not an access: OBJECT IDLETIME must not reset what it reports.
-    shard.read(key, ctx.now, false).map(|e| f(e))
+    shard.read(key, ctx.now, false).map(f)
 }
 
 fn object_encoding(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {

@@ -136,7 +136,7 @@ fn rpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn llen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let n = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::list_mut)?
+    let n = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::list_ref)?
         .map_or(0, |l| l.len());
     ctx.out.int(n as i64);
     Ok(())
@@ -162,7 +162,7 @@ fn lrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let start = args::int(argv[2])?;
     let stop = args::int(argv[3])?;
     let mut shard = ctx.db().lock_key(argv[1]);
-    let Some(list) = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::list_mut)?
+    let Some(list) = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::list_ref)?
     else {
         ctx.out.array(0);
         return Ok(());
@@ -182,7 +182,7 @@ fn lrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn lindex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let idx = args::int(argv[2])?;
     let mut shard = ctx.db().lock_key(argv[1]);
-    let Some(list) = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::list_mut)?
+    let Some(list) = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::list_ref)?
     else {
         ctx.out.null();
         return Ok(());
@@ -245,7 +245,7 @@ fn lpos(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         i += 2;
     }
     let mut shard = ctx.db().lock_key(argv[1]);
-    let Some(list) = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::list_mut)?
+    let Some(list) = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::list_ref)?
     else {
         match count {
             Some(_) => ctx.out.array(0),

@@ -256,11 +256,11 @@ pub fn collection_read<'s, T>(
     key: &[u8],
     now: u64,
     touch: bool,
-    access: fn(&mut Value) -> Option<&mut T>,
-) -> Result<Option<&'s mut T>, CmdError> {
+    access: fn(&Value) -> Option<&T>,
+) -> Result<Option<&'s T>, CmdError> {
     match shard.read(key, now, touch) {
         None => Ok(None),
-        Some(e) => access(&mut e.value).map(Some).ok_or(WRONGTYPE),
+        Some(e) => access(&e.value).map(Some).ok_or(WRONGTYPE),
     }
 }
 
@@ -638,6 +638,11 @@ fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
             "OOM command not allowed when used memory > 'maxmemory'.",
         ));
     }
+    if (flags & table::WRITE != 0 || spec.name == "ping")
+        && crate::persistence::snapshot::refuses_writes(ctx.server)
+    {
+        return Some(CmdError::new(MISCONF));
+    }
     if flags & table::WRITE != 0 && !enough_replicas(ctx.server) {
         return Some(CmdError::new(
             "NOREPLICAS Not enough good replicas to write.",
@@ -645,6 +650,8 @@ fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
     }
     None
 }
+
+const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// `min-replicas-to-write`: true when the check is off or enough replicas are in sync.
 fn enough_replicas(server: &Server) -> bool {

@@ -329,7 +329,13 @@ fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     flush_mode(argv, 1)?;
+    // As Redis: a background save stops, and with save points set the (empty) dataset is
+    // saved at once, so that a restart does not bring the flushed keys back.
+    crate::persistence::snapshot::stop_background(ctx.server);
     empty_all(ctx);
+    if !crate::persistence::snapshot::save_points(ctx.server).is_empty() {
+        let _ = crate::persistence::snapshot::save(ctx.server, ctx.now);
+    }
     ctx.record(argv);
     ctx.out.ok();
     Ok(())
@@ -373,25 +379,29 @@ fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let (mut abort, mut save, mut force) = (false, false, false);
+    let (mut abort, mut flags) = (false, crate::persistence::Shutdown::default());
     for a in &argv[1..] {
         if is(a, "ABORT") {
             abort = true;
         } else if is(a, "SAVE") {
-            save = true;
+            flags.save = true;
+        } else if is(a, "NOSAVE") {
+            flags.nosave = true;
         } else if is(a, "FORCE") {
-            force = true;
-        } else if !["NOSAVE", "NOW"].iter().any(|k| is(a, k)) {
+            flags.force = true;
+        } else if !is(a, "NOW") {
             return Err(SYNTAX);
         }
+    }
+    if (abort && argv.len() > 2) || (flags.save && flags.nosave) {
+        return Err(SYNTAX);
     }
     if abort {
         return Err(CmdError::new("ERR No shutdown in progress."));
     }
     tracing::warn!("User requested shutdown...");
-    // With no save points configured, only SHUTDOWN SAVE writes a snapshot. FORCE shuts down
-    // even when the save fails.
-    if save && super::persistence::save_now(ctx).is_err() && !force {
+    let _still = ctx.server.gate.as_ref().map(|g| g.exclusive());
+    if crate::persistence::prepare_shutdown(ctx.server, flags).is_err() {
         return Err(CmdError::new("ERR Errors trying to SHUTDOWN. Check logs."));
     }
     ctx.server.request_shutdown();

@@ -114,7 +114,7 @@ fn srem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn scard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let n = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::set_mut)?
+    let n = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::set_ref)?
         .map_or(0, |s| s.len());
     ctx.out.int(n as i64);
     Ok(())
@@ -122,7 +122,7 @@ fn scard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn sismember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let found = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::set_mut)?
+    let found = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::set_ref)?
         .is_some_and(|s| s.contains(argv[2]));
     ctx.out.int(found as i64);
     Ok(())
@@ -130,7 +130,7 @@ fn sismember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn smismember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let set = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::set_mut)?;
+    let set = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::set_ref)?;
     ctx.out.array(argv.len() - 2);
     for m in &argv[2..] {
         ctx.out
@@ -141,7 +141,7 @@ fn smismember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn smembers(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let members = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::set_mut)?
+    let members = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::set_ref)?
         .map(|s| s.members())
         .unwrap_or_default();
     ctx.out.set(members.len());
@@ -168,7 +168,7 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None => None,
     };
     let mut shard = ctx.db().lock_key(argv[1]);
-    let set = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::set_mut)?;
+    let set = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::set_ref)?;
     let mut rng = rand::rng();
     match (set, count) {
         (None, None) => ctx.out.null(),
@@ -316,7 +316,7 @@ fn set_algebra(
     // First pass: types and sizes (one counted lookup per key, as Redis does).
     let mut sizes = Vec::with_capacity(keys.len());
     for k in keys {
-        let n = collection_read(locked.shard(k), k, now, touch, Value::set_mut)?.map(|s| s.len());
+        let n = collection_read(locked.shard(k), k, now, touch, Value::set_ref)?.map(|s| s.len());
         sizes.push(n);
     }
     let members_of = |locked: &mut crate::engine::Locked, k: &[u8]| -> Vec<Vec<u8>> {
@@ -466,7 +466,7 @@ fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let cursor = cursor::parse_cursor(argv[2])?;
     let opts = cursor::parse_opts(argv, 3, false)?;
     let mut shard = ctx.db().lock_key(argv[1]);
-    let set = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::set_mut)?;
+    let set = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::set_ref)?;
     let mut found = Vec::new();
     let mut next = 0;
     if let Some(s) = set {

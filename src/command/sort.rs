@@ -39,7 +39,7 @@ fn lookup_pattern(db: &Db, now: u64, pattern: &[u8], elem: &[u8]) -> Option<Vec<
     let mut shard = db.lock_key(&key);
     let e = shard.read(&key, now, true)?;
     let mut tmp = itoa::Buffer::new();
-    match (&mut e.value, field) {
+    match (&e.value, field) {
         (Value::Hash(h), Some(f)) => h.get(f).map(|v| v.to_vec()),
         (Value::Str(s), None) => Some(s.as_bytes(&mut tmp).to_vec()),
         _ => None,
@@ -95,7 +95,7 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
     let touch = ctx.touch();
     let (kind, mut elems): (u8, Vec<Vec<u8>>) = {
         let mut shard = db.lock_key(argv[1]);
-        match shard.read(argv[1], now, touch).map(|e| &mut e.value) {
+        match shard.read(argv[1], now, touch).map(|e| &e.value) {
             None => (b'l', Vec::new()),
             Some(Value::List(l)) => (b'l', l.iter().map(|e| e.to_vec()).collect()),
             Some(Value::Set(s)) => (b's', s.members()),

@@ -331,7 +331,7 @@ fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn xlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let n = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::stream_mut)?
+    let n = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::stream_ref)?
         .map_or(0, |s| s.len());
     ctx.out.int(n as i64);
     Ok(())
@@ -367,7 +367,7 @@ fn range(ctx: &mut Ctx, argv: &[&[u8]], rev: bool) -> CmdResult {
         }
     }
     let mut shard = ctx.db().lock_key(argv[1]);
-    let Some(s) = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::stream_mut)?
+    let Some(s) = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::stream_ref)?
     else {
         ctx.out.array(0);
         return Ok(());
@@ -595,7 +595,7 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut found = 0;
     for (k, id) in keys.iter().zip(&ids) {
         let mut shard = ctx.db().lock_key(k);
-        let Some(s) = collection_read(&mut shard, k, ctx.now, ctx.touch(), Value::stream_mut)?
+        let Some(s) = collection_read(&mut shard, k, ctx.now, ctx.touch(), Value::stream_ref)?
         else {
             continue;
         };
@@ -702,7 +702,7 @@ fn xinfo_stream(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     let mut shard = ctx.db().lock_key(argv[2]);
-    let s = collection_read(&mut shard, argv[2], ctx.now, ctx.touch(), Value::stream_mut)?
+    let s = collection_read(&mut shard, argv[2], ctx.now, ctx.touch(), Value::stream_ref)?
         .ok_or(super::NO_KEY)?;
     let out = &mut *ctx.out;
     out.map(if full { 9 } else { 10 });
@@ -801,7 +801,7 @@ fn full_groups(out: &mut Reply, s: &Stream, take: usize) {
 
 fn xinfo_groups(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[2]);
-    let s = collection_read(&mut shard, argv[2], ctx.now, ctx.touch(), Value::stream_mut)?
+    let s = collection_read(&mut shard, argv[2], ctx.now, ctx.touch(), Value::stream_ref)?
         .ok_or(super::NO_KEY)?;
     let out = &mut *ctx.out;
     out.array(s.groups.len());
@@ -823,7 +823,7 @@ fn xinfo_groups(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn xinfo_consumers(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let mut shard = ctx.db().lock_key(argv[2]);
-    let s = collection_read(&mut shard, argv[2], now, ctx.touch(), Value::stream_mut)?
+    let s = collection_read(&mut shard, argv[2], now, ctx.touch(), Value::stream_ref)?
         .ok_or(super::NO_KEY)?;
     let g = s
         .groups

@@ -306,7 +306,7 @@ fn parse_range(
 fn range_reply(ctx: &mut Ctx, argv: &[&[u8]], by: By, rev: bool, fixed: bool) -> CmdResult {
     let a = parse_range(argv, 2, by, rev, fixed, false)?;
     let mut shard = ctx.db().lock_key(argv[1]);
-    let items = match collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_mut)? {
+    let items = match collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_ref)? {
         Some(z) => select(z, &a.range, a.rev, a.limit),
         None => Vec::new(),
     };
@@ -371,7 +371,7 @@ pub fn store_zset(
 fn zrangestore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let a = parse_range(argv, 3, By::Auto, false, false, true)?;
     let mut shard = ctx.db().lock_key(argv[2]);
-    let items = match collection_read(&mut shard, argv[2], ctx.now, ctx.touch(), Value::zset_mut)? {
+    let items = match collection_read(&mut shard, argv[2], ctx.now, ctx.touch(), Value::zset_ref)? {
         Some(z) => select(z, &a.range, a.rev, a.limit),
         None => Vec::new(),
     };
@@ -383,7 +383,7 @@ fn zrangestore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn count_in(ctx: &mut Ctx, argv: &[&[u8]], range: Range) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let n = match collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_mut)? {
+    let n = match collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_ref)? {
         Some(z) => {
             let (lo, hi) = bounds(z, &range, false);
             hi - lo
@@ -446,7 +446,7 @@ fn rank(ctx: &mut Ctx, argv: &[&[u8]], rev: bool) -> CmdResult {
         Some(_) => return Err(SYNTAX),
     };
     let mut shard = ctx.db().lock_key(argv[1]);
-    let found = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_mut)?
+    let found = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_ref)?
         .and_then(|z| Some((z.rank(argv[2])?, z.score(argv[2])?, z.len())));
     match found {
         Some((r, s, len)) => {

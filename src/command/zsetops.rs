@@ -201,7 +201,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None => (None, false),
     };
     let mut shard = ctx.db().lock_key(argv[1]);
-    let z = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_mut)?;
+    let z = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_ref)?;
     let mut rng = rand::rng();
     let Some(count) = count else {
         match z {
@@ -239,7 +239,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn zmscore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let z = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_mut)?;
+    let z = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_ref)?;
     ctx.out.array(argv.len() - 2);
     for m in &argv[2..] {
         match z.as_ref().and_then(|z| z.score(m)) {
@@ -254,7 +254,7 @@ fn zscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let cur = cursor::parse_cursor(argv[2])?;
     let opts = cursor::parse_opts(argv, 3, false)?;
     let mut shard = ctx.db().lock_key(argv[1]);
-    let z = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_mut)?;
+    let z = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_ref)?;
     let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
     let mut next = 0;
     if let Some(z) = z {

@@ -172,7 +172,7 @@ fn zincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn zcard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    let n = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_mut)?
+    let n = collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_ref)?
         .map_or(0, |z| z.len());
     ctx.out.int(n as i64);
     Ok(())
@@ -180,7 +180,7 @@ fn zcard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn zscore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.db().lock_key(argv[1]);
-    match collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_mut)?
+    match collection_read(&mut shard, argv[1], ctx.now, ctx.touch(), Value::zset_ref)?
         .and_then(|z| z.score(argv[2]))
     {
         Some(s) => ctx.out.double(s),

@@ -98,7 +98,21 @@ impl Config {
             c.file = Some(path.to_path_buf());
         }
         directives.extend_from_slice(overrides);
-        for d in &directives {
+        // Save points accumulate over `save` lines, as in redis.conf (`save ""` clears them).
+        let mut points: Vec<String> = Vec::new();
+        for d in &mut directives {
+            if d.name.eq_ignore_ascii_case("save") {
+                if d.args.iter().all(|a| a.is_empty()) {
+                    points.clear();
+                } else {
+                    points.extend(d.args.iter().cloned());
+                }
+                d.args = if points.is_empty() {
+                    vec![String::new()]
+                } else {
+                    points.clone()
+                };
+            }
             c.apply_directive(d)?;
         }
         Ok(c)

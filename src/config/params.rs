@@ -216,9 +216,13 @@ settings! {
     // so the quicklist node size and compression depth are accepted and have no effect.
     list_max_listpack_size: Num = p("list-max-listpack-size", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "-2", true).alias("list-max-ziplist-size");
     list_compress_depth: Num = p("list-compress-depth", Kind::Int { min: 0, max: i32::MAX as i64 }, "0", true);
-    // Persistence: SAVE (and SHUTDOWN SAVE, DEBUG RELOAD) write `dir`/`dbfilename`, loaded at
-    // startup; automatic save points and the AOF are not there yet.
-    save: Text = p("save", Kind::Custom(check_save), "", true);
+    // Persistence: SAVE, BGSAVE and the save points write `dir`/`dbfilename`, loaded at
+    // startup (Redis's default save points).
+    save: Text = p("save", Kind::Custom(check_save), "3600 1 300 100 60 10000", true);
+    // Microseconds a save waits per key, and a load per key: for tests that need a save or a
+    // load to last (as in Redis).
+    rdb_key_save_delay: Num = p("rdb-key-save-delay", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", true);
+    key_load_delay: Num = p("key-load-delay", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", true);
     appendonly: Text = p("appendonly", Kind::Custom(check_appendonly), "no", true);
     dir: Text = p("dir", Kind::Str, ".", false);
     dbfilename: Text = p("dbfilename", Kind::Str, "dump.rdb", true);
@@ -520,10 +524,7 @@ fn check_save(v: &str) -> Result<String, String> {
     if parts.len() % 2 != 0 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
         return Err("Invalid save parameters".into());
     }
-    if !parts.is_empty() {
-        return Err("automatic snapshots (save points) are not supported yet: only save \"\" is accepted; SAVE writes a snapshot".into());
-    }
-    Ok(String::new())
+    Ok(parts.join(" "))
 }
 
 fn check_appendonly(v: &str) -> Result<String, String> {

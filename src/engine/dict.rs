@@ -110,6 +110,8 @@ pub struct Dict {
     free: u32,
     len: usize,
     hasher: foldhash::fast::FixedState,
+    /// Counts compactions, the only time slots move (a snapshot's walker restarts then).
+    generation: u64,
 }
 
 impl Dict {
@@ -120,6 +122,7 @@ impl Dict {
             free: NIL,
             len: 0,
             hasher,
+            generation: 0,
         }
     }
 
@@ -166,6 +169,16 @@ impl Dict {
     /// The key and entry in a slot (None for a free slot or an index past the end).
     pub fn slot(&self, i: usize) -> Option<(&Key, &Entry)> {
         self.slots.get(i)?.kv.as_ref().map(|(k, e)| (k, e))
+    }
+
+    /// The key and entry in a slot, the entry to modify.
+    pub fn slot_kv_mut(&mut self, i: usize) -> Option<(&Key, &mut Entry)> {
+        self.slots.get_mut(i)?.kv.as_mut().map(|(k, e)| (&*k, e))
+    }
+
+    /// See `generation`.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn slot_mut(&mut self, i: usize) -> Option<&mut Entry> {
@@ -264,6 +277,7 @@ impl Dict {
     fn compact(&mut self) {
         self.slots.retain(|s| s.kv.is_some());
         self.free = NIL;
+        self.generation += 1;
     }
 
     /// Starts loading what a lookup of `key` (whose hash is `h`) will touch, without waiting

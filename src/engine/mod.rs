@@ -18,6 +18,7 @@ pub mod hll;
 pub mod key;
 pub mod notify;
 pub mod scan;
+pub mod snapshot;
 pub mod stream;
 pub mod thin;
 pub mod value;
@@ -110,6 +111,10 @@ pub struct Shard {
     /// The database this shard belongs to (for the events it raises; SWAPDB swaps contents,
     /// never shards).
     db: usize,
+    /// The epoch entries created now are stamped with (see `snapshot`).
+    epoch: u32,
+    /// The running snapshot's state here, until its walker has finished this shard.
+    snap: Option<Box<snapshot::ShardSnap>>,
 }
 
 impl Default for Shard {
@@ -126,6 +131,8 @@ impl Shard {
             volatile: IndexSet::default(),
             stats: ShardStats::default(),
             rng: SmallRng::from_os_rng(),
+            epoch: 0,
+            snap: None,
         }
     }
 }
@@ -148,6 +155,7 @@ impl Shard {
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         // A write always reclaims an expired key first (it is about to replace it).
         let i = self.live_index(key, now, true)?;
+        self.keep_slot(i);
         let e = self.map.slot_mut(i).expect("live slot");
         e.access = evict::touched(e.access);
         Some(e)
@@ -172,7 +180,19 @@ impl Shard {
 
     /// Looks a key up for reading: counts a keyspace hit or miss and updates the access clock
     /// unless `touch` is false (CLIENT NO-TOUCH).
-    pub fn read(&mut self, key: &[u8], now: u64, touch: bool) -> Option<&mut Entry> {
+    pub fn read(&mut self, key: &[u8], now: u64, touch: bool) -> Option<&Entry> {
+        self.read_at(key, now, touch)
+            .map(|i| &*self.map.slot_mut(i).expect("live slot"))
+    }
+
+    /// `read` for a read that updates the value it read (PFCOUNT caches its count).
+    pub fn read_mut(&mut self, key: &[u8], now: u64, touch: bool) -> Option<&mut Entry> {
+        let i = self.read_at(key, now, touch)?;
+        self.keep_slot(i);
+        self.map.slot_mut(i)
+    }
+
+    fn read_at(&mut self, key: &[u8], now: u64, touch: bool) -> Option<usize> {
         match self.live_index(key, now, false) {
             Some(i) => {
                 let e = self.map.slot_mut(i).expect("live slot");
@@ -180,7 +200,7 @@ impl Shard {
                 if touch {
                     e.access = evict::touched(e.access);
                 }
-                Some(e)
+                Some(i)
             }
             None => {
                 self.stats.misses += 1;
@@ -206,7 +226,9 @@ impl Shard {
         self.put(key, entry, false)
     }
 
-    fn put(&mut self, key: &[u8], entry: Entry, announce: bool) -> Option<Entry> {
+    fn put(&mut self, key: &[u8], mut entry: Entry, announce: bool) -> Option<Entry> {
+        entry.epoch = self.epoch;
+        self.keep_key(key);
         let has_ttl = entry.expire_at != 0;
         let old = match self.map.get_mut(key) {
             Some(slot) => Some(std::mem::replace(slot, entry)),
@@ -236,6 +258,7 @@ impl Shard {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.keep_key(key);
         let old = self.map.remove(key)?;
         if old.expire_at != 0 {
             self.volatile.swap_remove(key);
@@ -245,6 +268,7 @@ impl Shard {
 
     /// Sets or clears (`at == 0`) the expire time of an existing key.
     pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
+        self.keep_key(key);
         let Some(e) = self.map.get_mut(key) else {
             return false;
         };
@@ -260,7 +284,11 @@ impl Shard {
 
     pub fn clear(&mut self) -> usize {
         let n = self.map.len();
-        self.map = dict::Dict::new(foldhash::fast::FixedState::with_seed(rand::random()));
+        let old = std::mem::replace(
+            &mut self.map,
+            dict::Dict::new(foldhash::fast::FixedState::with_seed(rand::random())),
+        );
+        self.detach_map(old);
         self.volatile = IndexSet::default();
         n
     }
@@ -348,6 +376,10 @@ impl Shard {
 
     /// Swaps contents with another shard (SWAPDB), keeping each shard's counters.
     pub fn swap_data(&mut self, other: &mut Shard) {
+        // A running snapshot takes what it still needs of both first: it saves each
+        // database's entries under that database.
+        self.keep_all();
+        other.keep_all();
         std::mem::swap(&mut self.map, &mut other.map);
         std::mem::swap(&mut self.volatile, &mut other.volatile);
     }
@@ -588,6 +620,8 @@ impl<'a> Locked<'a> {
 /// All databases.
 pub struct Keyspace {
     dbs: Box<[Db]>,
+    /// The last snapshot's epoch (see `snapshot`).
+    snap_epoch: AtomicU32,
 }
 
 impl Keyspace {
@@ -597,6 +631,7 @@ impl Keyspace {
             dbs: (0..databases)
                 .map(|db| Db::new(db, shards_per_db, seed))
                 .collect(),
+            snap_epoch: AtomicU32::new(0),
         }
     }
 

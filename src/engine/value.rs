@@ -158,6 +158,41 @@ impl Value {
         Value::ZSet(Default::default())
     }
 
+    pub fn list_ref(&self) -> Option<&super::collections::List> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn hash_ref(&self) -> Option<&super::collections::Hash> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    pub fn set_ref(&self) -> Option<&super::collections::Set> {
+        match self {
+            Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn zset_ref(&self) -> Option<&super::collections::ZSet> {
+        match self {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+
+    pub fn stream_ref(&self) -> Option<&super::stream::Stream> {
+        match self {
+            Value::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+
     pub fn list_mut(&mut self) -> Option<&mut super::collections::List> {
         match self {
             Value::List(l) => Some(l),
@@ -265,6 +300,9 @@ pub struct Entry {
     pub value: Value,
     pub expire_at: u64,
     pub access: u32,
+    /// The last snapshot this entry was saved for, or was created during (see
+    /// `engine::snapshot`): an entry older than a running snapshot is saved before it changes.
+    pub epoch: u32,
 }
 
 impl Entry {
@@ -273,6 +311,7 @@ impl Entry {
             value,
             expire_at: 0,
             access: crate::engine::evict::new_stamp(),
+            epoch: 0,
         }
     }
 

@@ -42,11 +42,16 @@ impl<const F: usize> Striped<F> {
         self.slots[s].0[field].fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Takes `n` off a counter (its stripes may then wrap; their sum does not).
+    pub fn sub(&self, field: usize, n: u64) {
+        self.add(field, n.wrapping_neg());
+    }
+
     pub fn get(&self, field: usize) -> u64 {
         self.slots
             .iter()
             .map(|s| s.0[field].load(Ordering::Relaxed))
-            .sum()
+            .fold(0, u64::wrapping_add)
     }
 
     pub fn reset(&self) {

@@ -1,25 +1,79 @@
-//! Snapshots on disk (`dir`/`dbfilename`): SAVE, DEBUG RELOAD, and loading at startup.
+//! Snapshots on disk (`dir`/`dbfilename`): SAVE, BGSAVE, save points, the final save at
+//! shutdown, DEBUG RELOAD, and loading at startup.
 //!
-//! A save is synchronous: it runs with the keyspace still (the event loop with one I/O thread,
-//! the exclusive gate with more), writes a temp file, fsyncs it and renames it over the old
-//! snapshot, so a crash leaves either the old file or the new one.
+//! Every save writes a snapshot begun between two commands (`engine::snapshot`): SAVE on the
+//! calling thread, BGSAVE on a thread of its own while commands go on (no fork: the engine
+//! keeps, for the save, the old form of what writes change meanwhile). Each writes a temp
+//! file, fsyncs it and renames it over the old snapshot, so a crash or a failed write (a full
+//! disk) leaves the old file whole.
 
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
-use super::rdb::file::{self, Loaded, Saved};
+use parking_lot::Mutex;
+
+use super::rdb::file::{self, Loaded, Pace, Saved};
+use crate::engine::snapshot::Begun;
 use crate::server::Server;
 
-/// Snapshot bookkeeping for INFO persistence and LASTSAVE.
-#[derive(Debug, Default)]
-pub struct SnapshotStats {
+/// Snapshot bookkeeping: INFO persistence, LASTSAVE, and the background save's state.
+#[derive(Debug)]
+pub struct Snapshots {
     /// Unix seconds of the last successful save (or of startup).
     pub last_save: AtomicU64,
+    /// SAVEs and background saves begun (INFO rdb_saves).
     pub saves: AtomicU64,
     pub last_load_keys: AtomicU64,
     pub last_load_expired: AtomicU64,
+    /// A background save is running (INFO rdb_bgsave_in_progress).
+    pub in_progress: AtomicBool,
+    /// BGSAVE SCHEDULE (or BGSAVE inside EXEC): start one as soon as none is running.
+    pub scheduled: AtomicBool,
+    /// The last background save succeeded (rdb_last_bgsave_status).
+    pub last_ok: AtomicBool,
+    /// Seconds the last background save took (-1: none yet).
+    pub last_secs: AtomicI64,
+    /// When the running background save began, and when the last one was tried (ms).
+    pub started_ms: AtomicU64,
+    pub last_try_ms: AtomicU64,
+    /// Keys written so far, and keys there were when it began (current_save_keys_*).
+    pub processed: AtomicU64,
+    pub total: AtomicU64,
+    /// Bytes the last save held aside for writes during it (rdb_last_cow_size).
+    pub last_cow: AtomicU64,
+    /// The dirty counter when the running save began: what remains after it is unsaved.
+    dirty_at_start: AtomicU64,
+    abort: AtomicBool,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Snapshots {
+    pub fn new(now_ms: u64) -> Self {
+        Snapshots {
+            last_save: AtomicU64::new(now_ms / 1000),
+            saves: AtomicU64::new(0),
+            last_load_keys: AtomicU64::new(0),
+            last_load_expired: AtomicU64::new(0),
+            in_progress: AtomicBool::new(false),
+            scheduled: AtomicBool::new(false),
+            last_ok: AtomicBool::new(true),
+            last_secs: AtomicI64::new(-1),
+            started_ms: AtomicU64::new(0),
+            last_try_ms: AtomicU64::new(0),
+            processed: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+            last_cow: AtomicU64::new(0),
+            dirty_at_start: AtomicU64::new(0),
+            abort: AtomicBool::new(false),
+            thread: Mutex::new(None),
+        }
+    }
+
+    pub fn in_progress(&self) -> bool {
+        self.in_progress.load(Ordering::Relaxed)
+    }
 }
 
 /// Where the snapshot lives.
@@ -51,37 +105,208 @@ pub fn aux(now_ms: u64, repl: Option<(&str, u64)>) -> Vec<(&'static str, String)
     aux
 }
 
-/// Writes the snapshot. The caller holds the keyspace still.
-pub fn save(server: &Server, now_ms: u64) -> io::Result<Saved> {
+/// Writes a begun snapshot to `dir`/`dbfilename` through `tmp`: written, fsynced, renamed.
+fn write_file(server: &Server, begun: &Begun, tmp: &str, pace: &Pace) -> io::Result<Saved> {
     let target = path(server);
-    let tmp = target.with_file_name(format!("temp-{}.rdb", std::process::id()));
+    let tmp = target.with_file_name(tmp);
     let result = (|| {
         let f = File::create(&tmp)?;
-        let saved = file::save(
+        let (w, saved) = file::write(
             &server.keyspace,
-            BufWriter::new(&f),
-            now_ms,
-            &aux(now_ms, None),
+            begun,
+            BufWriter::with_capacity(1 << 16, &f),
+            &aux(begun.now, None),
             server.config.rdbchecksum.get(),
+            pace,
         )?;
+        drop(w);
         f.sync_all()?;
         std::fs::rename(&tmp, &target)?;
         Ok(saved)
     })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A save finished: the bookkeeping Redis does for it.
+fn saved(server: &Server, now_ms: u64, dirty_at_start: u64) {
+    let st = &server.snapshots;
+    st.last_save.store(now_ms / 1000, Ordering::Relaxed);
+    // Changes made while it ran are still unsaved.
+    server.stats.dirty.sub(0, dirty_at_start);
+}
+
+/// SAVE: writes the snapshot on this thread. The caller keeps other commands out and checks
+/// that no background save runs.
+pub fn save(server: &Server, now_ms: u64) -> io::Result<Saved> {
+    let dirty = server.stats.dirty.get(0);
+    let begun = server.keyspace.begin_snapshot(file::encode_entry, now_ms);
+    let tmp = format!("temp-{}.rdb", std::process::id());
+    let result = write_file(server, &begun, &tmp, &Pace::default());
     match &result {
         Ok(s) => {
-            let st = &server.snapshots;
-            st.last_save.store(now_ms / 1000, Ordering::Relaxed);
-            st.saves.fetch_add(1, Ordering::Relaxed);
-            server.stats.dirty.reset();
+            saved(server, crate::engine::now_ms(), dirty);
             tracing::info!("DB saved on disk ({} keys)", s.keys);
         }
         Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
+            server.keyspace.abort_snapshot();
             tracing::warn!("Failed saving the DB: {e}");
         }
     }
     result
+}
+
+/// Why BGSAVE could not start.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NotStarted {
+    AlreadyRunning,
+}
+
+/// BGSAVE: begins a snapshot now and writes it on a thread of its own. The caller keeps other
+/// commands out for the moment it begins (the thread that runs them, or the exclusive gate).
+pub fn bgsave(server: &Server, now_ms: u64) -> Result<(), NotStarted> {
+    let st = &server.snapshots;
+    if st.in_progress.swap(true, Ordering::AcqRel) {
+        return Err(NotStarted::AlreadyRunning);
+    }
+    // A thread that finished has left its handle.
+    if let Some(t) = st.thread.lock().take() {
+        let _ = t.join();
+    }
+    st.scheduled.store(false, Ordering::Relaxed);
+    st.abort.store(false, Ordering::Relaxed);
+    // INFO's rdb_saves counts saves as they begin, as Redis does.
+    st.saves.fetch_add(1, Ordering::Relaxed);
+    st.started_ms.store(now_ms, Ordering::Relaxed);
+    st.last_try_ms.store(now_ms, Ordering::Relaxed);
+    st.processed.store(0, Ordering::Relaxed);
+    st.dirty_at_start
+        .store(server.stats.dirty.get(0), Ordering::Relaxed);
+    let begun = server.keyspace.begin_snapshot(file::encode_entry, now_ms);
+    st.total.store(begun.keys(), Ordering::Relaxed);
+    tracing::info!("Background saving started");
+    let me = server.arc();
+    let thread = std::thread::Builder::new()
+        .name("bgsave".into())
+        .spawn(move || background(&me, begun));
+    match thread {
+        Ok(t) => *st.thread.lock() = Some(t),
+        Err(e) => {
+            server.keyspace.abort_snapshot();
+            finish_background(server, Err(e));
+        }
+    }
+    Ok(())
+}
+
+/// The background save's thread.
+fn background(server: &Server, begun: Begun) {
+    let st = &server.snapshots;
+    let delay = || server.config.rdb_key_save_delay.get();
+    let pace = Pace {
+        processed: Some(&st.processed),
+        abort: Some(&st.abort),
+        key_delay_us: Some(&delay),
+    };
+    let tmp = format!("temp-{}-bg.rdb", std::process::id());
+    let result = write_file(server, &begun, &tmp, &pace);
+    if result.is_err() {
+        server.keyspace.abort_snapshot();
+    }
+    finish_background(server, result);
+}
+
+fn finish_background(server: &Server, result: io::Result<Saved>) {
+    let st = &server.snapshots;
+    let now = crate::engine::now_ms();
+    let secs = now.saturating_sub(st.started_ms.load(Ordering::Relaxed)) / 1000;
+    st.last_secs.store(secs as i64, Ordering::Relaxed);
+    st.last_cow
+        .store(crate::engine::snapshot::peak_held(), Ordering::Relaxed);
+    match result {
+        Ok(s) => {
+            saved(server, now, st.dirty_at_start.load(Ordering::Relaxed));
+            st.last_ok.store(true, Ordering::Relaxed);
+            tracing::info!(
+                "Background saving terminated with success ({} keys, {} bytes held for writes meanwhile)",
+                s.keys,
+                st.last_cow.load(Ordering::Relaxed)
+            );
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+            // Stopped on purpose (SHUTDOWN, FLUSHALL): not a failure of the disk.
+            tracing::warn!("Background saving stopped: {e}");
+        }
+        Err(e) => {
+            st.last_ok.store(false, Ordering::Relaxed);
+            tracing::warn!("Background saving error: {e}");
+        }
+    }
+    st.in_progress.store(false, Ordering::Release);
+}
+
+/// Stops a running background save and waits for its thread (the old snapshot stays).
+pub fn stop_background(server: &Server) {
+    let st = &server.snapshots;
+    if !st.in_progress() {
+        return;
+    }
+    st.abort.store(true, Ordering::Relaxed);
+    let t = st.thread.lock().take();
+    if let Some(t) = t {
+        let _ = t.join();
+    }
+}
+
+/// The save points (`save <seconds> <changes> ...`).
+pub fn save_points(server: &Server) -> Vec<(u64, u64)> {
+    let v = server.config.save.get();
+    let n: Vec<u64> = v
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    n.chunks_exact(2).map(|c| (c[0], c[1])).collect()
+}
+
+/// A failed background save is retried after this long (unless a save point says the last
+/// one succeeded), as Redis does.
+const RETRY_DELAY_MS: u64 = 5_000;
+
+/// Checked a few times a second: true when a BGSAVE was scheduled, or a save point calls for
+/// one (enough changes, long enough since the last save; a failed save is retried after
+/// `RETRY_DELAY_MS`).
+pub fn save_due(server: &Server, now_ms: u64) -> bool {
+    let st = &server.snapshots;
+    if st.in_progress() {
+        return false;
+    }
+    if st.scheduled.load(Ordering::Relaxed) {
+        return true;
+    }
+    let dirty = server.stats.dirty.get(0);
+    let since = (now_ms / 1000).saturating_sub(st.last_save.load(Ordering::Relaxed));
+    let may_try = st.last_ok.load(Ordering::Relaxed)
+        || now_ms.saturating_sub(st.last_try_ms.load(Ordering::Relaxed)) > RETRY_DELAY_MS;
+    let point = save_points(server)
+        .into_iter()
+        .find(|&(secs, changes)| dirty >= changes && since >= secs);
+    match point {
+        Some((secs, changes)) if may_try => {
+            tracing::info!("{changes} changes in {secs} seconds. Saving...");
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Writes refused because saving fails (`stop-writes-on-bgsave-error`), as Redis refuses.
+pub fn refuses_writes(server: &Server) -> bool {
+    let st = &server.snapshots;
+    !st.last_ok.load(Ordering::Relaxed)
+        && server.config.stop_writes_on_bgsave_error.get()
+        && !server.config.save.get().is_empty()
 }
 
 /// Loads the snapshot into the keyspace, if there is one. Ok(None) when there is no file.

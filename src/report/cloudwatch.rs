@@ -435,7 +435,7 @@ fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
     if let Some(lag) = server.replication.upstream.lag_seconds(crate::engine::now_ms()) {
         put(Kind::Sample, "ReplicationLag", Unit::Seconds, lag);
     }
-    put(Kind::Sample, "SaveInProgress", Unit::None, 0.0);
+    put(Kind::Sample, "SaveInProgress", Unit::None, server.snapshots.in_progress() as u8 as f64);
     let [channels, _patterns, shard] = server.clients.pubsub.counts();
     put(Kind::Sample, "PubSubChannels", Unit::Count, channels as f64);
     put(Kind::Sample, "PubSubShardChannels", Unit::Count, shard as f64);

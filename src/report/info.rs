@@ -225,19 +225,41 @@ fn section(server: &Server, name: &str, o: &mut String) {
         }
         "persistence" => {
             let snap = &server.snapshots;
+            let now_ms = crate::engine::now_ms();
+            let running = snap.in_progress();
+            let (cow_peak, cow, processed, total, secs) = if running {
+                (
+                    crate::engine::snapshot::peak_held(),
+                    crate::engine::snapshot::held(),
+                    snap.processed.load(Ordering::Relaxed),
+                    snap.total.load(Ordering::Relaxed),
+                    (now_ms.saturating_sub(snap.started_ms.load(Ordering::Relaxed)) / 1000) as i64,
+                )
+            } else {
+                (0, 0, 0, 0, -1)
+            };
+            let perc = if total > 0 {
+                (processed as f64 * 100.0 / total as f64).min(100.0)
+            } else {
+                0.0
+            };
             let _ = write!(
                 o,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
-                 current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\n\
-                 rdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\n\
-                 rdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\n\
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:{cow_peak}\r\ncurrent_cow_size:{cow}\r\n\
+                 current_cow_size_age:0\r\ncurrent_fork_perc:{perc:.2}\r\ncurrent_save_keys_processed:{processed}\r\ncurrent_save_keys_total:{total}\r\n\
+                 rdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\n\
+                 rdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{secs}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\n\
                  rdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n\
                  aof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n\
                  aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\n\
                  aof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
                 stats.dirty.get(0),
+                running as u8,
                 snap.last_save.load(Ordering::Relaxed),
+                if snap.last_ok.load(Ordering::Relaxed) { "ok" } else { "err" },
+                snap.last_secs.load(Ordering::Relaxed),
                 snap.saves.load(Ordering::Relaxed),
+                snap.last_cow.load(Ordering::Relaxed),
                 snap.last_load_expired.load(Ordering::Relaxed),
                 snap.last_load_keys.load(Ordering::Relaxed),
             );

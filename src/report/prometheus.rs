@@ -84,7 +84,7 @@ pub fn render(server: &Server) -> String {
         ("redis_mem_fragmentation_ratio", "RSS over used_memory.", crate::metrics::memory::ratio(m.rss, m.allocated)),
         ("redis_allocator_frag_ratio", "Allocator active over allocated.", crate::metrics::memory::ratio(m.active, m.allocated)),
         ("redis_allocator_frag_bytes", "Allocator active minus allocated.", m.active as f64 - m.allocated as f64),
-        ("redis_rdb_bgsave_in_progress", "A background save is running.", 0.0),
+        ("redis_rdb_bgsave_in_progress", "A background save is running.", server.snapshots.in_progress() as u8 as f64),
         ("redis_master_repl_offset", "Replication offset.", 0.0),
     ];
     for (name, help, v) in gauges {

@@ -32,6 +32,8 @@ pub type LogLevelHook = Box<dyn Fn(&str) + Send + Sync>;
 
 /// Everything connections share.
 pub struct Server {
+    /// This server's own `Arc`, for the threads it starts (a background save).
+    me: std::sync::Weak<Server>,
     pub config: Config,
     pub keyspace: Keyspace,
     /// Connections and what they share: pub/sub, tracking, blocked clients, MONITOR, WATCH.
@@ -51,7 +53,7 @@ pub struct Server {
     stopping: AtomicBool,
     /// Keeps other clients out while EXEC runs; only built with several I/O threads.
     pub gate: Option<Gate>,
-    pub snapshots: crate::persistence::snapshot::SnapshotStats,
+    pub snapshots: crate::persistence::snapshot::Snapshots,
     /// The CloudWatch-named metrics' periods (see `metrics::cloudwatch`).
     pub cloudwatch: crate::report::cloudwatch::Recorder,
     pub slowlog: crate::metrics::slowlog::SlowLog,
@@ -110,6 +112,7 @@ impl Server {
             .collect();
         let (tx, _) = watch::channel(false);
         let mut server = Server {
+            me: std::sync::Weak::new(),
             keyspace: Keyspace::new(databases, shards),
             config,
             clients: Clients::new(databases),
@@ -124,10 +127,7 @@ impl Server {
             stopping: AtomicBool::new(false),
             log_level_hook,
             gate: (config_threads != 1).then(Gate::default),
-            snapshots: crate::persistence::snapshot::SnapshotStats {
-                last_save: (crate::engine::now_ms() / 1000).into(),
-                ..Default::default()
-            },
+            snapshots: crate::persistence::snapshot::Snapshots::new(crate::engine::now_ms()),
             cloudwatch: Default::default(),
             slowlog: Default::default(),
             journal: Default::default(),
@@ -142,9 +142,17 @@ impl Server {
             }
         }
         server.startup_memory = crate::metrics::memory::sample().allocated;
-        let server = Arc::new(server);
+        let server = Arc::new_cyclic(|me| {
+            server.me = me.clone();
+            server
+        });
         server.cloudwatch.start(&server);
         server
+    }
+
+    /// This server's `Arc` (for a thread that outlives the caller's borrow).
+    pub fn arc(&self) -> Arc<Server> {
+        self.me.upgrade().expect("the server is alive while used")
     }
 
     /// True when clients must authenticate before running commands.
@@ -377,22 +385,28 @@ pub async fn serve(server: Arc<Server>, listeners: Listeners) {
         tokio::spawn(http::accept_loop(server.clone(), listener));
     }
     let mut shutdown = server.shutdown_signal();
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    #[cfg(unix)]
-    let terminate = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
+    let mut terminate = Box::pin(next_term(term.take()));
+    tokio::spawn(persistence_cron(server.clone()));
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => tracing::warn!("Received SIGINT scheduling shutdown..."),
+            t = &mut terminate => {
+                term = t;
+                tracing::warn!("Received SIGTERM scheduling shutdown...");
             }
-            None => std::future::pending::<()>().await,
+            _ = shutdown.wait_for(|v| *v) => break,
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => tracing::warn!("Received SIGINT scheduling shutdown..."),
-        _ = terminate => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-        _ = shutdown.wait_for(|v| *v) => {},
+        // As Redis: a signal saves first when save points are set, and if that save fails
+        // the server keeps running rather than lose what it holds.
+        let _still = server.gate.as_ref().map(|g| g.exclusive());
+        if crate::persistence::prepare_shutdown(&server, Default::default()).is_ok() {
+            break;
+        }
+        tracing::warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
+        ctrl_c = Box::pin(tokio::signal::ctrl_c());
+        terminate = Box::pin(next_term(term.take()));
     }
     server.request_shutdown();
     // Give connections a moment to flush replies and close.
@@ -401,6 +415,32 @@ pub async fn serve(server: Arc<Server>, listeners: Listeners) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tracing::warn!("ferrocache is now ready to exit, bye bye...");
+}
+
+/// Waits for the next SIGTERM (forever if it cannot be caught).
+async fn next_term(
+    term: Option<tokio::signal::unix::Signal>,
+) -> Option<tokio::signal::unix::Signal> {
+    match term {
+        Some(mut t) => {
+            t.recv().await;
+            Some(t)
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Save points and scheduled saves, checked between commands (a snapshot must begin where no
+/// command is half done), ten times a second as Redis's cron checks them.
+async fn persistence_cron(server: Arc<Server>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    while !server.shutting_down() {
+        tick.tick().await;
+        if crate::persistence::snapshot::save_due(&server, crate::engine::now_ms()) {
+            let _still = server.gate.as_ref().map(|g| g.exclusive());
+            let _ = crate::persistence::snapshot::bgsave(&server, crate::engine::now_ms());
+        }
+    }
 }
 
 async fn accept_loop(server: Arc<Server>, listener: TcpListener, mode: Mode) {

@@ -104,6 +104,9 @@ pub fn ferrocache(extra: &[&str]) -> Proc {
         "127.0.0.1",
         "--enable-debug-command",
         "yes",
+        // Persistence off, as `redis_server` starts the reference (a test turns it on).
+        "--save",
+        "",
     ])
     .args(extra)
     .current_dir(&dir)

@@ -2,9 +2,11 @@
 //! a selector, sizes and the keys with their expire times, then EOF and a CRC-64).
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::{crc64, read_value, write_keyed, write_len, write_string, RdbError, Reader, VERSION};
 use crate::engine::collections::Limits;
+use crate::engine::snapshot::{self, Begun};
 use crate::engine::{Entry, Keyspace};
 
 mod op {
@@ -43,22 +45,46 @@ pub struct Saved {
     pub keys: u64,
 }
 
-/// Writes every database. Keys already expired at `now` are skipped, as Redis does. The
-/// caller keeps the keyspace still (one I/O thread, or the exclusive gate) for a consistent
-/// point in time; each database is read with all its shards locked. Without `checksum` the
-/// file ends with a zero checksum, which loaders do not verify.
-pub fn save<W: Write>(
+/// How a save goes: its progress for INFO, a way to stop it, and `rdb-key-save-delay`
+/// (microseconds per key, for tests that need a save to last).
+#[derive(Default)]
+pub struct Pace<'a> {
+    pub processed: Option<&'a AtomicU64>,
+    pub abort: Option<&'a AtomicBool>,
+    pub key_delay_us: Option<&'a (dyn Fn() -> i64 + Sync)>,
+}
+
+/// Keys encoded per visit of a shard: short enough that a command waiting for the shard
+/// waits tens of microseconds.
+const BUDGET: usize = 256;
+
+/// The snapshot's encoding of one key: its expire time, then its type, name and value.
+pub fn encode_entry(key: &[u8], e: &Entry, out: &mut Vec<u8>) {
+    if e.expire_at != 0 {
+        out.push(op::EXPIRETIME_MS);
+        out.extend(e.expire_at.to_le_bytes());
+    }
+    write_keyed(out, key, &e.value);
+}
+
+/// Writes a snapshot that has begun (`Keyspace::begin_snapshot` with `encode_entry`), as
+/// of its beginning, while commands go on: the header and `aux` fields, every database
+/// that held keys, EOF and the CRC-64 (zero without `checksum`: `rdbchecksum no`). Returns
+/// the writer, flushed.
+pub fn write<W: Write>(
     ks: &Keyspace,
+    begun: &Begun,
     out: W,
-    now: u64,
     aux: &[(&str, String)],
     checksum: bool,
-) -> io::Result<Saved> {
+    pace: &Pace,
+) -> io::Result<(W, Saved)> {
     let mut w = Crc {
         inner: out,
         crc: 0,
         on: checksum,
     };
+    let stop = |why| io::Error::new(io::ErrorKind::Interrupted, why);
     w.put(format!("REDIS{VERSION:04}").as_bytes())?;
     let mut buf = Vec::new();
     for (k, v) in aux {
@@ -69,36 +95,49 @@ pub fn save<W: Write>(
         w.put(&buf)?;
     }
     let mut saved = Saved::default();
+    let mut detached = Vec::new();
     for (i, db) in ks.dbs().iter().enumerate() {
-        let mut locked = db.lock_all();
-        let live = |e: &Entry| !e.is_expired(now);
-        let (mut keys, mut volatile) = (0u64, 0u64);
-        for shard in locked.shards_mut() {
-            for (_, e) in shard.iter().filter(|(_, e)| live(e)) {
-                keys += 1;
-                volatile += (e.expire_at != 0) as u64;
-            }
+        let (keys, volatile) = begun.sizes[i];
+        if keys > 0 {
+            buf.clear();
+            buf.push(op::SELECTDB);
+            write_len(&mut buf, i as u64);
+            buf.push(op::RESIZEDB);
+            write_len(&mut buf, keys);
+            write_len(&mut buf, volatile);
+            w.put(&buf)?;
         }
-        if keys == 0 {
-            continue;
-        }
-        buf.clear();
-        buf.push(op::SELECTDB);
-        write_len(&mut buf, i as u64);
-        buf.push(op::RESIZEDB);
-        write_len(&mut buf, keys);
-        write_len(&mut buf, volatile);
-        w.put(&buf)?;
-        for shard in locked.shards_mut() {
-            for (key, e) in shard.iter().filter(|(_, e)| live(e)) {
-                buf.clear();
-                if e.expire_at != 0 {
-                    buf.push(op::EXPIRETIME_MS);
-                    buf.extend(e.expire_at.to_le_bytes());
+        for s in 0..db.nshards() {
+            loop {
+                if pace.abort.is_some_and(|a| a.load(Ordering::Relaxed)) {
+                    return Err(stop("the save was stopped"));
                 }
-                write_keyed(&mut buf, key, &e.value);
+                let delay = pace.key_delay_us.map_or(0, |d| d()).max(0) as u64;
+                buf.clear();
+                let budget = if delay > 0 { 1 } else { BUDGET };
+                let (mut n, done) = db
+                    .lock_shard(s)
+                    .snapshot_step(budget, &mut buf, &mut detached);
+                for d in detached.drain(..) {
+                    n += snapshot::encode_detached(
+                        &d,
+                        begun.epoch,
+                        begun.now,
+                        encode_entry,
+                        &mut buf,
+                    );
+                }
                 w.put(&buf)?;
-                saved.keys += 1;
+                saved.keys += n;
+                if let Some(p) = pace.processed {
+                    p.fetch_add(n, Ordering::Relaxed);
+                }
+                if delay > 0 && n > 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(delay * n));
+                }
+                if done {
+                    break;
+                }
             }
         }
     }
@@ -106,7 +145,20 @@ pub fn save<W: Write>(
     let crc = w.crc;
     w.inner.write_all(&crc.to_le_bytes())?;
     w.inner.flush()?;
-    Ok(saved)
+    Ok((w.inner, saved))
+}
+
+/// Writes every database at once (the caller keeps commands out meanwhile). Keys already
+/// expired at `now` are skipped, as Redis does.
+pub fn save<W: Write>(
+    ks: &Keyspace,
+    out: W,
+    now: u64,
+    aux: &[(&str, String)],
+    checksum: bool,
+) -> io::Result<Saved> {
+    let begun = ks.begin_snapshot(encode_entry, now);
+    write(ks, &begun, out, aux, checksum, &Pace::default()).map(|(_, s)| s)
 }
 
 /// What a load found.
