@@ -64,24 +64,15 @@ fn attach(ctx: &mut Ctx, replid: &[u8], offset: i64, psync: bool) -> CmdResult {
         &ip,
         replid,
         offset,
+        psync,
         ctx.now,
-    )
-    .map_err(|e| CmdError::owned(format!("ERR snapshot for the replica failed: {e}")))?;
-    let id = ctx.server.replication.replid();
-    match how {
-        Sync::Partial(bytes) => {
-            ctx.out.raw(format!("+CONTINUE {id}\r\n").as_bytes());
-            ctx.out.raw(&bytes);
-        }
-        Sync::Full { offset, rdb } => {
-            if psync {
-                ctx.out
-                    .raw(format!("+FULLRESYNC {id} {offset}\r\n").as_bytes());
-            }
-            ctx.out.raw(format!("${}\r\n", rdb.len()).as_bytes());
-            ctx.out.raw(&rdb);
-        }
+    );
+    if let Sync::Partial(bytes) = how {
+        let id = ctx.server.replication.replid();
+        ctx.out.raw(format!("+CONTINUE {id}\r\n").as_bytes());
+        ctx.out.raw(&bytes);
     }
+    // (A full resync's reply comes with its snapshot, through the link.)
     tracing::info!(
         "Replica {}:{} asks for synchronization",
         link.link.ip,
@@ -100,14 +91,19 @@ fn replconf(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let (opt, val) = (pair[0], pair[1]);
         if is(opt, "listening-port") {
             let port = args::int(val)?;
-            ctx.server
-                .replication
-                .announce_port(ctx.client.handle.id, port.clamp(0, 65535) as u16);
+            ctx.server.replication.announce(ctx.client.handle.id, |a| {
+                a.port = port.clamp(0, 65535) as u16
+            });
+        } else if is(opt, "capa") {
+            if is(val, "eof") {
+                ctx.server
+                    .replication
+                    .announce(ctx.client.handle.id, |a| a.eof = true);
+            }
         } else if is(opt, "ack") || is(opt, "getack") {
             // From a replica's link these are read there; from anyone else, not answered.
             return Ok(());
         } else if is(opt, "ip-address")
-            || is(opt, "capa")
             || is(opt, "rdb-only")
             || is(opt, "rdb-filter-only")
             || is(opt, "rdb-channel")

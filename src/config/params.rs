@@ -293,8 +293,9 @@ settings! {
     aof_use_rdb_preamble: Flag = p("aof-use-rdb-preamble", Kind::Bool, "yes", true);
     aof_timestamp_enabled: Flag = p("aof-timestamp-enabled", Kind::Bool, "no", true);
     aof_rewrite_incremental_fsync: Flag = p("aof-rewrite-incremental-fsync", Kind::Bool, "yes", true);
-    // A primary always streams a full sync from memory at once, and a replica always loads it
-    // into memory as it arrives (diskless both ways); Nagle stays off on the link.
+    // A full sync: streamed (diskless) or through dbfilename, after a delay that lets replicas
+    // share one snapshot (`replication::fullsync`). A replica loads it into memory as it
+    // arrives; Nagle stays off on the link.
     repl_diskless_sync: Flag = p("repl-diskless-sync", Kind::Bool, "yes", true);
     repl_diskless_sync_delay: Num = p("repl-diskless-sync-delay", Kind::Int { min: 0, max: i32::MAX as i64 }, "5", true);
     repl_diskless_sync_max_replicas: Num = p("repl-diskless-sync-max-replicas", Kind::Int { min: 0, max: i32::MAX as i64 }, "0", true);

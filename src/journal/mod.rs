@@ -56,8 +56,11 @@ pub fn encode(buf: &mut Vec<u8>, args: &[&[u8]]) {
 pub struct Feed {
     pub buf: Mutex<Vec<u8>>,
     pub ready: tokio::sync::Notify,
-    /// Set when the consumer fell too far behind (its buffer passed `limit`) or left.
+    /// Set when the consumer fell too far behind (its buffer passed `limit`) or left (or,
+    /// for a full sync's snapshot, when the producer failed).
     pub closed: AtomicBool,
+    /// Set by a producer that has nothing more to add (a full sync's snapshot is all there).
+    pub done: AtomicBool,
     /// Bytes the buffer may hold before the feed is closed (0 = unbounded).
     pub limit: u64,
 }
@@ -70,7 +73,12 @@ impl Feed {
         }
     }
 
-    fn push(&self, bytes: &[u8]) {
+    /// Bytes waiting for the consumer.
+    pub fn pending(&self) -> usize {
+        self.buf.lock().len()
+    }
+
+    pub fn push(&self, bytes: &[u8]) {
         if self.closed.load(Ordering::Relaxed) {
             return;
         }

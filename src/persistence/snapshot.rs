@@ -8,14 +8,16 @@
 //! disk) leaves the old file whole.
 
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use super::rdb::file::{self, Loaded, Pace, Saved};
 use crate::engine::snapshot::Begun;
+use crate::journal::Feed;
 use crate::server::Server;
 
 /// Snapshot bookkeeping: INFO persistence, LASTSAVE, and the background save's state.
@@ -106,7 +108,13 @@ pub fn aux(now_ms: u64, repl: Option<(&str, u64)>) -> Vec<(&'static str, String)
 }
 
 /// Writes a begun snapshot to `dir`/`dbfilename` through `tmp`: written, fsynced, renamed.
-fn write_file(server: &Server, begun: &Begun, tmp: &str, pace: &Pace) -> io::Result<Saved> {
+fn write_file(
+    server: &Server,
+    begun: &Begun,
+    tmp: &str,
+    aux: &[(&str, String)],
+    pace: &Pace,
+) -> io::Result<Saved> {
     let target = path(server);
     let tmp = target.with_file_name(tmp);
     let result = (|| {
@@ -115,7 +123,7 @@ fn write_file(server: &Server, begun: &Begun, tmp: &str, pace: &Pace) -> io::Res
             &server.keyspace,
             begun,
             BufWriter::with_capacity(1 << 16, &f),
-            &aux(begun.now, None),
+            aux,
             server.config.rdbchecksum.get(),
             pace,
         )?;
@@ -144,7 +152,7 @@ pub fn save(server: &Server, now_ms: u64) -> io::Result<Saved> {
     let dirty = server.stats.dirty.get(0);
     let begun = server.keyspace.begin_snapshot(file::encode_entry, now_ms);
     let tmp = format!("temp-{}.rdb", std::process::id());
-    let result = write_file(server, &begun, &tmp, &Pace::default());
+    let result = write_file(server, &begun, &tmp, &aux(now_ms, None), &Pace::default());
     match &result {
         Ok(s) => {
             saved(server, crate::engine::now_ms(), dirty);
@@ -164,9 +172,30 @@ pub enum NotStarted {
     AlreadyRunning,
 }
 
+/// Where a background save goes.
+pub enum Job {
+    /// BGSAVE, a save point: `dir`/`dbfilename`.
+    Disk,
+    /// A full resync: each feed gets the snapshot (after what it already holds, the
+    /// `+FULLRESYNC` line), tagged with the replication history and offset it matches;
+    /// `diskless` streams it as it is written (EOF-marked), otherwise it is saved to the
+    /// file first and sent from there with its length.
+    Replicas {
+        feeds: Vec<Arc<Feed>>,
+        diskless: bool,
+        replid: String,
+        offset: u64,
+    },
+}
+
 /// BGSAVE: begins a snapshot now and writes it on a thread of its own. The caller keeps other
 /// commands out for the moment it begins (the thread that runs them, or the exclusive gate).
 pub fn bgsave(server: &Server, now_ms: u64) -> Result<(), NotStarted> {
+    begin_background(server, now_ms, Job::Disk)
+}
+
+/// Begins a snapshot now for `job`, written on a thread of its own (one at a time).
+pub fn begin_background(server: &Server, now_ms: u64, job: Job) -> Result<(), NotStarted> {
     let st = &server.snapshots;
     if st.in_progress.swap(true, Ordering::AcqRel) {
         return Err(NotStarted::AlreadyRunning);
@@ -175,7 +204,9 @@ pub fn bgsave(server: &Server, now_ms: u64) -> Result<(), NotStarted> {
     if let Some(t) = st.thread.lock().take() {
         let _ = t.join();
     }
-    st.scheduled.store(false, Ordering::Relaxed);
+    if matches!(job, Job::Disk) {
+        st.scheduled.store(false, Ordering::Relaxed);
+    }
     st.abort.store(false, Ordering::Relaxed);
     // INFO's rdb_saves counts saves as they begin, as Redis does.
     st.saves.fetch_add(1, Ordering::Relaxed);
@@ -186,23 +217,36 @@ pub fn bgsave(server: &Server, now_ms: u64) -> Result<(), NotStarted> {
         .store(server.stats.dirty.get(0), Ordering::Relaxed);
     let begun = server.keyspace.begin_snapshot(file::encode_entry, now_ms);
     st.total.store(begun.keys(), Ordering::Relaxed);
-    tracing::info!("Background saving started");
+    match &job {
+        Job::Disk => tracing::info!("Background saving started"),
+        Job::Replicas {
+            diskless, feeds, ..
+        } => tracing::info!(
+            "Starting BGSAVE for SYNC with target: {} ({} replicas)",
+            if *diskless {
+                "replicas sockets"
+            } else {
+                "disk"
+            },
+            feeds.len()
+        ),
+    }
     let me = server.arc();
     let thread = std::thread::Builder::new()
         .name("bgsave".into())
-        .spawn(move || background(&me, begun));
+        .spawn(move || background(&me, begun, job));
     match thread {
         Ok(t) => *st.thread.lock() = Some(t),
         Err(e) => {
             server.keyspace.abort_snapshot();
-            finish_background(server, Err(e));
+            finish_background(server, Err(e), true);
         }
     }
     Ok(())
 }
 
 /// The background save's thread.
-fn background(server: &Server, begun: Begun) {
+fn background(server: &Server, begun: Begun, job: Job) {
     let st = &server.snapshots;
     let delay = || server.config.rdb_key_save_delay.get();
     let pace = Pace {
@@ -211,14 +255,121 @@ fn background(server: &Server, begun: Begun) {
         key_delay_us: Some(&delay),
     };
     let tmp = format!("temp-{}-bg.rdb", std::process::id());
-    let result = write_file(server, &begun, &tmp, &pace);
+    let (result, to_disk) = match job {
+        Job::Disk => (
+            write_file(server, &begun, &tmp, &aux(begun.now, None), &pace),
+            true,
+        ),
+        Job::Replicas {
+            feeds,
+            diskless,
+            replid,
+            offset,
+        } => {
+            let aux = aux(begun.now, Some((&replid, offset)));
+            let result = if diskless {
+                to_replicas(server, &begun, &feeds, &aux, &pace)
+            } else {
+                write_file(server, &begun, &tmp, &aux, &pace)
+                    .and_then(|saved| send_file(server, &feeds).map(|_| saved))
+            };
+            for f in &feeds {
+                match &result {
+                    Ok(_) => f.done.store(true, Ordering::Release),
+                    Err(_) => f.closed.store(true, Ordering::Release),
+                }
+                f.ready.notify_one();
+            }
+            (result, !diskless)
+        }
+    };
     if result.is_err() {
         server.keyspace.abort_snapshot();
     }
-    finish_background(server, result);
+    finish_background(server, result, to_disk);
 }
 
-fn finish_background(server: &Server, result: io::Result<Saved>) {
+/// A full sync's snapshot straight into the replicas' feeds, EOF-marked, as it is written.
+fn to_replicas(
+    server: &Server,
+    begun: &Begun,
+    feeds: &[Arc<Feed>],
+    aux: &[(&str, String)],
+    pace: &Pace,
+) -> io::Result<Saved> {
+    let mark: String = {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        (0..40)
+            .map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)]))
+            .collect()
+    };
+    let mut out = FanOut { feeds };
+    out.write_all(format!("$EOF:{mark}\r\n").as_bytes())?;
+    let (mut w, saved) = file::write(
+        &server.keyspace,
+        begun,
+        BufWriter::with_capacity(1 << 16, out),
+        aux,
+        server.config.rdbchecksum.get(),
+        pace,
+    )?;
+    w.write_all(mark.as_bytes())?;
+    w.flush()?;
+    Ok(saved)
+}
+
+/// Sends the snapshot just saved to the replicas' feeds, with its length up front (and
+/// removes the file if `rdb-del-sync-files` asks, when nothing else wants it).
+fn send_file(server: &Server, feeds: &[Arc<Feed>]) -> io::Result<()> {
+    let p = path(server);
+    let mut f = File::open(&p)?;
+    let len = f.metadata()?.len();
+    let mut out = FanOut { feeds };
+    out.write_all(format!("${len}\r\n").as_bytes())?;
+    io::copy(&mut f, &mut out)?;
+    if server.config.rdb_del_sync_files.get() && save_points(server).is_empty() {
+        let _ = std::fs::remove_file(&p);
+    }
+    Ok(())
+}
+
+/// Writes to every replica's feed that is still open, waiting while one holds more than
+/// `FANOUT_LIMIT` unsent bytes (the slowest replica paces the save, as Redis's pipe does).
+struct FanOut<'a> {
+    feeds: &'a [Arc<Feed>],
+}
+
+const FANOUT_LIMIT: usize = 8 << 20;
+
+impl Write for FanOut<'_> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let mut open = 0;
+        for f in self.feeds {
+            while !f.closed.load(Ordering::Relaxed) && f.pending() > FANOUT_LIMIT {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            if !f.closed.load(Ordering::Relaxed) {
+                f.push(b);
+                open += 1;
+            }
+        }
+        if open == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "no replica is left to send the snapshot to",
+            ));
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A background save ended; `to_disk`: it wrote `dbfilename` (which counts as a save).
+fn finish_background(server: &Server, result: io::Result<Saved>, to_disk: bool) {
     let st = &server.snapshots;
     let now = crate::engine::now_ms();
     let secs = now.saturating_sub(st.started_ms.load(Ordering::Relaxed)) / 1000;
@@ -226,6 +377,9 @@ fn finish_background(server: &Server, result: io::Result<Saved>) {
     st.last_cow
         .store(crate::engine::snapshot::peak_held(), Ordering::Relaxed);
     match result {
+        Ok(s) if !to_disk => {
+            tracing::info!("Snapshot of {} keys sent to the replicas", s.keys);
+        }
         Ok(s) => {
             saved(server, now, st.dirty_at_start.load(Ordering::Relaxed));
             st.last_ok.store(true, Ordering::Relaxed);
@@ -239,6 +393,7 @@ fn finish_background(server: &Server, result: io::Result<Saved>) {
             // Stopped on purpose (SHUTDOWN, FLUSHALL): not a failure of the disk.
             tracing::warn!("Background saving stopped: {e}");
         }
+        Err(e) if !to_disk => tracing::warn!("Snapshot for the replicas failed: {e}"),
         Err(e) => {
             st.last_ok.store(false, Ordering::Relaxed);
             tracing::warn!("Background saving error: {e}");

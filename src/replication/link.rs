@@ -45,6 +45,11 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: Future<Output = ()> + Unpin,
 {
+    if !link.online.load(Ordering::Relaxed)
+        && !send_snapshot(server, stream, rbuf, parser, link, stop).await?
+    {
+        return Ok(());
+    }
     link.online.store(true, Ordering::Relaxed);
     // The replica's silence is counted from when it is online, not from its PSYNC.
     link.ack_at_ms
@@ -109,6 +114,70 @@ where
     }
 }
 
+/// Writes a full resync (`+FULLRESYNC`, then the snapshot) as the background save produces
+/// it. False if the save failed, the replica left or the server stops.
+async fn send_snapshot<S, F>(
+    server: &Server,
+    stream: &mut S,
+    rbuf: &mut BytesMut,
+    parser: &mut Parser,
+    link: &Link,
+    stop: &mut F,
+) -> std::io::Result<bool>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: Future<Output = ()> + Unpin,
+{
+    let mut out = Vec::new();
+    let mut sent = false;
+    loop {
+        // Read before taking: whatever was added before `done` is in this take.
+        let done = link.rdb.done.load(Ordering::Acquire);
+        link.rdb.take(&mut out);
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            server
+                .replication
+                .output_bytes
+                .fetch_add(out.len() as u64, Ordering::Relaxed);
+            continue;
+        }
+        if done {
+            if !link.streamed.load(Ordering::Relaxed) || link.acked.load(Ordering::Relaxed) {
+                return Ok(true);
+            }
+            // Streamed: the replica finds the end mark only if nothing follows it until it
+            // has loaded the snapshot and acknowledged it (its silence counts from the end
+            // of the snapshot; it sends newlines while it loads).
+            if !std::mem::replace(&mut sent, true) {
+                link.ack_at_ms
+                    .store(crate::engine::now_ms(), Ordering::Relaxed);
+            }
+            let timeout = server.config.repl_timeout.get().max(1) as u64 * 1000;
+            let silent =
+                crate::engine::now_ms().saturating_sub(link.ack_at_ms.load(Ordering::Relaxed));
+            if silent > timeout {
+                tracing::warn!("Disconnecting timedout replica: {}:{}", link.ip, link.port);
+                return Ok(false);
+            }
+        }
+        if link.rdb.closed.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        tokio::select! {
+            _ = link.rdb.ready.notified() => {}
+            r = stream.read_buf(rbuf) => {
+                if r? == 0 {
+                    return Ok(false);
+                }
+                read_acks(link, rbuf, parser);
+            }
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = &mut *stop => return Ok(false),
+        }
+    }
+}
+
 /// Takes the replica's `REPLCONF ACK <offset>` messages out of `rbuf` (anything else it sends
 /// is ignored, as Redis ignores replies from a replica).
 fn read_acks(link: &Link, rbuf: &mut BytesMut, parser: &mut Parser) {
@@ -139,6 +208,7 @@ fn read_acks(link: &Link, rbuf: &mut BytesMut, parser: &mut Parser) {
             if let Some(off) = crate::num::parse_i64(args[2]) {
                 tracing::debug!("ack {off} from replica {}", link.client);
                 link.ack.fetch_max(off.max(0) as u64, Ordering::Relaxed);
+                link.acked.store(true, Ordering::Relaxed);
                 link.ack_at_ms
                     .store(crate::engine::now_ms(), Ordering::Relaxed);
             }

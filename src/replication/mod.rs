@@ -5,9 +5,11 @@
 //! journal's stream from that offset. It acknowledges what it applied with `REPLCONF ACK`
 //! every second, which INFO's `slaveN:...,offset=,lag=`, WAIT and `min-replicas-to-write` read.
 //!
-//! The snapshot is taken at once, in memory, on the thread that runs commands (as SAVE is):
-//! for the data sizes of a cache node it is a pause of milliseconds per 100k keys.
+//! A full resync is served by a background snapshot (`fullsync`), streamed to the replicas
+//! as it is written (diskless) or from the file once it is (disk-backed), so attaching a
+//! replica pauses no client.
 
+pub mod fullsync;
 pub mod lag;
 pub mod link;
 pub mod replica;
@@ -35,6 +37,25 @@ pub struct Link {
     pub ack_at_ms: AtomicU64,
     /// True once the snapshot has been written to it (INFO state=online).
     pub online: AtomicBool,
+    /// A full resync's bytes (`+FULLRESYNC`, the snapshot), filled by the background save;
+    /// `done` once all of it is there, `closed` if the save failed.
+    pub rdb: Arc<Feed>,
+    /// It asked with PSYNC (SYNC gets no `+FULLRESYNC` line).
+    pub psync: bool,
+    /// It takes a snapshot without its length up front (REPLCONF capa eof): diskless.
+    pub eof: bool,
+    /// Its snapshot was streamed EOF-marked: the journal's stream waits for its first ACK
+    /// (it finds the mark at the end of what it reads, so nothing may follow it at once).
+    pub streamed: AtomicBool,
+    /// It has sent an ACK since the link began.
+    pub acked: AtomicBool,
+}
+
+/// What a would-be replica said of itself before PSYNC.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Announced {
+    pub port: u16,
+    pub eof: bool,
 }
 
 /// What PSYNC leaves for the connection: after its reply is written, the connection serves
@@ -93,8 +114,11 @@ pub struct Primary {
     pub output_bytes: AtomicU64,
     /// When the stream last carried a PING for the replicas, ms since the epoch.
     pub last_ping_ms: AtomicU64,
-    /// Listening port a client announced before its PSYNC (REPLCONF listening-port), by id.
-    announced: Mutex<Vec<(u64, u16)>>,
+    /// What a client announced before its PSYNC (REPLCONF listening-port, capa eof), by id.
+    announced: Mutex<Vec<(u64, Announced)>>,
+    /// Replicas waiting for the next full-sync snapshot, and since when (ms).
+    pub(crate) waiting: Mutex<Vec<Arc<Link>>>,
+    pub(crate) waiting_since_ms: AtomicU64,
     /// The replica side: the primary this server follows, if any.
     pub upstream: replica::Upstream,
 }
@@ -110,6 +134,8 @@ impl Default for Primary {
             output_bytes: AtomicU64::new(0),
             last_ping_ms: AtomicU64::new(0),
             announced: Mutex::new(Vec::new()),
+            waiting: Mutex::new(Vec::new()),
+            waiting_since_ms: AtomicU64::new(0),
             upstream: Default::default(),
         }
     }
@@ -144,18 +170,24 @@ impl Primary {
         self.links.lock().len()
     }
 
-    /// REPLCONF listening-port from client `id`.
-    pub fn announce_port(&self, id: u64, port: u16) {
+    /// REPLCONF listening-port or capa from client `id`.
+    pub fn announce(&self, id: u64, f: impl FnOnce(&mut Announced)) {
         let mut a = self.announced.lock();
-        a.retain(|(c, _)| *c != id);
-        a.push((id, port));
+        match a.iter_mut().find(|(c, _)| *c == id) {
+            Some((_, x)) => f(x),
+            None => {
+                let mut x = Announced::default();
+                f(&mut x);
+                a.push((id, x));
+            }
+        }
     }
 
-    fn take_port(&self, id: u64) -> u16 {
+    fn take_announced(&self, id: u64) -> Announced {
         let mut a = self.announced.lock();
-        let port = a.iter().find(|(c, _)| *c == id).map_or(0, |(_, p)| *p);
+        let x = a.iter().find(|(c, _)| *c == id).map(|(_, x)| *x);
         a.retain(|(c, _)| *c != id);
-        port
+        x.unwrap_or_default()
     }
 
     /// Forgets a client that never became a replica.
@@ -194,20 +226,23 @@ impl Primary {
 pub enum Sync {
     /// `+CONTINUE`: the backlog bytes from the replica's offset follow.
     Partial(Vec<u8>),
-    /// `+FULLRESYNC`: the snapshot follows, taken at `offset`.
-    Full { offset: u64, rdb: Vec<u8> },
+    /// A full resync: the link waits for the next snapshot (`fullsync`), which brings the
+    /// `+FULLRESYNC` line.
+    Full,
 }
 
 /// Answers `PSYNC replid offset` from client `id` at `ip` (`replid` "?" and offset -1 ask for
-/// a full copy). Registers the link; the caller writes the reply and hands the connection over.
+/// a full copy; `psync` false for SYNC). Registers the link; the caller writes the reply and
+/// hands the connection over. Runs between commands.
 pub fn attach(
     server: &Server,
     id: u64,
     ip: &str,
     replid: &[u8],
     offset: i64,
+    psync: bool,
     now_ms: u64,
-) -> std::io::Result<(Sync, Attach)> {
+) -> (Sync, Attach) {
     let repl = &server.replication;
     let cfg = &*server.config;
     server
@@ -216,69 +251,64 @@ pub fn attach(
     let feed = Arc::new(Feed::new(
         cfg.derived.replica_limit.hard.load(Ordering::Relaxed),
     ));
+    let announced = repl.take_announced(id);
     let link = Arc::new(Link {
         client: id,
         ip: ip.to_string(),
-        port: repl.take_port(id),
+        port: announced.port,
         feed: feed.clone(),
         ack: AtomicU64::new(0),
         ack_at_ms: AtomicU64::new(now_ms),
         online: AtomicBool::new(false),
+        rdb: Arc::new(Feed::new(0)),
+        psync,
+        eof: announced.eof,
+        streamed: AtomicBool::new(false),
+        acked: AtomicBool::new(false),
     });
     let mut stream = server.journal.lock();
-    let partial = (replid == repl.replid().as_bytes() && offset > 0)
+    let partial = (psync && replid == repl.replid().as_bytes() && offset > 0)
         .then(|| stream.backlog.as_ref()?.since(offset as u64))
         .flatten();
     let sync = match partial {
         Some(bytes) => {
             stream.subscribe(feed);
+            link.rdb.done.store(true, Ordering::Relaxed);
             link.online.store(true, Ordering::Relaxed);
             link.ack.store(offset as u64 - 1, Ordering::Relaxed);
             repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
             Sync::Partial(bytes)
         }
         None => {
-            if replid != b"?" {
+            drop(stream);
+            if psync && replid != b"?" {
                 repl.sync_partial_err.fetch_add(1, Ordering::Relaxed);
             }
-            // Everything recorded from here on follows the snapshot. Keys the active expiry
-            // cycle deletes meanwhile arrive as DELs after it, which is harmless either way.
-            let at = stream.offset;
-            stream.subscribe(feed);
-            drop(stream);
-            let rdb = match snapshot(server, now_ms, at) {
-                Ok(r) => r,
-                Err(e) => {
-                    server.journal.lock().unsubscribe(&link.feed);
-                    return Err(e);
-                }
-            };
             repl.sync_full.fetch_add(1, Ordering::Relaxed);
-            Sync::Full { offset: at, rdb }
+            let mut waiting = repl.waiting.lock();
+            if waiting.is_empty() {
+                repl.waiting_since_ms.store(now_ms, Ordering::Relaxed);
+            }
+            waiting.push(link.clone());
+            drop(waiting);
+            fullsync::start_if_due(server, now_ms);
+            Sync::Full
         }
     };
     repl.links.lock().push(link.clone());
-    Ok((sync, Attach { link }))
-}
-
-/// The dataset as an RDB file in memory, tagged with the stream position it matches.
-fn snapshot(server: &Server, now_ms: u64, offset: u64) -> std::io::Result<Vec<u8>> {
-    let mut rdb = Vec::new();
-    let aux =
-        crate::persistence::snapshot::aux(now_ms, Some((&server.replication.replid(), offset)));
-    crate::persistence::rdb::file::save(
-        &server.keyspace,
-        &mut rdb,
-        now_ms,
-        &aux,
-        server.config.rdbchecksum.get(),
-    )?;
-    Ok(rdb)
+    (sync, Attach { link })
 }
 
 /// A link ended (the replica left, was killed, or fell behind its output limit).
 pub fn detach(server: &Server, link: &Arc<Link>) {
     server.journal.lock().unsubscribe(&link.feed);
+    // A snapshot being written for it stops writing to it.
+    link.rdb.closed.store(true, Ordering::Relaxed);
+    server
+        .replication
+        .waiting
+        .lock()
+        .retain(|l| !Arc::ptr_eq(l, link));
     server.replication.remove(link);
 }
 

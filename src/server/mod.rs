@@ -430,7 +430,7 @@ async fn next_term(
     }
 }
 
-/// Save points and scheduled saves, checked between commands (a snapshot must begin where no
+/// Save points, scheduled saves and replicas waiting for a snapshot, checked between commands (a snapshot must begin where no
 /// command is half done), ten times a second as Redis's cron checks them.
 async fn persistence_cron(server: Arc<Server>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -439,6 +439,10 @@ async fn persistence_cron(server: Arc<Server>) {
         if crate::persistence::snapshot::save_due(&server, crate::engine::now_ms()) {
             let _still = server.gate.as_ref().map(|g| g.exclusive());
             let _ = crate::persistence::snapshot::bgsave(&server, crate::engine::now_ms());
+        }
+        if !server.replication.waiting.lock().is_empty() {
+            let _still = server.gate.as_ref().map(|g| g.exclusive());
+            crate::replication::fullsync::start_if_due(&server, crate::engine::now_ms());
         }
     }
 }

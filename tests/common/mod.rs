@@ -107,6 +107,9 @@ pub fn ferrocache(extra: &[&str]) -> Proc {
         // Persistence off, as `redis_server` starts the reference (a test turns it on).
         "--save",
         "",
+        // A replica's full sync starts at once rather than waiting for others to share it.
+        "--repl-diskless-sync-delay",
+        "0",
     ])
     .args(extra)
     .current_dir(&dir)
