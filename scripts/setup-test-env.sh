@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine: the reference Redis server and
-# tools (differential tests, redis-cli, redis-benchmark), and a Python venv with redis-py,
+# tools (differential tests, redis-cli, redis-benchmark), strace, and a Python venv with redis-py,
 # valkey-glide and prometheus_client (whose parser reads /metrics). Safe to re-run: it skips
 # what is already there.
 set -euo pipefail
@@ -11,6 +11,8 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v redis-cli >/dev/null || need_apt+=(redis-tools)
 command -v redis-check-rdb >/dev/null || need_apt+=(redis-tools)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+# The AOF test that `appendfsync always` replies only after fdatasync traces the server.
+command -v strace >/dev/null || need_apt+=(strace)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -121,15 +121,44 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async move {
         let srv = server::Server::new(cfg, Some(hook));
         let started = std::time::Instant::now();
-        match ferrocache::persistence::snapshot::load(&srv, ferrocache::engine::now_ms()) {
-            Ok(Some(l)) => tracing::info!(
-                "DB loaded from disk: {:.3} seconds ({} keys, {} expired)",
-                started.elapsed().as_secs_f64(),
-                l.keys,
-                l.expired
-            ),
+        // With the AOF on, it is the dataset (a snapshot is not read), as in Redis.
+        let aof = srv.config.appendonly.get() == "yes";
+        let now = ferrocache::engine::now_ms();
+        let loaded = if aof {
+            ferrocache::persistence::aof::load(&srv, now).map(|l| {
+                l.map(|l| {
+                    format!(
+                        "DB loaded from append only file: {:.3} seconds ({} keys from the base, {} commands)",
+                        started.elapsed().as_secs_f64(),
+                        l.keys_from_base,
+                        l.commands
+                    )
+                })
+            })
+        } else {
+            ferrocache::persistence::snapshot::load(&srv, now).map(|l| {
+                l.map(|l| {
+                    format!(
+                        "DB loaded from disk: {:.3} seconds ({} keys, {} expired)",
+                        started.elapsed().as_secs_f64(),
+                        l.keys,
+                        l.expired
+                    )
+                })
+            })
+        };
+        match loaded {
+            Ok(Some(msg)) => tracing::info!("{msg}"),
             Ok(None) => {}
             Err(e) => {
+                tracing::error!("{e}");
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        if aof {
+            if let Err(e) = ferrocache::persistence::aof::start(&srv, ferrocache::engine::now_ms()) {
+                let e = format!("Can't open the append-only file: {e}");
                 tracing::error!("{e}");
                 eprintln!("{e}");
                 return ExitCode::FAILURE;

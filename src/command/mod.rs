@@ -638,10 +638,13 @@ fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
             "OOM command not allowed when used memory > 'maxmemory'.",
         ));
     }
-    if (flags & table::WRITE != 0 || spec.name == "ping")
-        && crate::persistence::snapshot::refuses_writes(ctx.server)
-    {
-        return Some(CmdError::new(MISCONF));
+    if flags & table::WRITE != 0 || spec.name == "ping" {
+        if crate::persistence::snapshot::refuses_writes(ctx.server) {
+            return Some(CmdError::new(MISCONF));
+        }
+        if let Some(e) = crate::persistence::aof::refusal(ctx.server) {
+            return Some(CmdError::owned(e));
+        }
     }
     if flags & table::WRITE != 0 && !enough_replicas(ctx.server) {
         return Some(CmdError::new(

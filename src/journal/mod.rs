@@ -171,6 +171,12 @@ impl Journal {
         self.section.lock()
     }
 
+    /// Starts recording for `feed` (the AOF), with no backlog.
+    pub fn record_for(&self, feed: Arc<Feed>) {
+        self.stream.lock().subscribe(feed);
+        ACTIVE.store(true, Ordering::Relaxed);
+    }
+
     /// Starts recording (idempotent); `backlog` is the size of the replication backlog.
     pub fn activate(&self, backlog: usize) {
         let mut s = self.stream.lock();

@@ -1,6 +1,7 @@
 //! Persistence: the RDB format (values for DUMP/RESTORE, whole files for snapshots) and the
-//! snapshots on disk. The AOF will come here too.
+//! snapshots on disk, and the append-only file.
 
+pub mod aof;
 pub mod rdb;
 pub mod snapshot;
 
@@ -19,6 +20,7 @@ pub struct Shutdown {
 /// server then keeps running. The caller keeps other commands out.
 pub fn prepare_shutdown(server: &crate::server::Server, how: Shutdown) -> std::io::Result<()> {
     snapshot::stop_background(server);
+    aof::flush_all(server);
     let save = how.save || (!how.nosave && !snapshot::save_points(server).is_empty());
     if save {
         tracing::info!("Saving the final RDB snapshot before exiting.");

@@ -414,7 +414,8 @@ fn load_snapshot(server: &Server, rdb: &[u8]) -> std::io::Result<()> {
 
 /// The client the primary's commands run as: authenticated, and exempt from the replica's
 /// read-only rule.
-fn master_client(server: &Server) -> Client {
+/// A client that runs what the primary (or the AOF being loaded) sends, unconditionally.
+pub(crate) fn master_client(server: &Server) -> Client {
     let handle = Arc::new(ClientHandle::new(
         server.new_client_id(),
         String::new(),

@@ -249,9 +249,9 @@ fn section(server: &Server, name: &str, o: &mut String) {
                  current_cow_size_age:0\r\ncurrent_fork_perc:{perc:.2}\r\ncurrent_save_keys_processed:{processed}\r\ncurrent_save_keys_total:{total}\r\n\
                  rdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\n\
                  rdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{secs}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\n\
-                 rdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n\
+                 rdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\n\
                  aof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n\
-                 aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\n\
+                 aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:{}\r\n\
                  aof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
                 stats.dirty.get(0),
                 running as u8,
@@ -262,7 +262,21 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 snap.last_cow.load(Ordering::Relaxed),
                 snap.last_load_expired.load(Ordering::Relaxed),
                 snap.last_load_keys.load(Ordering::Relaxed),
+                crate::persistence::aof::on() as u8,
+                if server.aof.write_failed.load(Ordering::Relaxed) { "err" } else { "ok" },
             );
+            if crate::persistence::aof::on() {
+                let a = &server.aof;
+                let _ = write!(
+                    o,
+                    "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:0\r\naof_buffer_length:{}\r\n\
+                     aof_pending_bio_fsync:0\r\naof_delayed_fsync:{}\r\n",
+                    a.size.load(Ordering::Relaxed),
+                    a.base_size.load(Ordering::Relaxed),
+                    a.pending(),
+                    a.delayed_fsync.load(Ordering::Relaxed),
+                );
+            }
         }
         "stats" => {
             let repl = &server.replication;

@@ -312,6 +312,7 @@ async fn write_out<S: AsyncWrite + Unpin>(
     if out.is_empty() {
         return Ok(true);
     }
+    crate::persistence::aof::before_replies(server);
     // Let every other ready connection read and run its requests before this one
     // writes: replies then go out in a burst after the reads, as Redis's event loop
     // sends them, rather than each write waking its client while the server still has

@@ -54,6 +54,7 @@ pub struct Server {
     /// Keeps other clients out while EXEC runs; only built with several I/O threads.
     pub gate: Option<Gate>,
     pub snapshots: crate::persistence::snapshot::Snapshots,
+    pub aof: crate::persistence::aof::Aof,
     /// The CloudWatch-named metrics' periods (see `metrics::cloudwatch`).
     pub cloudwatch: crate::report::cloudwatch::Recorder,
     pub slowlog: crate::metrics::slowlog::SlowLog,
@@ -128,6 +129,7 @@ impl Server {
             log_level_hook,
             gate: (config_threads != 1).then(Gate::default),
             snapshots: crate::persistence::snapshot::Snapshots::new(crate::engine::now_ms()),
+            aof: Default::default(),
             cloudwatch: Default::default(),
             slowlog: Default::default(),
             journal: Default::default(),

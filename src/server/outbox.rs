@@ -201,6 +201,10 @@ pub fn flush_all() -> bool {
     QUEUED.with(|q| {
         // Taken out so that a flush never runs under the queue's borrow.
         let batch = std::mem::take(&mut *q.borrow_mut());
+        // What these replies acknowledge is written (and synced, as configured) first.
+        if let Some(ob) = batch.first() {
+            crate::persistence::aof::before_replies(&ob.server);
+        }
         let mut woke = false;
         for ob in &batch {
             woke |= ob.flush();

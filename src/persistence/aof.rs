@@ -1,0 +1,425 @@
+//! The append-only file, in Redis 7's multi-part layout: `dir`/`appenddirname` holds a
+//! manifest (`<appendfilename>.manifest`) naming a base file (a snapshot in RDB form) and the
+//! incremental files of commands written after it, in order. Redis and ferrocache load each
+//! other's directories, and `redis-check-aof` accepts ours.
+//!
+//! The commands come from the journal, the stream the replicas and the backlog read, so a
+//! restart loads what a replica holds. They are written before any reply leaves the server:
+//! the reply writers call [`before_replies`] first, once per event-loop round with one I/O
+//! thread, so with `appendfsync always` one `fdatasync` covers every reply of the round
+//! (group commit). With `everysec` a thread syncs once a second; with `no`, the kernel does.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::journal::Feed;
+use crate::server::Server;
+
+/// On once the AOF is written to (a relaxed load for every round while it is off).
+static ON: AtomicBool = AtomicBool::new(false);
+
+pub fn on() -> bool {
+    ON.load(Ordering::Relaxed)
+}
+
+/// The AOF's state.
+#[derive(Debug, Default)]
+pub struct Aof {
+    writer: Mutex<Option<Writer>>,
+    /// What the journal recorded and is not written yet.
+    feed: Arc<Feed>,
+    /// The last write failed (INFO aof_last_write_status; writes get -MISCONF).
+    pub write_failed: AtomicBool,
+    pub last_error: Mutex<String>,
+    /// INFO aof_current_size / aof_base_size.
+    pub size: AtomicU64,
+    pub base_size: AtomicU64,
+    /// INFO aof_delayed_fsync: syncs that fell more than two seconds behind.
+    pub delayed_fsync: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Writer {
+    file: File,
+    /// Bytes written and not yet synced.
+    unsynced: bool,
+    last_sync_ms: u64,
+}
+
+impl Aof {
+    /// Bytes recorded and not yet written (INFO aof_buffer_length).
+    pub fn pending(&self) -> usize {
+        self.feed.pending()
+    }
+}
+
+/// `dir`/`appenddirname`.
+pub fn dir(server: &Server) -> PathBuf {
+    PathBuf::from(server.config.dir.get()).join(server.config.appenddirname.get())
+}
+
+fn manifest_name(server: &Server) -> String {
+    format!("{}.manifest", server.config.appendfilename.get())
+}
+
+/// One line of the manifest: a file, its sequence number and type (`b` base, `h` history,
+/// `i` incremental).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub name: String,
+    pub seq: u64,
+    pub kind: char,
+}
+
+/// Reads a manifest: `file <name> seq <n> type <b|h|i>` per line.
+pub fn parse_manifest(text: &str) -> Result<Vec<Part>, String> {
+    let mut parts = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (mut name, mut seq, mut kind) = (None, None, None);
+        for kv in words.chunks(2) {
+            match kv {
+                ["file", v] => name = Some(v.trim_matches('"').to_string()),
+                ["seq", v] => seq = v.parse().ok(),
+                ["type", v] if v.len() == 1 => kind = v.chars().next(),
+                _ => {}
+            }
+        }
+        match (name, seq, kind) {
+            (Some(name), Some(seq), Some(kind)) if "bhi".contains(kind) => {
+                parts.push(Part { name, seq, kind })
+            }
+            _ => return Err(format!("Invalid AOF manifest file format (line {})", n + 1)),
+        }
+    }
+    Ok(parts)
+}
+
+fn format_manifest(parts: &[Part]) -> String {
+    parts
+        .iter()
+        .map(|p| format!("file {} seq {} type {}\n", p.name, p.seq, p.kind))
+        .collect()
+}
+
+/// Writes a file whole and durably: a temp file, fsynced, renamed, the directory fsynced.
+fn write_durably(dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
+    let tmp = dir.join(format!("temp-{name}"));
+    let mut f = File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(name))?;
+    File::open(dir)?.sync_all()
+}
+
+/// What a load found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub keys_from_base: u64,
+    pub commands: u64,
+}
+
+/// Loads the AOF directory, if its manifest exists (Ok(None) if not): the base, then every
+/// incremental file in order. A last file cut short loads up to its last whole command (and
+/// is truncated there) when `aof-load-truncated` allows, else the load fails.
+pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
+    let d = dir(server);
+    let text = match std::fs::read_to_string(d.join(manifest_name(server))) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("Can't open the AOF manifest: {e}")),
+    };
+    let parts = parse_manifest(&text)?;
+    let files: Vec<&Part> = parts
+        .iter()
+        .filter(|p| p.kind == 'b')
+        .chain(parts.iter().filter(|p| p.kind == 'i'))
+        .collect();
+    let mut loaded = Loaded::default();
+    let lim = *server.config.derived.limits.read();
+    for (i, p) in files.iter().enumerate() {
+        let path = d.join(&p.name);
+        let data = std::fs::read(&path)
+            .map_err(|e| format!("Can't open the append-only file {}: {e}", p.name))?;
+        let last = i + 1 == files.len();
+        if data.starts_with(b"REDIS") {
+            let l = super::rdb::file::load(&data, &server.keyspace, &lim, now_ms, true)
+                .map_err(|e| format!("{e} (in {})", p.name))?;
+            loaded.keys_from_base += l.keys;
+        } else {
+            loaded.commands += replay(server, &data, &path, last)?;
+        }
+    }
+    let base = files.first().filter(|p| p.kind == 'b');
+    if let Some(b) = base {
+        let size = std::fs::metadata(d.join(&b.name)).map_or(0, |m| m.len());
+        server.aof.base_size.store(size, Ordering::Relaxed);
+    }
+    Ok(Some(loaded))
+}
+
+/// Runs the commands of one file, as the primary's stream is run on a replica.
+fn replay(server: &Server, data: &[u8], path: &Path, last: bool) -> Result<u64, String> {
+    use crate::protocol::parser::{Parsed, Parser};
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let mut parser = Parser::new(Default::default());
+    let mut client = crate::replication::replica::master_client(server);
+    let mut out = crate::protocol::reply::Reply::new();
+    let (mut pos, mut n) = (0, 0u64);
+    // Where the last MULTI began: a transaction cut short is dropped from there.
+    let mut multi_at = 0;
+    while pos < data.len() {
+        let (end, source) = match parser.parse(data, pos) {
+            Ok(Parsed::Request { end, source }) => (end, source),
+            Ok(Parsed::Empty { end }) => {
+                pos = end;
+                continue;
+            }
+            Ok(Parsed::Incomplete) => break,
+            Err(e) => {
+                return Err(format!(
+                    "Bad file format reading the append only file {name} at offset {pos}: {}",
+                    e.0
+                ))
+            }
+        };
+        let argv: Vec<&[u8]> = parser.argv(data, source).collect();
+        if argv
+            .first()
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"multi"))
+        {
+            multi_at = pos;
+        }
+        let mut ctx = crate::command::Ctx {
+            server,
+            client: &mut client,
+            out: &mut out,
+            now: crate::engine::now_ms(),
+            started: crate::engine::mono_us(),
+        };
+        crate::command::execute(&mut ctx, &argv);
+        out.buf.clear();
+        n += 1;
+        pos = end;
+    }
+    // A transaction left open at the end was never acknowledged: it is not applied.
+    if client.multi.is_some() {
+        pos = multi_at;
+    }
+    if pos < data.len() {
+        if !last || !server.config.aof_load_truncated.get() {
+            return Err(format!(
+                "Unexpected end of file reading the append only file {name}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
+            ));
+        }
+        tracing::warn!("!!! Warning: short read while loading the AOF file {name}!!!");
+        tracing::warn!(
+            "!!! Truncating the AOF {name} at offset {pos} ({} bytes dropped) !!!",
+            data.len() - pos
+        );
+        let f = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| format!("Can't truncate {name}: {e}"))?;
+        f.set_len(pos as u64)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| format!("Can't truncate {name}: {e}"))?;
+        tracing::warn!("AOF {name} loaded anyway because aof-load-truncated is enabled");
+    }
+    Ok(n)
+}
+
+/// Starts writing the AOF (at startup, after loading): the incremental file the manifest
+/// names last is appended to; with no manifest, a base is written from the dataset as it is
+/// now, a first incremental file is created, and the manifest names both. From here on the
+/// journal records every write for it.
+pub fn start(server: &Server, now_ms: u64) -> io::Result<()> {
+    let d = dir(server);
+    std::fs::create_dir_all(&d)?;
+    let mname = manifest_name(server);
+    let fname = server.config.appendfilename.get();
+    let parts = match std::fs::read_to_string(d.join(&mname)) {
+        Ok(t) => parse_manifest(&t).map_err(io::Error::other)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let incr = match parts.iter().filter(|p| p.kind == 'i').max_by_key(|p| p.seq) {
+        Some(p) => p.name.clone(),
+        None => {
+            let seq = parts.iter().map(|p| p.seq).max().unwrap_or(0) + 1;
+            let base = format!("{fname}.{seq}.base.rdb");
+            let incr = format!("{fname}.{seq}.incr.aof");
+            tracing::info!("Creating AOF base file {base} on server start");
+            let mut rdb = Vec::new();
+            let mut aux = super::snapshot::aux(now_ms, None);
+            if let Some(a) = aux.iter_mut().find(|(k, _)| *k == "aof-base") {
+                a.1 = "1".into();
+            }
+            super::rdb::file::save(
+                &server.keyspace,
+                &mut rdb,
+                now_ms,
+                &aux,
+                server.config.rdbchecksum.get(),
+            )?;
+            write_durably(&d, &base, &rdb)?;
+            server
+                .aof
+                .base_size
+                .store(rdb.len() as u64, Ordering::Relaxed);
+            tracing::info!("Creating AOF incr file {incr} on server start");
+            write_durably(&d, &incr, b"")?;
+            let manifest = [
+                Part {
+                    name: base,
+                    seq,
+                    kind: 'b',
+                },
+                Part {
+                    name: incr.clone(),
+                    seq,
+                    kind: 'i',
+                },
+            ];
+            write_durably(&d, &mname, format_manifest(&manifest).as_bytes())?;
+            incr
+        }
+    };
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(d.join(&incr))?;
+    let size = file.metadata()?.len();
+    server.aof.size.store(
+        size + server.aof.base_size.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
+    *server.aof.writer.lock() = Some(Writer {
+        file,
+        unsynced: false,
+        last_sync_ms: now_ms,
+    });
+    server.journal.record_for(server.aof.feed.clone());
+    ON.store(true, Ordering::Relaxed);
+    let me = server.arc();
+    std::thread::Builder::new()
+        .name("aof".into())
+        .spawn(move || syncer(&me))?;
+    Ok(())
+}
+
+/// Writes what the journal recorded since the last call, and with `appendfsync always`
+/// syncs it, before replies leave: nothing is acknowledged that is not in the file (and on
+/// disk, with `always`). Cheap when the AOF is off or nothing was written.
+#[inline]
+pub fn before_replies(server: &Server) {
+    if on() {
+        write_pending(server, server.config.appendfsync.get() == "always");
+    }
+}
+
+fn write_pending(server: &Server, sync: bool) {
+    let aof = &server.aof;
+    let mut w = aof.writer.lock();
+    let Some(w) = w.as_mut() else {
+        return;
+    };
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with(|b| {
+        let mut b = b.borrow_mut();
+        aof.feed.take(&mut b);
+        if !b.is_empty() {
+            match w.file.write_all(&b) {
+                Ok(()) => {
+                    w.unsynced = true;
+                    aof.size.fetch_add(b.len() as u64, Ordering::Relaxed);
+                    if aof.write_failed.swap(false, Ordering::Relaxed) {
+                        tracing::warn!("AOF write error looks solved, Redis can write again.");
+                    }
+                }
+                Err(e) => fail(aof, &e),
+            }
+        }
+    });
+    if sync && w.unsynced {
+        match w.file.sync_data() {
+            Ok(()) => {
+                w.unsynced = false;
+                w.last_sync_ms = crate::engine::now_ms();
+            }
+            Err(e) => fail(aof, &e),
+        }
+    }
+}
+
+fn fail(aof: &Aof, e: &io::Error) {
+    if !aof.write_failed.swap(true, Ordering::Relaxed) {
+        tracing::warn!("Error writing to the AOF file: {e}");
+    }
+    *aof.last_error.lock() = e.to_string();
+}
+
+/// The AOF thread: writes what commands recorded when no reply did (the active expiry
+/// cycle's deletions), and with `everysec` syncs once a second.
+fn syncer(server: &Server) {
+    while on() && !server.shutting_down() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let policy = server.config.appendfsync.get();
+        let now = crate::engine::now_ms();
+        let due = {
+            let w = server.aof.writer.lock();
+            w.as_ref()
+                .is_some_and(|w| now.saturating_sub(w.last_sync_ms) >= 1000)
+        };
+        write_pending(server, policy == "always" || (policy == "everysec" && due));
+    }
+    // The last words before exit.
+    write_pending(server, server.config.appendfsync.get() != "no");
+}
+
+/// Writes and syncs everything pending (at shutdown).
+pub fn flush_all(server: &Server) {
+    if on() {
+        write_pending(server, true);
+    }
+}
+
+/// Writes refused because the AOF cannot be written, as Redis refuses them.
+pub fn refusal(server: &Server) -> Option<String> {
+    (on() && server.aof.write_failed.load(Ordering::Relaxed)).then(|| {
+        format!(
+            "MISCONF Errors writing to the AOF file: {}",
+            server.aof.last_error.lock()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_round_trip_and_bad_ones_are_refused() {
+        let text = "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n";
+        let parts = parse_manifest(text).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[1].kind, 'i');
+        assert_eq!(format_manifest(&parts), text);
+        assert!(parse_manifest("file x seq 1 type z\n").is_err());
+        assert!(parse_manifest("file x type b\n").is_err());
+    }
+}

@@ -1,0 +1,355 @@
+//! The append-only file: Redis 7's multi-part directory, written from the journal, loaded at
+//! start; both ways with redis-server (and `redis-check-aof`); a cut tail per
+//! `aof-load-truncated`; and crash loops: with `appendfsync always`, every acknowledged write
+//! survives a SIGKILL and nothing unsent appears.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{assert_same, canonical, free_port, populate_shapes, temp_dir, wait_ready, Raw};
+
+/// ferrocache with its data in `dir` (kept across restarts, unlike `common::ferrocache`'s).
+fn ferrocache_in(dir: &Path, extra: &[&str]) -> std::process::Child {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--dir", dir.to_str().unwrap()])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port, &mut child);
+    PORTS.with(|p| p.borrow_mut().push((child.id(), port)));
+    child
+}
+
+thread_local! {
+    static PORTS: std::cell::RefCell<Vec<(u32, u16)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn port_of(c: &std::process::Child) -> u16 {
+    PORTS.with(|p| p.borrow().iter().find(|(id, _)| *id == c.id()).unwrap().1)
+}
+
+fn kill9(c: &mut std::process::Child) {
+    let _ = c.kill();
+    let _ = c.wait();
+}
+
+fn check_aof(dir: &Path) {
+    let manifest = dir.join("appendonlydir/appendonly.aof.manifest");
+    let out = Command::new("redis-check-aof")
+        .arg(&manifest)
+        .output()
+        .expect("redis-check-aof (redis-tools)");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && report.contains("All AOF files and manifest are valid"),
+        "{report}"
+    );
+}
+
+/// Data written to ferrocache with the AOF on comes back after a SIGKILL, passes
+/// redis-check-aof, and loads in redis-server 7.0 with the same content; an AOF directory
+/// written by redis-server loads in ferrocache with the same content.
+#[test]
+fn aof_directories_move_between_redis_and_ferrocache() {
+    let dir = temp_dir("aof-fc");
+    let mut a = ferrocache_in(&dir, &["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut c = Raw::connect(port_of(&a));
+    populate_shapes(&mut c);
+    c.cmd(&["SELECT", "5"]);
+    c.cmd(&["SET", "in-5", "x", "EX", "1000"]);
+    c.cmd(&["SELECT", "0"]);
+    c.cmd(&["INCRBYFLOAT", "float", "1.5"]);
+    c.cmd(&["SPOP", "bigset", "3"]);
+    let want0 = canonical(&mut c, 0);
+    let want5 = canonical(&mut c, 5);
+    let info = c.cmd(&["INFO", "persistence"]);
+    assert!(info.contains("aof_enabled:1\r\n"), "{info}");
+    kill9(&mut a);
+    check_aof(&dir);
+
+    let mut b = ferrocache_in(&dir, &["--appendonly", "yes"]);
+    let mut c = Raw::connect(port_of(&b));
+    assert_same(&want0, &canonical(&mut c, 0), 0);
+    assert_same(&want5, &canonical(&mut c, 5), 5);
+    kill9(&mut b);
+
+    // Ours into Redis.
+    let r = common::redis_server_with(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"]);
+    let mut rc = Raw::connect(r.port);
+    assert_same(&want0, &canonical(&mut rc, 0), 0);
+    assert_same(&want5, &canonical(&mut rc, 5), 5);
+    drop(rc);
+    drop(r);
+
+    // Redis's into ours.
+    let rdir = temp_dir("aof-redis");
+    let theirs = {
+        let r =
+            common::redis_server_with(&["--dir", rdir.to_str().unwrap(), "--appendonly", "yes"]);
+        let mut rc = Raw::connect(r.port);
+        populate_shapes(&mut rc);
+        rc.cmd(&["SET", "after", "1", "PX", "900000"]);
+        rc.cmd(&["DEL", "list"]);
+        canonical(&mut rc, 0)
+    };
+    let mut f = ferrocache_in(&rdir, &["--appendonly", "yes"]);
+    let mut c = Raw::connect(port_of(&f));
+    assert_same(&theirs, &canonical(&mut c, 0), 0);
+    kill9(&mut f);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&rdir);
+}
+
+/// A last incremental file cut in the middle of a command loads up to the last whole one with
+/// `aof-load-truncated yes` (and is truncated there, the log saying so), and refuses to start
+/// with `no`, naming the file.
+#[test]
+fn a_cut_tail_loads_or_is_refused_as_configured() {
+    let dir = temp_dir("aof-cut");
+    let mut a = ferrocache_in(&dir, &["--appendonly", "yes"]);
+    let mut c = Raw::connect(port_of(&a));
+    c.cmd(&["SET", "kept", "1"]);
+    c.cmd(&["SET", "cut", "2"]);
+    kill9(&mut a);
+    let incr = dir.join("appendonlydir/appendonly.aof.1.incr.aof");
+    let data = std::fs::read(&incr).unwrap();
+    std::fs::write(&incr, &data[..data.len() - 3]).unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+        .args(["--port", &free_port().to_string(), "--save", ""])
+        .args(["--dir", dir.to_str().unwrap(), "--appendonly", "yes"])
+        .args(["--aof-load-truncated", "no"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "Unexpected end of file reading the append only file appendonly.aof.1.incr.aof"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&incr).unwrap().len(),
+        data.len() - 3,
+        "left as it was"
+    );
+
+    let mut b = ferrocache_in(&dir, &["--appendonly", "yes"]);
+    let mut c = Raw::connect(port_of(&b));
+    assert_eq!(c.cmd(&["GET", "kept"]), "$1\r\n1\r\n");
+    assert_eq!(c.cmd(&["EXISTS", "cut"]), ":0\r\n");
+    kill9(&mut b);
+    check_aof(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Crash loop: writers (several connections, pipelined INCR and RPUSH) run while the server
+/// is killed with SIGKILL at random moments and restarted. With `appendfsync always` every
+/// acknowledged write is there after the restart and nothing that was never sent appears.
+#[test]
+fn crash_loop_loses_no_acknowledged_write() {
+    let cycles: usize = std::env::var("FERROCACHE_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(25);
+    let dir = temp_dir("aof-crash");
+    let writers = 3;
+    // Per writer: acknowledged INCRs and the values acknowledged by RPUSH, in order.
+    let mut acked = vec![0u64; writers];
+    let mut sent = vec![0u64; writers];
+    for cycle in 0..cycles {
+        let mut server = ferrocache_in(&dir, &["--appendonly", "yes", "--appendfsync", "always"]);
+        let port = port_of(&server);
+        {
+            let mut c = Raw::connect(port);
+            for w in 0..writers {
+                let n: u64 = c
+                    .cmd(&["GET", &format!("n:{w}")])
+                    .lines()
+                    .nth(1)
+                    .map_or(0, |v| v.parse().unwrap());
+                let len: u64 = c.cmd(&["LLEN", &format!("l:{w}")])[1..]
+                    .trim()
+                    .parse()
+                    .unwrap();
+                assert!(
+                    n >= acked[w],
+                    "cycle {cycle}: writer {w} had {} acknowledged, found {n}",
+                    acked[w]
+                );
+                assert!(
+                    n <= sent[w],
+                    "cycle {cycle}: writer {w} sent {}, found {n}",
+                    sent[w]
+                );
+                assert_eq!(len, n, "the counter and the list moved together");
+                let last = c.cmd(&["LINDEX", &format!("l:{w}"), "-1"]);
+                if n > 0 {
+                    assert_eq!(last, format!("${}\r\n{}\r\n", n.to_string().len(), n));
+                }
+                acked[w] = n;
+                sent[w] = n;
+            }
+        }
+        let stop = Instant::now() + Duration::from_millis(rand_ms(cycle, 50, 400));
+        let handles: Vec<_> = (0..writers)
+            .map(|w| {
+                let start = acked[w];
+                std::thread::spawn(move || write_until_dead(port, w, start, stop))
+            })
+            .collect();
+        std::thread::sleep(stop.saturating_duration_since(Instant::now()));
+        kill9(&mut server);
+        for (w, h) in handles.into_iter().enumerate() {
+            let (a, s) = h.join().unwrap();
+            acked[w] = a;
+            sent[w] = s;
+        }
+    }
+    assert!(acked.iter().sum::<u64>() > 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A deterministic spread of delays.
+fn rand_ms(seed: usize, lo: u64, hi: u64) -> u64 {
+    lo + (seed as u64 * 2654435761 % 1000) * (hi - lo) / 1000
+}
+
+/// Sends `MULTI; INCR n:w; RPUSH l:w <n>; EXEC` in pipelined batches of 8 until the server
+/// dies; returns (last value acknowledged, last value sent).
+fn write_until_dead(port: u16, w: usize, start: u64, stop: Instant) -> (u64, u64) {
+    let Ok(s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (start, start);
+    };
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut s = s;
+    let (mut acked, mut sent) = (start, start);
+    let n_key = format!("n:{w}");
+    let l_key = format!("l:{w}");
+    loop {
+        let mut batch = Vec::new();
+        for i in 1..=8 {
+            let v = (sent + i).to_string();
+            batch.extend(common::resp(&[b"MULTI"]));
+            batch.extend(common::resp(&[b"INCR", n_key.as_bytes()]));
+            batch.extend(common::resp(&[b"RPUSH", l_key.as_bytes(), v.as_bytes()]));
+            batch.extend(common::resp(&[b"EXEC"]));
+        }
+        if s.write_all(&batch).is_err() {
+            return (acked, sent);
+        }
+        sent += 8;
+        for _ in 0..8 {
+            // +OK, +QUEUED, +QUEUED, then the EXEC array: *2, :n, :len.
+            let mut ok = true;
+            for _ in 0..6 {
+                let mut line = String::new();
+                if r.read_line(&mut line).map_or(true, |n| n == 0) {
+                    ok = false;
+                    break;
+                }
+            }
+            if !ok {
+                return (acked, sent);
+            }
+            acked += 1;
+        }
+        if Instant::now() >= stop + Duration::from_secs(5) {
+            return (acked, sent);
+        }
+    }
+}
+
+/// `appendfsync always`: every reply to a write leaves the server only after the fdatasync
+/// that covers it has returned (traced with strace: the AOF's write, then its fdatasync, then
+/// the reply's send, for each of a series of writes).
+#[test]
+fn always_replies_only_after_fdatasync() {
+    let dir = temp_dir("aof-strace");
+    let port = free_port();
+    let trace = dir.join("trace");
+    let mut child = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-s",
+            "4096",
+            "-e",
+            "trace=fdatasync,fsync,write,sendto,writev",
+            "-o",
+        ])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_ferrocache"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args([
+            "--dir",
+            dir.to_str().unwrap(),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("strace (apt-get install strace; scripts/setup-test-env.sh does this)");
+    wait_ready(port, &mut child);
+    let mut c = Raw::connect(port);
+    for i in 0..20 {
+        assert_eq!(c.cmd(&["SET", &format!("traced-{i}"), "v"]), "+OK\r\n");
+    }
+    drop(c);
+    kill9(&mut child);
+    let text = std::fs::read_to_string(&trace).unwrap();
+    // Events in order: the AOF's write of key i, a successful fdatasync, the reply.
+    let mut checked = 0;
+    let lines: Vec<&str> = text.lines().collect();
+    for i in 0..20 {
+        let key = format!("traced-{i}");
+        let w = lines
+            .iter()
+            .position(|l| l.contains("write(") && l.contains(&key))
+            .unwrap_or_else(|| panic!("no AOF write of {key}:\n{text}"));
+        let sync = w + lines[w..]
+            .iter()
+            .position(|l| l.contains("fdatasync(") && l.trim_end().ends_with("= 0"))
+            .unwrap_or_else(|| panic!("no fdatasync after the write of {key}"));
+        let reply = w + lines[w..]
+            .iter()
+            .position(|l| {
+                (l.contains("sendto(") || l.contains("write(")) && l.contains("\"+OK\\r\\n\"")
+            })
+            .unwrap_or_else(|| panic!("no reply after the write of {key}"));
+        assert!(
+            sync < reply,
+            "{key}: the reply (line {reply}) went before the fdatasync (line {sync})"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 20);
+    let _ = std::fs::remove_dir_all(&dir);
+}
