@@ -11,7 +11,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_same, canonical, free_port, populate_shapes, temp_dir, wait_ready, Raw};
+use common::{
+    assert_same, canonical, free_port, info_field, populate_shapes, temp_dir, wait_ready, Raw,
+};
 
 /// ferrocache with its data in `dir` (kept across restarts, unlike `common::ferrocache`'s).
 fn ferrocache_in(dir: &Path, extra: &[&str]) -> std::process::Child {
@@ -351,5 +353,121 @@ fn always_replies_only_after_fdatasync() {
         checked += 1;
     }
     assert_eq!(checked, 20);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// BGREWRITEAOF while writes go on (in several databases): the replies match redis-server's,
+/// the manifest ends naming the new base and the new incremental file only (the old files
+/// deleted), redis-check-aof accepts it, and a restart after SIGKILL (and redis-server) loads
+/// exactly the data.
+#[test]
+fn bgrewriteaof_under_writes_keeps_everything() {
+    let script = |port: u16, dir: &Path| -> (String, String, Vec<String>) {
+        let mut c = Raw::connect(port);
+        let mut t = String::new();
+        c.cmd(&["DEBUG", "POPULATE", "5000"]);
+        populate_shapes(&mut c);
+        c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "200"]);
+        t += &c.cmd(&["BGREWRITEAOF"]);
+        t += &c.cmd(&["BGREWRITEAOF"]);
+        t += &c.cmd(&["BGSAVE"]);
+        t += &c.cmd(&["BGSAVE", "SCHEDULE"]);
+        assert_eq!(info_field(&mut c, "aof_rewrite_in_progress"), "1");
+        for i in 0..200 {
+            c.cmd(&["SELECT", &(i % 3).to_string()]);
+            c.cmd(&["INCR", "counter"]);
+            c.cmd(&["SET", &format!("key:{}", i * 13), "changed"]);
+            c.cmd(&["DEL", &format!("key:{}", i * 7)]);
+        }
+        c.cmd(&["SELECT", "0"]);
+        common::wait_for(|| info_field(&mut c, "aof_rewrite_in_progress") == "0");
+        t += &format!("rewrites {}\n", info_field(&mut c, "aof_rewrites"));
+        t += &format!(
+            "status {}\n",
+            info_field(&mut c, "aof_last_bgrewrite_status")
+        );
+        // The scheduled BGSAVE follows.
+        common::wait_for(|| {
+            info_field(&mut c, "rdb_saves") == "1"
+                && info_field(&mut c, "rdb_bgsave_in_progress") == "0"
+        });
+        let mut files: Vec<String> = std::fs::read_dir(dir.join("appendonlydir"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        files.sort();
+        t += &format!("files {files:?}\n");
+        t += &std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+        let digest = c.cmd(&["DEBUG", "DIGEST"]);
+        let data = (0..3).flat_map(|db| canonical(&mut c, db)).collect();
+        (t, digest, data)
+    };
+    let rdir = temp_dir("rw-redis");
+    let (theirs, _, _) = {
+        let r =
+            common::redis_server_with(&["--dir", rdir.to_str().unwrap(), "--appendonly", "yes"]);
+        script(r.port, &rdir)
+    };
+    let dir = temp_dir("rw-fc");
+    let mut a = ferrocache_in(
+        &dir,
+        &["--appendonly", "yes", "--enable-debug-command", "yes"],
+    );
+    let (ours, digest, data) = script(port_of(&a), &dir);
+    assert_eq!(
+        theirs, ours,
+        "redis-server (left) and ferrocache (right) differ"
+    );
+    kill9(&mut a);
+    check_aof(&dir);
+    let mut b = ferrocache_in(
+        &dir,
+        &["--appendonly", "yes", "--enable-debug-command", "yes"],
+    );
+    let mut c = Raw::connect(port_of(&b));
+    assert_eq!(c.cmd(&["DEBUG", "DIGEST"]), digest);
+    kill9(&mut b);
+    let r = common::redis_server_with(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"]);
+    let mut rc = Raw::connect(r.port);
+    let back: Vec<String> = (0..3).flat_map(|db| canonical(&mut rc, db)).collect();
+    assert_eq!(back, data);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&rdir);
+}
+
+/// CONFIG SET appendonly yes at run time writes a base of the data already there (as Redis
+/// does), and what follows goes to the AOF; a restart with the AOF on loads all of it.
+/// CONFIG SET appendonly no stops writing to it.
+#[test]
+fn appendonly_turned_on_and_off_at_run_time() {
+    let dir = temp_dir("aof-switch");
+    let mut a = ferrocache_in(&dir, &["--enable-debug-command", "yes"]);
+    let mut c = Raw::connect(port_of(&a));
+    c.cmd(&["DEBUG", "POPULATE", "3000"]);
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
+    assert_eq!(info_field(&mut c, "aof_enabled"), "1");
+    c.cmd(&["SELECT", "4"]);
+    c.cmd(&["RPUSH", "later", "a", "b"]);
+    c.cmd(&["SELECT", "0"]);
+    c.cmd(&["INCR", "counter"]);
+    common::wait_for(|| {
+        info_field(&mut c, "aof_rewrite_in_progress") == "0"
+            && info_field(&mut c, "aof_rewrites") == "1"
+    });
+    c.cmd(&["INCR", "counter"]);
+    let digest = c.cmd(&["DEBUG", "DIGEST"]);
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "no"]), "+OK\r\n");
+    assert_eq!(info_field(&mut c, "aof_enabled"), "0");
+    c.cmd(&["SET", "not-in-the-aof", "1"]);
+    kill9(&mut a);
+    check_aof(&dir);
+    let mut b = ferrocache_in(
+        &dir,
+        &["--appendonly", "yes", "--enable-debug-command", "yes"],
+    );
+    let mut c = Raw::connect(port_of(&b));
+    assert_eq!(c.cmd(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(c.cmd(&["GET", "counter"]), "$1\r\n2\r\n");
+    kill9(&mut b);
     let _ = std::fs::remove_dir_all(&dir);
 }

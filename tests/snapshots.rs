@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{ferrocache, info_u64, redis_server_with, wait_for, Proc, Raw};
+use common::{ferrocache, info_field as field, info_u64, redis_server_with, wait_for, Proc, Raw};
 
 /// Runs `script` against redis-server and ferrocache, both started with `args`; the
 /// transcripts must be equal. Returns ferrocache's.
@@ -20,15 +20,6 @@ fn both(args: &[&str], script: impl Fn(&mut Proc) -> String) -> String {
         "redis-server (left) and ferrocache (right) differ"
     );
     ours
-}
-
-fn field(c: &mut Raw, name: &str) -> String {
-    let info = c.cmd(&["INFO", "persistence"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in {info}"))
-        .trim()
-        .to_string()
 }
 
 fn wait_bgsave_done(c: &mut Raw) {

@@ -223,9 +223,9 @@ settings! {
     // load to last (as in Redis).
     rdb_key_save_delay: Num = p("rdb-key-save-delay", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", true);
     key_load_delay: Num = p("key-load-delay", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", true);
-    // The AOF (`persistence::aof`): set at startup; turning it on or off at run time is not
-    // there yet.
-    appendonly: Text = p("appendonly", Kind::Custom(check_appendonly), "no", false);
+    // The AOF (`persistence::aof`); CONFIG SET turns it on (a rewrite writes its base first)
+    // or off.
+    appendonly: Text = p("appendonly", Kind::Custom(check_appendonly), "no", true);
     dir: Text = p("dir", Kind::Str, ".", false);
     dbfilename: Text = p("dbfilename", Kind::Str, "dump.rdb", true);
     // Commands slower than this many microseconds go to SLOWLOG (negative = none, 0 = all),
@@ -284,8 +284,7 @@ settings! {
     stop_writes_on_bgsave_error: Flag = p("stop-writes-on-bgsave-error", Kind::Bool, "yes", true);
     rdb_del_sync_files: Flag = p("rdb-del-sync-files", Kind::Bool, "no", true);
     rdb_save_incremental_fsync: Flag = p("rdb-save-incremental-fsync", Kind::Bool, "yes", true);
-    // The AOF's files, sync policy and load policy (`persistence::aof`). The rewrite settings
-    // wait for BGREWRITEAOF.
+    // The AOF's files, sync, load and rewrite policies (`persistence::aof`).
     appendfilename: Text = p("appendfilename", Kind::Str, "appendonly.aof", false);
     appenddirname: Text = p("appenddirname", Kind::Str, "appendonlydir", false);
     appendfsync: Text = p("appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec", true);

@@ -142,6 +142,11 @@ impl Stream {
         }
     }
 
+    /// Makes the next effect select its database again (a consumer starts a new file).
+    pub fn reselect(&mut self) {
+        self.db = None;
+    }
+
     /// Removes a consumer.
     pub fn unsubscribe(&mut self, feed: &Arc<Feed>) {
         self.feeds.retain(|f| !Arc::ptr_eq(f, feed));

@@ -31,6 +31,11 @@ pub fn on() -> bool {
 #[derive(Debug, Default)]
 pub struct Aof {
     writer: Mutex<Option<Writer>>,
+    /// The manifest in force (taken before `writer` when both are held).
+    manifest: Mutex<Manifest>,
+    pub rewrites: Rewrites,
+    /// CONFIG SET appendonly yes, waiting for a point between commands with no save running.
+    pub enable_requested: AtomicBool,
     /// What the journal recorded and is not written yet.
     feed: Arc<Feed>,
     /// The last write failed (INFO aof_last_write_status; writes get -MISCONF).
@@ -41,6 +46,14 @@ pub struct Aof {
     pub base_size: AtomicU64,
     /// INFO aof_delayed_fsync: syncs that fell more than two seconds behind.
     pub delayed_fsync: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Manifest {
+    parts: Vec<Part>,
+    /// Files of an older AOF that the next rewrite's manifest replaces (AOF turned on at run
+    /// time, or a rewrite while it is off): deleted once it is written.
+    stale: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -241,47 +254,32 @@ fn replay(server: &Server, data: &[u8], path: &Path, last: bool) -> Result<u64, 
     Ok(n)
 }
 
-/// Starts writing the AOF (at startup, after loading): the incremental file the manifest
-/// names last is appended to; with no manifest, a base is written from the dataset as it is
-/// now, a first incremental file is created, and the manifest names both. From here on the
-/// journal records every write for it.
+/// Starts writing the AOF at startup, after loading: the incremental file the manifest names
+/// last is appended to; with no manifest, a base is written from the dataset as it is now
+/// (empty: with the AOF on nothing else was loaded), a first incremental file is created, and
+/// the manifest names both. From here on the journal records every write for it.
 pub fn start(server: &Server, now_ms: u64) -> io::Result<()> {
     let d = dir(server);
     std::fs::create_dir_all(&d)?;
-    let mname = manifest_name(server);
-    let fname = server.config.appendfilename.get();
-    let parts = match std::fs::read_to_string(d.join(&mname)) {
-        Ok(t) => parse_manifest(&t).map_err(io::Error::other)?,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    let incr = match parts.iter().filter(|p| p.kind == 'i').max_by_key(|p| p.seq) {
-        Some(p) => p.name.clone(),
+    let parts = read_manifest(server)?;
+    let incr = parts.iter().filter(|p| p.kind == 'i').max_by_key(|p| p.seq);
+    let (parts, incr) = match incr {
+        Some(i) => {
+            let name = i.name.clone();
+            (parts, name)
+        }
         None => {
             let seq = parts.iter().map(|p| p.seq).max().unwrap_or(0) + 1;
-            let base = format!("{fname}.{seq}.base.rdb");
-            let incr = format!("{fname}.{seq}.incr.aof");
+            let base = base_name(server, seq);
             tracing::info!("Creating AOF base file {base} on server start");
-            let mut rdb = Vec::new();
-            let mut aux = super::snapshot::aux(now_ms, None);
-            if let Some(a) = aux.iter_mut().find(|(k, _)| *k == "aof-base") {
-                a.1 = "1".into();
-            }
-            super::rdb::file::save(
-                &server.keyspace,
-                &mut rdb,
-                now_ms,
-                &aux,
-                server.config.rdbchecksum.get(),
-            )?;
-            write_durably(&d, &base, &rdb)?;
-            server
-                .aof
-                .base_size
-                .store(rdb.len() as u64, Ordering::Relaxed);
+            let begun = server
+                .keyspace
+                .begin_snapshot(super::rdb::file::encode_entry, now_ms);
+            write_base(server, &begun, &base, &super::rdb::file::Pace::default())?;
+            let incr = incr_name(server, seq);
             tracing::info!("Creating AOF incr file {incr} on server start");
             write_durably(&d, &incr, b"")?;
-            let manifest = [
+            let parts = vec![
                 Part {
                     name: base,
                     seq,
@@ -293,31 +291,394 @@ pub fn start(server: &Server, now_ms: u64) -> io::Result<()> {
                     kind: 'i',
                 },
             ];
-            write_durably(&d, &mname, format_manifest(&manifest).as_bytes())?;
-            incr
+            persist_manifest(server, &parts)?;
+            (parts, incr)
         }
     };
+    open_incr(server, &incr, parts, Vec::new(), now_ms)?;
+    Ok(())
+}
+
+fn base_name(server: &Server, seq: u64) -> String {
+    format!("{}.{seq}.base.rdb", server.config.appendfilename.get())
+}
+
+fn incr_name(server: &Server, seq: u64) -> String {
+    format!("{}.{seq}.incr.aof", server.config.appendfilename.get())
+}
+
+/// The manifest on disk (empty if there is none).
+fn read_manifest(server: &Server) -> io::Result<Vec<Part>> {
+    match std::fs::read_to_string(dir(server).join(manifest_name(server))) {
+        Ok(t) => parse_manifest(&t).map_err(io::Error::other),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+fn persist_manifest(server: &Server, parts: &[Part]) -> io::Result<()> {
+    write_durably(
+        &dir(server),
+        &manifest_name(server),
+        format_manifest(parts).as_bytes(),
+    )
+}
+
+/// Makes `incr` the file written to, with `parts` the manifest in force and `stale` the
+/// files of an older AOF to delete once a rewrite has replaced them; turns writing on.
+fn open_incr(
+    server: &Server,
+    incr: &str,
+    parts: Vec<Part>,
+    stale: Vec<String>,
+    now_ms: u64,
+) -> io::Result<()> {
+    let d = dir(server);
     let file = OpenOptions::new()
         .create(true)
         .append(true)
-        .open(d.join(&incr))?;
-    let size = file.metadata()?.len();
-    server.aof.size.store(
-        size + server.aof.base_size.load(Ordering::Relaxed),
-        Ordering::Relaxed,
-    );
-    *server.aof.writer.lock() = Some(Writer {
+        .open(d.join(incr))?;
+    let sizes: u64 = parts
+        .iter()
+        .filter_map(|p| std::fs::metadata(d.join(&p.name)).ok())
+        .map(|m| m.len())
+        .sum();
+    let aof = &server.aof;
+    aof.size.store(sizes, Ordering::Relaxed);
+    *aof.manifest.lock() = Manifest { parts, stale };
+    let mut w = aof.writer.lock();
+    let first = w.is_none();
+    *w = Some(Writer {
         file,
         unsynced: false,
         last_sync_ms: now_ms,
     });
-    server.journal.record_for(server.aof.feed.clone());
-    ON.store(true, Ordering::Relaxed);
-    let me = server.arc();
-    std::thread::Builder::new()
-        .name("aof".into())
-        .spawn(move || syncer(&me))?;
+    drop(w);
+    if first {
+        server.journal.record_for(aof.feed.clone());
+        ON.store(true, Ordering::Relaxed);
+        let me = server.arc();
+        std::thread::Builder::new()
+            .name("aof".into())
+            .spawn(move || syncer(&me))?;
+    }
     Ok(())
+}
+
+/// Writes a base file of the begun snapshot into the AOF directory: a temp file, fsynced,
+/// renamed.
+fn write_base(
+    server: &Server,
+    begun: &crate::engine::snapshot::Begun,
+    name: &str,
+    pace: &super::rdb::file::Pace,
+) -> io::Result<u64> {
+    let d = dir(server);
+    let tmp = d.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let result = (|| {
+        let f = File::create(&tmp)?;
+        let mut aux = super::snapshot::aux(begun.now, None);
+        if let Some(a) = aux.iter_mut().find(|(k, _)| *k == "aof-base") {
+            a.1 = "1".into();
+        }
+        let (w, _) = super::rdb::file::write(
+            &server.keyspace,
+            begun,
+            io::BufWriter::with_capacity(1 << 16, &f),
+            &aux,
+            server.config.rdbchecksum.get(),
+            pace,
+        )?;
+        drop(w);
+        f.sync_all()?;
+        let size = f.metadata()?.len();
+        std::fs::rename(&tmp, d.join(name))?;
+        File::open(&d)?.sync_all()?;
+        Ok(size)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Rewrite bookkeeping (INFO aof_rewrite_*).
+#[derive(Debug, Default)]
+pub struct Rewrites {
+    pub scheduled: AtomicBool,
+    pub in_progress: AtomicBool,
+    pub count: AtomicU64,
+    pub failures_in_a_row: AtomicU64,
+    pub last_failed: AtomicBool,
+    /// Seconds the last one took (-1 none), and when the running one began (ms).
+    pub last_secs: std::sync::atomic::AtomicI64,
+    pub started_ms: AtomicU64,
+    /// aof_current_size after the last rewrite: auto-aof-rewrite-percentage grows from it.
+    pub base_size: AtomicU64,
+}
+
+/// Why BGREWRITEAOF did not start at once.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NotNow {
+    AlreadyRunning,
+    /// A background save runs: the rewrite starts after it.
+    Scheduled,
+}
+
+/// Begins a rewrite (BGREWRITEAOF, CONFIG SET appendonly yes, the automatic trigger): the
+/// writes from now on go to a new incremental file (named in the manifest at once, so that a
+/// crash meanwhile loses nothing), and a background snapshot becomes the new base; when it is
+/// written the manifest names the new base and the new incremental file only, and the older
+/// files are deleted. With the AOF off, the rewrite writes a base and a manifest naming it.
+/// Call between commands.
+pub fn rewrite(server: &Server, now_ms: u64) -> Result<(), NotNow> {
+    let rw = &server.aof.rewrites;
+    if rw.in_progress.load(Ordering::Relaxed) {
+        return Err(NotNow::AlreadyRunning);
+    }
+    if server.snapshots.in_progress() {
+        rw.scheduled.store(true, Ordering::Relaxed);
+        return Err(NotNow::Scheduled);
+    }
+    match next_incr(server) {
+        Ok(seq) => rewrite_from(server, now_ms, seq),
+        Err(e) => {
+            rw.scheduled.store(false, Ordering::Relaxed);
+            rewrite_finished(server, Err(e), 0);
+            Ok(())
+        }
+    }
+}
+
+/// The next sequence number; with the AOF on, what was recorded so far ends the current
+/// incremental file and the writes go to a new one of that number, named in the manifest.
+fn next_incr(server: &Server) -> io::Result<u64> {
+    let d = dir(server);
+    std::fs::create_dir_all(&d)?;
+    let on_disk = read_manifest(server)?;
+    // Held until the new file is in place: nothing is recorded in between, and the new
+    // file starts with a SELECT.
+    let mut stream = server.journal.lock();
+    if on() {
+        write_pending(server, server.config.appendfsync.get() != "no");
+    }
+    let mut m = server.aof.manifest.lock();
+    let seq = m
+        .parts
+        .iter()
+        .chain(on_disk.iter())
+        .map(|p| p.seq)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    if !on() {
+        m.stale = on_disk.into_iter().map(|p| p.name).collect();
+        m.parts.clear();
+        return Ok(seq);
+    }
+    let incr = incr_name(server, seq);
+    File::create(d.join(&incr))?.sync_all()?;
+    let mut parts = m.parts.clone();
+    parts.push(Part {
+        name: incr.clone(),
+        seq,
+        kind: 'i',
+    });
+    // An AOF turned on at run time has no manifest until its first base is written.
+    if parts.iter().any(|p| p.kind == 'b') {
+        persist_manifest(server, &parts)?;
+    }
+    m.parts = parts;
+    let file = OpenOptions::new().append(true).open(d.join(&incr))?;
+    if let Some(w) = server.aof.writer.lock().as_mut() {
+        // (The old file's writes were synced above, as the policy asks.)
+        w.file = file;
+        w.unsynced = false;
+    }
+    stream.reselect();
+    Ok(seq)
+}
+
+/// The rewrite's snapshot thread: writes the base of sequence `seq`, then the manifest.
+pub(super) fn write_rewrite_base(
+    server: &Server,
+    begun: &crate::engine::snapshot::Begun,
+    seq: u64,
+    pace: &super::rdb::file::Pace,
+) -> io::Result<()> {
+    let base = base_name(server, seq);
+    let size = write_base(server, begun, &base, pace)?;
+    let d = dir(server);
+    let mut m = server.aof.manifest.lock();
+    let mut parts = vec![Part {
+        name: base,
+        seq,
+        kind: 'b',
+    }];
+    parts.extend(
+        m.parts
+            .iter()
+            .filter(|p| p.kind == 'i' && p.seq >= seq)
+            .cloned(),
+    );
+    persist_manifest(server, &parts)?;
+    // The files the new manifest no longer names (the old base and incremental files).
+    let stale = std::mem::take(&mut m.stale);
+    let gone: Vec<String> = m
+        .parts
+        .iter()
+        .map(|p| p.name.clone())
+        .chain(stale)
+        .filter(|n| !parts.iter().any(|p| &p.name == n))
+        .collect();
+    for n in gone {
+        let _ = std::fs::remove_file(d.join(n));
+    }
+    let sizes: u64 = parts
+        .iter()
+        .filter_map(|p| std::fs::metadata(d.join(&p.name)).ok())
+        .map(|m| m.len())
+        .sum();
+    m.parts = parts;
+    drop(m);
+    server.aof.base_size.store(size, Ordering::Relaxed);
+    server.aof.size.store(sizes, Ordering::Relaxed);
+    server
+        .aof
+        .rewrites
+        .base_size
+        .store(sizes, Ordering::Relaxed);
+    Ok(())
+}
+
+/// A rewrite ended (on the snapshot's thread).
+pub(super) fn rewrite_finished(server: &Server, result: io::Result<()>, started_ms: u64) {
+    let rw = &server.aof.rewrites;
+    let now = crate::engine::now_ms();
+    if started_ms > 0 {
+        rw.last_secs.store(
+            (now.saturating_sub(started_ms) / 1000) as i64,
+            Ordering::Relaxed,
+        );
+    }
+    match result {
+        Ok(()) => {
+            rw.count.fetch_add(1, Ordering::Relaxed);
+            rw.failures_in_a_row.store(0, Ordering::Relaxed);
+            rw.last_failed.store(false, Ordering::Relaxed);
+            tracing::info!("Background AOF rewrite finished successfully");
+        }
+        Err(e) => {
+            rw.failures_in_a_row.fetch_add(1, Ordering::Relaxed);
+            rw.last_failed.store(true, Ordering::Relaxed);
+            tracing::warn!("Background AOF rewrite failed: {e}");
+        }
+    }
+    rw.in_progress.store(false, Ordering::Relaxed);
+}
+
+/// CONFIG SET appendonly: off at once; on between two commands with no background save
+/// running (the persistence cron calls [`switch`]), so that the new base and the first
+/// incremental file meet at one point of the stream.
+pub fn config_changed(server: &Server) -> io::Result<()> {
+    let want = server.config.appendonly.get() == "yes";
+    server
+        .aof
+        .enable_requested
+        .store(want && !on(), Ordering::Relaxed);
+    if !want && on() {
+        switch(server, false, crate::engine::now_ms())?;
+    }
+    Ok(())
+}
+
+/// Turning the AOF on waits for this (see `config_changed`).
+pub fn enable_due(server: &Server) -> bool {
+    server.aof.enable_requested.load(Ordering::Relaxed) && !server.snapshots.in_progress()
+}
+
+/// Turns the AOF on or off at run time (a new incremental file, then a
+/// rewrite writes its base; as Redis does) or off (what is pending is written and synced
+/// first). Call between commands.
+pub fn switch(server: &Server, on_now: bool, now_ms: u64) -> io::Result<()> {
+    server.aof.enable_requested.store(false, Ordering::Relaxed);
+    if on_now == on() {
+        return Ok(());
+    }
+    if on_now {
+        let d = dir(server);
+        std::fs::create_dir_all(&d)?;
+        let old = read_manifest(server)?;
+        let seq = old.iter().map(|p| p.seq).max().unwrap_or(0) + 1;
+        let incr = incr_name(server, seq);
+        File::create(d.join(&incr))?;
+        let parts = vec![Part {
+            name: incr.clone(),
+            seq,
+            kind: 'i',
+        }];
+        open_incr(
+            server,
+            &incr,
+            parts,
+            old.into_iter().map(|p| p.name).collect(),
+            now_ms,
+        )?;
+        // The base follows from a rewrite, now or after a running save.
+        let _ = rewrite_from(server, now_ms, seq);
+    } else {
+        if server.aof.rewrites.in_progress.load(Ordering::Relaxed) {
+            super::snapshot::stop_background(server);
+        }
+        write_pending(server, true);
+        server.journal.lock().unsubscribe(&server.aof.feed);
+        ON.store(false, Ordering::Relaxed);
+        *server.aof.writer.lock() = None;
+        let mut pending = Vec::new();
+        server.aof.feed.take(&mut pending);
+    }
+    Ok(())
+}
+
+/// A rewrite whose new incremental file (`seq`) is already open (turning the AOF on).
+fn rewrite_from(server: &Server, now_ms: u64, seq: u64) -> Result<(), NotNow> {
+    let rw = &server.aof.rewrites;
+    if server.snapshots.in_progress() || rw.in_progress.load(Ordering::Relaxed) {
+        rw.scheduled.store(true, Ordering::Relaxed);
+        return Err(NotNow::Scheduled);
+    }
+    rw.scheduled.store(false, Ordering::Relaxed);
+    rw.in_progress.store(true, Ordering::Relaxed);
+    rw.started_ms.store(now_ms, Ordering::Relaxed);
+    tracing::info!("Background append only file rewriting started");
+    let job = super::snapshot::Job::AofBase { seq };
+    if super::snapshot::begin_background(server, now_ms, job).is_err() {
+        rw.in_progress.store(false, Ordering::Relaxed);
+        rw.scheduled.store(true, Ordering::Relaxed);
+        return Err(NotNow::Scheduled);
+    }
+    Ok(())
+}
+
+/// Checked between commands a few times a second: a rewrite that was scheduled, or that
+/// `auto-aof-rewrite-percentage` calls for (the AOF grew that much since the last rewrite and
+/// is past `auto-aof-rewrite-min-size`).
+pub fn rewrite_due(server: &Server) -> bool {
+    let rw = &server.aof.rewrites;
+    if rw.in_progress.load(Ordering::Relaxed) || server.snapshots.in_progress() {
+        return false;
+    }
+    if rw.scheduled.load(Ordering::Relaxed) {
+        return true;
+    }
+    let cfg = &*server.config;
+    let perc = cfg.auto_aof_rewrite_percentage.u();
+    if !on() || perc == 0 {
+        return false;
+    }
+    let size = server.aof.size.load(Ordering::Relaxed);
+    let base = rw.base_size.load(Ordering::Relaxed).max(1);
+    size > cfg.auto_aof_rewrite_min_size.u() && (size.saturating_sub(base)) * 100 / base >= perc
 }
 
 /// Writes what the journal recorded since the last call, and with `appendfsync always`

@@ -29,8 +29,10 @@ pub struct Snapshots {
     pub saves: AtomicU64,
     pub last_load_keys: AtomicU64,
     pub last_load_expired: AtomicU64,
-    /// A background save is running (INFO rdb_bgsave_in_progress).
+    /// A background save is running (of any kind: one at a time).
     pub in_progress: AtomicBool,
+    /// It is an AOF rewrite's (INFO shows it as aof_rewrite_in_progress, not as a BGSAVE).
+    pub for_aof: AtomicBool,
     /// BGSAVE SCHEDULE (or BGSAVE inside EXEC): start one as soon as none is running.
     pub scheduled: AtomicBool,
     /// The last background save succeeded (rdb_last_bgsave_status).
@@ -59,6 +61,7 @@ impl Snapshots {
             last_load_keys: AtomicU64::new(0),
             last_load_expired: AtomicU64::new(0),
             in_progress: AtomicBool::new(false),
+            for_aof: AtomicBool::new(false),
             scheduled: AtomicBool::new(false),
             last_ok: AtomicBool::new(true),
             last_secs: AtomicI64::new(-1),
@@ -75,6 +78,11 @@ impl Snapshots {
 
     pub fn in_progress(&self) -> bool {
         self.in_progress.load(Ordering::Relaxed)
+    }
+
+    /// A BGSAVE (or a replica's snapshot) is running: INFO rdb_bgsave_in_progress.
+    pub fn rdb_in_progress(&self) -> bool {
+        self.in_progress() && !self.for_aof.load(Ordering::Relaxed)
     }
 }
 
@@ -186,6 +194,8 @@ pub enum Job {
         replid: String,
         offset: u64,
     },
+    /// An AOF rewrite: the base of sequence number `seq` (`aof::rewrite`).
+    AofBase { seq: u64 },
 }
 
 /// BGSAVE: begins a snapshot now and writes it on a thread of its own. The caller keeps other
@@ -208,8 +218,12 @@ pub fn begin_background(server: &Server, now_ms: u64, job: Job) -> Result<(), No
         st.scheduled.store(false, Ordering::Relaxed);
     }
     st.abort.store(false, Ordering::Relaxed);
-    // INFO's rdb_saves counts saves as they begin, as Redis does.
-    st.saves.fetch_add(1, Ordering::Relaxed);
+    let for_aof = matches!(job, Job::AofBase { .. });
+    st.for_aof.store(for_aof, Ordering::Relaxed);
+    if !for_aof {
+        // INFO's rdb_saves counts saves as they begin, as Redis does.
+        st.saves.fetch_add(1, Ordering::Relaxed);
+    }
     st.started_ms.store(now_ms, Ordering::Relaxed);
     st.last_try_ms.store(now_ms, Ordering::Relaxed);
     st.processed.store(0, Ordering::Relaxed);
@@ -219,6 +233,7 @@ pub fn begin_background(server: &Server, now_ms: u64, job: Job) -> Result<(), No
     st.total.store(begun.keys(), Ordering::Relaxed);
     match &job {
         Job::Disk => tracing::info!("Background saving started"),
+        Job::AofBase { .. } => {}
         Job::Replicas {
             diskless, feeds, ..
         } => tracing::info!(
@@ -260,6 +275,16 @@ fn background(server: &Server, begun: Begun, job: Job) {
             write_file(server, &begun, &tmp, &aux(begun.now, None), &pace),
             true,
         ),
+        Job::AofBase { seq } => {
+            let result = super::aof::write_rewrite_base(server, &begun, seq, &pace);
+            if result.is_err() {
+                server.keyspace.abort_snapshot();
+            }
+            let started = st.started_ms.load(Ordering::Relaxed);
+            super::aof::rewrite_finished(server, result, started);
+            st.in_progress.store(false, Ordering::Release);
+            return;
+        }
         Job::Replicas {
             feeds,
             diskless,

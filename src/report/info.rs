@@ -225,6 +225,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
         }
         "persistence" => {
             let snap = &server.snapshots;
+            let rw = &server.aof.rewrites;
             let now_ms = crate::engine::now_ms();
             let running = snap.in_progress();
             let (cow_peak, cow, processed, total, secs) = if running {
@@ -249,12 +250,12 @@ fn section(server: &Server, name: &str, o: &mut String) {
                  current_cow_size_age:0\r\ncurrent_fork_perc:{perc:.2}\r\ncurrent_save_keys_processed:{processed}\r\ncurrent_save_keys_total:{total}\r\n\
                  rdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\n\
                  rdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{secs}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\n\
-                 rdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\n\
-                 aof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n\
-                 aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:{}\r\n\
+                 rdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\n\
+                 aof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\n\
+                 aof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\n\
                  aof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
                 stats.dirty.get(0),
-                running as u8,
+                snap.rdb_in_progress() as u8,
                 snap.last_save.load(Ordering::Relaxed),
                 if snap.last_ok.load(Ordering::Relaxed) { "ok" } else { "err" },
                 snap.last_secs.load(Ordering::Relaxed),
@@ -262,7 +263,22 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 snap.last_cow.load(Ordering::Relaxed),
                 snap.last_load_expired.load(Ordering::Relaxed),
                 snap.last_load_keys.load(Ordering::Relaxed),
-                crate::persistence::aof::on() as u8,
+                (crate::persistence::aof::on() || server.aof.enable_requested.load(Ordering::Relaxed)) as u8,
+                rw.in_progress.load(Ordering::Relaxed) as u8,
+                rw.scheduled.load(Ordering::Relaxed) as u8,
+                if rw.count.load(Ordering::Relaxed) + rw.failures_in_a_row.load(Ordering::Relaxed) == 0 {
+                    -1
+                } else {
+                    rw.last_secs.load(Ordering::Relaxed)
+                },
+                if rw.in_progress.load(Ordering::Relaxed) {
+                    (now_ms.saturating_sub(rw.started_ms.load(Ordering::Relaxed)) / 1000) as i64
+                } else {
+                    -1
+                },
+                if rw.last_failed.load(Ordering::Relaxed) { "err" } else { "ok" },
+                rw.count.load(Ordering::Relaxed),
+                rw.failures_in_a_row.load(Ordering::Relaxed),
                 if server.aof.write_failed.load(Ordering::Relaxed) { "err" } else { "ok" },
             );
             if crate::persistence::aof::on() {

@@ -442,6 +442,17 @@ async fn persistence_cron(server: Arc<Server>) {
             let _still = server.gate.as_ref().map(|g| g.exclusive());
             let _ = crate::persistence::snapshot::bgsave(&server, crate::engine::now_ms());
         }
+        if crate::persistence::aof::enable_due(&server) {
+            let _still = server.gate.as_ref().map(|g| g.exclusive());
+            if let Err(e) = crate::persistence::aof::switch(&server, true, crate::engine::now_ms())
+            {
+                tracing::warn!("Can't turn the append only file on: {e}");
+            }
+        }
+        if crate::persistence::aof::rewrite_due(&server) {
+            let _still = server.gate.as_ref().map(|g| g.exclusive());
+            let _ = crate::persistence::aof::rewrite(&server, crate::engine::now_ms());
+        }
         if !server.replication.waiting.lock().is_empty() {
             let _still = server.gate.as_ref().map(|g| g.exclusive());
             crate::replication::fullsync::start_if_due(&server, crate::engine::now_ms());

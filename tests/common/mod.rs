@@ -82,7 +82,10 @@ pub fn wait_ready(port: u16, child: &mut Child) {
             c.set_read_timeout(Some(Duration::from_secs(2))).ok();
             if c.write_all(b"PING\r\n").is_ok() {
                 let mut buf = [0u8; 64];
-                if c.read(&mut buf).is_ok() {
+                // Ready once the dataset is loaded (-LOADING until then).
+                if c.read(&mut buf)
+                    .is_ok_and(|n| !buf[..n].starts_with(b"-LOADING"))
+                {
                     return;
                 }
             }
@@ -301,6 +304,16 @@ pub fn try_info_u64(c: &mut Raw, section: &str, field: &str) -> Option<u64> {
 }
 
 /// A numeric INFO field that must be there.
+/// A field of INFO persistence, as text.
+pub fn info_field(c: &mut Raw, name: &str) -> String {
+    let info = c.cmd(&["INFO", "persistence"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+        .trim()
+        .to_string()
+}
+
 pub fn info_u64(c: &mut Raw, section: &str, field: &str) -> u64 {
     try_info_u64(c, section, field).unwrap_or_else(|| panic!("no {field} in INFO {section}"))
 }
