@@ -120,50 +120,6 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async move {
         let srv = server::Server::new(cfg, Some(hook));
-        let started = std::time::Instant::now();
-        // With the AOF on, it is the dataset (a snapshot is not read), as in Redis.
-        let aof = srv.config.appendonly.get() == "yes";
-        let now = ferrocache::engine::now_ms();
-        let loaded = if aof {
-            ferrocache::persistence::aof::load(&srv, now).map(|l| {
-                l.map(|l| {
-                    format!(
-                        "DB loaded from append only file: {:.3} seconds ({} keys from the base, {} commands)",
-                        started.elapsed().as_secs_f64(),
-                        l.keys_from_base,
-                        l.commands
-                    )
-                })
-            })
-        } else {
-            ferrocache::persistence::snapshot::load(&srv, now).map(|l| {
-                l.map(|l| {
-                    format!(
-                        "DB loaded from disk: {:.3} seconds ({} keys, {} expired)",
-                        started.elapsed().as_secs_f64(),
-                        l.keys,
-                        l.expired
-                    )
-                })
-            })
-        };
-        match loaded {
-            Ok(Some(msg)) => tracing::info!("{msg}"),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!("{e}");
-                eprintln!("{e}");
-                return ExitCode::FAILURE;
-            }
-        }
-        if aof {
-            if let Err(e) = ferrocache::persistence::aof::start(&srv, ferrocache::engine::now_ms()) {
-                let e = format!("Can't open the append-only file: {e}");
-                tracing::error!("{e}");
-                eprintln!("{e}");
-                return ExitCode::FAILURE;
-            }
-        }
         let listeners = match server::bind(&srv).await {
             Ok(l) => l,
             Err(e) => {
@@ -172,6 +128,30 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // The dataset loads on a thread of its own while clients connect and get -LOADING.
+        srv.loading
+            .on
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let serving = tokio::spawn(server::serve(srv.clone(), listeners));
+        let loader = srv.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || ferrocache::persistence::load_at_start(&loader))
+                .await
+                .unwrap_or_else(|e| Err(format!("loading failed: {e}")));
+        match loaded {
+            Ok(Some(msg)) => tracing::info!("{msg}"),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!("{e}");
+                eprintln!("{e}");
+                srv.request_shutdown();
+                let _ = serving.await;
+                return ExitCode::FAILURE;
+            }
+        }
+        srv.loading
+            .on
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(
             "ferrocache {} (Redis {} compatible) PID: {} ready to accept connections tcp port {}",
             env!("CARGO_PKG_VERSION"),
@@ -181,7 +161,7 @@ fn main() -> ExitCode {
         );
         #[cfg(target_os = "linux")]
         server::supervise::notify_ready(&srv.config.supervised.get());
-        server::serve(srv, listeners).await;
+        let _ = serving.await;
         ExitCode::SUCCESS
     });
     if !pidfile.is_empty() {

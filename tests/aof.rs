@@ -471,3 +471,41 @@ fn appendonly_turned_on_and_off_at_run_time() {
     kill9(&mut b);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// DEBUG LOADAOF empties the dataset and loads the AOF again, writing nothing more to it; as
+/// redis-server does.
+#[test]
+fn debug_loadaof_reloads_without_writing() {
+    let script = |port: u16, dir: &Path| {
+        let mut c = Raw::connect(port);
+        let mut t = c.cmd(&["SET", "a", "1"]);
+        t += &c.cmd(&["SELECT", "2"]);
+        t += &c.cmd(&["INCR", "c"]);
+        t += &c.cmd(&["RPUSH", "l", "x", "y"]);
+        let size = |d: &Path| {
+            std::fs::metadata(d.join("appendonlydir/appendonly.aof.1.incr.aof"))
+                .unwrap()
+                .len()
+        };
+        common::wait_for(|| info_field(&mut c, "aof_buffer_length") == "0");
+        let before = size(dir);
+        t += &c.cmd(&["DEBUG", "LOADAOF"]);
+        t += &c.cmd(&["LRANGE", "l", "0", "-1"]);
+        t += &c.cmd(&["GET", "c"]);
+        t += &c.cmd(&["SELECT", "0"]);
+        t += &c.cmd(&["GET", "a"]);
+        t += &c
+            .cmd(&["INFO", "keyspace"])
+            .lines()
+            .filter(|l| l.starts_with("db"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_eq!(size(dir), before, "DEBUG LOADAOF wrote to the AOF");
+        t
+    };
+    let r = common::redis_server_with(&["--appendonly", "yes"]);
+    let theirs = script(r.port, &r.dir);
+    let f = common::ferrocache(&["--appendonly", "yes"]);
+    let ours = script(f.port, &f.dir);
+    assert_eq!(theirs, ours);
+}

@@ -51,6 +51,9 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else if is(sub, "RELOAD") {
         reload(ctx, &argv[2..])?;
         ctx.out.ok();
+    } else if is(sub, "LOADAOF") && n == 2 {
+        load_aof(ctx)?;
+        ctx.out.ok();
     } else if is(sub, "SET-ACTIVE-EXPIRE") && n == 3 {
         ctx.server
             .active_expire
@@ -205,6 +208,26 @@ fn protocol(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
 
 /// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: saves the snapshot, empties the keyspace and loads
 /// the snapshot back, a round trip through the RDB format.
+/// DEBUG LOADAOF: what is pending goes to the AOF, then the dataset is emptied and loaded
+/// from the AOF directory (nothing of the load is journaled again).
+fn load_aof(ctx: &mut Ctx) -> Result<(), CmdError> {
+    let _still = ctx.server.gate.as_ref().map(|g| g.exclusive());
+    crate::persistence::aof::flush_all(ctx.server);
+    super::server::empty_all(ctx);
+    crate::engine::effects::take_command();
+    match crate::persistence::aof::load(ctx.server, ctx.now) {
+        Ok(_) => {
+            ctx.server.stats.dirty.reset();
+            tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            Err(CmdError::owned(format!("ERR {e}")))
+        }
+    }
+}
+
 fn reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
     let (mut flush, mut save) = (true, true);
     for o in opts {

@@ -358,6 +358,16 @@ pub fn execute(ctx: &mut Ctx, argv: &[&[u8]]) {
     }
 }
 
+/// Runs a command whose effects are already recorded elsewhere (an AOF being loaded): nothing
+/// of it is journaled.
+pub fn execute_unrecorded(ctx: &mut Ctx, argv: &[&[u8]]) {
+    run(ctx, argv, &mut None);
+    crate::engine::effects::with(|r| {
+        r.items.clear();
+        r.journal.clear();
+    });
+}
+
 /// `execute` while the journal is on: a command runs and commits its effects (evictions and
 /// expiries it caused included) as one section, so the journal's order is the order of effect.
 #[inline(never)]
@@ -611,6 +621,11 @@ fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
     // The primary's stream is applied as it comes: it answers for its own state.
     if ctx.client.master {
         return None;
+    }
+    if ctx.server.loading.on() && spec.flags & table::LOADING == 0 {
+        return Some(CmdError::new(
+            "LOADING Redis is loading the dataset in memory",
+        ));
     }
     if flags & table::WRITE != 0
         && crate::replication::replica::is_replica()

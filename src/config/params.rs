@@ -223,6 +223,9 @@ settings! {
     // load to last (as in Redis).
     rdb_key_save_delay: Num = p("rdb-key-save-delay", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", true);
     key_load_delay: Num = p("key-load-delay", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", true);
+    // How often Redis serves clients (with -LOADING) while it loads; here clients are served
+    // throughout, on other threads than the load.
+    loading_process_events_interval_bytes: Num = p("loading-process-events-interval-bytes", Kind::Int { min: 1024, max: i32::MAX as i64 }, "2097152", true);
     // The AOF (`persistence::aof`); CONFIG SET turns it on (a rewrite writes its base first)
     // or off.
     appendonly: Text = p("appendonly", Kind::Custom(check_appendonly), "no", true);

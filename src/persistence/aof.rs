@@ -159,18 +159,33 @@ pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
         .collect();
     let mut loaded = Loaded::default();
     let lim = *server.config.derived.limits.read();
+    let total: u64 = files
+        .iter()
+        .filter_map(|p| std::fs::metadata(d.join(&p.name)).ok())
+        .map(|m| m.len())
+        .sum();
+    server.loading.total.store(total, Ordering::Relaxed);
+    let mut progress = super::Progress::new(server);
     for (i, p) in files.iter().enumerate() {
         let path = d.join(&p.name);
         let data = std::fs::read(&path)
             .map_err(|e| format!("Can't open the append-only file {}: {e}", p.name))?;
         let last = i + 1 == files.len();
         if data.starts_with(b"REDIS") {
-            let l = super::rdb::file::load(&data, &server.keyspace, &lim, now_ms, true)
-                .map_err(|e| format!("{e} (in {})", p.name))?;
+            let l = super::rdb::file::load_with(
+                &data,
+                &server.keyspace,
+                &lim,
+                now_ms,
+                true,
+                &mut |at| progress.at(at),
+            )
+            .map_err(|e| format!("{e} in {}", p.name))?;
             loaded.keys_from_base += l.keys;
         } else {
-            loaded.commands += replay(server, &data, &path, last)?;
+            loaded.commands += replay(server, &data, &path, last, &mut progress)?;
         }
+        progress.base += data.len() as u64;
     }
     let base = files.first().filter(|p| p.kind == 'b');
     if let Some(b) = base {
@@ -181,7 +196,13 @@ pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
 }
 
 /// Runs the commands of one file, as the primary's stream is run on a replica.
-fn replay(server: &Server, data: &[u8], path: &Path, last: bool) -> Result<u64, String> {
+fn replay(
+    server: &Server,
+    data: &[u8],
+    path: &Path,
+    last: bool,
+    progress: &mut super::Progress,
+) -> Result<u64, String> {
     use crate::protocol::parser::{Parsed, Parser};
     let name = path
         .file_name()
@@ -222,10 +243,11 @@ fn replay(server: &Server, data: &[u8], path: &Path, last: bool) -> Result<u64, 
             now: crate::engine::now_ms(),
             started: crate::engine::mono_us(),
         };
-        crate::command::execute(&mut ctx, &argv);
+        crate::command::execute_unrecorded(&mut ctx, &argv);
         out.buf.clear();
         n += 1;
         pos = end;
+        progress.at(pos);
     }
     // A transaction left open at the end was never acknowledged: it is not applied.
     if client.multi.is_some() {

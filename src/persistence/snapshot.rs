@@ -459,7 +459,7 @@ const RETRY_DELAY_MS: u64 = 5_000;
 /// `RETRY_DELAY_MS`).
 pub fn save_due(server: &Server, now_ms: u64) -> bool {
     let st = &server.snapshots;
-    if st.in_progress() {
+    if st.in_progress() || server.loading.on() {
         return false;
     }
     if st.scheduled.load(Ordering::Relaxed) {
@@ -499,7 +499,15 @@ pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
     };
     let lim = *server.config.derived.limits.read();
     let verify = server.config.rdbchecksum.get();
-    let loaded = file::load(&data, &server.keyspace, &lim, now_ms, verify)?;
+    server
+        .loading
+        .total
+        .store(data.len() as u64, Ordering::Relaxed);
+    let mut progress = super::Progress::new(server);
+    let loaded = file::load_with(&data, &server.keyspace, &lim, now_ms, verify, &mut |p| {
+        progress.at(p)
+    })
+    .map_err(|e| format!("{e} in {}", p.display()))?;
     let st = &server.snapshots;
     st.last_load_keys.store(loaded.keys, Ordering::Relaxed);
     st.last_load_expired

@@ -153,6 +153,10 @@ pub fn parse_target(v: &str) -> Option<(String, u16)> {
 
 /// The follower task: runs for the server's life, following whatever `target` names.
 pub async fn run(server: Arc<Server>) {
+    // Our own dataset loads first.
+    while server.loading.on() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut target = server.replication.upstream.target.subscribe();
     loop {
         let current = target.borrow_and_update().clone();

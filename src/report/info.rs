@@ -246,7 +246,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             };
             let _ = write!(
                 o,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:{cow_peak}\r\ncurrent_cow_size:{cow}\r\n\
+                "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:{cow_peak}\r\ncurrent_cow_size:{cow}\r\n\
                  current_cow_size_age:0\r\ncurrent_fork_perc:{perc:.2}\r\ncurrent_save_keys_processed:{processed}\r\ncurrent_save_keys_total:{total}\r\n\
                  rdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\n\
                  rdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{secs}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\n\
@@ -254,6 +254,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
                  aof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\n\
                  aof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\n\
                  aof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                server.loading.on() as u8,
                 stats.dirty.get(0),
                 snap.rdb_in_progress() as u8,
                 snap.last_save.load(Ordering::Relaxed),
@@ -291,6 +292,30 @@ fn section(server: &Server, name: &str, o: &mut String) {
                     a.base_size.load(Ordering::Relaxed),
                     a.pending(),
                     a.delayed_fsync.load(Ordering::Relaxed),
+                );
+            }
+            let l = &server.loading;
+            if l.on() {
+                let start = l.started.load(Ordering::Relaxed);
+                let (total, done) = (
+                    l.total.load(Ordering::Relaxed),
+                    l.loaded.load(Ordering::Relaxed),
+                );
+                let perc = if total > 0 {
+                    done as f64 * 100.0 / total as f64
+                } else {
+                    0.0
+                };
+                let elapsed = (now_ms / 1000).saturating_sub(start);
+                let eta = if done > 0 {
+                    (elapsed as f64 * (total.saturating_sub(done)) as f64 / done as f64) as u64
+                } else {
+                    1
+                };
+                let _ = write!(
+                    o,
+                    "loading_start_time:{start}\r\nloading_total_bytes:{total}\r\nloading_rdb_used_mem:0\r\n\
+                     loading_loaded_bytes:{done}\r\nloading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:{eta}\r\n"
                 );
             }
         }

@@ -55,6 +55,7 @@ pub struct Server {
     pub gate: Option<Gate>,
     pub snapshots: crate::persistence::snapshot::Snapshots,
     pub aof: crate::persistence::aof::Aof,
+    pub loading: crate::persistence::Loading,
     /// The CloudWatch-named metrics' periods (see `metrics::cloudwatch`).
     pub cloudwatch: crate::report::cloudwatch::Recorder,
     pub slowlog: crate::metrics::slowlog::SlowLog,
@@ -130,6 +131,7 @@ impl Server {
             gate: (config_threads != 1).then(Gate::default),
             snapshots: crate::persistence::snapshot::Snapshots::new(crate::engine::now_ms()),
             aof: Default::default(),
+            loading: Default::default(),
             cloudwatch: Default::default(),
             slowlog: Default::default(),
             journal: Default::default(),
@@ -674,7 +676,10 @@ fn start_cron(server: Arc<Server>) {
                 let hz = server.config.hz.u().clamp(1, 500);
                 let period = Duration::from_millis(1000 / hz);
                 crate::engine::update_lru_clock();
-                if server.active_expire.load(Ordering::Relaxed) && !crate::engine::expiry::held() {
+                if server.active_expire.load(Ordering::Relaxed)
+                    && !crate::engine::expiry::held()
+                    && !server.loading.on()
+                {
                     let t = Instant::now();
                     {
                         // Like a command: no key expires in the middle of an EXEC, nor

@@ -178,7 +178,19 @@ pub fn load(
     now: u64,
     verify: bool,
 ) -> Result<Loaded, String> {
-    let bad = |what: &str| format!("Short read or corrupt RDB file ({what})");
+    load_with(data, ks, lim, now, verify, &mut |_| {})
+}
+
+/// `load`, calling `progress` with the bytes read so far after each key (INFO loading*,
+/// `key-load-delay`).
+pub fn load_with(
+    data: &[u8],
+    ks: &Keyspace,
+    lim: &Limits,
+    now: u64,
+    verify: bool,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Loaded, String> {
     if data.len() < 9 || &data[..5] != b"REDIS" {
         return Err("Wrong signature trying to load DB from file".into());
     }
@@ -190,15 +202,20 @@ pub fn load(
         return Err(format!("Can't handle RDB format version {version}"));
     }
     let mut r = Reader::new(&data[9..]);
+    // Errors name the offset of the record being read.
+    let mut at: usize;
+    let bad =
+        |what: &str, at: usize| format!("Short read or corrupt RDB file ({what} at offset {at})");
     let mut loaded = Loaded::default();
     let mut db = 0usize;
     let mut expire_at = 0u64;
     loop {
-        let t = r.u8().map_err(|_| bad("opcode"))?;
+        at = 9 + r.pos();
+        let t = r.u8().map_err(|_| bad("opcode", at))?;
         match t {
             op::EOF => break,
             op::SELECTDB => {
-                db = r.length().map_err(|_| bad("SELECT"))? as usize;
+                db = r.length().map_err(|_| bad("SELECT", at))? as usize;
                 if db >= ks.len() {
                     return Err(format!(
                         "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting",
@@ -207,26 +224,26 @@ pub fn load(
                 }
             }
             op::RESIZEDB => {
-                r.length().map_err(|_| bad("RESIZEDB"))?;
-                r.length().map_err(|_| bad("RESIZEDB"))?;
+                r.length().map_err(|_| bad("RESIZEDB", at))?;
+                r.length().map_err(|_| bad("RESIZEDB", at))?;
             }
             op::AUX => {
-                r.string().map_err(|_| bad("AUX"))?;
-                r.string().map_err(|_| bad("AUX"))?;
+                r.string().map_err(|_| bad("AUX", at))?;
+                r.string().map_err(|_| bad("AUX", at))?;
             }
             op::EXPIRETIME_MS => {
-                let b = r.bytes(8).map_err(|_| bad("expire"))?;
+                let b = r.bytes(8).map_err(|_| bad("expire", at))?;
                 expire_at = u64::from_le_bytes(b.try_into().expect("8 bytes"));
             }
             op::EXPIRETIME => {
-                let b = r.bytes(4).map_err(|_| bad("expire"))?;
+                let b = r.bytes(4).map_err(|_| bad("expire", at))?;
                 expire_at = u32::from_le_bytes(b.try_into().expect("4 bytes")) as u64 * 1000;
             }
             op::IDLE => {
-                r.length().map_err(|_| bad("IDLE"))?;
+                r.length().map_err(|_| bad("IDLE", at))?;
             }
             op::FREQ => {
-                r.u8().map_err(|_| bad("FREQ"))?;
+                r.u8().map_err(|_| bad("FREQ", at))?;
             }
             op::MODULE_AUX | op::FUNCTION2 => {
                 return Err(
@@ -234,9 +251,9 @@ pub fn load(
                 )
             }
             _ => {
-                let key = r.string().map_err(|_| bad("key"))?;
+                let key = r.string().map_err(|_| bad("key", at))?;
                 let value = read_value(t, &mut r, lim).map_err(|e| match e {
-                    RdbError::BadFormat => bad("value"),
+                    RdbError::BadFormat => bad("value", at),
                     RdbError::Unsupported => format!(
                         "The value at '{}' (RDB type {t}) cannot be loaded yet",
                         String::from_utf8_lossy(&key)
@@ -252,6 +269,7 @@ pub fn load(
                 let d = ks.db(db);
                 d.lock_key(&key).load(&key, entry);
                 loaded.keys += 1;
+                progress(9 + r.pos());
             }
         }
     }
@@ -261,7 +279,7 @@ pub fn load(
         let crc = rest
             .get(..8)
             .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-            .ok_or_else(|| bad("checksum"))?;
+            .ok_or_else(|| bad("checksum", at))?;
         let body = &data[..data.len() - rest.len()];
         if verify && crc != 0 && crc != crc64::crc64(0, body) {
             return Err("Wrong RDB checksum. Aborting now.".into());

@@ -206,6 +206,11 @@ impl<'a> Reader<'a> {
     }
 
     /// What has not been read yet.
+    /// Bytes read so far.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
     pub fn rest(&self) -> &'a [u8] {
         &self.data[self.pos..]
     }
