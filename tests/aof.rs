@@ -18,21 +18,7 @@ use common::{
 /// ferrocache with its data in `dir` (kept across restarts, unlike `common::ferrocache`'s).
 fn ferrocache_in(dir: &Path, extra: &[&str]) -> std::process::Child {
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--dir", dir.to_str().unwrap()])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = common::spawn_in(env!("CARGO_BIN_EXE_ferrocache"), port, dir, extra);
     wait_ready(port, &mut child);
     PORTS.with(|p| p.borrow_mut().push((child.id(), port)));
     child

@@ -282,21 +282,7 @@ fn spawn_loading(redis: bool, dir: &Path, extra: &[&str]) -> (std::process::Chil
     } else {
         env!("CARGO_BIN_EXE_ferrocache")
     };
-    let child = std::process::Command::new(bin)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--dir", dir.to_str().unwrap()])
-        .args(extra)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = common::spawn_in(bin, port, dir, extra);
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "no listener");

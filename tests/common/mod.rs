@@ -95,6 +95,26 @@ pub fn wait_ready(port: u16, child: &mut Child) {
     panic!("server on port {port} did not become ready");
 }
 
+/// Starts `bin` (ferrocache or redis-server) on `port` with its data in `dir`, persistence
+/// off unless `extra` turns it on; does not wait for it.
+pub fn spawn_in(bin: &str, port: u16, dir: &Path, extra: &[&str]) -> Child {
+    Command::new(bin)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--dir", dir.to_str().unwrap()])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Starts ferrocache on a free port with extra `--name value` arguments.
 pub fn ferrocache(extra: &[&str]) -> Proc {
     let port = free_port();
