@@ -9,10 +9,11 @@ server CPU instructions per request with callgrind (user space; `perf stat` is u
 the machine exposes hardware counters).
 
     bench/compare.py [--rounds 5] [--quick] [--no-valkey] [--instructions] [--only NAME,...]
-                     [--replica]
+                     [--replica] [--aof always|everysec|no]
 
 With --replica each server under test gets a redis-server replica attached, so ferrocache runs
-with its journal of write effects on and Redis/Valkey with replication on.
+with its journal of write effects on and Redis/Valkey with replication on. With --aof every
+server writes an append-only file with that fsync policy (snapshots stay off for all).
 """
 
 import argparse
@@ -50,13 +51,16 @@ def free_port():
 
 
 class Server:
-    def __init__(self, name, argv, wrapper=None):
+    def __init__(self, name, argv, wrapper=None, persistence=None):
         self.name = name
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix=f"bench-{name}-")
-        args = argv + ["--port", str(self.port), "--bind", "127.0.0.1"]
-        if name != "ferrocache":
-            args += ["--save", "", "--appendonly", "no"]
+        args = argv + ["--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        # The same persistence for every server: none, or the AOF with the given fsync policy.
+        if persistence:
+            args += ["--appendonly", "yes", "--appendfsync", persistence]
+        else:
+            args += ["--appendonly", "no"]
         self.proc = subprocess.Popen((wrapper or []) + args, cwd=self.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + (120 if wrapper else 20)
         while time.time() < deadline:
@@ -205,6 +209,7 @@ def main():
     ap.add_argument("--only", help="comma-separated workload names")
     ap.add_argument("--skip-throughput", action="store_true", help="only count instructions")
     ap.add_argument("--replica", action="store_true", help="attach a redis-server replica to each server")
+    ap.add_argument("--aof", choices=["always", "everysec", "no"], help="run every server with appendonly yes and this appendfsync")
     a = ap.parse_args()
     if a.quick:
         a.rounds, a.requests = 1, 50000
@@ -217,7 +222,7 @@ def main():
     if valkey and not a.no_valkey:
         specs.append(("valkey", [valkey[0]]))
     if not a.skip_throughput:
-        servers = [Server(n, argv) for n, argv in specs]
+        servers = [Server(n, argv, persistence=a.aof) for n, argv in specs]
         try:
             if a.replica:
                 for s in servers:

@@ -23,6 +23,9 @@ use super::{Entry, Keyspace, Shard};
 /// Appends one key's entry, as the snapshot's format writes it.
 pub type Encode = fn(key: &[u8], entry: &Entry, out: &mut Vec<u8>);
 
+/// Bytes one visit of the walker encodes at most (beside its key budget).
+const BYTES_PER_VISIT: usize = 64 << 10;
+
 /// A running snapshot's state in one shard (dropped when the walker has finished it).
 pub struct ShardSnap {
     epoch: u32,
@@ -156,7 +159,10 @@ impl Shard {
         }
         let end = self.map.slot_count();
         let mut done = 0;
-        while s.cursor < end && done < budget {
+        // Large values end a visit early: the shard is held for about the same time whatever
+        // the values' size.
+        let stop_at = out.len() + BYTES_PER_VISIT;
+        while s.cursor < end && done < budget && out.len() < stop_at {
             if let Some((k, e)) = self.map.slot_kv_mut(s.cursor) {
                 if e.epoch < s.epoch {
                     e.epoch = s.epoch;

@@ -403,10 +403,15 @@ fn write_base(
         if let Some(a) = aux.iter_mut().find(|(k, _)| *k == "aof-base") {
             a.1 = "1".into();
         }
+        let sink = super::snapshot::AutoSync {
+            file: &f,
+            on: server.config.aof_rewrite_incremental_fsync.get(),
+            since: 0,
+        };
         let (w, _) = super::rdb::file::write(
             &server.keyspace,
             begun,
-            io::BufWriter::with_capacity(1 << 16, &f),
+            io::BufWriter::with_capacity(1 << 16, sink),
             &aux,
             server.config.rdbchecksum.get(),
             pace,

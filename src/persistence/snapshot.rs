@@ -127,10 +127,15 @@ fn write_file(
     let tmp = target.with_file_name(tmp);
     let result = (|| {
         let f = File::create(&tmp)?;
+        let sink = AutoSync {
+            file: &f,
+            on: server.config.rdb_save_incremental_fsync.get(),
+            since: 0,
+        };
         let (w, saved) = file::write(
             &server.keyspace,
             begun,
-            BufWriter::with_capacity(1 << 16, &f),
+            BufWriter::with_capacity(1 << 16, sink),
             aux,
             server.config.rdbchecksum.get(),
             pace,
@@ -144,6 +149,33 @@ fn write_file(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// A file written with an fsync every few megabytes (`rdb-save-incremental-fsync`,
+/// `aof-rewrite-incremental-fsync`), so that the kernel never holds a whole snapshot's dirty
+/// pages to write back at once (a stall for everything else on the machine).
+pub(super) struct AutoSync<'a> {
+    pub file: &'a File,
+    pub on: bool,
+    pub since: usize,
+}
+
+const AUTOSYNC_BYTES: usize = 4 << 20;
+
+impl Write for AutoSync<'_> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let n = (&mut &*self.file).write(b)?;
+        self.since += n;
+        if self.on && self.since >= AUTOSYNC_BYTES {
+            self.file.sync_data()?;
+            self.since = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A save finished: the bookkeeping Redis does for it.
@@ -262,6 +294,13 @@ pub fn begin_background(server: &Server, now_ms: u64, job: Job) -> Result<(), No
 
 /// The background save's thread.
 fn background(server: &Server, begun: Begun, job: Job) {
+    // Below the threads that serve clients: where cores are scarce the save waits, not the
+    // clients (it is paced by the shards it visits, never the other way round).
+    // SAFETY: sched_setscheduler on this thread (id 0) changes only its scheduling class.
+    unsafe {
+        let p = libc::sched_param { sched_priority: 0 };
+        libc::sched_setscheduler(0, libc::SCHED_IDLE, &p);
+    }
     let st = &server.snapshots;
     let delay = || server.config.rdb_key_save_delay.get();
     let pace = Pace {
