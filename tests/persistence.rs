@@ -143,3 +143,36 @@ fn rdb_files_move_between_redis_and_ferrocache() {
     let _ = std::fs::remove_dir_all(&from_redis);
     let _ = std::fs::remove_dir_all(&to_redis);
 }
+
+/// rdbcompression: a long repetitive string is stored LZF-compressed (the file is smaller
+/// than the value), redis-check-rdb accepts it and redis-server reads the same value; with
+/// `rdbcompression no` it is stored plain.
+#[test]
+fn long_strings_are_compressed_as_redis_compresses_them() {
+    let value: String = (0..2000).map(|i| format!("chunk-{}", i % 10)).collect();
+    let a = ferrocache(&[]);
+    let mut c = Raw::connect(a.port);
+    c.cmd(&["SET", "long", &value]);
+    assert_eq!(c.cmd(&["SAVE"]), "+OK\r\n");
+    let file = a.dir.join("dump.rdb");
+    let size = std::fs::metadata(&file).unwrap().len() as usize;
+    assert!(
+        size < value.len() / 4,
+        "{size} bytes for a {}-byte value",
+        value.len()
+    );
+    let check = std::process::Command::new("redis-check-rdb")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&check.stdout).contains("RDB looks OK"));
+    let to_redis = temp_dir("lzf-to-redis");
+    copy_dump(&a.dir, &to_redis);
+    let r = redis_server_with(&["--dir", to_redis.to_str().unwrap()]);
+    let got = Raw::connect(r.port).cmd(&["GET", "long"]);
+    assert_eq!(got, format!("${}\r\n{value}\r\n", value.len()));
+    c.cmd(&["CONFIG", "SET", "rdbcompression", "no"]);
+    assert_eq!(c.cmd(&["SAVE"]), "+OK\r\n");
+    assert!(std::fs::metadata(&file).unwrap().len() as usize > value.len());
+    let _ = std::fs::remove_dir_all(&to_redis);
+}

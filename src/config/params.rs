@@ -282,7 +282,7 @@ settings! {
     // Accepted so that a Redis 7 configuration file loads, reported by CONFIG GET, and with
     // no effect, for the reason given.
     // Strings are written to snapshots uncompressed whatever this says (every reader takes both).
-    rdbcompression: Flag = p("rdbcompression", Kind::Bool, "yes", true);
+    rdbcompression: Flag = p("rdbcompression", Kind::Bool, "yes", true).apply(settings::apply_rdb_compression);
     // No background save, so none can fail, and no sync files to delete or fsync in steps.
     stop_writes_on_bgsave_error: Flag = p("stop-writes-on-bgsave-error", Kind::Bool, "yes", true);
     rdb_del_sync_files: Flag = p("rdb-del-sync-files", Kind::Bool, "no", true);

@@ -128,6 +128,10 @@ pub(super) fn apply_eviction(s: &super::params::Settings) {
     );
 }
 
+pub(super) fn apply_rdb_compression(s: &super::params::Settings) {
+    crate::persistence::rdb::set_compression(s.rdbcompression.get());
+}
+
 pub(super) fn apply_notify(s: &super::params::Settings) {
     let f = crate::engine::notify::parse(&s.notify_keyspace_events.get()).unwrap_or(0);
     crate::engine::notify::set_flags(f);

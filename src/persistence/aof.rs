@@ -62,6 +62,8 @@ struct Writer {
     /// Bytes written and not yet synced.
     unsynced: bool,
     last_sync_ms: u64,
+    /// The second of the last `#TS:` annotation (aof-timestamp-enabled).
+    stamped: u64,
 }
 
 impl Aof {
@@ -215,6 +217,16 @@ fn replay(
     // Where the last MULTI began: a transaction cut short is dropped from there.
     let mut multi_at = 0;
     while pos < data.len() {
+        // An annotation (`#TS:<unix time>`, aof-timestamp-enabled) is not a command.
+        if data[pos] == b'#' {
+            match data[pos..].iter().position(|&b| b == b'\n') {
+                Some(nl) => {
+                    pos += nl + 1;
+                    continue;
+                }
+                None => break,
+            }
+        }
         let (end, source) = match parser.parse(data, pos) {
             Ok(Parsed::Request { end, source }) => (end, source),
             Ok(Parsed::Empty { end }) => {
@@ -374,6 +386,7 @@ fn open_incr(
         file,
         unsynced: false,
         last_sync_ms: now_ms,
+        stamped: 0,
     });
     drop(w);
     if first {
@@ -731,10 +744,19 @@ fn write_pending(server: &Server, sync: bool) {
         let mut b = b.borrow_mut();
         aof.feed.take(&mut b);
         if !b.is_empty() {
-            match w.file.write_all(&b) {
-                Ok(()) => {
+            // aof-timestamp-enabled: the time, once per second that has writes.
+            let stamp = server.config.aof_timestamp_enabled.get().then(|| {
+                let secs = crate::engine::now_ms() / 1000;
+                (std::mem::replace(&mut w.stamped, secs) != secs).then(|| format!("#TS:{secs}\r\n"))
+            });
+            let written = match stamp.flatten() {
+                Some(ts) => w.file.write_all(ts.as_bytes()).map(|_| ts.len()),
+                None => Ok(0),
+            };
+            match written.and_then(|n| w.file.write_all(&b).map(|_| n)) {
+                Ok(n) => {
                     w.unsynced = true;
-                    aof.size.fetch_add(b.len() as u64, Ordering::Relaxed);
+                    aof.size.fetch_add((n + b.len()) as u64, Ordering::Relaxed);
                     if aof.write_failed.swap(false, Ordering::Relaxed) {
                         tracing::warn!("AOF write error looks solved, Redis can write again.");
                     }

@@ -64,11 +64,28 @@ pub fn write_len(out: &mut Vec<u8>, n: u64) {
     }
 }
 
+/// `rdbcompression`: strings longer than 20 bytes are stored LZF-compressed when that saves
+/// at least 4 bytes, as Redis stores them.
+static COMPRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+pub fn set_compression(on: bool) {
+    COMPRESS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Appends a string; integers that fit in 32 bits take the integer forms, as Redis writes them.
 pub fn write_string(out: &mut Vec<u8>, s: &[u8]) {
     match crate::engine::value::canonical_int(s) {
         Some(n) if s.len() <= 11 => write_int(out, n, s),
         _ => {
+            if s.len() > 20 && COMPRESS.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(c) = lzf::compress(s, s.len() - 4) {
+                    out.push(0xc3);
+                    write_len(out, c.len() as u64);
+                    write_len(out, s.len() as u64);
+                    out.extend_from_slice(&c);
+                    return;
+                }
+            }
             write_len(out, s.len() as u64);
             out.extend_from_slice(s);
         }
