@@ -277,38 +277,18 @@ fn always_replies_only_after_fdatasync() {
     let dir = temp_dir("aof-strace");
     let port = free_port();
     let trace = dir.join("trace");
-    let mut child = Command::new("strace")
-        .args([
-            "-f",
-            "-qq",
+    let mut child = traced(
+        &[
             "-s",
             "4096",
             "-e",
             "trace=fdatasync,fsync,write,sendto,writev",
-            "-o",
-        ])
-        .arg(&trace)
-        .arg(env!("CARGO_BIN_EXE_ferrocache"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args([
-            "--dir",
-            dir.to_str().unwrap(),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("strace (apt-get install strace; scripts/setup-test-env.sh does this)");
+        ],
+        &trace,
+        port,
+        &dir,
+        "always",
+    );
     wait_ready(port, &mut child);
     let mut c = Raw::connect(port);
     for i in 0..20 {
@@ -507,30 +487,13 @@ fn everysec_syncs_about_once_a_second() {
     let dir = temp_dir("aof-everysec");
     let port = free_port();
     let trace = dir.join("trace");
-    let mut child = Command::new("strace")
-        .args(["-f", "-qq", "-ttt", "-e", "trace=fdatasync", "-o"])
-        .arg(&trace)
-        .arg(env!("CARGO_BIN_EXE_ferrocache"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args([
-            "--dir",
-            dir.to_str().unwrap(),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "everysec",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("strace");
+    let mut child = traced(
+        &["-ttt", "-e", "trace=fdatasync"],
+        &trace,
+        port,
+        &dir,
+        "everysec",
+    );
     wait_ready(port, &mut child);
     let mut c = Raw::connect(port);
     let t = Instant::now();
@@ -585,4 +548,34 @@ fn timestamp_annotations_are_written_and_loaded() {
     assert_eq!(Raw::connect(r.port).cmd(&["GET", "a"]), "$1\r\n2\r\n");
     drop(r);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// ferrocache with the AOF on (`appendfsync` as given) under strace, its trace in `out`.
+fn traced(opts: &[&str], out: &Path, port: u16, dir: &Path, fsync: &str) -> std::process::Child {
+    Command::new("strace")
+        .args(["-f", "-qq"])
+        .args(opts)
+        .arg("-o")
+        .arg(out)
+        .arg(env!("CARGO_BIN_EXE_ferrocache"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args([
+            "--dir",
+            dir.to_str().unwrap(),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            fsync,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("strace (apt-get install strace; scripts/setup-test-env.sh does this)")
 }
