@@ -132,6 +132,13 @@ fn main() -> ExitCode {
         srv.loading
             .on
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(
+            "ferrocache {} (Redis {} compatible) PID: {} port {}",
+            env!("CARGO_PKG_VERSION"),
+            ferrocache::command::connection::REDIS_VERSION,
+            std::process::id(),
+            srv.tcp_port.load(std::sync::atomic::Ordering::Relaxed)
+        );
         let serving = tokio::spawn(server::serve(srv.clone(), listeners));
         let loader = srv.clone();
         let loaded =
@@ -142,20 +149,20 @@ fn main() -> ExitCode {
             Ok(Some(msg)) => tracing::info!("{msg}"),
             Ok(None) => {}
             Err(e) => {
+                // The reason is the log's last line, and nothing is saved: the server exits
+                // at once, as Redis does.
                 tracing::error!("{e}");
                 eprintln!("{e}");
-                srv.request_shutdown();
-                let _ = serving.await;
-                return ExitCode::FAILURE;
+                std::process::exit(1);
             }
         }
         srv.loading
             .on
             .store(false, std::sync::atomic::Ordering::Relaxed);
+        // Redis's words: scripts and test suites wait for them.
         tracing::info!(
-            "ferrocache {} (Redis {} compatible) PID: {} ready to accept connections tcp port {}",
+            "Ready to accept connections tcp (ferrocache {}, PID: {}, port {})",
             env!("CARGO_PKG_VERSION"),
-            ferrocache::command::connection::REDIS_VERSION,
             std::process::id(),
             srv.tcp_port.load(std::sync::atomic::Ordering::Relaxed)
         );

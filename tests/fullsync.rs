@@ -9,6 +9,14 @@ use std::time::{Duration, Instant};
 
 use common::{assert_same, canonical, ferrocache, in_sync, info_u64, wait_for, Proc, Raw};
 
+/// One test of this file at a time: they measure pauses, which tests running beside them on
+/// the same cores would add.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A redis-server (or ferrocache) replica of `primary`, started now; returns at once.
 fn start_replica(primary: &Proc, redis: bool) -> (Proc, Raw) {
     let port = primary.port.to_string();
@@ -30,6 +38,7 @@ fn link_up(c: &mut Raw) -> bool {
 /// Writes of several kinds to a primary whose snapshot takes about a second, while a replica
 /// syncs from it; the replica must hold exactly what the primary holds.
 fn sync_under_writes(primary_args: &[&str], redis_replica: bool) {
+    let _one = serial();
     let primary = ferrocache(primary_args);
     let mut p = Raw::connect(primary.port);
     p.cmd(&["DEBUG", "POPULATE", "10000"]);
@@ -74,6 +83,7 @@ fn diskless_sync_to_ferrocache_under_writes() {
 /// Two replicas arriving within `repl-diskless-sync-delay` share one snapshot.
 #[test]
 fn replicas_arriving_together_share_one_snapshot() {
+    let _one = serial();
     let primary = ferrocache(&["--repl-diskless-sync-delay", "2"]);
     let mut p = Raw::connect(primary.port);
     p.cmd(&["DEBUG", "POPULATE", "1000"]);
@@ -92,6 +102,7 @@ fn replicas_arriving_together_share_one_snapshot() {
 /// being answered quickly (the old way serialized the whole dataset on the command thread).
 #[test]
 fn a_full_sync_does_not_pause_clients() {
+    let _one = serial();
     let primary = ferrocache(&[]);
     let mut p = Raw::connect(primary.port);
     p.cmd(&["DEBUG", "POPULATE", "200000", "key", "100"]);

@@ -301,7 +301,7 @@ fn json_log_file_and_loglevel_change() {
         line.starts_with('{') && line.contains("\"level\":\"WARN\""),
         "{line}"
     );
-    assert!(text.contains("ready to accept connections"));
+    assert!(text.contains("Ready to accept connections"));
     assert!(!text.contains("must-not-appear"));
 }
 

@@ -141,6 +141,8 @@ impl Config {
                 | "replicaof"
                 | "latency-tracking-info-percentiles"
                 | "oom-score-adj-values"
+                | "shutdown-on-sigterm"
+                | "shutdown-on-sigint"
         );
         if d.args.len() != 1 && !multi {
             return Err(fail("wrong number of arguments"));

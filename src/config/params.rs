@@ -229,6 +229,13 @@ settings! {
     // The AOF (`persistence::aof`); CONFIG SET turns it on (a rewrite writes its base first)
     // or off.
     appendonly: Text = p("appendonly", Kind::Custom(check_appendonly), "no", true);
+    // What SIGTERM does (SHUTDOWN's flags); shutdown-timeout: Redis waits that long for
+    // replicas to catch up before it exits, here it does not wait (accepted for its configs).
+    shutdown_on_sigterm: Text = p("shutdown-on-sigterm", Kind::Custom(check_shutdown_flags), "default", true);
+    shutdown_on_sigint: Text = p("shutdown-on-sigint", Kind::Custom(check_shutdown_flags), "default", true);
+    shutdown_timeout: Num = p("shutdown-timeout", Kind::Int { min: 0, max: i32::MAX as i64 }, "10", true);
+    // yes: a rewrite keeps the AOF's older files, named as history in the manifest.
+    aof_disable_auto_gc: Flag = p("aof-disable-auto-gc", Kind::Bool, "no", true);
     dir: Text = p("dir", Kind::Str, ".", false);
     dbfilename: Text = p("dbfilename", Kind::Str, "dump.rdb", true);
     // Commands slower than this many microseconds go to SLOWLOG (negative = none, 0 = all),
@@ -531,6 +538,26 @@ fn check_save(v: &str) -> Result<String, String> {
         return Err("Invalid save parameters".into());
     }
     Ok(parts.join(" "))
+}
+
+/// `default`, or any of `save`/`nosave`, `now`, `force` (not save and nosave together).
+fn check_shutdown_flags(v: &str) -> Result<String, String> {
+    let words: Vec<String> = v.split_whitespace().map(str::to_ascii_lowercase).collect();
+    let ok = match words.as_slice() {
+        [w] if w == "default" => true,
+        ws => {
+            !ws.is_empty()
+                && ws
+                    .iter()
+                    .all(|w| ["save", "nosave", "now", "force"].contains(&w.as_str()))
+                && !(ws.contains(&"save".to_string()) && ws.contains(&"nosave".to_string()))
+        }
+    };
+    if ok {
+        Ok(words.join(" "))
+    } else {
+        Err("argument(s) must be one of the following: default, save, nosave, now, force".into())
+    }
 }
 
 fn check_appendonly(v: &str) -> Result<String, String> {

@@ -171,7 +171,7 @@ pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
     for (i, p) in files.iter().enumerate() {
         let path = d.join(&p.name);
         let data = std::fs::read(&path)
-            .map_err(|e| format!("Can't open the append-only file {}: {e}", p.name))?;
+            .map_err(|e| format!("The append log file {} doesn't exist: {e}", p.name))?;
         let last = i + 1 == files.len();
         if data.starts_with(b"REDIS") {
             let l = super::rdb::file::load_with(
@@ -227,6 +227,12 @@ fn replay(
                 None => break,
             }
         }
+        // Every command in the file is a RESP array (no inline commands).
+        if data[pos] != b'*' {
+            return Err(format!(
+                "Bad file format reading the append only file {name} (offset {pos})"
+            ));
+        }
         let (end, source) = match parser.parse(data, pos) {
             Ok(Parsed::Request { end, source }) => (end, source),
             Ok(Parsed::Empty { end }) => {
@@ -242,6 +248,16 @@ fn replay(
             }
         };
         let argv: Vec<&[u8]> = parser.argv(data, source).collect();
+        let known = argv.first().is_some_and(|a| {
+            let lower = a.to_ascii_lowercase();
+            server.commands.lookup(&lower).is_some()
+        });
+        if !known {
+            return Err(format!(
+                "Unknown command '{}' reading the append only file {name}",
+                String::from_utf8_lossy(argv.first().copied().unwrap_or_default())
+            ));
+        }
         if argv
             .first()
             .is_some_and(|a| a.eq_ignore_ascii_case(b"multi"))
@@ -555,24 +571,39 @@ pub(super) fn write_rewrite_base(
         seq,
         kind: 'b',
     }];
-    parts.extend(
-        m.parts
-            .iter()
-            .filter(|p| p.kind == 'i' && p.seq >= seq)
-            .cloned(),
-    );
-    persist_manifest(server, &parts)?;
-    // The files the new manifest no longer names (the old base and incremental files).
-    let stale = std::mem::take(&mut m.stale);
-    let gone: Vec<String> = m
+    let incrs: Vec<Part> = m
         .parts
         .iter()
-        .map(|p| p.name.clone())
-        .chain(stale)
-        .filter(|n| !parts.iter().any(|p| &p.name == n))
+        .filter(|p| p.kind == 'i' && p.seq >= seq)
+        .cloned()
         .collect();
-    for n in gone {
-        let _ = std::fs::remove_file(d.join(n));
+    // The files the new manifest no longer reads (the old base and incremental files):
+    // deleted, or with aof-disable-auto-gc kept and named as history.
+    let stale = std::mem::take(&mut m.stale);
+    let old: Vec<Part> = m
+        .parts
+        .iter()
+        .filter(|p| !incrs.iter().any(|i| i.name == p.name))
+        .cloned()
+        .chain(stale.into_iter().map(|name| Part {
+            name,
+            seq: 0,
+            kind: 'h',
+        }))
+        .collect();
+    let keep = server.config.aof_disable_auto_gc.get();
+    if keep {
+        parts.extend(old.iter().map(|p| Part {
+            kind: 'h',
+            ..p.clone()
+        }));
+    }
+    parts.extend(incrs);
+    persist_manifest(server, &parts)?;
+    if !keep {
+        for p in old {
+            let _ = std::fs::remove_file(d.join(p.name));
+        }
     }
     let sizes: u64 = parts
         .iter()

@@ -311,7 +311,9 @@ async fn bind_all(addrs: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
             Err(e) => {
                 return Err(std::io::Error::new(
                     e.kind(),
-                    format!("Could not create server TCP listening socket {addr}: {e}"),
+                    format!(
+                        "Could not create server TCP listening socket {addr}: {e}. Failed listening on port {port} (tcp), aborting."
+                    ),
                 ))
             }
         }
@@ -405,7 +407,14 @@ pub async fn serve(server: Arc<Server>, listeners: Listeners) {
         // As Redis: a signal saves first when save points are set, and if that save fails
         // the server keeps running rather than lose what it holds.
         let _still = server.gate.as_ref().map(|g| g.exclusive());
-        if crate::persistence::prepare_shutdown(&server, Default::default()).is_ok() {
+        // What the signal asks for (shutdown-on-sigterm / -sigint; both checked on either).
+        let flags = server.config.shutdown_on_sigterm.get();
+        let how = crate::persistence::Shutdown {
+            save: flags.contains("save") && !flags.contains("nosave"),
+            nosave: flags.contains("nosave"),
+            force: flags.contains("force"),
+        };
+        if crate::persistence::prepare_shutdown(&server, how).is_ok() {
             break;
         }
         tracing::warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");

@@ -133,7 +133,17 @@ pub fn write<W: Write>(
                     p.fetch_add(n, Ordering::Relaxed);
                 }
                 if delay > 0 && n > 0 {
-                    std::thread::sleep(std::time::Duration::from_micros(delay * n));
+                    // In slices, so that a stop (SHUTDOWN, FLUSHALL) is not kept waiting.
+                    let until =
+                        std::time::Instant::now() + std::time::Duration::from_micros(delay * n);
+                    while std::time::Instant::now() < until
+                        && !pace.abort.is_some_and(|a| a.load(Ordering::Relaxed))
+                    {
+                        std::thread::sleep(
+                            (until - std::time::Instant::now())
+                                .min(std::time::Duration::from_millis(5)),
+                        );
+                    }
                 }
                 if done {
                     break;
@@ -282,7 +292,10 @@ pub fn load_with(
             .ok_or_else(|| bad("checksum", at))?;
         let body = &data[..data.len() - rest.len()];
         if verify && crc != 0 && crc != crc64::crc64(0, body) {
-            return Err("Wrong RDB checksum. Aborting now.".into());
+            return Err(format!(
+                "RDB CRC error: wrong RDB checksum at offset {}. Aborting now.",
+                body.len()
+            ));
         }
     }
     Ok(loaded)
