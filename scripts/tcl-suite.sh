@@ -37,14 +37,17 @@ if [ "$SPAWN" = 1 ]; then
   cp -a "$REDIS_SRC" "$TREE"
   rm -rf "$TREE/tests/tmp"/*
   for b in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do
-    ln -sf "/usr/bin/$b" "$TREE/src/$b"
+    rm -f "$TREE/src/$b"
+    ln -s "/usr/bin/$b" "$TREE/src/$b"
   done
   if [ "$REFERENCE" = 1 ]; then
-    ln -sf /usr/bin/redis-server "$TREE/src/redis-server"
+    rm -f "$TREE/src/redis-server"
+    ln -s /usr/bin/redis-server "$TREE/src/redis-server"
   else
     # The suite's config files name a few settings ferrocache does not have yet (the Lua,
     # ACL/hardening and unix-socket issues will bring them): those lines are left out. The
     # server is exec'd, so the PID the suite started is the server's.
+    rm -f "$TREE/src/redis-server"
     cat > "$TREE/src/redis-server" <<WRAP
 #!/usr/bin/env bash
 args=("\$@")
@@ -61,10 +64,11 @@ WRAP
   for unit in "${UNITS[@]}"; do
     log=$(mktemp)
     (cd "$TREE" && timeout 600 ./runtest --single "$unit" --clients 1 --timeout 150 --tags -slow --durable >"$log" 2>&1) || true
-    pass=$(grep -c '\[ok\]' "$log" || true)
-    fail=$(grep -cE '\[(err|exception)\]' "$log" || true)
+    plain=$(sed 's/\x1b\[[0-9;]*m//g' "$log")
+    pass=$(echo "$plain" | grep -c '^\[ok\]' || true)
+    fail=$(echo "$plain" | grep -cE '^\[(err|exception)\]' || true)
     status=done
-    grep -q 'Timed out\|TIMEOUT' "$log" && status=timeout
+    echo "$plain" | grep -q 'Timed out\|TIMEOUT' && status=timeout
     echo "$unit passed=$pass failed=$fail status=$status log=$log"
     total_pass=$((total_pass + pass))
     total_fail=$((total_fail + fail))
