@@ -579,3 +579,34 @@ fn traced(opts: &[&str], out: &Path, port: u16, dir: &Path, fsync: &str) -> std:
         .spawn()
         .expect("strace (apt-get install strace; scripts/setup-test-env.sh does this)")
 }
+
+/// A PEXPIREAT already past in the AOF sets the time rather than deleting during the load, so
+/// the commands after it find the key, and it is gone once loaded: what the upstream suite's
+/// integration/aof "AOF+EXPIRE" expects of Redis.
+#[test]
+fn a_past_expire_time_in_the_aof_applies_after_the_load() {
+    let dir = temp_dir("aof-past");
+    let d = dir.join("appendonlydir");
+    std::fs::create_dir_all(&d).unwrap();
+    let mut incr = Vec::new();
+    for cmd in [
+        &[b"RPUSH" as &[u8], b"list", b"foo"][..],
+        &[b"PEXPIREAT", b"list", b"1000"],
+        &[b"RPUSH", b"list", b"bar"],
+        &[b"SET", b"other", b"1"],
+    ] {
+        incr.extend(common::resp(cmd));
+    }
+    std::fs::write(d.join("appendonly.aof.1.incr.aof"), incr).unwrap();
+    std::fs::write(
+        d.join("appendonly.aof.manifest"),
+        "file appendonly.aof.1.incr.aof seq 1 type i\n",
+    )
+    .unwrap();
+    let mut a = ferrocache_in(&dir, &["--appendonly", "yes"]);
+    let mut c = Raw::connect(port_of(&a));
+    assert_eq!(c.cmd(&["LLEN", "list"]), ":0\r\n");
+    assert_eq!(c.cmd(&["GET", "other"]), "$1\r\n1\r\n");
+    kill9(&mut a);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -469,8 +469,9 @@ fn expire_generic(
         ctx.out.int(0);
         return Ok(());
     }
-    // Journaled as what it did: the DEL, or the absolute time.
-    if when <= ctx.now as i64 {
+    // Journaled as what it did: the DEL, or the absolute time. (An AOF being replayed sets a
+    // time already past: see `expiry::loading`.)
+    if when <= ctx.now as i64 && !crate::engine::expiry::loading() {
         shard.remove(key);
         ctx.changed(ev::GENERIC, "del", key);
         ctx.record(&[b"DEL", key]);

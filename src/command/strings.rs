@@ -307,7 +307,7 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     // Never journaled as sent: as the DEL, PEXPIREAT or PERSIST it amounts to.
     match ttl {
-        Ttl::At(at) if at <= ctx.now => {
+        Ttl::At(at) if at <= ctx.now && !crate::engine::expiry::loading() => {
             shard.remove(key);
             ctx.dirty(1);
             ctx.changed(ev::GENERIC, "del", key);

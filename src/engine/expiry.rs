@@ -43,6 +43,19 @@ pub fn replica() -> bool {
     REPLICA.load(Ordering::Relaxed)
 }
 
+/// Set while an AOF is replayed: keys past their TTL stay and are seen (a command later in the
+/// file still finds them), and an expire time already past is set, not applied, as Redis
+/// loads them. They expire once the load is over.
+static LOADING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_loading(on: bool) {
+    LOADING.store(on, Ordering::Relaxed);
+}
+
+pub fn loading() -> bool {
+    LOADING.load(Ordering::Relaxed)
+}
+
 /// Whether expired keys must be left in place now (read only when a key has expired).
 pub fn held() -> bool {
     if REPLICA.load(Ordering::Relaxed) {

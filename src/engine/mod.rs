@@ -166,8 +166,9 @@ impl Shard {
     fn live_index(&mut self, key: &[u8], now: u64, write: bool) -> Option<usize> {
         let i = self.map.find(key)?;
         if self.map.slot(i).is_some_and(|(_, e)| e.is_expired(now)) {
-            // On a replica only the primary writes, and for its writes the key is still there.
-            if write && expiry::replica() {
+            // On a replica only the primary writes, and for its writes the key is still there;
+            // an AOF being replayed sees it too.
+            if (write && expiry::replica()) || expiry::loading() {
                 return Some(i);
             }
             if write || !expiry::held() {

@@ -168,6 +168,14 @@ pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
         .sum();
     server.loading.total.store(total, Ordering::Relaxed);
     let mut progress = super::Progress::new(server);
+    struct Replaying;
+    impl Drop for Replaying {
+        fn drop(&mut self) {
+            crate::engine::expiry::set_loading(false);
+        }
+    }
+    crate::engine::expiry::set_loading(true);
+    let _replaying = Replaying;
     for (i, p) in files.iter().enumerate() {
         let path = d.join(&p.name);
         let data = std::fs::read(&path)
