@@ -295,7 +295,7 @@ fn always_replies_only_after_fdatasync() {
         assert_eq!(c.cmd(&["SET", &format!("traced-{i}"), "v"]), "+OK\r\n");
     }
     drop(c);
-    kill9(&mut child);
+    stop_traced(port, &mut child);
     let text = std::fs::read_to_string(&trace).unwrap();
     // Events in order: the AOF's write of key i, a successful fdatasync, the reply.
     let mut checked = 0;
@@ -504,7 +504,7 @@ fn everysec_syncs_about_once_a_second() {
         std::thread::sleep(Duration::from_millis(5));
     }
     drop(c);
-    kill9(&mut child);
+    stop_traced(port, &mut child);
     let text = std::fs::read_to_string(&trace).unwrap();
     let times: Vec<f64> = text
         .lines()
@@ -609,4 +609,20 @@ fn a_past_expire_time_in_the_aof_applies_after_the_load() {
     assert_eq!(c.cmd(&["GET", "other"]), "$1\r\n1\r\n");
     kill9(&mut a);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Ends a traced server: SHUTDOWN NOSAVE (killing strace would leave the server running,
+/// detached), then strace exits with it.
+fn stop_traced(port: u16, strace: &mut std::process::Child) {
+    if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+        let _ = s.write_all(b"SHUTDOWN NOSAVE\r\n");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = strace.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill9(strace);
 }
