@@ -204,13 +204,6 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         .set_many(&pairs)
         .map_err(|e| CmdError::owned(format!("ERR {e}")))?;
     ctx.server.config_changed(&pairs);
-    if pairs
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("appendonly"))
-    {
-        crate::persistence::aof::config_changed(ctx.server)
-            .map_err(|e| CmdError::owned(format!("ERR {e}")))?;
-    }
     // A limit below what is used evicts at once, as Redis does, not at the next write.
     if pairs
         .iter()

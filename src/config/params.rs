@@ -228,7 +228,7 @@ settings! {
     loading_process_events_interval_bytes: Num = p("loading-process-events-interval-bytes", Kind::Int { min: 1024, max: i32::MAX as i64 }, "2097152", true);
     // The AOF (`persistence::aof`); CONFIG SET turns it on (a rewrite writes its base first)
     // or off.
-    appendonly: Text = p("appendonly", Kind::Custom(check_appendonly), "no", true);
+    appendonly: Text = p("appendonly", Kind::Custom(check_appendonly), "no", true).on_change(OnChange::AppendOnly);
     // What SIGTERM does (SHUTDOWN's flags); shutdown-timeout: Redis waits that long for
     // replicas to catch up before it exits, here it does not wait (accepted for its configs).
     shutdown_on_sigterm: Text = p("shutdown-on-sigterm", Kind::Custom(check_shutdown_flags), "default", true);
@@ -297,7 +297,7 @@ settings! {
     // The AOF's files, sync, load and rewrite policies (`persistence::aof`).
     appendfilename: Text = p("appendfilename", Kind::Str, "appendonly.aof", false);
     appenddirname: Text = p("appenddirname", Kind::Str, "appendonlydir", false);
-    appendfsync: Text = p("appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec", true);
+    appendfsync: Text = p("appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec", true).apply(settings::apply_appendfsync);
     no_appendfsync_on_rewrite: Flag = p("no-appendfsync-on-rewrite", Kind::Bool, "no", true);
     auto_aof_rewrite_percentage: Num = p("auto-aof-rewrite-percentage", Kind::Int { min: 0, max: i32::MAX as i64 }, "100", true);
     auto_aof_rewrite_min_size: Num = p("auto-aof-rewrite-min-size", Kind::Memory { min: 0, max: i64::MAX as u64 }, "67108864", true);

@@ -115,6 +115,8 @@ pub enum OnChange {
     BusyPoll,
     /// Turn jemalloc's background thread on or off (jemalloc-bg-thread).
     AllocatorThread,
+    /// Turn the AOF on or off at run time (appendonly; at startup `persistence` starts it).
+    AppendOnly,
 }
 
 // The apply hooks: what the engine and the derived values keep of a parameter.
@@ -126,6 +128,10 @@ pub(super) fn apply_eviction(s: &super::params::Settings) {
         s.lfu_log_factor.u() as u32,
         s.lfu_decay_time.u() as u32,
     );
+}
+
+pub(super) fn apply_appendfsync(s: &super::params::Settings) {
+    crate::persistence::aof::set_fsync(&s.appendfsync.get());
 }
 
 pub(super) fn apply_rdb_compression(s: &super::params::Settings) {

@@ -27,6 +27,34 @@ pub fn on() -> bool {
     ON.load(Ordering::Relaxed)
 }
 
+/// `appendfsync`, kept by its apply hook: read every event-loop round, where the setting's
+/// text would cost an allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    Always,
+    EverySec,
+    No,
+}
+
+static FSYNC: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+
+pub fn set_fsync(policy: &str) {
+    let v = match policy {
+        "always" => 0,
+        "no" => 2,
+        _ => 1,
+    };
+    FSYNC.store(v, Ordering::Relaxed);
+}
+
+fn fsync() -> Fsync {
+    match FSYNC.load(Ordering::Relaxed) {
+        0 => Fsync::Always,
+        2 => Fsync::No,
+        _ => Fsync::EverySec,
+    }
+}
+
 /// The AOF's state.
 #[derive(Debug, Default)]
 pub struct Aof {
@@ -44,8 +72,6 @@ pub struct Aof {
     /// INFO aof_current_size / aof_base_size.
     pub size: AtomicU64,
     pub base_size: AtomicU64,
-    /// INFO aof_delayed_fsync: syncs that fell more than two seconds behind.
-    pub delayed_fsync: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -524,7 +550,7 @@ fn next_incr(server: &Server) -> io::Result<u64> {
     // file starts with a SELECT.
     let mut stream = server.journal.lock();
     if on() {
-        write_pending(server, server.config.appendfsync.get() != "no");
+        write_pending(server, fsync() != Fsync::No);
     }
     let mut m = server.aof.manifest.lock();
     let seq = m
@@ -659,16 +685,15 @@ pub(super) fn rewrite_finished(server: &Server, result: io::Result<()>, started_
 /// CONFIG SET appendonly: off at once; on between two commands with no background save
 /// running (the persistence cron calls [`switch`]), so that the new base and the first
 /// incremental file meet at one point of the stream.
-pub fn config_changed(server: &Server) -> io::Result<()> {
+pub fn config_changed(server: &Server) {
     let want = server.config.appendonly.get() == "yes";
     server
         .aof
         .enable_requested
         .store(want && !on(), Ordering::Relaxed);
     if !want && on() {
-        switch(server, false, crate::engine::now_ms())?;
+        stop(server);
     }
-    Ok(())
 }
 
 /// Turning the AOF on waits for this (see `config_changed`).
@@ -706,17 +731,21 @@ pub fn switch(server: &Server, on_now: bool, now_ms: u64) -> io::Result<()> {
         // The base follows from a rewrite, now or after a running save.
         let _ = rewrite_from(server, now_ms, seq);
     } else {
-        if server.aof.rewrites.in_progress.load(Ordering::Relaxed) {
-            super::snapshot::stop_background(server);
-        }
-        write_pending(server, true);
-        server.journal.lock().unsubscribe(&server.aof.feed);
-        ON.store(false, Ordering::Relaxed);
-        *server.aof.writer.lock() = None;
-        let mut pending = Vec::new();
-        server.aof.feed.take(&mut pending);
+        stop(server);
     }
     Ok(())
+}
+
+/// Turns the AOF off: a rewrite stops, what is pending is written and synced, and nothing
+/// more is recorded for it.
+fn stop(server: &Server) {
+    if server.aof.rewrites.in_progress.load(Ordering::Relaxed) {
+        super::snapshot::stop_background(server);
+    }
+    write_pending(server, true);
+    server.journal.lock().unsubscribe(&server.aof.feed);
+    ON.store(false, Ordering::Relaxed);
+    *server.aof.writer.lock() = None;
 }
 
 /// A rewrite whose new incremental file (`seq`) is already open (turning the AOF on).
@@ -766,7 +795,7 @@ pub fn rewrite_due(server: &Server) -> bool {
 #[inline]
 pub fn before_replies(server: &Server) {
     if on() {
-        write_pending(server, server.config.appendfsync.get() == "always");
+        write_pending(server, fsync() == Fsync::Always);
     }
 }
 
@@ -827,17 +856,19 @@ fn fail(aof: &Aof, e: &io::Error) {
 fn syncer(server: &Server) {
     while on() && !server.shutting_down() {
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let policy = server.config.appendfsync.get();
         let now = crate::engine::now_ms();
         let due = {
             let w = server.aof.writer.lock();
             w.as_ref()
                 .is_some_and(|w| now.saturating_sub(w.last_sync_ms) >= 1000)
         };
-        write_pending(server, policy == "always" || (policy == "everysec" && due));
+        write_pending(
+            server,
+            fsync() == Fsync::Always || (fsync() == Fsync::EverySec && due),
+        );
     }
     // The last words before exit.
-    write_pending(server, server.config.appendfsync.get() != "no");
+    write_pending(server, fsync() != Fsync::No);
 }
 
 /// Writes and syncs everything pending (at shutdown).

@@ -287,11 +287,10 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 let _ = write!(
                     o,
                     "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:0\r\naof_buffer_length:{}\r\n\
-                     aof_pending_bio_fsync:0\r\naof_delayed_fsync:{}\r\n",
+                     aof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n",
                     a.size.load(Ordering::Relaxed),
                     a.base_size.load(Ordering::Relaxed),
                     a.pending(),
-                    a.delayed_fsync.load(Ordering::Relaxed),
                 );
             }
             let l = &server.loading;

@@ -141,7 +141,11 @@ impl Server {
         };
         // What the server does with each parameter's initial value.
         for def in crate::config::PARAMS {
-            if def.on_change != crate::config::OnChange::LogLevel {
+            // (The AOF is started after loading, not here.)
+            if !matches!(
+                def.on_change,
+                crate::config::OnChange::LogLevel | crate::config::OnChange::AppendOnly
+            ) {
                 server.on_change(def.on_change);
             }
         }
@@ -241,6 +245,7 @@ impl Server {
                 }
             }
             OnChange::BusyPoll => busy_poll::set_max_us(self.config.busy_poll_us.u()),
+            OnChange::AppendOnly => crate::persistence::aof::config_changed(self),
             OnChange::AllocatorThread => {
                 crate::metrics::memory::background_thread(self.config.jemalloc_bg_thread.get())
             }
