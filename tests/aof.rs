@@ -15,21 +15,24 @@ use common::{
     assert_same, canonical, free_port, info_field, populate_shapes, temp_dir, wait_ready, Raw,
 };
 
-/// ferrocache with its data in `dir` (kept across restarts, unlike `common::ferrocache`'s).
-fn ferrocache_in(dir: &Path, extra: &[&str]) -> std::process::Child {
+/// A ferrocache whose data stays in `dir` across restarts (unlike `common::ferrocache`'s);
+/// killed with SIGKILL when dropped, so a failing test leaves no server behind.
+struct Fc {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Fc {
+    fn drop(&mut self) {
+        kill9(&mut self.child);
+    }
+}
+
+fn ferrocache_in(dir: &Path, extra: &[&str]) -> Fc {
     let port = free_port();
     let mut child = common::spawn_in(env!("CARGO_BIN_EXE_ferrocache"), port, dir, extra);
     wait_ready(port, &mut child);
-    PORTS.with(|p| p.borrow_mut().push((child.id(), port)));
-    child
-}
-
-thread_local! {
-    static PORTS: std::cell::RefCell<Vec<(u32, u16)>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn port_of(c: &std::process::Child) -> u16 {
-    PORTS.with(|p| p.borrow().iter().find(|(id, _)| *id == c.id()).unwrap().1)
+    Fc { child, port }
 }
 
 fn kill9(c: &mut std::process::Child) {
@@ -56,8 +59,8 @@ fn check_aof(dir: &Path) {
 #[test]
 fn aof_directories_move_between_redis_and_ferrocache() {
     let dir = temp_dir("aof-fc");
-    let mut a = ferrocache_in(&dir, &["--appendonly", "yes", "--appendfsync", "always"]);
-    let mut c = Raw::connect(port_of(&a));
+    let a = ferrocache_in(&dir, &["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut c = Raw::connect(a.port);
     populate_shapes(&mut c);
     c.cmd(&["SELECT", "5"]);
     c.cmd(&["SET", "in-5", "x", "EX", "1000"]);
@@ -68,14 +71,14 @@ fn aof_directories_move_between_redis_and_ferrocache() {
     let want5 = canonical(&mut c, 5);
     let info = c.cmd(&["INFO", "persistence"]);
     assert!(info.contains("aof_enabled:1\r\n"), "{info}");
-    kill9(&mut a);
+    drop(a);
     check_aof(&dir);
 
-    let mut b = ferrocache_in(&dir, &["--appendonly", "yes"]);
-    let mut c = Raw::connect(port_of(&b));
+    let b = ferrocache_in(&dir, &["--appendonly", "yes"]);
+    let mut c = Raw::connect(b.port);
     assert_same(&want0, &canonical(&mut c, 0), 0);
     assert_same(&want5, &canonical(&mut c, 5), 5);
-    kill9(&mut b);
+    drop(b);
 
     // Ours into Redis.
     let r = common::redis_server_with(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"]);
@@ -96,10 +99,10 @@ fn aof_directories_move_between_redis_and_ferrocache() {
         rc.cmd(&["DEL", "list"]);
         canonical(&mut rc, 0)
     };
-    let mut f = ferrocache_in(&rdir, &["--appendonly", "yes"]);
-    let mut c = Raw::connect(port_of(&f));
+    let f = ferrocache_in(&rdir, &["--appendonly", "yes"]);
+    let mut c = Raw::connect(f.port);
     assert_same(&theirs, &canonical(&mut c, 0), 0);
-    kill9(&mut f);
+    drop(f);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&rdir);
 }
@@ -110,11 +113,11 @@ fn aof_directories_move_between_redis_and_ferrocache() {
 #[test]
 fn a_cut_tail_loads_or_is_refused_as_configured() {
     let dir = temp_dir("aof-cut");
-    let mut a = ferrocache_in(&dir, &["--appendonly", "yes"]);
-    let mut c = Raw::connect(port_of(&a));
+    let a = ferrocache_in(&dir, &["--appendonly", "yes"]);
+    let mut c = Raw::connect(a.port);
     c.cmd(&["SET", "kept", "1"]);
     c.cmd(&["SET", "cut", "2"]);
-    kill9(&mut a);
+    drop(a);
     let incr = dir.join("appendonlydir/appendonly.aof.1.incr.aof");
     let data = std::fs::read(&incr).unwrap();
     std::fs::write(&incr, &data[..data.len() - 3]).unwrap();
@@ -139,11 +142,11 @@ fn a_cut_tail_loads_or_is_refused_as_configured() {
         "left as it was"
     );
 
-    let mut b = ferrocache_in(&dir, &["--appendonly", "yes"]);
-    let mut c = Raw::connect(port_of(&b));
+    let b = ferrocache_in(&dir, &["--appendonly", "yes"]);
+    let mut c = Raw::connect(b.port);
     assert_eq!(c.cmd(&["GET", "kept"]), "$1\r\n1\r\n");
     assert_eq!(c.cmd(&["EXISTS", "cut"]), ":0\r\n");
-    kill9(&mut b);
+    drop(b);
     check_aof(&dir);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -163,8 +166,8 @@ fn crash_loop_loses_no_acknowledged_write() {
     let mut acked = vec![0u64; writers];
     let mut sent = vec![0u64; writers];
     for cycle in 0..cycles {
-        let mut server = ferrocache_in(&dir, &["--appendonly", "yes", "--appendfsync", "always"]);
-        let port = port_of(&server);
+        let server = ferrocache_in(&dir, &["--appendonly", "yes", "--appendfsync", "always"]);
+        let port = server.port;
         {
             let mut c = Raw::connect(port);
             for w in 0..writers {
@@ -204,7 +207,7 @@ fn crash_loop_loses_no_acknowledged_write() {
             })
             .collect();
         std::thread::sleep(stop.saturating_duration_since(Instant::now()));
-        kill9(&mut server);
+        drop(server);
         for (w, h) in handles.into_iter().enumerate() {
             let (a, s) = h.join().unwrap();
             acked[w] = a;
@@ -379,24 +382,24 @@ fn bgrewriteaof_under_writes_keeps_everything() {
         script(r.port, &rdir)
     };
     let dir = temp_dir("rw-fc");
-    let mut a = ferrocache_in(
+    let a = ferrocache_in(
         &dir,
         &["--appendonly", "yes", "--enable-debug-command", "yes"],
     );
-    let (ours, digest, data) = script(port_of(&a), &dir);
+    let (ours, digest, data) = script(a.port, &dir);
     assert_eq!(
         theirs, ours,
         "redis-server (left) and ferrocache (right) differ"
     );
-    kill9(&mut a);
+    drop(a);
     check_aof(&dir);
-    let mut b = ferrocache_in(
+    let b = ferrocache_in(
         &dir,
         &["--appendonly", "yes", "--enable-debug-command", "yes"],
     );
-    let mut c = Raw::connect(port_of(&b));
+    let mut c = Raw::connect(b.port);
     assert_eq!(c.cmd(&["DEBUG", "DIGEST"]), digest);
-    kill9(&mut b);
+    drop(b);
     let r = common::redis_server_with(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"]);
     let mut rc = Raw::connect(r.port);
     let back: Vec<String> = (0..3).flat_map(|db| canonical(&mut rc, db)).collect();
@@ -411,8 +414,8 @@ fn bgrewriteaof_under_writes_keeps_everything() {
 #[test]
 fn appendonly_turned_on_and_off_at_run_time() {
     let dir = temp_dir("aof-switch");
-    let mut a = ferrocache_in(&dir, &["--enable-debug-command", "yes"]);
-    let mut c = Raw::connect(port_of(&a));
+    let a = ferrocache_in(&dir, &["--enable-debug-command", "yes"]);
+    let mut c = Raw::connect(a.port);
     c.cmd(&["DEBUG", "POPULATE", "3000"]);
     assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
     assert_eq!(info_field(&mut c, "aof_enabled"), "1");
@@ -429,16 +432,16 @@ fn appendonly_turned_on_and_off_at_run_time() {
     assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "no"]), "+OK\r\n");
     assert_eq!(info_field(&mut c, "aof_enabled"), "0");
     c.cmd(&["SET", "not-in-the-aof", "1"]);
-    kill9(&mut a);
+    drop(a);
     check_aof(&dir);
-    let mut b = ferrocache_in(
+    let b = ferrocache_in(
         &dir,
         &["--appendonly", "yes", "--enable-debug-command", "yes"],
     );
-    let mut c = Raw::connect(port_of(&b));
+    let mut c = Raw::connect(b.port);
     assert_eq!(c.cmd(&["DEBUG", "DIGEST"]), digest);
     assert_eq!(c.cmd(&["GET", "counter"]), "$1\r\n2\r\n");
-    kill9(&mut b);
+    drop(b);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -528,22 +531,22 @@ fn everysec_syncs_about_once_a_second() {
 fn timestamp_annotations_are_written_and_loaded() {
     let dir = temp_dir("aof-ts");
     let args = ["--appendonly", "yes", "--aof-timestamp-enabled", "yes"];
-    let mut a = ferrocache_in(&dir, &args);
-    let mut c = Raw::connect(port_of(&a));
+    let a = ferrocache_in(&dir, &args);
+    let mut c = Raw::connect(a.port);
     c.cmd(&["SET", "a", "1"]);
     std::thread::sleep(Duration::from_millis(1100));
     c.cmd(&["INCR", "a"]);
     common::wait_for(|| info_field(&mut c, "aof_buffer_length") == "0");
-    kill9(&mut a);
+    drop(a);
     let incr =
         std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap();
     assert_eq!(incr.matches("#TS:").count(), 2, "{incr}");
     assert!(incr.starts_with("#TS:"));
     check_aof(&dir);
-    let mut b = ferrocache_in(&dir, &args);
-    let mut c = Raw::connect(port_of(&b));
+    let b = ferrocache_in(&dir, &args);
+    let mut c = Raw::connect(b.port);
     assert_eq!(c.cmd(&["GET", "a"]), "$1\r\n2\r\n");
-    kill9(&mut b);
+    drop(b);
     let r = common::redis_server_with(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"]);
     assert_eq!(Raw::connect(r.port).cmd(&["GET", "a"]), "$1\r\n2\r\n");
     drop(r);
@@ -603,11 +606,11 @@ fn a_past_expire_time_in_the_aof_applies_after_the_load() {
         "file appendonly.aof.1.incr.aof seq 1 type i\n",
     )
     .unwrap();
-    let mut a = ferrocache_in(&dir, &["--appendonly", "yes"]);
-    let mut c = Raw::connect(port_of(&a));
+    let a = ferrocache_in(&dir, &["--appendonly", "yes"]);
+    let mut c = Raw::connect(a.port);
     assert_eq!(c.cmd(&["LLEN", "list"]), ":0\r\n");
     assert_eq!(c.cmd(&["GET", "other"]), "$1\r\n1\r\n");
-    kill9(&mut a);
+    drop(a);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
