@@ -460,36 +460,10 @@ fn write_base(
 ) -> io::Result<u64> {
     let d = dir(server);
     let tmp = d.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
-    let result = (|| {
-        let f = File::create(&tmp)?;
-        let mut aux = super::snapshot::aux(begun.now, None);
-        if let Some(a) = aux.iter_mut().find(|(k, _)| *k == "aof-base") {
-            a.1 = "1".into();
-        }
-        let sink = super::snapshot::AutoSync {
-            file: &f,
-            on: server.config.aof_rewrite_incremental_fsync.get(),
-            since: 0,
-        };
-        let (w, _) = super::rdb::file::write(
-            &server.keyspace,
-            begun,
-            io::BufWriter::with_capacity(1 << 16, sink),
-            &aux,
-            server.config.rdbchecksum.get(),
-            pace,
-        )?;
-        drop(w);
-        f.sync_all()?;
-        let size = f.metadata()?.len();
-        std::fs::rename(&tmp, d.join(name))?;
-        File::open(&d)?.sync_all()?;
-        Ok(size)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let aux = super::snapshot::aux(begun.now, None, true);
+    let incremental = server.config.aof_rewrite_incremental_fsync.get();
+    super::snapshot::write_rdb(server, begun, &d.join(name), &tmp, &aux, pace, incremental)
+        .map(|(_, size)| size)
 }
 
 /// Rewrite bookkeeping (INFO aof_rewrite_*).

@@ -93,7 +93,7 @@ pub fn path(server: &Server) -> PathBuf {
 
 /// The auxiliary fields a snapshot starts with; a replica's copy also names the replication
 /// history and offset it matches.
-pub fn aux(now_ms: u64, repl: Option<(&str, u64)>) -> Vec<(&'static str, String)> {
+pub fn aux(now_ms: u64, repl: Option<(&str, u64)>, aof_base: bool) -> Vec<(&'static str, String)> {
     let mut aux = vec![
         (
             "redis-ver",
@@ -111,7 +111,7 @@ pub fn aux(now_ms: u64, repl: Option<(&str, u64)>) -> Vec<(&'static str, String)
         aux.push(("repl-id", id.to_string()));
         aux.push(("repl-offset", offset.to_string()));
     }
-    aux.push(("aof-base", "0".to_string()));
+    aux.push(("aof-base", (aof_base as u8).to_string()));
     aux
 }
 
@@ -124,12 +124,37 @@ fn write_file(
     pace: &Pace,
 ) -> io::Result<Saved> {
     let target = path(server);
-    let tmp = target.with_file_name(tmp);
+    let incremental = server.config.rdb_save_incremental_fsync.get();
+    write_rdb(
+        server,
+        begun,
+        &target,
+        &target.with_file_name(tmp),
+        aux,
+        pace,
+        incremental,
+    )
+    .map(|(saved, _)| saved)
+}
+
+/// Writes a begun snapshot as an RDB file at `target` durably: into `tmp` (fsynced every
+/// 4 MB with `incremental`, and at the end), renamed, the directory fsynced; `tmp` removed on
+/// failure, so the old `target` stays whole. Returns what was saved and the file's size. Both
+/// `dbfilename` and the AOF's bases are written so.
+pub(super) fn write_rdb(
+    server: &Server,
+    begun: &Begun,
+    target: &std::path::Path,
+    tmp: &std::path::Path,
+    aux: &[(&str, String)],
+    pace: &Pace,
+    incremental: bool,
+) -> io::Result<(Saved, u64)> {
     let result = (|| {
-        let f = File::create(&tmp)?;
+        let f = File::create(tmp)?;
         let sink = AutoSync {
             file: &f,
-            on: server.config.rdb_save_incremental_fsync.get(),
+            on: incremental,
             since: 0,
         };
         let (w, saved) = file::write(
@@ -142,11 +167,15 @@ fn write_file(
         )?;
         drop(w);
         f.sync_all()?;
-        std::fs::rename(&tmp, &target)?;
-        Ok(saved)
+        let size = f.metadata()?.len();
+        std::fs::rename(tmp, target)?;
+        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok((saved, size))
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(tmp);
     }
     result
 }
@@ -154,10 +183,10 @@ fn write_file(
 /// A file written with an fsync every few megabytes (`rdb-save-incremental-fsync`,
 /// `aof-rewrite-incremental-fsync`), so that the kernel never holds a whole snapshot's dirty
 /// pages to write back at once (a stall for everything else on the machine).
-pub(super) struct AutoSync<'a> {
-    pub file: &'a File,
-    pub on: bool,
-    pub since: usize,
+struct AutoSync<'a> {
+    file: &'a File,
+    on: bool,
+    since: usize,
 }
 
 const AUTOSYNC_BYTES: usize = 4 << 20;
@@ -192,7 +221,13 @@ pub fn save(server: &Server, now_ms: u64) -> io::Result<Saved> {
     let dirty = server.stats.dirty.get(0);
     let begun = server.keyspace.begin_snapshot(file::encode_entry, now_ms);
     let tmp = format!("temp-{}.rdb", std::process::id());
-    let result = write_file(server, &begun, &tmp, &aux(now_ms, None), &Pace::default());
+    let result = write_file(
+        server,
+        &begun,
+        &tmp,
+        &aux(now_ms, None, false),
+        &Pace::default(),
+    );
     match &result {
         Ok(s) => {
             saved(server, crate::engine::now_ms(), dirty);
@@ -311,7 +346,7 @@ fn background(server: &Server, begun: Begun, job: Job) {
     let tmp = format!("temp-{}-bg.rdb", std::process::id());
     let (result, to_disk) = match job {
         Job::Disk => (
-            write_file(server, &begun, &tmp, &aux(begun.now, None), &pace),
+            write_file(server, &begun, &tmp, &aux(begun.now, None, false), &pace),
             true,
         ),
         Job::AofBase { seq } => {
@@ -330,7 +365,7 @@ fn background(server: &Server, begun: Begun, job: Job) {
             replid,
             offset,
         } => {
-            let aux = aux(begun.now, Some((&replid, offset)));
+            let aux = aux(begun.now, Some((&replid, offset)), false);
             let result = if diskless {
                 to_replicas(server, &begun, &feeds, &aux, &pace)
             } else {
