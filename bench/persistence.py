@@ -8,8 +8,9 @@
   against the p99 of batches without one; and what the save cost in memory: ferrocache's
   growth of RSS over the dataset (and its own count, rdb_last_cow_size), Redis's copy-on-write
   as it reports it (rdb_last_cow_size).
-- replica: the same dataset; a redis-server replica attaches while a probe PINGs every
-  millisecond: the longest wait the probe saw, and how long the sync took.
+- replica: the same dataset; a redis-server replica attaches while a probe (examples/pingprobe)
+  PINGs every millisecond: the longest wait the probe saw, and how long the sync took; a second
+  probe PINGs an idle redis-server meanwhile, to show the machine's own scheduling noise.
 - load: time from start to serving of 1M keys, from an RDB and from an AOF (the same files for
   both servers, written by ferrocache).
 
@@ -24,12 +25,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FC = os.path.join(ROOT, "target/release/ferrocache")
 MIX = os.path.join(ROOT, "target/release/examples/mixload")
+PROBE = os.path.join(ROOT, "target/release/examples/pingprobe")
 REDIS = shutil.which("redis-server") or "redis-server"
 
 
@@ -125,27 +126,25 @@ def bgsave(s, keys, value, batch):
     }
 
 
-def replica_attach(s, light=False):
-    """Longest PING round trip while a replica attaches and syncs (`light`: redis-cli --rdb,
-    which only stores the snapshot, instead of a redis-server that loads it on the same cores)."""
-    worst = [0.0]
-    stop = threading.Event()
+def probe_start(port):
+    """A pingprobe (examples/pingprobe.rs) on PORT; stop it with probe_stop."""
+    return subprocess.Popen([PROBE, "--port", str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
-    def probe():
-        c = socket.create_connection(("127.0.0.1", s.port))
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        while not stop.is_set():
-            t = time.perf_counter()
-            c.sendall(b"PING\r\n")
-            c.recv(64)
-            worst[0] = max(worst[0], time.perf_counter() - t)
-            time.sleep(0.001)
-        c.close()
 
-    th = threading.Thread(target=probe)
-    th.start()
+def probe_stop(p):
+    out, _ = p.communicate()
+    n, worst, p999, p99, over = out.strip().split(",")
+    return {"n": int(n), "worst": float(worst), "p999": float(p999), "p99": float(p99), "over10": int(over)}
+
+
+def replica_attach(s, control, light=False):
+    """The longest PING while a replica attaches and syncs (`light`: redis-cli --rdb, which only
+    stores the snapshot, instead of a redis-server that loads it on the same cores). A second
+    probe PINGs an idle redis-server (`control`) at the same time: what it sees is the
+    machine's scheduling noise (two cores, four busy processes), not any server's pause."""
     time.sleep(0.5)
-    warm = worst[0]
+    probes = probe_start(s.port), probe_start(control.port)
+    time.sleep(0.5)
     started = time.time()
     if light:
         out = os.path.join(s.dir, "replica-copy.rdb")
@@ -159,9 +158,8 @@ def replica_attach(s, light=False):
                 raise RuntimeError("replica did not sync")
         r.stop()
     took = time.time() - started
-    stop.set()
-    th.join()
-    return {"worst_ping_ms": worst[0] * 1000, "before_ms": warm * 1000, "sync_s": took}
+    probe, idle = (probe_stop(p) for p in probes)
+    return {"probe": probe, "idle": idle, "sync_s": took}
 
 
 def make_aof_dir(keys):
@@ -208,10 +206,11 @@ def main():
     ap.add_argument("--only", default="bgsave,replica,load")
     a = ap.parse_args()
     only = set(a.only.split(","))
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "ferrocache", "--example", "mixload"],
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "ferrocache", "--example", "mixload", "--example", "pingprobe"],
                    cwd=ROOT, check=True)
     if only & {"bgsave", "replica"}:
         res = {}
+        control = Server("control")
         for name in ["ferrocache", "redis"]:
             s = Server(name)
             try:
@@ -219,11 +218,12 @@ def main():
                 if "bgsave" in only:
                     res[("bgsave", name)] = bgsave(s, a.keys, a.value, a.batch)
                 if "replica" in only:
-                    res[("replica", name)] = replica_attach(s)
-                    res[("rdb", name)] = replica_attach(s, light=True)
+                    res[("replica", name)] = replica_attach(s, control)
+                    res[("rdb", name)] = replica_attach(s, control, light=True)
             finally:
                 s.stop()
                 shutil.rmtree(s.dir, ignore_errors=True)
+        control.stop()
         if "bgsave" in only:
             print(f"BGSAVE of {a.keys} keys x {a.value} B under a 50/50 GET/SET load ({a.batch}-request batches):")
             for name in ["ferrocache", "redis"]:
@@ -236,14 +236,17 @@ def main():
             f, r = res[("bgsave", "ferrocache")], res[("bgsave", "redis")]
             print(f"  ferrocache/redis: save time {f['save_s'] / r['save_s']:.2f}, p99 during {f['p99_during'] / r['p99_during']:.2f}")
         if "replica" in only:
+            def show(r):
+                p, i = r["probe"], r["idle"]
+                return (f"longest PING {p['worst']:.1f} ms (p99.9 {p['p999']:.1f}, {p['over10']} of {p['n']} over 10 ms); "
+                        f"an idle redis-server at the same time: longest {i['worst']:.1f} ms (p99.9 {i['p999']:.1f}, "
+                        f"{i['over10']} over 10 ms); sync {r['sync_s']:.1f} s")
             print("A redis-server replica attaching (diskless, no delay), a probe PINGing every ms:")
             for name in ["ferrocache", "redis"]:
-                r = res[("replica", name)]
-                print(f"  {name:10} longest PING {r['worst_ping_ms']:.1f} ms (before: {r['before_ms']:.1f} ms); sync {r['sync_s']:.1f} s")
+                print(f"  {name:10} {show(res[('replica', name)])}")
             print("The same with redis-cli --rdb as the replica (it loads nothing: no third busy process):")
             for name in ["ferrocache", "redis"]:
-                r = res[("rdb", name)]
-                print(f"  {name:10} longest PING {r['worst_ping_ms']:.1f} ms (before: {r['before_ms']:.1f} ms); sync {r['sync_s']:.1f} s")
+                print(f"  {name:10} {show(res[('rdb', name)])}")
     if "load" in only:
         lt = load_times(a.keys)
         print(f"Start to serving, {a.keys} keys (median of 3):")
