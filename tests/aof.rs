@@ -629,3 +629,196 @@ fn stop_traced(port: u16, strace: &mut std::process::Child) {
     }
     kill9(strace);
 }
+
+/// With `aof-use-rdb-preamble no` the base is written as commands (`.base.aof`): every type,
+/// TTLs, several databases, stream groups and pending entries. redis-check-aof accepts it,
+/// and ferrocache and redis-server both load the same data from it.
+#[test]
+fn a_base_without_preamble_is_commands_both_servers_load() {
+    let dir = temp_dir("aof-resp-base");
+    let a = ferrocache_in(
+        &dir,
+        &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
+    );
+    let mut c = Raw::connect(a.port);
+    populate_shapes(&mut c);
+    assert_eq!(c.cmd(&["XGROUP", "CREATE", "stream", "g", "0"]), "+OK\r\n");
+    let read = c.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "alice",
+        "COUNT",
+        "2",
+        "STREAMS",
+        "stream",
+        ">",
+    ]);
+    assert!(read.starts_with("*1\r\n"), "{read}");
+    assert_eq!(
+        c.cmd(&["XGROUP", "CREATECONSUMER", "stream", "g", "bob"]),
+        ":1\r\n"
+    );
+    c.cmd(&["XADD", "trimmed", "MAXLEN", "0", "*", "a", "b"]);
+    let big: Vec<String> = (0..150).map(|i| format!("m{i}")).collect();
+    let mut rpush = vec!["RPUSH", "long"];
+    rpush.extend(big.iter().map(String::as_str));
+    c.cmd(&rpush);
+    c.cmd(&["SELECT", "7"]);
+    c.cmd(&["SET", "in-7", "x", "EX", "1000"]);
+    c.cmd(&["SELECT", "0"]);
+    let r = c.cmd(&["BGREWRITEAOF"]);
+    assert!(r.contains("started"), "{r}");
+    common::wait_for(|| info_field(&mut c, "aof_rewrite_in_progress") == "0");
+    let want0 = canonical(&mut c, 0);
+    let want7 = canonical(&mut c, 7);
+    drop(a);
+    let manifest =
+        std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    assert_eq!(
+        manifest,
+        "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    let base = std::fs::read(dir.join("appendonlydir/appendonly.aof.2.base.aof")).unwrap();
+    assert!(
+        base.starts_with(b"*2\r\n$6\r\nSELECT\r\n"),
+        "{:?}",
+        &base[..20]
+    );
+    check_aof(&dir);
+
+    let b = ferrocache_in(&dir, &["--appendonly", "yes"]);
+    let mut c = Raw::connect(b.port);
+    assert_same(&want0, &canonical(&mut c, 0), 0);
+    assert_same(&want7, &canonical(&mut c, 7), 7);
+    drop(b);
+    let r = common::redis_server_with(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"]);
+    let mut rc = Raw::connect(r.port);
+    assert_same(&want0, &canonical(&mut rc, 0), 0);
+    assert_same(&want7, &canonical(&mut rc, 7), 7);
+    drop(rc);
+    drop(r);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A single-file `appendonly.aof` of Redis before 7 (commands, or an RDB preamble followed by
+/// commands) is moved into the AOF directory as its base, a first incremental file is added,
+/// and the data loads; a later rewrite replaces both.
+#[test]
+fn an_old_single_file_aof_is_upgraded() {
+    for preamble in [false, true] {
+        let dir = temp_dir("aof-upgrade");
+        let mut old = Vec::new();
+        if preamble {
+            // An RDB holding k1, written by ferrocache's SAVE, then commands.
+            let s = ferrocache_in(&dir, &[]);
+            let mut c = Raw::connect(s.port);
+            c.cmd(&["SET", "k1", "v1"]);
+            c.cmd(&["SAVE"]);
+            drop(s);
+            old = std::fs::read(dir.join("dump.rdb")).unwrap();
+            std::fs::remove_file(dir.join("dump.rdb")).unwrap();
+        } else {
+            old.extend(common::resp(&[b"SET", b"k1", b"v1"]));
+        }
+        old.extend(common::resp(&[b"SELECT", b"0"]));
+        old.extend(common::resp(&[b"SET", b"k2", b"v2"]));
+        std::fs::write(dir.join("appendonly.aof"), &old).unwrap();
+        let a = ferrocache_in(&dir, &["--appendonly", "yes"]);
+        let mut c = Raw::connect(a.port);
+        assert_eq!(
+            c.cmd(&["MGET", "k1", "k2"]),
+            "*2\r\n$2\r\nv1\r\n$2\r\nv2\r\n"
+        );
+        assert!(!dir.join("appendonly.aof").exists());
+        let aof = dir.join("appendonlydir");
+        assert!(aof.join("appendonly.aof").exists());
+        let manifest = || std::fs::read_to_string(aof.join("appendonly.aof.manifest")).unwrap();
+        assert_eq!(
+            manifest(),
+            "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+        );
+        c.cmd(&["SET", "k3", "v3"]);
+        c.cmd(&["BGREWRITEAOF"]);
+        common::wait_for(|| info_field(&mut c, "aof_rewrite_in_progress") == "0");
+        assert_eq!(
+            manifest(),
+            "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        );
+        assert!(!aof.join("appendonly.aof").exists());
+        drop(a);
+        check_aof(&dir);
+        let b = ferrocache_in(&dir, &["--appendonly", "yes"]);
+        let mut c = Raw::connect(b.port);
+        assert_eq!(c.cmd(&["DBSIZE"]), ":3\r\n");
+        drop(b);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// A manifest that is not what Redis writes is refused at start with Redis's reason (and the
+/// server exits); names with spaces, quotes and newlines are quoted in it, as Redis quotes
+/// them, and redis-check-aof reads them.
+#[test]
+fn manifests_are_validated_and_odd_names_quoted() {
+    let refused: [(&str, &str); 4] = [
+        (
+            "file a.1.base.rdb seq 1 type b\nfile a.2.base.rdb seq 2 type b\n",
+            "Found duplicate base file information",
+        ),
+        (
+            "file a.2.incr.aof seq 2 type i\nfile a.1.incr.aof seq 1 type i\n",
+            "Found a non-monotonic sequence number",
+        ),
+        (
+            "file a.1.incr.aof seq 1 type i\n\n",
+            "Invalid AOF manifest file format",
+        ),
+        ("file a.1.incr.aof seq 1 type x\n", "Unknown AOF file type"),
+    ];
+    for (text, why) in refused {
+        let dir = temp_dir("aof-manifest");
+        std::fs::create_dir_all(dir.join("appendonlydir")).unwrap();
+        std::fs::write(dir.join("appendonlydir/appendonly.aof.manifest"), text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+            .args(["--port", &free_port().to_string(), "--appendonly", "yes"])
+            .args(["--dir", dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        let log = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(log.contains(why), "{text}: {log}");
+        assert!(log.contains("FATAL AOF MANIFEST FILE ERROR"), "{log}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    let dir = temp_dir("aof-odd-name");
+    let name = " odd \"name\"\n.aof ";
+    let a = ferrocache_in(&dir, &["--appendonly", "yes", "--appendfilename", name]);
+    let mut c = Raw::connect(a.port);
+    c.cmd(&["SET", "k", "v"]);
+    c.cmd(&["BGREWRITEAOF"]);
+    common::wait_for(|| info_field(&mut c, "aof_rewrite_in_progress") == "0");
+    let manifest_path = dir.join(format!("appendonlydir/{name}.manifest"));
+    let manifest = std::fs::read_to_string(&manifest_path).unwrap();
+    assert_eq!(
+        manifest,
+        "file \" odd \\\"name\\\"\\n.aof .2.base.rdb\" seq 2 type b\nfile \" odd \\\"name\\\"\\n.aof .2.incr.aof\" seq 2 type i\n"
+    );
+    drop(a);
+    let out = Command::new("redis-check-aof")
+        .arg(&manifest_path)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("All AOF files and manifest are valid"),
+        "{report}"
+    );
+    let b = ferrocache_in(&dir, &["--appendonly", "yes", "--appendfilename", name]);
+    let mut c = Raw::connect(b.port);
+    assert_eq!(c.cmd(&["GET", "k"]), "$1\r\nv\r\n");
+    drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use super::table::{Command, CommandSpec as C, ADMIN, LOADING, NOSCRIPT, SKIP_MONITOR, STALE};
 use super::{CmdResult, Ctx};
+use crate::protocol::parser::repr;
 
 pub static COMMANDS: &[C] = &[
     C::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, monitor).doc(
@@ -55,7 +56,7 @@ pub fn feed(ctx: &Ctx, cmd: &Command, argv: &[&[u8]]) {
         if redact.contains(&i) {
             line.extend_from_slice(b"\"(redacted)\"");
         } else {
-            quote(a, &mut line);
+            repr(a, &mut line);
         }
     }
     line.extend_from_slice(b"\r\n");
@@ -77,26 +78,6 @@ pub fn redacted(name: &str, argv: &[&[u8]]) -> Option<std::ops::Range<usize>> {
     }
 }
 
-/// Quotes bytes as Redis's `sdscatrepr` does: escapes for `\\`, `"` and the usual control
-/// characters, `\xHH` for any other unprintable byte.
-fn quote(a: &[u8], out: &mut Vec<u8>) {
-    out.push(b'"');
-    for &b in a {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            7 => out.extend_from_slice(b"\\a"),
-            8 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(b),
-            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,7 +85,7 @@ mod tests {
     #[test]
     fn quotes_as_redis_does() {
         let mut o = Vec::new();
-        quote(b"a \"b\"\\\n\r\t\x07\x08\x00\xff", &mut o);
+        repr(b"a \"b\"\\\n\r\t\x07\x08\x00\xff", &mut o);
         assert_eq!(o, b"\"a \\\"b\\\"\\\\\\n\\r\\t\\a\\b\\x00\\xff\"");
     }
 }

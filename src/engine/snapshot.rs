@@ -65,7 +65,7 @@ static HELD: AtomicU64 = AtomicU64::new(0);
 static PEAK: AtomicU64 = AtomicU64::new(0);
 
 fn held_add(n: u64) {
-    let now = HELD.fetch_add(n, Ordering::Relaxed) + n;
+    let now = HELD.fetch_add(n, Ordering::Relaxed).wrapping_add(n);
     PEAK.fetch_max(now, Ordering::Relaxed);
 }
 
@@ -145,7 +145,11 @@ impl Shard {
             return (0, true);
         };
         let mut keys = std::mem::take(&mut s.pending_keys);
-        HELD.fetch_sub(s.pending.len() as u64, Ordering::Relaxed);
+        // Saturating: the count is process-wide (keyspaces of unit tests run side by side).
+        let n = s.pending.len() as u64;
+        let _ = HELD.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |h| {
+            Some(h.saturating_sub(n))
+        });
         if out.is_empty() {
             std::mem::swap(out, &mut s.pending);
         } else {
@@ -203,6 +207,8 @@ pub struct Begun {
     pub now: u64,
     /// Per database: keys and keys with a TTL (expired ones not yet reclaimed included).
     pub sizes: Vec<(u64, u64)>,
+    /// The format's encoder the shards were given.
+    pub encode: Encode,
 }
 
 impl Begun {
@@ -240,7 +246,12 @@ impl Keyspace {
             }
             sizes.push((keys, volatile));
         }
-        Begun { epoch, now, sizes }
+        Begun {
+            epoch,
+            now,
+            sizes,
+            encode,
+        }
     }
 
     /// Abandons a running snapshot: shards stop saving entries for it. Entries it did not

@@ -117,39 +117,105 @@ pub struct Part {
     pub kind: char,
 }
 
-/// Reads a manifest: `file <name> seq <n> type <b|h|i>` per line.
-pub fn parse_manifest(text: &str) -> Result<Vec<Part>, String> {
+/// Reads a manifest: `file <name> seq <n> type <b|h|i>` per line (keys in any case and order,
+/// unknown keys ignored, names quoted as Redis quotes them), refusing what Redis refuses, with
+/// its words: the log is how an operator finds the line at fault.
+pub fn parse_manifest(text: &[u8]) -> Result<Vec<Part>, String> {
+    const MAX_LINE: usize = 1024;
+    if text.is_empty() {
+        return Err(manifest_error(None, "Found an empty AOF manifest"));
+    }
     let mut parts = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+    let mut last_incr = 0;
+    let (mut scratch, mut ranges) = (Vec::new(), Vec::new());
+    for (n, raw) in text.split_inclusive(|&b| b == b'\n').enumerate() {
+        if raw.starts_with(b"#") {
             continue;
         }
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let (mut name, mut seq, mut kind) = (None, None, None);
-        for kv in words.chunks(2) {
-            match kv {
-                ["file", v] => name = Some(v.trim_matches('"').to_string()),
-                ["seq", v] => seq = v.parse().ok(),
-                ["type", v] if v.len() == 1 => kind = v.chars().next(),
-                _ => {}
+        if raw.len() > MAX_LINE || !raw.ends_with(b"\n") {
+            return Err(manifest_error(
+                None,
+                "The AOF manifest file contains too long line",
+            ));
+        }
+        let line = raw.trim_ascii();
+        let at = Some((n + 1, line));
+        scratch.clear();
+        ranges.clear();
+        let split = crate::protocol::parser::split_inline_args(line, &mut scratch, &mut ranges);
+        if line.is_empty() || split.is_err() || ranges.len() < 6 || ranges.len() % 2 == 1 {
+            return Err(manifest_error(at, "Invalid AOF manifest file format"));
+        }
+        let (mut name, mut seq, mut kind) = (None, 0u64, None);
+        for kv in ranges.chunks(2) {
+            let (k, v) = (&scratch[kv[0].clone()], &scratch[kv[1].clone()]);
+            if k.eq_ignore_ascii_case(b"file") {
+                if v.contains(&b'/') || v.contains(&b'\\') {
+                    return Err(manifest_error(at, "File can't be a path, just a filename"));
+                }
+                name = Some(String::from_utf8_lossy(v).into_owned());
+            } else if k.eq_ignore_ascii_case(b"seq") {
+                // As atoll: the leading digits, 0 (refused below) when there are none.
+                let digits = v.iter().take_while(|b| b.is_ascii_digit()).count();
+                seq = std::str::from_utf8(&v[..digits])
+                    .ok()
+                    .and_then(|d| d.parse().ok())
+                    .unwrap_or(0);
+            } else if k.eq_ignore_ascii_case(b"type") {
+                kind = v.first().map(|&b| b as char);
             }
         }
-        match (name, seq, kind) {
-            (Some(name), Some(seq), Some(kind)) if "bhi".contains(kind) => {
-                parts.push(Part { name, seq, kind })
-            }
-            _ => return Err(format!("Invalid AOF manifest file format (line {})", n + 1)),
+        let (Some(name), Some(kind)) = (name, kind) else {
+            return Err(manifest_error(at, "Invalid AOF manifest file format"));
+        };
+        if seq == 0 {
+            return Err(manifest_error(at, "Invalid AOF manifest file format"));
         }
+        match kind {
+            'b' if parts.iter().any(|p: &Part| p.kind == 'b') => {
+                return Err(manifest_error(at, "Found duplicate base file information"))
+            }
+            'i' if seq <= last_incr => {
+                return Err(manifest_error(at, "Found a non-monotonic sequence number"))
+            }
+            'i' => last_incr = seq,
+            'b' | 'h' => {}
+            _ => return Err(manifest_error(at, "Unknown AOF file type")),
+        }
+        parts.push(Part { name, seq, kind });
     }
     Ok(parts)
 }
 
-fn format_manifest(parts: &[Part]) -> String {
-    parts
-        .iter()
-        .map(|p| format!("file {} seq {} type {}\n", p.name, p.seq, p.kind))
-        .collect()
+/// A manifest's fault as Redis reports it: the banner, where (when a line was read) and why.
+fn manifest_error(at: Option<(usize, &[u8])>, why: &str) -> String {
+    let mut s = String::from("\n*** FATAL AOF MANIFEST FILE ERROR ***\n");
+    if let Some((n, line)) = at {
+        s += &format!(
+            "Reading the manifest file, at line {n}\n>>> '{}'\n",
+            String::from_utf8_lossy(line)
+        );
+    }
+    s + why
+}
+
+/// The manifest's text: the base, then history, then incremental files, each name quoted when
+/// it holds spaces, quotes or unprintable bytes (as Redis writes it).
+fn format_manifest(parts: &[Part]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for kind in ['b', 'h', 'i'] {
+        for p in parts.iter().filter(|p| p.kind == kind) {
+            out.extend_from_slice(b"file ");
+            let name = p.name.as_bytes();
+            if crate::protocol::parser::needs_repr(name) {
+                crate::protocol::parser::repr(name, &mut out);
+            } else {
+                out.extend_from_slice(name);
+            }
+            out.extend_from_slice(format!(" seq {} type {}\n", p.seq, p.kind).as_bytes());
+        }
+    }
+    out
 }
 
 /// Writes a file whole and durably: a temp file, fsynced, renamed, the directory fsynced.
@@ -173,11 +239,18 @@ pub struct Loaded {
 /// incremental file in order. A last file cut short loads up to its last whole command (and
 /// is truncated there) when `aof-load-truncated` allows, else the load fails.
 pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
+    upgrade_old_file(server)?;
     let d = dir(server);
-    let text = match std::fs::read_to_string(d.join(manifest_name(server))) {
+    let path = d.join(manifest_name(server));
+    let text = match std::fs::read(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("Can't open the AOF manifest: {e}")),
+        Err(e) => {
+            return Err(format!(
+                "Fatal error: can't open the AOF manifest file {} for reading: {e}",
+                path.display()
+            ))
+        }
     };
     let parts = parse_manifest(&text)?;
     let files: Vec<&Part> = parts
@@ -187,11 +260,12 @@ pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
         .collect();
     let mut loaded = Loaded::default();
     let lim = *server.config.derived.limits.read();
-    let total: u64 = files
-        .iter()
-        .filter_map(|p| std::fs::metadata(d.join(&p.name)).ok())
-        .map(|m| m.len())
-        .sum();
+    let mut total = 0;
+    for p in &files {
+        let m = std::fs::metadata(d.join(&p.name))
+            .map_err(|e| format!("Unable to obtain the AOF file {} length. stat: {e}", p.name))?;
+        total += m.len();
+    }
     server.loading.total.store(total, Ordering::Relaxed);
     let mut progress = super::Progress::new(server);
     struct Replaying;
@@ -204,9 +278,11 @@ pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
     let _replaying = Replaying;
     for (i, p) in files.iter().enumerate() {
         let path = d.join(&p.name);
-        let data = std::fs::read(&path)
-            .map_err(|e| format!("The append log file {} doesn't exist: {e}", p.name))?;
+        let data =
+            std::fs::read(&path).map_err(|e| format!("Can't read the AOF file {}: {e}", p.name))?;
         let last = i + 1 == files.len();
+        // An RDB preamble (a base, or an old single-file AOF) may have commands after it.
+        let mut commands_at = 0;
         if data.starts_with(b"REDIS") {
             let l = super::rdb::file::load_with(
                 &data,
@@ -218,8 +294,10 @@ pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
             )
             .map_err(|e| format!("{e} in {}", p.name))?;
             loaded.keys_from_base += l.keys;
-        } else {
-            loaded.commands += replay(server, &data, &path, last, &mut progress)?;
+            commands_at = l.end;
+        }
+        if commands_at < data.len() {
+            loaded.commands += replay(server, &data, commands_at, &path, last, &mut progress)?;
         }
         progress.base += data.len() as u64;
     }
@@ -231,10 +309,63 @@ pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
     Ok(Some(loaded))
 }
 
+/// Moves a single-file AOF of Redis before 7 (`dir`/`appendfilename`) into the AOF directory as
+/// its base, when the directory does not already hold this AOF: no directory, a manifest
+/// naming no base and no incremental file, or a move that was cut short (the manifest names
+/// the old file as base, which is not in the directory yet). A copy already in the directory
+/// wins, and the old file is left alone.
+fn upgrade_old_file(server: &Server) -> Result<(), String> {
+    let name = server.config.appendfilename.get();
+    let old = PathBuf::from(server.config.dir.get()).join(&name);
+    if !old.is_file() {
+        return Ok(());
+    }
+    let d = dir(server);
+    let mut parts = if d.is_dir() {
+        read_manifest(server).map_err(|e| e.to_string())?
+    } else {
+        Vec::new()
+    };
+    let base = parts.iter().find(|p| p.kind == 'b');
+    let has_incr = parts.iter().any(|p| p.kind == 'i');
+    let due = !d.is_dir()
+        || (base.is_none() && !has_incr)
+        || (!has_incr && base.is_some_and(|b| b.name == name) && !d.join(&name).exists());
+    if !due {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&d)
+        .map_err(|e| format!("Can't open or create append-only dir {}: {e}", d.display()))?;
+    parts.retain(|p| p.kind != 'b');
+    parts.insert(
+        0,
+        Part {
+            name: name.clone(),
+            seq: 1,
+            kind: 'b',
+        },
+    );
+    persist_manifest(server, &parts).map_err(|e| format!("Can't write the AOF manifest: {e}"))?;
+    std::fs::rename(&old, d.join(&name))
+        .and_then(|_| File::open(&d)?.sync_all())
+        .map_err(|e| {
+            format!(
+                "Error trying to move the old AOF file {name} into dir {}: {e}",
+                d.display()
+            )
+        })?;
+    tracing::info!(
+        "Successfully migrated an old-style AOF file ({name}) into the AOF directory ({}).",
+        d.display()
+    );
+    Ok(())
+}
+
 /// Runs the commands of one file, as the primary's stream is run on a replica.
 fn replay(
     server: &Server,
     data: &[u8],
+    start: usize,
     path: &Path,
     last: bool,
     progress: &mut super::Progress,
@@ -247,9 +378,9 @@ fn replay(
     let mut parser = Parser::new(Default::default());
     let mut client = crate::replication::replica::master_client(server);
     let mut out = crate::protocol::reply::Reply::new();
-    let (mut pos, mut n) = (0, 0u64);
+    let (mut pos, mut n) = (start, 0u64);
     // Where the last MULTI began: a transaction cut short is dropped from there.
-    let mut multi_at = 0;
+    let mut multi_at = start;
     while pos < data.len() {
         // An annotation (`#TS:<unix time>`, aof-timestamp-enabled) is not a command.
         if data[pos] == b'#' {
@@ -313,9 +444,13 @@ fn replay(
     }
     // A transaction left open at the end was never acknowledged: it is not applied.
     if client.multi.is_some() {
+        tracing::warn!("Revert incomplete MULTI/EXEC transaction in AOF file {name}");
         pos = multi_at;
     }
     if pos < data.len() {
+        if !last && server.config.aof_load_truncated.get() {
+            return Err("Fatal error: the truncated file is not the last file".into());
+        }
         if !last || !server.config.aof_load_truncated.get() {
             return Err(format!(
                 "Unexpected end of file reading the append only file {name}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
@@ -345,46 +480,47 @@ fn replay(
 pub fn start(server: &Server, now_ms: u64) -> io::Result<()> {
     let d = dir(server);
     std::fs::create_dir_all(&d)?;
-    let parts = read_manifest(server)?;
-    let incr = parts.iter().filter(|p| p.kind == 'i').max_by_key(|p| p.seq);
-    let (parts, incr) = match incr {
+    let mut parts = read_manifest(server)?;
+    let incr = match parts.iter().filter(|p| p.kind == 'i').max_by_key(|p| p.seq) {
         Some(i) => {
-            let name = i.name.clone();
-            (parts, name)
+            tracing::info!("Opening AOF incr file {} on server start", i.name);
+            i.name.clone()
         }
         None => {
-            let seq = parts.iter().map(|p| p.seq).max().unwrap_or(0) + 1;
-            let base = base_name(server, seq);
-            tracing::info!("Creating AOF base file {base} on server start");
-            let begun = server
-                .keyspace
-                .begin_snapshot(super::rdb::file::encode_entry, now_ms);
-            write_base(server, &begun, &base, &super::rdb::file::Pace::default())?;
-            let incr = incr_name(server, seq);
-            tracing::info!("Creating AOF incr file {incr} on server start");
-            write_durably(&d, &incr, b"")?;
-            let parts = vec![
-                Part {
+            if !parts.iter().any(|p| p.kind == 'b') {
+                let seq = 1;
+                let (rdb, encode) = base_format(server);
+                let base = base_name(server, seq, rdb);
+                tracing::info!("Creating AOF base file {base} on server start");
+                let begun = server.keyspace.begin_snapshot(encode, now_ms);
+                write_base(server, &begun, &base, rdb, &Default::default())?;
+                parts.push(Part {
                     name: base,
                     seq,
                     kind: 'b',
-                },
-                Part {
-                    name: incr.clone(),
-                    seq,
-                    kind: 'i',
-                },
-            ];
+                });
+            }
+            // A base without incremental files (a fresh one, or an old single-file AOF
+            // moved in): the first one is created.
+            let incr = incr_name(server, 1);
+            tracing::info!("Creating AOF incr file {incr} on server start");
+            write_durably(&d, &incr, b"")?;
+            parts.push(Part {
+                name: incr.clone(),
+                seq: 1,
+                kind: 'i',
+            });
             persist_manifest(server, &parts)?;
-            (parts, incr)
+            incr
         }
     };
     open_incr(server, &incr, parts, Vec::new(), now_ms)?;
     Ok(())
 }
 
-fn base_name(server: &Server, seq: u64) -> String {
-    format!("{}.{seq}.base.rdb", server.config.appendfilename.get())
+fn base_name(server: &Server, seq: u64, rdb: bool) -> String {
+    let kind = if rdb { "rdb" } else { "aof" };
+    format!("{}.{seq}.base.{kind}", server.config.appendfilename.get())
 }
 
 fn incr_name(server: &Server, seq: u64) -> String {
@@ -393,7 +529,7 @@ fn incr_name(server: &Server, seq: u64) -> String {
 
 /// The manifest on disk (empty if there is none).
 fn read_manifest(server: &Server) -> io::Result<Vec<Part>> {
-    match std::fs::read_to_string(dir(server).join(manifest_name(server))) {
+    match std::fs::read(dir(server).join(manifest_name(server))) {
         Ok(t) => parse_manifest(&t).map_err(io::Error::other),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(e),
@@ -404,7 +540,7 @@ fn persist_manifest(server: &Server, parts: &[Part]) -> io::Result<()> {
     write_durably(
         &dir(server),
         &manifest_name(server),
-        format_manifest(parts).as_bytes(),
+        &format_manifest(parts),
     )
 }
 
@@ -450,20 +586,41 @@ fn open_incr(
     Ok(())
 }
 
-/// Writes a base file of the begun snapshot into the AOF directory: a temp file, fsynced,
-/// renamed.
+/// Writes a base file of the begun snapshot into the AOF directory (an RDB, or commands when
+/// `rdb` is false): a temp file, fsynced, renamed.
 fn write_base(
     server: &Server,
     begun: &crate::engine::snapshot::Begun,
     name: &str,
+    rdb: bool,
     pace: &super::rdb::file::Pace,
 ) -> io::Result<u64> {
+    use super::snapshot::Body;
     let d = dir(server);
     let tmp = d.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
     let aux = super::snapshot::aux(begun.now, None, true);
+    let stamp = server
+        .config
+        .aof_timestamp_enabled
+        .get()
+        .then_some(begun.now / 1000);
+    let body = if rdb {
+        Body::Rdb(&aux)
+    } else {
+        Body::Commands(stamp)
+    };
     let incremental = server.config.aof_rewrite_incremental_fsync.get();
-    super::snapshot::write_rdb(server, begun, &d.join(name), &tmp, &aux, pace, incremental)
+    super::snapshot::write_durably(server, begun, &d.join(name), &tmp, body, pace, incremental)
         .map(|(_, size)| size)
+}
+
+/// Whether a new base is an RDB (`aof-use-rdb-preamble`), and the encoder its snapshot takes.
+pub(super) fn base_format(server: &Server) -> (bool, crate::engine::snapshot::Encode) {
+    if server.config.aof_use_rdb_preamble.get() {
+        (true, super::rdb::file::encode_entry)
+    } else {
+        (false, super::aof_commands::encode_entry)
+    }
 }
 
 /// Rewrite bookkeeping (INFO aof_rewrite_*).
@@ -505,7 +662,7 @@ pub fn rewrite(server: &Server, now_ms: u64) -> Result<(), NotNow> {
         return Err(NotNow::Scheduled);
     }
     match next_incr(server) {
-        Ok(seq) => rewrite_from(server, now_ms, seq),
+        Ok((base, incr)) => rewrite_from(server, now_ms, base, incr),
         Err(e) => {
             rw.scheduled.store(false, Ordering::Relaxed);
             rewrite_finished(server, Err(e), 0);
@@ -514,9 +671,10 @@ pub fn rewrite(server: &Server, now_ms: u64) -> Result<(), NotNow> {
     }
 }
 
-/// The next sequence number; with the AOF on, what was recorded so far ends the current
-/// incremental file and the writes go to a new one of that number, named in the manifest.
-fn next_incr(server: &Server) -> io::Result<u64> {
+/// The next base's and incremental file's sequence numbers; with the AOF on, what was
+/// recorded so far ends the current incremental file and the writes go to the new one,
+/// named in the manifest.
+fn next_incr(server: &Server) -> io::Result<(u64, u64)> {
     let d = dir(server);
     std::fs::create_dir_all(&d)?;
     let on_disk = read_manifest(server)?;
@@ -527,18 +685,11 @@ fn next_incr(server: &Server) -> io::Result<u64> {
         write_pending(server, fsync() != Fsync::No);
     }
     let mut m = server.aof.manifest.lock();
-    let seq = m
-        .parts
-        .iter()
-        .chain(on_disk.iter())
-        .map(|p| p.seq)
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let (base, seq) = next_seqs(m.parts.iter().chain(on_disk.iter()));
     if !on() {
         m.stale = on_disk.into_iter().map(|p| p.name).collect();
         m.parts.clear();
-        return Ok(seq);
+        return Ok((base, seq));
     }
     let incr = incr_name(server, seq);
     File::create(d.join(&incr))?.sync_all()?;
@@ -560,18 +711,35 @@ fn next_incr(server: &Server) -> io::Result<u64> {
         w.unsynced = false;
     }
     stream.reselect();
-    Ok(seq)
+    Ok((base, seq))
 }
 
-/// The rewrite's snapshot thread: writes the base of sequence `seq`, then the manifest.
+/// The sequence numbers of the next base and the next incremental file: each one more than
+/// the last of its kind (history files do not count), as Redis numbers them.
+fn next_seqs<'a>(parts: impl Iterator<Item = &'a Part>) -> (u64, u64) {
+    let (mut base, mut incr) = (0, 0);
+    for p in parts {
+        match p.kind {
+            'b' => base = base.max(p.seq),
+            'i' => incr = incr.max(p.seq),
+            _ => {}
+        }
+    }
+    (base + 1, incr + 1)
+}
+
+/// The rewrite's snapshot thread: writes the base of sequence `seq`, then the manifest, which
+/// keeps the incremental files from `incr_from` on (those written since the rewrite began).
 pub(super) fn write_rewrite_base(
     server: &Server,
     begun: &crate::engine::snapshot::Begun,
     seq: u64,
+    incr_from: u64,
+    rdb: bool,
     pace: &super::rdb::file::Pace,
 ) -> io::Result<()> {
-    let base = base_name(server, seq);
-    let size = write_base(server, begun, &base, pace)?;
+    let base = base_name(server, seq, rdb);
+    let size = write_base(server, begun, &base, rdb, pace)?;
     let d = dir(server);
     let mut m = server.aof.manifest.lock();
     let mut parts = vec![Part {
@@ -582,7 +750,7 @@ pub(super) fn write_rewrite_base(
     let incrs: Vec<Part> = m
         .parts
         .iter()
-        .filter(|p| p.kind == 'i' && p.seq >= seq)
+        .filter(|p| p.kind == 'i' && p.seq >= incr_from)
         .cloned()
         .collect();
     // The files the new manifest no longer reads (the old base and incremental files):
@@ -687,7 +855,7 @@ pub fn switch(server: &Server, on_now: bool, now_ms: u64) -> io::Result<()> {
         let d = dir(server);
         std::fs::create_dir_all(&d)?;
         let old = read_manifest(server)?;
-        let seq = old.iter().map(|p| p.seq).max().unwrap_or(0) + 1;
+        let (base, seq) = next_seqs(old.iter());
         let incr = incr_name(server, seq);
         File::create(d.join(&incr))?;
         let parts = vec![Part {
@@ -703,7 +871,7 @@ pub fn switch(server: &Server, on_now: bool, now_ms: u64) -> io::Result<()> {
             now_ms,
         )?;
         // The base follows from a rewrite, now or after a running save.
-        let _ = rewrite_from(server, now_ms, seq);
+        let _ = rewrite_from(server, now_ms, base, seq);
     } else {
         stop(server);
     }
@@ -722,8 +890,8 @@ fn stop(server: &Server) {
     *server.aof.writer.lock() = None;
 }
 
-/// A rewrite whose new incremental file (`seq`) is already open (turning the AOF on).
-fn rewrite_from(server: &Server, now_ms: u64, seq: u64) -> Result<(), NotNow> {
+/// A rewrite writing base `seq` whose new incremental file (`incr_from`) is already open.
+fn rewrite_from(server: &Server, now_ms: u64, seq: u64, incr_from: u64) -> Result<(), NotNow> {
     let rw = &server.aof.rewrites;
     if server.snapshots.in_progress() || rw.in_progress.load(Ordering::Relaxed) {
         rw.scheduled.store(true, Ordering::Relaxed);
@@ -733,7 +901,11 @@ fn rewrite_from(server: &Server, now_ms: u64, seq: u64) -> Result<(), NotNow> {
     rw.in_progress.store(true, Ordering::Relaxed);
     rw.started_ms.store(now_ms, Ordering::Relaxed);
     tracing::info!("Background append only file rewriting started");
-    let job = super::snapshot::Job::AofBase { seq };
+    let job = super::snapshot::Job::AofBase {
+        seq,
+        incr_from,
+        rdb: base_format(server).0,
+    };
     if super::snapshot::begin_background(server, now_ms, job).is_err() {
         rw.in_progress.store(false, Ordering::Relaxed);
         rw.scheduled.store(true, Ordering::Relaxed);
@@ -868,12 +1040,67 @@ mod tests {
 
     #[test]
     fn manifests_round_trip_and_bad_ones_are_refused() {
-        let text = "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n";
+        let text = b"file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n";
         let parts = parse_manifest(text).unwrap();
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[1].kind, 'i');
         assert_eq!(format_manifest(&parts), text);
-        assert!(parse_manifest("file x seq 1 type z\n").is_err());
-        assert!(parse_manifest("file x type b\n").is_err());
+        // Keys in any case and order, unknown keys ignored, comments skipped, gaps allowed.
+        let parts =
+            parse_manifest(b"# note\nSEQ 3 TYPE i File a new v\nfile b seq 1 type b\n").unwrap();
+        assert_eq!(
+            (parts[0].name.as_str(), parts[0].seq, parts[1].kind),
+            ("a", 3, 'b')
+        );
+        // Names with spaces, quotes and newlines are quoted, and read back.
+        let odd = Part {
+            name: " file seq \n\n.aof .2.base.rdb".into(),
+            seq: 2,
+            kind: 'b',
+        };
+        let text = format_manifest(std::slice::from_ref(&odd));
+        assert_eq!(
+            text,
+            b"file \" file seq \\n\\n.aof .2.base.rdb\" seq 2 type b\n"
+        );
+        assert_eq!(parse_manifest(&text).unwrap(), vec![odd]);
+        let refused = [
+            (&b""[..], "Found an empty AOF manifest"),
+            (b"file x seq 1 type b", "too long line"),
+            (
+                b"file x seq 1 type b\n\nfile y seq 1 type i\n",
+                "Invalid AOF manifest file format",
+            ),
+            (b"file x type i\n", "Invalid AOF manifest file format"),
+            (b"filx x seq 1 type b\n", "Invalid AOF manifest file format"),
+            (
+                b"file x seq 1 type i new\n",
+                "Invalid AOF manifest file format",
+            ),
+            (b"file x seq z type i\n", "Invalid AOF manifest file format"),
+            (
+                b"file \"x seq 1 type i\n",
+                "Invalid AOF manifest file format",
+            ),
+            (b"file x seq 1 type z\n", "Unknown AOF file type"),
+            (b"file a/x seq 1 type i\n", "File can't be a path"),
+            (
+                b"file x seq 1 type b\nfile y seq 2 type b\n",
+                "Found duplicate base file information",
+            ),
+            (
+                b"file x seq 2 type i\nfile y seq 2 type i\n",
+                "Found a non-monotonic sequence number",
+            ),
+        ];
+        for (text, why) in refused {
+            let e = parse_manifest(text).unwrap_err();
+            assert!(e.contains(why), "{e}");
+            assert_eq!(e.matches(why).count(), 1);
+        }
+        let long = format!("file {} seq 1 type i\n", "x".repeat(1100));
+        assert!(parse_manifest(long.as_bytes())
+            .unwrap_err()
+            .contains("too long line"));
     }
 }

@@ -2,6 +2,7 @@
 //! snapshots on disk, and the append-only file.
 
 pub mod aof;
+pub mod aof_commands;
 pub mod rdb;
 pub mod snapshot;
 

@@ -125,28 +125,37 @@ fn write_file(
 ) -> io::Result<Saved> {
     let target = path(server);
     let incremental = server.config.rdb_save_incremental_fsync.get();
-    write_rdb(
+    write_durably(
         server,
         begun,
         &target,
         &target.with_file_name(tmp),
-        aux,
+        Body::Rdb(aux),
         pace,
         incremental,
     )
     .map(|(saved, _)| saved)
 }
 
-/// Writes a begun snapshot as an RDB file at `target` durably: into `tmp` (fsynced every
-/// 4 MB with `incremental`, and at the end), renamed, the directory fsynced; `tmp` removed on
+/// What a snapshot file holds.
+pub(super) enum Body<'a> {
+    /// An RDB with these aux fields (begun with `rdb::file::encode_entry`).
+    Rdb(&'a [(&'a str, String)]),
+    /// Commands, an AOF base without preamble (begun with `aof_commands::encode_entry`),
+    /// first stamped with this time when given.
+    Commands(Option<u64>),
+}
+
+/// Writes a begun snapshot as a file at `target` durably: into `tmp` (fsynced every 4 MB
+/// with `incremental`, and at the end), renamed, the directory fsynced; `tmp` removed on
 /// failure, so the old `target` stays whole. Returns what was saved and the file's size. Both
 /// `dbfilename` and the AOF's bases are written so.
-pub(super) fn write_rdb(
+pub(super) fn write_durably(
     server: &Server,
     begun: &Begun,
     target: &std::path::Path,
     tmp: &std::path::Path,
-    aux: &[(&str, String)],
+    body: Body,
     pace: &Pace,
     incremental: bool,
 ) -> io::Result<(Saved, u64)> {
@@ -157,14 +166,14 @@ pub(super) fn write_rdb(
             on: incremental,
             since: 0,
         };
-        let (w, saved) = file::write(
-            &server.keyspace,
-            begun,
-            BufWriter::with_capacity(1 << 16, sink),
-            aux,
-            server.config.rdbchecksum.get(),
-            pace,
-        )?;
+        let out = BufWriter::with_capacity(1 << 16, sink);
+        let ks = &server.keyspace;
+        let (w, saved) = match body {
+            Body::Rdb(aux) => {
+                file::write(ks, begun, out, aux, server.config.rdbchecksum.get(), pace)?
+            }
+            Body::Commands(stamp) => file::write_commands(ks, begun, out, stamp, pace)?,
+        };
         drop(w);
         f.sync_all()?;
         let size = f.metadata()?.len();
@@ -261,8 +270,8 @@ pub enum Job {
         replid: String,
         offset: u64,
     },
-    /// An AOF rewrite: the base of sequence number `seq` (`aof::rewrite`).
-    AofBase { seq: u64 },
+    /// An AOF rewrite: the base of sequence number `seq` (`aof::rewrite`), an RDB or commands.
+    AofBase { seq: u64, incr_from: u64, rdb: bool },
 }
 
 /// BGSAVE: begins a snapshot now and writes it on a thread of its own. The caller keeps other
@@ -296,7 +305,11 @@ pub fn begin_background(server: &Server, now_ms: u64, job: Job) -> Result<(), No
     st.processed.store(0, Ordering::Relaxed);
     st.dirty_at_start
         .store(server.stats.dirty.get(0), Ordering::Relaxed);
-    let begun = server.keyspace.begin_snapshot(file::encode_entry, now_ms);
+    let encode = match job {
+        Job::AofBase { rdb: false, .. } => super::aof_commands::encode_entry,
+        _ => file::encode_entry,
+    };
+    let begun = server.keyspace.begin_snapshot(encode, now_ms);
     st.total.store(begun.keys(), Ordering::Relaxed);
     match &job {
         Job::Disk => tracing::info!("Background saving started"),
@@ -349,8 +362,12 @@ fn background(server: &Server, begun: Begun, job: Job) {
             write_file(server, &begun, &tmp, &aux(begun.now, None, false), &pace),
             true,
         ),
-        Job::AofBase { seq } => {
-            let result = super::aof::write_rewrite_base(server, &begun, seq, &pace);
+        Job::AofBase {
+            seq,
+            incr_from,
+            rdb,
+        } => {
+            let result = super::aof::write_rewrite_base(server, &begun, seq, incr_from, rdb, &pace);
             if result.is_err() {
                 server.keyspace.abort_snapshot();
             }

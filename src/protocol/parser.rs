@@ -303,6 +303,33 @@ fn hex_val(c: u8) -> u8 {
     (c as char).to_digit(16).unwrap_or(0) as u8
 }
 
+/// Quotes bytes as Redis's `sdscatrepr` does: escapes for `\\`, `"` and the usual control
+/// characters, `\xHH` for any other unprintable byte.
+pub fn repr(a: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &b in a {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            7 => out.extend_from_slice(b"\\a"),
+            8 => out.extend_from_slice(b"\\b"),
+            0x20..=0x7e => out.push(b),
+            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+/// Whether `repr` would change a name (Redis's `sdsneedsrepr`): quoting, escapes, spaces or
+/// unprintable bytes.
+pub fn needs_repr(a: &[u8]) -> bool {
+    a.iter()
+        .any(|&b| matches!(b, b'\\' | b'"') || !(0x21..=0x7e).contains(&b))
+}
+
 /// Splits an inline request line into arguments with the quoting rules redis-cli and
 /// redis-server use: "double quotes" with backslash escapes (\n \r \t \b \a \\ \" \xHH) and
 /// 'single quotes' (only \' escaped). A closing quote must be followed by a space or the end.

@@ -228,6 +228,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
             let rw = &server.aof.rewrites;
             let now_ms = crate::engine::now_ms();
             let running = snap.in_progress();
+            let enabling = server.aof.enable_requested.load(Ordering::Relaxed);
             let (cow_peak, cow, processed, total, secs) = if running {
                 (
                     crate::engine::snapshot::peak_held(),
@@ -264,9 +265,11 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 snap.last_cow.load(Ordering::Relaxed),
                 snap.last_load_expired.load(Ordering::Relaxed),
                 snap.last_load_keys.load(Ordering::Relaxed),
-                (crate::persistence::aof::on() || server.aof.enable_requested.load(Ordering::Relaxed)) as u8,
-                rw.in_progress.load(Ordering::Relaxed) as u8,
-                rw.scheduled.load(Ordering::Relaxed) as u8,
+                (crate::persistence::aof::on() || enabling) as u8,
+                // Turning the AOF on is its first rewrite: begun at the next tick of the
+                // persistence cron, or after a running save (then scheduled, as in Redis).
+                (rw.in_progress.load(Ordering::Relaxed) || (enabling && !running)) as u8,
+                (rw.scheduled.load(Ordering::Relaxed) || (enabling && running)) as u8,
                 if rw.count.load(Ordering::Relaxed) + rw.failures_in_a_row.load(Ordering::Relaxed) == 0 {
                     -1
                 } else {

@@ -84,7 +84,6 @@ pub fn write<W: Write>(
         crc: 0,
         on: checksum,
     };
-    let stop = |why| io::Error::new(io::ErrorKind::Interrupted, why);
     w.put(format!("REDIS{VERSION:04}").as_bytes())?;
     let mut buf = Vec::new();
     for (k, v) in aux {
@@ -94,18 +93,67 @@ pub fn write<W: Write>(
         write_string(&mut buf, v.as_bytes());
         w.put(&buf)?;
     }
+    let saved = walk(
+        ks,
+        begun,
+        pace,
+        &mut |b| w.put(b),
+        &|buf, i, (keys, volatile)| {
+            buf.push(op::SELECTDB);
+            write_len(buf, i as u64);
+            buf.push(op::RESIZEDB);
+            write_len(buf, keys);
+            write_len(buf, volatile);
+        },
+    )?;
+    w.put(&[op::EOF])?;
+    let crc = w.crc;
+    w.inner.write_all(&crc.to_le_bytes())?;
+    w.inner.flush()?;
+    Ok((w.inner, saved))
+}
+
+/// Writes a begun snapshot as commands (`begin_snapshot` with `aof_commands::encode_entry`):
+/// an AOF base without an RDB preamble, starting with a `#TS:` annotation when `timestamp` is
+/// given (aof-timestamp-enabled).
+pub fn write_commands<W: Write>(
+    ks: &Keyspace,
+    begun: &Begun,
+    mut out: W,
+    timestamp: Option<u64>,
+    pace: &Pace,
+) -> io::Result<(W, Saved)> {
+    if let Some(t) = timestamp {
+        write!(out, "#TS:{t}\r\n")?;
+    }
+    let saved = walk(ks, begun, pace, &mut |b| out.write_all(b), &|buf, i, _| {
+        crate::persistence::aof_commands::select(buf, i)
+    })?;
+    out.flush()?;
+    Ok((out, saved))
+}
+
+/// Writes what opens a database in the file: its number and its sizes (keys, keys with a TTL).
+type OpenDb = dyn Fn(&mut Vec<u8>, usize, (u64, u64));
+
+/// The walk both formats share: database by database (`select` opens each one that held
+/// keys), shard by shard in small steps, what the shards encoded handed to `put`.
+fn walk(
+    ks: &Keyspace,
+    begun: &Begun,
+    pace: &Pace,
+    put: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    select: &OpenDb,
+) -> io::Result<Saved> {
+    let stop = |why| io::Error::new(io::ErrorKind::Interrupted, why);
+    let mut buf = Vec::new();
     let mut saved = Saved::default();
     let mut detached = Vec::new();
     for (i, db) in ks.dbs().iter().enumerate() {
-        let (keys, volatile) = begun.sizes[i];
-        if keys > 0 {
+        if begun.sizes[i].0 > 0 {
             buf.clear();
-            buf.push(op::SELECTDB);
-            write_len(&mut buf, i as u64);
-            buf.push(op::RESIZEDB);
-            write_len(&mut buf, keys);
-            write_len(&mut buf, volatile);
-            w.put(&buf)?;
+            select(&mut buf, i, begun.sizes[i]);
+            put(&buf)?;
         }
         for s in 0..db.nshards() {
             loop {
@@ -123,11 +171,11 @@ pub fn write<W: Write>(
                         &d,
                         begun.epoch,
                         begun.now,
-                        encode_entry,
+                        begun.encode,
                         &mut buf,
                     );
                 }
-                w.put(&buf)?;
+                put(&buf)?;
                 saved.keys += n;
                 if let Some(p) = pace.processed {
                     p.fetch_add(n, Ordering::Relaxed);
@@ -151,11 +199,7 @@ pub fn write<W: Write>(
             }
         }
     }
-    w.put(&[op::EOF])?;
-    let crc = w.crc;
-    w.inner.write_all(&crc.to_le_bytes())?;
-    w.inner.flush()?;
-    Ok((w.inner, saved))
+    Ok(saved)
 }
 
 /// Writes every database at once (the caller keeps commands out meanwhile). Keys already
@@ -177,6 +221,8 @@ pub struct Loaded {
     pub keys: u64,
     /// Keys skipped because their expire time had passed.
     pub expired: u64,
+    /// Where the RDB ended in the data (an AOF's RDB preamble may have commands after it).
+    pub end: usize,
 }
 
 /// Loads an RDB file into `ks` (which should be empty; keys already there are replaced).
@@ -284,8 +330,10 @@ pub fn load_with(
         }
     }
     let rest = r.rest();
+    loaded.end = data.len() - rest.len();
     // Version 5 and later end with a CRC-64 of everything before it; 0 means "not computed".
     if version >= 5 {
+        loaded.end += 8;
         let crc = rest
             .get(..8)
             .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
@@ -344,11 +392,8 @@ mod tests {
         let back = Keyspace::new(4, 2);
         let loaded = load(&file, &back, &lim, now, true).unwrap();
         assert_eq!(
-            loaded,
-            Loaded {
-                keys: 2,
-                expired: 0
-            }
+            (loaded.keys, loaded.expired, loaded.end),
+            (2, 0, file.len())
         );
         assert_eq!(back.db(2).len(), 2);
         assert_eq!(
@@ -379,12 +424,6 @@ mod tests {
         .is_err());
         // Loading later skips what has expired by then.
         let l = load(&file, &Keyspace::new(4, 2), &lim, now + 10_000, true).unwrap();
-        assert_eq!(
-            l,
-            Loaded {
-                keys: 1,
-                expired: 1
-            }
-        );
+        assert_eq!((l.keys, l.expired), (1, 1));
     }
 }

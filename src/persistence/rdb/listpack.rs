@@ -147,9 +147,78 @@ pub fn intset(is: &[u8]) -> Option<Vec<i64>> {
     )
 }
 
+/// The field/value pairs of a zipmap (RDB type 9, written by Redis before 2.6): a count byte
+/// (254 and up: count unknown), then per pair a length-prefixed field, a length-prefixed value
+/// and a byte counting unused bytes after the value; 0xFF ends it. A length is one byte below
+/// 254, else 254 and four little-endian bytes. Redis refuses an empty zipmap as corrupt.
+pub fn zipmap(zm: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn len(zm: &[u8], at: &mut usize) -> Option<usize> {
+        let b = *zm.get(*at)?;
+        *at += 1;
+        match b {
+            0..=253 => Some(b as usize),
+            254 => {
+                let n = le(zm.get(*at..*at + 4)?) as usize;
+                *at += 4;
+                Some(n)
+            }
+            _ => None,
+        }
+    }
+    let declared = *zm.first()?;
+    let mut at = 1;
+    let mut pairs = Vec::new();
+    while *zm.get(at)? != 0xff {
+        let flen = len(zm, &mut at)?;
+        let field = zm.get(at..at.checked_add(flen)?)?.to_vec();
+        at += flen;
+        let vlen = len(zm, &mut at)?;
+        let free = *zm.get(at)? as usize;
+        at += 1;
+        let value = zm.get(at..at.checked_add(vlen)?)?.to_vec();
+        at += vlen + free;
+        pairs.push((field, value));
+    }
+    let whole = at + 1 == zm.len();
+    let counted = declared >= 254 || declared as usize == pairs.len();
+    (whole && counted && !pairs.is_empty()).then_some(pairs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_a_zipmap() {
+        // As Redis 2.4 wrote {f1: v1, f2: v2} (tests/assets/hash-zipmap.rdb), and with a
+        // five-byte length and free bytes after a value.
+        let zm = b"\x02\x02f1\x02\x00v1\x02f2\x02\x00v2\xff";
+        let pairs = zipmap(zm).unwrap();
+        assert_eq!(
+            pairs,
+            vec![
+                (b"f1".to_vec(), b"v1".to_vec()),
+                (b"f2".to_vec(), b"v2".to_vec())
+            ]
+        );
+        let mut long = vec![0xfe, 0xfe, 3, 0, 0, 0];
+        long.extend(b"abc");
+        long.extend([1, 2, b'x', 0, 0]);
+        long.push(0xff);
+        assert_eq!(
+            zipmap(&long).unwrap(),
+            vec![(b"abc".to_vec(), b"x".to_vec())]
+        );
+        // Empty, a wrong count, bytes after the end, cut short.
+        for bad in [
+            &b"\x00\xff"[..],
+            b"\x03\x02f1\x02\x00v1\xff",
+            b"\x01\x02f1\x02\x00v1\xff\x00",
+            b"\x01\x02f1\x05\x00v1",
+        ] {
+            assert!(zipmap(bad).is_none());
+        }
+    }
 
     #[test]
     fn reads_a_listpack() {

@@ -27,6 +27,7 @@ mod ty {
     pub const ZSET: u8 = 3;
     pub const HASH: u8 = 4;
     pub const ZSET_2: u8 = 5;
+    pub const HASH_ZIPMAP: u8 = 9;
     pub const LIST_ZIPLIST: u8 = 10;
     pub const SET_INTSET: u8 = 11;
     pub const ZSET_ZIPLIST: u8 = 12;
@@ -438,6 +439,7 @@ pub fn read_value(t: u8, r: &mut Reader, lim: &Limits) -> Res<Value> {
                 .collect::<Res<Vec<_>>>()?;
             b.hash(items)
         }
+        ty::HASH_ZIPMAP => b.hash(listpack::zipmap(&r.string()?).ok_or(bad)?),
         ty::LIST_ZIPLIST => b.list(strings(zl(r.string()?)?)),
         ty::SET_INTSET => {
             let ints = listpack::intset(&r.string()?).ok_or(bad)?;
@@ -497,8 +499,8 @@ pub fn read_value(t: u8, r: &mut Reader, lim: &Limits) -> Res<Value> {
         stream::LISTPACKS | stream::LISTPACKS_2 | stream::LISTPACKS_3 => {
             Ok(Value::Stream(Box::new(stream::read(t, r)?)))
         }
-        // Zipmaps (9) and module values (6, 7).
-        6 | 7 | 9 => Err(RdbError::Unsupported),
+        // Module values.
+        6 | 7 => Err(RdbError::Unsupported),
         _ => Err(bad),
     }
 }
