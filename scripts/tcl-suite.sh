@@ -52,7 +52,7 @@ if [ "$SPAWN" = 1 ]; then
 #!/usr/bin/env bash
 args=("\$@")
 if [ \$# -ge 1 ] && [ -f "\$1" ]; then
-  grep -Ev '^[[:space:]]*(unixsocket|unixsocketperm|enable-protected-configs|enable-module-command|propagation-error-behavior|lua-time-limit|busy-reply-threshold|sanitize-dump-payload)([[:space:]]|\$)' "\$1" > "\$1.ferrocache" || true
+  grep -Ev '^[[:space:]]*(unixsocket|unixsocketperm|enable-protected-configs|enable-module-command|propagation-error-behavior|lua-time-limit|busy-reply-threshold)([[:space:]]|\$)' "\$1" > "\$1.ferrocache" || true
   args[0]="\$1.ferrocache"
 fi
 exec "$BIN" "\${args[@]}"

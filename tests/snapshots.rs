@@ -189,6 +189,33 @@ fn shutdown_and_sigterm_save_first() {
     });
 }
 
+/// A signal only asks for a shutdown, carried out by the server's cron: while DEBUG PAUSE-CRON
+/// holds the cron, SHUTDOWN ABORT cancels a SIGTERM and the server goes on; with nothing
+/// pending, ABORT is an error. Same replies as redis-server.
+#[test]
+fn shutdown_abort_cancels_a_signal() {
+    both(
+        &["--save", "3600 1", "--enable-debug-command", "yes"],
+        |p| {
+            let mut c = Raw::connect(p.port);
+            let mut t = c.cmd(&["DEBUG", "PAUSE-CRON", "1"]);
+            let pid = p.child.id().to_string();
+            std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            t += &c.cmd(&["PING"]);
+            t += &c.cmd(&["SHUTDOWN", "ABORT"]);
+            t += &c.cmd(&["DEBUG", "PAUSE-CRON", "0"]);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            t += &c.cmd(&["PING"]);
+            t += &c.cmd(&["SHUTDOWN", "ABORT"]);
+            t
+        },
+    );
+}
+
 /// SHUTDOWN (saves by default with save points) and SHUTDOWN NOSAVE, on ferrocache alone
 /// (the server exits, so each case needs its own).
 #[test]

@@ -54,6 +54,11 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else if is(sub, "LOADAOF") && n == 2 {
         load_aof(ctx)?;
         ctx.out.ok();
+    } else if is(sub, "PAUSE-CRON") && n == 3 {
+        ctx.server
+            .cron_paused
+            .store(argv[2] != b"0", Ordering::Relaxed);
+        ctx.out.ok();
     } else if is(sub, "SET-ACTIVE-EXPIRE") && n == 3 {
         ctx.server
             .active_expire
@@ -125,6 +130,8 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 "    Write <message> to the server log.",
                 "OBJECT <key>",
                 "    Show low level info about the key and associated value.",
+                "PAUSE-CRON <0|1>",
+                "    Stop periodic cron job processing.",
                 "PROTOCOL <type>",
                 "    Reply with a test value of the specified type.",
                 "SET-ACTIVE-EXPIRE <0|1>",

@@ -397,7 +397,17 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(SYNTAX);
     }
     if abort {
-        return Err(CmdError::new("ERR No shutdown in progress."));
+        // Only a shutdown a signal asked for is still pending (SHUTDOWN itself runs at once).
+        if !ctx
+            .server
+            .shutdown_asap
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(CmdError::new("ERR No shutdown in progress."));
+        }
+        tracing::warn!("Shutdown manually aborted.");
+        ctx.out.ok();
+        return Ok(());
     }
     tracing::warn!("User requested shutdown...");
     let _still = ctx.server.gate.as_ref().map(|g| g.exclusive());

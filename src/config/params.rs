@@ -234,6 +234,10 @@ settings! {
     shutdown_on_sigterm: Text = p("shutdown-on-sigterm", Kind::Custom(check_shutdown_flags), "default", true);
     shutdown_on_sigint: Text = p("shutdown-on-sigint", Kind::Custom(check_shutdown_flags), "default", true);
     shutdown_timeout: Num = p("shutdown-timeout", Kind::Int { min: 0, max: i32::MAX as i64 }, "10", true);
+    // How far RESTORE and loads check a payload: here always fully (every payload is decoded
+    // into the keyspace's own structures, so a bad one is refused whole, never half read);
+    // accepted with Redis's values for its configs and test suites.
+    sanitize_dump_payload: Text = p("sanitize-dump-payload", Kind::Enum(&["no", "yes", "clients"]), "no", true);
     // yes: a rewrite keeps the AOF's older files, named as history in the manifest.
     aof_disable_auto_gc: Flag = p("aof-disable-auto-gc", Kind::Bool, "no", true);
     dir: Text = p("dir", Kind::Str, ".", false);

@@ -29,8 +29,8 @@ const BYTES_PER_VISIT: usize = 64 << 10;
 /// A running snapshot's state in one shard (dropped when the walker has finished it).
 pub struct ShardSnap {
     epoch: u32,
-    /// Entries whose expire time had passed when the snapshot began are not in it.
-    now: u64,
+    /// Entries whose expire time is at or before this are not in it (0: all are).
+    cutoff: u64,
     encode: Encode,
     /// Entries encoded ahead of the walker, because a write was about to change them.
     pending: Vec<u8>,
@@ -50,7 +50,7 @@ impl ShardSnap {
             return;
         }
         e.epoch = self.epoch;
-        if !e.is_expired(self.now) {
+        if !e.is_expired(self.cutoff) {
             let before = self.pending.len();
             (self.encode)(key, e, &mut self.pending);
             self.pending_keys += 1;
@@ -119,7 +119,7 @@ impl Shard {
         };
         for d in std::mem::take(&mut s.detached) {
             let before = s.pending.len();
-            s.pending_keys += encode_detached(&d, s.epoch, s.now, s.encode, &mut s.pending);
+            s.pending_keys += encode_detached(&d, s.epoch, s.cutoff, s.encode, &mut s.pending);
             held_add((s.pending.len() - before) as u64);
         }
         for i in 0..self.map.slot_count() {
@@ -170,7 +170,7 @@ impl Shard {
             if let Some((k, e)) = self.map.slot_kv_mut(s.cursor) {
                 if e.epoch < s.epoch {
                     e.epoch = s.epoch;
-                    if !e.is_expired(s.now) {
+                    if !e.is_expired(s.cutoff) {
                         (s.encode)(k.as_bytes(), e, out);
                         keys += 1;
                     }
@@ -209,6 +209,8 @@ pub struct Begun {
     pub sizes: Vec<(u64, u64)>,
     /// The format's encoder the shards were given.
     pub encode: Encode,
+    /// Keys whose expire time is at or before this are left out (0: none are).
+    pub cutoff: u64,
 }
 
 impl Begun {
@@ -221,7 +223,10 @@ impl Keyspace {
     /// Begins a snapshot of the keyspace as it is now. The caller makes sure no command runs
     /// meanwhile (the thread that runs commands, or the exclusive gate), so that it is one
     /// point in time; a single-key deletion by the expiry cycle may land on either side.
-    pub fn begin_snapshot(&self, encode: Encode, now: u64) -> Begun {
+    /// Keys already expired at `now` but not yet reclaimed are in it with `keep_expired` (an
+    /// RDB holds them, as Redis's do: whoever loads it decides), else left out.
+    pub fn begin_snapshot(&self, encode: Encode, now: u64, keep_expired: bool) -> Begun {
+        let cutoff = if keep_expired { 0 } else { now };
         let epoch = self.snap_epoch.fetch_add(1, Ordering::Relaxed) + 1;
         HELD.store(0, Ordering::Relaxed);
         PEAK.store(0, Ordering::Relaxed);
@@ -235,7 +240,7 @@ impl Keyspace {
                 s.epoch = epoch;
                 s.snap = Some(Box::new(ShardSnap {
                     epoch,
-                    now,
+                    cutoff,
                     encode,
                     pending: Vec::new(),
                     pending_keys: 0,
@@ -249,6 +254,7 @@ impl Keyspace {
         Begun {
             epoch,
             now,
+            cutoff,
             sizes,
             encode,
         }
@@ -327,7 +333,7 @@ mod tests {
     fn a_snapshot_holds_the_data_as_it_began_while_writes_go_on() {
         let ks = Keyspace::new(1, 4);
         fill(&ks, 1000);
-        ks.begin_snapshot(enc, 0);
+        ks.begin_snapshot(enc, 0, false);
         let db = ks.db(0);
         let mut step = 0usize;
         let got = walk(&ks, 7, &mut || {
@@ -358,7 +364,7 @@ mod tests {
         let want: Vec<String> = (0..1000).map(|i| format!("k{i:04}=old")).collect();
         assert_eq!(got, want);
         // A second snapshot sees the writes.
-        ks.begin_snapshot(enc, 0);
+        ks.begin_snapshot(enc, 0, false);
         let got = walk(&ks, 100, &mut || {});
         assert!(got.iter().any(|g| g.ends_with("=new")));
         assert!(got.iter().any(|g| g.starts_with("fresh")));
@@ -369,7 +375,7 @@ mod tests {
     fn slots_moved_by_a_shrinking_map_are_still_saved_once() {
         let ks = Keyspace::new(1, 1);
         fill(&ks, 2000);
-        ks.begin_snapshot(enc, 0);
+        ks.begin_snapshot(enc, 0, false);
         let db = ks.db(0);
         let generation = db.lock_shard(0).map.generation();
         let mut next = 0;
@@ -402,7 +408,7 @@ mod tests {
         let ks = Keyspace::new(2, 2);
         fill(&ks, 300);
         ks.db(1).lock_key(b"other").insert(b"other", s("db1"));
-        ks.begin_snapshot(enc, 0);
+        ks.begin_snapshot(enc, 0, false);
         let mut first = true;
         let got = walk(&ks, 5, &mut || {
             if std::mem::take(&mut first) {
@@ -422,7 +428,7 @@ mod tests {
     fn an_aborted_snapshot_leaves_the_next_one_whole() {
         let ks = Keyspace::new(1, 2);
         fill(&ks, 100);
-        ks.begin_snapshot(enc, 0);
+        ks.begin_snapshot(enc, 0, false);
         let mut out = Vec::new();
         ks.db(0)
             .lock_shard(0)
@@ -430,7 +436,7 @@ mod tests {
         ks.abort_snapshot();
         // Writes after the abort encode nothing.
         ks.db(0).lock_key(b"k0001").insert(b"k0001", s("later"));
-        ks.begin_snapshot(enc, 0);
+        ks.begin_snapshot(enc, 0, false);
         let got = walk(&ks, 100, &mut || {});
         assert_eq!(got.len(), 100);
         assert!(got.contains(&"k0001=later".to_string()));
@@ -445,7 +451,7 @@ mod tests {
         let mut later = s("later");
         later.expire_at = 500;
         ks.db(0).lock_key(b"b").insert(b"b", later);
-        ks.begin_snapshot(enc, 100);
+        ks.begin_snapshot(enc, 100, false);
         // b expires (and is deleted) during the snapshot: it was alive when it began.
         ks.db(0).lock_key(b"b").expire_now(b"b");
         let got = walk(&ks, 10, &mut || {});

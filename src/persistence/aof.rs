@@ -492,7 +492,7 @@ pub fn start(server: &Server, now_ms: u64) -> io::Result<()> {
                 let (rdb, encode) = base_format(server);
                 let base = base_name(server, seq, rdb);
                 tracing::info!("Creating AOF base file {base} on server start");
-                let begun = server.keyspace.begin_snapshot(encode, now_ms);
+                let begun = server.keyspace.begin_snapshot(encode, now_ms, rdb);
                 write_base(server, &begun, &base, rdb, &Default::default())?;
                 parts.push(Part {
                     name: base,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::rdb::file::{self, Loaded, Pace, Saved};
-use crate::engine::snapshot::Begun;
+use crate::engine::snapshot::{Begun, Encode};
 use crate::journal::Feed;
 use crate::server::Server;
 
@@ -228,7 +228,9 @@ fn saved(server: &Server, now_ms: u64, dirty_at_start: u64) {
 /// that no background save runs.
 pub fn save(server: &Server, now_ms: u64) -> io::Result<Saved> {
     let dirty = server.stats.dirty.get(0);
-    let begun = server.keyspace.begin_snapshot(file::encode_entry, now_ms);
+    let begun = server
+        .keyspace
+        .begin_snapshot(file::encode_entry, now_ms, true);
     let tmp = format!("temp-{}.rdb", std::process::id());
     let result = write_file(
         server,
@@ -305,11 +307,13 @@ pub fn begin_background(server: &Server, now_ms: u64, job: Job) -> Result<(), No
     st.processed.store(0, Ordering::Relaxed);
     st.dirty_at_start
         .store(server.stats.dirty.get(0), Ordering::Relaxed);
-    let encode = match job {
-        Job::AofBase { rdb: false, .. } => super::aof_commands::encode_entry,
-        _ => file::encode_entry,
+    // A base of commands leaves out keys already expired (as Redis's rewrite does); an RDB
+    // keeps them.
+    let (encode, rdb) = match job {
+        Job::AofBase { rdb: false, .. } => (super::aof_commands::encode_entry as Encode, false),
+        _ => (file::encode_entry as Encode, true),
     };
-    let begun = server.keyspace.begin_snapshot(encode, now_ms);
+    let begun = server.keyspace.begin_snapshot(encode, now_ms, rdb);
     st.total.store(begun.keys(), Ordering::Relaxed);
     match &job {
         Job::Disk => tracing::info!("Background saving started"),

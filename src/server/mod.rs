@@ -45,6 +45,12 @@ pub struct Server {
     pub tcp_port: AtomicU16,
     /// DEBUG SET-ACTIVE-EXPIRE switch.
     pub active_expire: AtomicBool,
+    /// DEBUG PAUSE-CRON: the persistence cron (save points, rewrites, a signal's shutdown)
+    /// does nothing while set.
+    pub cron_paused: AtomicBool,
+    /// A signal asked for a shutdown, which the persistence cron carries out (until then,
+    /// SHUTDOWN ABORT cancels it, as in Redis).
+    pub shutdown_asap: AtomicBool,
     /// Allocated bytes once the server was set up (INFO used_memory_startup).
     pub startup_memory: u64,
     next_client_id: AtomicU64,
@@ -123,6 +129,8 @@ impl Server {
             run_id,
             tcp_port: AtomicU16::new(0),
             active_expire: AtomicBool::new(true),
+            cron_paused: AtomicBool::new(false),
+            shutdown_asap: AtomicBool::new(false),
             startup_memory: 0,
             next_client_id: AtomicU64::new(1),
             shutdown: tx,
@@ -400,31 +408,21 @@ pub async fn serve(server: Arc<Server>, listeners: Listeners) {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let mut terminate = Box::pin(next_term(term.take()));
     tokio::spawn(persistence_cron(server.clone()));
+    // A signal only asks: the persistence cron shuts down at its next tick (so SHUTDOWN
+    // ABORT can still cancel it, as in Redis).
     loop {
         tokio::select! {
-            _ = &mut ctrl_c => tracing::warn!("Received SIGINT scheduling shutdown..."),
+            _ = &mut ctrl_c => {
+                tracing::warn!("Received SIGINT scheduling shutdown...");
+                ctrl_c = Box::pin(tokio::signal::ctrl_c());
+            }
             t = &mut terminate => {
-                term = t;
                 tracing::warn!("Received SIGTERM scheduling shutdown...");
+                terminate = Box::pin(next_term(t));
             }
             _ = shutdown.wait_for(|v| *v) => break,
         }
-        // As Redis: a signal saves first when save points are set, and if that save fails
-        // the server keeps running rather than lose what it holds.
-        let _still = server.gate.as_ref().map(|g| g.exclusive());
-        // What the signal asks for (shutdown-on-sigterm / -sigint; both checked on either).
-        let flags = server.config.shutdown_on_sigterm.get();
-        let how = crate::persistence::Shutdown {
-            save: flags.contains("save") && !flags.contains("nosave"),
-            nosave: flags.contains("nosave"),
-            force: flags.contains("force"),
-        };
-        if crate::persistence::prepare_shutdown(&server, how).is_ok() {
-            break;
-        }
-        tracing::warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
-        ctrl_c = Box::pin(tokio::signal::ctrl_c());
-        terminate = Box::pin(next_term(term.take()));
+        server.shutdown_asap.store(true, Ordering::SeqCst);
     }
     server.request_shutdown();
     // Give connections a moment to flush replies and close.
@@ -454,6 +452,13 @@ async fn persistence_cron(server: Arc<Server>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     while !server.shutting_down() {
         tick.tick().await;
+        if server.cron_paused.load(Ordering::Relaxed) {
+            continue;
+        }
+        if server.shutdown_asap.load(Ordering::SeqCst) {
+            shutdown_on_signal(&server);
+            continue;
+        }
         if crate::persistence::snapshot::save_due(&server, crate::engine::now_ms()) {
             let _still = server.gate.as_ref().map(|g| g.exclusive());
             let _ = crate::persistence::snapshot::bgsave(&server, crate::engine::now_ms());
@@ -473,6 +478,25 @@ async fn persistence_cron(server: Arc<Server>) {
             let _still = server.gate.as_ref().map(|g| g.exclusive());
             crate::replication::fullsync::start_if_due(&server, crate::engine::now_ms());
         }
+    }
+}
+
+/// The shutdown a signal asked for. As Redis: a signal saves first when save points are set
+/// (per shutdown-on-sigterm / -sigint), and if that save fails the server keeps running rather
+/// than lose what it holds.
+fn shutdown_on_signal(server: &Server) {
+    server.shutdown_asap.store(false, Ordering::SeqCst);
+    let _still = server.gate.as_ref().map(|g| g.exclusive());
+    let flags = server.config.shutdown_on_sigterm.get();
+    let how = crate::persistence::Shutdown {
+        save: flags.contains("save") && !flags.contains("nosave"),
+        nosave: flags.contains("nosave"),
+        force: flags.contains("force"),
+    };
+    if crate::persistence::prepare_shutdown(server, how).is_ok() {
+        server.request_shutdown();
+    } else {
+        tracing::warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
     }
 }
 
