@@ -822,3 +822,68 @@ fn manifests_are_validated_and_odd_names_quoted() {
     drop(b);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The manifest through a series of rewrites, as redis-server writes it: a rewrite with the
+/// AOF off (a base alone), DEBUG LOADAOF, turning it on again (a new first incremental file),
+/// aof-disable-auto-gc keeping older files as history (newest first) until it is turned off,
+/// and the numbering going on after a reload.
+#[test]
+fn the_manifest_evolves_as_redis_writes_it() {
+    let script = |p: &mut common::Proc| -> String {
+        let mut c = Raw::connect(p.port);
+        let manifest = |p: &common::Proc| {
+            std::fs::read_to_string(p.dir.join("appendonlydir/appendonly.aof.manifest"))
+                .unwrap_or_default()
+        };
+        let wait = |c: &mut Raw| {
+            common::wait_for(|| {
+                info_field(c, "aof_rewrite_in_progress") == "0"
+                    && info_field(c, "aof_rewrite_scheduled") == "0"
+            })
+        };
+        let mut t = String::new();
+        c.cmd(&["CONFIG", "SET", "appendonly", "yes"]);
+        wait(&mut c);
+        c.cmd(&["SET", "k", "v"]);
+        t += &manifest(p);
+        c.cmd(&["BGREWRITEAOF"]);
+        wait(&mut c);
+        t += &manifest(p);
+        c.cmd(&["CONFIG", "SET", "appendonly", "no"]);
+        c.cmd(&["BGREWRITEAOF"]);
+        wait(&mut c);
+        t += &manifest(p);
+        t += &c.cmd(&["DEBUG", "LOADAOF"]);
+        c.cmd(&["CONFIG", "SET", "appendonly", "yes"]);
+        wait(&mut c);
+        t += &manifest(p);
+        c.cmd(&["CONFIG", "SET", "aof-disable-auto-gc", "yes"]);
+        for _ in 0..2 {
+            c.cmd(&["INCR", "n"]);
+            c.cmd(&["BGREWRITEAOF"]);
+            wait(&mut c);
+        }
+        t += &manifest(p);
+        c.cmd(&["CONFIG", "SET", "aof-disable-auto-gc", "no"]);
+        t += &manifest(p);
+        t += &c.cmd(&["DEBUG", "LOADAOF"]);
+        c.cmd(&["BGREWRITEAOF"]);
+        wait(&mut c);
+        t += &manifest(p);
+        common::wait_for(|| {
+            std::fs::read_dir(p.dir.join("appendonlydir"))
+                .unwrap()
+                .count()
+                == 3
+        });
+        t += &c.cmd(&["MGET", "k", "n"]);
+        t
+    };
+    let args = ["--enable-debug-command", "yes"];
+    let theirs = script(&mut common::redis_server_with(&args));
+    let ours = script(&mut common::ferrocache(&args));
+    assert_eq!(
+        theirs, ours,
+        "redis-server (left) and ferrocache (right) differ"
+    );
+}

@@ -54,6 +54,10 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else if is(sub, "LOADAOF") && n == 2 {
         load_aof(ctx)?;
         ctx.out.ok();
+    } else if is(sub, "AOF-FLUSH-SLEEP") && n == 3 {
+        let us = args::int(argv[2])?.max(0) as u64;
+        crate::persistence::aof::FLUSH_SLEEP_US.store(us, Ordering::Relaxed);
+        ctx.out.ok();
     } else if is(sub, "PAUSE-CRON") && n == 3 {
         ctx.server
             .cron_paused
@@ -122,6 +126,8 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ctx,
             "DEBUG",
             &[
+                "AOF-FLUSH-SLEEP <microsec>",
+                "    Sleep before each write of the AOF (for tests).",
                 "DIGEST",
                 "    Output a hex signature representing the current DB content.",
                 "DIGEST-VALUE <key> [<key> ...]",

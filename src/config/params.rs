@@ -239,7 +239,7 @@ settings! {
     // accepted with Redis's values for its configs and test suites.
     sanitize_dump_payload: Text = p("sanitize-dump-payload", Kind::Enum(&["no", "yes", "clients"]), "no", true);
     // yes: a rewrite keeps the AOF's older files, named as history in the manifest.
-    aof_disable_auto_gc: Flag = p("aof-disable-auto-gc", Kind::Bool, "no", true);
+    aof_disable_auto_gc: Flag = p("aof-disable-auto-gc", Kind::Bool, "no", true).on_change(OnChange::AofHistory);
     dir: Text = p("dir", Kind::Str, ".", false);
     dbfilename: Text = p("dbfilename", Kind::Str, "dump.rdb", true);
     // Commands slower than this many microseconds go to SLOWLOG (negative = none, 0 = all),

@@ -117,6 +117,9 @@ pub enum OnChange {
     AllocatorThread,
     /// Turn the AOF on or off at run time (appendonly; at startup `persistence` starts it).
     AppendOnly,
+    /// Delete the AOF's history files at once when they are no longer kept
+    /// (aof-disable-auto-gc no).
+    AofHistory,
 }
 
 // The apply hooks: what the engine and the derived values keep of a parameter.

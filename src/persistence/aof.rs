@@ -754,13 +754,19 @@ pub(super) fn write_rewrite_base(
         .cloned()
         .collect();
     // The files the new manifest no longer reads (the old base and incremental files):
-    // deleted, or with aof-disable-auto-gc kept and named as history.
+    // deleted, or with aof-disable-auto-gc kept and named as history, newest first as Redis
+    // lists them (the incremental files, the base they followed, then older history).
     let stale = std::mem::take(&mut m.stale);
-    let old: Vec<Part> = m
-        .parts
-        .iter()
-        .filter(|p| !incrs.iter().any(|i| i.name == p.name))
-        .cloned()
+    let (parts_now, kept) = (&m.parts, &incrs);
+    let of = |kind: char| {
+        parts_now
+            .iter()
+            .filter(move |p| p.kind == kind && !kept.iter().any(|i| i.name == p.name))
+            .cloned()
+    };
+    let old: Vec<Part> = of('i')
+        .chain(of('b'))
+        .chain(of('h'))
         .chain(stale.into_iter().map(|name| Part {
             name,
             seq: 0,
@@ -796,6 +802,24 @@ pub(super) fn write_rewrite_base(
         .base_size
         .store(sizes, Ordering::Relaxed);
     Ok(())
+}
+
+/// Deletes the history files the manifest names, and names them no more (aof-disable-auto-gc
+/// turned off).
+pub fn delete_history(server: &Server) {
+    let mut m = server.aof.manifest.lock();
+    if !m.parts.iter().any(|p| p.kind == 'h') {
+        return;
+    }
+    let d = dir(server);
+    for p in m.parts.iter().filter(|p| p.kind == 'h') {
+        tracing::info!("Removing the history file {} in the background", p.name);
+        let _ = std::fs::remove_file(d.join(&p.name));
+    }
+    m.parts.retain(|p| p.kind != 'h');
+    if let Err(e) = persist_manifest(server, &m.parts) {
+        tracing::warn!("Can't write the AOF manifest: {e}");
+    }
 }
 
 /// A rewrite ended (on the snapshot's thread).
@@ -945,6 +969,9 @@ pub fn before_replies(server: &Server) {
     }
 }
 
+/// Microseconds each write of the AOF waits first (DEBUG AOF-FLUSH-SLEEP; 0: none).
+pub static FLUSH_SLEEP_US: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn write_pending(server: &Server, sync: bool) {
     let aof = &server.aof;
     let mut w = aof.writer.lock();
@@ -958,6 +985,12 @@ fn write_pending(server: &Server, sync: bool) {
         let mut b = b.borrow_mut();
         aof.feed.take(&mut b);
         if !b.is_empty() {
+            // DEBUG AOF-FLUSH-SLEEP: tests widen the window between a reply's command and
+            // its write, to see that the reply still waits for it.
+            let nap = FLUSH_SLEEP_US.load(Ordering::Relaxed);
+            if nap > 0 {
+                std::thread::sleep(std::time::Duration::from_micros(nap));
+            }
             // aof-timestamp-enabled: the time, once per second that has writes.
             let stamp = server.config.aof_timestamp_enabled.get().then(|| {
                 let secs = crate::engine::now_ms() / 1000;

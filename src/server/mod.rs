@@ -254,6 +254,11 @@ impl Server {
             }
             OnChange::BusyPoll => busy_poll::set_max_us(self.config.busy_poll_us.u()),
             OnChange::AppendOnly => crate::persistence::aof::config_changed(self),
+            OnChange::AofHistory => {
+                if !self.config.aof_disable_auto_gc.get() {
+                    crate::persistence::aof::delete_history(self);
+                }
+            }
             OnChange::AllocatorThread => {
                 crate::metrics::memory::background_thread(self.config.jemalloc_bg_thread.get())
             }
