@@ -636,6 +636,43 @@ pub struct Rewrites {
     pub started_ms: AtomicU64,
     /// aof_current_size after the last rewrite: auto-aof-rewrite-percentage grows from it.
     pub base_size: AtomicU64,
+    /// Holds back rewrites that keep failing (a full disk would be written every tick).
+    pub limit: parking_lot::Mutex<Limit>,
+}
+
+/// After `FAILURES_BEFORE_LIMIT` rewrites failed in a row, the cron's rewrites (automatic or
+/// scheduled; not BGREWRITEAOF) wait 1 minute, then 2, 4, ... up to an hour between tries, as
+/// Redis holds them back.
+#[derive(Debug, Default)]
+pub struct Limit {
+    delay_min: u64,
+    until_secs: u64,
+}
+
+const FAILURES_BEFORE_LIMIT: u64 = 3;
+
+impl Limit {
+    /// Whether a rewrite must wait now, after `failures` in a row; logs each new wait.
+    pub fn holds(&mut self, failures: u64, now_secs: u64) -> bool {
+        if failures < FAILURES_BEFORE_LIMIT {
+            *self = Limit::default();
+            return false;
+        }
+        if self.until_secs != 0 {
+            if now_secs < self.until_secs {
+                return true;
+            }
+            self.until_secs = 0;
+            return false;
+        }
+        self.delay_min = (self.delay_min * 2).clamp(1, 60);
+        self.until_secs = now_secs + self.delay_min * 60;
+        tracing::warn!(
+            "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {} minutes",
+            self.delay_min
+        );
+        true
+    }
 }
 
 /// Why BGREWRITEAOF did not start at once.
@@ -946,8 +983,14 @@ pub fn rewrite_due(server: &Server) -> bool {
     if rw.in_progress.load(Ordering::Relaxed) || server.snapshots.in_progress() {
         return false;
     }
+    let limited = || {
+        let failures = rw.failures_in_a_row.load(Ordering::Relaxed);
+        rw.limit
+            .lock()
+            .holds(failures, crate::engine::now_ms() / 1000)
+    };
     if rw.scheduled.load(Ordering::Relaxed) {
-        return true;
+        return !limited();
     }
     let cfg = &*server.config;
     let perc = cfg.auto_aof_rewrite_percentage.u();
@@ -956,7 +999,9 @@ pub fn rewrite_due(server: &Server) -> bool {
     }
     let size = server.aof.size.load(Ordering::Relaxed);
     let base = rw.base_size.load(Ordering::Relaxed).max(1);
-    size > cfg.auto_aof_rewrite_min_size.u() && (size.saturating_sub(base)) * 100 / base >= perc
+    size > cfg.auto_aof_rewrite_min_size.u()
+        && (size.saturating_sub(base)) * 100 / base >= perc
+        && !limited()
 }
 
 /// Writes what the journal recorded since the last call, and with `appendfsync always`
@@ -1070,6 +1115,28 @@ pub fn refusal(server: &Server) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rewrites_that_keep_failing_are_held_back() {
+        let mut l = Limit::default();
+        assert!(!l.holds(2, 1000));
+        // The third failure in a row: a minute, then retried once, then 2, 4, ... 60 minutes.
+        assert!(l.holds(3, 1000));
+        assert!(l.holds(3, 1059));
+        assert!(!l.holds(3, 1060));
+        assert!(l.holds(4, 1061));
+        assert!(l.holds(4, 1061 + 119));
+        assert!(!l.holds(4, 1061 + 120));
+        for _ in 0..10 {
+            l.holds(5, 0);
+            l.until_secs = 0;
+        }
+        assert_eq!(l.delay_min, 60);
+        // A success resets it.
+        assert!(!l.holds(0, 5000));
+        assert!(l.holds(3, 5000));
+        assert_eq!(l.delay_min, 1);
+    }
 
     #[test]
     fn manifests_round_trip_and_bad_ones_are_refused() {
