@@ -887,3 +887,57 @@ fn the_manifest_evolves_as_redis_writes_it() {
         "redis-server (left) and ferrocache (right) differ"
     );
 }
+
+/// no-appendfsync-on-rewrite yes: with `appendfsync always`, writes made while a background
+/// save runs are written to the AOF but not synced (the configuration accepts that); once the
+/// save is over, every reply waits for its fdatasync again.
+#[test]
+fn no_appendfsync_on_rewrite_holds_syncs_during_a_save() {
+    let dir = temp_dir("aof-nosync-rewrite");
+    let port = free_port();
+    let trace = dir.join("trace");
+    let opts = ["-y", "-s", "256", "-e", "trace=fdatasync,write"];
+    let mut child = traced(&opts, &trace, port, &dir, "always");
+    wait_ready(port, &mut child);
+    let mut c = Raw::connect(port);
+    for i in 0..20 {
+        c.cmd(&["SET", &format!("filler-{i}"), "v"]);
+    }
+    c.cmd(&["CONFIG", "SET", "no-appendfsync-on-rewrite", "yes"]);
+    c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "100000"]);
+    assert!(c.cmd(&["BGSAVE"]).contains("started"));
+    for i in 0..10 {
+        assert_eq!(c.cmd(&["SET", &format!("during-{i}"), "v"]), "+OK\r\n");
+    }
+    assert_eq!(info_field(&mut c, "rdb_bgsave_in_progress"), "1");
+    c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    common::wait_for(|| info_field(&mut c, "rdb_bgsave_in_progress") == "0");
+    for i in 0..10 {
+        assert_eq!(c.cmd(&["SET", &format!("after-{i}"), "v"]), "+OK\r\n");
+    }
+    drop(c);
+    stop_traced(port, &mut child);
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let aof_write = |key: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains("write(") && l.contains(".incr.aof>") && l.contains(key))
+            .unwrap_or_else(|| panic!("no AOF write of {key}:\n{text}"))
+    };
+    let incr_sync = |l: &&str| l.contains("fdatasync(") && l.contains(".incr.aof>");
+    let (first, last) = (aof_write("during-0"), aof_write("during-9"));
+    assert!(
+        !lines[first..=last].iter().any(incr_sync),
+        "the AOF was synced while the save ran:\n{}",
+        lines[first..=last].join("\n")
+    );
+    for i in 0..10 {
+        let w = aof_write(&format!("after-{i}"));
+        assert!(
+            lines[w..].iter().any(incr_sync),
+            "no fdatasync after the write of after-{i}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

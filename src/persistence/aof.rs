@@ -1010,8 +1010,15 @@ pub fn rewrite_due(server: &Server) -> bool {
 #[inline]
 pub fn before_replies(server: &Server) {
     if on() {
-        write_pending(server, fsync() == Fsync::Always);
+        write_pending(server, fsync() == Fsync::Always && !sync_held(server));
     }
+}
+
+/// no-appendfsync-on-rewrite: while a snapshot or rewrite is being written, the AOF is
+/// written but not synced (the configuration accepts losing what the kernel holds then, to
+/// spare the disk two writers at once).
+fn sync_held(server: &Server) -> bool {
+    server.config.no_appendfsync_on_rewrite.get() && server.snapshots.in_progress()
 }
 
 /// Microseconds each write of the AOF waits first (DEBUG AOF-FLUSH-SLEEP; 0: none).
@@ -1086,9 +1093,10 @@ fn syncer(server: &Server) {
             w.as_ref()
                 .is_some_and(|w| now.saturating_sub(w.last_sync_ms) >= 1000)
         };
+        let policy = fsync();
         write_pending(
             server,
-            fsync() == Fsync::Always || (fsync() == Fsync::EverySec && due),
+            (policy == Fsync::Always || (policy == Fsync::EverySec && due)) && !sync_held(server),
         );
     }
     // The last words before exit.
