@@ -502,3 +502,65 @@ fn ferrocache_replicates_from_ferrocache() {
     assert!(info.contains("master_link_down_since_seconds:"), "{info}");
     assert!(link_lost.elapsed() >= Duration::from_secs(1));
 }
+
+/// SHUTDOWN on a primary whose replica is behind (here stopped with SIGSTOP, its socket
+/// full): writes pause, INFO shows shutdown_in_milliseconds and the SHUTDOWN client is
+/// blocked; once the replica wakes and acknowledges, the primary exits and the replica holds
+/// the last write. SHUTDOWN ABORT during such a wait resumes writes and fails the waiting
+/// SHUTDOWN. The same with redis-server as the primary.
+#[test]
+fn shutdown_waits_for_a_lagging_replica() {
+    for primary_is_ferrocache in [false, true] {
+        for abort in [false, true] {
+            let args = ["--shutdown-timeout", "60"];
+            let mut fc = if primary_is_ferrocache {
+                ferrocache(&args)
+            } else {
+                redis_server_with(&args)
+            };
+            let mut p = Raw::connect(fc.port);
+            let (replica, mut r) = replica_of(&fc);
+            p.cmd(&["SET", "k", "1"]);
+            in_sync(&mut p, &mut r);
+            let stop = |sig: &str| {
+                std::process::Command::new("kill")
+                    .args([sig, &replica.child.id().to_string()])
+                    .status()
+                    .unwrap()
+            };
+            stop("-STOP");
+            // Fill the replica's socket so that the next write cannot reach it.
+            let big = "x".repeat(1 << 20);
+            for i in 0..8 {
+                p.cmd(&["SET", &format!("filler-{i}"), &big]);
+            }
+            p.cmd(&["INCR", "k"]);
+            let mut s = Raw::connect(fc.port);
+            s.send_raw(b"SHUTDOWN\r\n");
+            wait_for(|| {
+                p.cmd(&["INFO", "server"])
+                    .contains("shutdown_in_milliseconds:")
+            });
+            assert!(p
+                .cmd(&["INFO", "clients"])
+                .contains("blocked_clients:1\r\n"));
+            if abort {
+                assert_eq!(p.cmd(&["SHUTDOWN", "ABORT"]), "+OK\r\n");
+                let e = s.read_reply();
+                assert!(e.starts_with("-ERR Errors trying to SHUTDOWN"), "{e}");
+                assert_eq!(p.cmd(&["SET", "after", "1"]), "+OK\r\n");
+                assert!(!p
+                    .cmd(&["INFO", "server"])
+                    .contains("shutdown_in_milliseconds:"));
+                stop("-CONT");
+                continue;
+            }
+            stop("-CONT");
+            assert!(
+                common::wait_exit(&mut fc).is_some(),
+                "the primary did not exit"
+            );
+            assert_eq!(r.cmd(&["GET", "k"]), "$1\r\n2\r\n");
+        }
+    }
+}

@@ -189,6 +189,9 @@ pub struct Client {
     pub master: bool,
     /// Set by WAIT that has to wait: the connection waits for replicas' acknowledgements.
     pub wait: Option<crate::replication::Wait>,
+    /// Set by SHUTDOWN that has to wait for replicas: the connection waits, then the server
+    /// exits (or the client gets an error).
+    pub shutdown: Option<crate::persistence::Shutdown>,
 }
 
 /// A transaction being queued.
@@ -228,6 +231,7 @@ impl Client {
             woff: 0,
             replica: None,
             wait: None,
+            shutdown: None,
             master: false,
         }
     }

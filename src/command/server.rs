@@ -379,7 +379,7 @@ fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let (mut abort, mut flags) = (false, crate::persistence::Shutdown::default());
+    let (mut abort, mut now, mut flags) = (false, false, crate::persistence::Shutdown::default());
     for a in &argv[1..] {
         if is(a, "ABORT") {
             abort = true;
@@ -389,20 +389,23 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             flags.nosave = true;
         } else if is(a, "FORCE") {
             flags.force = true;
-        } else if !is(a, "NOW") {
+        } else if is(a, "NOW") {
+            now = true;
+        } else {
             return Err(SYNTAX);
         }
     }
     if (abort && argv.len() > 2) || (flags.save && flags.nosave) {
         return Err(SYNTAX);
     }
+    let server = ctx.server;
     if abort {
-        // Only a shutdown a signal asked for is still pending (SHUTDOWN itself runs at once).
-        if !ctx
-            .server
+        // A shutdown waiting for replicas, or one a signal asked for and the cron has not
+        // begun.
+        let asap = server
             .shutdown_asap
-            .swap(false, std::sync::atomic::Ordering::SeqCst)
-        {
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
+        if !crate::server::shutdown::cancel(server) && !asap {
             return Err(CmdError::new("ERR No shutdown in progress."));
         }
         tracing::warn!("Shutdown manually aborted.");
@@ -410,11 +413,15 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     tracing::warn!("User requested shutdown...");
-    let _still = ctx.server.gate.as_ref().map(|g| g.exclusive());
-    if crate::persistence::prepare_shutdown(ctx.server, flags).is_err() {
+    if crate::server::shutdown::must_wait(server, now) && !ctx.client.in_exec {
+        // The connection waits for the replicas (writes paused), then shuts down.
+        ctx.client.shutdown = Some(flags);
+        return Ok(());
+    }
+    let _still = server.gate.as_ref().map(|g| g.exclusive());
+    if !crate::server::shutdown::finish(server, flags) {
         return Err(CmdError::new("ERR Errors trying to SHUTDOWN. Check logs."));
     }
-    ctx.server.request_shutdown();
     ctx.client.close_after_reply = true;
     Ok(())
 }

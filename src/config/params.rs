@@ -186,7 +186,7 @@ settings! {
     min_replicas_max_lag: Num = p("min-replicas-max-lag", Kind::Int { min: 0, max: i32::MAX as i64 }, "10", true).alias("min-slaves-max-lag");
     // Replication: the backlog a replica resumes from after a broken link, how often the
     // primary PINGs its replicas, and how long a silent link lives.
-    repl_backlog_size: Num = p("repl-backlog-size", Kind::Memory { min: 16384, max: i64::MAX as u64 }, "1048576", true).on_change(OnChange::Backlog);
+    repl_backlog_size: Num = p("repl-backlog-size", Kind::Memory { min: 1, max: i64::MAX as u64 }, "1048576", true).on_change(OnChange::Backlog);
     repl_ping_replica_period: Num = p("repl-ping-replica-period", Kind::Int { min: 1, max: i32::MAX as i64 }, "10", true).alias("repl-ping-slave-period");
     repl_timeout: Num = p("repl-timeout", Kind::Int { min: 1, max: i32::MAX as i64 }, "60", true);
     // The primary to follow ("host port"; empty: none), how to authenticate to it, and

@@ -64,6 +64,8 @@ pub struct Aof {
     pub rewrites: Rewrites,
     /// CONFIG SET appendonly yes, waiting for a point between commands with no save running.
     pub enable_requested: AtomicBool,
+    /// Turned on at run time, and its first base not written yet (Redis's WAIT_REWRITE).
+    initial: AtomicBool,
     /// What the journal recorded and is not written yet.
     feed: Arc<Feed>,
     /// The last write failed (INFO aof_last_write_status; writes get -MISCONF).
@@ -874,6 +876,7 @@ pub(super) fn rewrite_finished(server: &Server, result: io::Result<()>, started_
             rw.count.fetch_add(1, Ordering::Relaxed);
             rw.failures_in_a_row.store(0, Ordering::Relaxed);
             rw.last_failed.store(false, Ordering::Relaxed);
+            server.aof.initial.store(false, Ordering::Relaxed);
             tracing::info!("Background AOF rewrite finished successfully");
         }
         Err(e) => {
@@ -897,6 +900,12 @@ pub fn config_changed(server: &Server) {
     if !want && on() {
         stop(server);
     }
+}
+
+/// The AOF was turned on at run time and its first base is not written yet.
+pub fn initial_rewrite_running(server: &Server) -> bool {
+    server.aof.enable_requested.load(Ordering::Relaxed)
+        || server.aof.initial.load(Ordering::Relaxed)
 }
 
 /// Turning the AOF on waits for this (see `config_changed`).
@@ -932,6 +941,7 @@ pub fn switch(server: &Server, on_now: bool, now_ms: u64) -> io::Result<()> {
             now_ms,
         )?;
         // The base follows from a rewrite, now or after a running save.
+        server.aof.initial.store(true, Ordering::Relaxed);
         let _ = rewrite_from(server, now_ms, base, seq);
     } else {
         stop(server);
@@ -947,6 +957,7 @@ fn stop(server: &Server) {
     }
     write_pending(server, true);
     server.journal.lock().unsubscribe(&server.aof.feed);
+    server.aof.initial.store(false, Ordering::Relaxed);
     ON.store(false, Ordering::Relaxed);
     *server.aof.writer.lock() = None;
 }

@@ -20,6 +20,12 @@ pub struct Shutdown {
 /// asked for (not with NOSAVE). Err when that save failed and FORCE was not given: the
 /// server then keeps running. The caller keeps other commands out.
 pub fn prepare_shutdown(server: &crate::server::Server, how: Shutdown) -> std::io::Result<()> {
+    // An AOF turned on at run time whose first base is still being written holds less than
+    // the dataset: exiting now would lose the rest at the next start.
+    if aof::initial_rewrite_running(server) && !how.force {
+        tracing::warn!("Writing initial AOF, can't exit.");
+        return Err(std::io::Error::other("the initial AOF is being written"));
+    }
     snapshot::stop_background(server);
     aof::flush_all(server);
     // A dataset still loading is not saved over the file it comes from.

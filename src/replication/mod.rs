@@ -74,19 +74,28 @@ pub struct Wait {
     pub deadline: Option<std::time::Instant>,
 }
 
-/// Waits for a WAIT's acknowledgements (polling every few ms: WAIT is rare, and an ACK does
-/// not wake anyone). Returns the count to reply with.
-pub async fn wait_acks<F>(server: &Server, w: &Wait, stop: &mut F) -> usize
-where
-    F: std::future::Future<Output = ()> + Unpin,
-{
-    // Ask the replicas to acknowledge now rather than at their next second.
+/// The backlog's size: repl-backlog-size, at least 16 KB (as Redis raises smaller settings).
+pub fn backlog_size(cfg: &crate::config::Settings) -> usize {
+    cfg.repl_backlog_size.u().max(16 * 1024) as usize
+}
+
+/// Asks the replicas to acknowledge now rather than at their next second (REPLCONF GETACK).
+pub fn ask_for_acks(server: &Server) {
     if server.replication.count() > 0 {
         server
             .journal
             .lock()
             .append(b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n");
     }
+}
+
+/// Waits for a WAIT's acknowledgements (polling every few ms: WAIT is rare, and an ACK does
+/// not wake anyone). Returns the count to reply with.
+pub async fn wait_acks<F>(server: &Server, w: &Wait, stop: &mut F) -> usize
+where
+    F: std::future::Future<Output = ()> + Unpin,
+{
+    ask_for_acks(server);
     loop {
         let n = server.replication.acked(w.offset);
         if n >= w.replicas || w.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
@@ -245,9 +254,7 @@ pub fn attach(
 ) -> (Sync, Attach) {
     let repl = &server.replication;
     let cfg = &*server.config;
-    server
-        .journal
-        .activate(cfg.repl_backlog_size.get().max(1) as usize);
+    server.journal.activate(backlog_size(cfg));
     let feed = Arc::new(Feed::new(
         cfg.derived.replica_limit.hard.load(Ordering::Relaxed),
     ));

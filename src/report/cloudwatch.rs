@@ -415,7 +415,9 @@ fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
     // Client buffers are what Redis leaves out of the eviction count (mem_not_counted_for_evict
     // holds replication and AOF buffers, of which there are none yet).
     let counted = used;
-    put(Kind::Sample, "CurrConnections", Unit::Count, server.clients.len() as f64);
+    // connected_clients: replicas' links are not counted.
+    let clients = server.clients.len().saturating_sub(server.replication.count());
+    put(Kind::Sample, "CurrConnections", Unit::Count, clients as f64);
     put(Kind::Sample, "BlockedConnections", Unit::Count, (server.clients.blocking.blocked_clients() + server.pause.held()) as f64);
     put(Kind::Sample, "CurrItems", Unit::Count, keys as f64);
     put(Kind::Sample, "CurrVolatileItems", Unit::Count, volatile as f64);

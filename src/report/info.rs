@@ -109,6 +109,9 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
                 cfg.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
             );
+            if let Some(ms) = server.shutdown_wait.remaining_ms() {
+                let _ = write!(o, "shutdown_in_milliseconds:{ms}\r\n");
+            }
         }
         "clients" => {
             let clients = server.clients.snapshot();
@@ -117,11 +120,14 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
                  client_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\n\
                  tracking_clients:{}\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
-                server.clients.len(),
+                // Replicas' links are counted apart (connected_slaves), as Redis counts them.
+                server.clients.len().saturating_sub(server.replication.count()),
                 cfg.maxclients.get(),
                 clients.iter().map(|h| h.rbs.load(Ordering::Relaxed)).max().unwrap_or(0),
                 clients.iter().map(|h| h.mailbox.pending()).max().unwrap_or(0),
-                server.clients.blocking.blocked_clients() + server.pause.held(),
+                server.clients.blocking.blocked_clients()
+                    + server.pause.held()
+                    + server.shutdown_wait.blocked.load(Ordering::Relaxed),
                 server.clients.tracking.counts().0,
                 server.clients.blocking.with_timeout(),
                 server.clients.blocking.blocking_keys(),
@@ -141,6 +147,18 @@ fn section(server: &Server, name: &str, o: &mut String) {
             let maxmemory = server.config.maxmemory.u();
             let n = |v: u64| v.to_string();
             // No Lua and no functions yet: their memory is zero.
+            let backlog = server
+                .journal
+                .lock()
+                .backlog
+                .as_ref()
+                .map_or(0, |b| b.histlen());
+            let unsent: u64 = server
+                .replication
+                .links()
+                .iter()
+                .map(|l| l.feed.pending() as u64)
+                .sum();
             let fields: Vec<(&str, String)> = vec![
                 ("used_memory", n(m.allocated)),
                 ("used_memory_human", memory::human(m.allocated)),
@@ -207,8 +225,10 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 ),
                 ("mem_fragmentation_bytes", diff(m.rss, m.allocated)),
                 ("mem_not_counted_for_evict", n(0)),
-                ("mem_replication_backlog", n(0)),
-                ("mem_total_replication_buffers", n(0)),
+                ("mem_replication_backlog", n(backlog)),
+                // The backlog and what replicas' links hold unsent (Redis shares one buffer
+                // between them; here each link keeps its own).
+                ("mem_total_replication_buffers", n(backlog + unsent)),
                 ("mem_clients_slaves", n(0)),
                 ("mem_clients_normal", n(clients)),
                 ("mem_cluster_links", n(0)),

@@ -74,7 +74,7 @@ pub fn render(server: &Server) -> String {
     );
     #[rustfmt::skip]
     let gauges: [(&str, &str, f64); 12] = [
-        ("redis_connected_clients", "Client connections.", server.clients.len() as f64),
+        ("redis_connected_clients", "Client connections (not replicas).", server.clients.len().saturating_sub(server.replication.count()) as f64),
         ("redis_blocked_clients", "Clients waiting in a blocking command.", (server.clients.blocking.blocked_clients() + server.pause.held()) as f64),
         ("redis_memory_used_bytes", "Bytes allocated (used_memory).", m.allocated as f64),
         ("redis_memory_used_rss_bytes", "Resident set size.", m.rss as f64),

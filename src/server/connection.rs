@@ -267,6 +267,21 @@ where
             out.int(n as i64);
             pending = true;
         }
+        if let Some(how) = client.shutdown.take() {
+            let written = write_out(server, stream, out, &mut stop, outbox).await;
+            if !matches!(written, Ok(true)) {
+                return written.map(|_| ());
+            }
+            let blocked = &server.shutdown_wait.blocked;
+            blocked.fetch_add(1, Ordering::Relaxed);
+            let done = crate::server::shutdown::run(server, how, false).await;
+            blocked.fetch_sub(1, Ordering::Relaxed);
+            if done {
+                return Ok(());
+            }
+            out.error("ERR Errors trying to SHUTDOWN. Check logs.");
+            pending = true;
+        }
         // Messages published to this client go out after the replies to its own commands.
         handle.mailbox.drain_into(out);
         // Queued for the end of the round when possible; written now otherwise.

@@ -7,6 +7,7 @@ pub mod connection;
 pub mod http;
 pub mod outbox;
 pub mod pause;
+pub mod shutdown;
 #[cfg(target_os = "linux")]
 pub mod supervise;
 pub mod tls;
@@ -51,6 +52,8 @@ pub struct Server {
     /// A signal asked for a shutdown, which the persistence cron carries out (until then,
     /// SHUTDOWN ABORT cancels it, as in Redis).
     pub shutdown_asap: AtomicBool,
+    /// A shutdown waiting for replicas to catch up.
+    pub shutdown_wait: shutdown::Waiting,
     /// Allocated bytes once the server was set up (INFO used_memory_startup).
     pub startup_memory: u64,
     next_client_id: AtomicU64,
@@ -131,6 +134,7 @@ impl Server {
             active_expire: AtomicBool::new(true),
             cron_paused: AtomicBool::new(false),
             shutdown_asap: AtomicBool::new(false),
+            shutdown_wait: Default::default(),
             startup_memory: 0,
             next_client_id: AtomicU64::new(1),
             shutdown: tx,
@@ -242,7 +246,7 @@ impl Server {
                 crate::metrics::memory::sample();
             }
             OnChange::Backlog => {
-                let size = self.config.repl_backlog_size.u().max(1) as usize;
+                let size = crate::replication::backlog_size(&self.config);
                 if let Some(b) = &mut self.journal.lock().backlog {
                     b.resize(size);
                 }
@@ -486,23 +490,24 @@ async fn persistence_cron(server: Arc<Server>) {
     }
 }
 
-/// The shutdown a signal asked for. As Redis: a signal saves first when save points are set
-/// (per shutdown-on-sigterm / -sigint), and if that save fails the server keeps running rather
-/// than lose what it holds.
-fn shutdown_on_signal(server: &Server) {
+/// The shutdown a signal asked for, per shutdown-on-sigterm / -sigint: as Redis, it waits for
+/// lagging replicas (not with `now`), saves first when save points are set, and if that save
+/// fails the server keeps running rather than lose what it holds.
+fn shutdown_on_signal(server: &Arc<Server>) {
     server.shutdown_asap.store(false, Ordering::SeqCst);
-    let _still = server.gate.as_ref().map(|g| g.exclusive());
     let flags = server.config.shutdown_on_sigterm.get();
     let how = crate::persistence::Shutdown {
         save: flags.contains("save") && !flags.contains("nosave"),
         nosave: flags.contains("nosave"),
         force: flags.contains("force"),
     };
-    if crate::persistence::prepare_shutdown(server, how).is_ok() {
-        server.request_shutdown();
-    } else {
-        tracing::warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
-    }
+    let now = flags.contains("now");
+    let me = server.clone();
+    tokio::spawn(async move {
+        if !shutdown::run(&me, how, now).await {
+            tracing::warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
+        }
+    });
 }
 
 async fn accept_loop(server: Arc<Server>, listener: TcpListener, mode: Mode) {
