@@ -229,8 +229,8 @@ settings! {
     // The AOF (`persistence::aof`); CONFIG SET turns it on (a rewrite writes its base first)
     // or off.
     appendonly: Text = p("appendonly", Kind::Custom(check_appendonly), "no", true).on_change(OnChange::AppendOnly);
-    // What SIGTERM does (SHUTDOWN's flags); shutdown-timeout: Redis waits that long for
-    // replicas to catch up before it exits, here it does not wait (accepted for its configs).
+    // What SIGTERM does (SHUTDOWN's flags); shutdown-timeout: how long a primary waits for its
+    // replicas to catch up before it exits (`server::shutdown`).
     shutdown_on_sigterm: Text = p("shutdown-on-sigterm", Kind::Custom(check_shutdown_flags), "default", true);
     shutdown_on_sigint: Text = p("shutdown-on-sigint", Kind::Custom(check_shutdown_flags), "default", true);
     shutdown_timeout: Num = p("shutdown-timeout", Kind::Int { min: 0, max: i32::MAX as i64 }, "10", true);
