@@ -216,6 +216,33 @@ fn shutdown_abort_cancels_a_signal() {
     );
 }
 
+/// A second SIGINT while the final save of a signal's shutdown runs exits at once, removing
+/// the save's temp file and leaving no snapshot (as Redis does).
+#[test]
+fn a_second_sigint_cuts_the_final_save_short() {
+    let mut p = ferrocache(&["--save", "3600 1"]);
+    let mut c = Raw::connect(p.port);
+    for i in 0..20 {
+        c.cmd(&["SET", &i.to_string(), "v"]);
+    }
+    c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "100000"]);
+    let pid = p.child.id().to_string();
+    let sigint = || {
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+    };
+    sigint();
+    let tmp = p.dir.join(format!("temp-{pid}.rdb"));
+    wait_for(|| tmp.exists());
+    sigint();
+    let status = common::wait_exit(&mut p).expect("exited");
+    assert_eq!(status.code(), Some(1));
+    assert!(!tmp.exists());
+    assert!(!p.dir.join("dump.rdb").exists());
+}
+
 /// SHUTDOWN (saves by default with save points) and SHUTDOWN NOSAVE, on ferrocache alone
 /// (the server exits, so each case needs its own).
 #[test]

@@ -232,13 +232,13 @@ pub fn save(server: &Server, now_ms: u64) -> io::Result<Saved> {
         .keyspace
         .begin_snapshot(file::encode_entry, now_ms, true);
     let tmp = format!("temp-{}.rdb", std::process::id());
-    let result = write_file(
-        server,
-        &begun,
-        &tmp,
-        &aux(now_ms, None, false),
-        &Pace::default(),
-    );
+    // rdb-key-save-delay slows this one too, as in Redis (tests make a final save last).
+    let delay = || server.config.rdb_key_save_delay.get();
+    let pace = Pace {
+        key_delay_us: Some(&delay),
+        ..Pace::default()
+    };
+    let result = write_file(server, &begun, &tmp, &aux(now_ms, None, false), &pace);
     match &result {
         Ok(s) => {
             saved(server, crate::engine::now_ms(), dirty);

@@ -52,6 +52,8 @@ pub struct Server {
     /// A signal asked for a shutdown, which the persistence cron carries out (until then,
     /// SHUTDOWN ABORT cancels it, as in Redis).
     pub shutdown_asap: AtomicBool,
+    /// A signal's shutdown is under way (a second SIGINT then exits at once).
+    pub signal_shutdown: AtomicBool,
     /// A shutdown waiting for replicas to catch up.
     pub shutdown_wait: shutdown::Waiting,
     /// Allocated bytes once the server was set up (INFO used_memory_startup).
@@ -134,6 +136,7 @@ impl Server {
             active_expire: AtomicBool::new(true),
             cron_paused: AtomicBool::new(false),
             shutdown_asap: AtomicBool::new(false),
+            signal_shutdown: AtomicBool::new(false),
             shutdown_wait: Default::default(),
             startup_memory: 0,
             next_client_id: AtomicU64::new(1),
@@ -422,6 +425,9 @@ pub async fn serve(server: Arc<Server>, listeners: Listeners) {
     loop {
         tokio::select! {
             _ = &mut ctrl_c => {
+                if server.signal_shutdown.load(Ordering::SeqCst) {
+                    insist_on_exit(&server);
+                }
                 tracing::warn!("Received SIGINT scheduling shutdown...");
                 ctrl_c = Box::pin(tokio::signal::ctrl_c());
             }
@@ -495,6 +501,7 @@ async fn persistence_cron(server: Arc<Server>) {
 /// fails the server keeps running rather than lose what it holds.
 fn shutdown_on_signal(server: &Arc<Server>) {
     server.shutdown_asap.store(false, Ordering::SeqCst);
+    server.signal_shutdown.store(true, Ordering::SeqCst);
     let flags = server.config.shutdown_on_sigterm.get();
     let how = crate::persistence::Shutdown {
         save: flags.contains("save") && !flags.contains("nosave"),
@@ -505,9 +512,20 @@ fn shutdown_on_signal(server: &Arc<Server>) {
     let me = server.clone();
     tokio::spawn(async move {
         if !shutdown::run(&me, how, now).await {
+            me.signal_shutdown.store(false, Ordering::SeqCst);
             tracing::warn!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
         }
     });
+}
+
+/// A second SIGINT while a signal's shutdown is under way (waiting for replicas, or saving):
+/// exit at once, without the temp file of a save cut short (as Redis does).
+fn insist_on_exit(server: &Server) -> ! {
+    tracing::warn!("SIGINT received again during shutdown: exiting now.");
+    let tmp = std::path::Path::new(&server.config.dir.get())
+        .join(format!("temp-{}.rdb", std::process::id()));
+    let _ = std::fs::remove_file(tmp);
+    std::process::exit(1)
 }
 
 async fn accept_loop(server: Arc<Server>, listener: TcpListener, mode: Mode) {

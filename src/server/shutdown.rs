@@ -74,8 +74,20 @@ pub async fn run(server: &Server, how: Shutdown, now: bool) -> bool {
     if server.shutting_down() {
         return true;
     }
-    let _still = server.gate.as_ref().map(|g| g.exclusive());
-    finish(server, how)
+    // The last step on a blocking thread, every command held meanwhile (as Redis, whose final
+    // save blocks it), so that this task's thread still hears a second SIGINT.
+    server.pause.start(u64::MAX / 2, true);
+    let me = server.arc();
+    let done = tokio::task::spawn_blocking(move || {
+        let _still = me.gate.as_ref().map(|g| g.exclusive());
+        finish(&me, how)
+    })
+    .await
+    .unwrap_or(false);
+    if !done {
+        server.pause.end();
+    }
+    done
 }
 
 /// The last step, with commands kept out by the caller: persistence's last word, then the
