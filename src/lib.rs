@@ -15,4 +15,5 @@ pub mod persistence;
 pub mod protocol;
 pub mod replication;
 pub mod report;
+pub mod scripting;
 pub mod server;

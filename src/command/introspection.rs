@@ -312,7 +312,7 @@ fn getkeys_generic(ctx: &mut Ctx, argv: &[&[u8]], with_flags: bool) -> CmdResult
     }
     let mut keys = keyspec::Keys::new();
     spec.keys_of(target, &mut keys);
-    if keys.is_empty() {
+    if keys.is_empty() && spec.flags & super::table::NO_MANDATORY_KEYS == 0 {
         return Err(CmdError::new("ERR Invalid arguments specified for command"));
     }
     ctx.out.array(keys.len());

@@ -23,6 +23,7 @@ pub mod monitor;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod slowlog;
@@ -380,7 +381,7 @@ fn execute_journaled(ctx: &mut Ctx, argv: &[&[u8]]) {
     }
 }
 
-/// `execute`'s work; true for EXEC (whose effects form one MULTI ... EXEC block).
+/// `execute`'s work; true for EXEC and scripts (whose effects form one MULTI ... EXEC block).
 fn run<'s>(
     ctx: &mut Ctx<'s>,
     argv: &[&[u8]],
@@ -548,7 +549,9 @@ fn run<'s>(
         mark
     };
     finish_reply_mode(ctx, mark);
-    spec.flags & table::TX_CONTROL != 0 && spec.name == "exec"
+    // EXEC's and a script's effects form one block.
+    (spec.flags & table::TX_CONTROL != 0 && spec.name == "exec")
+        || matches!(spec.name, "eval" | "evalsha")
 }
 
 /// Feeds the latency histogram, SLOWLOG and LATENCY; below their thresholds a command costs

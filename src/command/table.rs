@@ -22,6 +22,8 @@ pub const NO_AUTH: u32 = 1 << 12;
 pub const MAY_REPLICATE: u32 = 1 << 13;
 pub const NO_MULTI: u32 = 1 << 14;
 pub const ALLOW_BUSY: u32 = 1 << 15;
+/// May name no key at all (EVAL with numkeys 0): COMMAND GETKEYS then replies empty.
+pub const NO_MANDATORY_KEYS: u32 = 1 << 16;
 
 // Internal flags (not shown by COMMAND INFO).
 /// Acts at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
@@ -48,6 +50,7 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (MAY_REPLICATE, "may_replicate"),
     (NO_MULTI, "no_multi"),
     (ALLOW_BUSY, "allow_busy"),
+    (NO_MANDATORY_KEYS, "no_mandatory_keys"),
 ];
 
 /// A command's static description. Family modules declare these with [`CommandSpec::new`].

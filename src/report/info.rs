@@ -189,7 +189,10 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 ("used_memory_vm_eval", n(0)),
                 ("used_memory_lua_human", memory::human(0)),
                 ("used_memory_scripts_eval", n(0)),
-                ("number_of_cached_scripts", n(0)),
+                (
+                    "number_of_cached_scripts",
+                    n(server.scripting.count() as u64),
+                ),
                 ("number_of_functions", n(0)),
                 ("number_of_libraries", n(0)),
                 ("used_memory_vm_functions", n(0)),

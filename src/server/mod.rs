@@ -56,6 +56,8 @@ pub struct Server {
     pub signal_shutdown: AtomicBool,
     /// A shutdown waiting for replicas to catch up.
     pub shutdown_wait: shutdown::Waiting,
+    /// Lua scripts (EVAL, SCRIPT).
+    pub scripting: crate::scripting::Scripting,
     /// Allocated bytes once the server was set up (INFO used_memory_startup).
     pub startup_memory: u64,
     next_client_id: AtomicU64,
@@ -108,6 +110,7 @@ pub fn command_table() -> CommandTable {
         slowlog::COMMANDS,
         monitor::COMMANDS,
         transactions::COMMANDS,
+        scripting::COMMANDS,
         replication::COMMANDS,
         blocking::COMMANDS,
         pubsub::COMMANDS,
@@ -138,6 +141,7 @@ impl Server {
             shutdown_asap: AtomicBool::new(false),
             signal_shutdown: AtomicBool::new(false),
             shutdown_wait: Default::default(),
+            scripting: Default::default(),
             startup_memory: 0,
             next_client_id: AtomicU64::new(1),
             shutdown: tx,

@@ -1,0 +1,138 @@
+//! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT: Lua scripts (`crate::scripting`). A script
+//! runs with no other client's command in between (the gate held exclusively, as EXEC holds
+//! it), its `redis.call`s go through the dispatcher as this client inside a transaction, so
+//! their effects reach the journal as one MULTI/EXEC block.
+
+use super::keyspec::{numkeys_at_2, KeySpec as K, ACCESS, RW, UPDATE};
+use super::table::{
+    CommandSpec as C, EXCLUSIVE, MAY_REPLICATE, NOSCRIPT, NO_MANDATORY_KEYS, SKIP_MONITOR, STALE,
+};
+use super::{args, CmdError, CmdResult, Ctx};
+
+const EVAL: u32 = NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | EXCLUSIVE;
+
+#[rustfmt::skip]
+pub static COMMANDS: &[C] = &[
+    C::new("eval", -3, EVAL, eval).keys(&[K::numkeys(2, RW | ACCESS | UPDATE)]).getkeys(numkeys_at_2)
+        .doc("scripting", "2.6.0", "script numkeys [key [key ...]] [arg [arg ...]]", "Executes a server-side Lua script."),
+    C::new("evalsha", -3, EVAL, evalsha).keys(&[K::numkeys(2, RW | ACCESS | UPDATE)]).getkeys(numkeys_at_2)
+        .doc("scripting", "2.6.0", "sha1 numkeys [key [key ...]] [arg [arg ...]]", "Executes a server-side Lua script by SHA1 digest."),
+    C::container("script", SCRIPT).doc("scripting", "2.6.0", "", "A container for Lua scripts management commands."),
+];
+
+static SCRIPT: &[C] = &[
+    C::new("load", 3, NOSCRIPT | STALE, script_load).doc(
+        "scripting",
+        "2.6.0",
+        "script",
+        "Loads a server-side Lua script to the script cache.",
+    ),
+    C::new("exists", -3, NOSCRIPT | STALE, script_exists).doc(
+        "scripting",
+        "2.6.0",
+        "sha1 [sha1 ...]",
+        "Determines whether server-side Lua scripts exist in the script cache.",
+    ),
+    C::new("flush", -2, NOSCRIPT, script_flush).doc(
+        "scripting",
+        "2.6.0",
+        "[ASYNC | SYNC]",
+        "Removes all server-side Lua scripts from the script cache.",
+    ),
+];
+
+fn eval(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let keys = key_count(argv)?;
+    let sha = ctx
+        .server
+        .scripting
+        .load(argv[1])
+        .map_err(CmdError::owned)?;
+    run(ctx, &sha, keys, argv)
+}
+
+fn evalsha(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let keys = key_count(argv)?;
+    let sha = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
+    if sha.len() != 40 || !ctx.server.scripting.exists(&sha) {
+        return Err(CmdError::new(
+            "NOSCRIPT No matching script. Please use EVAL.",
+        ));
+    }
+    run(ctx, &sha, keys, argv)
+}
+
+/// `numkeys`, checked against the arguments there are.
+fn key_count(argv: &[&[u8]]) -> Result<usize, CmdError> {
+    let n = args::int(argv[2])?;
+    if n < 0 {
+        return Err(CmdError::new("ERR Number of keys can't be negative"));
+    }
+    if n as usize > argv.len() - 3 {
+        return Err(CmdError::new(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    Ok(n as usize)
+}
+
+fn run(ctx: &mut Ctx, sha: &str, keys: usize, argv: &[&[u8]]) -> CmdResult {
+    // From here until the script returns, no other client runs anything (inside EXEC, the
+    // transaction already holds the gate).
+    let was_in_exec = std::mem::replace(&mut ctx.client.in_exec, true);
+    let _exclusive = match &ctx.server.gate {
+        Some(g) if !was_in_exec => Some(g.exclusive()),
+        _ => None,
+    };
+    // A SELECT inside the script is the script's own.
+    let db = ctx.client.db;
+    let (keys, args) = argv[3..].split_at(keys);
+    let server = ctx.server;
+    let result = server
+        .scripting
+        .with_lua(|lua| crate::scripting::run(lua, ctx, sha, keys, args));
+    ctx.client.in_exec = was_in_exec;
+    ctx.client.db = db;
+    let reply = result.map_err(CmdError::owned)?;
+    ctx.out.raw(&reply.buf);
+    Ok(())
+}
+
+fn script_load(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let sha = ctx
+        .server
+        .scripting
+        .load(argv[2])
+        .map_err(CmdError::owned)?;
+    ctx.out.bulk(sha.as_bytes());
+    Ok(())
+}
+
+fn script_exists(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    ctx.out.array(argv.len() - 2);
+    for a in &argv[2..] {
+        let known = ctx.server.scripting.exists(&String::from_utf8_lossy(a));
+        ctx.out.int(known as i64);
+    }
+    Ok(())
+}
+
+fn script_flush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    match argv.get(2) {
+        None => {}
+        Some(m) if m.eq_ignore_ascii_case(b"async") || m.eq_ignore_ascii_case(b"sync") => {}
+        Some(_) => {
+            return Err(CmdError::new(
+                "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
+            ))
+        }
+    }
+    if argv.len() > 3 {
+        return Err(CmdError::new(
+            "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
+        ));
+    }
+    ctx.server.scripting.flush();
+    ctx.out.ok();
+    Ok(())
+}

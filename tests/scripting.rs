@@ -1,0 +1,117 @@
+//! Lua scripts (EVAL, EVALSHA, SCRIPT): replies and errors as redis-server gives them, and a
+//! script's writes reaching a redis-server replica and the AOF as its effects.
+
+mod common;
+
+use common::{assert_same, canonical, ferrocache, in_sync, replica_of, same_as_redis, Raw};
+
+/// Every reply and error of a set of scripts, the same as redis-server's: conversions both
+/// ways (integers, floats truncated, nil and false, status and error tables, arrays stopping
+/// at the first nil, nested arrays), redis.call and redis.pcall errors with where they were
+/// raised, the globals protection, compile errors, numkeys checks, EVALSHA and SCRIPT.
+#[test]
+fn replies_and_errors_match_redis() {
+    same_as_redis(|port| {
+        let mut c = Raw::connect(port);
+        let mut t = String::new();
+        let cases: &[&[&str]] = &[
+            &["EVAL", "return redis.call('get')", "0"],
+            &["EVAL", "return redis.call('nosuch')", "0"],
+            &["EVAL", "return foo()", "0"],
+            &["EVAL", "return redis.error_reply('My Error')", "0"],
+            &["EVAL", "return {err='oops'}", "0"],
+            &["EVAL", "return redis.pcall('get')", "0"],
+            &["EVAL", "return redis.pcall('incr', 'k1', 'x')", "0"],
+            &["EVAL", "return 3.99", "0"],
+            &["EVAL", "return -2.5", "0"],
+            &["EVAL", "return {1,2,nil,4}", "0"],
+            &["EVAL", "return true", "0"],
+            &["EVAL", "return false", "0"],
+            &["EVAL", "return nil", "0"],
+            &["EVAL", "return {ok='FINE'}", "0"],
+            &["EVAL", "return redis.status_reply('DONE')", "0"],
+            &["EVAL", "return redis.call('set','k','v')", "0"],
+            &["EVAL", "return redis.call('get','nokey')", "0"],
+            &["EVAL", "return redis.call('get','k')", "0"],
+            &["EVAL", "x = 5", "0"],
+            &["EVAL", "return 'a' .. ", "0"],
+            &["EVAL", "return redis.call('set', {})", "0"],
+            &["EVAL", "return redis.call()", "0"],
+            &["EVAL", "return redis.call('subscribe','x')", "0"],
+            &["EVAL", "error('boom')", "0"],
+            &["EVAL", "error({err='E2 custom'})", "0"],
+            &[
+                "EVAL",
+                "local x = 1\nlocal y = 2\nreturn redis.call('lpush', 'k', 'v')",
+                "0",
+            ],
+            &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+            &["EVAL", "return 1", "-1"],
+            &["EVAL", "return 1", "2", "a"],
+            &["EVAL", "return 1", "x"],
+            &["SCRIPT", "LOAD", "return 1"],
+            &[
+                "SCRIPT",
+                "EXISTS",
+                "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+                "ffff",
+            ],
+            &["EVALSHA", "E0E1F9FABFC9D4800C877A703B823AC0578FF8DB", "0"],
+            &["EVAL", "return {1,{2,'x'},redis.call('ping')}", "0"],
+            &["EVAL", "return tostring(redis.call('incr','n'))", "0"],
+            &["EVAL", "return redis.call('hgetall','nokey')", "0"],
+            &[
+                "EVAL",
+                "return KEYS[1]..ARGV[1]..#KEYS..#ARGV",
+                "1",
+                "a",
+                "b",
+                "c",
+            ],
+            &["EVAL", "return redis.call('incrbyfloat','f', 1.5)", "0"],
+            &["EVAL", "return redis.call('rpush','l', 1, 2.5, 'x')", "0"],
+            &["EVAL", "return redis.call('lrange','l', 0, -1)", "0"],
+            &["EVAL", "return redis.sha1hex('')", "0"],
+            &["MULTI"],
+            &["EVAL", "return redis.call('incr', 'n')", "0"],
+            &["EVAL", "return redis.call('get', 'n')", "0"],
+            &["EXEC"],
+            &["SCRIPT", "FLUSH"],
+            &[
+                "SCRIPT",
+                "EXISTS",
+                "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+            ],
+            &["SCRIPT", "FLUSH", "LATER"],
+        ];
+        for case in cases {
+            t += &c.cmd(case);
+        }
+        t
+    });
+}
+
+/// A script's writes reach a redis-server replica as their effects, in one MULTI/EXEC block
+/// when there are several, and the replica holds what the primary holds.
+#[test]
+fn script_writes_reach_a_replica() {
+    let fc = ferrocache(&[]);
+    let mut p = Raw::connect(fc.port);
+    let (_r, mut r) = replica_of(&fc);
+    let script = "redis.call('incr', KEYS[1]); redis.call('rpush', KEYS[2], ARGV[1], ARGV[2]); \
+                  redis.call('select', 3); redis.call('set', 'in-3', 'x'); \
+                  return redis.call('incrbyfloat', KEYS[3], '0.5')";
+    for _ in 0..3 {
+        let reply = p.cmd(&["EVAL", script, "3", "counter", "list", "float", "a", "b"]);
+        assert!(reply.starts_with('$'), "{reply}");
+    }
+    // The script's SELECT ended with it: the caller is still in database 0.
+    assert_eq!(p.cmd(&["GET", "counter"]), "$1\r\n3\r\n");
+    p.cmd(&["SELECT", "3"]);
+    assert_eq!(p.cmd(&["GET", "float"]), "$3\r\n1.5\r\n");
+    p.cmd(&["SELECT", "0"]);
+    in_sync(&mut p, &mut r);
+    for db in [0, 3] {
+        assert_same(&canonical(&mut p, db), &canonical(&mut r, db), db);
+    }
+}
