@@ -83,6 +83,19 @@ fn replies_and_errors_match_redis() {
                 "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
             ],
             &["SCRIPT", "FLUSH", "LATER"],
+            // Read-only scripts, and the rest of the redis library.
+            &["EVAL_RO", "return redis.call('set','k','v')", "0"],
+            &["EVAL_RO", "return redis.call('get',KEYS[1])", "1", "k"],
+            &["EVALSHA_RO", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+            &["EVAL", "return {redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING}", "0"],
+            &["EVAL", "return {redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL}", "0"],
+            &["EVAL", "return redis.replicate_commands()", "0"],
+            &["EVAL", "redis.log(redis.LOG_WARNING, 'from a script'); return 1", "0"],
+            &["EVAL", "return redis.log()", "0"],
+            &["EVAL", "return redis.setresp(4)", "0"],
+            &["EVAL", "return redis.set_repl(99)", "0"],
+            &["EVAL", "return redis.breakpoint()", "0"],
+            &["EVAL", "return type(redis.REDIS_VERSION_NUM)", "0"],
         ];
         for case in cases {
             t += &c.cmd(case);
@@ -114,4 +127,12 @@ fn script_writes_reach_a_replica() {
     for db in [0, 3] {
         assert_same(&canonical(&mut p, db), &canonical(&mut r, db), db);
     }
+    // redis.set_repl(redis.REPL_NONE): what follows stays on the primary.
+    let script = "redis.set_repl(redis.REPL_NONE); redis.call('set', 'here-only', '1'); \
+                  redis.set_repl(redis.REPL_ALL); return redis.call('set', 'everywhere', '1')";
+    assert_eq!(p.cmd(&["EVAL", script, "0"]), "+OK\r\n");
+    in_sync(&mut p, &mut r);
+    assert_eq!(p.cmd(&["EXISTS", "here-only", "everywhere"]), ":2\r\n");
+    assert_eq!(r.cmd(&["EXISTS", "here-only", "everywhere"]), ":1\r\n");
+    assert_eq!(r.cmd(&["GET", "everywhere"]), "$1\r\n1\r\n");
 }

@@ -551,7 +551,7 @@ fn run<'s>(
     finish_reply_mode(ctx, mark);
     // EXEC's and a script's effects form one block.
     (spec.flags & table::TX_CONTROL != 0 && spec.name == "exec")
-        || matches!(spec.name, "eval" | "evalsha")
+        || matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro")
 }
 
 /// Feeds the latency histogram, SLOWLOG and LATENCY; below their thresholds a command costs

@@ -3,13 +3,15 @@
 //! it), its `redis.call`s go through the dispatcher as this client inside a transaction, so
 //! their effects reach the journal as one MULTI/EXEC block.
 
-use super::keyspec::{numkeys_at_2, KeySpec as K, ACCESS, RW, UPDATE};
+use super::keyspec::{numkeys_at_2, KeySpec as K, ACCESS, RO, RW, UPDATE};
 use super::table::{
-    CommandSpec as C, EXCLUSIVE, MAY_REPLICATE, NOSCRIPT, NO_MANDATORY_KEYS, SKIP_MONITOR, STALE,
+    CommandSpec as C, EXCLUSIVE, MAY_REPLICATE, NOSCRIPT, NO_MANDATORY_KEYS, READONLY,
+    SKIP_MONITOR, STALE,
 };
 use super::{args, CmdError, CmdResult, Ctx};
 
 const EVAL: u32 = NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | EXCLUSIVE;
+const EVAL_RO: u32 = NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | EXCLUSIVE;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[C] = &[
@@ -17,6 +19,10 @@ pub static COMMANDS: &[C] = &[
         .doc("scripting", "2.6.0", "script numkeys [key [key ...]] [arg [arg ...]]", "Executes a server-side Lua script."),
     C::new("evalsha", -3, EVAL, evalsha).keys(&[K::numkeys(2, RW | ACCESS | UPDATE)]).getkeys(numkeys_at_2)
         .doc("scripting", "2.6.0", "sha1 numkeys [key [key ...]] [arg [arg ...]]", "Executes a server-side Lua script by SHA1 digest."),
+    C::new("eval_ro", -3, EVAL_RO, eval_ro).keys(&[K::numkeys(2, RO | ACCESS)]).getkeys(numkeys_at_2)
+        .doc("scripting", "7.0.0", "script numkeys [key [key ...]] [arg [arg ...]]", "Executes a read-only server-side Lua script."),
+    C::new("evalsha_ro", -3, EVAL_RO, evalsha_ro).keys(&[K::numkeys(2, RO | ACCESS)]).getkeys(numkeys_at_2)
+        .doc("scripting", "7.0.0", "sha1 numkeys [key [key ...]] [arg [arg ...]]", "Executes a read-only server-side Lua script by SHA1 digest."),
     C::container("script", SCRIPT).doc("scripting", "2.6.0", "", "A container for Lua scripts management commands."),
 ];
 
@@ -42,16 +48,34 @@ static SCRIPT: &[C] = &[
 ];
 
 fn eval(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    eval_body(ctx, argv, false)
+}
+
+fn eval_ro(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    eval_body(ctx, argv, true)
+}
+
+fn evalsha(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    eval_sha(ctx, argv, false)
+}
+
+fn evalsha_ro(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    eval_sha(ctx, argv, true)
+}
+
+/// EVAL / EVAL_RO: the script given whole (loaded into the cache as SCRIPT LOAD would).
+fn eval_body(ctx: &mut Ctx, argv: &[&[u8]], read_only: bool) -> CmdResult {
     let keys = key_count(argv)?;
     let sha = ctx
         .server
         .scripting
         .load(argv[1])
         .map_err(CmdError::owned)?;
-    run(ctx, &sha, keys, argv)
+    run(ctx, &sha, keys, argv, read_only)
 }
 
-fn evalsha(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+/// EVALSHA / EVALSHA_RO: a script already in the cache.
+fn eval_sha(ctx: &mut Ctx, argv: &[&[u8]], read_only: bool) -> CmdResult {
     let keys = key_count(argv)?;
     let sha = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
     if sha.len() != 40 || !ctx.server.scripting.exists(&sha) {
@@ -59,7 +83,7 @@ fn evalsha(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             "NOSCRIPT No matching script. Please use EVAL.",
         ));
     }
-    run(ctx, &sha, keys, argv)
+    run(ctx, &sha, keys, argv, read_only)
 }
 
 /// `numkeys`, checked against the arguments there are.
@@ -76,7 +100,7 @@ fn key_count(argv: &[&[u8]]) -> Result<usize, CmdError> {
     Ok(n as usize)
 }
 
-fn run(ctx: &mut Ctx, sha: &str, keys: usize, argv: &[&[u8]]) -> CmdResult {
+fn run(ctx: &mut Ctx, sha: &str, keys: usize, argv: &[&[u8]], read_only: bool) -> CmdResult {
     // From here until the script returns, no other client runs anything (inside EXEC, the
     // transaction already holds the gate).
     let was_in_exec = std::mem::replace(&mut ctx.client.in_exec, true);
@@ -90,7 +114,7 @@ fn run(ctx: &mut Ctx, sha: &str, keys: usize, argv: &[&[u8]]) -> CmdResult {
     let server = ctx.server;
     let result = server
         .scripting
-        .with_lua(|lua| crate::scripting::run(lua, ctx, sha, keys, args));
+        .with_lua(|lua| crate::scripting::run(lua, ctx, sha, keys, args, read_only));
     ctx.client.in_exec = was_in_exec;
     ctx.client.db = db;
     let reply = result.map_err(CmdError::owned)?;

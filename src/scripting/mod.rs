@@ -126,6 +126,40 @@ fn new_state() -> mlua::Result<Lua> {
         })?;
         redis.set(name, f)?;
     }
+    let version = crate::command::connection::REDIS_VERSION;
+    redis.set("REDIS_VERSION", version)?;
+    let num = version
+        .split('.')
+        .fold(0i64, |n, p| (n << 8) | p.parse::<i64>().unwrap_or(0));
+    redis.set("REDIS_VERSION_NUM", num)?;
+    for (name, v) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+        ("REPL_NONE", REPL_NONE),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", REPL_ALL),
+    ] {
+        redis.set(name, v)?;
+    }
+    redis.set("log", lua.create_function(log)?)?;
+    redis.set(
+        "setresp",
+        lua.create_function(|lua, v: i64| {
+            if v != 2 && v != 3 {
+                return Err(raise(lua, "ERR RESP version must be 2 or 3."));
+            }
+            Ok(())
+        })?,
+    )?;
+    // Effects are always what is replicated (Redis 7), and there is no debugger.
+    redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
+    for name in ["breakpoint", "debug"] {
+        redis.set(name, lua.create_function(|_, _: mlua::MultiValue| Ok(()))?)?;
+    }
     g.raw_set("redis", redis)?;
     lua.load(PROTECT).set_name("=protect").exec()?;
     Ok(lua)
@@ -146,6 +180,29 @@ impl std::fmt::Display for CallError {
 }
 
 impl std::error::Error for CallError {}
+
+/// Raises `msg` as Redis raises its library's errors: an error reply, with the calling line.
+fn raise(lua: &Lua, msg: &str) -> mlua::Error {
+    let line = lua
+        .inspect_stack(1, |d| d.current_line())
+        .flatten()
+        .unwrap_or(0);
+    mlua::Error::external(CallError {
+        msg: msg.to_string(),
+        line,
+    })
+}
+
+/// What one script run knows: its client, whether it may write (EVAL_RO), and where its
+/// effects go (`redis.set_repl`).
+struct RunState<'c, 'a> {
+    ctx: &'c mut crate::command::Ctx<'a>,
+    read_only: bool,
+    repl: i64,
+}
+
+const REPL_NONE: i64 = 0;
+const REPL_ALL: i64 = 3;
 
 /// The `CallError` inside an error mlua wrapped, if there is one.
 fn call_error(e: &mlua::Error) -> Option<&CallError> {
@@ -176,6 +233,7 @@ pub fn run(
     sha: &str,
     keys: &[&[u8]],
     args: &[&[u8]],
+    read_only: bool,
 ) -> Result<crate::protocol::reply::Reply, String> {
     let lua_err = |e: mlua::Error| format!("ERR {}", lua_message(&e));
     let g = lua.globals();
@@ -194,7 +252,11 @@ pub fn run(
     g.raw_set("ARGV", list(args).map_err(lua_err)?)
         .map_err(lua_err)?;
     let handler = lua.create_function(error_handler).map_err(lua_err)?;
-    let cell = Mutex::new(ctx);
+    let cell = Mutex::new(RunState {
+        ctx,
+        read_only,
+        repl: REPL_ALL,
+    });
     let mut out = crate::protocol::reply::Reply::new();
     lua.scope(|scope| {
         let call = scope.create_function(|lua, args: mlua::MultiValue| {
@@ -206,11 +268,17 @@ pub fn run(
                 mlua::Value::Table(t) => t.raw_get::<String>("err").unwrap_or_default(),
                 _ => String::new(),
             };
-            let line = lua
-                .inspect_stack(1, |d| d.current_line())
-                .flatten()
-                .unwrap_or(0);
-            Err(mlua::Error::external(CallError { msg, line }))
+            Err(raise(lua, &msg))
+        })?;
+        let set_repl = scope.create_function(|lua, flags: i64| {
+            if !(REPL_NONE..=REPL_ALL).contains(&flags) {
+                return Err(raise(
+                    lua,
+                    "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                ));
+            }
+            cell.lock().repl = flags;
+            Ok(())
         })?;
         let pcall = scope.create_function(|lua, args: mlua::MultiValue| {
             Ok(command_call(lua, &mut cell.lock(), args)?.0)
@@ -218,6 +286,7 @@ pub fn run(
         let redis: mlua::Table = g.raw_get("redis")?;
         redis.raw_set("call", call)?;
         redis.raw_set("pcall", pcall)?;
+        redis.raw_set("set_repl", set_repl)?;
         let xpcall: mlua::Function = g.raw_get("xpcall")?;
         let (ok, v): (bool, mlua::Value) = xpcall.call((f, handler))?;
         if ok {
@@ -280,9 +349,10 @@ fn error_handler(lua: &Lua, err: mlua::Value) -> mlua::Result<mlua::Table> {
 /// error (which `redis.call` raises).
 fn command_call(
     lua: &Lua,
-    ctx: &mut crate::command::Ctx,
+    st: &mut RunState,
     args: mlua::MultiValue,
 ) -> mlua::Result<(mlua::Value, bool)> {
+    let ctx = &mut *st.ctx;
     let fail = |m: &str| -> mlua::Result<(mlua::Value, bool)> {
         let t = lua.create_table()?;
         t.raw_set("err", m)?;
@@ -316,6 +386,12 @@ fn command_call(
     if !arity_ok {
         return fail("ERR Wrong number of args calling Redis command from script");
     }
+    if st.read_only && spec.flags & crate::command::table::WRITE != 0 {
+        return fail("ERR Write commands are not allowed from read-only scripts.");
+    }
+    // redis.set_repl(redis.REPL_NONE): what follows is done here only. (The AOF and the
+    // replicas read one stream: REPL_AOF and REPL_REPLICA both record it.)
+    let recorded = crate::engine::effects::with(|r| (r.items.len(), r.journal.len()));
     let mut out = crate::protocol::reply::Reply::new();
     {
         let mut inner = crate::command::Ctx {
@@ -327,10 +403,49 @@ fn command_call(
         };
         crate::command::execute(&mut inner, &refs);
     }
+    if st.repl == REPL_NONE {
+        crate::engine::effects::with(|r| {
+            r.items.truncate(recorded.0);
+            r.journal.truncate(recorded.1);
+        });
+    }
     let mut at = 0;
     let v = convert::reply_to_lua(lua, &out.buf, &mut at)?;
     let failed = out.buf.first() == Some(&b'-');
     Ok((v, failed))
+}
+
+/// redis.log(level, message ...): to the server's log at that level.
+fn log(lua: &Lua, args: mlua::MultiValue) -> mlua::Result<()> {
+    if args.len() < 2 {
+        return Err(raise(
+            lua,
+            "ERR redis.log() requires two arguments or more.",
+        ));
+    }
+    let mut it = args.into_iter();
+    let level = match it.next() {
+        Some(mlua::Value::Integer(n)) => n,
+        Some(mlua::Value::Number(n)) => n as i64,
+        _ => -1,
+    };
+    if !(0..=3).contains(&level) {
+        return Err(raise(lua, "ERR Invalid debug level."));
+    }
+    let text: Vec<String> = it
+        .map(|v| match v {
+            mlua::Value::String(s) => s.to_string_lossy(),
+            other => other.to_string().unwrap_or_default(),
+        })
+        .collect();
+    let text = text.join(" ");
+    match level {
+        0 => tracing::debug!("{text}"),
+        1 => tracing::debug!("{text}"),
+        2 => tracing::info!("{text}"),
+        _ => tracing::warn!("{text}"),
+    }
+    Ok(())
 }
 
 /// A Lua number as Lua 5.1 prints it (`%.14g`).
