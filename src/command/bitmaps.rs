@@ -59,7 +59,8 @@ fn bit_range(start: i64, end: i64, len: i64, isbit: bool) -> (i64, i64) {
     if isbit {
         (s, e)
     } else {
-        (s * 8, e * 8 + 7)
+        // A start past the end (up to i64::MAX) stays past it: an empty range.
+        (s.saturating_mul(8), e.saturating_mul(8).saturating_add(7))
     }
 }
 
