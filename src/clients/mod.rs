@@ -68,6 +68,12 @@ pub struct ClientHandle {
     /// Notify: the task polls it at every wake-up, and re-registering the same waker is two
     /// atomics where Notify takes a mutex.
     pub stop: AtomicWaker,
+    /// Mirrors of what a script's busy time needs to answer this client without its task
+    /// (`server::while_busy`): authenticated, waiting for a request with nothing half-read
+    /// or in progress, and its queued replies.
+    pub authed: AtomicBool,
+    pub idle: AtomicBool,
+    pub outbox: std::sync::OnceLock<std::sync::Weak<crate::server::outbox::Outbox>>,
 }
 
 impl ClientHandle {
@@ -102,6 +108,9 @@ impl ClientHandle {
             blocked: AtomicBool::new(false),
             mailbox: Default::default(),
             sub_counts: Default::default(),
+            authed: AtomicBool::new(false),
+            idle: AtomicBool::new(false),
+            outbox: std::sync::OnceLock::new(),
         }
     }
 
@@ -211,6 +220,7 @@ pub struct Multi {
 
 impl Client {
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
+        handle.authed.store(authenticated, Ordering::Relaxed);
         Client {
             handle,
             db: 0,

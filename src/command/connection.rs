@@ -3,7 +3,9 @@
 use std::sync::atomic::Ordering;
 
 use super::args::is;
-use super::table::{CommandSpec as C, FAST, LOADING, NOSCRIPT, NO_AUTH, STALE, TX_CONTROL};
+use super::table::{
+    CommandSpec as C, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_AUTH, STALE, TX_CONTROL,
+};
 use super::{CmdError, CmdResult, Ctx};
 use crate::clients::ReplyMode;
 
@@ -29,7 +31,7 @@ pub static COMMANDS: &[C] = &[
     C::new(
         "auth",
         -2,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
         auth,
     )
     .doc(
@@ -41,7 +43,7 @@ pub static COMMANDS: &[C] = &[
     C::new(
         "hello",
         -1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
         hello,
     )
     .doc(
@@ -53,14 +55,14 @@ pub static COMMANDS: &[C] = &[
     C::new(
         "quit",
         -1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | TX_CONTROL,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | TX_CONTROL | ALLOW_BUSY,
         quit,
     )
     .doc("connection", "1.0.0", "", "Closes the connection."),
     C::new(
         "reset",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | TX_CONTROL,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | TX_CONTROL | ALLOW_BUSY,
         reset,
     )
     .doc("connection", "6.2.0", "", "Resets the connection."),
@@ -112,6 +114,7 @@ fn check_password(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> CmdResult {
     let ok = user == b"default" && (required.is_empty() || required.as_bytes() == pass);
     if ok {
         ctx.client.authenticated = true;
+        ctx.client.handle.authed.store(true, Ordering::Relaxed);
         Ok(())
     } else {
         ctx.server
@@ -216,6 +219,7 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     c.reply_mode = ReplyMode::On;
     c.authenticated = !ctx.server.auth_required();
     let h = &c.handle;
+    h.authed.store(c.authenticated, Ordering::Relaxed);
     h.db.store(0, Ordering::Relaxed);
     h.resp.store(2, Ordering::Relaxed);
     h.name.lock().clear();

@@ -369,6 +369,12 @@ pub fn execute_unrecorded(ctx: &mut Ctx, argv: &[&[u8]]) {
     });
 }
 
+/// Runs a request from another client while a script is busy (`server::while_busy`): the
+/// script holds the journal's section, and anything that would write is refused anyway.
+pub fn execute_while_busy(ctx: &mut Ctx, argv: &[&[u8]]) {
+    run(ctx, argv, &mut None);
+}
+
 /// `execute` while the journal is on: a command runs and commits its effects (evictions and
 /// expiries it caused included) as one section, so the journal's order is the order of effect.
 #[inline(never)]
@@ -624,6 +630,11 @@ fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
     // The primary's stream is applied as it comes: it answers for its own state.
     if ctx.client.master {
         return None;
+    }
+    // A script past busy-reply-threshold: only what may interrupt it runs (not the script's
+    // own calls, which run as in a transaction).
+    if ctx.server.scripting.busy() && spec.flags & table::ALLOW_BUSY == 0 && !ctx.client.in_exec {
+        return Some(CmdError::new(ctx.server.scripting.busy_error()));
     }
     if ctx.server.loading.on() && spec.flags & table::LOADING == 0 {
         return Some(CmdError::new(

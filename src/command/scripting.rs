@@ -5,7 +5,7 @@
 
 use super::keyspec::{numkeys_at_2, KeySpec as K, ACCESS, RO, RW, UPDATE};
 use super::table::{
-    CommandSpec as C, EXCLUSIVE, MAY_REPLICATE, NOSCRIPT, NO_MANDATORY_KEYS, READONLY,
+    CommandSpec as C, ALLOW_BUSY, EXCLUSIVE, MAY_REPLICATE, NOSCRIPT, NO_MANDATORY_KEYS, READONLY,
     SKIP_MONITOR, STALE,
 };
 use super::{args, CmdError, CmdResult, Ctx};
@@ -38,6 +38,12 @@ static SCRIPT: &[C] = &[
         "2.6.0",
         "sha1 [sha1 ...]",
         "Determines whether server-side Lua scripts exist in the script cache.",
+    ),
+    C::new("kill", 2, NOSCRIPT | ALLOW_BUSY, script_kill).doc(
+        "scripting",
+        "2.6.0",
+        "",
+        "Terminates a server-side Lua script during execution.",
     ),
     C::new("flush", -2, NOSCRIPT, script_flush).doc(
         "scripting",
@@ -112,9 +118,13 @@ fn run(ctx: &mut Ctx, sha: &str, keys: usize, argv: &[&[u8]], read_only: bool) -
     let db = ctx.client.db;
     let (keys, args) = argv[3..].split_at(keys);
     let server = ctx.server;
+    let command = argv.iter().map(|a| a.to_vec()).collect();
+    let running = server.scripting.begin(true, format!("f_{sha}"), command);
     let result = server
         .scripting
-        .with_lua(|lua| crate::scripting::run(lua, ctx, sha, keys, args, read_only));
+        .with_lua(|lua| crate::scripting::run(lua, ctx, &running, sha, keys, args, read_only));
+    server.scripting.end();
+    crate::server::while_busy::finish();
     ctx.client.in_exec = was_in_exec;
     ctx.client.db = db;
     let reply = result.map_err(CmdError::owned)?;
@@ -157,6 +167,12 @@ fn script_flush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ));
     }
     ctx.server.scripting.flush();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn script_kill(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    ctx.server.scripting.kill(true).map_err(CmdError::new)?;
     ctx.out.ok();
     Ok(())
 }

@@ -3,7 +3,7 @@
 use super::args::is;
 use super::keyspec::{KeySpec as K, RO};
 use super::table::{
-    CommandSpec as C, ADMIN, FAST, LOADING, NOSCRIPT, NO_MULTI, READONLY, STALE, WRITE,
+    CommandSpec as C, ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_MULTI, READONLY, STALE, WRITE,
 };
 use super::{CmdError, CmdResult, Ctx, SYNTAX};
 
@@ -53,7 +53,7 @@ pub static COMMANDS: &[C] = &[
     C::new(
         "shutdown",
         -1,
-        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
         shutdown,
     )
     .doc(
@@ -412,8 +412,13 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
+    // While a script is busy only SHUTDOWN NOSAVE ends the server, and at once.
+    let busy = server.scripting.busy();
+    if busy && !flags.nosave {
+        return Err(CmdError::new(server.scripting.busy_error()));
+    }
     tracing::warn!("User requested shutdown...");
-    if crate::server::shutdown::must_wait(server, now) && !ctx.client.in_exec {
+    if !busy && crate::server::shutdown::must_wait(server, now) && !ctx.client.in_exec {
         // The connection waits for the replicas (writes paused), then shuts down.
         ctx.client.shutdown = Some(flags);
         return Ok(());

@@ -248,6 +248,9 @@ settings! {
     // percentiles.
     slowlog_log_slower_than: Num = p("slowlog-log-slower-than", Kind::Int { min: i64::MIN, max: i64::MAX }, "10000", true);
     slowlog_max_len: Num = p("slowlog-max-len", Kind::Int { min: 0, max: i64::MAX }, "128", true);
+    // A script running longer than this many ms is "busy": other clients get -BUSY and may
+    // SCRIPT KILL it (0 = never).
+    busy_reply_threshold: Num = p("busy-reply-threshold", Kind::Int { min: 0, max: i64::MAX }, "5000", true).alias("lua-time-limit");
     latency_monitor_threshold: Num = p("latency-monitor-threshold", Kind::Int { min: 0, max: i64::MAX }, "0", true);
     latency_tracking: Flag = p("latency-tracking", Kind::Bool, "yes", true);
     // Keys the client-tracking table may hold; past it, keys are dropped from the table and

@@ -7,16 +7,43 @@
 pub mod convert;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use mlua::Lua;
 use parking_lot::Mutex;
 
-/// The scripting state: the Lua interpreter (made on first use) and the scripts' bodies.
+/// The scripting state: the Lua interpreter (made on first use), the scripts' bodies, and the
+/// script running now.
 #[derive(Default)]
 pub struct Scripting {
     lua: Mutex<Option<Lua>>,
     bodies: Mutex<HashMap<String, Vec<u8>>>,
+    current: Mutex<Option<Arc<Running>>>,
+    /// A script ran past `busy-reply-threshold`: other clients are answered -BUSY.
+    busy: AtomicBool,
 }
+
+/// The script running now, as SCRIPT KILL, FUNCTION STATS and the busy replies see it.
+#[derive(Debug)]
+pub struct Running {
+    pub started: Instant,
+    /// EVAL (else FCALL): which KILL applies, and the -BUSY text.
+    pub eval: bool,
+    /// The function's name (a script's is `f_<sha>`) and the command that runs it.
+    pub name: String,
+    pub command: Vec<Vec<u8>>,
+    killed: AtomicBool,
+    /// It ran a write command: killing it would leave half its work done.
+    wrote: AtomicBool,
+}
+
+/// -BUSY, worded for what is running.
+pub const BUSY_EVAL: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
 impl std::fmt::Debug for Scripting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -86,6 +113,67 @@ impl Scripting {
 
     pub fn count(&self) -> usize {
         self.bodies.lock().len()
+    }
+
+    /// A script starts running.
+    pub fn begin(&self, eval: bool, name: String, command: Vec<Vec<u8>>) -> Arc<Running> {
+        let r = Arc::new(Running {
+            started: Instant::now(),
+            eval,
+            name,
+            command,
+            killed: AtomicBool::new(false),
+            wrote: AtomicBool::new(false),
+        });
+        *self.current.lock() = Some(r.clone());
+        r
+    }
+
+    /// The script ended.
+    pub fn end(&self) {
+        *self.current.lock() = None;
+        self.busy.store(false, Ordering::Relaxed);
+    }
+
+    pub fn running(&self) -> Option<Arc<Running>> {
+        self.current.lock().clone()
+    }
+
+    /// Past the threshold: other clients get `busy_error()` until the script ends.
+    #[inline]
+    pub fn busy(&self) -> bool {
+        self.busy.load(Ordering::Relaxed)
+    }
+
+    fn set_busy(&self) {
+        self.busy.store(true, Ordering::Relaxed);
+    }
+
+    /// The -BUSY text for the script running now.
+    pub fn busy_error(&self) -> &'static str {
+        match self.running() {
+            Some(r) if !r.eval => BUSY_FUNCTION,
+            _ => BUSY_EVAL,
+        }
+    }
+
+    /// SCRIPT KILL (`eval`) or FUNCTION KILL: marks the running script to stop at its next
+    /// check, or says why it cannot be.
+    pub fn kill(&self, eval: bool) -> Result<(), &'static str> {
+        let Some(r) = self.running() else {
+            return Err("NOTBUSY No scripts in execution right now.");
+        };
+        if r.wrote.load(Ordering::Relaxed) {
+            return Err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+        }
+        if eval && !r.eval {
+            return Err(BUSY_FUNCTION);
+        }
+        if !eval && r.eval {
+            return Err(BUSY_EVAL);
+        }
+        r.killed.store(true, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -183,8 +271,13 @@ impl std::error::Error for CallError {}
 
 /// Raises `msg` as Redis raises its library's errors: an error reply, with the calling line.
 fn raise(lua: &Lua, msg: &str) -> mlua::Error {
+    raise_at(lua, msg, 1)
+}
+
+/// `raise` for the function `level` calls up the stack (0 in a hook: the script itself).
+fn raise_at(lua: &Lua, msg: &str, level: usize) -> mlua::Error {
     let line = lua
-        .inspect_stack(1, |d| d.current_line())
+        .inspect_stack(level, |d| d.current_line())
         .flatten()
         .unwrap_or(0);
     mlua::Error::external(CallError {
@@ -197,6 +290,7 @@ fn raise(lua: &Lua, msg: &str) -> mlua::Error {
 /// effects go (`redis.set_repl`).
 struct RunState<'c, 'a> {
     ctx: &'c mut crate::command::Ctx<'a>,
+    running: &'c Running,
     read_only: bool,
     repl: i64,
 }
@@ -230,6 +324,7 @@ setmetatable(_G, {
 pub fn run(
     lua: &Lua,
     ctx: &mut crate::command::Ctx,
+    running: &Arc<Running>,
     sha: &str,
     keys: &[&[u8]],
     args: &[&[u8]],
@@ -252,8 +347,10 @@ pub fn run(
     g.raw_set("ARGV", list(args).map_err(lua_err)?)
         .map_err(lua_err)?;
     let handler = lua.create_function(error_handler).map_err(lua_err)?;
+    let hooked = watch(lua, ctx.server, running).map_err(lua_err)?;
     let cell = Mutex::new(RunState {
         ctx,
+        running,
         read_only,
         repl: REPL_ALL,
     });
@@ -288,7 +385,11 @@ pub fn run(
         redis.raw_set("pcall", pcall)?;
         redis.raw_set("set_repl", set_repl)?;
         let xpcall: mlua::Function = g.raw_get("xpcall")?;
-        let (ok, v): (bool, mlua::Value) = xpcall.call((f, handler))?;
+        let called = xpcall.call((f, handler));
+        if hooked {
+            lua.remove_hook();
+        }
+        let (ok, v): (bool, mlua::Value) = called?;
         if ok {
             convert::lua_to_reply(&v, &mut out);
             return Ok(Ok(()));
@@ -305,6 +406,61 @@ pub fn run(
     .map_err(lua_err)??;
     Ok(out)
 }
+
+/// The server, for the hook (which must be `Send + 'static`); it outlives every script run,
+/// and the hook is removed when the run ends.
+struct ServerRef(*const crate::server::Server);
+
+// SAFETY: the hook runs only on the thread running the script, while `run` borrows the server.
+unsafe impl Send for ServerRef {}
+
+impl ServerRef {
+    fn get(&self) -> &crate::server::Server {
+        unsafe { &*self.0 }
+    }
+}
+
+/// Every 100,000 instructions, as Redis checks: past `busy-reply-threshold` the script is
+/// busy, other clients are served from here (`server::while_busy`), and SCRIPT KILL takes
+/// effect. Returns whether a hook was set (not with a threshold of 0).
+fn watch(lua: &Lua, server: &crate::server::Server, running: &Arc<Running>) -> mlua::Result<bool> {
+    if server.config.busy_reply_threshold.u() == 0 {
+        return Ok(false);
+    }
+    let server = ServerRef(server);
+    let running = running.clone();
+    let every = mlua::HookTriggers::new().every_nth_instruction(100_000);
+    lua.set_hook(every, move |lua, _| {
+        let server = server.get();
+        let scripting = &server.scripting;
+        if !scripting.busy() {
+            let limit = server.config.busy_reply_threshold.u();
+            let elapsed = running.started.elapsed().as_millis() as u64;
+            if limit == 0 || elapsed < limit {
+                return Ok(mlua::VmState::Continue);
+            }
+            tracing::warn!(
+                "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {}.",
+                if running.eval { "SCRIPT KILL" } else { "FUNCTION KILL" },
+                running.name
+            );
+            scripting.set_busy();
+        }
+        crate::server::while_busy::serve(server);
+        if running.killed.load(Ordering::Relaxed) {
+            tracing::info!("Lua script killed by user with SCRIPT KILL.");
+            // From here at every instruction, so that a pcall in the script cannot go on.
+            lua.set_hook(mlua::HookTriggers::new().every_nth_instruction(1), |lua, _| {
+                Err(raise_at(lua, KILLED, 0))
+            })?;
+            return Err(raise_at(lua, KILLED, 0));
+        }
+        Ok(mlua::VmState::Continue)
+    })?;
+    Ok(true)
+}
+
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 /// xpcall's handler: the error as a table with its message (a raised string becomes
 /// `ERR <where>: <text>`) and the line of the script where it was raised.
@@ -388,6 +544,9 @@ fn command_call(
     }
     if st.read_only && spec.flags & crate::command::table::WRITE != 0 {
         return fail("ERR Write commands are not allowed from read-only scripts.");
+    }
+    if spec.flags & crate::command::table::WRITE != 0 {
+        st.running.wrote.store(true, Ordering::Relaxed);
     }
     // redis.set_repl(redis.REPL_NONE): what follows is done here only. (The AOF and the
     // replicas read one stream: REPL_AOF and REPL_REPLICA both record it.)

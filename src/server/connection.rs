@@ -74,7 +74,12 @@ where
         .filter(|_| super::outbox::enabled())
         .map(|fd| Outbox::new(fd, server.clone()));
     let closing = Closing(outbox.clone());
-    let mut client = Client::new(handle.clone(), !server.auth_required());
+    if let Some(ob) = &outbox {
+        let _ = handle.outbox.set(Arc::downgrade(ob));
+    }
+    // (A connection accepted during a script's busy time may have authenticated then.)
+    let authed = !server.auth_required() || handle.authed.load(Ordering::Relaxed);
+    let mut client = Client::new(handle.clone(), authed);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = Parser::new(limits(&server));
     let mut out = Reply::new();
@@ -141,6 +146,12 @@ where
             if rbuf.capacity() - rbuf.len() < READ_CHUNK.max(want) {
                 rbuf.reserve(READ_CHUNK.max(want));
             }
+            // A script's busy time may answer this client's next requests itself (nothing of
+            // the connection's state is in the middle of anything).
+            let idle = rbuf.is_empty()
+                && !parser.in_progress()
+                && client.multi.is_none()
+                && client.reply_mode == crate::clients::ReplyMode::On;
             let timeout = server.config.timeout.u();
             let read = async {
                 if timeout > 0 {
@@ -165,6 +176,7 @@ where
             let subscribed =
                 client.subs.active() || client.monitoring || server.clients.tracking.active();
             let mailbox = &handle.mailbox;
+            handle.idle.store(idle && !subscribed, Ordering::Relaxed);
             let n = tokio::select! {
                 biased;
                 r = read => Some(r?),
@@ -173,6 +185,7 @@ where
                 _ = std::future::poll_fn(|cx| outbox.map_or(std::task::Poll::Pending, |ob| ob.poll_attention(cx))), if outbox.is_some() => None,
                 _ = &mut stop => return Ok(()),
             };
+            handle.idle.store(false, Ordering::Relaxed);
             let Some(n) = n else {
                 mailbox.drain_into(out);
                 if !write_out(server, stream, out, &mut stop, outbox).await? {

@@ -11,6 +11,7 @@ pub mod shutdown;
 #[cfg(target_os = "linux")]
 pub mod supervise;
 pub mod tls;
+pub mod while_busy;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
@@ -414,6 +415,12 @@ pub async fn serve(server: Arc<Server>, listeners: Listeners) {
     for (listener, mode) in listeners.list {
         #[cfg(unix)]
         busy_poll::watch(std::os::fd::AsRawFd::as_raw_fd(&listener));
+        #[cfg(unix)]
+        if matches!(mode, Mode::Plain) {
+            while_busy::LISTENERS
+                .lock()
+                .push(std::os::fd::AsRawFd::as_raw_fd(&listener));
+        }
         tokio::spawn(accept_loop(server.clone(), listener, mode));
     }
     for listener in listeners.metrics {
@@ -547,13 +554,51 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener, mode: Mode) {
                 continue;
             }
         };
-        tokio::spawn(accept_one(server.clone(), stream, peer, mode.clone()));
+        // A plain connection is known from here: should a script turn busy before its task
+        // starts, the busy time answers it.
+        #[cfg(unix)]
+        let handle = matches!(mode, Mode::Plain).then(|| {
+            let local = stream
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+            let h = Arc::new(ClientHandle::new(
+                server.new_client_id(),
+                peer.to_string(),
+                local,
+                fd,
+                false,
+            ));
+            while_busy::accepted(&h);
+            h
+        });
+        #[cfg(not(unix))]
+        let handle = None;
+        tokio::spawn(accept_one(
+            server.clone(),
+            stream,
+            peer,
+            mode.clone(),
+            handle,
+        ));
     }
 }
 
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
-async fn accept_one(server: Arc<Server>, stream: TcpStream, peer: SocketAddr, mode: Mode) {
+/// Sets up and serves one accepted connection; `handle` is given when a script's busy time
+/// accepted it (and may have authenticated it).
+async fn accept_one(
+    server: Arc<Server>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mode: Mode,
+    handle: Option<Arc<ClientHandle>>,
+) {
+    if let Some(h) = &handle {
+        while_busy::started(h.id);
+    }
     let _ = stream.set_nodelay(true);
     let keepalive = server.config.tcp_keepalive.u();
     if keepalive > 0 {
@@ -596,13 +641,15 @@ async fn accept_one(server: Arc<Server>, stream: TcpStream, peer: SocketAddr, mo
             }
         }
     };
-    let handle = Arc::new(ClientHandle::new(
-        server.new_client_id(),
-        peer.to_string(),
-        local,
-        fd,
-        use_tls.is_some(),
-    ));
+    let handle = handle.unwrap_or_else(|| {
+        Arc::new(ClientHandle::new(
+            server.new_client_id(),
+            peer.to_string(),
+            local,
+            fd,
+            use_tls.is_some(),
+        ))
+    });
     match use_tls {
         None => connection::run(server, stream, handle, (fd >= 0).then_some(fd)).await,
         Some(acceptor) => {
@@ -746,8 +793,10 @@ fn start_cron(server: Arc<Server>) {
                 let hz = server.config.hz.u().clamp(1, 500);
                 let period = Duration::from_millis(1000 / hz);
                 crate::engine::update_lru_clock();
+                // (Nor while a script runs: its keys do not expire under it.)
                 if server.active_expire.load(Ordering::Relaxed)
                     && !crate::engine::expiry::held()
+                    && server.scripting.running().is_none()
                     && !server.loading.on()
                 {
                     let t = Instant::now();

@@ -94,6 +94,12 @@ impl Outbox {
         true
     }
 
+    /// Nothing queued nor left over.
+    pub fn is_idle(&self) -> bool {
+        let inner = self.lock();
+        inner.state == State::Idle && inner.buf.is_empty()
+    }
+
     /// Takes whatever is queued or left over, for the task to write before anything newer.
     /// Fails if the socket already failed.
     pub fn take(&self, into: &mut Vec<u8>) -> std::io::Result<()> {
