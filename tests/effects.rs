@@ -328,6 +328,22 @@ const CASES: &[Case] = &[
     case("SET a 1", "SWAPDB 0 1", "a zz"),
     case("SET a 1", "SWAPDB 0 0", "a"),
     case("", "FUNCTION FLUSH", "a"),
+    case(
+        "",
+        "FUNCTION LOAD \"#!lua name=l1\\nredis.register_function('f1', function() return 1 end)\"",
+        "a",
+    ),
+    case(
+        "FUNCTION LOAD \"#!lua name=l2\\nredis.register_function('f2', function() return 2 end)\"",
+        "FUNCTION DELETE l2",
+        "a",
+    ),
+    // FUNCTION DUMP of library l3 (from redis-server).
+    case(
+        "",
+        "FUNCTION RESTORE \"\\xf5@D#!lua name=l3\\x0aredis.register_function(\\x27f3\\x27, function() return 3 end)\\x0a\\x00\\x07\\xc3DY\\xd4{d4\" REPLACE",
+        "a",
+    ),
 ];
 
 /// One server under test with its four clients.

@@ -148,3 +148,35 @@ fn a_zero_threshold_never_makes_a_script_busy() {
     assert_eq!(b.cmd(&["PING"]), "+PONG\r\n");
     assert_eq!(a.read_reply(), ":3000000\r\n");
 }
+
+/// A busy function: -BUSY names FUNCTION KILL, SCRIPT KILL is refused, FUNCTION STATS shows it
+/// running, FUNCTION KILL ends it.
+#[test]
+fn a_looping_function_dies_by_function_kill() {
+    same_as_redis(|port| {
+        let mut t = String::new();
+        let mut admin = Raw::connect(port);
+        admin.cmd(&["CONFIG", "SET", "busy-reply-threshold", "50"]);
+        admin.cmd(&[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=spin\nredis.register_function('spin', function() while true do end end)",
+        ]);
+        let mut looping = Raw::connect(port);
+        looping.send_raw(&resp(&[b"FCALL", b"spin", b"1", b"somekey"]));
+        while !admin.cmd(&["PING"]).starts_with("-BUSY") {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        t += &admin.cmd(&["GET", "k"]);
+        t += &admin.cmd(&["SCRIPT", "KILL"]);
+        let stats = admin.cmd(&["FUNCTION", "STATS"]);
+        // The duration is the one thing that differs.
+        let at = stats.find("duration_ms").expect("a running function");
+        t += &stats[..at];
+        t += &admin.cmd(&["FUNCTION", "KILL"]);
+        t += &looping.read_reply();
+        t += &admin.cmd(&["FUNCTION", "KILL"]);
+        t += &looping.cmd(&["PING"]);
+        t
+    });
+}

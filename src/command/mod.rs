@@ -12,6 +12,7 @@ pub mod debug;
 pub mod docs;
 pub mod dump;
 pub mod effects;
+pub mod functions;
 pub mod geo;
 pub mod hashes;
 pub mod hll;
@@ -686,7 +687,7 @@ fn state_rejection(ctx: &Ctx, spec: &table::CommandSpec) -> Option<CmdError> {
 const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// `min-replicas-to-write`: true when the check is off or enough replicas are in sync.
-fn enough_replicas(server: &Server) -> bool {
+pub(crate) fn enough_replicas(server: &Server) -> bool {
     let cfg = &*server.config;
     let want = cfg.min_replicas_to_write.u();
     if want == 0 || cfg.min_replicas_max_lag.u() == 0 {

@@ -9,6 +9,9 @@ use super::table::{
     SKIP_MONITOR, STALE,
 };
 use super::{args, CmdError, CmdResult, Ctx};
+use crate::protocol::Reply;
+use crate::scripting::{flags, Running};
+use std::sync::Arc;
 
 const EVAL: u32 = NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | EXCLUSIVE;
 const EVAL_RO: u32 = NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | EXCLUSIVE;
@@ -93,7 +96,7 @@ fn eval_sha(ctx: &mut Ctx, argv: &[&[u8]], read_only: bool) -> CmdResult {
 }
 
 /// `numkeys`, checked against the arguments there are.
-fn key_count(argv: &[&[u8]]) -> Result<usize, CmdError> {
+pub(super) fn key_count(argv: &[&[u8]]) -> Result<usize, CmdError> {
     let n = args::int(argv[2])?;
     if n < 0 {
         return Err(CmdError::new("ERR Number of keys can't be negative"));
@@ -107,8 +110,40 @@ fn key_count(argv: &[&[u8]]) -> Result<usize, CmdError> {
 }
 
 fn run(ctx: &mut Ctx, sha: &str, keys: usize, argv: &[&[u8]], read_only: bool) -> CmdResult {
-    // From here until the script returns, no other client runs anything (inside EXEC, the
-    // transaction already holds the gate).
+    let flags = ctx
+        .server
+        .scripting
+        .flags_of(sha)
+        .unwrap_or(flags::EVAL_COMPAT);
+    flags::check(ctx, flags, read_only).map_err(CmdError::owned)?;
+    let read_only = read_only || (flags & flags::EVAL_COMPAT == 0 && flags & flags::NO_WRITES != 0);
+    let server = ctx.server;
+    invoke(
+        ctx,
+        true,
+        format!("f_{sha}"),
+        keys,
+        argv,
+        |ctx, running, keys, args| {
+            server.scripting.with_lua(|lua| {
+                let target = crate::scripting::Target::Script { sha };
+                crate::scripting::run(lua, ctx, running, target, keys, args, read_only)
+            })
+        },
+    )
+}
+
+/// Runs a script or function as this client, `keys` of `argv[3..]` its keys: nothing else
+/// runs meanwhile (inside EXEC, the transaction already holds the gate), its calls run as in
+/// a transaction, and it is the running script SCRIPT KILL and FUNCTION STATS see.
+pub(super) fn invoke(
+    ctx: &mut Ctx,
+    eval: bool,
+    name: String,
+    keys: usize,
+    argv: &[&[u8]],
+    body: impl FnOnce(&mut Ctx, &Arc<Running>, &[&[u8]], &[&[u8]]) -> Result<Reply, String>,
+) -> CmdResult {
     let was_in_exec = std::mem::replace(&mut ctx.client.in_exec, true);
     let _exclusive = match &ctx.server.gate {
         Some(g) if !was_in_exec => Some(g.exclusive()),
@@ -119,10 +154,8 @@ fn run(ctx: &mut Ctx, sha: &str, keys: usize, argv: &[&[u8]], read_only: bool) -
     let (keys, args) = argv[3..].split_at(keys);
     let server = ctx.server;
     let command = argv.iter().map(|a| a.to_vec()).collect();
-    let running = server.scripting.begin(true, format!("f_{sha}"), command);
-    let result = server
-        .scripting
-        .with_lua(|lua| crate::scripting::run(lua, ctx, &running, sha, keys, args, read_only));
+    let running = server.scripting.begin(eval, name, command);
+    let result = body(ctx, &running, keys, args);
     server.scripting.end();
     crate::server::while_busy::finish();
     ctx.client.in_exec = was_in_exec;

@@ -68,12 +68,6 @@ pub static COMMANDS: &[C] = &[
         "",
         "A container for memory diagnostics commands.",
     ),
-    C::container("function", FUNCTION).doc(
-        "scripting",
-        "7.0.0",
-        "",
-        "A container for function commands.",
-    ),
 ];
 
 static CONFIG: &[C] = &[
@@ -130,21 +124,6 @@ static MEMORY: &[C] = &[
         .doc("server", "4.0.0", "", "Asks the allocator to release memory."),
     C::new("malloc-stats", 2, 0, memory_malloc_stats)
         .doc("server", "4.0.0", "", "Returns the allocator statistics."),
-];
-
-static FUNCTION: &[C] = &[
-    C::new("flush", -2, WRITE | NOSCRIPT, function_flush).doc(
-        "scripting",
-        "7.0.0",
-        "[ASYNC | SYNC]",
-        "Deletes all libraries and functions.",
-    ),
-    C::new("list", -2, NOSCRIPT, function_list).doc(
-        "scripting",
-        "7.0.0",
-        "[LIBRARYNAME library-name-pattern] [WITHCODE]",
-        "Returns information about all libraries.",
-    ),
 ];
 
 /// Replies with a HELP text in Redis's layout: a header, the lines, and the HELP entry.
@@ -428,20 +407,6 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new("ERR Errors trying to SHUTDOWN. Check logs."));
     }
     ctx.client.close_after_reply = true;
-    Ok(())
-}
-
-fn function_flush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    // No functions can be loaded yet, so there is nothing to delete; it counts as a change
-    // all the same, as in Redis.
-    flush_mode(argv, 2)?;
-    ctx.dirty(1);
-    ctx.out.ok();
-    Ok(())
-}
-
-fn function_list(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    ctx.out.array(0);
     Ok(())
 }
 

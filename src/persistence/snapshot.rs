@@ -170,7 +170,9 @@ pub(super) fn write_durably(
         let ks = &server.keyspace;
         let (w, saved) = match body {
             Body::Rdb(aux) => {
-                file::write(ks, begun, out, aux, server.config.rdbchecksum.get(), pace)?
+                let functions = server.scripting.library_codes();
+                let checksum = server.config.rdbchecksum.get();
+                file::write(ks, begun, out, aux, &functions, checksum, pace)?
             }
             Body::Commands(stamp) => file::write_commands(ks, begun, out, stamp, pace)?,
         };
@@ -431,6 +433,7 @@ fn to_replicas(
         begun,
         BufWriter::with_capacity(1 << 16, out),
         aux,
+        &server.scripting.library_codes(),
         server.config.rdbchecksum.get(),
         pace,
     )?;
@@ -603,6 +606,7 @@ pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
         progress.at(p)
     })
     .map_err(|e| format!("{e} in {}", p.display()))?;
+    crate::scripting::load_from_rdb(server, &loaded.functions)?;
     let st = &server.snapshots;
     st.last_load_keys.store(loaded.keys, Ordering::Relaxed);
     st.last_load_expired

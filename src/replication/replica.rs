@@ -411,8 +411,9 @@ fn load_snapshot(server: &Server, rdb: &[u8]) -> std::io::Result<()> {
     let lim = *server.config.derived.limits.read();
     // Keys past their TTL are kept (now = 0): the primary's DELs remove them.
     let verify = server.config.rdbchecksum.get();
-    crate::persistence::rdb::file::load(rdb, &server.keyspace, &lim, 0, verify)
+    let loaded = crate::persistence::rdb::file::load(rdb, &server.keyspace, &lim, 0, verify)
         .map_err(|e| io_err(format!("could not load the primary's snapshot: {e}")))?;
+    crate::scripting::load_from_rdb(server, &loaded.functions).map_err(io_err)?;
     Ok(())
 }
 

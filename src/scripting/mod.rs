@@ -5,6 +5,8 @@
 //! replies (`convert`).
 
 pub mod convert;
+pub mod flags;
+pub mod functions;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,10 +21,26 @@ use parking_lot::Mutex;
 #[derive(Default)]
 pub struct Scripting {
     lua: Mutex<Option<Lua>>,
-    bodies: Mutex<HashMap<String, Vec<u8>>>,
+    /// Each script's body and its shebang's flags.
+    bodies: Mutex<HashMap<String, (Vec<u8>, u32)>>,
     current: Mutex<Option<Arc<Running>>>,
+    /// Function libraries (FUNCTION LOAD, FCALL), in a Lua state of their own.
+    pub functions: Mutex<functions::Registry>,
     /// A script ran past `busy-reply-threshold`: other clients are answered -BUSY.
     busy: AtomicBool,
+    /// Libraries << 32 | functions.
+    function_counts: std::sync::atomic::AtomicUsize,
+}
+
+/// FUNCTION RESTORE's policy for libraries already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restore {
+    /// A name already there fails the restore.
+    Append,
+    /// The restored library replaces the one of its name.
+    Replace,
+    /// Every library goes first.
+    Flush,
 }
 
 /// The script running now, as SCRIPT KILL, FUNCTION STATS and the busy replies see it.
@@ -53,6 +71,15 @@ impl std::fmt::Debug for Scripting {
     }
 }
 
+/// The function libraries of an RDB being loaded: they replace those there were (a snapshot
+/// holds the whole dataset, functions included).
+pub fn load_from_rdb(server: &crate::server::Server, codes: &[Vec<u8>]) -> Result<(), String> {
+    server
+        .scripting
+        .restore_libraries(codes, Restore::Flush)
+        .map_err(|e| format!("Failed loading library: {e}"))
+}
+
 /// Lower-case hex SHA-1, as `redis.sha1hex` and script names write it.
 pub fn sha1hex(data: &[u8]) -> String {
     use sha1::Digest;
@@ -73,7 +100,12 @@ impl Scripting {
     }
 
     pub fn body(&self, sha: &str) -> Option<Vec<u8>> {
-        self.bodies.lock().get(sha).cloned()
+        self.bodies.lock().get(sha).map(|b| b.0.clone())
+    }
+
+    /// A loaded script's flags (`flags::EVAL_COMPAT` without a shebang).
+    pub fn flags_of(&self, sha: &str) -> Option<u32> {
+        self.bodies.lock().get(sha).map(|b| b.1)
     }
 
     pub fn exists(&self, sha: &str) -> bool {
@@ -86,9 +118,10 @@ impl Scripting {
         if self.bodies.lock().contains_key(&sha) {
             return Ok(sha);
         }
+        let (flags, start) = flags::of_script(body)?;
         self.with_lua(|lua| {
             let f = lua
-                .load(body)
+                .load(&body[start..])
                 .set_name("@user_script")
                 .into_function()
                 .map_err(|e| {
@@ -101,7 +134,9 @@ impl Scripting {
                 .raw_set(format!("f_{sha}"), f)
                 .map_err(|e| format!("ERR {e}"))
         })?;
-        self.bodies.lock().insert(sha.clone(), body.to_vec());
+        self.bodies
+            .lock()
+            .insert(sha.clone(), (body.to_vec(), flags));
         Ok(sha)
     }
 
@@ -113,6 +148,80 @@ impl Scripting {
 
     pub fn count(&self) -> usize {
         self.bodies.lock().len()
+    }
+
+    /// FUNCTION LOAD.
+    pub fn load_library(&self, code: &[u8], replace: bool) -> Result<String, String> {
+        let mut reg = self.functions.lock();
+        let r = reg.load(code, replace);
+        self.count_functions(&reg);
+        r
+    }
+
+    pub fn delete_library(&self, name: &str) -> bool {
+        let mut reg = self.functions.lock();
+        let r = reg.delete(name);
+        self.count_functions(&reg);
+        r
+    }
+
+    pub fn flush_functions(&self) {
+        let mut reg = self.functions.lock();
+        reg.flush();
+        self.count_functions(&reg);
+    }
+
+    /// Every library's code (FUNCTION DUMP, the RDB's function records).
+    pub fn library_codes(&self) -> Vec<Vec<u8>> {
+        let reg = self.functions.lock();
+        reg.libs.values().map(|l| l.code.clone()).collect()
+    }
+
+    /// FUNCTION RESTORE and loading an RDB: the libraries given, by `policy`; all or none.
+    pub fn restore_libraries(&self, codes: &[Vec<u8>], policy: Restore) -> Result<(), String> {
+        // Checked apart first (each library, then how they join those there are), so that a
+        // failure changes nothing.
+        let mut incoming = functions::Registry::default();
+        for code in codes {
+            incoming.load(code, false)?;
+        }
+        let mut reg = self.functions.lock();
+        if policy == Restore::Append {
+            if let Some(name) = incoming.libs.keys().find(|n| reg.libs.contains_key(*n)) {
+                return Err(format!("ERR Library {name} already exists"));
+            }
+        }
+        if policy != Restore::Flush {
+            for lib in incoming.libs.values() {
+                for f in &lib.functions {
+                    if reg.owner_of(&f.name).is_some_and(|o| o != lib.name) {
+                        return Err(format!("ERR Function {} already exists", f.name));
+                    }
+                }
+            }
+        }
+        if policy == Restore::Flush {
+            reg.flush();
+        }
+        let mut result = Ok(());
+        for code in codes {
+            if let Err(e) = reg.load(code, true) {
+                result = Err(e);
+            }
+        }
+        self.count_functions(&reg);
+        result
+    }
+
+    fn count_functions(&self, reg: &functions::Registry) {
+        let n = (reg.libs.len() << 32) | reg.function_count();
+        self.function_counts.store(n, Ordering::Relaxed);
+    }
+
+    /// (libraries, functions), readable while a function runs (FUNCTION STATS when busy).
+    pub fn function_counts(&self) -> (usize, usize) {
+        let n = self.function_counts.load(Ordering::Relaxed);
+        (n >> 32, n & 0xffff_ffff)
     }
 
     /// A script starts running.
@@ -319,22 +428,30 @@ setmetatable(_G, {
 })
 "#;
 
-/// Runs the loaded script `sha` with KEYS and ARGV as this client; the reply, or the error
-/// reply's text (Redis's, with where the script failed).
+/// What a run calls: an EVAL script (`f_<sha>`, KEYS and ARGV as globals) or a function
+/// (called with the keys and arguments).
+pub enum Target<'a> {
+    Script { sha: &'a str },
+    Function { name: &'a str, func: mlua::Function },
+}
+
+/// Binds a function to its keys and arguments, for xpcall (Lua 5.1's passes none). No Lua
+/// code of ours runs after the function: once killed, every instruction raises.
+const BIND: &str = "local f, k, a = ...\nreturn function() return f(k, a) end";
+
+/// Runs `target` as this client; the reply, or the error reply's text (Redis's, with where
+/// the script failed).
 pub fn run(
     lua: &Lua,
     ctx: &mut crate::command::Ctx,
     running: &Arc<Running>,
-    sha: &str,
+    target: Target,
     keys: &[&[u8]],
     args: &[&[u8]],
     read_only: bool,
 ) -> Result<crate::protocol::reply::Reply, String> {
     let lua_err = |e: mlua::Error| format!("ERR {}", lua_message(&e));
     let g = lua.globals();
-    let f: mlua::Function = g
-        .raw_get(format!("f_{sha}"))
-        .map_err(|_| "NOSCRIPT No matching script. Please use EVAL.".to_string())?;
     let list = |items: &[&[u8]]| -> mlua::Result<mlua::Table> {
         let t = lua.create_table_with_capacity(items.len(), 0)?;
         for (i, a) in items.iter().enumerate() {
@@ -342,11 +459,14 @@ pub fn run(
         }
         Ok(t)
     };
-    g.raw_set("KEYS", list(keys).map_err(lua_err)?)
+    let (keys, args) = (list(keys).map_err(lua_err)?, list(args).map_err(lua_err)?);
+    let (label, chunk) = match &target {
+        Target::Script { sha } => (*sha, "@user_script"),
+        Target::Function { name, .. } => (*name, "@user_function"),
+    };
+    let handler = lua
+        .create_function(move |lua, e| error_handler(lua, e, chunk))
         .map_err(lua_err)?;
-    g.raw_set("ARGV", list(args).map_err(lua_err)?)
-        .map_err(lua_err)?;
-    let handler = lua.create_function(error_handler).map_err(lua_err)?;
     let hooked = watch(lua, ctx.server, running).map_err(lua_err)?;
     let cell = Mutex::new(RunState {
         ctx,
@@ -384,8 +504,28 @@ pub fn run(
         redis.raw_set("call", call)?;
         redis.raw_set("pcall", pcall)?;
         redis.raw_set("set_repl", set_repl)?;
-        let xpcall: mlua::Function = g.raw_get("xpcall")?;
-        let called = xpcall.call((f, handler));
+        let called = match target {
+            Target::Script { sha } => {
+                let f: mlua::Function = g.raw_get(format!("f_{sha}"))?;
+                g.raw_set("KEYS", keys)?;
+                g.raw_set("ARGV", args)?;
+                let xpcall: mlua::Function = g.raw_get("xpcall")?;
+                xpcall.call((f, handler))
+            }
+            Target::Function { func, .. } => {
+                let bind: mlua::Function = match lua.named_registry_value("bind")? {
+                    mlua::Value::Function(f) => f,
+                    _ => {
+                        let f = lua.load(BIND).set_name("=bind").into_function()?;
+                        lua.set_named_registry_value("bind", f.clone())?;
+                        f
+                    }
+                };
+                let bound: mlua::Function = bind.call((func, keys, args))?;
+                let xpcall: mlua::Function = g.raw_get("xpcall")?;
+                xpcall.call((bound, handler))
+            }
+        };
         if hooked {
             lua.remove_hook();
         }
@@ -401,7 +541,7 @@ pub fn run(
             ),
             other => (format!("ERR {other:?}"), 0),
         };
-        Ok(Err(format!("{msg} script: {sha}, on @user_script:{line}.")))
+        Ok(Err(format!("{msg} script: {label}, on {chunk}:{line}.")))
     })
     .map_err(lua_err)??;
     Ok(out)
@@ -464,7 +604,7 @@ const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 /// xpcall's handler: the error as a table with its message (a raised string becomes
 /// `ERR <where>: <text>`) and the line of the script where it was raised.
-fn error_handler(lua: &Lua, err: mlua::Value) -> mlua::Result<mlua::Table> {
+fn error_handler(lua: &Lua, err: mlua::Value, chunk: &str) -> mlua::Result<mlua::Table> {
     let t = lua.create_table()?;
     let msg = match &err {
         mlua::Value::Table(e) => match e.raw_get::<mlua::Value>("err")? {
@@ -486,7 +626,7 @@ fn error_handler(lua: &Lua, err: mlua::Value) -> mlua::Result<mlua::Table> {
     let mut line = 0;
     for level in 0..64 {
         let found = lua.inspect_stack(level, |d| {
-            (d.source().source.as_deref() == Some("@user_script")).then(|| d.current_line())
+            (d.source().source.as_deref() == Some(chunk)).then(|| d.current_line())
         });
         match found {
             None => break,

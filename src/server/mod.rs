@@ -112,6 +112,7 @@ pub fn command_table() -> CommandTable {
         monitor::COMMANDS,
         transactions::COMMANDS,
         scripting::COMMANDS,
+        functions::COMMANDS,
         replication::COMMANDS,
         blocking::COMMANDS,
         pubsub::COMMANDS,

@@ -76,6 +76,7 @@ pub fn write<W: Write>(
     begun: &Begun,
     out: W,
     aux: &[(&str, String)],
+    functions: &[Vec<u8>],
     checksum: bool,
     pace: &Pace,
 ) -> io::Result<(W, Saved)> {
@@ -91,6 +92,13 @@ pub fn write<W: Write>(
         buf.push(op::AUX);
         write_string(&mut buf, k.as_bytes());
         write_string(&mut buf, v.as_bytes());
+        w.put(&buf)?;
+    }
+    // The function libraries, by their code, before the keys (as Redis writes them).
+    for code in functions {
+        buf.clear();
+        buf.push(op::FUNCTION2);
+        write_string(&mut buf, code);
         w.put(&buf)?;
     }
     let saved = walk(
@@ -212,17 +220,19 @@ pub fn save<W: Write>(
     checksum: bool,
 ) -> io::Result<Saved> {
     let begun = ks.begin_snapshot(encode_entry, now, true);
-    write(ks, &begun, out, aux, checksum, &Pace::default()).map(|(_, s)| s)
+    write(ks, &begun, out, aux, &[], checksum, &Pace::default()).map(|(_, s)| s)
 }
 
 /// What a load found.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Loaded {
     pub keys: u64,
     /// Keys skipped because their expire time had passed.
     pub expired: u64,
     /// Where the RDB ended in the data (an AOF's RDB preamble may have commands after it).
     pub end: usize,
+    /// The function libraries' code, for the caller to load.
+    pub functions: Vec<Vec<u8>>,
 }
 
 /// Loads an RDB file into `ks` (which should be empty; keys already there are replaced).
@@ -301,10 +311,12 @@ pub fn load_with(
             op::FREQ => {
                 r.u8().map_err(|_| bad("FREQ", at))?;
             }
-            op::MODULE_AUX | op::FUNCTION2 => {
-                return Err(
-                    "The RDB file holds modules or functions, which are not supported".into(),
-                )
+            op::FUNCTION2 => {
+                let code = r.string().map_err(|_| bad("function", at))?;
+                loaded.functions.push(code);
+            }
+            op::MODULE_AUX => {
+                return Err("The RDB file holds module data, which is not supported".into())
             }
             _ => {
                 let key = r.string().map_err(|_| bad("key", at))?;
