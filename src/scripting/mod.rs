@@ -5,6 +5,7 @@
 //! replies (`convert`).
 
 pub mod convert;
+pub mod libs;
 
 use std::collections::HashMap;
 
@@ -161,6 +162,7 @@ fn new_state() -> mlua::Result<Lua> {
         redis.set(name, lua.create_function(|_, _: mlua::MultiValue| Ok(()))?)?;
     }
     g.raw_set("redis", redis)?;
+    libs::register(&lua)?;
     lua.load(PROTECT).set_name("=protect").exec()?;
     Ok(lua)
 }
