@@ -65,7 +65,7 @@ pub fn lua_to_reply(v: &Value, out: &mut Reply) {
         Value::Boolean(true) => out.int(1),
         Value::Boolean(false) | Value::Nil => out.null(),
         Value::Integer(n) => out.int(*n),
-        Value::Number(n) => out.int(*n as i64),
+        Value::Number(n) => out.int(super::libs::c_i64(*n)),
         Value::Table(t) => table_to_reply(t, out),
         _ => out.null(),
     }

@@ -7,6 +7,7 @@
 pub mod convert;
 pub mod flags;
 pub mod functions;
+pub mod libs;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -358,6 +359,7 @@ fn new_state() -> mlua::Result<Lua> {
         redis.set(name, lua.create_function(|_, _: mlua::MultiValue| Ok(()))?)?;
     }
     g.raw_set("redis", redis)?;
+    libs::register(&lua)?;
     lua.load(PROTECT).set_name("=protect").exec()?;
     Ok(lua)
 }
