@@ -136,3 +136,49 @@ fn script_writes_reach_a_replica() {
     assert_eq!(r.cmd(&["EXISTS", "here-only", "everywhere"]), ":1\r\n");
     assert_eq!(r.cmd(&["GET", "everywhere"]), "$1\r\n1\r\n");
 }
+
+/// RESP3 both ways: `redis.setresp(3)` gives scripts maps, sets, doubles, booleans, nulls,
+/// big numbers and verbatim strings; a script's tables of those become the caller's
+/// protocol's replies (RESP2 and RESP3 callers alike).
+#[test]
+fn resp3_conversions_match_redis() {
+    same_as_redis(|port| {
+        let mut t = String::new();
+        let mut setup = Raw::connect(port);
+        setup.cmd(&["HSET", "h", "f", "v"]);
+        setup.cmd(&["ZADD", "z", "3.5", "m"]);
+        setup.cmd(&["SADD", "s", "only"]);
+        let scripts = [
+            "redis.setresp(3); return redis.call('hgetall', 'h')",
+            "redis.setresp(3); return redis.call('hgetall', 'h').map.f",
+            "redis.setresp(3); return redis.call('zscore', 'z', 'm')",
+            "redis.setresp(3); return redis.call('zscore', 'z', 'm').double * 2",
+            "redis.setresp(3); return redis.call('smembers', 's')",
+            "redis.setresp(3); return redis.call('get', 'nokey')",
+            "redis.setresp(3); return type(redis.call('get', 'nokey'))",
+            "redis.setresp(2); return type(redis.call('get', 'nokey'))",
+            "redis.setresp(3); return true",
+            "redis.setresp(3); return false",
+            "return true",
+            "return false",
+            "return {double=3.5}",
+            "return {double=-0.25}",
+            "return {map={a=1}}",
+            "return {set={x=true}}",
+            "return {big_number='1234567890123456789012'}",
+            "return {verbatim_string={format='txt', string='hi there'}}",
+            "return {ok='two\\r\\nlines'}",
+            "return redis.setresp(4)",
+            "return redis.setresp('x')",
+            "return {1, {double=1.5}, {map={k={1,2}}}}",
+        ];
+        for resp in ["2", "3"] {
+            let mut c = Raw::connect(port);
+            c.cmd(&["HELLO", resp]);
+            for s in scripts {
+                t += &format!("RESP{resp} {s} -> {}", c.cmd(&["EVAL", s, "0"]));
+            }
+        }
+        t
+    });
+}

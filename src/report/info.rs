@@ -146,7 +146,8 @@ fn section(server: &Server, name: &str, o: &mut String) {
             let diff = |a: u64, b: u64| (a as i64 - b as i64).to_string();
             let maxmemory = server.config.maxmemory.u();
             let n = |v: u64| v.to_string();
-            // No Lua and no functions yet: their memory is zero.
+            let (vm_eval, scripts_eval, vm_functions, libs) = server.scripting.memory();
+            let (libraries, functions) = server.scripting.function_counts();
             let backlog = server
                 .journal
                 .lock()
@@ -185,22 +186,28 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 ("allocator_resident", n(m.resident)),
                 ("total_system_memory", n(total)),
                 ("total_system_memory_human", memory::human(total)),
-                ("used_memory_lua", n(0)),
-                ("used_memory_vm_eval", n(0)),
-                ("used_memory_lua_human", memory::human(0)),
-                ("used_memory_scripts_eval", n(0)),
+                ("used_memory_lua", n(vm_eval)),
+                ("used_memory_vm_eval", n(vm_eval)),
+                ("used_memory_lua_human", memory::human(vm_eval)),
+                ("used_memory_scripts_eval", n(scripts_eval)),
                 (
                     "number_of_cached_scripts",
                     n(server.scripting.count() as u64),
                 ),
-                ("number_of_functions", n(0)),
-                ("number_of_libraries", n(0)),
-                ("used_memory_vm_functions", n(0)),
-                ("used_memory_vm_total", n(0)),
-                ("used_memory_vm_total_human", memory::human(0)),
-                ("used_memory_functions", n(0)),
-                ("used_memory_scripts", n(0)),
-                ("used_memory_scripts_human", memory::human(0)),
+                ("number_of_functions", n(functions as u64)),
+                ("number_of_libraries", n(libraries as u64)),
+                ("used_memory_vm_functions", n(vm_functions)),
+                ("used_memory_vm_total", n(vm_eval + vm_functions)),
+                (
+                    "used_memory_vm_total_human",
+                    memory::human(vm_eval + vm_functions),
+                ),
+                ("used_memory_functions", n(libs)),
+                ("used_memory_scripts", n(scripts_eval + libs)),
+                (
+                    "used_memory_scripts_human",
+                    memory::human(scripts_eval + libs),
+                ),
                 ("maxmemory", n(maxmemory)),
                 ("maxmemory_human", memory::human(maxmemory)),
                 (

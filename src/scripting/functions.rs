@@ -92,6 +92,11 @@ impl Registry {
         self.owner.get(name).map(String::as_str)
     }
 
+    /// Bytes the functions' Lua state holds (0 before the first library).
+    pub fn lua_memory(&self) -> u64 {
+        self.lua.as_ref().map_or(0, |l| l.used_memory() as u64)
+    }
+
     pub fn function_count(&self) -> usize {
         self.owner.len()
     }

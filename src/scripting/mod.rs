@@ -225,6 +225,33 @@ impl Scripting {
         (n >> 32, n & 0xffff_ffff)
     }
 
+    /// Memory for INFO: (EVAL's Lua state, the script cache, the functions' Lua state, the
+    /// libraries' code and names).
+    pub fn memory(&self) -> (u64, u64, u64, u64) {
+        let vm_eval = self
+            .lua
+            .lock()
+            .as_ref()
+            .map_or(0, |l| l.used_memory() as u64);
+        let scripts: u64 = self
+            .bodies
+            .lock()
+            .iter()
+            .map(|(sha, (body, _))| (sha.len() + body.len() + 64) as u64)
+            .sum();
+        let reg = self.functions.lock();
+        let vm_functions = reg.lua_memory();
+        let libs: u64 = reg
+            .libs
+            .values()
+            .map(|l| {
+                let names: usize = l.functions.iter().map(|f| f.name.len() + 64).sum();
+                (l.code.len() + l.name.len() + names + 64) as u64
+            })
+            .sum();
+        (vm_eval, scripts, vm_functions, libs)
+    }
+
     /// A script starts running.
     pub fn begin(&self, eval: bool, name: String, command: Vec<Vec<u8>>) -> Arc<Running> {
         let r = Arc::new(Running {
@@ -404,6 +431,8 @@ struct RunState<'c, 'a> {
     running: &'c Running,
     read_only: bool,
     repl: i64,
+    /// The protocol its commands reply in (`redis.setresp`).
+    resp: u8,
 }
 
 const REPL_NONE: i64 = 0;
@@ -475,8 +504,10 @@ pub fn run(
         running,
         read_only,
         repl: REPL_ALL,
+        resp: 2,
     });
     let mut out = crate::protocol::reply::Reply::new();
+    out.resp3 = cell.lock().ctx.out.resp3;
     lua.scope(|scope| {
         let call = scope.create_function(|lua, args: mlua::MultiValue| {
             let (v, failed) = command_call(lua, &mut cell.lock(), args)?;
@@ -506,6 +537,19 @@ pub fn run(
         redis.raw_set("call", call)?;
         redis.raw_set("pcall", pcall)?;
         redis.raw_set("set_repl", set_repl)?;
+        let setresp = scope.create_function(|lua, v: mlua::Value| {
+            let n = match v {
+                mlua::Value::Integer(n) => n,
+                mlua::Value::Number(n) => n as i64,
+                _ => 0,
+            };
+            if n != 2 && n != 3 {
+                return Err(raise(lua, "ERR RESP version must be 2 or 3."));
+            }
+            cell.lock().resp = n as u8;
+            Ok(())
+        })?;
+        redis.raw_set("setresp", setresp)?;
         let called = match target {
             Target::Script { sha } => {
                 let f: mlua::Function = g.raw_get(format!("f_{sha}"))?;
@@ -533,7 +577,7 @@ pub fn run(
         }
         let (ok, v): (bool, mlua::Value) = called?;
         if ok {
-            convert::lua_to_reply(&v, &mut out);
+            convert::lua_to_reply(&v, &mut out, cell.lock().resp);
             return Ok(Ok(()));
         }
         let (msg, line) = match &v {
@@ -694,6 +738,7 @@ fn command_call(
     // replicas read one stream: REPL_AOF and REPL_REPLICA both record it.)
     let recorded = crate::engine::effects::with(|r| (r.items.len(), r.journal.len()));
     let mut out = crate::protocol::reply::Reply::new();
+    out.resp3 = st.resp == 3;
     {
         let mut inner = crate::command::Ctx {
             server: ctx.server,
