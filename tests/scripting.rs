@@ -182,3 +182,45 @@ fn resp3_conversions_match_redis() {
         t
     });
 }
+
+/// The sandbox: globals, `_G`'s metatable and the library tables cannot be changed (so no
+/// script can break the next one), print/loadfile/dofile are gone, bytecode does not load.
+#[test]
+fn the_sandbox_matches_redis() {
+    same_as_redis(|port| {
+        let mut c = Raw::connect(port);
+        let mut t = String::new();
+        let scripts = [
+            "setmetatable(_G, {})",
+            "local g = getmetatable(_G) g.__index = {}",
+            "redis = function() return 1 end",
+            "_G = {}",
+            "redis.call = function() return 1 end",
+            "cjson.encode = function() return 1 end",
+            "cmsgpack.pack = function() return 1 end",
+            "bit.lshift = function() return 1 end",
+            "string.len = nil",
+            "math.x = 1",
+            "rawset(_G, 'x', 1)",
+            "x = 1",
+            "return x",
+            "loadfile('some file')",
+            "dofile('some file')",
+            "print('some data')",
+            "return loadstring(string.dump(function() return 1 end))()",
+            "return loadstring('return 7')()",
+            "local t = setmetatable({}, {__index = function() return 5 end}) return t.any",
+            "return redis.call('ping')",
+            "return cjson.encode({1})",
+            "return KEYS[1]",
+            "KEYS = {}",
+            "return type(_G)",
+            "return string.len('abc')",
+            "return ('ab'):rep(2)",
+        ];
+        for s in scripts {
+            t += &format!("{s} -> {}", c.cmd(&["EVAL", s, "1", "k"]));
+        }
+        t
+    });
+}

@@ -75,6 +75,7 @@ fn call(ctx: &mut Ctx, argv: &[&[u8]], ro: bool) -> CmdResult {
         ctx,
         false,
         name,
+        fflags,
         n as usize,
         argv,
         |ctx, running, keys, args| {

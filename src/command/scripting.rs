@@ -122,6 +122,7 @@ fn run(ctx: &mut Ctx, sha: &str, keys: usize, argv: &[&[u8]], read_only: bool) -
         ctx,
         true,
         format!("f_{sha}"),
+        flags,
         keys,
         argv,
         |ctx, running, keys, args| {
@@ -140,6 +141,7 @@ pub(super) fn invoke(
     ctx: &mut Ctx,
     eval: bool,
     name: String,
+    flags: u32,
     keys: usize,
     argv: &[&[u8]],
     body: impl FnOnce(&mut Ctx, &Arc<Running>, &[&[u8]], &[&[u8]]) -> Result<Reply, String>,
@@ -154,7 +156,11 @@ pub(super) fn invoke(
     let (keys, args) = argv[3..].split_at(keys);
     let server = ctx.server;
     let command = argv.iter().map(|a| a.to_vec()).collect();
-    let running = server.scripting.begin(eval, name, command);
+    let deny_oom = flags & (flags::ALLOW_OOM | flags::NO_WRITES) == 0
+        && !ctx.client.master
+        && server.config.maxmemory.u() > 0
+        && super::out_of_memory(ctx);
+    let running = server.scripting.begin(eval, name, command, deny_oom);
     let result = body(ctx, &running, keys, args);
     server.scripting.end();
     crate::server::while_busy::finish();

@@ -178,9 +178,9 @@ fn register(lua: &Lua, body: &[u8]) -> Result<Vec<Function>, String> {
         .into_function()
         .map_err(|e| format!("ERR Error compiling function: {}", super::lua_message(&e)))?;
     let fail = |e: mlua::Error| format!("ERR Error registering functions: ERR {e}");
-    let g = lua.globals();
+    let g = super::globals(lua).map_err(fail)?;
     let runtime: mlua::Table = g.raw_get("redis").map_err(fail)?;
-    let api = load_api(lua, &runtime).map_err(fail)?;
+    let api = load_api(lua, &g).map_err(fail)?;
     let found = std::cell::RefCell::new(Vec::new());
     let started = std::time::Instant::now();
     lua.set_hook(
@@ -232,7 +232,8 @@ fn register(lua: &Lua, body: &[u8]) -> Result<Vec<Function>, String> {
 
 /// The `redis` table a library's code sees while it loads: registration, logging and the
 /// constants; anything else is a missing global, as in Redis.
-fn load_api(lua: &Lua, runtime: &mlua::Table) -> mlua::Result<mlua::Table> {
+fn load_api(lua: &Lua, g: &mlua::Table) -> mlua::Result<mlua::Table> {
+    let runtime = super::redis_api(lua)?;
     let api = lua.create_table()?;
     for name in [
         "log",
@@ -246,8 +247,8 @@ fn load_api(lua: &Lua, runtime: &mlua::Table) -> mlua::Result<mlua::Table> {
     ] {
         api.raw_set(name, runtime.raw_get::<mlua::Value>(name)?)?;
     }
-    let meta: mlua::Table = lua.globals().metatable().expect("protected globals");
-    api.set_metatable(Some(meta))?;
+    // A missing name fails as a missing global does.
+    api.set_metatable(g.metatable())?;
     Ok(api)
 }
 

@@ -56,6 +56,9 @@ pub struct Running {
     killed: AtomicBool,
     /// It ran a write command: killing it would leave half its work done.
     wrote: AtomicBool,
+    /// The server was out of memory when it started and it may not ignore that: commands
+    /// that add data are refused until it wrote something.
+    pub deny_oom: bool,
 }
 
 /// -BUSY, worded for what is running.
@@ -131,8 +134,8 @@ impl Scripting {
                         lua_message(&e)
                     )
                 })?;
-            lua.globals()
-                .raw_set(format!("f_{sha}"), f)
+            globals(lua)
+                .and_then(|g| g.raw_set(format!("f_{sha}"), f))
                 .map_err(|e| format!("ERR {e}"))
         })?;
         self.bodies
@@ -253,8 +256,15 @@ impl Scripting {
     }
 
     /// A script starts running.
-    pub fn begin(&self, eval: bool, name: String, command: Vec<Vec<u8>>) -> Arc<Running> {
+    pub fn begin(
+        &self,
+        eval: bool,
+        name: String,
+        command: Vec<Vec<u8>>,
+        deny_oom: bool,
+    ) -> Arc<Running> {
         let r = Arc::new(Running {
+            deny_oom,
             started: Instant::now(),
             eval,
             name,
@@ -385,9 +395,11 @@ fn new_state() -> mlua::Result<Lua> {
     for name in ["breakpoint", "debug"] {
         redis.set(name, lua.create_function(|_, _: mlua::MultiValue| Ok(()))?)?;
     }
-    g.raw_set("redis", redis)?;
+    g.raw_set("redis", redis.clone())?;
+    lua.set_named_registry_value("redis_api", redis)?;
     libs::register(&lua)?;
-    lua.load(PROTECT).set_name("=protect").exec()?;
+    let backing: mlua::Table = lua.load(PROTECT).set_name("=protect").eval()?;
+    lua.set_named_registry_value("globals", backing)?;
     Ok(lua)
 }
 
@@ -447,17 +459,67 @@ fn call_error(e: &mlua::Error) -> Option<&CallError> {
     }
 }
 
-/// Scripts may not create globals nor read ones that do not exist (Redis's words).
+/// Redis's sandbox, on a stock Lua 5.1 (Redis patches its Lua with read-only tables): the
+/// globals move to a backing table, and `_G` and the library tables become empty proxies
+/// whose writes fail with Redis's words, as do `setmetatable` and `rawset` on them; reading a
+/// global that does not exist fails too. `print` goes, and `loadstring` refuses bytecode.
+/// Returns the backing table (where KEYS, ARGV and the scripts' functions are put).
 const PROTECT: &str = r#"
-setmetatable(_G, {
-  __index = function(_, k)
-    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-  end,
-  __newindex = function()
-    error("Attempt to modify a readonly table", 2)
-  end,
-})
+local pairs, ipairs, loadstring = pairs, ipairs, loadstring
+local readonly_msg = "Attempt to modify a readonly table"
+local protected = setmetatable({}, {__mode = "k"})
+local set_mt, raw_set, error_, tostring_, type_ = setmetatable, rawset, error, tostring, type
+local function deny() error_(readonly_msg, 2) end
+local function face()
+  local f = set_mt({}, {__newindex = deny, __metatable = false})
+  protected[f] = true
+  return f
+end
+local function readonly(t)
+  local p = set_mt({}, {__index = t, __newindex = deny, __metatable = face()})
+  protected[p] = true
+  return p
+end
+local G, G0 = _G, {}
+for k, v in pairs(G) do G0[k] = v end
+for k in pairs(G0) do raw_set(G, k, nil) end
+for _, name in ipairs({"string", "math", "table", "coroutine", "cjson", "bit", "struct", "cmsgpack", "redis"}) do
+  if G0[name] then G0[name] = readonly(G0[name]) end
+end
+G0.print = nil
+G0.setmetatable = function(t, m)
+  if protected[t] then error_(readonly_msg, 0) end
+  return set_mt(t, m)
+end
+G0.rawset = function(t, k, v)
+  if protected[t] then error_(readonly_msg, 0) end
+  return raw_set(t, k, v)
+end
+local loadstring_ = loadstring
+G0.loadstring = function(s, name)
+  if type_(s) == "string" and s:byte(1) == 27 then
+    return nil, "binary chunks are not allowed"
+  end
+  return loadstring_(s, name)
+end
+set_mt(G0, {__index = function(_, k)
+  error_("Script attempted to access nonexistent global variable '" .. tostring_(k) .. "'", 2)
+end})
+set_mt(G, {__index = G0, __newindex = deny, __metatable = face()})
+protected[G] = true
+protected[G0] = true
+return G0
 "#;
+
+/// The table behind the protected globals (see `PROTECT`).
+fn globals(lua: &Lua) -> mlua::Result<mlua::Table> {
+    lua.named_registry_value("globals")
+}
+
+/// The real `redis` table (scripts see a read-only proxy of it).
+fn redis_api(lua: &Lua) -> mlua::Result<mlua::Table> {
+    lua.named_registry_value("redis_api")
+}
 
 /// What a run calls: an EVAL script (`f_<sha>`, KEYS and ARGV as globals) or a function
 /// (called with the keys and arguments).
@@ -482,7 +544,7 @@ pub fn run(
     read_only: bool,
 ) -> Result<crate::protocol::reply::Reply, String> {
     let lua_err = |e: mlua::Error| format!("ERR {}", lua_message(&e));
-    let g = lua.globals();
+    let g = globals(lua).map_err(lua_err)?;
     let list = |items: &[&[u8]]| -> mlua::Result<mlua::Table> {
         let t = lua.create_table_with_capacity(items.len(), 0)?;
         for (i, a) in items.iter().enumerate() {
@@ -533,7 +595,7 @@ pub fn run(
         let pcall = scope.create_function(|lua, args: mlua::MultiValue| {
             Ok(command_call(lua, &mut cell.lock(), args)?.0)
         })?;
-        let redis: mlua::Table = g.raw_get("redis")?;
+        let redis = redis_api(lua)?;
         redis.raw_set("call", call)?;
         redis.raw_set("pcall", pcall)?;
         redis.raw_set("set_repl", set_repl)?;
@@ -730,6 +792,12 @@ fn command_call(
     }
     if st.read_only && spec.flags & crate::command::table::WRITE != 0 {
         return fail("ERR Write commands are not allowed from read-only scripts.");
+    }
+    if st.running.deny_oom
+        && spec.flags & crate::command::table::DENYOOM != 0
+        && !st.running.wrote.load(Ordering::Relaxed)
+    {
+        return fail("OOM command not allowed when used memory > 'maxmemory'.");
     }
     if spec.flags & crate::command::table::WRITE != 0 {
         st.running.wrote.store(true, Ordering::Relaxed);
