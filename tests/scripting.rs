@@ -224,3 +224,51 @@ fn the_sandbox_matches_redis() {
         t
     });
 }
+
+/// redis.error_reply/status_reply's forms, and error stats counting each error once: a
+/// command's error passed on by a script, a call the script refused, an error table returned.
+#[test]
+fn error_replies_and_their_stats_match_redis() {
+    same_as_redis(|port| {
+        let mut c = Raw::connect(port);
+        let mut t = String::new();
+        let scripts = [
+            "return redis.error_reply('')",
+            "return redis.error_reply('MY_ERR_CODE custom msg')",
+            "return redis.error_reply('-X y')",
+            "return redis.error_reply('nocode')",
+            "return redis.error_reply('a\\nb')",
+            "return redis.error_reply(1)",
+            "return redis.error_reply()",
+            "return redis.status_reply('fine')",
+            "return redis.status_reply('a', 'b')",
+            "return {err=''}",
+            "local t = redis.error_reply('x y') return t.err",
+            "return redis.call('select', 99)",
+            "return redis.pcall('select', 99)",
+            "local t = redis.pcall('select', 99) return 1",
+            "return redis.call('nosuchcmd')",
+            "return redis.pcall('nosuchcmd')",
+            "return redis.call('get')",
+            "return redis.call({})",
+            "error('plain')",
+        ];
+        for s in scripts {
+            c.cmd(&["CONFIG", "RESETSTAT"]);
+            t += &format!("{s} -> {}", c.cmd(&["EVAL", s, "0"]));
+            t += &c.cmd(&["INFO", "errorstats"]).replace("\r\n", " ");
+            let stats = c.cmd(&["INFO", "commandstats"]);
+            for line in stats
+                .lines()
+                .filter(|l| l.starts_with("cmdstat_eval:") || l.starts_with("cmdstat_select:"))
+            {
+                // usec and usec_per_call differ run to run.
+                let fields: Vec<&str> = line.split(',').filter(|f| !f.contains("usec")).collect();
+                t += &fields.join(",");
+                t += " ";
+            }
+            t += "\n";
+        }
+        t
+    });
+}

@@ -162,6 +162,8 @@ pub enum ReplyMode {
 /// Per-connection state, owned by the connection task.
 #[derive(Debug)]
 pub struct Client {
+    /// The error about to be replied was already counted in the error stats.
+    pub error_counted: bool,
     pub handle: Arc<ClientHandle>,
     pub db: usize,
     pub authenticated: bool,
@@ -243,6 +245,7 @@ impl Client {
             wait: None,
             shutdown: None,
             master: false,
+            error_counted: false,
         }
     }
 }

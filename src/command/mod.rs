@@ -755,7 +755,10 @@ fn finish_reply_mode(ctx: &mut Ctx, mark: usize) {
 /// Writes an error reply and counts it in errorstats.
 pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
     ctx.out.error(&e.0);
-    ctx.server.stats.count_error(&e.0);
+    // (A script passing on an error that its command already counted.)
+    if !std::mem::take(&mut ctx.client.error_counted) {
+        ctx.server.stats.count_error(&e.0);
+    }
 }
 
 fn trunc(b: &[u8], n: usize) -> Cow<'_, str> {

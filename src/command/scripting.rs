@@ -10,7 +10,7 @@ use super::table::{
 };
 use super::{args, CmdError, CmdResult, Ctx};
 use crate::protocol::Reply;
-use crate::scripting::{flags, Running};
+use crate::scripting::{flags, Running, ScriptError};
 use std::sync::Arc;
 
 const EVAL: u32 = NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | EXCLUSIVE;
@@ -144,7 +144,7 @@ pub(super) fn invoke(
     flags: u32,
     keys: usize,
     argv: &[&[u8]],
-    body: impl FnOnce(&mut Ctx, &Arc<Running>, &[&[u8]], &[&[u8]]) -> Result<Reply, String>,
+    body: impl FnOnce(&mut Ctx, &Arc<Running>, &[&[u8]], &[&[u8]]) -> Result<Reply, ScriptError>,
 ) -> CmdResult {
     let was_in_exec = std::mem::replace(&mut ctx.client.in_exec, true);
     let _exclusive = match &ctx.server.gate {
@@ -166,7 +166,11 @@ pub(super) fn invoke(
     crate::server::while_busy::finish();
     ctx.client.in_exec = was_in_exec;
     ctx.client.db = db;
-    let reply = result.map_err(CmdError::owned)?;
+    let reply = result.map_err(|e| {
+        // Counted once: when the command that failed replied.
+        ctx.client.error_counted = e.counted;
+        CmdError::owned(e.msg)
+    })?;
     ctx.out.raw(&reply.buf);
     Ok(())
 }

@@ -110,7 +110,12 @@ impl Stats {
     /// Counts an error reply under its code (the first word of the message).
     pub fn count_error(&self, msg: &str) {
         self.total_error_replies.fetch_add(1, Ordering::Relaxed);
-        let code = msg.split(' ').next().unwrap_or("ERR");
+        // The code is what comes before a space in the first 32 bytes; ERR without one.
+        let head = &msg.as_bytes()[..msg.len().min(32)];
+        let code = match head.iter().position(|&b| b == b' ') {
+            Some(i) => &msg[..i],
+            None => "ERR",
+        };
         let mut errors = self.errors.lock();
         // Redis caps the table at 128 distinct codes.
         if errors.len() < 128 || errors.contains_key(code) {

@@ -55,7 +55,8 @@ pub fn of_script(body: &[u8]) -> Result<(u32, usize), String> {
         let Some(list) = p.strip_prefix("flags=") else {
             return Err(format!("ERR Unknown lua shebang option: {p}"));
         };
-        for f in list.split(',') {
+        // (An empty list is no flags; an empty name among others is an unknown flag.)
+        for f in list.split(',').filter(|_| !list.is_empty()) {
             match by_name(f, false) {
                 Some(b) => flags |= b,
                 None => return Err(format!("ERR Unexpected flag in script shebang: {f}")),

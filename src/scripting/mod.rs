@@ -352,11 +352,34 @@ fn new_state() -> mlua::Result<Lua> {
         "sha1hex",
         lua.create_function(|_, s: mlua::LuaString| Ok(sha1hex(&s.as_bytes())))?,
     )?;
-    // redis.error_reply(s) is {err=s}, redis.status_reply(s) {ok=s}.
+    // redis.error_reply(s) is {err="CODE msg"} (ERR when s names no code), status_reply(s)
+    // {ok=s}; other arguments give an error table, not a raised error.
     for (name, field) in [("error_reply", "err"), ("status_reply", "ok")] {
-        let f = lua.create_function(move |lua, s: mlua::LuaString| {
+        let f = lua.create_function(move |lua, args: mlua::MultiValue| {
             let t = lua.create_table()?;
-            t.set(field, s)?;
+            let s = match args.front() {
+                Some(mlua::Value::String(s)) if args.len() == 1 => s.as_bytes().to_vec(),
+                _ => {
+                    t.raw_set("err", "ERR wrong number or type of arguments")?;
+                    return Ok(t);
+                }
+            };
+            if field == "ok" {
+                t.raw_set("ok", lua.create_string(&s)?)?;
+                return Ok(t);
+            }
+            let body = s.strip_prefix(b"-").unwrap_or(&s);
+            let (code, msg) = match body.iter().position(|&b| b == b' ') {
+                Some(i) => (&body[..i], &body[i + 1..]),
+                None => (&b"ERR"[..], body),
+            };
+            let trim = |b: &u8| *b == b'\r' || *b == b'\n';
+            let start = msg.iter().position(|b| !trim(b)).unwrap_or(msg.len());
+            let end = msg.iter().rposition(|b| !trim(b)).map_or(start, |i| i + 1);
+            let mut err = code.to_vec();
+            err.push(b' ');
+            err.extend_from_slice(&msg[start..end.max(start)]);
+            t.raw_set("err", lua.create_string(&err)?)?;
             Ok(t)
         })?;
         redis.set(name, f)?;
@@ -409,6 +432,8 @@ fn new_state() -> mlua::Result<Lua> {
 struct CallError {
     msg: String,
     line: usize,
+    /// Already counted in the error stats (a command's error, or a rejected call).
+    counted: bool,
 }
 
 impl std::fmt::Display for CallError {
@@ -433,6 +458,7 @@ fn raise_at(lua: &Lua, msg: &str, level: usize) -> mlua::Error {
     mlua::Error::external(CallError {
         msg: msg.to_string(),
         line,
+        counted: false,
     })
 }
 
@@ -521,6 +547,17 @@ fn redis_api(lua: &Lua) -> mlua::Result<mlua::Table> {
     lua.named_registry_value("redis_api")
 }
 
+/// A script's failure: the error reply, and whether the error stats already counted it (a
+/// command's error passed on: Redis counts each error once).
+#[derive(Debug)]
+pub struct ScriptError {
+    pub msg: String,
+    pub counted: bool,
+}
+
+/// The field of an error table that says it was counted (Redis's name for it).
+const COUNTED: &str = "ignore_error_stats_update";
+
 /// What a run calls: an EVAL script (`f_<sha>`, KEYS and ARGV as globals) or a function
 /// (called with the keys and arguments).
 pub enum Target<'a> {
@@ -542,8 +579,11 @@ pub fn run(
     keys: &[&[u8]],
     args: &[&[u8]],
     read_only: bool,
-) -> Result<crate::protocol::reply::Reply, String> {
-    let lua_err = |e: mlua::Error| format!("ERR {}", lua_message(&e));
+) -> Result<crate::protocol::reply::Reply, ScriptError> {
+    let lua_err = |e: mlua::Error| ScriptError {
+        msg: format!("ERR {}", lua_message(&e)),
+        counted: false,
+    };
     let g = globals(lua).map_err(lua_err)?;
     let list = |items: &[&[u8]]| -> mlua::Result<mlua::Table> {
         let t = lua.create_table_with_capacity(items.len(), 0)?;
@@ -576,11 +616,18 @@ pub fn run(
             if !failed {
                 return Ok(v);
             }
-            let msg = match &v {
-                mlua::Value::Table(t) => t.raw_get::<String>("err").unwrap_or_default(),
-                _ => String::new(),
+            let (msg, counted) = match &v {
+                mlua::Value::Table(t) => (
+                    t.raw_get::<String>("err").unwrap_or_default(),
+                    t.raw_get::<bool>(COUNTED).unwrap_or(false),
+                ),
+                _ => (String::new(), false),
             };
-            Err(raise(lua, &msg))
+            let line = lua
+                .inspect_stack(1, |d| d.current_line())
+                .flatten()
+                .unwrap_or(0);
+            Err(mlua::Error::external(CallError { msg, line, counted }))
         })?;
         let set_repl = scope.create_function(|lua, flags: i64| {
             if !(REPL_NONE..=REPL_ALL).contains(&flags) {
@@ -639,17 +686,30 @@ pub fn run(
         }
         let (ok, v): (bool, mlua::Value) = called?;
         if ok {
+            // An error table returned is the command's error reply (and fails it).
+            if let mlua::Value::Table(t) = &v {
+                if let Ok(mlua::Value::String(e)) = t.raw_get::<mlua::Value>("err") {
+                    return Ok(Err(ScriptError {
+                        msg: e.to_string_lossy(),
+                        counted: t.raw_get::<bool>(COUNTED).unwrap_or(false),
+                    }));
+                }
+            }
             convert::lua_to_reply(&v, &mut out, cell.lock().resp);
             return Ok(Ok(()));
         }
-        let (msg, line) = match &v {
+        let (msg, line, counted) = match &v {
             mlua::Value::Table(t) => (
                 t.raw_get::<String>("err").unwrap_or_default(),
                 t.raw_get::<i64>("line").unwrap_or(0),
+                t.raw_get::<bool>(COUNTED).unwrap_or(false),
             ),
-            other => (format!("ERR {other:?}"), 0),
+            other => (format!("ERR {other:?}"), 0, false),
         };
-        Ok(Err(format!("{msg} script: {label}, on {chunk}:{line}.")))
+        Ok(Err(ScriptError {
+            msg: format!("{msg} script: {label}, on {chunk}:{line}."),
+            counted,
+        }))
     })
     .map_err(lua_err)??;
     Ok(out)
@@ -715,15 +775,19 @@ const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 fn error_handler(lua: &Lua, err: mlua::Value, chunk: &str) -> mlua::Result<mlua::Table> {
     let t = lua.create_table()?;
     let msg = match &err {
-        mlua::Value::Table(e) => match e.raw_get::<mlua::Value>("err")? {
-            mlua::Value::String(s) => s.to_string_lossy(),
-            _ => "ERR unknown error".to_string(),
-        },
+        mlua::Value::Table(e) => {
+            t.raw_set(COUNTED, e.raw_get::<bool>(COUNTED).unwrap_or(false))?;
+            match e.raw_get::<mlua::Value>("err")? {
+                mlua::Value::String(s) => s.to_string_lossy(),
+                _ => "ERR unknown error".to_string(),
+            }
+        }
         mlua::Value::String(s) => format!("ERR {}", s.to_string_lossy()),
         mlua::Value::Error(e) => match call_error(e) {
             Some(c) => {
                 t.raw_set("err", c.msg.as_str())?;
                 t.raw_set("line", c.line)?;
+                t.raw_set(COUNTED, c.counted)?;
                 return Ok(t);
             }
             None => format!("ERR {}", lua_message(e)),
@@ -762,6 +826,18 @@ fn command_call(
         t.raw_set("err", m)?;
         Ok((mlua::Value::Table(t), true))
     };
+    // Refused calls count as errors (and as the command's rejected calls) when refused, as
+    // Redis counts them; their table says so.
+    let refuse = |m: &str, cmd: Option<&crate::command::table::Command>| {
+        ctx.server.stats.count_error(m);
+        if let Some(c) = cmd {
+            c.stats.add(crate::command::table::REJECTED, 1);
+        }
+        let t = lua.create_table()?;
+        t.raw_set("err", m)?;
+        t.raw_set(COUNTED, true)?;
+        Ok((mlua::Value::Table(t), true))
+    };
     if args.is_empty() {
         return fail("ERR Please specify at least one argument for this redis lib call");
     }
@@ -776,11 +852,14 @@ fn command_call(
     }
     let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
     let Some(cmd) = crate::command::resolve(&ctx.server.commands, &refs) else {
-        return fail("ERR Unknown Redis command called from script");
+        return refuse("ERR Unknown Redis command called from script", None);
     };
     let spec = cmd.spec;
     if spec.flags & crate::command::table::NOSCRIPT != 0 {
-        return fail("ERR This Redis command is not allowed from script");
+        return refuse(
+            "ERR This Redis command is not allowed from script",
+            Some(cmd),
+        );
     }
     let arity_ok = if spec.arity > 0 {
         refs.len() == spec.arity as usize
@@ -788,16 +867,25 @@ fn command_call(
         refs.len() >= (-spec.arity) as usize
     };
     if !arity_ok {
-        return fail("ERR Wrong number of args calling Redis command from script");
+        return refuse(
+            "ERR Wrong number of args calling Redis command from script",
+            Some(cmd),
+        );
     }
     if st.read_only && spec.flags & crate::command::table::WRITE != 0 {
-        return fail("ERR Write commands are not allowed from read-only scripts.");
+        return refuse(
+            "ERR Write commands are not allowed from read-only scripts.",
+            Some(cmd),
+        );
     }
     if st.running.deny_oom
         && spec.flags & crate::command::table::DENYOOM != 0
         && !st.running.wrote.load(Ordering::Relaxed)
     {
-        return fail("OOM command not allowed when used memory > 'maxmemory'.");
+        return refuse(
+            "OOM command not allowed when used memory > 'maxmemory'.",
+            Some(cmd),
+        );
     }
     if spec.flags & crate::command::table::WRITE != 0 {
         st.running.wrote.store(true, Ordering::Relaxed);
@@ -826,6 +914,12 @@ fn command_call(
     let mut at = 0;
     let v = convert::reply_to_lua(lua, &out.buf, &mut at)?;
     let failed = out.buf.first() == Some(&b'-');
+    if failed {
+        // The command's own error reply was counted when it was made.
+        if let mlua::Value::Table(t) = &v {
+            t.raw_set(COUNTED, true)?;
+        }
+    }
     Ok((v, failed))
 }
 
