@@ -58,6 +58,9 @@ fn replies_and_errors_match_redis() {
             ],
             &["EVALSHA", "E0E1F9FABFC9D4800C877A703B823AC0578FF8DB", "0"],
             &["EVAL", "return {1,{2,'x'},redis.call('ping')}", "0"],
+            &["EVAL", "return redis.sha1hex()", "0"],
+            &["EVAL", "return redis.sha1hex(1, 2)", "0"],
+            &["EVAL", "return redis.sha1hex(12)", "0"],
             &["EVAL", "return tostring(redis.call('incr','n'))", "0"],
             &["EVAL", "return redis.call('hgetall','nokey')", "0"],
             &[
@@ -258,10 +261,13 @@ fn error_replies_and_their_stats_match_redis() {
             t += &format!("{s} -> {}", c.cmd(&["EVAL", s, "0"]));
             t += &c.cmd(&["INFO", "errorstats"]).replace("\r\n", " ");
             let stats = c.cmd(&["INFO", "commandstats"]);
-            for line in stats
+            // (Sorted: Redis lists commands in its hash table's order.)
+            let mut lines: Vec<&str> = stats
                 .lines()
                 .filter(|l| l.starts_with("cmdstat_eval:") || l.starts_with("cmdstat_select:"))
-            {
+                .collect();
+            lines.sort();
+            for line in lines {
                 // usec and usec_per_call differ run to run.
                 let fields: Vec<&str> = line.split(',').filter(|f| !f.contains("usec")).collect();
                 t += &fields.join(",");
@@ -271,4 +277,34 @@ fn error_replies_and_their_stats_match_redis() {
         }
         t
     });
+}
+
+/// A result that holds itself nests as deep as Redis's Lua stack allows (7995 arrays), then
+/// ends with Redis's error; the server and the connection carry on.
+#[test]
+fn a_self_referencing_result_ends_with_the_stack_limit_error() {
+    use std::io::{BufRead, BufReader, Write};
+    let server = common::ferrocache(&[]);
+    let s = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let script = b"local a = {}; local b = {a}; a[1] = b; return a";
+    w.write_all(&common::resp(&[b"EVAL", script, b"0"]))
+        .unwrap();
+    let mut arrays = 0;
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        match line.as_str() {
+            "*1\r\n" => arrays += 1,
+            "-ERR reached lua stack limit\r\n" => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(arrays, 7995);
+    w.write_all(&common::resp(&[b"EVAL", b"return redis.sha1hex('')", b"0"]))
+        .unwrap();
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "$40\r\n");
 }

@@ -178,6 +178,8 @@ pub struct Client {
     pub multi: Option<Multi>,
     /// True while EXEC runs the queue (commands then skip the gate EXEC holds).
     pub in_exec: bool,
+    /// Running a script's calls (XREAD refuses BLOCK, SORT orders sets).
+    pub in_script: bool,
     /// Keys this client WATCHes: (database, key).
     pub watched: Vec<(usize, Key)>,
     /// Set by any write to a watched key; shared with the server's watch table.
@@ -233,6 +235,7 @@ impl Client {
             sleep: None,
             multi: None,
             in_exec: false,
+            in_script: false,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
             blocked: None,

@@ -147,6 +147,7 @@ pub(super) fn invoke(
     body: impl FnOnce(&mut Ctx, &Arc<Running>, &[&[u8]], &[&[u8]]) -> Result<Reply, ScriptError>,
 ) -> CmdResult {
     let was_in_exec = std::mem::replace(&mut ctx.client.in_exec, true);
+    let was_in_script = std::mem::replace(&mut ctx.client.in_script, true);
     let _exclusive = match &ctx.server.gate {
         Some(g) if !was_in_exec => Some(g.exclusive()),
         _ => None,
@@ -165,6 +166,7 @@ pub(super) fn invoke(
     server.scripting.end();
     crate::server::while_busy::finish();
     ctx.client.in_exec = was_in_exec;
+    ctx.client.in_script = was_in_script;
     ctx.client.db = db;
     let reply = result.map_err(|e| {
         // Counted once: when the command that failed replied.

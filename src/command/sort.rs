@@ -104,7 +104,7 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
         }
     };
     // An unsorted set stored or scripted must still come out in a reproducible order.
-    if dont_sort && kind == b's' && store.is_some() {
+    if dont_sort && kind == b's' && (store.is_some() || ctx.client.in_script) {
         dont_sort = false;
         alpha = true;
         by = None;

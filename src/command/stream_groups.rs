@@ -317,7 +317,7 @@ pub fn deliver_new(
 }
 
 fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let r = super::streams::parse_read(argv, true)?;
+    let r = super::streams::parse_read(argv, true, ctx.client.in_script)?;
     let (count, block, noack, streams_at) = (r.count, r.block, r.noack, r.streams_at);
     let Some((group, consumer)) = r.group else {
         return Err(CmdError::new("ERR Missing GROUP option for XREADGROUP"));

@@ -513,7 +513,11 @@ pub struct ReadArgs<'a> {
 
 /// Parses XREAD/XREADGROUP options as Redis's shared parser does (GROUP and NOACK only for
 /// XREADGROUP).
-pub fn parse_read<'a>(argv: &[&'a [u8]], xreadgroup: bool) -> Result<ReadArgs<'a>, CmdError> {
+pub fn parse_read<'a>(
+    argv: &[&'a [u8]],
+    xreadgroup: bool,
+    in_script: bool,
+) -> Result<ReadArgs<'a>, CmdError> {
     let mut r = ReadArgs {
         count: 0,
         block: None,
@@ -526,6 +530,12 @@ pub fn parse_read<'a>(argv: &[&'a [u8]], xreadgroup: bool) -> Result<ReadArgs<'a
         let more = argv.len() - 1 - i;
         let a = argv[i];
         if is(a, "BLOCK") && more > 0 {
+            if in_script {
+                return Err(CmdError::owned(format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(argv[0])
+                )));
+            }
             let ms = args::strict_i64(argv[i + 1]).ok_or(CmdError::new(
                 "ERR timeout is not an integer or out of range",
             ))?;
@@ -571,7 +581,7 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         block,
         streams_at,
         ..
-    } = parse_read(argv, false)?;
+    } = parse_read(argv, false, ctx.client.in_script)?;
     let n = (argv.len() - streams_at) / 2;
     let keys = &argv[streams_at..streams_at + n];
     let mut ids = Vec::with_capacity(n);

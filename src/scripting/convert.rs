@@ -110,18 +110,32 @@ fn field(lua: &Lua, name: &str, v: impl mlua::IntoLua) -> mlua::Result<Table> {
     Ok(t)
 }
 
+/// How deep a script's result may nest, as far as Redis's Lua stack lets its conversion go
+/// (a table holding itself ends there with an error rather than exhausting the stack).
+const MAX_DEPTH: usize = 7995;
+
 /// Writes a script's result as a reply in `out`'s protocol; `resp` is the script's own
-/// (`redis.setresp`), which decides what a boolean becomes.
+/// (`redis.setresp`), which decides what a boolean becomes. Iterative: results may nest
+/// thousands deep.
 pub fn lua_to_reply(v: &Value, out: &mut Reply, resp: u8) {
-    match v {
-        Value::String(s) => out.bulk(&s.as_bytes()),
-        Value::Boolean(b) if resp == 3 => out.boolean(*b),
-        Value::Boolean(true) => out.int(1),
-        Value::Boolean(false) | Value::Nil => out.null(),
-        Value::Integer(n) => out.int(*n),
-        Value::Number(n) => out.int(super::libs::c_i64(*n)),
-        Value::Table(t) => table_to_reply(t, out, resp),
-        _ => out.null(),
+    let mut todo: Vec<(Value, usize)> = vec![(v.clone(), 0)];
+    while let Some((v, depth)) = todo.pop() {
+        match v {
+            Value::String(s) => out.bulk(&s.as_bytes()),
+            Value::Boolean(b) if resp == 3 => out.boolean(b),
+            Value::Boolean(true) => out.int(1),
+            Value::Boolean(false) | Value::Nil => out.null(),
+            Value::Integer(n) => out.int(n),
+            Value::Number(n) => out.int(super::libs::c_i64(n)),
+            Value::Table(_) if depth >= MAX_DEPTH => out.error("ERR reached lua stack limit"),
+            Value::Table(t) => {
+                let start = todo.len();
+                table_to_reply(&t, out, depth + 1, &mut todo);
+                // Pushed in order: reversed so that they pop in order.
+                todo[start..].reverse();
+            }
+            _ => out.null(),
+        }
     }
 }
 
@@ -130,7 +144,9 @@ fn one_line(s: &mlua::LuaString) -> String {
     s.to_string_lossy().replace(['\r', '\n'], " ")
 }
 
-fn table_to_reply(t: &Table, out: &mut Reply, resp: u8) {
+/// Writes a table's header (or the whole reply, for the one-field forms) and queues what it
+/// holds, in order, at `depth`.
+fn table_to_reply(t: &Table, out: &mut Reply, depth: usize, todo: &mut Vec<(Value, usize)>) {
     let get = |k: &str| t.raw_get::<Value>(k).unwrap_or(Value::Nil);
     if let Value::String(e) = get("err") {
         out.error(&e.to_string_lossy());
@@ -174,9 +190,9 @@ fn table_to_reply(t: &Table, out: &mut Reply, resp: u8) {
     if let Value::Table(m) = get("map") {
         let pairs: Vec<(Value, Value)> = m.pairs().filter_map(Result::ok).collect();
         out.map(pairs.len());
-        for (k, v) in &pairs {
-            lua_to_reply(k, out, resp);
-            lua_to_reply(v, out, resp);
+        for (k, v) in pairs {
+            todo.push((k, depth));
+            todo.push((v, depth));
         }
         return;
     }
@@ -187,20 +203,15 @@ fn table_to_reply(t: &Table, out: &mut Reply, resp: u8) {
             .map(|(k, _)| k)
             .collect();
         out.set(items.len());
-        for k in &items {
-            lua_to_reply(k, out, resp);
-        }
+        todo.extend(items.into_iter().map(|k| (k, depth)));
         return;
     }
-    let mut items = Vec::new();
+    let first = todo.len();
     for i in 1.. {
         match t.raw_get::<Value>(i) {
             Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(v),
+            Ok(v) => todo.push((v, depth)),
         }
     }
-    out.array(items.len());
-    for v in &items {
-        lua_to_reply(v, out, resp);
-    }
+    out.array(todo.len() - first);
 }
