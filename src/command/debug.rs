@@ -250,13 +250,15 @@ fn load_aof(ctx: &mut Ctx) -> Result<(), CmdError> {
 }
 
 fn reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
-    let (mut flush, mut save) = (true, true);
+    let (mut flush, mut save, mut merge) = (true, true, false);
     for o in opts {
         if is(o, "NOFLUSH") {
             flush = false;
         } else if is(o, "NOSAVE") {
             save = false;
-        } else if !is(o, "MERGE") {
+        } else if is(o, "MERGE") {
+            merge = true;
+        } else {
             return Err(CmdError::new(
                 "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
             ));
@@ -273,7 +275,13 @@ fn reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
         // WATCH, tracking and blocked clients still follow).
         crate::engine::effects::take_command();
     }
-    match crate::persistence::snapshot::load(ctx.server, ctx.now) {
+    use crate::scripting::Restore;
+    let functions = match (flush, merge) {
+        (true, _) => Restore::Flush,
+        (false, true) => Restore::Replace,
+        (false, false) => Restore::Append,
+    };
+    match crate::persistence::snapshot::load_with_functions(ctx.server, ctx.now, functions) {
         Ok(Some(_)) => {
             tracing::warn!("DB reloaded by DEBUG RELOAD");
             Ok(())

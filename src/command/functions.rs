@@ -190,6 +190,9 @@ fn delete(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn flush(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(subcommand_syntax("flush"));
+    }
     let ok = match argv {
         [_, _] => true,
         [_, _, m] => m.eq_ignore_ascii_case(b"async") || m.eq_ignore_ascii_case(b"sync"),
@@ -216,6 +219,9 @@ fn dump(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 4 {
+        return Err(subcommand_syntax("restore"));
+    }
     let policy =
         match argv.get(3) {
             None => Restore::Append,
@@ -237,6 +243,13 @@ fn restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 pub use crate::scripting::Restore;
+
+/// Redis's reply to a FUNCTION subcommand given too many arguments.
+fn subcommand_syntax(name: &str) -> CmdError {
+    CmdError::owned(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{name}'. Try FUNCTION HELP."
+    ))
+}
 
 fn stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     let scripting = &ctx.server.scripting;

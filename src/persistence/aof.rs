@@ -295,7 +295,11 @@ pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
                 &mut |at| progress.at(at),
             )
             .map_err(|e| format!("{e} in {}", p.name))?;
-            crate::scripting::load_from_rdb(server, &l.functions)?;
+            crate::scripting::load_from_rdb(
+                server,
+                &l.functions,
+                crate::scripting::Restore::Flush,
+            )?;
             loaded.keys_from_base += l.keys;
             commands_at = l.end;
         }

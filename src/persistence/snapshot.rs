@@ -589,6 +589,16 @@ pub fn refuses_writes(server: &Server) -> bool {
 
 /// Loads the snapshot into the keyspace, if there is one. Ok(None) when there is no file.
 pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
+    load_with_functions(server, now_ms, crate::scripting::Restore::Flush)
+}
+
+/// `load`, with how the file's function libraries join those loaded (DEBUG RELOAD NOFLUSH
+/// keeps them: a library already there fails the load, unless MERGE replaces it).
+pub fn load_with_functions(
+    server: &Server,
+    now_ms: u64,
+    functions: crate::scripting::Restore,
+) -> Result<Option<Loaded>, String> {
     let p = path(server);
     let data = match std::fs::read(&p) {
         Ok(d) => d,
@@ -606,7 +616,7 @@ pub fn load(server: &Server, now_ms: u64) -> Result<Option<Loaded>, String> {
         progress.at(p)
     })
     .map_err(|e| format!("{e} in {}", p.display()))?;
-    crate::scripting::load_from_rdb(server, &loaded.functions)?;
+    crate::scripting::load_from_rdb(server, &loaded.functions, functions)?;
     let st = &server.snapshots;
     st.last_load_keys.store(loaded.keys, Ordering::Relaxed);
     st.last_load_expired

@@ -413,7 +413,8 @@ fn load_snapshot(server: &Server, rdb: &[u8]) -> std::io::Result<()> {
     let verify = server.config.rdbchecksum.get();
     let loaded = crate::persistence::rdb::file::load(rdb, &server.keyspace, &lim, 0, verify)
         .map_err(|e| io_err(format!("could not load the primary's snapshot: {e}")))?;
-    crate::scripting::load_from_rdb(server, &loaded.functions).map_err(io_err)?;
+    crate::scripting::load_from_rdb(server, &loaded.functions, crate::scripting::Restore::Flush)
+        .map_err(io_err)?;
     Ok(())
 }
 

@@ -35,6 +35,72 @@ pub fn by_name(name: &str, nocase: bool) -> Option<u32> {
         .map(|(f, _)| *f)
 }
 
+/// A shebang line's words as Redis splits them (its `sdssplitargs`): quotes may open anywhere
+/// in a word and are removed, `"..."` takes backslash escapes; None when a quote is left
+/// open or a closing quote runs into the next character.
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut words = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < line.len() && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= line.len() {
+            return Some(words);
+        }
+        let mut word = Vec::new();
+        let mut quote = None;
+        loop {
+            let Some(&c) = line.get(i) else {
+                if quote.is_some() {
+                    return None;
+                }
+                break;
+            };
+            match quote {
+                Some(q) if c == q => {
+                    if line.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                }
+                Some(b'"') if c == b'\\' && i + 3 < line.len() && line[i + 1] == b'x' => {
+                    match (hex(line[i + 2]), hex(line[i + 3])) {
+                        (Some(h), Some(l)) => {
+                            word.push((h << 4) | l);
+                            i += 3;
+                        }
+                        _ => word.push(c),
+                    }
+                }
+                Some(b'"') if c == b'\\' && i + 1 < line.len() => {
+                    i += 1;
+                    word.push(match line[i] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        o => o,
+                    });
+                }
+                Some(b'\'') if c == b'\\' && line.get(i + 1) == Some(&b'\'') => {
+                    i += 1;
+                    word.push(b'\'');
+                }
+                Some(_) => word.push(c),
+                None if c.is_ascii_whitespace() => break,
+                None if c == b'"' || c == b'\'' => quote = Some(c),
+                None => word.push(c),
+            }
+            i += 1;
+        }
+        words.push(word);
+    }
+}
+
 /// An EVAL body's flags and where its code starts (after the shebang line, at its newline),
 /// or the error reply for a bad shebang.
 pub fn of_script(body: &[u8]) -> Result<(u32, usize), String> {
@@ -44,14 +110,19 @@ pub fn of_script(body: &[u8]) -> Result<(u32, usize), String> {
     let Some(end) = body.iter().position(|&b| b == b'\n') else {
         return Err("ERR Invalid script shebang".into());
     };
-    let line = String::from_utf8_lossy(&body[..end]);
-    let mut parts = line.split_ascii_whitespace();
-    let engine = parts.next().unwrap_or("");
+    let words: Vec<String> = split_args(&body[..end])
+        .unwrap_or_default()
+        .iter()
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    let Some(engine) = words.first() else {
+        return Err("ERR Invalid engine in script shebang".into());
+    };
     if engine != "#!lua" {
         return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
     }
     let mut flags = 0;
-    for p in parts {
+    for p in &words[1..] {
         let Some(list) = p.strip_prefix("flags=") else {
             return Err(format!("ERR Unknown lua shebang option: {p}"));
         };

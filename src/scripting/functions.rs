@@ -48,9 +48,12 @@ fn metadata(code: &[u8]) -> Result<Metadata, String> {
     let Some(end) = code.iter().position(|&b| b == b'\n') else {
         return Err("ERR Invalid library metadata".into());
     };
-    let line = String::from_utf8_lossy(&code[..end]);
-    let mut parts = line.split_ascii_whitespace();
-    let Some(first) = parts.next() else {
+    let words: Vec<String> = super::flags::split_args(&code[..end])
+        .unwrap_or_default()
+        .iter()
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    let Some((first, parts)) = words.split_first() else {
         return Err("ERR Invalid library metadata".into());
     };
     let mut name = None;
@@ -89,7 +92,9 @@ const LOAD_TIMEOUT_MS: u128 = 500;
 impl Registry {
     /// The library that holds function `name`.
     pub fn owner_of(&self, name: &str) -> Option<&str> {
-        self.owner.get(name).map(String::as_str)
+        self.owner
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 
     /// Bytes the functions' Lua state holds (0 before the first library).
@@ -109,8 +114,11 @@ impl Registry {
 
     /// The function `name`: its library's Lua state, its callback and its flags.
     pub fn function(&self, name: &str) -> Option<(&Lua, mlua::Function, u32)> {
-        let lib = self.libs.get(self.owner.get(name)?)?;
-        let f = lib.functions.iter().find(|f| f.name == name)?;
+        let lib = self.libs.get(self.owner_of(name)?)?;
+        let f = lib
+            .functions
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))?;
         let lua = self.lua.as_ref()?;
         let cb = lua.registry_value(&f.callback).ok()?;
         Some((lua, cb, f.flags))
@@ -121,7 +129,7 @@ impl Registry {
             return false;
         };
         for f in &lib.functions {
-            self.owner.remove(&f.name);
+            self.owner.remove(&f.name.to_ascii_lowercase());
         }
         true
     }
@@ -149,13 +157,15 @@ impl Registry {
             return Err("ERR No functions registered".into());
         }
         for f in &functions {
-            if self.owner.get(&f.name).is_some_and(|lib| *lib != md.name) {
+            if self.owner_of(&f.name).is_some_and(|lib| lib != md.name) {
                 return Err(format!("ERR Function {} already exists", f.name));
             }
         }
         self.delete(&md.name);
         for f in &functions {
-            self.owner.insert(f.name.clone(), md.name.clone());
+            // Function names are case-insensitive (FCALL TEST finds test).
+            self.owner
+                .insert(f.name.to_ascii_lowercase(), md.name.clone());
         }
         self.libs.insert(
             md.name.clone(),
@@ -179,7 +189,6 @@ fn register(lua: &Lua, body: &[u8]) -> Result<Vec<Function>, String> {
         .map_err(|e| format!("ERR Error compiling function: {}", super::lua_message(&e)))?;
     let fail = |e: mlua::Error| format!("ERR Error registering functions: ERR {e}");
     let g = super::globals(lua).map_err(fail)?;
-    let runtime: mlua::Table = g.raw_get("redis").map_err(fail)?;
     let api = load_api(lua, &g).map_err(fail)?;
     let found = std::cell::RefCell::new(Vec::new());
     let started = std::time::Instant::now();
@@ -200,7 +209,10 @@ fn register(lua: &Lua, body: &[u8]) -> Result<Vec<Function>, String> {
             if !valid_name(&f.name) {
                 return Err(super::raise(lua, BAD_NAME));
             }
-            if found.iter().any(|x: &Function| x.name == f.name) {
+            if found
+                .iter()
+                .any(|x: &Function| x.name.eq_ignore_ascii_case(&f.name))
+            {
                 return Err(super::raise(
                     lua,
                     "ERR Function already exists in the library",
@@ -210,7 +222,13 @@ fn register(lua: &Lua, body: &[u8]) -> Result<Vec<Function>, String> {
             Ok(())
         })?;
         api.raw_set("register_function", reg)?;
-        g.raw_set("redis", api.clone())?;
+        // While the code loads, the globals are just `redis`: the registration API.
+        let env = lua.create_table()?;
+        env.raw_set("redis", super::readonly(lua, api.clone())?)?;
+        env.set_metatable(g.metatable())?;
+        if let Some(mt) = lua.globals().metatable() {
+            mt.raw_set("__index", env)?;
+        }
         let handler =
             lua.create_function(|lua, e| super::error_handler(lua, e, "@user_function"))?;
         let xpcall: mlua::Function = g.raw_get("xpcall")?;
@@ -218,7 +236,18 @@ fn register(lua: &Lua, body: &[u8]) -> Result<Vec<Function>, String> {
         Ok(r)
     });
     lua.remove_hook();
-    let _ = g.raw_set("redis", runtime);
+    if let Some(mt) = lua.globals().metatable() {
+        let _ = mt.raw_set("__index", g.clone());
+    }
+    // Kept by the library's code, the API refuses to register anything later.
+    if let Ok(stub) = lua.create_function(|lua, _: mlua::MultiValue| -> mlua::Result<()> {
+        Err(super::raise(
+            lua,
+            "ERR redis.register_function can only be called on FUNCTION LOAD command",
+        ))
+    }) {
+        let _ = api.raw_set("register_function", stub);
+    }
     let (ok, v) = outcome.map_err(fail)?;
     if !ok {
         let msg = match &v {
@@ -243,7 +272,6 @@ fn load_api(lua: &Lua, g: &mlua::Table) -> mlua::Result<mlua::Table> {
         "LOG_WARNING",
         "REDIS_VERSION",
         "REDIS_VERSION_NUM",
-        "setresp",
     ] {
         api.raw_set(name, runtime.raw_get::<mlua::Value>(name)?)?;
     }

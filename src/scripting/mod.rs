@@ -79,10 +79,14 @@ impl std::fmt::Debug for Scripting {
 
 /// The function libraries of an RDB being loaded: they replace those there were (a snapshot
 /// holds the whole dataset, functions included).
-pub fn load_from_rdb(server: &crate::server::Server, codes: &[Vec<u8>]) -> Result<(), String> {
+pub fn load_from_rdb(
+    server: &crate::server::Server,
+    codes: &[Vec<u8>],
+    policy: Restore,
+) -> Result<(), String> {
     server
         .scripting
-        .restore_libraries(codes, Restore::Flush)
+        .restore_libraries(codes, policy)
         .map_err(|e| format!("Failed loading library: {e}"))
 }
 
@@ -431,8 +435,10 @@ fn new_state() -> mlua::Result<Lua> {
     g.raw_set("redis", redis.clone())?;
     lua.set_named_registry_value("redis_api", redis)?;
     libs::register(&lua)?;
-    let backing: mlua::Table = lua.load(PROTECT).set_name("=protect").eval()?;
+    let (backing, readonly): (mlua::Table, mlua::Function) =
+        lua.load(PROTECT).set_name("=protect").eval()?;
     lua.set_named_registry_value("globals", backing)?;
+    lua.set_named_registry_value("readonly", readonly)?;
     Ok(lua)
 }
 
@@ -544,12 +550,18 @@ end})
 set_mt(G, {__index = G0, __newindex = deny, __metatable = face()})
 protected[G] = true
 protected[G0] = true
-return G0
+return G0, readonly
 "#;
 
 /// The table behind the protected globals (see `PROTECT`).
 fn globals(lua: &Lua) -> mlua::Result<mlua::Table> {
     lua.named_registry_value("globals")
+}
+
+/// A read-only proxy of `t` (see `PROTECT`).
+fn readonly(lua: &Lua, t: mlua::Table) -> mlua::Result<mlua::Table> {
+    let f: mlua::Function = lua.named_registry_value("readonly")?;
+    f.call(t)
 }
 
 /// The real `redis` table (scripts see a read-only proxy of it).
