@@ -421,3 +421,15 @@ fn reset_clears_tracking_and_monitor() {
         t
     });
 }
+
+/// redis-py's Lock, unchanged (release, extend and reacquire are Lua scripts): the same
+/// outcomes as on redis-server, and processes contending for one lock never overlap.
+#[test]
+fn redis_py_lock() {
+    let ours = ferrocache(&[]);
+    let theirs = common::redis_server();
+    run_python(
+        "lock_redis_py.py",
+        &[&theirs.port.to_string(), &ours.port.to_string()],
+    );
+}

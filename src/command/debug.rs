@@ -77,8 +77,9 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             .store(argv[2] != b"0", Ordering::Relaxed);
         ctx.out.ok();
     } else if is(sub, "OBJECT") && n == 3 {
-        let mut shard = ctx.db().lock_key(argv[2]);
-        let e = shard.get_mut(argv[2], ctx.now).ok_or(NO_KEY)?;
+        // As Redis looks it up: a key past its TTL but not yet reclaimed is still there.
+        let shard = ctx.db().lock_key(argv[2]);
+        let e = shard.peek(argv[2]).ok_or(NO_KEY)?;
         let idle = crate::engine::lru_clock().wrapping_sub(e.access);
         let line = format!(
             "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
