@@ -24,4 +24,8 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import redis, glide, prom
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check redis valkey-glide prometheus_client
 fi
+# npm packages for the Node client tests (BullMQ), with the machine's Node.js.
+if command -v npm >/dev/null && [ ! -d tests/node/node_modules/bullmq ]; then
+  (cd tests/node && npm install --no-audit --no-fund --silent)
+fi
 echo "test environment ready: $(redis-server --version | cut -d' ' -f1-3), $(.venv/bin/python -c 'import redis; print("redis-py", redis.__version__)')"

@@ -433,3 +433,37 @@ fn redis_py_lock() {
         &[&theirs.port.to_string(), &ours.port.to_string()],
     );
 }
+
+/// BullMQ from npm, unchanged (a job queue built on Lua scripts and cmsgpack): jobs added in
+/// bulk, delayed, prioritised, retried with fixed and exponential backoff, one failing for
+/// good; each job's outcome and the queue's counts are the same as on redis-server.
+#[test]
+fn bullmq_queue_and_worker() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    assert!(
+        dir.join("node_modules/bullmq").exists(),
+        "BullMQ is not installed: run scripts/setup-test-env.sh (scripts/test.sh does)"
+    );
+    let run = |port: u16| {
+        let out = std::process::Command::new("node")
+            .arg(dir.join("bullmq_queue.mjs"))
+            .arg(port.to_string())
+            .current_dir(&dir)
+            .output()
+            .expect("node");
+        assert!(
+            out.status.success(),
+            "bullmq_queue.mjs failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let theirs = common::redis_server();
+    let expected = run(theirs.port);
+    let ours = ferrocache(&[]);
+    assert_eq!(run(ours.port), expected);
+    assert!(
+        expected.contains(r#""completed":23,"failed":1"#),
+        "{expected}"
+    );
+}
