@@ -13,6 +13,8 @@ command -v redis-check-rdb >/dev/null || need_apt+=(redis-tools)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # The AOF test that `appendfsync always` replies only after fdatasync traces the server.
 command -v strace >/dev/null || need_apt+=(strace)
+# Node.js runs BullMQ (from npm) in the client tests.
+command -v npm >/dev/null || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -25,7 +27,7 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import redis, glide, prom
   .venv/bin/pip install -q --disable-pip-version-check redis valkey-glide prometheus_client
 fi
 # npm packages for the Node client tests (BullMQ), with the machine's Node.js.
-if command -v npm >/dev/null && [ ! -d tests/node/node_modules/bullmq ]; then
-  (cd tests/node && npm install --no-audit --no-fund --silent)
+if [ ! -d tests/node/node_modules/bullmq ]; then
+  (cd tests/node && npm ci --no-audit --no-fund --silent)
 fi
 echo "test environment ready: $(redis-server --version | cut -d' ' -f1-3), $(.venv/bin/python -c 'import redis; print("redis-py", redis.__version__)')"
