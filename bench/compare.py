@@ -31,6 +31,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FC = os.path.join(ROOT, "target/release/ferrocache")
 MIX = os.path.join(ROOT, "target/release/examples/mixload")
 
+# The scripting workloads' script (three commands), as EVAL runs it and as a library's function.
+SCRIPT3 = "redis.call('incr', KEYS[1]) redis.call('set', KEYS[2], ARGV[1]) return redis.call('get', KEYS[2])"
+SCRIPT3_SHA = __import__("hashlib").sha1(SCRIPT3.encode()).hexdigest()
+LIB3 = "#!lua name=bench\nredis.register_function('three', function(KEYS, ARGV) " + SCRIPT3 + " end)"
+
 # name, redis-benchmark arguments (or None for the mix driver), preload arguments
 WORKLOADS = [
     ("set_get_p1", "-t set,get -c 50 -P 1 -d 64 -r 100000", "-t set -c 50 -P 32 -d 64 -r 100000 -n 200000"),
@@ -39,6 +44,11 @@ WORKLOADS = [
     ("get_c1", "-t get -c 1 -P 1 -d 64 -r 100000", "-t set -c 50 -P 32 -d 64 -r 100000 -n 200000"),
     ("set_get_1k", "-t set,get -c 50 -P 16 -d 1024 -r 100000", "-t set -c 50 -P 32 -d 1024 -r 100000 -n 200000"),
     ("mix_90_10", None, None),
+    # Scripting: a 3-command script by EVALSHA and the same as a function by FCALL.
+    ("evalsha_p1", f"-c 50 -P 1 -r 100000 EVALSHA {SCRIPT3_SHA} 2 c:__rand_int__ k:__rand_int__ v", None),
+    ("evalsha_p16", f"-c 50 -P 16 -r 100000 EVALSHA {SCRIPT3_SHA} 2 c:__rand_int__ k:__rand_int__ v", None),
+    ("fcall_p1", "-c 50 -P 1 -r 100000 FCALL three 2 c:__rand_int__ k:__rand_int__ v", None),
+    ("fcall_p16", "-c 50 -P 16 -r 100000 FCALL three 2 c:__rand_int__ k:__rand_int__ v", None),
 ]
 
 
@@ -126,8 +136,10 @@ def run_mix(port, n):
 
 def measure(servers, rounds, n):
     results = {}  # (workload, test) -> {server: [(rps, p50, p99)]}
-    for s in servers:  # 1M keys for the mix, loaded once
+    for s in servers:  # 1M keys for the mix, loaded once; the scripting workloads' script
         run_benchmark(s.port, "-t set -c 50 -P 64 -d 64 -r 1000000", 1000000)
+        cli(s.port, "SCRIPT", "LOAD", SCRIPT3)
+        cli(s.port, "FUNCTION", "LOAD", "REPLACE", LIB3)
     for r in range(rounds):
         order = servers[r % len(servers):] + servers[:r % len(servers)]
         for name, args, preload in WORKLOADS:

@@ -308,3 +308,28 @@ fn a_self_referencing_result_ends_with_the_stack_limit_error() {
     r.read_line(&mut line).unwrap();
     assert_eq!(line, "$40\r\n");
 }
+
+/// math.random is Redis's generator (one state for the server, lrand48's): the same numbers
+/// from a fresh server, the same after math.randomseed, the same errors.
+#[test]
+fn math_random_matches_redis() {
+    same_as_redis(|port| {
+        let mut c = Raw::connect(port);
+        let mut t = String::new();
+        let scripts = [
+            "return tostring(math.random())",
+            "return {math.random(100), math.random(100), math.random(5, 10)}",
+            "math.randomseed(42) return tostring(math.random())",
+            "math.randomseed(-7) return {math.random(1000), math.random(-5, 5)}",
+            "return math.random(0)",
+            "return math.random(3, 1)",
+            "return math.random(1, 2, 3)",
+            "return math.random('x')",
+            "return math.randomseed()",
+        ];
+        for s in scripts {
+            t += &format!("{s} -> {}", c.cmd(&["EVAL", s, "0"]));
+        }
+        t
+    });
+}

@@ -11,6 +11,7 @@
 pub mod bit;
 pub mod cjson;
 pub mod cmsgpack;
+pub mod random;
 pub mod structlib;
 
 use std::ffi::{c_int, c_void};
@@ -26,6 +27,7 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
     g.raw_set("struct", structlib::module(lua)?)?;
     g.raw_set("cmsgpack", cmsgpack::module(lua)?)?;
     g.raw_set("bit", bit::module(lua)?)?;
+    random::install(lua, &g.raw_get::<Table>("math")?)?;
     Ok(())
 }
 
