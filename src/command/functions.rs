@@ -262,8 +262,9 @@ fn stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
             out.bulk(b"name");
             out.bulk(r.name.as_bytes());
             out.bulk(b"command");
-            out.array(r.command.len());
-            for a in &r.command {
+            let args = r.command.args();
+            out.array(args.len());
+            for a in args {
                 out.bulk(a);
             }
             out.bulk(b"duration_ms");

@@ -27,7 +27,7 @@ pub struct Library {
 /// Every library loaded, and which library each function belongs to.
 #[derive(Default)]
 pub struct Registry {
-    lua: Option<Lua>,
+    lua: Option<super::LuaState>,
     pub libs: BTreeMap<String, Library>,
     owner: HashMap<String, String>,
 }
@@ -87,7 +87,7 @@ fn valid_name(name: &str) -> bool {
 const BAD_NAME: &str = "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
 
 /// FUNCTION LOAD's time limit for the code that registers the functions.
-const LOAD_TIMEOUT_MS: u128 = 500;
+const LOAD_TIMEOUT_MS: u64 = 500;
 
 impl Registry {
     /// The library that holds function `name`.
@@ -99,7 +99,7 @@ impl Registry {
 
     /// Bytes the functions' Lua state holds (0 before the first library).
     pub fn lua_memory(&self) -> u64 {
-        self.lua.as_ref().map_or(0, |l| l.used_memory() as u64)
+        self.lua.as_ref().map_or(0, |l| l.0.used_memory() as u64)
     }
 
     pub fn function_count(&self) -> usize {
@@ -119,7 +119,7 @@ impl Registry {
             .functions
             .iter()
             .find(|f| f.name.eq_ignore_ascii_case(name))?;
-        let lua = self.lua.as_ref()?;
+        let lua = &self.lua.as_ref()?.0;
         let cb = lua.registry_value(&f.callback).ok()?;
         Some((lua, cb, f.flags))
     }
@@ -149,9 +149,11 @@ impl Registry {
             return Err(format!("ERR Library '{}' already exists", md.name));
         }
         if self.lua.is_none() {
-            self.lua = Some(super::new_state().map_err(|e| format!("ERR {e}"))?);
+            self.lua = Some(super::LuaState(
+                super::new_state().map_err(|e| format!("ERR {e}"))?,
+            ));
         }
-        let lua = self.lua.as_ref().expect("made above");
+        let lua = &self.lua.as_ref().expect("made above").0;
         let functions = register(lua, &code[md.body..])?;
         if functions.is_empty() {
             return Err("ERR No functions registered".into());
@@ -191,17 +193,8 @@ fn register(lua: &Lua, body: &[u8]) -> Result<Vec<Function>, String> {
     let g = super::globals(lua).map_err(fail)?;
     let api = load_api(lua, &g).map_err(fail)?;
     let found = std::cell::RefCell::new(Vec::new());
-    let started = std::time::Instant::now();
-    lua.set_hook(
-        mlua::HookTriggers::new().every_nth_instruction(100_000),
-        move |lua, _| {
-            if started.elapsed().as_millis() > LOAD_TIMEOUT_MS {
-                return Err(super::raise_at(lua, "ERR FUNCTION LOAD timeout", 0));
-            }
-            Ok(mlua::VmState::Continue)
-        },
-    )
-    .map_err(fail)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(LOAD_TIMEOUT_MS);
+    lua.set_app_data(super::LoadDeadline(deadline));
     let outcome = lua.scope(|scope| {
         let reg = scope.create_function(|lua, args: mlua::MultiValue| {
             let f = read_registration(lua, args)?;
@@ -235,7 +228,7 @@ fn register(lua: &Lua, body: &[u8]) -> Result<Vec<Function>, String> {
         let r: (bool, mlua::Value) = xpcall.call((chunk, handler))?;
         Ok(r)
     });
-    lua.remove_hook();
+    lua.remove_app_data::<super::LoadDeadline>();
     if let Some(mt) = lua.globals().metatable() {
         let _ = mt.raw_set("__index", g.clone());
     }

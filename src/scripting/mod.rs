@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 /// script running now.
 #[derive(Default)]
 pub struct Scripting {
-    lua: Mutex<Option<Lua>>,
+    lua: Mutex<Option<LuaState>>,
     /// Each script's body and its shebang's flags.
     bodies: Mutex<HashMap<String, (Vec<u8>, u32)>>,
     current: Mutex<Option<Arc<Running>>>,
@@ -54,13 +54,49 @@ pub struct Running {
     pub eval: bool,
     /// The function's name (a script's is `f_<sha>`) and the command that runs it.
     pub name: String,
-    pub command: Vec<Vec<u8>>,
+    pub command: Command,
     killed: AtomicBool,
     /// It ran a write command: killing it would leave half its work done.
     wrote: AtomicBool,
     /// The server was out of memory when it started and it may not ignore that: commands
     /// that add data are refused until it wrote something.
     pub deny_oom: bool,
+}
+
+/// A Lua state that may move between threads. mlua's `send` feature would make every API call
+/// take a reentrant lock (a third of a script's cost in profiles); instead each state is only
+/// touched under the `Scripting` mutex that holds it (the EVAL state) or the function
+/// registry's, one thread at a time, and no Lua value outlives that hold.
+pub struct LuaState(pub Lua);
+
+// SAFETY: see above: every use is under a mutex, and no handle escapes it.
+unsafe impl Send for LuaState {}
+
+/// The command running a script (FUNCTION STATS shows it): its arguments in one buffer, each
+/// after its length, so that keeping it costs one allocation a call.
+#[derive(Debug)]
+pub struct Command(Vec<u8>);
+
+impl Command {
+    pub fn new(argv: &[&[u8]]) -> Command {
+        let mut buf = Vec::with_capacity(argv.iter().map(|a| a.len() + 4).sum());
+        for a in argv {
+            buf.extend_from_slice(&(a.len() as u32).to_le_bytes());
+            buf.extend_from_slice(a);
+        }
+        Command(buf)
+    }
+
+    pub fn args(&self) -> Vec<&[u8]> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at + 4 <= self.0.len() {
+            let n = u32::from_le_bytes(self.0[at..at + 4].try_into().unwrap_or_default()) as usize;
+            out.push(&self.0[at + 4..at + 4 + n]);
+            at += 4 + n;
+        }
+        out
+    }
 }
 
 /// -BUSY, worded for what is running.
@@ -105,8 +141,8 @@ impl Scripting {
     /// Runs `f` with the interpreter (made, with Redis's environment, on first use).
     pub fn with_lua<R>(&self, f: impl FnOnce(&Lua) -> R) -> R {
         let mut guard = self.lua.lock();
-        let lua = guard.get_or_insert_with(|| new_state().expect("the Lua environment"));
-        f(lua)
+        let lua = guard.get_or_insert_with(|| LuaState(new_state().expect("the Lua environment")));
+        f(&lua.0)
     }
 
     pub fn body(&self, sha: &str) -> Option<Vec<u8>> {
@@ -118,8 +154,9 @@ impl Scripting {
         self.bodies.lock().get(sha).map(|b| b.1)
     }
 
+    /// Whether the script `sha` (lower case) is loaded.
     pub fn exists(&self, sha: &str) -> bool {
-        self.bodies.lock().contains_key(&sha.to_ascii_lowercase())
+        self.bodies.lock().contains_key(sha)
     }
 
     /// Compiles `body` into `f_<sha>` unless it already is; Err is Redis's compile error text.
@@ -241,7 +278,7 @@ impl Scripting {
             .lua
             .lock()
             .as_ref()
-            .map_or(0, |l| l.used_memory() as u64);
+            .map_or(0, |l| l.0.used_memory() as u64);
         let scripts: u64 = self
             .bodies
             .lock()
@@ -266,7 +303,7 @@ impl Scripting {
         &self,
         eval: bool,
         name: String,
-        command: Vec<Vec<u8>>,
+        command: Command,
         deny_oom: bool,
     ) -> Arc<Running> {
         let r = Arc::new(Running {
@@ -432,6 +469,8 @@ fn new_state() -> mlua::Result<Lua> {
     for name in ["breakpoint", "debug"] {
         redis.set(name, lua.create_function(|_, _: mlua::MultiValue| Ok(()))?)?;
     }
+    install_run_api(&lua, &redis)?;
+    install_hook(&lua)?;
     g.raw_set("redis", redis.clone())?;
     lua.set_named_registry_value("redis_api", redis)?;
     libs::register(&lua)?;
@@ -487,6 +526,10 @@ struct RunState<'c, 'a> {
     repl: i64,
     /// The protocol its commands reply in (`redis.setresp`).
     resp: u8,
+    /// A call's arguments, end to end, and where each ends; its reply (reused call to call).
+    argv: Vec<u8>,
+    ends: Vec<usize>,
+    reply: crate::protocol::reply::Reply,
 }
 
 const REPL_NONE: i64 = 0;
@@ -619,149 +662,120 @@ pub fn run(
         Target::Script { sha } => (*sha, "@user_script"),
         Target::Function { name, .. } => (*name, "@user_function"),
     };
-    let handler = lua
-        .create_function(move |lua, e| error_handler(lua, e, chunk))
-        .map_err(lua_err)?;
-    let hooked = watch(lua, ctx.server, running).map_err(lua_err)?;
-    let cell = Mutex::new(RunState {
+    let mut out = crate::protocol::reply::Reply::new();
+    out.resp3 = ctx.out.resp3;
+    let mut st = RunState {
         ctx,
         running,
         read_only,
         repl: REPL_ALL,
         resp: 2,
-    });
-    let mut out = crate::protocol::reply::Reply::new();
-    out.resp3 = cell.lock().ctx.out.resp3;
-    lua.scope(|scope| {
-        let call = scope.create_function(|lua, args: mlua::MultiValue| {
-            let (v, failed) = command_call(lua, &mut cell.lock(), args)?;
-            if !failed {
-                return Ok(v);
-            }
-            let (msg, counted) = match &v {
-                mlua::Value::Table(t) => (
-                    t.raw_get::<String>("err").unwrap_or_default(),
-                    t.raw_get::<bool>(COUNTED).unwrap_or(false),
-                ),
-                _ => (String::new(), false),
-            };
-            let line = lua
-                .inspect_stack(1, |d| d.current_line())
-                .flatten()
-                .unwrap_or(0);
-            Err(mlua::Error::external(CallError { msg, line, counted }))
-        })?;
-        let set_repl = scope.create_function(|lua, flags: i64| {
-            if !(REPL_NONE..=REPL_ALL).contains(&flags) {
-                return Err(raise(
-                    lua,
-                    "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
-                ));
-            }
-            cell.lock().repl = flags;
-            Ok(())
-        })?;
-        let pcall = scope.create_function(|lua, args: mlua::MultiValue| {
-            Ok(command_call(lua, &mut cell.lock(), args)?.0)
-        })?;
-        let redis = redis_api(lua)?;
-        redis.raw_set("call", call)?;
-        redis.raw_set("pcall", pcall)?;
-        redis.raw_set("set_repl", set_repl)?;
-        let setresp = scope.create_function(|lua, v: mlua::Value| {
-            let n = match v {
-                mlua::Value::Integer(n) => n,
-                mlua::Value::Number(n) => n as i64,
-                _ => 0,
-            };
-            if n != 2 && n != 3 {
-                return Err(raise(lua, "ERR RESP version must be 2 or 3."));
-            }
-            cell.lock().resp = n as u8;
-            Ok(())
-        })?;
-        redis.raw_set("setresp", setresp)?;
-        let called = match target {
-            Target::Script { sha } => {
-                let f: mlua::Function = g.raw_get(format!("f_{sha}"))?;
-                g.raw_set("KEYS", keys)?;
-                g.raw_set("ARGV", args)?;
-                let xpcall: mlua::Function = g.raw_get("xpcall")?;
-                xpcall.call((f, handler))
-            }
-            Target::Function { func, .. } => {
-                let bind: mlua::Function = match lua.named_registry_value("bind")? {
-                    mlua::Value::Function(f) => f,
-                    _ => {
-                        let f = lua.load(BIND).set_name("=bind").into_function()?;
-                        lua.set_named_registry_value("bind", f.clone())?;
-                        f
-                    }
-                };
-                let bound: mlua::Function = bind.call((func, keys, args))?;
-                let xpcall: mlua::Function = g.raw_get("xpcall")?;
-                xpcall.call((bound, handler))
-            }
-        };
-        if hooked {
-            lua.remove_hook();
-        }
-        let (ok, v): (bool, mlua::Value) = called?;
-        if ok {
-            // An error table returned is the command's error reply (and fails it).
-            if let mlua::Value::Table(t) = &v {
-                if let Ok(mlua::Value::String(e)) = t.raw_get::<mlua::Value>("err") {
-                    return Ok(Err(ScriptError {
-                        msg: e.to_string_lossy(),
-                        counted: t.raw_get::<bool>(COUNTED).unwrap_or(false),
-                    }));
+        argv: Vec::new(),
+        ends: Vec::new(),
+        reply: crate::protocol::reply::Reply::new(),
+    };
+    let called = {
+        let _current = Current::enter(lua, &mut st);
+        (|| -> mlua::Result<(bool, mlua::Value)> {
+            let handler: mlua::Function = lua.named_registry_value(chunk)?;
+            let xpcall: mlua::Function = g.raw_get("xpcall")?;
+            match target {
+                Target::Script { sha } => {
+                    let f: mlua::Function = g.raw_get(format!("f_{sha}"))?;
+                    g.raw_set("KEYS", keys)?;
+                    g.raw_set("ARGV", args)?;
+                    xpcall.call((f, handler))
+                }
+                Target::Function { func, .. } => {
+                    let bind: mlua::Function = lua.named_registry_value("bind")?;
+                    let bound: mlua::Function = bind.call((func, keys, args))?;
+                    xpcall.call((bound, handler))
                 }
             }
-            convert::lua_to_reply(&v, &mut out, cell.lock().resp);
-            return Ok(Ok(()));
+        })()
+    };
+    if running.killed.load(Ordering::Relaxed) {
+        // The kill made the hook fire at every instruction: back to the usual one.
+        install_hook(lua).map_err(lua_err)?;
+    }
+    let (ok, v) = called.map_err(lua_err)?;
+    if ok {
+        // An error table returned is the command's error reply (and fails it).
+        if let mlua::Value::Table(t) = &v {
+            if let Ok(mlua::Value::String(e)) = t.raw_get::<mlua::Value>("err") {
+                return Err(ScriptError {
+                    msg: e.to_string_lossy(),
+                    counted: t.raw_get::<bool>(COUNTED).unwrap_or(false),
+                });
+            }
         }
-        let (msg, line, counted) = match &v {
-            mlua::Value::Table(t) => (
-                t.raw_get::<String>("err").unwrap_or_default(),
-                t.raw_get::<i64>("line").unwrap_or(0),
-                t.raw_get::<bool>(COUNTED).unwrap_or(false),
-            ),
-            other => (format!("ERR {other:?}"), 0, false),
-        };
-        Ok(Err(ScriptError {
-            msg: format!("{msg} script: {label}, on {chunk}:{line}."),
-            counted,
-        }))
+        convert::lua_to_reply(&v, &mut out, st.resp);
+        return Ok(out);
+    }
+    let (msg, line, counted) = match &v {
+        mlua::Value::Table(t) => (
+            t.raw_get::<String>("err").unwrap_or_default(),
+            t.raw_get::<i64>("line").unwrap_or(0),
+            t.raw_get::<bool>(COUNTED).unwrap_or(false),
+        ),
+        other => (format!("ERR {other:?}"), 0, false),
+    };
+    Err(ScriptError {
+        msg: format!("{msg} script: {label}, on {chunk}:{line}."),
+        counted,
     })
-    .map_err(lua_err)??;
-    Ok(out)
 }
 
-/// The server, for the hook (which must be `Send + 'static`); it outlives every script run,
-/// and the hook is removed when the run ends.
-struct ServerRef(*const crate::server::Server);
+/// The run in progress on a Lua state, for what is installed once per state (redis.call and
+/// its kin, the hook): `run`'s state, set only while it runs.
+struct Current(*mut ());
 
-// SAFETY: the hook runs only on the thread running the script, while `run` borrows the server.
-unsafe impl Send for ServerRef {}
+// SAFETY: only the thread running the script reads it, while `run` keeps the state alive.
+unsafe impl Send for Current {}
 
-impl ServerRef {
-    fn get(&self) -> &crate::server::Server {
-        unsafe { &*self.0 }
+impl Current {
+    /// Makes `st` the current run until the guard drops.
+    fn enter<'l>(lua: &'l Lua, st: &mut RunState) -> CurrentGuard<'l> {
+        lua.set_app_data(Current(st as *mut RunState as *mut ()));
+        CurrentGuard(lua)
     }
 }
 
-/// Every 100,000 instructions, as Redis checks: past `busy-reply-threshold` the script is
-/// busy, other clients are served from here (`server::while_busy`), and SCRIPT KILL takes
-/// effect. Returns whether a hook was set (not with a threshold of 0).
-fn watch(lua: &Lua, server: &crate::server::Server, running: &Arc<Running>) -> mlua::Result<bool> {
-    if server.config.busy_reply_threshold.u() == 0 {
-        return Ok(false);
+struct CurrentGuard<'l>(&'l Lua);
+
+impl Drop for CurrentGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set_app_data(Current(std::ptr::null_mut()));
     }
-    let server = ServerRef(server);
-    let running = running.clone();
+}
+
+/// The current run, if a script is running on this state.
+fn current<'r>(lua: &Lua) -> Option<&'r mut RunState<'r, 'r>> {
+    let p = lua.app_data_ref::<Current>()?.0;
+    // SAFETY: set by `Current::enter` from a live `&mut RunState` for the length of the run;
+    // the callbacks that read it run inside that run, one at a time.
+    (!p.is_null()).then(|| unsafe { &mut *(p as *mut RunState<'r, 'r>) })
+}
+
+/// FUNCTION LOAD's deadline for the code that registers the functions (see `install_hook`).
+pub(crate) struct LoadDeadline(pub std::time::Instant);
+
+/// The hook, every 100,000 instructions as Redis checks: a library loading past its deadline
+/// fails; a script past `busy-reply-threshold` is busy, other clients are served from here
+/// (`server::while_busy`), and SCRIPT KILL takes effect.
+fn install_hook(lua: &Lua) -> mlua::Result<()> {
     let every = mlua::HookTriggers::new().every_nth_instruction(100_000);
-    lua.set_hook(every, move |lua, _| {
-        let server = server.get();
+    lua.set_hook(every, |lua, _| {
+        if let Some(d) = lua.app_data_ref::<LoadDeadline>() {
+            if std::time::Instant::now() > d.0 {
+                return Err(raise_at(lua, "ERR FUNCTION LOAD timeout", 0));
+            }
+            return Ok(mlua::VmState::Continue);
+        }
+        let Some(st) = current(lua) else {
+            return Ok(mlua::VmState::Continue);
+        };
+        let (server, running) = (st.ctx.server, st.running);
         let scripting = &server.scripting;
         if !scripting.busy() {
             let limit = server.config.busy_reply_threshold.u();
@@ -786,8 +800,78 @@ fn watch(lua: &Lua, server: &crate::server::Server, running: &Arc<Running>) -> m
             return Err(raise_at(lua, KILLED, 0));
         }
         Ok(mlua::VmState::Continue)
-    })?;
-    Ok(true)
+    })
+}
+
+/// redis.call, redis.pcall, redis.set_repl and redis.setresp, made once per state: they act
+/// on the current run.
+fn install_run_api(lua: &Lua, redis: &mlua::Table) -> mlua::Result<()> {
+    fn run_state<'r>(lua: &Lua) -> mlua::Result<&'r mut RunState<'r, 'r>> {
+        current(lua).ok_or_else(|| raise(lua, "ERR redis API called outside a script run"))
+    }
+    redis.raw_set(
+        "call",
+        lua.create_function(|lua, args: mlua::MultiValue| {
+            let (v, failed) = command_call(lua, run_state(lua)?, args)?;
+            if !failed {
+                return Ok(v);
+            }
+            let (msg, counted) = match &v {
+                mlua::Value::Table(t) => (
+                    t.raw_get::<String>("err").unwrap_or_default(),
+                    t.raw_get::<bool>(COUNTED).unwrap_or(false),
+                ),
+                _ => (String::new(), false),
+            };
+            let line = lua
+                .inspect_stack(1, |d| d.current_line())
+                .flatten()
+                .unwrap_or(0);
+            Err(mlua::Error::external(CallError { msg, line, counted }))
+        })?,
+    )?;
+    redis.raw_set(
+        "pcall",
+        lua.create_function(|lua, args: mlua::MultiValue| {
+            Ok(command_call(lua, run_state(lua)?, args)?.0)
+        })?,
+    )?;
+    redis.raw_set(
+        "set_repl",
+        lua.create_function(|lua, flags: i64| {
+            if !(REPL_NONE..=REPL_ALL).contains(&flags) {
+                return Err(raise(
+                    lua,
+                    "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                ));
+            }
+            run_state(lua)?.repl = flags;
+            Ok(())
+        })?,
+    )?;
+    redis.raw_set(
+        "setresp",
+        lua.create_function(|lua, v: mlua::Value| {
+            let n = match v {
+                mlua::Value::Integer(n) => n,
+                mlua::Value::Number(n) => n as i64,
+                _ => 0,
+            };
+            if n != 2 && n != 3 {
+                return Err(raise(lua, "ERR RESP version must be 2 or 3."));
+            }
+            run_state(lua)?.resp = n as u8;
+            Ok(())
+        })?,
+    )?;
+    // The error handlers, by chunk name, and the binder of a function's arguments.
+    for chunk in ["@user_script", "@user_function"] {
+        let h = lua.create_function(move |lua, e| error_handler(lua, e, chunk))?;
+        lua.set_named_registry_value(chunk, h)?;
+    }
+    let bind = lua.load(BIND).set_name("=bind").into_function()?;
+    lua.set_named_registry_value("bind", bind)?;
+    Ok(())
 }
 
 const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
@@ -842,7 +926,6 @@ fn command_call(
     st: &mut RunState,
     args: mlua::MultiValue,
 ) -> mlua::Result<(mlua::Value, bool)> {
-    let ctx = &mut *st.ctx;
     let fail = |m: &str| -> mlua::Result<(mlua::Value, bool)> {
         let t = lua.create_table()?;
         t.raw_set("err", m)?;
@@ -850,8 +933,9 @@ fn command_call(
     };
     // Refused calls count as errors (and as the command's rejected calls) when refused, as
     // Redis counts them; their table says so.
+    let server = st.ctx.server;
     let refuse = |m: &str, cmd: Option<&crate::command::table::Command>| {
-        ctx.server.stats.count_error(m);
+        server.stats.count_error(m);
         if let Some(c) = cmd {
             c.stats.add(crate::command::table::REJECTED, 1);
         }
@@ -863,16 +947,26 @@ fn command_call(
     if args.is_empty() {
         return fail("ERR Please specify at least one argument for this redis lib call");
     }
-    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    st.argv.clear();
+    st.ends.clear();
     for v in args {
         match v {
-            mlua::Value::String(s) => argv.push(s.as_bytes().to_vec()),
-            mlua::Value::Integer(n) => argv.push(n.to_string().into_bytes()),
-            mlua::Value::Number(n) => argv.push(lua_number(n).into_bytes()),
+            mlua::Value::String(s) => st.argv.extend_from_slice(&s.as_bytes()),
+            mlua::Value::Integer(n) => st
+                .argv
+                .extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+            mlua::Value::Number(n) => st.argv.extend_from_slice(lua_number(n).as_bytes()),
             _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
         }
+        st.ends.push(st.argv.len());
     }
-    let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+    let ctx = &mut *st.ctx;
+    let mut refs: smallvec::SmallVec<[&[u8]; 8]> = smallvec::SmallVec::new();
+    let mut start = 0;
+    for &end in &st.ends {
+        refs.push(&st.argv[start..end]);
+        start = end;
+    }
     let Some(cmd) = crate::command::resolve(&ctx.server.commands, &refs) else {
         return refuse("ERR Unknown Redis command called from script", None);
     };
@@ -917,13 +1011,14 @@ fn command_call(
     // redis.set_repl(redis.REPL_NONE): what follows is done here only. (The AOF and the
     // replicas read one stream: REPL_AOF and REPL_REPLICA both record it.)
     let recorded = crate::engine::effects::with(|r| (r.items.len(), r.journal.len()));
-    let mut out = crate::protocol::reply::Reply::new();
+    let out = &mut st.reply;
+    out.buf.clear();
     out.resp3 = st.resp == 3;
     {
         let mut inner = crate::command::Ctx {
             server: ctx.server,
             client: &mut *ctx.client,
-            out: &mut out,
+            out: &mut *out,
             now: ctx.now,
             started: ctx.started,
         };
