@@ -630,9 +630,11 @@ pub enum Target<'a> {
     Function { name: &'a str, func: mlua::Function },
 }
 
-/// Binds a function to its keys and arguments, for xpcall (Lua 5.1's passes none). No Lua
-/// code of ours runs after the function: once killed, every instruction raises.
-const BIND: &str = "local f, k, a = ...\nreturn function() return f(k, a) end";
+/// Hands a function its keys and arguments under xpcall (Lua 5.1's passes none): `set` stores
+/// them, `go` (what xpcall calls) tail-calls the function with them. Made once: a closure per
+/// call would cost an allocation. No Lua code of ours runs after the function (once killed,
+/// every instruction raises).
+const BIND: &str = "local f, k, a\nreturn function(nf, nk, na) f, k, a = nf, nk, na end, function() return f(k, a) end";
 
 /// Runs `target` as this client; the reply, or the error reply's text (Redis's, with where
 /// the script failed).
@@ -687,9 +689,17 @@ pub fn run(
                     xpcall.call((f, handler))
                 }
                 Target::Function { func, .. } => {
-                    let bind: mlua::Function = lua.named_registry_value("bind")?;
-                    let bound: mlua::Function = bind.call((func, keys, args))?;
-                    xpcall.call((bound, handler))
+                    let set: mlua::Function = lua.named_registry_value("bind_set")?;
+                    let go: mlua::Function = lua.named_registry_value("bind_go")?;
+                    set.call::<()>((func, keys, args))?;
+                    let r = xpcall.call((go, handler));
+                    // (The function and its tables are not kept alive past the call; a killed
+                    // run's hook, raising at every instruction, goes first.)
+                    if running.killed.load(Ordering::Relaxed) {
+                        install_hook(lua)?;
+                    }
+                    set.call::<()>(())?;
+                    r
                 }
             }
         })()
@@ -869,8 +879,9 @@ fn install_run_api(lua: &Lua, redis: &mlua::Table) -> mlua::Result<()> {
         let h = lua.create_function(move |lua, e| error_handler(lua, e, chunk))?;
         lua.set_named_registry_value(chunk, h)?;
     }
-    let bind = lua.load(BIND).set_name("=bind").into_function()?;
-    lua.set_named_registry_value("bind", bind)?;
+    let (set, go): (mlua::Function, mlua::Function) = lua.load(BIND).set_name("=bind").eval()?;
+    lua.set_named_registry_value("bind_set", set)?;
+    lua.set_named_registry_value("bind_go", go)?;
     Ok(())
 }
 
