@@ -180,6 +180,8 @@ pub struct Client {
     pub in_exec: bool,
     /// Running a script's calls (XREAD refuses BLOCK, SORT orders sets).
     pub in_script: bool,
+    /// The running script called a read command (its declared keys are tracked after it).
+    pub script_read: bool,
     /// Keys this client WATCHes: (database, key).
     pub watched: Vec<(usize, Key)>,
     /// Set by any write to a watched key; shared with the server's watch table.
@@ -236,6 +238,7 @@ impl Client {
             multi: None,
             in_exec: false,
             in_script: false,
+            script_read: false,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
             blocked: None,

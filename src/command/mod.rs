@@ -324,6 +324,10 @@ pub fn may_write(server: &Server, client: &Client, argv: &[&[u8]]) -> bool {
     if cmd.spec.name == "exec" {
         flags |= client.multi.as_ref().map_or(0, |m| m.flags);
     }
+    // A script writes unless its flags say it does not (CLIENT PAUSE WRITE lets it run).
+    if matches!(cmd.spec.name, "eval" | "evalsha" | "fcall") {
+        return server.scripting.may_write(cmd.spec.name, argv);
+    }
     flags & (table::WRITE | table::MAY_REPLICATE) != 0
 }
 
@@ -538,7 +542,13 @@ fn run<'s>(
         crate::clients::tracking::flush(ctx.clients());
     }
     if ctx.client.tracking.is_some() {
-        if spec.flags & table::READONLY != 0 && result.is_ok() {
+        if ctx.client.in_script {
+            // A script's reads track the keys it declared, once it is done (as Redis).
+            ctx.client.script_read |= spec.flags & table::READONLY != 0 && result.is_ok();
+        } else if (std::mem::take(&mut ctx.client.script_read)
+            || (spec.flags & table::READONLY != 0 && !is_script(spec)))
+            && result.is_ok()
+        {
             tracking::after_read(ctx, spec, argv);
         } else if cmd.fullname != "client|caching" {
             ctx.client.caching = None;
@@ -726,6 +736,14 @@ pub(crate) fn out_of_memory(ctx: &Ctx) -> bool {
     // command that made room.
     effects::apply(ctx.server, 0);
     outcome == crate::engine::evict::Freed::Stuck
+}
+
+/// EVAL and its kin: what they track is what their script read.
+fn is_script(spec: &table::CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
 }
 
 /// A command rejected inside MULTI makes the EXEC that follows abort.

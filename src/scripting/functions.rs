@@ -111,6 +111,15 @@ impl Registry {
         self.lua.as_ref().map_or(0, |l| l.0.used_memory() as u64)
     }
 
+    /// A function's flags.
+    pub fn flags_of(&self, name: &str) -> Option<u32> {
+        let lib = self.libs.get(self.owner_of(name)?)?;
+        lib.functions
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+            .map(|f| f.flags)
+    }
+
     pub fn function_count(&self) -> usize {
         self.owner.len()
     }

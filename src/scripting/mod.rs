@@ -298,6 +298,23 @@ impl Scripting {
         (vm_eval, scripts, vm_functions, libs)
     }
 
+    /// Whether EVAL/EVALSHA/FCALL `argv` may write: unless its flags say no-writes (a script
+    /// without a shebang may).
+    pub fn may_write(&self, name: &str, argv: &[&[u8]]) -> bool {
+        let Some(arg) = argv.get(1) else {
+            return true;
+        };
+        let script_flags = match name {
+            "eval" => flags::of_script(arg).ok().map(|(f, _)| f),
+            "evalsha" => self.flags_of(&String::from_utf8_lossy(arg).to_ascii_lowercase()),
+            _ => self
+                .functions
+                .lock()
+                .flags_of(&String::from_utf8_lossy(arg)),
+        };
+        script_flags.is_none_or(|f| f & flags::EVAL_COMPAT != 0 || f & flags::NO_WRITES == 0)
+    }
+
     /// A script starts running.
     pub fn begin(
         &self,
@@ -1001,7 +1018,9 @@ fn command_call(
             Some(cmd),
         );
     }
-    if st.read_only && spec.flags & crate::command::table::WRITE != 0 {
+    // (What may replicate, PUBLISH say, counts as a write here, as in Redis.)
+    let writes = crate::command::table::WRITE | crate::command::table::MAY_REPLICATE;
+    if st.read_only && spec.flags & writes != 0 {
         return refuse(
             "ERR Write commands are not allowed from read-only scripts.",
             Some(cmd),
