@@ -818,10 +818,18 @@ fn start_cron(server: Arc<Server>) {
                     if server.clients.tracking.active() {
                         crate::clients::tracking::flush(&server.clients);
                     }
+                    let spent = t.elapsed();
                     server
                         .stats
                         .expire_cycle_usec
-                        .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+                        .fetch_add(spent.as_micros() as u64, Ordering::Relaxed);
+                    // LATENCY's expire-cycle event, as Redis records it.
+                    let threshold = server.config.latency_monitor_threshold.u();
+                    let ms = spent.as_millis() as u64;
+                    if threshold > 0 && ms >= threshold {
+                        let now = crate::engine::now_ms() / 1000;
+                        server.latency.add("expire-cycle", now, ms);
+                    }
                 }
                 let s = &server.stats;
                 s.ops_sampler.lock().record(
