@@ -182,3 +182,44 @@ fn functions_and_their_writes_reach_a_redis_replica() {
     assert_same(&canonical(&mut p, 0), &canonical(&mut r, 0), 0);
     assert_eq!(r.cmd(&["GET", "calls"]), "$2\r\n20\r\n");
 }
+
+/// With several I/O threads, FCALL and FUNCTION LOAD on different threads take the gate and
+/// the libraries' lock in the same order (they once deadlocked: FCALL held the libraries
+/// waiting for the gate, FUNCTION LOAD the gate waiting for the libraries).
+#[test]
+fn fcall_and_function_load_on_several_io_threads_do_not_deadlock() {
+    let server = ferrocache(&["--io-threads", "2"]);
+    let mut c = Raw::connect(server.port);
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", WRITER]), "$6\r\nwriter\r\n");
+    let port = server.port;
+    let callers: Vec<_> = (0..3)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut c = Raw::connect(port);
+                for i in 0..300 {
+                    let (k, v) = (format!("k{t}-{i}"), i.to_string());
+                    assert_eq!(c.cmd(&["FCALL", "put", "1", &k, &v]), ":1\r\n");
+                }
+            })
+        })
+        .collect();
+    let loader = std::thread::spawn(move || {
+        let mut c = Raw::connect(port);
+        for i in 0..150 {
+            let code = format!(
+                "#!lua name=other\nredis.register_function('o', function() return {i} end)"
+            );
+            assert_eq!(
+                c.cmd(&["FUNCTION", "LOAD", "REPLACE", &code]),
+                "$5\r\nother\r\n"
+            );
+            c.cmd(&["EVAL", "return redis.call('incr', 'evals')", "0"]);
+        }
+    });
+    for t in callers {
+        t.join()
+            .expect("an FCALL client failed (a hang times out its read)");
+    }
+    loader.join().expect("the loader failed");
+    assert_eq!(c.cmd(&["GET", "calls"]), "$3\r\n900\r\n");
+}

@@ -54,6 +54,7 @@ fn fcall_ro(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn call(ctx: &mut Ctx, argv: &[&[u8]], ro: bool) -> CmdResult {
     let server = ctx.server;
+    let _exclusive = super::scripting::exclusive(ctx);
     let registry = server.scripting.functions.lock();
     let name = String::from_utf8_lossy(argv[1]).into_owned();
     let Some((lua, func, fflags)) = registry.function(&name) else {

@@ -119,7 +119,18 @@ pub(super) fn key_count(argv: &[&[u8]]) -> Result<usize, CmdError> {
     Ok(n as usize)
 }
 
+/// With several I/O threads, the gate held exclusively until the script returns, so that no
+/// other client runs anything meanwhile (inside EXEC, the transaction holds it already). Taken
+/// before any scripting lock: FUNCTION LOAD holds the gate (shared) and then the libraries'.
+pub(super) fn exclusive<'s>(ctx: &Ctx<'s>) -> Option<Vec<parking_lot::RwLockWriteGuard<'s, ()>>> {
+    match &ctx.server.gate {
+        Some(g) if !ctx.client.in_exec => Some(g.exclusive()),
+        _ => None,
+    }
+}
+
 fn run(ctx: &mut Ctx, sha: &str, keys: usize, argv: &[&[u8]], read_only: bool) -> CmdResult {
+    let _exclusive = exclusive(ctx);
     let flags = ctx
         .server
         .scripting
@@ -145,8 +156,8 @@ fn run(ctx: &mut Ctx, sha: &str, keys: usize, argv: &[&[u8]], read_only: bool) -
 }
 
 /// Runs a script or function as this client, `keys` of `argv[3..]` its keys: nothing else
-/// runs meanwhile (inside EXEC, the transaction already holds the gate), its calls run as in
-/// a transaction, and it is the running script SCRIPT KILL and FUNCTION STATS see.
+/// runs meanwhile (the caller holds `exclusive`), its calls run as in a transaction, and it
+/// is the running script SCRIPT KILL and FUNCTION STATS see.
 pub(super) fn invoke(
     ctx: &mut Ctx,
     eval: bool,
@@ -158,10 +169,6 @@ pub(super) fn invoke(
 ) -> CmdResult {
     let was_in_exec = std::mem::replace(&mut ctx.client.in_exec, true);
     let was_in_script = std::mem::replace(&mut ctx.client.in_script, true);
-    let _exclusive = match &ctx.server.gate {
-        Some(g) if !was_in_exec => Some(g.exclusive()),
-        _ => None,
-    };
     // A SELECT inside the script is the script's own.
     let db = ctx.client.db;
     let (keys, args) = argv[3..].split_at(keys);
