@@ -187,27 +187,44 @@ def report(results, names):
                   f"median {statistics.median(rs):.2f}, max {max(rs):.2f} over {len(rs)} workloads")
 
 
-def instructions(name, argv, requests):
-    """Server user-space instructions per request under callgrind (startup cost subtracted)."""
-    def run(n, tests):
+# Instruction-count workloads: label, redis-benchmark arguments (run with -P 16), commands per request.
+INSTRUCTION_LOADS = [
+    ("set,get", "-t set,get", 2),
+    ("types", "-t incr,lpush,lpop,sadd,hset,zadd", 6),
+    ("evalsha", f"EVALSHA {SCRIPT3_SHA} 2 c:__rand_int__ k:__rand_int__ v", 1),
+    ("fcall", "FCALL three 2 c:__rand_int__ k:__rand_int__ v", 1),
+]
+
+
+def instructions(name, argv, requests, only=None):
+    """Server user-space instructions per request under callgrind (startup and setup cost subtracted)."""
+    def run(n, args, keep=None):
         out = tempfile.mktemp(suffix=".callgrind")
         s = Server(name, argv, ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}.%p"])
+        cli(s.port, "SCRIPT", "LOAD", SCRIPT3)
+        cli(s.port, "FUNCTION", "LOAD", "REPLACE", LIB3)
         if n:
             subprocess.run(["redis-benchmark", "-p", str(s.port), "-n", str(n), "-q", "-P", "16",
-                            "-r", "100000", "-t", tests], capture_output=True, timeout=900)
+                            "-r", "100000", *args.split()], capture_output=True, timeout=900)
         s.stop()
         total = 0
         for f in glob.glob(out + ".*"):
             for line in open(f):
                 if line.startswith("summary:") or line.startswith("totals:"):
                     total = max(total, int(line.split()[1]))
+            if keep:
+                shutil.copy(f, keep)
             os.remove(f)
         return total
 
-    base = run(0, "ping")
+    base = run(0, "")
     out = {}
-    for label, tests, count in [("set,get", "set,get", 2), ("types", "incr,lpush,lpop,sadd,hset,zadd", 6)]:
-        out[label] = (run(requests, tests) - base) / (requests * count)
+    keep_dir = os.environ.get("KEEP_CALLGRIND")
+    for label, args, count in INSTRUCTION_LOADS:
+        if only and label not in only:
+            continue
+        keep = os.path.join(keep_dir, f"{name}-{label.replace(',', '_')}.callgrind") if keep_dir else None
+        out[label] = (run(requests, args, keep) - base) / (requests * count)
     return out
 
 
@@ -220,6 +237,7 @@ def main():
     ap.add_argument("--instructions", action="store_true", help="also count instructions per request (callgrind)")
     ap.add_argument("--only", help="comma-separated workload names")
     ap.add_argument("--skip-throughput", action="store_true", help="only count instructions")
+    ap.add_argument("--instruction-loads", help="comma-separated instruction workloads (set,get is one: use set_get)")
     ap.add_argument("--replica", action="store_true", help="attach a redis-server replica to each server")
     ap.add_argument("--aof", choices=["always", "everysec", "no"], help="run every server with appendonly yes and this appendfsync")
     a = ap.parse_args()
@@ -245,7 +263,8 @@ def main():
                 s.stop()
         report(results, [n for n, _ in specs])
     if a.instructions:
-        per = {n: instructions(n, argv, 20000) for n, argv in specs}
+        only = a.instruction_loads and {x.replace("set_get", "set,get") for x in a.instruction_loads.split(",")}
+        per = {n: instructions(n, argv, 20000, only) for n, argv in specs}
         for label in per[specs[0][0]]:
             cells = ", ".join(f"{n} {per[n][label]:.0f}" for n in per)
             ratio = per["ferrocache"][label] / per["redis"][label]

@@ -126,6 +126,25 @@ fn client_pause_holds_commands() {
     let waited = writer.join().unwrap();
     assert!(waited >= Duration::from_millis(250), "{waited:?}");
     assert_eq!(admin.cmd(&["GET", "k"]), "$1\r\nv\r\n");
+    // A write with the wrong number of arguments fails at once rather than wait; so does a
+    // transaction of scripts that declared no-writes (EXEC is no write then).
+    assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "10000", "WRITE"]), "+OK\r\n");
+    let mut c = Raw::connect(port);
+    let t = Instant::now();
+    assert!(c
+        .cmd(&["SET", "k"])
+        .starts_with("-ERR wrong number of arguments"));
+    assert_eq!(c.cmd(&["MULTI"]), "+OK\r\n");
+    let ro = "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])";
+    assert_eq!(c.cmd(&["EVAL", ro, "1", "k"]), "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["EVAL", ro, "1", "k"]), "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["EXEC"]), "*2\r\n$1\r\nv\r\n$1\r\nv\r\n");
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
     // ALL: every command waits for the deadline, reads included.
     assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "300", "ALL"]), "+OK\r\n");
     let mut c = Raw::connect(port);
@@ -371,6 +390,40 @@ fn tracking_table_max_keys_drops_keys_with_invalidations() {
             1,
             "{name}"
         );
+    }
+}
+
+/// The tracking table outlives its readers as in Redis: keys read by a client that stopped
+/// tracking stay until they change or a flush empties the table. And a limit lowered by
+/// CONFIG SET applies before the next command, not only from the cron (stopped here with
+/// DEBUG PAUSE-CRON): the reader hears of the dropped key before that command's reply.
+#[test]
+fn tracking_table_empties_on_flush_and_limits_before_each_command() {
+    for (name, _server, mut c) in tracking_clients() {
+        for k in ["k1", "k2"] {
+            c.cmd(&["GET", k]);
+        }
+        assert_eq!(c.cmd(&["CLIENT", "TRACKING", "off"]), "+OK\r\n", "{name}");
+        let keys = |c: &mut common::Raw| common::info_u64(c, "stats", "tracking_total_keys");
+        assert_eq!(keys(&mut c), 2, "{name}");
+        assert_eq!(c.cmd(&["FLUSHALL"]), "+OK\r\n", "{name}");
+        assert_eq!(keys(&mut c), 0, "{name}");
+
+        assert_eq!(c.cmd(&["DEBUG", "PAUSE-CRON", "1"]), "+OK\r\n", "{name}");
+        assert_eq!(c.cmd(&["CLIENT", "TRACKING", "on"]), "+OK\r\n", "{name}");
+        for k in ["a{t}", "b{t}"] {
+            c.cmd(&["GET", k]);
+        }
+        c.cmd(&["CONFIG", "SET", "tracking-table-max-keys", "1"]);
+        c.send_raw(&common::resp(&[b"PING"]));
+        let first = c.read_reply();
+        assert!(
+            first.starts_with(">2\r\n$10\r\ninvalidate\r\n*1\r\n"),
+            "{name}: {first}"
+        );
+        assert_eq!(c.read_reply(), "+PONG\r\n", "{name}");
+        assert_eq!(keys(&mut c), 1, "{name}");
+        c.cmd(&["DEBUG", "PAUSE-CRON", "0"]);
     }
 }
 

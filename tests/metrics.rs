@@ -188,8 +188,9 @@ fn known_traffic_in_every_surface() {
             num(&cw, &format!("{name}.p90")),
             num(&cw, &format!("{name}.p99")),
         );
+        // (In whole microseconds: a fast machine serves most GETs in less than one.)
         assert!(
-            0.0 < p50 && p50 <= p90 && p90 <= p99,
+            0.0 <= p50 && p50 <= p90 && p90 <= p99 && p99.is_finite(),
             "{name}: {p50} {p90} {p99}"
         );
     }

@@ -458,18 +458,34 @@ fn ferrocache_replicates_from_ferrocache() {
     // Lag inside a working link: the replica's only I/O thread is kept busy (a large DEBUG
     // POPULATE) while the primary takes writes; the periods that end meanwhile see it behind.
     let port = primary.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_writer = stop.clone();
     let writer = std::thread::spawn(move || {
         let mut w = Raw::connect(port);
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_millis(3000) {
+        while !stop_writer.load(std::sync::atomic::Ordering::Relaxed) {
             w.cmd(&["INCR", "ticks"]);
             std::thread::sleep(Duration::from_millis(10));
         }
     });
     std::thread::sleep(Duration::from_millis(300));
-    let busy = Instant::now();
-    r.cmd(&["DEBUG", "POPULATE", "1500000", "pop"]);
-    let busy = busy.elapsed();
+    // Sized to the machine: a faster one gets a larger populate, until one call is long enough.
+    let (mut n, mut busy) = (1_500_000f64, Duration::ZERO);
+    for round in 0..4 {
+        let t = Instant::now();
+        r.cmd(&[
+            "DEBUG",
+            "POPULATE",
+            &(n as u64).to_string(),
+            &format!("pop{round}"),
+        ]);
+        busy = t.elapsed();
+        if busy >= Duration::from_millis(2000) {
+            break;
+        }
+        n *= 2600.0 / busy.as_millis().max(1) as f64;
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     writer.join().unwrap();
     in_sync(&mut p, &mut r);
     std::thread::sleep(Duration::from_millis(1200));

@@ -99,6 +99,29 @@ fn replies_and_errors_match_redis() {
             &["EVAL", "return redis.set_repl(99)", "0"],
             &["EVAL", "return redis.breakpoint()", "0"],
             &["EVAL", "return type(redis.REDIS_VERSION_NUM)", "0"],
+            // pcall as Redis replaces it: an error table comes back as its message.
+            &["EVAL", "local ok, e = pcall(redis.call, 'incr', 'k'); return {tostring(ok), type(e), e}", "0"],
+            &["EVAL", "local ok, e = pcall(redis.call, 'nosuch'); return {type(e), e}", "0"],
+            &["EVAL", "local ok, e = pcall(error, {err='X custom'}); return {type(e), e}", "0"],
+            &["EVAL", "local ok, e = pcall(error, {code=1}); return {type(e), e.code}", "0"],
+            &["EVAL", "return {pcall(function() return 1, 'two' end)}", "0"],
+            &["EVAL", "local ok, e = pcall(redis.setresp, 4); return {type(e), e}", "0"],
+            &["EVAL", "local ok, e = pcall(cjson.decode, '{'); return {type(e), e}", "0"],
+            &["EVAL", "local ok, e = pcall(error, 'plain'); return {type(e), e}", "0"],
+            &["EVAL", "local ok, e = pcall(redis.call, 'set', {}); return {type(e), e}", "0"],
+            &["EVAL", "local ok, e = pcall(redis.sha1hex); return {type(e), e}", "0"],
+            &["EVAL", "return pcall()", "0"],
+            // Thousands of arguments to one call; replies of every shape, back as Lua values.
+            &["EVAL", "local a = {} for i=1,7999 do a[i]=i end return redis.call('lpush','biglist',unpack(a))", "0"],
+            &["EVAL", "return redis.call('lrange','biglist',0,9)", "0"],
+            &["EVAL", "return redis.pcall('hset','h','a','1','b','2')", "0"],
+            &["EVAL", "local r = redis.call('hgetall','h') return {#r, r[1], r[4]}", "0"],
+            &["EVAL", "local r = redis.call('set','s','v') return {type(r), r.ok}", "0"],
+            &["EVAL", "local r = redis.call('get','nosuchkey') return {type(r), tostring(r)}", "0"],
+            &["EVAL", "local r = redis.pcall('incr','s') return {type(r), r.err}", "0"],
+            &["EVAL", "local r = redis.call('exec') return r", "0"],
+            &["EVAL", "return {1, 'a', true, false, 2.5, -0.5, 1e20}", "0"],
+            &["EVAL", "return {1, {2, {3, {4}}}, 'x'}", "0"],
         ];
         for case in cases {
             t += &c.cmd(case);
@@ -332,4 +355,22 @@ fn math_random_matches_redis() {
         }
         t
     });
+}
+
+/// Ten thousand runs of a script leave the Lua state small (Redis's check: under 100 KB): each
+/// run's garbage is collected in steps, and nothing stays on Lua's stack.
+#[test]
+fn runs_do_not_grow_the_lua_state() {
+    let server = common::ferrocache(&[]);
+    let mut c = Raw::connect(server.port);
+    let one = common::resp(&[b"EVAL", b"return redis.call('incr', KEYS[1])", b"1", b"x"]);
+    for _ in 0..10 {
+        c.send_raw(&one.repeat(1000));
+        for _ in 0..1000 {
+            c.read_reply();
+        }
+    }
+    assert_eq!(c.cmd(&["GET", "x"]), "$5\r\n10000\r\n");
+    let lua = common::info_u64(&mut c, "memory", "used_memory_lua");
+    assert!(lua > 0 && lua < 100 * 1024, "used_memory_lua:{lua}");
 }

@@ -40,15 +40,21 @@ struct Inner {
     /// together when the command ends (`flush`), one message per prefix, as Redis sends them
     /// once per event-loop round.
     pending: Vec<(u64, Vec<u8>, Vec<Vec<u8>>)>,
+    /// The interests in changed keys counted in (`sync`).
+    interests: usize,
 }
 
 #[derive(Default)]
 pub struct Tracking {
     inner: Mutex<Inner>,
     count: AtomicUsize,
+    /// Keys in the table.
+    keys: AtomicUsize,
 }
 
 impl Tracking {
+    /// Whether changed keys concern tracking: a client tracks, or the table still holds keys
+    /// read by clients since gone (they leave it when they change or on a flush, as in Redis).
     #[inline]
     pub fn active(&self) -> bool {
         self.count.load(Ordering::Relaxed) > 0
@@ -59,33 +65,34 @@ impl Tracking {
         match mode {
             Some(mode) => {
                 let handle = handle.clone();
-                if inner
-                    .trackers
-                    .insert(handle.id, Tracker { handle, mode })
-                    .is_none()
-                {
-                    crate::engine::effects::interested(1);
-                }
+                inner.trackers.insert(handle.id, Tracker { handle, mode });
             }
             None => {
-                if inner.trackers.remove(&handle.id).is_some() {
-                    crate::engine::effects::uninterested(1);
-                }
+                inner.trackers.remove(&handle.id);
             }
         }
-        self.update_count(&inner);
+        self.sync(&mut inner);
     }
 
-    fn update_count(&self, inner: &Inner) {
-        self.count.store(inner.trackers.len(), Ordering::Relaxed);
+    /// After a change to the trackers or the table: one interest in changed keys per tracking
+    /// client, and one while the table holds keys.
+    fn sync(&self, inner: &mut Inner) {
+        let want = inner.trackers.len() + !inner.keys.is_empty() as usize;
+        if want > inner.interests {
+            crate::engine::effects::interested(want - inner.interests);
+        } else if want < inner.interests {
+            crate::engine::effects::uninterested(inner.interests - want);
+        }
+        inner.interests = want;
+        self.count.store(want, Ordering::Relaxed);
+        self.keys.store(inner.keys.len(), Ordering::Relaxed);
     }
 
     /// The client is gone.
     pub fn remove(&self, id: u64) {
         let mut inner = self.inner.lock();
         if inner.trackers.remove(&id).is_some() {
-            crate::engine::effects::uninterested(1);
-            self.update_count(&inner);
+            self.sync(&mut inner);
         }
     }
 
@@ -117,6 +124,7 @@ impl Tracking {
                 ids.push(id);
             }
         }
+        self.sync(&mut inner);
         inner.keys.len()
     }
 }
@@ -126,6 +134,7 @@ impl Tracking {
 pub fn invalidate(clients: &Clients, key: &[u8], by: u64) {
     let mut inner = clients.tracking.inner.lock();
     let send = take_readers(&mut inner, key, by);
+    clients.tracking.sync(&mut inner);
     let mut gathered: Vec<(u64, Vec<u8>)> = Vec::new();
     for (id, t) in &inner.trackers {
         if !t.mode.bcast || (t.mode.noloop && *id == by) {
@@ -174,6 +183,15 @@ fn take_readers(inner: &mut Inner, key: &[u8], by: u64) -> Vec<(Arc<ClientHandle
     send
 }
 
+/// Before each command, as Redis checks: `limit` when the table is over `max` (which CONFIG
+/// SET may have just lowered).
+pub fn limit_before_command(clients: &Clients, max: u64) {
+    let n = clients.tracking.keys.load(Ordering::Relaxed) as u64;
+    if max != 0 && n > max {
+        limit(clients, max);
+    }
+}
+
 /// `tracking-table-max-keys`: past the limit, keys leave the table (in no particular order)
 /// and their readers are told, as if the keys had changed, so that they stop caching them.
 /// Run after keys are added and by the cron (the limit may be lowered at run time).
@@ -195,6 +213,7 @@ pub fn limit(clients: &Clients, max: u64) {
             (k, send)
         })
         .collect();
+    clients.tracking.sync(&mut inner);
     drop(inner);
     for (k, send) in sends {
         for (h, redirect) in send {
@@ -231,6 +250,7 @@ pub fn invalidate_all(clients: &Clients) {
     let mut inner = clients.tracking.inner.lock();
     inner.keys.clear();
     inner.pending.clear();
+    clients.tracking.sync(&mut inner);
     let send: Vec<(Arc<ClientHandle>, u64)> = inner
         .trackers
         .values()

@@ -314,21 +314,34 @@ fn lowercase<'b>(name: &[u8], buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
 }
 
 /// Whether a request may write, which CLIENT PAUSE WRITE holds: write and may-replicate
-/// commands, and EXEC of a transaction that holds one. Only asked while a pause is on.
+/// commands, and EXEC of a transaction that holds one. A command that fails its arity check
+/// does not wait (its error comes at once, as in Redis). Only asked while a pause is on.
 pub fn may_write(server: &Server, client: &Client, argv: &[&[u8]]) -> bool {
     let Some((cmd, sub)) = find(&server.commands, argv) else {
         return false;
     };
     let cmd = sub.unwrap_or(cmd);
-    let mut flags = cmd.spec.flags;
+    if !cmd.spec.arity_ok(argv.len()) {
+        return false;
+    }
+    let mut flags = flags_of(server, cmd.spec, argv);
     if cmd.spec.name == "exec" {
         flags |= client.multi.as_ref().map_or(0, |m| m.flags);
     }
-    // A script writes unless its flags say it does not (CLIENT PAUSE WRITE lets it run).
-    if matches!(cmd.spec.name, "eval" | "evalsha" | "fcall") {
-        return server.scripting.may_write(cmd.spec.name, argv);
-    }
     flags & (table::WRITE | table::MAY_REPLICATE) != 0
+}
+
+/// A command's flags for this call: a script that declared no-writes is no write, and may not
+/// replicate (CLIENT PAUSE WRITE lets it run, alone or queued in MULTI).
+pub fn flags_of(server: &Server, spec: &table::CommandSpec, argv: &[&[u8]]) -> u32 {
+    let writes = table::WRITE | table::MAY_REPLICATE;
+    if spec.flags & writes != 0
+        && matches!(spec.name, "eval" | "evalsha" | "fcall")
+        && !server.scripting.may_write(spec.name, argv)
+    {
+        return spec.flags & !writes;
+    }
+    spec.flags
 }
 
 /// The command `argv` names and, for a container, the subcommand its second argument names
@@ -399,6 +412,10 @@ fn run<'s>(
     section: &mut Option<parking_lot::MutexGuard<'s, ()>>,
 ) -> bool {
     let mark = ctx.out.len();
+    if ctx.clients().tracking.active() {
+        let max = ctx.config().tracking_table_max_keys.u();
+        crate::clients::tracking::limit_before_command(ctx.clients(), max);
+    }
     let table = &ctx.server.commands;
     let Some((mut cmd, sub)) = find(table, argv) else {
         flag_transaction(ctx);
@@ -425,12 +442,7 @@ fn run<'s>(
         }
     }
     let spec = cmd.spec;
-    let arity_ok = if spec.arity > 0 {
-        argv.len() == spec.arity as usize
-    } else {
-        argv.len() >= (-spec.arity) as usize
-    };
-    let rejection = if !arity_ok || spec.handler.is_none() {
+    let rejection = if !spec.arity_ok(argv.len()) || spec.handler.is_none() {
         Some(CmdError::owned(format!(
             "ERR wrong number of arguments for '{}' command",
             cmd.fullname

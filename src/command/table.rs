@@ -75,6 +75,15 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
+    /// Whether `argc` arguments (the name included) fit the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        if self.arity > 0 {
+            argc == self.arity as usize
+        } else {
+            argc >= self.arity.unsigned_abs() as usize
+        }
+    }
+
     pub const fn new(name: &'static str, arity: i32, flags: u32, handler: Handler) -> Self {
         CommandSpec {
             name,

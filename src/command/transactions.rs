@@ -162,8 +162,9 @@ pub fn queue(ctx: &mut Ctx, spec: &C, argv: &[&[u8]]) -> Option<CmdResult> {
         )));
     }
     multi.queue.push(argv.iter().map(|a| a.to_vec()).collect());
-    multi.flags |= spec.flags;
-    multi.inv_flags |= !spec.flags;
+    let flags = super::flags_of(ctx.server, spec, argv);
+    multi.flags |= flags;
+    multi.inv_flags |= !flags;
     let bytes: usize = argv.iter().map(|a| a.len()).sum();
     ctx.client
         .handle

@@ -108,7 +108,7 @@ impl Registry {
 
     /// Bytes the functions' Lua state holds (0 before the first library).
     pub fn lua_memory(&self) -> u64 {
-        self.lua.as_ref().map_or(0, |l| l.0.used_memory() as u64)
+        self.lua.as_ref().map_or(0, |l| l.lua.used_memory() as u64)
     }
 
     /// A function's flags.
@@ -130,16 +130,15 @@ impl Registry {
         self.lua = None;
     }
 
-    /// The function `name`: its library's Lua state, its callback and its flags.
-    pub fn function(&self, name: &str) -> Option<(&Lua, mlua::Function, u32)> {
+    /// The function `name`: its library's Lua state, its callback's registry slot and its
+    /// flags.
+    pub fn function(&self, name: &str) -> Option<(&super::LuaState, std::ffi::c_int, u32)> {
         let lib = self.libs.get(self.owner_of(name)?)?;
         let f = lib
             .functions
             .iter()
             .find(|f| f.name.eq_ignore_ascii_case(name))?;
-        let lua = &self.lua.as_ref()?.0;
-        let cb = lua.registry_value(&f.callback).ok()?;
-        Some((lua, cb, f.flags))
+        Some((self.lua.as_ref()?, f.callback.id(), f.flags))
     }
 
     pub fn delete(&mut self, name: &str) -> bool {
@@ -167,11 +166,9 @@ impl Registry {
             return Err(format!("ERR Library '{}' already exists", md.name));
         }
         if self.lua.is_none() {
-            self.lua = Some(super::LuaState(
-                super::new_state().map_err(|e| format!("ERR {e}"))?,
-            ));
+            self.lua = Some(super::LuaState::new().map_err(|e| format!("ERR {e}"))?);
         }
-        let lua = &self.lua.as_ref().expect("made above").0;
+        let lua = &self.lua.as_ref().expect("made above").lua;
         let functions = register(lua, &code[md.body..])?;
         if functions.is_empty() {
             return Err("ERR No functions registered".into());

@@ -8,12 +8,15 @@ pub mod convert;
 pub mod flags;
 pub mod functions;
 pub mod libs;
+pub mod raw;
 
 use std::collections::HashMap;
+use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use mlua::ffi::{self, lua_State};
 use mlua::Lua;
 use parking_lot::Mutex;
 
@@ -67,10 +70,48 @@ pub struct Running {
 /// take a reentrant lock (a third of a script's cost in profiles); instead each state is only
 /// touched under the `Scripting` mutex that holds it (the EVAL state) or the function
 /// registry's, one thread at a time, and no Lua value outlives that hold.
-pub struct LuaState(pub Lua);
+pub struct LuaState {
+    pub lua: Lua,
+    /// Its main thread, for the raw API (`raw`), and the registry slots a run pushes from.
+    raw: *mut lua_State,
+    globals: c_int,
+    handlers: [c_int; 2],
+    _keys: Vec<mlua::RegistryKey>,
+    /// Runs since the last garbage collection step (`GC_PERIOD`).
+    runs: std::cell::Cell<u32>,
+}
+
+/// Every so many runs, a step of Lua's collector sized to them, as Redis does: a script's
+/// garbage is then reclaimed in small steps instead of waiting for a full cycle.
+const GC_PERIOD: u32 = 50;
 
 // SAFETY: see above: every use is under a mutex, and no handle escapes it.
 unsafe impl Send for LuaState {}
+
+impl LuaState {
+    /// A state with Redis's environment (`new_state`).
+    pub fn new() -> mlua::Result<LuaState> {
+        let lua = new_state()?;
+        let mut keys = Vec::new();
+        let mut slot = |name: &str| -> mlua::Result<c_int> {
+            let v: mlua::Value = lua.named_registry_value(name)?;
+            let key = lua.create_registry_value(v)?;
+            let id = key.id();
+            keys.push(key);
+            Ok(id)
+        };
+        let globals = slot("globals")?;
+        let handlers = [slot("@user_script")?, slot("@user_function")?];
+        Ok(LuaState {
+            raw: raw::main_state(&lua),
+            lua,
+            globals,
+            handlers,
+            _keys: keys,
+            runs: std::cell::Cell::new(0),
+        })
+    }
+}
 
 /// The command running a script (FUNCTION STATS shows it): its arguments in one buffer, each
 /// after its length, so that keeping it costs one allocation a call.
@@ -139,10 +180,10 @@ pub fn sha1hex(data: &[u8]) -> String {
 
 impl Scripting {
     /// Runs `f` with the interpreter (made, with Redis's environment, on first use).
-    pub fn with_lua<R>(&self, f: impl FnOnce(&Lua) -> R) -> R {
+    pub fn with_lua<R>(&self, f: impl FnOnce(&LuaState) -> R) -> R {
         let mut guard = self.lua.lock();
-        let lua = guard.get_or_insert_with(|| LuaState(new_state().expect("the Lua environment")));
-        f(&lua.0)
+        let state = guard.get_or_insert_with(|| LuaState::new().expect("the Lua environment"));
+        f(state)
     }
 
     pub fn body(&self, sha: &str) -> Option<Vec<u8>> {
@@ -166,7 +207,8 @@ impl Scripting {
             return Ok(sha);
         }
         let (flags, start) = flags::of_script(body)?;
-        self.with_lua(|lua| {
+        self.with_lua(|state| {
+            let lua = &state.lua;
             let f = lua
                 .load(&body[start..])
                 .set_name("@user_script")
@@ -278,7 +320,7 @@ impl Scripting {
             .lua
             .lock()
             .as_ref()
-            .map_or(0, |l| l.0.used_memory() as u64);
+            .map_or(0, |l| l.lua.used_memory() as u64);
         let scripts: u64 = self
             .bodies
             .lock()
@@ -491,11 +533,57 @@ fn new_state() -> mlua::Result<Lua> {
     g.raw_set("redis", redis.clone())?;
     lua.set_named_registry_value("redis_api", redis)?;
     libs::register(&lua)?;
+    install_pcall(&lua)?;
     let (backing, readonly): (mlua::Table, mlua::Function) =
         lua.load(PROTECT).set_name("=protect").eval()?;
     lua.set_named_registry_value("globals", backing)?;
     lua.set_named_registry_value("readonly", readonly)?;
     Ok(lua)
+}
+
+/// Lua's `pcall` as Redis replaces it: an error raised as a table with an `err` message (what
+/// redis.call raises) comes back as that message, a string, as scripts written before Redis 7
+/// expect; so does an error raised by one of our Rust functions (not a userdata).
+fn install_pcall(lua: &Lua) -> mlua::Result<()> {
+    let as_message = lua.create_function(|lua, e: mlua::Value| {
+        Ok(match e {
+            mlua::Value::Table(ref t) => match t.raw_get::<mlua::Value>("err")? {
+                s @ mlua::Value::String(_) => s,
+                _ => e,
+            },
+            mlua::Value::Error(ref err) => {
+                let msg = call_error(err).map_or_else(|| lua_message(err), |c| c.msg.clone());
+                mlua::Value::String(lua.create_string(msg)?)
+            }
+            other => other,
+        })
+    })?;
+    lua.set_named_registry_value("pcall_error", as_message)?;
+    // SAFETY: a C function on the stack it is given (see `pcall`).
+    let f = unsafe { lua.create_c_function(pcall)? };
+    lua.globals().raw_set("pcall", f)
+}
+
+/// `pcall(f, ...)`: true and f's results, or false and the error (as `install_pcall` says).
+unsafe extern "C-unwind" fn pcall(l: *mut lua_State) -> c_int {
+    let argc = ffi::lua_gettop(l);
+    if argc == 0 {
+        // (Nothing to call: Redis's gives false, as here.)
+        ffi::lua_pushboolean(l, 0);
+        raw::push_bytes(l, b"attempt to call a nil value");
+        return 2;
+    }
+    ffi::lua_pushboolean(l, 1);
+    ffi::lua_insert(l, 1);
+    if ffi::lua_pcall(l, argc - 1, ffi::LUA_MULTRET, 0) != 0 {
+        ffi::lua_remove(l, 1);
+        ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"pcall_error".as_ptr());
+        ffi::lua_insert(l, -2);
+        ffi::lua_call(l, 1, 1);
+        ffi::lua_pushboolean(l, 0);
+        ffi::lua_insert(l, 1);
+    }
+    ffi::lua_gettop(l)
 }
 
 /// A command's error reply raised by `redis.call`, with the script line that called it (taken
@@ -641,22 +729,16 @@ pub struct ScriptError {
 const COUNTED: &str = "ignore_error_stats_update";
 
 /// What a run calls: an EVAL script (`f_<sha>`, KEYS and ARGV as globals) or a function
-/// (called with the keys and arguments).
+/// (called with the keys and arguments; its registry slot).
 pub enum Target<'a> {
     Script { sha: &'a str },
-    Function { name: &'a str, func: mlua::Function },
+    Function { name: &'a str, func: c_int },
 }
-
-/// Hands a function its keys and arguments under xpcall (Lua 5.1's passes none): `set` stores
-/// them, `go` (what xpcall calls) tail-calls the function with them. Made once: a closure per
-/// call would cost an allocation. No Lua code of ours runs after the function (once killed,
-/// every instruction raises).
-const BIND: &str = "local f, k, a\nreturn function(nf, nk, na) f, k, a = nf, nk, na end, function() return f(k, a) end";
 
 /// Runs `target` as this client; the reply, or the error reply's text (Redis's, with where
 /// the script failed).
 pub fn run(
-    lua: &Lua,
+    state: &LuaState,
     ctx: &mut crate::command::Ctx,
     running: &Arc<Running>,
     target: Target,
@@ -664,19 +746,6 @@ pub fn run(
     args: &[&[u8]],
     read_only: bool,
 ) -> Result<crate::protocol::reply::Reply, ScriptError> {
-    let lua_err = |e: mlua::Error| ScriptError {
-        msg: format!("ERR {}", lua_message(&e)),
-        counted: false,
-    };
-    let g = globals(lua).map_err(lua_err)?;
-    let list = |items: &[&[u8]]| -> mlua::Result<mlua::Table> {
-        let t = lua.create_table_with_capacity(items.len(), 0)?;
-        for (i, a) in items.iter().enumerate() {
-            t.raw_set(i + 1, lua.create_string(a)?)?;
-        }
-        Ok(t)
-    };
-    let (keys, args) = (list(keys).map_err(lua_err)?, list(args).map_err(lua_err)?);
     let (label, chunk) = match &target {
         Target::Script { sha } => (*sha, "@user_script"),
         Target::Function { name, .. } => (*name, "@user_function"),
@@ -693,94 +762,151 @@ pub fn run(
         ends: Vec::new(),
         reply: crate::protocol::reply::Reply::new(),
     };
-    let called = {
-        let _current = Current::enter(lua, &mut st);
-        (|| -> mlua::Result<(bool, mlua::Value)> {
-            let handler: mlua::Function = lua.named_registry_value(chunk)?;
-            let xpcall: mlua::Function = g.raw_get("xpcall")?;
-            match target {
-                Target::Script { sha } => {
-                    let f: mlua::Function = g.raw_get(format!("f_{sha}"))?;
-                    g.raw_set("KEYS", keys)?;
-                    g.raw_set("ARGV", args)?;
-                    xpcall.call((f, handler))
-                }
-                Target::Function { func, .. } => {
-                    let set: mlua::Function = lua.named_registry_value("bind_set")?;
-                    let go: mlua::Function = lua.named_registry_value("bind_go")?;
-                    set.call::<()>((func, keys, args))?;
-                    let r = xpcall.call((go, handler));
-                    // (The function and its tables are not kept alive past the call; a killed
-                    // run's hook, raising at every instruction, goes first.)
-                    if running.killed.load(Ordering::Relaxed) {
-                        install_hook(lua)?;
-                    }
-                    set.call::<()>(())?;
-                    r
-                }
-            }
-        })()
-    };
-    if running.killed.load(Ordering::Relaxed) {
-        // The kill made the hook fire at every instruction: back to the usual one.
-        install_hook(lua).map_err(lua_err)?;
-    }
-    let (ok, v) = called.map_err(lua_err)?;
-    if ok {
-        // An error table returned is the command's error reply (and fails it).
-        if let mlua::Value::Table(t) = &v {
-            if let Ok(mlua::Value::String(e)) = t.raw_get::<mlua::Value>("err") {
-                return Err(ScriptError {
-                    msg: e.to_string_lossy(),
-                    counted: t.raw_get::<bool>(COUNTED).unwrap_or(false),
-                });
-            }
+    let l = state.raw;
+    // SAFETY: the state is ours while its lock is held (the caller's); the stack is put back as
+    // it was before returning, and room is checked before pushing.
+    unsafe {
+        let base = ffi::lua_gettop(l);
+        if ffi::lua_checkstack(l, 8) == 0 {
+            return Err(ScriptError {
+                msg: "ERR Lua stack exhausted".into(),
+                counted: false,
+            });
         }
-        convert::lua_to_reply(&v, &mut out, st.resp);
-        return Ok(out);
+        let is_script = matches!(target, Target::Script { .. });
+        ffi::lua_rawgeti_(
+            l,
+            ffi::LUA_REGISTRYINDEX,
+            state.handlers[!is_script as usize],
+        );
+        let nargs = match target {
+            Target::Script { sha } => {
+                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, state.globals);
+                raw::set_field(l, b"KEYS", || raw::push_list(l, keys));
+                raw::set_field(l, b"ARGV", || raw::push_list(l, args));
+                let mut name = [0u8; 64];
+                let n = sha.len().min(62);
+                name[..2].copy_from_slice(b"f_");
+                name[2..2 + n].copy_from_slice(&sha.as_bytes()[..n]);
+                raw::get_field(l, -1, &name[..2 + n]);
+                ffi::lua_remove(l, -2);
+                0
+            }
+            Target::Function { func, .. } => {
+                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, func);
+                raw::push_list(l, keys);
+                raw::push_list(l, args);
+                2
+            }
+        };
+        let status = {
+            let _current = Current::enter(&mut st);
+            ffi::lua_pcall(l, nargs, 1, base + 1)
+        };
+        if running.killed.load(Ordering::Relaxed) {
+            // The kill made the hook fire at every instruction: back to the usual one.
+            let _ = install_hook(&state.lua);
+        }
+        let result = finish(state, base + 2, status, st.resp, &mut out);
+        ffi::lua_settop(l, base);
+        state.runs.set(state.runs.get() + 1);
+        if state.runs.get() >= GC_PERIOD {
+            state.runs.set(0);
+            ffi::lua_gc(l, ffi::LUA_GCSTEP, GC_PERIOD as c_int);
+        }
+        result
+            .map(|()| out)
+            .map_err(|(msg, line, counted)| ScriptError {
+                msg: match line {
+                    Some(line) => format!("{msg} script: {label}, on {chunk}:{line}."),
+                    None => msg,
+                },
+                counted,
+            })
     }
-    let (msg, line, counted) = match &v {
-        mlua::Value::Table(t) => (
-            t.raw_get::<String>("err").unwrap_or_default(),
-            t.raw_get::<i64>("line").unwrap_or(0),
-            t.raw_get::<bool>(COUNTED).unwrap_or(false),
-        ),
-        other => (format!("ERR {other:?}"), 0, false),
-    };
-    Err(ScriptError {
-        msg: format!("{msg} script: {label}, on {chunk}:{line}."),
-        counted,
-    })
 }
 
-/// The run in progress on a Lua state, for what is installed once per state (redis.call and
-/// its kin, the hook): `run`'s state, set only while it runs.
-struct Current(*mut ());
+/// Reads what a run left at `idx` (its result, or what the error handler made of its error)
+/// into `out`, or the error: (message, the script's line, already counted).
+unsafe fn finish(
+    state: &LuaState,
+    idx: c_int,
+    status: c_int,
+    resp: u8,
+    out: &mut crate::protocol::reply::Reply,
+) -> Result<(), (String, Option<i64>, bool)> {
+    let l = state.raw;
+    let is_table = ffi::lua_type(l, idx) == ffi::LUA_TTABLE;
+    let text = |field: &[u8]| {
+        raw::get_field(l, idx, field);
+        let s = raw::string_at(l, -1).map(|s| String::from_utf8_lossy(s).into_owned());
+        ffi::lua_settop(l, -2);
+        s
+    };
+    let flag = |field: &[u8]| {
+        raw::get_field(l, idx, field);
+        let b = ffi::lua_toboolean(l, -1) != 0;
+        ffi::lua_settop(l, -2);
+        b
+    };
+    if status != 0 {
+        if !is_table {
+            let msg = raw::string_at(l, idx).map(String::from_utf8_lossy);
+            return Err((format!("ERR {}", msg.unwrap_or_default()), Some(0), false));
+        }
+        raw::get_field(l, idx, b"line");
+        let line = ffi::lua_tonumber(l, -1) as i64;
+        ffi::lua_settop(l, -2);
+        let msg = text(b"err").unwrap_or_default();
+        return Err((msg, Some(line), flag(COUNTED.as_bytes())));
+    }
+    // An error table returned is the command's error reply (and fails it).
+    if is_table {
+        if let Some(e) = text(b"err") {
+            return Err((e, None, flag(COUNTED.as_bytes())));
+        }
+    }
+    if !raw::simple_result(l, idx, out, resp) {
+        // Nested tables and the reply forms: through mlua, by way of the registry.
+        ffi::lua_pushvalue(l, idx);
+        ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"script_result".as_ptr());
+        let v: mlua::Value = state
+            .lua
+            .named_registry_value("script_result")
+            .unwrap_or(mlua::Value::Nil);
+        let _ = state.lua.unset_named_registry_value("script_result");
+        convert::lua_to_reply(&v, out, resp);
+    }
+    Ok(())
+}
 
-// SAFETY: only the thread running the script reads it, while `run` keeps the state alive.
-unsafe impl Send for Current {}
+thread_local! {
+    /// The run in progress on this thread (`RunState`), for what is installed once per state
+    /// (redis.call and its kin, the hook): set only while a script runs.
+    static CURRENT: std::cell::Cell<*mut ()> = const { std::cell::Cell::new(std::ptr::null_mut()) };
+}
+
+struct Current;
 
 impl Current {
     /// Makes `st` the current run until the guard drops.
-    fn enter<'l>(lua: &'l Lua, st: &mut RunState) -> CurrentGuard<'l> {
-        lua.set_app_data(Current(st as *mut RunState as *mut ()));
-        CurrentGuard(lua)
+    fn enter(st: &mut RunState) -> Current {
+        CURRENT.with(|c| c.set(st as *mut RunState as *mut ()));
+        Current
     }
 }
 
-struct CurrentGuard<'l>(&'l Lua);
-
-impl Drop for CurrentGuard<'_> {
+impl Drop for Current {
     fn drop(&mut self) {
-        self.0.set_app_data(Current(std::ptr::null_mut()));
+        CURRENT.with(|c| c.set(std::ptr::null_mut()));
     }
 }
 
-/// The current run, if a script is running on this state.
-fn current<'r>(lua: &Lua) -> Option<&'r mut RunState<'r, 'r>> {
-    let p = lua.app_data_ref::<Current>()?.0;
+/// The current run, if a script is running on this thread.
+fn current<'r>() -> Option<&'r mut RunState<'r, 'r>> {
+    let p = CURRENT.with(|c| c.get());
     // SAFETY: set by `Current::enter` from a live `&mut RunState` for the length of the run;
-    // the callbacks that read it run inside that run, one at a time.
+    // the callbacks that read it run inside that run, on its thread, one at a time.
     (!p.is_null()).then(|| unsafe { &mut *(p as *mut RunState<'r, 'r>) })
 }
 
@@ -799,7 +925,7 @@ fn install_hook(lua: &Lua) -> mlua::Result<()> {
             }
             return Ok(mlua::VmState::Continue);
         }
-        let Some(st) = current(lua) else {
+        let Some(st) = current() else {
             return Ok(mlua::VmState::Continue);
         };
         let (server, running) = (st.ctx.server, st.running);
@@ -834,35 +960,13 @@ fn install_hook(lua: &Lua) -> mlua::Result<()> {
 /// on the current run.
 fn install_run_api(lua: &Lua, redis: &mlua::Table) -> mlua::Result<()> {
     fn run_state<'r>(lua: &Lua) -> mlua::Result<&'r mut RunState<'r, 'r>> {
-        current(lua).ok_or_else(|| raise(lua, "ERR redis API called outside a script run"))
+        current().ok_or_else(|| raise(lua, OUTSIDE))
     }
-    redis.raw_set(
-        "call",
-        lua.create_function(|lua, args: mlua::MultiValue| {
-            let (v, failed) = command_call(lua, run_state(lua)?, args)?;
-            if !failed {
-                return Ok(v);
-            }
-            let (msg, counted) = match &v {
-                mlua::Value::Table(t) => (
-                    t.raw_get::<String>("err").unwrap_or_default(),
-                    t.raw_get::<bool>(COUNTED).unwrap_or(false),
-                ),
-                _ => (String::new(), false),
-            };
-            let line = lua
-                .inspect_stack(1, |d| d.current_line())
-                .flatten()
-                .unwrap_or(0);
-            Err(mlua::Error::external(CallError { msg, line, counted }))
-        })?,
-    )?;
-    redis.raw_set(
-        "pcall",
-        lua.create_function(|lua, args: mlua::MultiValue| {
-            Ok(command_call(lua, run_state(lua)?, args)?.0)
-        })?,
-    )?;
+    // SAFETY: both are C functions on the stack they are given (see `redis_call`).
+    unsafe {
+        redis.raw_set("call", lua.create_c_function(redis_call)?)?;
+        redis.raw_set("pcall", lua.create_c_function(redis_pcall)?)?;
+    }
     redis.raw_set(
         "set_repl",
         lua.create_function(|lua, flags: i64| {
@@ -891,14 +995,11 @@ fn install_run_api(lua: &Lua, redis: &mlua::Table) -> mlua::Result<()> {
             Ok(())
         })?,
     )?;
-    // The error handlers, by chunk name, and the binder of a function's arguments.
+    // The error handlers, by chunk name.
     for chunk in ["@user_script", "@user_function"] {
         let h = lua.create_function(move |lua, e| error_handler(lua, e, chunk))?;
         lua.set_named_registry_value(chunk, h)?;
     }
-    let (set, go): (mlua::Function, mlua::Function) = lua.load(BIND).set_name("=bind").eval()?;
-    lua.set_named_registry_value("bind_set", set)?;
-    lua.set_named_registry_value("bind_go", go)?;
     Ok(())
 }
 
@@ -911,10 +1012,17 @@ fn error_handler(lua: &Lua, err: mlua::Value, chunk: &str) -> mlua::Result<mlua:
     let msg = match &err {
         mlua::Value::Table(e) => {
             t.raw_set(COUNTED, e.raw_get::<bool>(COUNTED).unwrap_or(false))?;
-            match e.raw_get::<mlua::Value>("err")? {
+            let msg = match e.raw_get::<mlua::Value>("err")? {
                 mlua::Value::String(s) => s.to_string_lossy(),
                 _ => "ERR unknown error".to_string(),
+            };
+            // redis.call's errors say where the script called it.
+            if let Ok(line) = e.raw_get::<i64>("line") {
+                t.raw_set("err", msg)?;
+                t.raw_set("line", line)?;
+                return Ok(t);
             }
+            msg
         }
         mlua::Value::String(s) => format!("ERR {}", s.to_string_lossy()),
         mlua::Value::Error(e) => match call_error(e) {
@@ -947,72 +1055,134 @@ fn error_handler(lua: &Lua, err: mlua::Value, chunk: &str) -> mlua::Result<mlua:
     Ok(t)
 }
 
-/// One `redis.call` / `redis.pcall`: the command's reply as a Lua value, and whether it is an
-/// error (which `redis.call` raises).
-fn command_call(
-    lua: &Lua,
-    st: &mut RunState,
-    args: mlua::MultiValue,
-) -> mlua::Result<(mlua::Value, bool)> {
-    let fail = |m: &str| -> mlua::Result<(mlua::Value, bool)> {
-        let t = lua.create_table()?;
-        t.raw_set("err", m)?;
-        Ok((mlua::Value::Table(t), true))
+const OUTSIDE: &str = "ERR redis API called outside a script run";
+
+/// redis.call: the command's reply; an error reply is raised, as a table with the line of the
+/// script that called (taken here: `return redis.call(...)` is a tail call, so the line is not
+/// on the stack later).
+///
+/// Raised from C with `lua_error`, which jumps over this frame: `command_call` has returned by
+/// then, and nothing here has a destructor.
+unsafe extern "C-unwind" fn redis_call(l: *mut lua_State) -> c_int {
+    if command_call(l) {
+        let line = raw::line_at(l, 1);
+        raw::set_field(l, b"line", || ffi::lua_pushnumber(l, line as f64));
+        ffi::lua_error(l);
+    }
+    1
+}
+
+/// redis.pcall: as redis.call, with an error reply returned as its table.
+unsafe extern "C-unwind" fn redis_pcall(l: *mut lua_State) -> c_int {
+    command_call(l);
+    1
+}
+
+/// Pushes `{err = msg}`, saying whether the error stats counted it already.
+unsafe fn push_error(l: *mut lua_State, msg: &str, counted: bool) {
+    ffi::lua_createtable(l, 0, 2);
+    raw::set_field(l, b"err", || raw::push_bytes(l, msg.as_bytes()));
+    if counted {
+        raw::set_field(l, COUNTED.as_bytes(), || ffi::lua_pushboolean(l, 1));
+    }
+}
+
+/// One `redis.call` / `redis.pcall` with the arguments on `l`'s stack: pushes the command's
+/// reply as a Lua value; true when it is an error (which `redis.call` raises).
+unsafe fn command_call(l: *mut lua_State) -> bool {
+    let nargs = ffi::lua_gettop(l);
+    let Some(st) = current() else {
+        push_error(l, OUTSIDE, false);
+        return true;
     };
-    // Refused calls count as errors (and as the command's rejected calls) when refused, as
-    // Redis counts them; their table says so.
-    let server = st.ctx.server;
-    let refuse = |m: &str, cmd: Option<&crate::command::table::Command>| {
-        server.stats.count_error(m);
-        if let Some(c) = cmd {
-            c.stats.add(crate::command::table::REJECTED, 1);
-        }
-        let t = lua.create_table()?;
-        t.raw_set("err", m)?;
-        t.raw_set(COUNTED, true)?;
-        Ok((mlua::Value::Table(t), true))
-    };
-    if args.is_empty() {
-        return fail("ERR Please specify at least one argument for this redis lib call");
+    if nargs == 0 {
+        push_error(
+            l,
+            "ERR Please specify at least one argument for this redis lib call",
+            false,
+        );
+        return true;
     }
     st.argv.clear();
     st.ends.clear();
-    for v in args {
-        match v {
-            mlua::Value::String(s) => st.argv.extend_from_slice(&s.as_bytes()),
-            mlua::Value::Integer(n) => st
-                .argv
-                .extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
-            mlua::Value::Number(n) => st.argv.extend_from_slice(lua_number(n).as_bytes()),
-            _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
+    for i in 1..=nargs {
+        if let Some(s) = raw::string_at(l, i) {
+            st.argv.extend_from_slice(s);
+        } else if ffi::lua_type(l, i) == ffi::LUA_TNUMBER {
+            let n = ffi::lua_tonumber(l, i);
+            match raw::as_integer(n) {
+                Some(n) => st
+                    .argv
+                    .extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+                None => st.argv.extend_from_slice(lua_number(n).as_bytes()),
+            }
+        } else {
+            ffi::lua_settop(l, 0);
+            push_error(
+                l,
+                "ERR Lua redis lib command arguments must be strings or integers",
+                false,
+            );
+            return true;
         }
         st.ends.push(st.argv.len());
     }
+    // Copied: off the stack, which must have room for the reply (thousands of arguments
+    // leave none: Lua caps a C function's stack at 8,000).
+    ffi::lua_settop(l, 0);
+    match dispatch(st) {
+        Err(msg) => {
+            push_error(l, msg, true);
+            true
+        }
+        Ok(()) => {
+            let buf = &st.reply.buf;
+            let mut at = 0;
+            if !raw::push_reply(l, buf, &mut at) {
+                push_error(l, "ERR malformed reply", false);
+                return true;
+            }
+            let failed = buf.first() == Some(&b'-');
+            if failed {
+                // The command's own error reply was counted when it was made.
+                raw::set_field(l, COUNTED.as_bytes(), || ffi::lua_pushboolean(l, 1));
+            }
+            failed
+        }
+    }
+}
+
+/// Runs the command in `st.argv` as the script's client, its reply into `st.reply`; or why it
+/// is refused (counted as an error, and as the command's rejected call, as Redis counts it).
+fn dispatch(st: &mut RunState) -> Result<(), &'static str> {
     let ctx = &mut *st.ctx;
+    let server = ctx.server;
     let mut refs: smallvec::SmallVec<[&[u8]; 8]> = smallvec::SmallVec::new();
     let mut start = 0;
     for &end in &st.ends {
         refs.push(&st.argv[start..end]);
         start = end;
     }
-    let Some(cmd) = crate::command::resolve(&ctx.server.commands, &refs) else {
+    let refuse = |m: &'static str, cmd: Option<&crate::command::table::Command>| {
+        server.stats.count_error(m);
+        if let Some(c) = cmd {
+            c.stats.add(crate::command::table::REJECTED, 1);
+        }
+        Err(m)
+    };
+    let Some(cmd) = crate::command::resolve(&server.commands, &refs) else {
         return refuse("ERR Unknown Redis command called from script", None);
     };
     let spec = cmd.spec;
     if spec.flags & crate::command::table::NOSCRIPT != 0
-        && !ctx.server.scripting.allow_noscript.load(Ordering::Relaxed)
+        && !server.scripting.allow_noscript.load(Ordering::Relaxed)
     {
         return refuse(
             "ERR This Redis command is not allowed from script",
             Some(cmd),
         );
     }
-    let arity_ok = if spec.arity > 0 {
-        refs.len() == spec.arity as usize
-    } else {
-        refs.len() >= (-spec.arity) as usize
-    };
-    if !arity_ok {
+    if !spec.arity_ok(refs.len()) {
         return refuse(
             "ERR Wrong number of args calling Redis command from script",
             Some(cmd),
@@ -1046,7 +1216,7 @@ fn command_call(
     out.resp3 = st.resp == 3;
     {
         let mut inner = crate::command::Ctx {
-            server: ctx.server,
+            server,
             client: &mut *ctx.client,
             out: &mut *out,
             now: ctx.now,
@@ -1060,16 +1230,7 @@ fn command_call(
             r.journal.truncate(recorded.1);
         });
     }
-    let mut at = 0;
-    let v = convert::reply_to_lua(lua, &out.buf, &mut at)?;
-    let failed = out.buf.first() == Some(&b'-');
-    if failed {
-        // The command's own error reply was counted when it was made.
-        if let mlua::Value::Table(t) = &v {
-            t.raw_set(COUNTED, true)?;
-        }
-    }
-    Ok((v, failed))
+    Ok(())
 }
 
 /// redis.log(level, message ...): to the server's log at that level.

@@ -842,7 +842,8 @@ fn start_cron(server: Arc<Server>) {
                 );
                 crate::replication::cron(&server, crate::engine::now_ms());
                 client_limits::evict_clients(&server);
-                if server.clients.tracking.active() {
+                // (DEBUG PAUSE-CRON stops this too, as it stops Redis's serverCron.)
+                if server.clients.tracking.active() && !server.cron_paused.load(Ordering::Relaxed) {
                     crate::clients::tracking::limit(
                         &server.clients,
                         server.config.tracking_table_max_keys.u(),

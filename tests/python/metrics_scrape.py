@@ -72,5 +72,6 @@ assert doc["Evictions"] == evicted
 for name in ("SuccessfulReadRequestLatency", "SuccessfulWriteRequestLatency"):
     samples = doc[name]
     assert isinstance(samples, list) and len(samples) == 100, (name, samples)
-    assert samples == sorted(samples) and samples[0] > 0, (name, samples)
+    # (Whole microseconds: a fast machine serves most GETs in less than one.)
+    assert samples == sorted(samples) and samples[0] >= 0 and samples[-1] > 0, (name, samples)
 print("ok", len(families), "families,", len(directive["Metrics"]), "EMF metrics")
