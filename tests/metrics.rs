@@ -496,3 +496,24 @@ fn busy_polling_follows_the_load_and_is_not_engine_work() {
     let (_, off1) = cpu(&mut c);
     assert_eq!(off0, off1, "no polling with busy-poll-us 0");
 }
+
+/// EvalBasedCmds counts EVAL and EVALSHA calls as ElastiCache derives it (from their
+/// commandstats; FCALL and SCRIPT are not in it), with their mean latency.
+#[test]
+fn eval_based_commands_are_counted() {
+    let s = ferrocache(&["--metrics-period", "60"]);
+    let mut c = Raw::connect(s.port);
+    close_period(&mut c, "3600");
+    let script = "return redis.call('incr', KEYS[1])";
+    c.cmd(&["EVAL", script, "1", "n"]);
+    c.cmd(&["EVAL", script, "1", "n"]);
+    let sha = c.cmd(&["SCRIPT", "LOAD", script]);
+    let sha = sha.lines().nth(1).unwrap().to_string();
+    assert_eq!(c.cmd(&["EVALSHA", &sha, "1", "n"]), ":3\r\n");
+    let lib = "#!lua name=m\nredis.register_function('f', function(k) return 1 end)";
+    c.cmd(&["FUNCTION", "LOAD", lib]);
+    assert_eq!(c.cmd(&["FCALL", "f", "0"]), ":1\r\n");
+    let cw = close_period(&mut c, "60");
+    assert_eq!(num(&cw, "EvalBasedCmds"), 3.0);
+    assert!(num(&cw, "EvalBasedCmdsLatency") > 0.0);
+}
