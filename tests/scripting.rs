@@ -99,6 +99,18 @@ fn replies_and_errors_match_redis() {
             &["EVAL", "return redis.set_repl(99)", "0"],
             &["EVAL", "return redis.breakpoint()", "0"],
             &["EVAL", "return type(redis.REDIS_VERSION_NUM)", "0"],
+            // The library tables are read-only, yet pairs, ipairs and next see what they hold.
+            &["EVAL", "local n = 0 for k, v in pairs(string) do n = n + 1 end return n", "0"],
+            &["EVAL", "local t = {} for k in pairs(math) do t[#t + 1] = k end table.sort(t) return t", "0"],
+            &["EVAL", "return type(next(table))", "0"],
+            &["EVAL", "local n = 0 for i, v in ipairs({1, 2, 3}) do n = n + v end return n", "0"],
+            &["EVAL", "local n = 0 for k, v in pairs({a = 1, b = 2}) do n = n + v end return n", "0"],
+            &["EVAL", "local t = {} for k, v in next, {x = 1} do t[#t + 1] = k end return t", "0"],
+            &["EVAL", "return pairs(nil)", "0"],
+            &["EVAL", "return ipairs()", "0"],
+            &["EVAL", "return next(nil)", "0"],
+            &["EVAL", "local n = 0 for k in pairs(redis) do n = n + 1 end return n > 10", "0"],
+            &["EVAL", "local f, s = pairs(string) return rawequal(s, string)", "0"],
             // pcall as Redis replaces it: an error table comes back as its message.
             &["EVAL", "local ok, e = pcall(redis.call, 'incr', 'k'); return {tostring(ok), type(e), e}", "0"],
             &["EVAL", "local ok, e = pcall(redis.call, 'nosuch'); return {type(e), e}", "0"],

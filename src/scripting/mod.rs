@@ -7,6 +7,7 @@
 pub mod convert;
 pub mod flags;
 pub mod functions;
+mod iterate;
 pub mod libs;
 pub mod raw;
 
@@ -534,8 +535,15 @@ fn new_state() -> mlua::Result<Lua> {
     lua.set_named_registry_value("redis_api", redis)?;
     libs::register(&lua)?;
     install_pcall(&lua)?;
-    let (backing, readonly): (mlua::Table, mlua::Function) =
+    let (backing, readonly, proxies): (mlua::Table, mlua::Function, mlua::Table) =
         lua.load(PROTECT).set_name("=protect").eval()?;
+    lua.set_named_registry_value(iterate::BACKING.to_str().unwrap_or_default(), proxies)?;
+    // SAFETY: C functions on the stack they are given (see `iterate`).
+    unsafe {
+        backing.raw_set("pairs", lua.create_c_function(iterate::pairs)?)?;
+        backing.raw_set("ipairs", lua.create_c_function(iterate::ipairs)?)?;
+        backing.raw_set("next", lua.create_c_function(iterate::next)?)?;
+    }
     lua.set_named_registry_value("globals", backing)?;
     lua.set_named_registry_value("readonly", readonly)?;
     Ok(lua)
@@ -665,9 +673,11 @@ local function face()
   protected[f] = true
   return f
 end
+local backing = set_mt({}, {__mode = "k"})
 local function readonly(t)
   local p = set_mt({}, {__index = t, __newindex = deny, __metatable = face()})
   protected[p] = true
+  backing[p] = t
   return p
 end
 local G, G0 = _G, {}
@@ -698,7 +708,8 @@ end})
 set_mt(G, {__index = G0, __newindex = deny, __metatable = face()})
 protected[G] = true
 protected[G0] = true
-return G0, readonly
+backing[G] = G0
+return G0, readonly, backing
 "#;
 
 /// The table behind the protected globals (see `PROTECT`).
