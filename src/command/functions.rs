@@ -56,8 +56,9 @@ fn call(ctx: &mut Ctx, argv: &[&[u8]], ro: bool) -> CmdResult {
     let server = ctx.server;
     let _exclusive = super::scripting::exclusive(ctx);
     let registry = server.scripting.functions.lock();
-    let name = String::from_utf8_lossy(argv[1]).into_owned();
-    let Some((lua, func, fflags)) = registry.function(&name) else {
+    // (A name that is not UTF-8 names no function.)
+    let name = std::str::from_utf8(argv[1]).unwrap_or("");
+    let Some((lua, func, fflags)) = registry.function(name) else {
         return Err(CmdError::new("ERR Function not found"));
     };
     let n = args::int(argv[2]).map_err(|_| CmdError::new("ERR Bad number of keys provided"))?;
@@ -71,16 +72,14 @@ fn call(ctx: &mut Ctx, argv: &[&[u8]], ro: bool) -> CmdResult {
     }
     flags::check(ctx, fflags, ro).map_err(CmdError::owned)?;
     let read_only = ro || fflags & flags::NO_WRITES != 0;
-    let label = name.clone();
     super::scripting::invoke(
         ctx,
         false,
-        name,
         fflags,
         n as usize,
         argv,
         |ctx, running, keys, args| {
-            let target = crate::scripting::Target::Function { name: &label, func };
+            let target = crate::scripting::Target::Function { name, func };
             crate::scripting::run(lua, ctx, running, target, keys, args, read_only)
         },
     )
@@ -261,7 +260,7 @@ fn stats(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         Some(r) => {
             out.map(3);
             out.bulk(b"name");
-            out.bulk(r.name.as_bytes());
+            out.bulk(r.name().as_bytes());
             out.bulk(b"command");
             let args = r.command.args();
             out.array(args.len());

@@ -139,20 +139,12 @@ fn run(ctx: &mut Ctx, sha: &str, keys: usize, argv: &[&[u8]], read_only: bool) -
     flags::check(ctx, flags, read_only).map_err(CmdError::owned)?;
     let read_only = read_only || (flags & flags::EVAL_COMPAT == 0 && flags & flags::NO_WRITES != 0);
     let server = ctx.server;
-    invoke(
-        ctx,
-        true,
-        format!("f_{sha}"),
-        flags,
-        keys,
-        argv,
-        |ctx, running, keys, args| {
-            server.scripting.with_lua(|lua| {
-                let target = crate::scripting::Target::Script { sha };
-                crate::scripting::run(lua, ctx, running, target, keys, args, read_only)
-            })
-        },
-    )
+    invoke(ctx, true, flags, keys, argv, |ctx, running, keys, args| {
+        server.scripting.with_lua(|lua| {
+            let target = crate::scripting::Target::Script { sha };
+            crate::scripting::run(lua, ctx, running, target, keys, args, read_only)
+        })
+    })
 }
 
 /// Runs a script or function as this client, `keys` of `argv[3..]` its keys: nothing else
@@ -161,7 +153,6 @@ fn run(ctx: &mut Ctx, sha: &str, keys: usize, argv: &[&[u8]], read_only: bool) -
 pub(super) fn invoke(
     ctx: &mut Ctx,
     eval: bool,
-    name: String,
     flags: u32,
     keys: usize,
     argv: &[&[u8]],
@@ -178,7 +169,7 @@ pub(super) fn invoke(
         && !ctx.client.master
         && server.config.maxmemory.u() > 0
         && super::out_of_memory(ctx);
-    let running = server.scripting.begin(eval, name, command, deny_oom);
+    let running = server.scripting.begin(eval, command, deny_oom);
     let result = body(ctx, &running, keys, args);
     server.scripting.end();
     crate::server::while_busy::finish();

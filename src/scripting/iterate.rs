@@ -30,19 +30,18 @@ unsafe fn target(l: *mut lua_State) {
 pub(super) unsafe extern "C-unwind" fn next(l: *mut lua_State) -> c_int {
     ffi::lua_settop(l, 2);
     target(l);
-    ffi::lua_pushvalue(l, 2);
-    if ffi::lua_next(l, -2) != 0 {
-        2
-    } else {
-        ffi::lua_pushnil(l);
-        1
-    }
+    next_after(l)
 }
 
 /// The iterator pairs returns: `next` over its upvalue.
 unsafe extern "C-unwind" fn next_of_upvalue(l: *mut lua_State) -> c_int {
     ffi::lua_settop(l, 2);
     ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+    next_after(l)
+}
+
+/// With the table on top and the key at 2: the next key and value, or nil.
+unsafe fn next_after(l: *mut lua_State) -> c_int {
     ffi::lua_pushvalue(l, 2);
     if ffi::lua_next(l, -2) != 0 {
         2

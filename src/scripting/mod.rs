@@ -56,8 +56,7 @@ pub struct Running {
     pub started: Instant,
     /// EVAL (else FCALL): which KILL applies, and the -BUSY text.
     pub eval: bool,
-    /// The function's name (a script's is `f_<sha>`) and the command that runs it.
-    pub name: String,
+    /// The command that runs it (its name is derived: `name`).
     pub command: Command,
     killed: AtomicBool,
     /// It ran a write command: killing it would leave half its work done.
@@ -138,6 +137,24 @@ impl Command {
             at += 4 + n;
         }
         out
+    }
+}
+
+impl Running {
+    /// The function's name, or a script's `f_<sha>` (FUNCTION STATS, the slow-script log):
+    /// derived from the command when asked, rather than made for every call.
+    pub fn name(&self) -> String {
+        let args = self.command.args();
+        let (Some(cmd), Some(arg)) = (args.first(), args.get(1)) else {
+            return String::new();
+        };
+        if !self.eval {
+            String::from_utf8_lossy(arg).into_owned()
+        } else if cmd.len() >= 7 && cmd[..7].eq_ignore_ascii_case(b"evalsha") {
+            format!("f_{}", String::from_utf8_lossy(arg).to_ascii_lowercase())
+        } else {
+            format!("f_{}", sha1hex(arg))
+        }
     }
 }
 
@@ -359,18 +376,11 @@ impl Scripting {
     }
 
     /// A script starts running.
-    pub fn begin(
-        &self,
-        eval: bool,
-        name: String,
-        command: Command,
-        deny_oom: bool,
-    ) -> Arc<Running> {
+    pub fn begin(&self, eval: bool, command: Command, deny_oom: bool) -> Arc<Running> {
         let r = Arc::new(Running {
             deny_oom,
             started: Instant::now(),
             eval,
-            name,
             command,
             killed: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
@@ -950,7 +960,7 @@ fn install_hook(lua: &Lua) -> mlua::Result<()> {
             tracing::warn!(
                 "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {}.",
                 if running.eval { "SCRIPT KILL" } else { "FUNCTION KILL" },
-                running.name
+                running.name()
             );
             scripting.set_busy();
         }

@@ -97,25 +97,6 @@ pub fn as_integer(n: f64) -> Option<i64> {
     ((i as f64).to_bits() == n.to_bits()).then_some(i)
 }
 
-/// A RESP line's integer.
-fn line_int(line: &[u8]) -> Option<i64> {
-    let (neg, digits) = match line.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, line),
-    };
-    if digits.is_empty() || digits.len() > 18 {
-        return std::str::from_utf8(line).ok()?.parse().ok();
-    }
-    let mut n = 0i64;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + (d - b'0') as i64;
-    }
-    Some(if neg { -n } else { n })
-}
-
 /// Pushes one reply (RESP2 or RESP3) from `buf` at `*at` as Redis gives it to a script (see
 /// `convert`), moving `*at` past it. False, with nothing pushed, when the reply is cut short
 /// or nests deeper than the stack can take.
@@ -148,7 +129,7 @@ unsafe fn push_reply_inner(l: *mut lua_State, buf: &[u8], at: &mut usize) -> boo
         *at += data.len() + 2;
         Some(data)
     };
-    let count = line_int(line);
+    let count = crate::num::parse_i64(line);
     match kind {
         b':' => match count {
             Some(n) => ffi::lua_pushnumber(l, n as f64),
@@ -349,9 +330,6 @@ mod tests {
         assert_eq!(as_integer(2.5), None);
         assert_eq!(as_integer(f64::NAN), None);
         assert_eq!(as_integer(9.3e18), None);
-        assert_eq!(line_int(b"-12"), Some(-12));
-        assert_eq!(line_int(b"1x"), None);
-        assert_eq!(line_int(b"9223372036854775807"), Some(i64::MAX));
     }
 
     /// Each reply pushed raw reads back, through mlua, as `convert::reply_to_lua` makes it.
