@@ -1,10 +1,15 @@
 //! A script that runs past `busy-reply-threshold` (alias `lua-time-limit`): other clients,
 //! connected before or after, get -BUSY; SCRIPT KILL ends it (or is refused once it wrote),
-//! SHUTDOWN NOSAVE ends the server; every key stays. The same transcript as redis-server's.
+//! SHUTDOWN NOSAVE ends the server; every key stays. The same transcript as redis-server's,
+//! with one I/O thread (the script's hook answers the others) and with several (the other
+//! threads do).
 
 mod common;
 
-use common::{canonical, ferrocache, redis_server_with, resp, same_as_redis, wait_exit, Raw};
+use common::{canonical, ferrocache, redis_server_with, resp, same_as_redis_in, wait_exit, Raw};
+
+/// ferrocache's configurations each transcript is checked in.
+const CONFIGS: &[&[&str]] = &[&[], &["--io-threads", "2"], &["--io-threads", "4"]];
 
 /// Starts `script` looping on a connection of its own, and returns that connection once
 /// another client is answered -BUSY (the script is past the threshold).
@@ -20,7 +25,7 @@ fn start_busy(port: u16, script: &str) -> Raw {
 
 #[test]
 fn a_looping_script_gets_busy_replies_and_dies_by_script_kill() {
-    let out = same_as_redis(|port| {
+    let out = same_as_redis_in(CONFIGS, |port| {
         let mut t = String::new();
         let mut admin = Raw::connect(port);
         admin.cmd(&["CONFIG", "SET", "lua-time-limit", "50"]);
@@ -94,10 +99,12 @@ fn a_script_that_wrote_is_unkillable_and_shutdown_nosave_ends_the_server() {
         wait_exit(&mut theirs).is_some(),
         "redis-server did not exit"
     );
-    let mut ours = ferrocache(&[]);
-    assert_eq!(transcript(ours.port), expected);
-    let status = wait_exit(&mut ours).expect("ferrocache did not exit on SHUTDOWN NOSAVE");
-    assert!(status.success(), "{status:?}");
+    for extra in CONFIGS {
+        let mut ours = ferrocache(extra);
+        assert_eq!(transcript(ours.port), expected, "{extra:?}");
+        let status = wait_exit(&mut ours).expect("ferrocache did not exit on SHUTDOWN NOSAVE");
+        assert!(status.success(), "{extra:?}: {status:?}");
+    }
     assert!(expected.contains("-UNKILLABLE Sorry the script already executed write commands"));
 }
 
@@ -129,8 +136,10 @@ fn a_new_client_can_authenticate_and_kill_a_busy_script() {
     };
     let theirs = redis_server_with(&["--requirepass", "secret"]);
     let expected = transcript(theirs.port);
-    let ours = ferrocache(&["--requirepass", "secret"]);
-    assert_eq!(transcript(ours.port), expected);
+    for extra in CONFIGS {
+        let ours = ferrocache(&[&["--requirepass", "secret"], *extra].concat());
+        assert_eq!(transcript(ours.port), expected, "{extra:?}");
+    }
     assert!(expected.contains("-NOAUTH"));
 }
 
@@ -153,7 +162,7 @@ fn a_zero_threshold_never_makes_a_script_busy() {
 /// running, FUNCTION KILL ends it.
 #[test]
 fn a_looping_function_dies_by_function_kill() {
-    same_as_redis(|port| {
+    same_as_redis_in(CONFIGS, |port| {
         let mut t = String::new();
         let mut admin = Raw::connect(port);
         admin.cmd(&["CONFIG", "SET", "busy-reply-threshold", "50"]);

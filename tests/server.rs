@@ -759,3 +759,18 @@ fn a_stale_replica_refuses_what_redis_refuses() {
     let info = o.cmd(&["INFO", "replication"]);
     assert!(info.contains("master_link_status:down") && info.contains("slave_priority:100"));
 }
+
+/// With several I/O threads, commands that hold every other command off themselves (DEBUG
+/// RELOAD, SHUTDOWN) do not wait for their own share of the gate: the key survives the reload
+/// and the server exits.
+#[test]
+fn reload_and_shutdown_with_several_io_threads() {
+    let mut server = ferrocache(&["--io-threads", "2"]);
+    let mut c = Raw::connect(server.port);
+    assert_eq!(c.cmd(&["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["DEBUG", "RELOAD"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["GET", "k"]), "$1\r\nv\r\n");
+    c.send_raw(&common::resp(&[b"SHUTDOWN", b"NOSAVE"]));
+    let status = common::wait_exit(&mut server).expect("SHUTDOWN with two I/O threads hung");
+    assert!(status.success(), "{status:?}");
+}

@@ -203,3 +203,41 @@ fn elasticache_preferred_and_required_modes() {
         "required mode refuses plaintext"
     );
 }
+
+/// With several I/O threads, a TLS client is answered while a script is busy (-BUSY, and
+/// SCRIPT KILL works over TLS, from a connection made during the busy time).
+#[test]
+fn tls_clients_get_busy_replies_with_several_io_threads() {
+    let dir = common::temp_dir("pki5");
+    let pki = Pki::new(&dir);
+    let tls_port = free_port();
+    let s = start(
+        &pki,
+        "no",
+        &[
+            "--tls-port",
+            &tls_port.to_string(),
+            "--io-threads",
+            "2",
+            "--busy-reply-threshold",
+            "50",
+        ],
+    );
+    let mut looping = Raw::connect(s.port);
+    looping.send_raw(&common::resp(&[b"EVAL", b"while true do end", b"0"]));
+    let mut probe = Raw::connect(s.port);
+    while !probe.cmd(&["PING"]).starts_with("-BUSY") {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let (out, err, _) = tls_cli(&pki, tls_port, false, &["GET", "k"]);
+    assert!(
+        out.starts_with("BUSY Redis is busy running a script"),
+        "{out} {err}"
+    );
+    let (out, err, ok) = tls_cli(&pki, tls_port, false, &["SCRIPT", "KILL"]);
+    assert!(ok && out.trim() == "OK", "{out} {err}");
+    assert!(looping
+        .read_reply()
+        .starts_with("-ERR Script killed by user"));
+    assert_eq!(probe.cmd(&["PING"]), "+PONG\r\n");
+}

@@ -4,17 +4,21 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::args::{self, is};
-use super::table::{CommandSpec as C, ADMIN, LOADING, NOSCRIPT, STALE};
+use super::table::{CommandSpec as C, ADMIN, EXCLUSIVE, LOADING, NOSCRIPT, STALE};
 use super::{CmdError, CmdResult, Ctx, NO_KEY};
 
-pub static COMMANDS: &[C] = &[
-    C::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, debug).doc(
-        "server",
-        "1.0.0",
-        "subcommand [argument ...]",
-        "A container for debugging commands.",
-    ),
-];
+pub static COMMANDS: &[C] = &[C::new(
+    "debug",
+    -2,
+    ADMIN | NOSCRIPT | LOADING | STALE | EXCLUSIVE,
+    debug,
+)
+.doc(
+    "server",
+    "1.0.0",
+    "subcommand [argument ...]",
+    "A container for debugging commands.",
+)];
 
 fn allowed(ctx: &Ctx) -> bool {
     match ctx.server.config.enable_debug_command.get().as_str() {
@@ -27,7 +31,22 @@ fn allowed(ctx: &Ctx) -> bool {
     }
 }
 
+/// EXCLUSIVE in the table (dispatch leaves the gate to it): RELOAD and LOADAOF hold the gate
+/// exclusively, every other subcommand holds it shared, as any command does.
 fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let server = ctx.server;
+    let whole = is(argv[1], "RELOAD") || is(argv[1], "LOADAOF");
+    let _shared = match &server.gate {
+        Some(g) if !whole && !ctx.client.in_exec => Some(
+            g.enter_unless(|| server.scripting.busy())
+                .ok_or_else(|| CmdError::new(server.scripting.busy_error()))?,
+        ),
+        _ => None,
+    };
+    subcommand(ctx, argv)
+}
+
+fn subcommand(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if !allowed(ctx) {
         return Err(CmdError::new(
             "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
@@ -233,7 +252,7 @@ fn protocol(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
 /// DEBUG LOADAOF: what is pending goes to the AOF, then the dataset is emptied and loaded
 /// from the AOF directory (nothing of the load is journaled again).
 fn load_aof(ctx: &mut Ctx) -> Result<(), CmdError> {
-    let _still = ctx.server.gate.as_ref().map(|g| g.exclusive());
+    let _still = super::exclusive(ctx)?;
     crate::persistence::aof::flush_all(ctx.server);
     super::server::empty_all(ctx);
     crate::engine::effects::take_command();
@@ -265,7 +284,7 @@ fn reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
             ));
         }
     }
-    let _still = ctx.server.gate.as_ref().map(|g| g.exclusive());
+    let _still = super::exclusive(ctx)?;
     if save {
         crate::persistence::snapshot::save(ctx.server, ctx.now)
             .map_err(|e| CmdError::owned(format!("ERR {e}")))?;

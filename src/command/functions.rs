@@ -54,7 +54,7 @@ fn fcall_ro(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn call(ctx: &mut Ctx, argv: &[&[u8]], ro: bool) -> CmdResult {
     let server = ctx.server;
-    let _exclusive = super::scripting::exclusive(ctx);
+    let _exclusive = super::scripting::exclusive(ctx)?;
     let registry = server.scripting.functions.lock();
     // (A name that is not UTF-8 names no function.)
     let name = std::str::from_utf8(argv[1]).unwrap_or("");

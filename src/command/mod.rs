@@ -46,6 +46,7 @@ use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 
 use crate::clients::{Client, ReplyMode};
+use crate::engine::gate::{self, Gate};
 use crate::engine::{Db, Entry, Shard, Value};
 use crate::protocol::Reply;
 use crate::server::Server;
@@ -398,7 +399,13 @@ pub fn execute_while_busy(ctx: &mut Ctx, argv: &[&[u8]]) {
 #[inline(never)]
 fn execute_journaled(ctx: &mut Ctx, argv: &[&[u8]]) {
     let journal = &ctx.server.journal;
-    let mut section = Some(journal.section());
+    // A busy script holds the section: the command is answered without one (-BUSY, or one
+    // that may interrupt the script), and commits nothing.
+    let Some(section) = gate::wait_unless(|t| journal.section_for(t), || busy(ctx.server)) else {
+        run(ctx, argv, &mut None);
+        return;
+    };
+    let mut section = Some(section);
     let block = run(ctx, argv, &mut section);
     if let Some(offset) = journal.commit(block) {
         ctx.client.woff = offset;
@@ -507,15 +514,19 @@ fn run<'s>(
     let handler = spec.handler.expect("checked above");
     let shared = match &ctx.server.gate {
         Some(g) if spec.flags & table::EXCLUSIVE == 0 && !ctx.client.in_exec => {
-            let mut shared = g.enter();
-            // A replica attached (turning the journal on) while this command waited for the
-            // gate: it must run in a section too (taken before the gate, as everywhere).
-            if section.is_none() && crate::journal::active() {
-                drop(shared);
-                *section = Some(ctx.server.journal.section());
-                shared = g.enter();
+            match enter(ctx.server, g, section) {
+                Some(shared) => Some(shared),
+                // A script became busy while this command waited for it: what may interrupt
+                // the script runs (without the gate the script holds), the rest is refused.
+                None if spec.flags & table::ALLOW_BUSY != 0 => None,
+                None => {
+                    cmd.stats.add(table::REJECTED, 1);
+                    flag_transaction(ctx);
+                    reply_error(ctx, &CmdError::new(ctx.server.scripting.busy_error()));
+                    finish_reply_mode(ctx, mark);
+                    return false;
+                }
             }
-            Some(shared)
         }
         _ => None,
     };
@@ -635,6 +646,50 @@ fn stale_denied(ctx: &Ctx, spec: &table::CommandSpec) -> bool {
         }
     }
     spec.flags & table::STALE == 0
+}
+
+/// Whether a script is busy: commands waiting for the gate or the journal's section it holds
+/// stop waiting (see `Gate::enter_unless`).
+fn busy(server: &Server) -> bool {
+    server.scripting.busy()
+}
+
+/// The gate held exclusively (several I/O threads; None with one), for what must see no other
+/// command run meanwhile: EXEC, scripts, saves. -BUSY when a script that holds it became busy
+/// while this waited, rather than block an I/O thread until the script ends.
+pub(crate) type Exclusive<'s> = Option<Vec<parking_lot::RwLockWriteGuard<'s, ()>>>;
+
+pub(crate) fn exclusive<'s>(ctx: &Ctx<'s>) -> Result<Exclusive<'s>, CmdError> {
+    let server = ctx.server;
+    match &server.gate {
+        Some(g) => g
+            .exclusive_unless(|| busy(server))
+            .map(Some)
+            .ok_or_else(|| CmdError::new(server.scripting.busy_error())),
+        None => Ok(None),
+    }
+}
+
+/// The gate, for a command that is not exclusive (several I/O threads): None when a script
+/// that holds it became busy meanwhile.
+fn enter<'s>(
+    server: &'s Server,
+    g: &'s Gate,
+    section: &mut Option<parking_lot::MutexGuard<'s, ()>>,
+) -> Option<parking_lot::RwLockReadGuard<'s, ()>> {
+    let shared = g.enter_unless(|| busy(server))?;
+    // A replica attached (turning the journal on) while this command waited for the gate: it
+    // must run in a section too (taken before the gate, as everywhere).
+    if section.is_some() || !crate::journal::active() {
+        return Some(shared);
+    }
+    drop(shared);
+    let journal = &server.journal;
+    *section = Some(gate::wait_unless(
+        |t| journal.section_for(t),
+        || busy(server),
+    )?);
+    g.enter_unless(|| busy(server))
 }
 
 /// Rejections that come from the server's state, not the request: over `maxmemory`, commands

@@ -36,7 +36,7 @@ pub fn save_now(ctx: &Ctx) -> Result<(), CmdError> {
             .scheduled
             .store(true, Ordering::Relaxed);
     }
-    let _still = ctx.server.gate.as_ref().map(|g| g.exclusive());
+    let _still = super::exclusive(ctx)?;
     snapshot::save(ctx.server, ctx.now)
         .map(|_| ())
         .map_err(|e| CmdError::owned(format!("ERR {e}")))
@@ -78,7 +78,7 @@ fn bgsave(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.out.simple("Background saving scheduled");
         return Ok(());
     }
-    let _still = ctx.server.gate.as_ref().map(|g| g.exclusive());
+    let _still = super::exclusive(ctx)?;
     match snapshot::bgsave(ctx.server, ctx.now) {
         Ok(()) => ctx.out.simple("Background saving started"),
         Err(snapshot::NotStarted::AlreadyRunning) => return Err(IN_PROGRESS),
@@ -106,7 +106,7 @@ fn bgrewriteaof(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
             .simple("Background append only file rewriting scheduled");
         return Ok(());
     }
-    let _still = ctx.server.gate.as_ref().map(|g| g.exclusive());
+    let _still = super::exclusive(ctx)?;
     match aof::rewrite(ctx.server, ctx.now) {
         Ok(()) => ctx
             .out

@@ -49,7 +49,7 @@ fn attach(ctx: &mut Ctx, replid: &[u8], offset: i64, psync: bool) -> CmdResult {
         ));
     }
     // The snapshot and the offset it matches must see no command in between.
-    let _still = ctx.server.gate.as_ref().map(|g| g.exclusive());
+    let _still = super::exclusive(ctx)?;
     let ip = ctx
         .client
         .handle

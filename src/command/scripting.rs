@@ -122,15 +122,15 @@ pub(super) fn key_count(argv: &[&[u8]]) -> Result<usize, CmdError> {
 /// With several I/O threads, the gate held exclusively until the script returns, so that no
 /// other client runs anything meanwhile (inside EXEC, the transaction holds it already). Taken
 /// before any scripting lock: FUNCTION LOAD holds the gate (shared) and then the libraries'.
-pub(super) fn exclusive<'s>(ctx: &Ctx<'s>) -> Option<Vec<parking_lot::RwLockWriteGuard<'s, ()>>> {
-    match &ctx.server.gate {
-        Some(g) if !ctx.client.in_exec => Some(g.exclusive()),
-        _ => None,
+pub(super) fn exclusive<'s>(ctx: &Ctx<'s>) -> Result<super::Exclusive<'s>, CmdError> {
+    if ctx.client.in_exec {
+        return Ok(None);
     }
+    super::exclusive(ctx)
 }
 
 fn run(ctx: &mut Ctx, sha: &str, keys: usize, argv: &[&[u8]], read_only: bool) -> CmdResult {
-    let _exclusive = exclusive(ctx);
+    let _exclusive = exclusive(ctx)?;
     let flags = ctx
         .server
         .scripting

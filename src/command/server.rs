@@ -3,7 +3,8 @@
 use super::args::is;
 use super::keyspec::{KeySpec as K, RO};
 use super::table::{
-    CommandSpec as C, ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_MULTI, READONLY, STALE, WRITE,
+    CommandSpec as C, ADMIN, ALLOW_BUSY, EXCLUSIVE, FAST, LOADING, NOSCRIPT, NO_MULTI, READONLY,
+    STALE, WRITE,
 };
 use super::{CmdError, CmdResult, Ctx, SYNTAX};
 
@@ -53,7 +54,8 @@ pub static COMMANDS: &[C] = &[
     C::new(
         "shutdown",
         -1,
-        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+        // (EXCLUSIVE: it takes the gate itself, for its last step.)
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY | EXCLUSIVE,
         shutdown,
     )
     .doc(
@@ -402,7 +404,11 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.client.shutdown = Some(flags);
         return Ok(());
     }
-    let _still = server.gate.as_ref().map(|g| g.exclusive());
+    // (A busy script holds the gate, and is not waited for.)
+    let _still = match &server.gate {
+        Some(g) if !busy => Some(g.exclusive()),
+        _ => None,
+    };
     if !crate::server::shutdown::finish(server, flags) {
         return Err(CmdError::new("ERR Errors trying to SHUTDOWN. Check logs."));
     }

@@ -67,7 +67,10 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         ));
     }
     // From here until the last queued command has run, no other client runs anything.
-    let _exclusive = ctx.server.gate.as_ref().map(|g| g.exclusive());
+    let _exclusive = match super::exclusive(ctx) {
+        Ok(g) => g,
+        Err(busy) => return Err(abort(ctx, &busy)),
+    };
     if watch_failed(ctx) {
         ctx.client.unwatch_all(ctx.clients());
         ctx.out.null_array();

@@ -5,6 +5,8 @@
 //! Striped so that the read side costs an uncontended lock on the thread's own cache line; with
 //! one I/O thread (the default) commands already run one at a time and the gate is not built.
 
+use std::time::Duration;
+
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::metrics::striped;
@@ -28,6 +30,40 @@ impl Gate {
     /// Held by EXEC: waits for running commands to finish and keeps new ones out.
     pub fn exclusive(&self) -> Vec<RwLockWriteGuard<'_, ()>> {
         self.stripes.iter().map(|s| s.0.write()).collect()
+    }
+
+    /// `enter`, unless `stop` turns true while it waits (a script holding the gate became
+    /// busy: the command is answered without running rather than block its I/O thread).
+    pub fn enter_unless(&self, stop: impl Fn() -> bool) -> Option<RwLockReadGuard<'_, ()>> {
+        let stripe = &self.stripes[striped::stripe()].0;
+        if let Some(g) = stripe.try_read() {
+            return Some(g);
+        }
+        wait_unless(|t| stripe.try_read_for(t), stop)
+    }
+
+    /// `exclusive`, unless `stop` turns true while it waits (the stripes taken are let go).
+    pub fn exclusive_unless(
+        &self,
+        stop: impl Fn() -> bool,
+    ) -> Option<Vec<RwLockWriteGuard<'_, ()>>> {
+        let mut held = Vec::with_capacity(self.stripes.len());
+        for s in &self.stripes {
+            held.push(wait_unless(|t| s.0.try_write_for(t), &stop)?);
+        }
+        Some(held)
+    }
+}
+
+/// Tries `take` in short waits until it succeeds, or until `stop` says to give up.
+pub fn wait_unless<G>(take: impl Fn(Duration) -> Option<G>, stop: impl Fn() -> bool) -> Option<G> {
+    loop {
+        if let Some(g) = take(Duration::from_millis(2)) {
+            return Some(g);
+        }
+        if stop() {
+            return None;
+        }
     }
 }
 

@@ -176,6 +176,14 @@ impl Journal {
         self.section.lock()
     }
 
+    /// `section`, waiting at most `wait`.
+    pub fn section_for(
+        &self,
+        wait: std::time::Duration,
+    ) -> Option<parking_lot::MutexGuard<'_, ()>> {
+        self.section.try_lock_for(wait)
+    }
+
     /// Starts recording for `feed` (the AOF), with no backlog.
     pub fn record_for(&self, feed: Arc<Feed>) {
         self.stream.lock().subscribe(feed);

@@ -9,19 +9,26 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Runs `script` (given a server's port, it returns a transcript) against a fresh redis-server
-/// and a fresh ferrocache; asserts the transcripts are equal and returns ferrocache's.
+/// and a fresh ferrocache; asserts the transcripts are equal and returns it.
 pub fn same_as_redis(script: impl Fn(u16) -> String) -> String {
+    same_as_redis_in(&[&[]], script)
+}
+
+/// `same_as_redis`, with ferrocache started once for each set of extra arguments.
+pub fn same_as_redis_in(configs: &[&[&str]], script: impl Fn(u16) -> String) -> String {
     let theirs = {
         let server = redis_server();
         script(server.port)
     };
-    let server = ferrocache(&[]);
-    let ours = script(server.port);
-    assert_eq!(
-        theirs, ours,
-        "redis-server (left) and ferrocache (right) differ"
-    );
-    ours
+    for extra in configs {
+        let server = ferrocache(extra);
+        let ours = script(server.port);
+        assert_eq!(
+            theirs, ours,
+            "redis-server (left) and ferrocache {extra:?} (right) differ"
+        );
+    }
+    theirs
 }
 
 /// A port nobody listens on right now.
