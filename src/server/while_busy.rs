@@ -11,7 +11,7 @@
 //! behind whatever it had queued. A request that needs the connection's own state (AUTH,
 //! HELLO, MULTI, WATCH, QUIT, RESET ...), and all after it, stay in the socket for the task
 //! to run after the script. With several I/O threads the other threads serve them, and
-//! dispatch answers -BUSY (see `wake_a_worker`); TLS clients, whose streams only their tasks
+//! dispatch answers -BUSY (see `hand_on_queue`); TLS clients, whose streams only their tasks
 //! can read, wait with one I/O thread.
 
 use std::cell::{Cell, RefCell};
@@ -45,7 +45,7 @@ struct Conn {
 
 thread_local! {
     static BUSY: RefCell<Option<Busy>> = const { RefCell::new(None) };
-    /// This busy time woke a worker (several I/O threads: `wake_a_worker`).
+    /// This busy time handed the worker's queue on (several I/O threads: `hand_on_queue`).
     static WOKEN: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -76,7 +76,7 @@ fn supported() -> bool {
 /// Called from the script's hook while it is busy: answers whatever is ready, without waiting.
 pub fn serve(server: &Server) {
     if !supported() {
-        wake_a_worker();
+        hand_on_queue();
         return;
     }
     BUSY.with(|b| {
@@ -91,22 +91,16 @@ pub fn serve(server: &Server) {
 }
 
 /// With several I/O threads the other workers go on serving clients (dispatch answers them
-/// -BUSY) if, once per busy time, two things tokio does not do by itself are done. The script's worker hands its queue to a new worker thread (`block_in_place`, held
-/// long enough for the new thread to take it): a task in its LIFO slot, which no other worker
-/// may steal, would otherwise wait for the script. And a worker is woken by a task scheduled
-/// from outside the runtime: tokio reads sockets only from a worker that parks while no other
-/// holds its I/O driver, and one that parked before the script's worker let go of the driver
-/// sleeps until a task wakes it.
-fn wake_a_worker() {
+/// -BUSY) once, per busy time, the script's worker hands its queue to a new worker thread
+/// (`block_in_place`, held long enough for the new thread to take it). Otherwise a task in its
+/// LIFO slot, which no other worker may steal, would wait for the script; and a worker that
+/// parked before the script's worker let go of tokio's I/O driver sleeps on without it, so
+/// no socket is read. The new worker parks with the driver free, and takes it.
+fn hand_on_queue() {
     if WOKEN.with(|w| w.replace(true)) {
         return;
     }
     tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(5)));
-    if let Ok(rt) = tokio::runtime::Handle::try_current() {
-        let _ = std::thread::Builder::new()
-            .name("busy-wake".into())
-            .spawn(move || drop(rt.spawn(async {})));
-    }
 }
 
 /// The script ended: the watch set goes; connections not answered are their tasks' again.
