@@ -3,10 +3,15 @@
 
 mod common;
 
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use common::{ferrocache, free_port, redis_cli, Raw};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 
 struct Pki {
     dir: PathBuf,
@@ -204,40 +209,100 @@ fn elasticache_preferred_and_required_modes() {
     );
 }
 
-/// With several I/O threads, a TLS client is answered while a script is busy (-BUSY, and
-/// SCRIPT KILL works over TLS, from a connection made during the busy time).
+/// A TLS connection made with rustls, as a [`Raw`] one (the handshake happens at its first
+/// request).
+fn tls_connect(pki: &Pki, port: u16) -> Raw {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(pki.path("ca.crt")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = "localhost".try_into().unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    Raw::over(Box::new(rustls::StreamOwned::new(conn, tcp)))
+}
+
+/// A script busy past the threshold, seen by TLS clients: one connected before it, one whose
+/// handshake happens while it runs, and redis-cli. They get -BUSY, SCRIPT KILL over TLS ends
+/// the script, and every connection works afterwards.
+fn busy_over_tls(pki: &Pki, port: u16, tls_port: u16) -> String {
+    let mut t = String::new();
+    let mut admin = Raw::connect(port);
+    admin.cmd(&["SET", "k", "v"]);
+    admin.cmd(&["CONFIG", "SET", "lua-time-limit", "50"]);
+    let mut early = tls_connect(pki, tls_port);
+    t += &early.cmd(&["PING"]);
+    let mut looping = Raw::connect(port);
+    looping.send_raw(&common::resp(&[b"EVAL", b"while true do end", b"0"]));
+    let mut probe = Raw::connect(port);
+    while !probe.cmd(&["PING"]).starts_with("-BUSY") {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    t += &early.cmd(&["GET", "k"]);
+    let mut batch = common::resp(&[b"GET", b"k"]);
+    batch.extend(common::resp(&[b"SET", b"k2", b"v"]));
+    batch.extend(common::resp(&[b"NOSUCH"]));
+    early.send_raw(&batch);
+    for _ in 0..3 {
+        t += &early.read_reply();
+    }
+    let mut late = tls_connect(pki, tls_port);
+    t += &late.cmd(&["INCR", "k"]);
+    let (out, err, _) = tls_cli(pki, tls_port, false, &["GET", "k"]);
+    t += &out;
+    t += &err;
+    t += &late.cmd(&["SCRIPT", "KILL"]);
+    t += &looping.read_reply();
+    t += &early.cmd(&["GET", "k"]);
+    t += &late.cmd(&["EXISTS", "k2"]);
+    t += &looping.cmd(&["PING"]);
+    t
+}
+
+/// TLS clients while a script is busy, as redis-server (TLS built in) answers them: with one
+/// I/O thread (the script's hook reads and writes their shared sessions and makes new
+/// connections' handshakes), with several, and on a `tls-mode preferred` port, where the
+/// first byte tells TLS from plaintext.
 #[test]
-fn tls_clients_get_busy_replies_with_several_io_threads() {
+fn tls_clients_get_busy_replies_as_from_redis() {
     let dir = common::temp_dir("pki5");
     let pki = Pki::new(&dir);
-    let tls_port = free_port();
-    let s = start(
-        &pki,
-        "no",
-        &[
-            "--tls-port",
-            &tls_port.to_string(),
-            "--io-threads",
-            "2",
-            "--busy-reply-threshold",
-            "50",
-        ],
-    );
-    let mut looping = Raw::connect(s.port);
-    looping.send_raw(&common::resp(&[b"EVAL", b"while true do end", b"0"]));
-    let mut probe = Raw::connect(s.port);
-    while !probe.cmd(&["PING"]).starts_with("-BUSY") {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    let (out, err, _) = tls_cli(&pki, tls_port, false, &["GET", "k"]);
+    let theirs = {
+        let tls_port = free_port();
+        let mut args = pki.server_args("no");
+        args.extend(["--tls-port".to_string(), tls_port.to_string()]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let s = common::redis_server_with(&refs);
+        busy_over_tls(&pki, s.port, tls_port)
+    };
     assert!(
-        out.starts_with("BUSY Redis is busy running a script"),
-        "{out} {err}"
+        theirs.contains("-BUSY Redis is busy running a script."),
+        "{theirs}"
     );
-    let (out, err, ok) = tls_cli(&pki, tls_port, false, &["SCRIPT", "KILL"]);
-    assert!(ok && out.trim() == "OK", "{out} {err}");
-    assert!(looping
-        .read_reply()
-        .starts_with("-ERR Script killed by user"));
-    assert_eq!(probe.cmd(&["PING"]), "+PONG\r\n");
+    assert!(theirs.contains("Script killed by user"), "{theirs}");
+    for extra in [&[][..], &["--io-threads", "2"]] {
+        let tls_port = free_port();
+        let port_arg = tls_port.to_string();
+        let mut args = vec!["--tls-port", port_arg.as_str()];
+        args.extend(extra);
+        let s = start(&pki, "no", &args);
+        let ours = busy_over_tls(&pki, s.port, tls_port);
+        assert_eq!(
+            theirs, ours,
+            "redis-server (left), ferrocache {extra:?} (right)"
+        );
+    }
+    let s = start(&pki, "no", &["--tls-mode", "preferred"]);
+    let ours = busy_over_tls(&pki, s.port, s.port);
+    assert_eq!(
+        theirs, ours,
+        "redis-server (left), ferrocache preferred mode (right)"
+    );
 }

@@ -74,6 +74,8 @@ pub struct ClientHandle {
     pub authed: AtomicBool,
     pub idle: AtomicBool,
     pub outbox: std::sync::OnceLock<std::sync::Weak<crate::server::outbox::Outbox>>,
+    /// A TLS connection's session, which a busy time reads and writes too.
+    pub tls_session: std::sync::OnceLock<std::sync::Weak<crate::server::tls_stream::Shared>>,
 }
 
 impl ClientHandle {
@@ -111,6 +113,7 @@ impl ClientHandle {
             authed: AtomicBool::new(false),
             idle: AtomicBool::new(false),
             outbox: std::sync::OnceLock::new(),
+            tls_session: std::sync::OnceLock::new(),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod shutdown;
 #[cfg(target_os = "linux")]
 pub mod supervise;
 pub mod tls;
+pub mod tls_stream;
 pub mod while_busy;
 
 use std::net::SocketAddr;
@@ -417,11 +418,9 @@ pub async fn serve(server: Arc<Server>, listeners: Listeners) {
         #[cfg(unix)]
         busy_poll::watch(std::os::fd::AsRawFd::as_raw_fd(&listener));
         #[cfg(unix)]
-        if matches!(mode, Mode::Plain) {
-            while_busy::LISTENERS
-                .lock()
-                .push(std::os::fd::AsRawFd::as_raw_fd(&listener));
-        }
+        while_busy::LISTENERS
+            .lock()
+            .push((std::os::fd::AsRawFd::as_raw_fd(&listener), mode.clone()));
         tokio::spawn(accept_loop(server.clone(), listener, mode));
     }
     for listener in listeners.metrics {
@@ -555,10 +554,11 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener, mode: Mode) {
                 continue;
             }
         };
-        // A plain connection is known from here: should a script turn busy before its task
-        // starts, the busy time answers it.
+        // A plaintext connection is known from here: should a script turn busy before its
+        // task starts (or, on a `tls-mode preferred` port, before its first byte came), the
+        // busy time answers it.
         #[cfg(unix)]
-        let handle = matches!(mode, Mode::Plain).then(|| {
+        let handle = matches!(mode, Mode::Plain | Mode::Sniff(_)).then(|| {
             let local = stream
                 .local_addr()
                 .map(|a| a.to_string())
@@ -597,15 +597,11 @@ async fn accept_one(
     mode: Mode,
     handle: Option<Arc<ClientHandle>>,
 ) {
-    if let Some(h) = &handle {
-        while_busy::started(h.id);
+    let mut not_started = handle.as_ref().map(|h| while_busy::NotStarted(h.id));
+    if !matches!(mode, Mode::Sniff(_)) {
+        not_started.take();
     }
-    let _ = stream.set_nodelay(true);
-    let keepalive = server.config.tcp_keepalive.u();
-    if keepalive > 0 {
-        let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive));
-        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
-    }
+    tune(&server, &stream);
     let local = stream
         .local_addr()
         .map(|a| a.to_string())
@@ -635,13 +631,19 @@ async fn accept_one(
         Mode::Tls(a) => Some(a.clone()),
         Mode::Sniff(a) => {
             let mut first = [0u8; 1];
-            match stream.peek(&mut first).await {
+            // (While it waits, a busy time may answer plaintext requests: they are consumed,
+            // and the byte after them is as telling.)
+            let peeked = stream.peek(&mut first).await;
+            not_started.take();
+            match peeked {
                 Ok(1) if first[0] == TLS_HANDSHAKE_RECORD => Some(a.clone()),
                 Ok(_) => None,
                 Err(_) => return,
             }
         }
     };
+    // The handle made at accept time is a plaintext one.
+    let handle = handle.filter(|_| use_tls.is_none());
     let handle = handle.unwrap_or_else(|| {
         Arc::new(ClientHandle::new(
             server.new_client_id(),
@@ -654,12 +656,60 @@ async fn accept_one(
     match use_tls {
         None => connection::run(server, stream, handle, (fd >= 0).then_some(fd)).await,
         Some(acceptor) => {
-            match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => connection::run(server, tls, handle, None).await,
-                Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
-                Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
-            }
+            let accept = acceptor.accept(tls_stream::BusyIo::new(stream));
+            finish_handshake(server, accept, handle).await
         }
+    }
+}
+
+/// No Nagle delay on replies; keep-alive probes per `tcp-keepalive`.
+fn tune(server: &Server, stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let keepalive = server.config.tcp_keepalive.u();
+    if keepalive > 0 {
+        let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive));
+        let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&ka);
+    }
+}
+
+/// Completes a TLS handshake (started here or during a script's busy time), then serves.
+async fn finish_handshake(
+    server: Arc<Server>,
+    accept: tokio_rustls::Accept<tls_stream::BusyIo>,
+    handle: Arc<ClientHandle>,
+) {
+    match tokio::time::timeout(Duration::from_secs(10), accept).await {
+        Ok(Ok(tls)) => {
+            let shared = tls_stream::attach(&handle, tls);
+            connection::run(server, tls_stream::TlsConn(shared), handle, None).await
+        }
+        Ok(Err(e)) => tracing::debug!("TLS handshake with {} failed: {e}", handle.addr),
+        Err(_) => tracing::debug!("TLS handshake with {} timed out", handle.addr),
+    }
+}
+
+/// Takes over a TLS connection that a script's busy time accepted (and may have served).
+async fn adopt_tls(
+    server: Arc<Server>,
+    handoff: Arc<parking_lot::Mutex<tls_stream::Handoff>>,
+    handle: Arc<ClientHandle>,
+) {
+    while_busy::started(handle.id);
+    server
+        .stats
+        .total_connections_received
+        .fetch_add(1, Ordering::Relaxed);
+    let state = std::mem::replace(&mut *handoff.lock(), tls_stream::Handoff::Gone);
+    // (Gone: the handshake failed and the descriptor is closed, perhaps reused.)
+    if !matches!(state, tls_stream::Handoff::Gone) {
+        busy_poll::watch(handle.fd);
+    }
+    match state {
+        tls_stream::Handoff::Ready(shared) => {
+            connection::run(server, tls_stream::TlsConn(shared), handle, None).await
+        }
+        tls_stream::Handoff::Handshaking(accept) => finish_handshake(server, *accept, handle).await,
+        tls_stream::Handoff::Gone => {}
     }
 }
 

@@ -219,29 +219,39 @@ pub fn send(c: &mut Raw, args: &[Vec<u8>]) -> String {
     c.read_reply()
 }
 
+/// What a [`Raw`] connection runs over: a TCP stream, or a TLS session on one.
+pub trait RawStream: Read + Write + Send {}
+
+impl<S: Read + Write + Send> RawStream for S {}
+
 /// A raw RESP connection that returns replies as their exact bytes.
 pub struct Raw {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
+    r: BufReader<Box<dyn RawStream>>,
 }
 
 impl Raw {
     pub fn connect(port: u16) -> Raw {
         let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Raw::over(Box::new(s))
+    }
+
+    /// A connection over a stream already set up (with its read timeout).
+    pub fn over(stream: Box<dyn RawStream>) -> Raw {
         Raw {
-            r: BufReader::new(s.try_clone().unwrap()),
-            w: s,
+            r: BufReader::new(stream),
         }
     }
 
     /// Writes bytes, reporting failure (the server may have closed the connection).
     pub fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.w.write_all(bytes)
+        let w = self.r.get_mut();
+        w.write_all(bytes)?;
+        w.flush()
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
-        self.w.write_all(bytes).unwrap();
+        self.try_send(bytes).unwrap();
     }
 
     /// Sends a command and returns its whole reply as bytes.
