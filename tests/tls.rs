@@ -229,9 +229,10 @@ fn tls_connect(pki: &Pki, port: u16) -> Raw {
     Raw::over(Box::new(rustls::StreamOwned::new(conn, tcp)))
 }
 
-/// A script busy past the threshold, seen by TLS clients: one connected before it, one whose
-/// handshake happens while it runs, and redis-cli. They get -BUSY, SCRIPT KILL over TLS ends
-/// the script, and every connection works afterwards.
+/// A script busy past the threshold, seen by TLS clients: one connected before it, one
+/// accepted before it whose handshake happens while it runs, one that connects while it
+/// runs, and redis-cli. They get -BUSY, SCRIPT KILL over TLS ends the script, and every
+/// connection works afterwards.
 fn busy_over_tls(pki: &Pki, port: u16, tls_port: u16) -> String {
     let mut t = String::new();
     let mut admin = Raw::connect(port);
@@ -239,6 +240,9 @@ fn busy_over_tls(pki: &Pki, port: u16, tls_port: u16) -> String {
     admin.cmd(&["CONFIG", "SET", "lua-time-limit", "50"]);
     let mut early = tls_connect(pki, tls_port);
     t += &early.cmd(&["PING"]);
+    // Connected, the handshake not begun (rustls starts it with the first request).
+    let mut shy = tls_connect(pki, tls_port);
+    std::thread::sleep(Duration::from_millis(20));
     let mut looping = Raw::connect(port);
     looping.send_raw(&common::resp(&[b"EVAL", b"while true do end", b"0"]));
     let mut probe = Raw::connect(port);
@@ -253,6 +257,7 @@ fn busy_over_tls(pki: &Pki, port: u16, tls_port: u16) -> String {
     for _ in 0..3 {
         t += &early.read_reply();
     }
+    t += &shy.cmd(&["GET", "k"]);
     let mut late = tls_connect(pki, tls_port);
     t += &late.cmd(&["INCR", "k"]);
     let (out, err, _) = tls_cli(pki, tls_port, false, &["GET", "k"]);
@@ -262,6 +267,7 @@ fn busy_over_tls(pki: &Pki, port: u16, tls_port: u16) -> String {
     t += &looping.read_reply();
     t += &early.cmd(&["GET", "k"]);
     t += &late.cmd(&["EXISTS", "k2"]);
+    t += &shy.cmd(&["PING"]);
     t += &looping.cmd(&["PING"]);
     t
 }

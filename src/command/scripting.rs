@@ -147,6 +147,17 @@ fn run(ctx: &mut Ctx, sha: &str, keys: usize, argv: &[&[u8]], read_only: bool) -
     })
 }
 
+/// Ends the running script however its body ends (a handler's panic included), so that other
+/// clients are not left busy, nor TLS transports reading the socket directly.
+struct Ending<'a>(&'a crate::server::Server);
+
+impl Drop for Ending<'_> {
+    fn drop(&mut self) {
+        self.0.scripting.end();
+        crate::server::while_busy::finish();
+    }
+}
+
 /// Runs a script or function as this client, `keys` of `argv[3..]` its keys: nothing else
 /// runs meanwhile (the caller holds `exclusive`), its calls run as in a transaction, and it
 /// is the running script SCRIPT KILL and FUNCTION STATS see.
@@ -170,9 +181,9 @@ pub(super) fn invoke(
         && server.config.maxmemory.u() > 0
         && super::out_of_memory(ctx);
     let running = server.scripting.begin(eval, command, deny_oom);
+    let ending = Ending(server);
     let result = body(ctx, &running, keys, args);
-    server.scripting.end();
-    crate::server::while_busy::finish();
+    drop(ending);
     ctx.client.in_exec = was_in_exec;
     ctx.client.in_script = was_in_script;
     ctx.client.db = db;

@@ -546,120 +546,87 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener, mode: Mode) {
             r = listener.accept() => r,
             _ = shutdown.wait_for(|v| *v) => return,
         };
-        let (stream, peer) = match accepted {
-            Ok(x) => x,
+        match accepted {
+            Ok((stream, peer)) => {
+                welcome(&server, stream, peer, mode.clone());
+            }
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
             }
-        };
-        // A plaintext connection is known from here: should a script turn busy before its
-        // task starts (or, on a `tls-mode preferred` port, before its first byte came), the
-        // busy time answers it.
-        #[cfg(unix)]
-        let handle = matches!(mode, Mode::Plain | Mode::Sniff(_)).then(|| {
-            let local = stream
-                .local_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default();
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
-            let h = Arc::new(ClientHandle::new(
-                server.new_client_id(),
-                peer.to_string(),
-                local,
-                fd,
-                false,
-            ));
-            while_busy::accepted(&h);
-            h
-        });
-        #[cfg(not(unix))]
-        let handle = None;
-        tokio::spawn(accept_one(
-            server.clone(),
-            stream,
-            peer,
-            mode.clone(),
-            handle,
-        ));
+        }
     }
 }
 
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
-/// Sets up and serves one accepted connection; `handle` is given when a script's busy time
-/// accepted it (and may have authenticated it).
-async fn accept_one(
-    server: Arc<Server>,
+/// Takes a new connection (from an accept loop, or during a script's busy time): refuses it,
+/// or sets it up and spawns its task. Until that task serves it, the connection is in
+/// `while_busy`'s list of those accepted, so that a script turning busy meanwhile answers it
+/// (and moves a TLS handshake on). Returns its handle and kind unless refused.
+fn welcome(
+    server: &Arc<Server>,
     stream: TcpStream,
     peer: SocketAddr,
     mode: Mode,
-    handle: Option<Arc<ClientHandle>>,
-) {
-    let mut not_started = handle.as_ref().map(|h| while_busy::NotStarted(h.id));
-    if !matches!(mode, Mode::Sniff(_)) {
-        not_started.take();
-    }
-    tune(&server, &stream);
-    let local = stream
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    #[cfg(unix)]
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
-    #[cfg(not(unix))]
-    let fd = -1;
-    if let Some(reason) = refuse_reason(&server, &peer) {
+) -> Option<(Arc<ClientHandle>, while_busy::Kind)> {
+    if let Some(reason) = refuse_reason(server, &peer) {
         server
             .stats
             .rejected_connections
             .fetch_add(1, Ordering::Relaxed);
-        let mut s = stream;
-        let _ = tokio::io::AsyncWriteExt::write_all(&mut s, reason.as_bytes()).await;
-        return;
+        tokio::spawn(async move {
+            let mut s = stream;
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut s, reason.as_bytes()).await;
+        });
+        return None;
     }
-    #[cfg(unix)]
+    tune(server, &stream);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
     busy_poll::watch(fd);
     // Counted once accepted, as Redis does: a refused connection is only a rejected one.
     server
         .stats
         .total_connections_received
         .fetch_add(1, Ordering::Relaxed);
-    let use_tls = match &mode {
-        Mode::Plain => None,
-        Mode::Tls(a) => Some(a.clone()),
-        Mode::Sniff(a) => {
-            let mut first = [0u8; 1];
-            // (While it waits, a busy time may answer plaintext requests: they are consumed,
-            // and the byte after them is as telling.)
-            let peeked = stream.peek(&mut first).await;
-            not_started.take();
-            match peeked {
-                Ok(1) if first[0] == TLS_HANDSHAKE_RECORD => Some(a.clone()),
-                Ok(_) => None,
-                Err(_) => return,
-            }
+    let local = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let tls = matches!(mode, Mode::Tls(_));
+    let handle = Arc::new(ClientHandle::new(
+        server.new_client_id(),
+        peer.to_string(),
+        local,
+        fd,
+        tls,
+    ));
+    let (server, task_handle) = (server.clone(), handle.clone());
+    let kind = match mode {
+        Mode::Plain => {
+            let pending = while_busy::accepted(&handle, while_busy::Kind::Plain);
+            tokio::spawn(plain_task(server, stream, task_handle, pending));
+            while_busy::Kind::Plain
+        }
+        Mode::Sniff(acceptor) => {
+            let kind = while_busy::Kind::Sniff(while_busy::Unsniffed::new(stream, acceptor));
+            let while_busy::Kind::Sniff(unsniffed) = &kind else {
+                unreachable!()
+            };
+            let pending = while_busy::accepted(&handle, kind.clone());
+            tokio::spawn(sniff_task(server, unsniffed.clone(), task_handle, pending));
+            kind
+        }
+        Mode::Tls(acceptor) => {
+            let accept = acceptor.accept(tls_stream::BusyIo::new(stream));
+            let handoff = tls_stream::Handoff::new(accept);
+            let kind = while_busy::Kind::Tls(handoff.clone());
+            let pending = while_busy::accepted(&handle, kind.clone());
+            tokio::spawn(tls_task(server, handoff, task_handle, pending));
+            kind
         }
     };
-    // The handle made at accept time is a plaintext one.
-    let handle = handle.filter(|_| use_tls.is_none());
-    let handle = handle.unwrap_or_else(|| {
-        Arc::new(ClientHandle::new(
-            server.new_client_id(),
-            peer.to_string(),
-            local,
-            fd,
-            use_tls.is_some(),
-        ))
-    });
-    match use_tls {
-        None => connection::run(server, stream, handle, (fd >= 0).then_some(fd)).await,
-        Some(acceptor) => {
-            let accept = acceptor.accept(tls_stream::BusyIo::new(stream));
-            finish_handshake(server, accept, handle).await
-        }
-    }
+    Some((handle, kind))
 }
 
 /// No Nagle delay on replies; keep-alive probes per `tcp-keepalive`.
@@ -672,45 +639,85 @@ fn tune(server: &Server, stream: &TcpStream) {
     }
 }
 
-/// Completes a TLS handshake (started here or during a script's busy time), then serves.
-async fn finish_handshake(
+/// A plaintext connection's task.
+async fn plain_task(
     server: Arc<Server>,
-    accept: tokio_rustls::Accept<tls_stream::BusyIo>,
+    stream: TcpStream,
     handle: Arc<ClientHandle>,
+    pending: while_busy::Pending,
 ) {
-    match tokio::time::timeout(Duration::from_secs(10), accept).await {
-        Ok(Ok(tls)) => {
-            let shared = tls_stream::attach(&handle, tls);
+    let fd = handle.fd;
+    // (Registered as a client from here, with nothing in between.)
+    drop(pending);
+    connection::run(server, stream, handle, Some(fd)).await
+}
+
+/// A TLS connection's task: its handshake, then its requests.
+async fn tls_task(
+    server: Arc<Server>,
+    handoff: Arc<tls_stream::Handoff>,
+    handle: Arc<ClientHandle>,
+    pending: while_busy::Pending,
+) {
+    let done = std::future::poll_fn(|cx| handoff.poll_done(&handle, cx));
+    match tokio::time::timeout(Duration::from_secs(10), done).await {
+        Ok(Some(shared)) => {
+            drop(pending);
             connection::run(server, tls_stream::TlsConn(shared), handle, None).await
         }
-        Ok(Err(e)) => tracing::debug!("TLS handshake with {} failed: {e}", handle.addr),
+        Ok(None) => {}
         Err(_) => tracing::debug!("TLS handshake with {} timed out", handle.addr),
     }
 }
 
-/// Takes over a TLS connection that a script's busy time accepted (and may have served).
-async fn adopt_tls(
+/// ElastiCache's "preferred" mode: TLS if the first byte is a TLS handshake record, else
+/// plaintext. (While this waits, a busy time may answer plaintext requests: they are
+/// consumed, and the byte after them is as telling. Or it may find a handshake and take the
+/// connection over: then this ends.)
+async fn sniff_task(
     server: Arc<Server>,
-    handoff: Arc<parking_lot::Mutex<tls_stream::Handoff>>,
+    unsniffed: Arc<while_busy::Unsniffed>,
     handle: Arc<ClientHandle>,
+    pending: while_busy::Pending,
 ) {
-    while_busy::started(handle.id);
-    server
-        .stats
-        .total_connections_received
-        .fetch_add(1, Ordering::Relaxed);
-    let state = std::mem::replace(&mut *handoff.lock(), tls_stream::Handoff::Gone);
-    // (Gone: the handshake failed and the descriptor is closed, perhaps reused.)
-    if !matches!(state, tls_stream::Handoff::Gone) {
-        busy_poll::watch(handle.fd);
-    }
-    match state {
-        tls_stream::Handoff::Ready(shared) => {
-            connection::run(server, tls_stream::TlsConn(shared), handle, None).await
+    let first = std::future::poll_fn(|cx| unsniffed.poll_first(cx)).await;
+    drop(pending);
+    match first {
+        Some((stream, true)) => {
+            let (handle, handoff, pending) =
+                start_tls(&handle, stream, unsniffed.acceptor.clone(), &server);
+            tls_task(server, handoff, handle, pending).await
         }
-        tls_stream::Handoff::Handshaking(accept) => finish_handshake(server, *accept, handle).await,
-        tls_stream::Handoff::Gone => {}
+        Some((stream, false)) => {
+            let fd = handle.fd;
+            connection::run(server, stream, handle, Some(fd)).await
+        }
+        None => {}
     }
+}
+
+/// A `tls-mode preferred` connection turned out TLS: it gets a TLS client's handle (the one
+/// made at accept time is a plaintext one) and its handshake.
+fn start_tls(
+    plain: &ClientHandle,
+    stream: TcpStream,
+    acceptor: TlsAcceptor,
+    server: &Server,
+) -> (
+    Arc<ClientHandle>,
+    Arc<tls_stream::Handoff>,
+    while_busy::Pending,
+) {
+    let handle = Arc::new(ClientHandle::new(
+        server.new_client_id(),
+        plain.addr.clone(),
+        plain.laddr.clone(),
+        plain.fd,
+        true,
+    ));
+    let handoff = tls_stream::Handoff::new(acceptor.accept(tls_stream::BusyIo::new(stream)));
+    let pending = while_busy::accepted(&handle, while_busy::Kind::Tls(handoff.clone()));
+    (handle, handoff, pending)
 }
 
 /// Why a new connection must be refused (maxclients, protected mode), as the error line sent.

@@ -10,13 +10,13 @@
 //! nothing ready. Outside busy times the cost is a mutex without contention and a flag read
 //! per poll.
 
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
@@ -151,26 +151,27 @@ impl Shared {
         })
     }
 
-    /// Reads whatever the socket has into the stash, without waiting. False when the
-    /// connection is its task's to handle: the client closed it, the session failed, or the
-    /// task holds the session (it cannot while a busy time runs; checked all the same, as a
-    /// wait here would never end).
-    pub fn fill(&self) -> bool {
+    /// Reads what the socket has into the stash, without waiting, up to [`STASH_LIMIT`].
+    /// `Closed` when the connection is its task's to end: the client closed it, or the
+    /// session failed. `Held` if the task holds the session (it cannot while a busy time
+    /// runs; checked all the same, as a wait here would never end).
+    pub fn fill(&self) -> Filled {
         let Some(mut g) = self.inner.try_lock() else {
-            return false;
+            return Filled::Held;
         };
         let g = &mut *g;
         let mut cx = Context::from_waker(Waker::noop());
         let mut chunk = [0u8; 16 * 1024];
-        loop {
+        while g.stash.len() < STASH_LIMIT {
             let mut rb = ReadBuf::new(&mut chunk);
             match Pin::new(&mut g.stream).poll_read(&mut cx, &mut rb) {
-                Poll::Ready(Ok(())) if rb.filled().is_empty() => return false,
+                Poll::Ready(Ok(())) if rb.filled().is_empty() => return Filled::Closed,
                 Poll::Ready(Ok(())) => g.stash.extend_from_slice(rb.filled()),
-                Poll::Ready(Err(_)) => return false,
-                Poll::Pending => return true,
+                Poll::Ready(Err(_)) => return Filled::Closed,
+                Poll::Pending => break,
             }
         }
+        Filled::Open
     }
 
     /// Runs `f` on the requests waiting in the stash.
@@ -178,38 +179,45 @@ impl Shared {
         f(&mut self.inner.lock().stash)
     }
 
-    /// Sends `bytes`, waiting at most 100 ms for the socket to take them (a few error lines
-    /// do not wait). Whatever TLS output is left is the task's to flush. False if the
-    /// connection failed.
-    pub fn send(&self, mut bytes: &[u8]) -> bool {
+    /// Queues `bytes` in the session whole, past its buffer limit if need be, and sends what
+    /// the socket takes now; the rest is the task's to send (it flushes before it reads).
+    /// False if the connection failed.
+    pub fn send(&self, bytes: &[u8]) -> bool {
         let mut g = self.inner.lock();
+        let session = g.stream.get_mut().1;
+        session.set_buffer_limit(None);
+        let queued = io::Write::write_all(&mut session.writer(), bytes).is_ok();
+        session.set_buffer_limit(Some(SESSION_BUFFER_LIMIT));
         let mut cx = Context::from_waker(Waker::noop());
-        let start = Instant::now();
-        let late = || start.elapsed() > Duration::from_millis(100);
-        while !bytes.is_empty() {
-            match Pin::new(&mut g.stream).poll_write(&mut cx, bytes) {
-                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return false,
-                Poll::Ready(Ok(n)) => bytes = &bytes[n..],
-                Poll::Pending if late() => return false,
-                Poll::Pending => std::thread::yield_now(),
-            }
-        }
-        loop {
-            match Pin::new(&mut g.stream).poll_flush(&mut cx) {
-                Poll::Ready(r) => return r.is_ok(),
-                Poll::Pending if late() => return true,
-                Poll::Pending => std::thread::yield_now(),
-            }
-        }
+        queued
+            && !matches!(
+                Pin::new(&mut g.stream).poll_flush(&mut cx),
+                Poll::Ready(Err(_))
+            )
     }
 
     /// Wakes the task, which reads the stash, flushes what the hook left, and sees a close.
     pub fn wake(&self) {
-        if let Some(w) = self.inner.lock().waker.take() {
+        let waker = self.inner.lock().waker.take();
+        if let Some(w) = waker {
             w.wake();
         }
     }
 }
+
+/// What [`Shared::fill`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Filled {
+    Open,
+    Closed,
+    Held,
+}
+
+/// How much a busy time reads ahead of a TLS connection's task (the plain path peeks as much).
+pub const STASH_LIMIT: usize = 64 * 1024;
+
+/// rustls's default limit on buffered output, restored after a busy time's replies.
+const SESSION_BUFFER_LIMIT: usize = 64 * 1024;
 
 /// Shares a connection's session: the task reads and writes through the [`TlsConn`] made of
 /// it, and a busy time finds it through the client's handle.
@@ -280,10 +288,96 @@ impl AsyncWrite for TlsConn {
     }
 }
 
-/// A connection a busy time accepted on a TLS listener, between the hook and the task that
-/// takes it over once the script ends.
-pub enum Handoff {
-    Handshaking(Box<tokio_rustls::Accept<BusyIo>>),
-    Ready(Arc<Shared>),
-    Gone,
+/// A TLS connection's handshake, which its task awaits and a busy time may move on (or
+/// finish) meanwhile.
+pub struct Handoff {
+    inner: Mutex<HandoffInner>,
+}
+
+struct HandoffInner {
+    state: Handshake,
+    /// The task's, from its last poll that had to wait: woken when a busy time ends.
+    waker: Option<Waker>,
+}
+
+enum Handshake {
+    Going(Box<tokio_rustls::Accept<BusyIo>>),
+    Done(Arc<Shared>),
+    Failed,
+}
+
+/// Where a handshake stands.
+pub enum Step {
+    Going,
+    Done(Arc<Shared>),
+    Failed,
+}
+
+impl Handoff {
+    pub fn new(accept: tokio_rustls::Accept<BusyIo>) -> Arc<Handoff> {
+        Arc::new(Handoff {
+            inner: Mutex::new(HandoffInner {
+                state: Handshake::Going(Box::new(accept)),
+                waker: None,
+            }),
+        })
+    }
+
+    /// The task's side: ready with the session once the handshake is done, or None if it
+    /// failed.
+    pub fn poll_done(
+        &self,
+        handle: &ClientHandle,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Arc<Shared>>> {
+        let mut g = self.inner.lock();
+        let r = advance(&mut g.state, handle, cx);
+        if r.is_pending() && !g.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            g.waker = Some(cx.waker().clone());
+        }
+        r
+    }
+
+    /// The busy time's side: moves the handshake on as far as it goes without waiting.
+    pub fn step(&self, handle: &ClientHandle) -> Step {
+        let mut cx = Context::from_waker(Waker::noop());
+        match advance(&mut self.inner.lock().state, handle, &mut cx) {
+            Poll::Pending => Step::Going,
+            Poll::Ready(Some(shared)) => Step::Done(shared),
+            Poll::Ready(None) => Step::Failed,
+        }
+    }
+
+    /// Wakes the task, to take over what the busy time did.
+    pub fn wake(&self) {
+        let waker = self.inner.lock().waker.take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+fn advance(
+    state: &mut Handshake,
+    handle: &ClientHandle,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Arc<Shared>>> {
+    let accept = match state {
+        Handshake::Going(accept) => accept,
+        Handshake::Done(shared) => return Poll::Ready(Some(shared.clone())),
+        Handshake::Failed => return Poll::Ready(None),
+    };
+    match Pin::new(accept).poll(cx) {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(Ok(tls)) => {
+            let shared = attach(handle, tls);
+            *state = Handshake::Done(shared.clone());
+            Poll::Ready(Some(shared))
+        }
+        Poll::Ready(Err(e)) => {
+            tracing::debug!("TLS handshake with {} failed: {e}", handle.addr);
+            *state = Handshake::Failed;
+            Poll::Ready(None)
+        }
+    }
 }
