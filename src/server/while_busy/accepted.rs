@@ -11,7 +11,7 @@ use tokio::io::ReadBuf;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
-use super::{add, serve_conn, Busy, Conn};
+use super::{add, serve_conn, serve_first, Busy, Conn};
 use crate::clients::ClientHandle;
 use crate::server::tls_stream::{Handoff, Step};
 use crate::server::{start_tls, welcome, Mode, Server, TLS_HANDSHAKE_RECORD};
@@ -160,7 +160,7 @@ pub(super) fn conn(handle: Arc<ClientHandle>, kind: Kind) -> Option<Conn> {
 
 /// Takes the connections waiting on a listener: each gets its task (which runs after the
 /// script) and, until then, is served here.
-pub(super) fn accept(busy: &mut Busy, lfd: RawFd, mode: Mode) {
+pub(super) fn accept(server: &Server, busy: &mut Busy, lfd: RawFd, mode: Mode) {
     loop {
         let fd = unsafe {
             libc::accept4(
@@ -188,6 +188,7 @@ pub(super) fn accept(busy: &mut Busy, lfd: RawFd, mode: Mode) {
             continue;
         };
         add(busy, conn);
+        serve_first(server, busy, fd);
     }
 }
 

@@ -17,7 +17,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::os::fd::RawFd;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -88,6 +88,12 @@ pub fn serve(server: &Server) {
         let mut b = b.borrow_mut();
         if b.is_none() {
             *b = start(server);
+            if let Some(busy) = b.as_mut() {
+                let fds: Vec<RawFd> = busy.conns.keys().copied().collect();
+                for fd in fds {
+                    serve_first(server, busy, fd);
+                }
+            }
         }
         if let Some(busy) = b.as_mut() {
             poll(server, busy);
@@ -97,16 +103,33 @@ pub fn serve(server: &Server) {
 
 /// With several I/O threads the other workers go on serving clients (dispatch answers them
 /// -BUSY) once, per busy time, the script's worker hands its queue to a new worker thread
-/// (`block_in_place`, held long enough for the new thread to take it). Otherwise a task in its
-/// LIFO slot, which no other worker may steal, would wait for the script; and a worker that
-/// parked before the script's worker let go of tokio's I/O driver sleeps on without it, so
-/// no socket is read. The new worker parks with the driver free, and takes it.
+/// (`block_in_place`). Otherwise a task in its LIFO slot, which no other worker may steal,
+/// would wait for the script; and a worker that parked before the script's worker let go of
+/// tokio's I/O driver sleeps on without it, so no socket is read. The new worker parks with
+/// the driver free, and takes it. `block_in_place` takes the queue back if the new thread has
+/// not taken it when the closure returns (a loaded machine: it was seen to miss a 5 ms
+/// wait), so the closure waits for a marker task, spawned into the LIFO slot, to run: then
+/// the queue has moved. If it has not within `HAND_ON_WAIT`, the next hook call tries again.
 fn hand_on_queue() {
-    if WOKEN.with(|w| w.replace(true)) {
+    let on_workers = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if !on_workers || WOKEN.with(Cell::get) {
         return;
     }
-    tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(5)));
+    let moved = Arc::new(AtomicBool::new(false));
+    let marker = moved.clone();
+    tokio::spawn(async move { marker.store(true, Ordering::Release) });
+    tokio::task::block_in_place(|| {
+        let until = std::time::Instant::now() + HAND_ON_WAIT;
+        while !moved.load(Ordering::Acquire) && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    });
+    WOKEN.with(|w| w.set(moved.load(Ordering::Acquire)));
 }
+
+/// How long a hook call waits for a new worker to take the script worker's queue.
+const HAND_ON_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The script ended: the watch set goes; connections not answered are their tasks' again,
 /// and tasks whose connections were served here are woken to carry on.
@@ -185,6 +208,15 @@ fn conn_fd(conn: &Conn) -> RawFd {
     }
 }
 
+/// Serves a connection the busy time has just taken on, without waiting for its socket to
+/// be readable: a TLS handshake finished on the spot may have decrypted requests that sent
+/// with its last flight, and nothing more would arrive to tell.
+fn serve_first(server: &Server, busy: &mut Busy, fd: RawFd) {
+    if !serve_conn(server, busy, fd) {
+        unwatch(busy, fd);
+    }
+}
+
 /// Watches a connection (or takes its new kind: the descriptor stays watched).
 fn add(busy: &mut Busy, conn: Conn) {
     if let Conn::Tls { shared, .. } = &conn {
@@ -216,7 +248,7 @@ fn poll(server: &Server, busy: &mut Busy) {
         let fd = ev.u64 as RawFd;
         if let Some(i) = busy.listeners.iter().position(|(l, _)| *l == fd) {
             let mode = busy.listeners[i].1.clone();
-            accepted::accept(busy, fd, mode);
+            accepted::accept(server, busy, fd, mode);
         } else if !serve_conn(server, busy, fd) {
             unwatch(busy, fd);
         }
