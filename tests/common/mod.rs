@@ -80,10 +80,17 @@ pub fn wait_exit(p: &mut Proc) -> Option<std::process::ExitStatus> {
 /// Waits until the server accepts connections on the port (and answers, or closes the
 /// connection as a TLS-only listener does to a plaintext PING).
 pub fn wait_ready(port: u16, child: &mut Child) {
+    if let Err(status) = try_wait_ready(port, child) {
+        panic!("server exited early: {status}");
+    }
+}
+
+/// As [`wait_ready`], but an early exit is returned.
+fn try_wait_ready(port: u16, child: &mut Child) -> Result<(), std::process::ExitStatus> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("server exited early: {status}");
+            return Err(status);
         }
         if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) {
             c.set_read_timeout(Some(Duration::from_secs(2))).ok();
@@ -93,13 +100,28 @@ pub fn wait_ready(port: u16, child: &mut Child) {
                 if c.read(&mut buf)
                     .is_ok_and(|n| !buf[..n].starts_with(b"-LOADING"))
                 {
-                    return;
+                    return Ok(());
                 }
             }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("server on port {port} did not become ready");
+}
+
+/// Starts a server with `spawn(port)` on a free port, and again on another if it exits at
+/// once: the port found free may have been taken meanwhile by a server another test started.
+fn start_on_free_port(mut spawn: impl FnMut(u16) -> Child) -> (Child, u16) {
+    let mut exits = Vec::new();
+    for _ in 0..3 {
+        let port = free_port();
+        let mut child = spawn(port);
+        match try_wait_ready(port, &mut child) {
+            Ok(()) => return (child, port),
+            Err(status) => exits.push(format!("{status} on port {port}")),
+        }
+    }
+    panic!("server exited early: {}", exits.join(", "));
 }
 
 /// Starts `bin` (ferrocache or redis-server) on `port` with its data in `dir`, persistence
@@ -124,29 +146,30 @@ pub fn spawn_in(bin: &str, port: u16, dir: &Path, extra: &[&str]) -> Child {
 
 /// Starts ferrocache on a free port with extra `--name value` arguments.
 pub fn ferrocache(extra: &[&str]) -> Proc {
-    let port = free_port();
     let dir = temp_dir("fc");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrocache"));
-    cmd.args([
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--enable-debug-command",
-        "yes",
-        // Persistence off, as `redis_server` starts the reference (a test turns it on).
-        "--save",
-        "",
-        // A replica's full sync starts at once rather than waiting for others to share it.
-        "--repl-diskless-sync-delay",
-        "0",
-    ])
-    .args(extra)
-    .current_dir(&dir)
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
-    let mut child = cmd.spawn().expect("start ferrocache");
-    wait_ready(port, &mut child);
+    let (child, port) = start_on_free_port(|port| {
+        Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--enable-debug-command",
+                "yes",
+                // Persistence off, as `redis_server` starts the reference (a test turns it on).
+                "--save",
+                "",
+                // A replica's full sync starts at once rather than waiting for others to share it.
+                "--repl-diskless-sync-delay",
+                "0",
+            ])
+            .args(extra)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ferrocache")
+    });
     Proc { child, port, dir }
 }
 
@@ -157,28 +180,28 @@ pub fn redis_server() -> Proc {
 
 /// `redis_server` with extra arguments (`--dir` to load a snapshot).
 pub fn redis_server_with(extra: &[&str]) -> Proc {
-    let port = free_port();
     let dir = temp_dir("redis");
-    let mut child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--enable-debug-command",
-            "yes",
-        ])
-        .args(extra)
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server must be installed (apt-get install redis-server); scripts/test.sh does this");
-    wait_ready(port, &mut child);
+    let (child, port) = start_on_free_port(|port| {
+        Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--enable-debug-command",
+                "yes",
+            ])
+            .args(extra)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server); scripts/test.sh does this")
+    });
     Proc { child, port, dir }
 }
 
