@@ -138,6 +138,7 @@ pub fn spawn_in(bin: &str, port: u16, dir: &Path, extra: &[&str]) -> Child {
         ])
         .args(["--dir", dir.to_str().unwrap()])
         .args(extra)
+        .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -147,29 +148,16 @@ pub fn spawn_in(bin: &str, port: u16, dir: &Path, extra: &[&str]) -> Child {
 /// Starts ferrocache on a free port with extra `--name value` arguments.
 pub fn ferrocache(extra: &[&str]) -> Proc {
     let dir = temp_dir("fc");
-    let (child, port) = start_on_free_port(|port| {
-        Command::new(env!("CARGO_BIN_EXE_ferrocache"))
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--enable-debug-command",
-                "yes",
-                // Persistence off, as `redis_server` starts the reference (a test turns it on).
-                "--save",
-                "",
-                // A replica's full sync starts at once rather than waiting for others to share it.
-                "--repl-diskless-sync-delay",
-                "0",
-            ])
-            .args(extra)
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start ferrocache")
-    });
+    // A replica's full sync starts at once rather than waiting for others to share it.
+    let mut args = vec![
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ];
+    args.extend(extra);
+    let bin = env!("CARGO_BIN_EXE_ferrocache");
+    let (child, port) = start_on_free_port(|port| spawn_in(bin, port, &dir, &args));
     Proc { child, port, dir }
 }
 
@@ -180,28 +168,17 @@ pub fn redis_server() -> Proc {
 
 /// `redis_server` with extra arguments (`--dir` to load a snapshot).
 pub fn redis_server_with(extra: &[&str]) -> Proc {
-    let dir = temp_dir("redis");
-    let (child, port) = start_on_free_port(|port| {
+    assert!(
         Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--enable-debug-command",
-                "yes",
-            ])
-            .args(extra)
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (apt-get install redis-server); scripts/test.sh does this")
-    });
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "redis-server must be installed (apt-get install redis-server); scripts/test.sh does this"
+    );
+    let dir = temp_dir("redis");
+    let mut args = vec!["--appendonly", "no", "--enable-debug-command", "yes"];
+    args.extend(extra);
+    let (child, port) = start_on_free_port(|port| spawn_in("redis-server", port, &dir, &args));
     Proc { child, port, dir }
 }
 
