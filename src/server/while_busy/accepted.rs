@@ -11,7 +11,7 @@ use tokio::io::ReadBuf;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
-use super::{add, serve_conn, serve_first, Busy, Conn};
+use super::{add, serve_conn, serve_or_unwatch, Busy, Conn};
 use crate::clients::ClientHandle;
 use crate::server::tls_stream::{Handoff, Step};
 use crate::server::{start_tls, welcome, Mode, Server, TLS_HANDSHAKE_RECORD};
@@ -188,7 +188,7 @@ pub(super) fn accept(server: &Server, busy: &mut Busy, lfd: RawFd, mode: Mode) {
             continue;
         };
         add(busy, conn);
-        serve_first(server, busy, fd);
+        serve_or_unwatch(server, busy, fd);
     }
 }
 

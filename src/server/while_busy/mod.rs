@@ -91,7 +91,7 @@ pub fn serve(server: &Server) {
             if let Some(busy) = b.as_mut() {
                 let fds: Vec<RawFd> = busy.conns.keys().copied().collect();
                 for fd in fds {
-                    serve_first(server, busy, fd);
+                    serve_or_unwatch(server, busy, fd);
                 }
             }
         }
@@ -208,10 +208,11 @@ fn conn_fd(conn: &Conn) -> RawFd {
     }
 }
 
-/// Serves a connection the busy time has just taken on, without waiting for its socket to
-/// be readable: a TLS handshake finished on the spot may have decrypted requests that sent
-/// with its last flight, and nothing more would arrive to tell.
-fn serve_first(server: &Server, busy: &mut Busy, fd: RawFd) {
+/// Serves what is ready on `fd`; a connection no longer served here leaves the watch set.
+/// Called on a socket's readiness, and at once for a connection the busy time takes on: a
+/// TLS handshake finished on the spot may have decrypted requests sent with its last flight,
+/// and nothing more would arrive on the socket to tell.
+fn serve_or_unwatch(server: &Server, busy: &mut Busy, fd: RawFd) {
     if !serve_conn(server, busy, fd) {
         unwatch(busy, fd);
     }
@@ -249,8 +250,8 @@ fn poll(server: &Server, busy: &mut Busy) {
         if let Some(i) = busy.listeners.iter().position(|(l, _)| *l == fd) {
             let mode = busy.listeners[i].1.clone();
             accepted::accept(server, busy, fd, mode);
-        } else if !serve_conn(server, busy, fd) {
-            unwatch(busy, fd);
+        } else {
+            serve_or_unwatch(server, busy, fd);
         }
     }
     super::outbox::flush_all();
