@@ -4,6 +4,7 @@
 //! requests, encode replies) → `command` (the command table, one module per family) →
 //! `engine` (the sharded keyspace, which never sees a socket). `config` and `metrics` serve all.
 
+pub mod acl;
 pub mod clients;
 pub mod command;
 pub mod config;

@@ -23,6 +23,8 @@ use parking_lot::Mutex;
 #[derive(Debug)]
 pub struct ClientHandle {
     pub id: u64,
+    /// The ACL user it runs as (None: an internal client, allowed everything).
+    pub user: Mutex<Option<Arc<crate::acl::User>>>,
     pub addr: String,
     pub laddr: String,
     pub fd: i32,
@@ -111,6 +113,7 @@ impl ClientHandle {
             mailbox: Default::default(),
             sub_counts: Default::default(),
             authed: AtomicBool::new(false),
+            user: Mutex::new(None),
             idle: AtomicBool::new(false),
             outbox: std::sync::OnceLock::new(),
             tls_session: std::sync::OnceLock::new(),
@@ -170,6 +173,10 @@ pub struct Client {
     pub handle: Arc<ClientHandle>,
     pub db: usize,
     pub authenticated: bool,
+    /// The ACL user it runs as (None: an internal client, allowed everything), and the ACL
+    /// generation it was looked up at.
+    pub user: Option<Arc<crate::acl::User>>,
+    pub acl_gen: u64,
     pub reply_mode: ReplyMode,
     /// Close the connection once pending replies are written (QUIT, protocol errors).
     pub close_after_reply: bool,
@@ -228,12 +235,19 @@ pub struct Multi {
 }
 
 impl Client {
-    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
+    pub fn new(
+        handle: Arc<ClientHandle>,
+        user: Option<Arc<crate::acl::User>>,
+        authenticated: bool,
+    ) -> Client {
         handle.authed.store(authenticated, Ordering::Relaxed);
+        *handle.user.lock() = user.clone();
         Client {
             handle,
             db: 0,
             authenticated,
+            user,
+            acl_gen: 0,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             pending_input: 0,
@@ -260,6 +274,12 @@ impl Client {
 }
 
 impl Client {
+    /// Runs as `user` from now on (AUTH, HELLO AUTH, a user's change).
+    pub fn set_user(&mut self, user: Arc<crate::acl::User>) {
+        *self.handle.user.lock() = Some(user.clone());
+        self.user = Some(user);
+    }
+
     /// Leaves every per-connection state that other clients or the server hold for this one:
     /// MONITOR, client tracking, a transaction and its WATCHes, subscriptions, a blocked
     /// command. RESET runs it and so does a disconnection (Redis's clearClientConnectionState),

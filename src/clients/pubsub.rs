@@ -156,6 +156,21 @@ impl PubSub {
             .collect()
     }
 
+    /// Each subscriber's channels, patterns and shard channels, by client id (an ACL change
+    /// checks them against the user's new permissions).
+    pub fn by_client(&self) -> std::collections::HashMap<u64, [Vec<Vec<u8>>; 3]> {
+        let inner = self.inner.lock();
+        let mut out: std::collections::HashMap<u64, [Vec<Vec<u8>>; 3]> = Default::default();
+        for (kind, map) in inner.maps.iter().enumerate() {
+            for (name, subs) in map {
+                for h in subs {
+                    out.entry(h.id).or_default()[kind].push(name.clone());
+                }
+            }
+        }
+        out
+    }
+
     pub fn add(&self, kind: Kind, name: &[u8], h: &Arc<ClientHandle>) {
         self.inner.lock().maps[kind as usize]
             .entry(name.to_vec())

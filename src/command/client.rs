@@ -144,7 +144,7 @@ pub fn describe(server: &Server, h: &ClientHandle, running: Option<&Running>, ou
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
          qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events=r cmd={} \
-         user=default redir={} resp={} lib-name={} lib-ver={}",
+         user={} redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -169,6 +169,10 @@ pub fn describe(server: &Server, h: &ClientHandle, running: Option<&Running>, ou
         h.output_memory(),
         h.buffer_memory(),
         server.commands.name_of(last),
+        h.user
+            .lock()
+            .as_ref()
+            .map_or(std::borrow::Cow::Borrowed("(superuser)"), |u| String::from_utf8_lossy(&u.name)),
         h.redir.load(Ordering::Relaxed),
         h.resp.load(Ordering::Relaxed),
         String::from_utf8_lossy(&h.lib_name.lock()),
@@ -293,8 +297,7 @@ fn kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         } else if is(k, "LADDR") {
             laddr = Some(v);
         } else if is(k, "USER") {
-            // Only the default user exists (no ACL users yet).
-            if v != b"default" {
+            if ctx.server.acl.get(v).is_none() {
                 return Err(CmdError::owned(format!(
                     "ERR No such user '{}'",
                     String::from_utf8_lossy(v)
@@ -324,7 +327,7 @@ fn kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let matches = id.is_none_or(|x| x == h.id)
             && addr.is_none_or(|a| a == h.addr.as_bytes())
             && laddr.is_none_or(|a| a == h.laddr.as_bytes())
-            && user.is_none_or(|u| u == b"default")
+            && user.is_none_or(|u| h.user.lock().as_ref().is_some_and(|x| x.name == u))
             && ty.is_none_or(|t| of_type(&h, t))
             && maxage.is_none_or(|m| h.created.elapsed().as_secs() as i64 >= m)
             && !(skipme && h.id == me)
@@ -339,7 +342,8 @@ fn kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// Closes a client: the caller's own connection closes after this reply; others at once.
-fn kill_client(ctx: &mut Ctx, h: &ClientHandle) {
+/// Closes client `h`: at once, or after this reply if it is the caller.
+pub(crate) fn kill_client(ctx: &mut Ctx, h: &ClientHandle) {
     if h.id == ctx.client.handle.id {
         ctx.client.close_after_reply = true;
     } else {

@@ -108,30 +108,11 @@ fn select(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Checks a username/password pair against the configured password (the "default" user).
-fn check_password(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> CmdResult {
-    let required = ctx.server.config.requirepass.get();
-    let ok = user == b"default" && (required.is_empty() || required.as_bytes() == pass);
-    if ok {
-        ctx.client.authenticated = true;
-        ctx.client.handle.authed.store(true, Ordering::Relaxed);
-        Ok(())
-    } else {
-        ctx.server
-            .stats
-            .acl_access_denied_auth
-            .fetch_add(1, Ordering::Relaxed);
-        Err(CmdError::new(
-            "WRONGPASS invalid username-password pair or user is disabled.",
-        ))
-    }
-}
-
 fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if argv.len() > 3 {
         return Err(super::SYNTAX);
     }
-    if argv.len() == 2 && !ctx.server.auth_required() {
+    if argv.len() == 2 && ctx.server.acl.default_user().nopass {
         return Err(CmdError::new(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ));
@@ -141,7 +122,7 @@ fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else {
         (b"default", argv[1])
     };
-    check_password(ctx, user, pass)?;
+    super::acl::authenticate(ctx, argv[0], user, pass)?;
     ctx.out.ok();
     Ok(())
 }
@@ -159,10 +140,11 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let mut i = 2;
     let mut setname: Option<&[u8]> = None;
+    let mut auth: Option<(&[u8], &[u8])> = None;
     while i < argv.len() {
         let more = argv.len() - i - 1;
         if is(argv[i], "AUTH") && more >= 2 {
-            check_password(ctx, argv[i + 1], argv[i + 2])?;
+            auth = Some((argv[i + 1], argv[i + 2]));
             i += 3;
         } else if is(argv[i], "SETNAME") && more >= 1 {
             super::client::validate_name(argv[i + 1])?;
@@ -174,6 +156,10 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 String::from_utf8_lossy(argv[i])
             )));
         }
+    }
+    // (All or nothing, as in Redis 7.2: a bad option leaves the connection as it was.)
+    if let Some((user, pass)) = auth {
+        super::acl::authenticate(ctx, argv[0], user, pass)?;
     }
     if !ctx.client.authenticated && ctx.server.auth_required() {
         return Err(CmdError::new(
@@ -218,6 +204,9 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     c.db = 0;
     c.reply_mode = ReplyMode::On;
     c.authenticated = !ctx.server.auth_required();
+    if c.user.is_some() {
+        c.set_user(ctx.server.acl.default_user());
+    }
     let h = &c.handle;
     h.authed.store(c.authenticated, Ordering::Relaxed);
     h.db.store(0, Ordering::Relaxed);

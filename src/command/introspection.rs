@@ -79,10 +79,10 @@ fn write_info(out: &mut Reply, c: &Command) {
     out.int(first as i64);
     out.int(last as i64);
     out.int(step as i64);
-    let cats = s.acl_categories();
-    out.set(cats.len());
+    let cats = crate::acl::categories::names(c.acl);
+    out.set(c.acl.count_ones() as usize);
     for cat in cats {
-        out.simple(cat);
+        out.simple(&format!("@{cat}"));
     }
     out.array(0); // tips
     out.set(s.key_specs.len());
@@ -260,11 +260,11 @@ fn list(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                     .filter(|n| crate::engine::glob::matches(v, n.as_bytes(), true))
                     .collect()
             } else if is(argv[3], "ACLCAT") {
-                let cat = format!("@{}", String::from_utf8_lossy(v).to_ascii_lowercase());
+                let cat = crate::acl::categories::by_name(v).unwrap_or(0);
                 ctx.server
                     .commands
                     .iter_all()
-                    .filter(|c| c.spec.acl_categories().contains(&cat.as_str()))
+                    .filter(|c| c.acl & cat != 0)
                     .map(|c| c.fullname.as_str())
                     .collect()
             } else if is(argv[3], "MODULE") {

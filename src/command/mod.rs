@@ -2,6 +2,7 @@
 //! slice; `table::CommandTable` collects them. Dispatch does the checks every command shares
 //! (existence, arity, authentication) once, then calls the handler and records statistics.
 
+pub mod acl;
 pub mod args;
 pub mod bitmaps;
 pub mod blocking;
@@ -459,6 +460,8 @@ fn run<'s>(
         && ctx.server.auth_required()
     {
         Some(NOAUTH)
+    } else if let Some(e) = acl::rejection(ctx, cmd, argv) {
+        Some(e)
     } else if ctx.client.subs.active()
         && !ctx.out.resp3
         && !pubsub::allowed_in_subscribed_mode(cmd.spec.name)
@@ -846,7 +849,7 @@ pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
     }
 }
 
-fn trunc(b: &[u8], n: usize) -> Cow<'_, str> {
+pub(crate) fn trunc(b: &[u8], n: usize) -> Cow<'_, str> {
     String::from_utf8_lossy(&b[..b.len().min(n)])
 }
 

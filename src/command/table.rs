@@ -147,41 +147,6 @@ impl CommandSpec {
         self.summary = summary;
         self
     }
-
-    /// ACL categories, derived from flags and group as Redis assigns them.
-    pub fn acl_categories(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        let group_cat = match self.group {
-            "string" => Some("@string"),
-            "bitmap" => Some("@bitmap"),
-            "list" => Some("@list"),
-            "hash" => Some("@hash"),
-            "set" => Some("@set"),
-            "sorted-set" => Some("@sortedset"),
-            "generic" => Some("@keyspace"),
-            "connection" => Some("@connection"),
-            _ => None,
-        };
-        if self.flags & WRITE != 0 {
-            v.push("@write");
-        }
-        if self.flags & READONLY != 0 {
-            v.push("@read");
-        }
-        if let Some(g) = group_cat {
-            v.push(g);
-        }
-        if self.flags & ADMIN != 0 {
-            v.push("@admin");
-            v.push("@dangerous");
-        }
-        v.push(if self.flags & FAST != 0 {
-            "@fast"
-        } else {
-            "@slow"
-        });
-        v
-    }
 }
 
 /// Per-command counters (INFO commandstats), striped by thread: see `metrics::striped`.
@@ -206,6 +171,8 @@ pub struct Command {
     pub legacy_keys: (i32, i32, i32),
     /// Some keys are not where the legacy triple says (COMMAND INFO's `movablekeys`).
     pub movable_keys: bool,
+    /// ACL categories (see `acl::categories`).
+    pub acl: u32,
     /// Latency histogram, made at the first call (most commands are never called).
     pub hist: std::sync::OnceLock<Box<crate::metrics::histogram::Histogram>>,
     subs: Vec<Command>,
@@ -243,6 +210,7 @@ impl CommandTable {
             let (legacy_keys, movable_keys) = super::keyspec::legacy_range(spec.key_specs);
             Command {
                 spec,
+                acl: crate::acl::categories::of(&fullname, spec),
                 fullname,
                 id: names.len() as u32 - 1,
                 stats: CmdStats::default(),
@@ -275,6 +243,11 @@ impl CommandTable {
     #[inline]
     pub fn lookup(&self, lower_name: &[u8]) -> Option<&Command> {
         self.index.get(lower_name).map(|&i| &self.cmds[i])
+    }
+
+    /// How many commands and subcommands there are (one id each).
+    pub fn count(&self) -> usize {
+        self.names.len()
     }
 
     pub fn all(&self) -> &[Command] {

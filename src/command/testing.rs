@@ -36,7 +36,7 @@ impl Harness {
             false,
         ));
         self.server.clients.add(handle.clone());
-        Client::new(handle, true)
+        Client::new(handle, Some(self.server.acl.default_user()), true)
     }
 
     /// Runs one request (words split on spaces) as `client`; returns its reply as RESP text.

@@ -154,7 +154,8 @@ settings! {
     tls_mode: Text = p("tls-mode", Kind::Enum(&["off", "preferred", "required"]), "off", false);
     // Security and protocol limits (Redis's minimum of 1 MB keeps a CONFIG SET from locking
     // every client out).
-    requirepass: Text = p("requirepass", Kind::Str, "", true).apply(settings::apply_password);
+    // The default ACL user's password (as in Redis: setting it replaces the user's passwords).
+    requirepass: Text = p("requirepass", Kind::Str, "", true).on_change(OnChange::Password);
     // Memory limit. Over it, commands that add data fail with -OOM (the `noeviction` policy);
     // eviction policies come with issue 5.
     maxmemory: Num = p("maxmemory", Kind::Memory { min: 0, max: i64::MAX as u64 }, "0", true).apply(settings::apply_client_memory).on_change(OnChange::Memory);
@@ -331,8 +332,9 @@ settings! {
     // Tables grow and shrink in steps of their own; `hz` is used as set.
     activerehashing: Flag = p("activerehashing", Kind::Bool, "yes", true);
     dynamic_hz: Flag = p("dynamic-hz", Kind::Bool, "yes", true);
-    // No ACL users beyond `default`, so no ACL log to bound.
+    // ACL: the log's length, and whether new users may use every pub/sub channel.
     acllog_max_len: Num = p("acllog-max-len", Kind::Int { min: 0, max: i64::MAX }, "128", true);
+    acl_pubsub_default: Text = p("acl-pubsub-default", Kind::Enum(&["allchannels", "resetchannels"]), "resetchannels", true).on_change(OnChange::AclPubsub);
     // The process: no logo, no process title, no transparent-huge-pages or OOM-score changes.
     always_show_logo: Flag = p("always-show-logo", Kind::Bool, "no", false);
     set_proc_title: Flag = p("set-proc-title", Kind::Bool, "yes", false);

@@ -87,8 +87,6 @@ impl BufferLimit {
 /// Values computed from one or more parameters by their apply hooks.
 #[derive(Debug, Default)]
 pub struct Derived {
-    /// `requirepass` is set: clients must authenticate.
-    pub has_password: AtomicBool,
     /// `client-output-buffer-limit` of the pubsub, normal and replica classes.
     pub pubsub_limit: BufferLimit,
     pub normal_limit: BufferLimit,
@@ -117,6 +115,10 @@ pub enum OnChange {
     AllocatorThread,
     /// Turn the AOF on or off at run time (appendonly; at startup `persistence` starts it).
     AppendOnly,
+    /// Give the default ACL user this password (requirepass).
+    Password,
+    /// New ACL users' channel permissions (acl-pubsub-default).
+    AclPubsub,
     /// Delete the AOF's history files at once when they are no longer kept
     /// (aof-disable-auto-gc no).
     AofHistory,
@@ -144,12 +146,6 @@ pub(super) fn apply_rdb_compression(s: &super::params::Settings) {
 pub(super) fn apply_notify(s: &super::params::Settings) {
     let f = crate::engine::notify::parse(&s.notify_keyspace_events.get()).unwrap_or(0);
     crate::engine::notify::set_flags(f);
-}
-
-pub(super) fn apply_password(s: &super::params::Settings) {
-    s.derived
-        .has_password
-        .store(!s.requirepass.get().is_empty(), Ordering::Relaxed);
 }
 
 pub(super) fn apply_output_limits(s: &super::params::Settings) {

@@ -31,6 +31,10 @@ pub struct Stats {
     pub total_error_replies: AtomicU64,
     /// Failed AUTH and HELLO AUTH attempts (INFO acl_access_denied_auth).
     pub acl_access_denied_auth: AtomicU64,
+    /// Commands, keys and channels ACL rules refused (INFO acl_access_denied_cmd/key/channel).
+    pub acl_access_denied_cmd: AtomicU64,
+    pub acl_access_denied_key: AtomicU64,
+    pub acl_access_denied_channel: AtomicU64,
     pub query_buffer_limit_disconnections: AtomicU64,
     pub output_buffer_limit_disconnections: AtomicU64,
     /// Times a client's reply buffer grew to hold a batch's replies, and was given back
@@ -93,6 +97,9 @@ impl Default for Stats {
             total_writes_processed: AtomicU64::new(0),
             total_error_replies: AtomicU64::new(0),
             acl_access_denied_auth: AtomicU64::new(0),
+            acl_access_denied_cmd: AtomicU64::new(0),
+            acl_access_denied_key: AtomicU64::new(0),
+            acl_access_denied_channel: AtomicU64::new(0),
             query_buffer_limit_disconnections: AtomicU64::new(0),
             output_buffer_limit_disconnections: AtomicU64::new(0),
             reply_buffer_expands: AtomicU64::new(0),
@@ -143,6 +150,9 @@ impl Stats {
             &self.total_writes_processed,
             &self.total_error_replies,
             &self.acl_access_denied_auth,
+            &self.acl_access_denied_cmd,
+            &self.acl_access_denied_key,
+            &self.acl_access_denied_channel,
             &self.query_buffer_limit_disconnections,
             &self.output_buffer_limit_disconnections,
             &self.reply_buffer_expands,

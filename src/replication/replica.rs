@@ -430,7 +430,7 @@ pub(crate) fn master_client(server: &Server) -> Client {
         false,
     ));
     handle.master.store(true, Ordering::Relaxed);
-    let mut c = Client::new(handle, true);
+    let mut c = Client::new(handle, None, true);
     c.master = true;
     c
 }

@@ -166,6 +166,9 @@ struct Engine {
     processed: u64,
     errors: u64,
     auth_failures: u64,
+    cmd_denied: u64,
+    key_denied: u64,
+    channel_denied: u64,
     /// The replication stream's offset (master_repl_offset).
     repl_bytes: u64,
     calls: [u64; GROUPS.len()],
@@ -202,6 +205,9 @@ fn sample(server: &Server) -> Sample {
         processed: ld(&st.total_commands_processed),
         errors: ld(&st.total_error_replies),
         auth_failures: ld(&st.acl_access_denied_auth),
+        cmd_denied: ld(&st.acl_access_denied_cmd),
+        key_denied: ld(&st.acl_access_denied_key),
+        channel_denied: ld(&st.acl_access_denied_channel),
         repl_bytes: server.journal.offset(),
         ..Engine::default()
     };
@@ -361,10 +367,9 @@ fn compute(server: &Server, prev: &Sample, now: &Sample) -> Vec<Metric> {
     put(Kind::Counted, "ProcessedCommands", Unit::Count, d(a.processed, b.processed));
     put(Kind::Counted, "ErrorCount", Unit::Count, d(a.errors, b.errors));
     put(Kind::Counted, "AuthenticationFailures", Unit::Count, d(a.auth_failures, b.auth_failures));
-    // Only the default user exists: no ACL rule can deny a command, key or channel.
-    put(Kind::Counted, "CommandAuthorizationFailures", Unit::Count, 0.0);
-    put(Kind::Counted, "KeyAuthorizationFailures", Unit::Count, 0.0);
-    put(Kind::Counted, "ChannelAuthorizationFailures", Unit::Count, 0.0);
+    put(Kind::Counted, "CommandAuthorizationFailures", Unit::Count, d(a.cmd_denied, b.cmd_denied));
+    put(Kind::Counted, "KeyAuthorizationFailures", Unit::Count, d(a.key_denied, b.key_denied));
+    put(Kind::Counted, "ChannelAuthorizationFailures", Unit::Count, d(a.channel_denied, b.channel_denied));
     // The growth of master_repl_offset, as ElastiCache computes it: the write load replicas
     // receive (0 until a replica first attaches and the journal starts).
     put(Kind::Counted, "ReplicationBytes", Unit::Bytes, d(a.repl_bytes, b.repl_bytes));

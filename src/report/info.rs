@@ -373,7 +373,7 @@ fn section(server: &Server, name: &str, o: &mut String) {
                  total_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n\
                  client_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n\
                  reply_buffer_shrinks:{}\r\nreply_buffer_expands:{}\r\n\
-                 acl_access_denied_auth:{}\r\nacl_access_denied_cmd:0\r\nacl_access_denied_key:0\r\nacl_access_denied_channel:0\r\n",
+                 acl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\n",
                 ld(&stats.total_connections_received),
                 ld(&stats.total_commands_processed),
                 rates[0].round() as u64,
@@ -406,6 +406,9 @@ fn section(server: &Server, name: &str, o: &mut String) {
                 ld(&stats.reply_buffer_shrinks),
                 ld(&stats.reply_buffer_expands),
                 ld(&stats.acl_access_denied_auth),
+                ld(&stats.acl_access_denied_cmd),
+                ld(&stats.acl_access_denied_key),
+                ld(&stats.acl_access_denied_channel),
             );
         }
         "replication" if crate::replication::replica::is_replica() => {

@@ -110,7 +110,7 @@ pub fn render(server: &Server) -> String {
         shard,
     );
     #[rustfmt::skip]
-    let counters: [(&str, &str, u64); 12] = [
+    let counters: [(&str, &str, u64); 15] = [
         ("redis_connections_received_total", "Connections accepted.", ld(&st.total_connections_received)),
         ("redis_rejected_connections_total", "Connections refused (maxclients).", ld(&st.rejected_connections)),
         ("redis_commands_processed_total", "Commands run.", ld(&st.total_commands_processed)),
@@ -122,6 +122,9 @@ pub fn render(server: &Server) -> String {
         ("redis_expired_keys_total", "Keys expired.", ks.expired),
         ("redis_total_error_replies", "Error replies sent.", ld(&st.total_error_replies)),
         ("redis_acl_access_denied_auth_total", "Failed authentications.", ld(&st.acl_access_denied_auth)),
+        ("redis_acl_access_denied_cmd_total", "Commands refused by ACL rules.", ld(&st.acl_access_denied_cmd)),
+        ("redis_acl_access_denied_key_total", "Keys refused by ACL rules.", ld(&st.acl_access_denied_key)),
+        ("redis_acl_access_denied_channel_total", "Channels refused by ACL rules.", ld(&st.acl_access_denied_channel)),
         ("redis_connected_slaves", "Connected replicas.", 0),
     ];
     for (name, help, v) in counters {

@@ -1153,7 +1153,7 @@ unsafe fn command_call(l: *mut lua_State) -> bool {
     ffi::lua_settop(l, 0);
     match dispatch(st) {
         Err(msg) => {
-            push_error(l, msg, true);
+            push_error(l, &msg, true);
             true
         }
         Ok(()) => {
@@ -1175,7 +1175,7 @@ unsafe fn command_call(l: *mut lua_State) -> bool {
 
 /// Runs the command in `st.argv` as the script's client, its reply into `st.reply`; or why it
 /// is refused (counted as an error, and as the command's rejected call, as Redis counts it).
-fn dispatch(st: &mut RunState) -> Result<(), &'static str> {
+fn dispatch(st: &mut RunState) -> Result<(), std::borrow::Cow<'static, str>> {
     let ctx = &mut *st.ctx;
     let server = ctx.server;
     let mut refs: smallvec::SmallVec<[&[u8]; 8]> = smallvec::SmallVec::new();
@@ -1184,36 +1184,50 @@ fn dispatch(st: &mut RunState) -> Result<(), &'static str> {
         refs.push(&st.argv[start..end]);
         start = end;
     }
-    let refuse = |m: &'static str, cmd: Option<&crate::command::table::Command>| {
-        server.stats.count_error(m);
+    let refuse = |m: std::borrow::Cow<'static, str>,
+                  cmd: Option<&crate::command::table::Command>| {
+        server.stats.count_error(&m);
         if let Some(c) = cmd {
             c.stats.add(crate::command::table::REJECTED, 1);
         }
         Err(m)
     };
     let Some(cmd) = crate::command::resolve(&server.commands, &refs) else {
-        return refuse("ERR Unknown Redis command called from script", None);
+        return refuse("ERR Unknown Redis command called from script".into(), None);
     };
     let spec = cmd.spec;
     if spec.flags & crate::command::table::NOSCRIPT != 0
         && !server.scripting.allow_noscript.load(Ordering::Relaxed)
     {
         return refuse(
-            "ERR This Redis command is not allowed from script",
+            "ERR This Redis command is not allowed from script".into(),
             Some(cmd),
         );
     }
     if !spec.arity_ok(refs.len()) {
         return refuse(
-            "ERR Wrong number of args calling Redis command from script",
+            "ERR Wrong number of args calling Redis command from script".into(),
             Some(cmd),
         );
+    }
+    // ACLs come before the script's own rules, as in Redis.
+    {
+        let mut check = crate::command::Ctx {
+            server,
+            client: &mut *ctx.client,
+            out: &mut st.reply,
+            now: ctx.now,
+            started: ctx.started,
+        };
+        if let Some(e) = crate::command::acl::script_rejection(&mut check, cmd, &refs) {
+            return refuse(e.into(), Some(cmd));
+        }
     }
     // (What may replicate, PUBLISH say, counts as a write here, as in Redis.)
     let writes = crate::command::table::WRITE | crate::command::table::MAY_REPLICATE;
     if st.read_only && spec.flags & writes != 0 {
         return refuse(
-            "ERR Write commands are not allowed from read-only scripts.",
+            "ERR Write commands are not allowed from read-only scripts.".into(),
             Some(cmd),
         );
     }
@@ -1222,7 +1236,7 @@ fn dispatch(st: &mut RunState) -> Result<(), &'static str> {
         && !st.running.wrote.load(Ordering::Relaxed)
     {
         return refuse(
-            "OOM command not allowed when used memory > 'maxmemory'.",
+            "OOM command not allowed when used memory > 'maxmemory'.".into(),
             Some(cmd),
         );
     }

@@ -79,7 +79,9 @@ where
     }
     // (A connection accepted during a script's busy time may have authenticated then.)
     let authed = !server.auth_required() || handle.authed.load(Ordering::Relaxed);
-    let mut client = Client::new(handle.clone(), authed);
+    let user = handle.user.lock().clone();
+    let user = user.unwrap_or_else(|| server.acl.default_user());
+    let mut client = Client::new(handle.clone(), Some(user), authed);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = Parser::new(limits(&server));
     let mut out = Reply::new();

@@ -42,6 +42,8 @@ pub struct Server {
     /// Connections and what they share: pub/sub, tracking, blocked clients, MONITOR, WATCH.
     pub clients: Clients,
     pub commands: CommandTable,
+    /// Users and their permissions (ACL).
+    pub acl: crate::acl::Acl,
     pub stats: Stats,
     pub run_id: String,
     /// The plaintext port actually bound (differs from the config when it was 0).
@@ -106,6 +108,7 @@ pub fn command_table() -> CommandTable {
         stream_claims::COMMANDS,
         connection::COMMANDS,
         client::COMMANDS,
+        acl::COMMANDS,
         server::COMMANDS,
         introspection::COMMANDS,
         debug::COMMANDS,
@@ -130,12 +133,15 @@ impl Server {
             .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
             .collect();
         let (tx, _) = watch::channel(false);
+        let commands = command_table();
+        let acl = crate::acl::Acl::new(&commands);
         let mut server = Server {
             me: std::sync::Weak::new(),
             keyspace: Keyspace::new(databases, shards),
             config,
             clients: Clients::new(databases),
-            commands: command_table(),
+            commands,
+            acl,
             stats: Stats::default(),
             run_id,
             tcp_port: AtomicU16::new(0),
@@ -188,7 +194,7 @@ impl Server {
     /// True when clients must authenticate before running commands.
     #[inline]
     pub fn auth_required(&self) -> bool {
-        self.config.derived.has_password.load(Ordering::Relaxed)
+        self.acl.auth_required()
     }
 
     pub fn request_shutdown(&self) {
@@ -266,6 +272,15 @@ impl Server {
                     hook(&self.config.loglevel.get());
                 }
             }
+            OnChange::Password => {
+                let pass = self.config.requirepass.get();
+                self.acl
+                    .set_default_password(&self.commands, pass.as_bytes());
+            }
+            OnChange::AclPubsub => self.acl.all_channels_default.store(
+                self.config.acl_pubsub_default.get().as_str() == "allchannels",
+                Ordering::Relaxed,
+            ),
             OnChange::BusyPoll => busy_poll::set_max_us(self.config.busy_poll_us.u()),
             OnChange::AppendOnly => crate::persistence::aof::config_changed(self),
             OnChange::AofHistory => {

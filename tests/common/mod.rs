@@ -161,6 +161,14 @@ pub fn ferrocache(extra: &[&str]) -> Proc {
     Proc { child, port, dir }
 }
 
+/// Starts the Redis at `bin` (a 7.2 build, say) on a free port, persistence off.
+pub fn redis_binary(bin: &str) -> Proc {
+    let dir = temp_dir("redis");
+    let args = ["--appendonly", "no", "--enable-debug-command", "yes"];
+    let (child, port) = start_on_free_port(|port| spawn_in(bin, port, &dir, &args));
+    Proc { child, port, dir }
+}
+
 /// Starts Debian's redis-server (the reference) on a free port, persistence off.
 pub fn redis_server() -> Proc {
     redis_server_with(&[])

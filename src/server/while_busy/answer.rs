@@ -61,7 +61,9 @@ fn answer(
                     return (consumed, Stopped::LeftToTask);
                 }
                 let authed = handle.authed.load(Ordering::Relaxed) || !server.auth_required();
-                let mut client = Client::new(handle.clone(), authed);
+                let user = handle.user.lock().clone();
+                let user = user.unwrap_or_else(|| server.acl.default_user());
+                let mut client = Client::new(handle.clone(), Some(user), authed);
                 client.db = handle.db.load(Ordering::Relaxed) as usize;
                 let now = crate::engine::mono_us();
                 let mut ctx = Ctx {

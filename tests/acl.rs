@@ -1,0 +1,454 @@
+//! ACLs: the same rule sets, DRYRUNs and commands as users against redis-server and
+//! ferrocache, replies compared. The reference is Redis 7.2 when `REDIS72` names its binary
+//! (then every line is compared as is); otherwise Debian's 7.0, with the texts 7.2 changed
+//! mapped to one form on both sides, and the lines marked `%` (7.2-only replies: ACL LIST,
+//! GETUSER's flags) skipped. `acl_replies_as_redis_72_gives_them` checks those in CI.
+
+mod common;
+
+use common::{ferrocache, redis_binary, redis_server, send, words, Proc, Raw};
+
+fn reference() -> (Proc, bool) {
+    match std::env::var("REDIS72") {
+        Ok(bin) if !bin.is_empty() => (redis_binary(&bin), true),
+        _ => (redis_server(), false),
+    }
+}
+
+/// Texts Redis 7.0 words differently from 7.2, reduced to one form.
+fn normalize(r: &str) -> String {
+    let mut s = r.to_string();
+    for (from, to) in [
+        (
+            "this user has no permissions to access one of the keys used as arguments",
+            "No permissions to access a key",
+        ),
+        (
+            "this user has no permissions to access one of the channels used as arguments",
+            "No permissions to access a channel",
+        ),
+        (
+            "this user has no permissions to run the",
+            "User ? has no permissions to run the",
+        ),
+        (
+            "This user has no permissions to run the",
+            "User ? has no permissions to run the",
+        ),
+        (
+            "This user has no permissions to access the",
+            "User ? has no permissions to access the",
+        ),
+    ] {
+        s = s.replace(from, to);
+    }
+    // `User <name> has no permissions` → `User ? has no permissions`.
+    let mut out = String::new();
+    let mut rest = s.as_str();
+    while let Some(i) = rest.find("User ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 5..];
+        match after.find(' ') {
+            Some(j) if after[j..].starts_with(" has no permissions") => {
+                out.push_str("User ?");
+                rest = &after[j..];
+            }
+            _ => {
+                out.push_str("User ");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    // Script refusals: 7.0 says why in its own words, 7.2 quotes the NOPERM text.
+    for marker in [
+        "ACL failure in script: ",
+        "The user executing the script can't ",
+    ] {
+        while let Some(i) = out.find(marker) {
+            let from = i + marker.len();
+            let end = out[from..]
+                .find(" script: ")
+                .or_else(|| out[from..].find("\r\n"))
+                .map_or(out.len(), |e| from + e);
+            out.replace_range(i..end, "<script refused>");
+        }
+    }
+    // (Bulk lengths follow the texts.)
+    out.split("\r\n")
+        .map(|l| if l.starts_with('$') { "$?" } else { l })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// Runs `script` on both servers: `@2 cmd` on a second connection, `!cmd` without
+/// comparing, `%cmd` only against Redis 7.2.
+fn compare(script: &str) {
+    let (reference, is72) = reference();
+    let ours = ferrocache(&[]);
+    let mut a = [Raw::connect(reference.port), Raw::connect(reference.port)];
+    let mut b = [Raw::connect(ours.port), Raw::connect(ours.port)];
+    let mut diffs = Vec::new();
+    let mut count = 0;
+    for line in script.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (only72, line) = match line.strip_prefix('%') {
+            Some(rest) => (true, rest),
+            None => (false, line),
+        };
+        let (check, line) = match line.strip_prefix('!') {
+            Some(rest) => (false, rest),
+            None => (true, line),
+        };
+        let (conn, line) = match line.strip_prefix("@2 ") {
+            Some(rest) => (1, rest),
+            None => (0, line),
+        };
+        let args = words(line);
+        let (ra, rb) = (send(&mut a[conn], &args), send(&mut b[conn], &args));
+        if !check || (only72 && !is72) {
+            continue;
+        }
+        count += 1;
+        let (na, nb) = if is72 {
+            (ra.clone(), rb.clone())
+        } else {
+            (normalize(&ra), normalize(&rb))
+        };
+        if na != nb {
+            diffs.push(format!(
+                "{line}\n  redis:      {ra:?}\n  ferrocache: {rb:?}"
+            ));
+        }
+    }
+    assert!(count > 10);
+    assert!(
+        diffs.is_empty(),
+        "{} of {count} replies differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
+
+#[test]
+fn setuser_rules_and_errors() {
+    compare(
+        r#"
+        ACL SETUSER alice on >p1 ~app:* %R~ro:* &news.* +@read +set -get +config|get
+        ACL SETUSER bob on nopass allkeys allchannels +@all -@dangerous (~x* +get) (%W~w* +set)
+        ACL SETUSER carol off #5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8
+        ACL SETUSER u foo
+        ACL SETUSER u +nosuch
+        ACL SETUSER u +@nosuch
+        ACL SETUSER u ~x %Q~y
+        ACL SETUSER u (
+        ACL SETUSER u ( ~a
+        ACL SETUSER u "(~a" "+get"
+        ACL SETUSER u allkeys ~a
+        ACL SETUSER u allchannels &a
+        ACL SETUSER u <nopass
+        ACL SETUSER u #abc
+        ACL SETUSER u !5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8
+        ACL SETUSER u +config|get|x
+        ACL SETUSER u +debug|
+        ACL SETUSER "a b" on
+        ACL SETUSER u +select|0 +@hash -hset
+        ACL SETUSER v +@all -get +get -config +config|get -@read
+        ACL SETUSER w on >x >y <x >z ~a ~a %R~b %W~b &c &c resetchannels &d
+        ACL SETUSER w reset
+        ACL USERS
+        %ACL LIST
+        %ACL GETUSER alice
+        %ACL GETUSER bob
+        %ACL GETUSER carol
+        %ACL GETUSER u
+        %ACL GETUSER v
+        %ACL GETUSER w
+        ACL GETUSER nobody
+        ACL DELUSER default
+        ACL DELUSER w nobody
+        ACL USERS
+        ACL CAT nosuch
+        ACL CAT
+        ACL GENPASS 0
+        ACL GENPASS 5000
+        ACL GENPASS x
+        ACL LOG x
+        ACL NOSUCH
+        ACL LOAD
+        ACL SAVE
+        "#,
+    );
+}
+
+#[test]
+fn dryrun_across_selectors() {
+    compare(
+        r#"
+        ACL SETUSER alice on >p1 ~app:* %R~ro:* %W~wo:* &news.* +@read +set +del -get +config|get +publish +subscribe +psubscribe +exists +copy
+        ACL SETUSER bob on nopass allchannels -@all +get (~x* +get) (%W~w* +set) (&z* +publish)
+        ACL SETUSER u on nopass ~* -@all +select|0 +client|id
+        ACL DRYRUN alice get app:1
+        ACL DRYRUN alice mget app:1 app:2
+        ACL DRYRUN alice set app:1 x
+        ACL DRYRUN alice set other x
+        ACL DRYRUN alice set ro:1 x
+        ACL DRYRUN alice set wo:1 x
+        ACL DRYRUN alice del wo:1
+        ACL DRYRUN alice exists wo:1
+        ACL DRYRUN alice copy ro:1 wo:1
+        ACL DRYRUN alice copy wo:1 ro:1
+        ACL DRYRUN alice publish news.x hi
+        ACL DRYRUN alice publish sport hi
+        ACL DRYRUN alice subscribe news.a sport
+        ACL DRYRUN alice psubscribe news.*
+        ACL DRYRUN alice psubscribe news.a
+        ACL DRYRUN alice config get maxmemory
+        ACL DRYRUN alice config set maxmemory 1
+        ACL DRYRUN alice flushall
+        ACL DRYRUN alice ping
+        ACL DRYRUN alice auth x y
+        ACL DRYRUN bob get xa
+        ACL DRYRUN bob get ya
+        ACL DRYRUN bob set wa 1
+        ACL DRYRUN bob set xa 1
+        ACL DRYRUN bob publish zz hi
+        ACL DRYRUN bob flushall
+        ACL DRYRUN u select 0
+        ACL DRYRUN u SELECT 1
+        ACL DRYRUN u client id
+        ACL DRYRUN u client list
+        ACL DRYRUN nobody get x
+        ACL DRYRUN alice nosuch
+        ACL DRYRUN alice get
+        "#,
+    );
+}
+
+#[test]
+fn commands_as_a_user() {
+    compare(
+        r#"
+        ACL SETUSER alice on >p1 ~app:* %R~ro:* &news.* +@read +set +del +multi +exec +eval +publish -get +config|get +acl|whoami +acl|log
+        ACL WHOAMI
+        AUTH alice wrong
+        AUTH nobody p1
+        AUTH alice p1
+        ACL WHOAMI
+        GET app:1
+        MGET app:1 other
+        SET ro:1 x
+        SET app:1 x
+        DEL app:1
+        FLUSHALL
+        CONFIG GET maxmemory
+        CONFIG SET maxmemory 1
+        MULTI
+        SET other x
+        SET app:2 y
+        EXEC
+        EVAL "return redis.call('set','other','x')" 0
+        EVAL "return redis.pcall('set','other','x')" 0
+        EVAL "return redis.call('set','app:3','x')" 0
+        EVAL "return redis.call('flushall')" 0
+        PUBLISH sport x
+        PUBLISH news.x x
+        @2 ACL SETUSER alice -set
+        SET app:1 x
+        @2 ACL SETUSER alice +set
+        MULTI
+        SET app:1 x
+        @2 ACL SETUSER alice -set
+        EXEC
+        HELLO 3 AUTH alice wrong
+        AUTH default x
+        @2 ACL DELUSER alice
+        @2 ACL USERS
+        "#,
+    );
+}
+
+#[test]
+fn requirepass_is_the_default_users_password() {
+    compare(
+        r#"
+        AUTH x
+        CONFIG SET requirepass secret
+        @2 GET k
+        @2 AUTH wrong
+        @2 AUTH secret
+        @2 GET k
+        @2 ACL WHOAMI
+        ACL SETUSER default resetpass nopass
+        @2 GET k
+        ACL SETUSER default off
+        @2 GET k
+        ACL SETUSER default on >pw
+        @2 ACL WHOAMI
+        "#,
+    );
+}
+
+/// ACL LIST and GETUSER as Redis 7.2.4 gave them for these rules (7.0 words them otherwise,
+/// so the differential tests compare them only against a 7.2 reference).
+#[test]
+fn acl_replies_as_redis_72_gives_them() {
+    let ours = ferrocache(&[]);
+    let mut c = Raw::connect(ours.port);
+    for line in [
+        "ACL SETUSER alice on >p1 ~app:* %R~ro:* &news.* +@read +set -get +config|get",
+        "ACL SETUSER bob on nopass allkeys allchannels +@all -@dangerous (~x* +get) (%W~w* +set)",
+    ] {
+        assert_eq!(send(&mut c, &words(line)), "+OK\r\n");
+    }
+    assert_eq!(
+        send(&mut c, &words("ACL LIST")),
+        "*3\r\n$168\r\nuser alice on sanitize-payload #f64551fcd6f07823cb87971cfb91446425da18286b3ab1ef935e0cbd7a69f68a ~app:* %R~ro:* resetchannels &news.* -@all +@read +set -get +config|get\r\n$123\r\nuser bob on nopass sanitize-payload ~* &* +@all -@dangerous (~x* resetchannels -@all +get) (%W~w* resetchannels -@all +set)\r\n$51\r\nuser default on nopass sanitize-payload ~* &* +@all\r\n"
+    );
+    assert_eq!(
+        send(&mut c, &words("ACL GETUSER alice")),
+        "*12\r\n$5\r\nflags\r\n*2\r\n$2\r\non\r\n$16\r\nsanitize-payload\r\n$9\r\npasswords\r\n*1\r\n$64\r\nf64551fcd6f07823cb87971cfb91446425da18286b3ab1ef935e0cbd7a69f68a\r\n$8\r\ncommands\r\n$34\r\n-@all +@read +set -get +config|get\r\n$4\r\nkeys\r\n$14\r\n~app:* %R~ro:*\r\n$8\r\nchannels\r\n$7\r\n&news.*\r\n$9\r\nselectors\r\n*0\r\n"
+    );
+    assert_eq!(
+        send(&mut c, &words("ACL GETUSER bob")),
+        "*12\r\n$5\r\nflags\r\n*3\r\n$2\r\non\r\n$6\r\nnopass\r\n$16\r\nsanitize-payload\r\n$9\r\npasswords\r\n*0\r\n$8\r\ncommands\r\n$17\r\n+@all -@dangerous\r\n$4\r\nkeys\r\n$2\r\n~*\r\n$8\r\nchannels\r\n$2\r\n&*\r\n$9\r\nselectors\r\n*2\r\n*6\r\n$8\r\ncommands\r\n$10\r\n-@all +get\r\n$4\r\nkeys\r\n$3\r\n~x*\r\n$8\r\nchannels\r\n$0\r\n\r\n*6\r\n$8\r\ncommands\r\n$10\r\n-@all +set\r\n$4\r\nkeys\r\n$5\r\n%W~w*\r\n$8\r\nchannels\r\n$0\r\n\r\n"
+    );
+}
+
+/// ACL LOG's entries: the refusals of each kind, folded when alike, fields as Redis 7.2 names
+/// them; and the INFO counters.
+#[test]
+fn acl_log_and_counters() {
+    let ours = ferrocache(&[]);
+    let mut c = Raw::connect(ours.port);
+    let mut admin = Raw::connect(ours.port);
+    for line in [
+        "ACL SETUSER alice on >p1 ~app:* &news +get +publish",
+        "AUTH alice p1",
+    ] {
+        assert_eq!(send(&mut c, &words(line)), "+OK\r\n");
+    }
+    for line in [
+        "SET app:1 x",
+        "SET app:1 x",
+        "GET other",
+        "PUBLISH sport x",
+        "AUTH alice nope",
+    ] {
+        assert!(send(&mut c, &words(line)).starts_with('-'), "{line}");
+    }
+    let log = send(&mut admin, &words("ACL LOG"));
+    assert!(log.starts_with("*4\r\n"), "{log}");
+    let entries: Vec<&str> = log.split("*20\r\n").skip(1).collect();
+    let field = |e: &str, name: &str| -> String {
+        let lines: Vec<&str> = e.split("\r\n").collect();
+        let i = lines.iter().position(|l| *l == name).unwrap();
+        lines[i + 2].to_string()
+    };
+    let expect = [
+        ("auth", "AUTH", "1"),
+        ("channel", "sport", "1"),
+        ("key", "other", "1"),
+        ("command", "set", "2"),
+    ];
+    for (e, (reason, object, count)) in entries.iter().zip(expect) {
+        assert_eq!(field(e, "reason"), reason);
+        assert_eq!(field(e, "object"), object);
+        assert_eq!(field(e, "context"), "toplevel");
+        assert_eq!(field(e, "username"), "alice");
+        assert!(e.contains(&format!("count\r\n:{count}\r\n")), "{e}");
+        assert!(field(e, "client-info").contains("user=alice"), "{e}");
+    }
+    for (k, v) in [("auth", 1), ("cmd", 2), ("key", 1), ("channel", 1)] {
+        assert_eq!(
+            common::info_u64(&mut admin, "stats", &format!("acl_access_denied_{k}")),
+            v
+        );
+    }
+    assert_eq!(send(&mut admin, &words("ACL LOG RESET")), "+OK\r\n");
+    assert_eq!(send(&mut admin, &words("ACL LOG")), "*0\r\n");
+}
+
+/// A deleted user's connections are closed; a subscriber that loses its channel is too, and
+/// one whose channels stay allowed is not. CLIENT LIST shows each connection's user.
+#[test]
+fn connections_follow_their_user() {
+    let ours = ferrocache(&[]);
+    let mut admin = Raw::connect(ours.port);
+    send(&mut admin, &words("ACL SETUSER a on nopass ~* &* +@all"));
+    send(
+        &mut admin,
+        &words("ACL SETUSER b on nopass ~* &news* +@all"),
+    );
+    let mut a = Raw::connect(ours.port);
+    let mut b = Raw::connect(ours.port);
+    let mut b2 = Raw::connect(ours.port);
+    assert_eq!(send(&mut a, &words("AUTH a x")), "+OK\r\n");
+    assert_eq!(send(&mut b, &words("AUTH b x")), "+OK\r\n");
+    assert_eq!(send(&mut b2, &words("AUTH b x")), "+OK\r\n");
+    let list = send(&mut admin, &words("CLIENT LIST"));
+    assert_eq!(list.matches(" user=b ").count(), 2, "{list}");
+    assert!(send(&mut b, &words("SUBSCRIBE news1")).contains("news1"));
+    assert!(send(&mut b2, &words("SUBSCRIBE news2")).contains("news2"));
+    assert_eq!(
+        send(&mut admin, &words("ACL SETUSER b resetchannels &news1")),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        send(&mut b, &words("PING")),
+        "*2\r\n$4\r\npong\r\n$0\r\n\r\n"
+    );
+    assert!(
+        b2.try_read_reply().is_none(),
+        "the subscriber to news2 is closed"
+    );
+    assert_eq!(
+        send(&mut admin, &words("CLIENT KILL USER nobody")),
+        "-ERR No such user 'nobody'\r\n"
+    );
+    assert_eq!(send(&mut admin, &words("ACL DELUSER a")), ":1\r\n");
+    assert!(
+        a.try_read_reply().is_none(),
+        "a deleted user's connection is closed"
+    );
+}
+
+/// Every command's ACL categories (COMMAND INFO's, which ACL CAT and +@category follow) equal
+/// redis-server's, for the commands both have; Redis 7.2 only added commands to them.
+#[test]
+fn acl_categories_match_redis() {
+    let (reference, _) = reference();
+    let ours = ferrocache(&[]);
+    let cats = |port: u16| -> std::collections::BTreeMap<String, String> {
+        let mut c = Raw::connect(port);
+        let mut out = std::collections::BTreeMap::new();
+        let names = send(&mut c, &words("COMMAND LIST"));
+        for name in names
+            .split("\r\n")
+            .filter(|l| !l.starts_with(['*', '$']) && !l.is_empty())
+        {
+            let info = send(&mut c, &words(&format!("COMMAND INFO {name}")));
+            // The categories are the 7th field: the `+@...` lines right after the key triple.
+            let cats: Vec<&str> = info
+                .split("\r\n")
+                .skip_while(|l| !l.starts_with("+@"))
+                .take_while(|l| l.starts_with("+@"))
+                .collect();
+            out.insert(name.to_string(), cats.join(" "));
+        }
+        out
+    };
+    let (theirs, mine) = (cats(reference.port), cats(ours.port));
+    let mut diffs = Vec::new();
+    for (name, c) in &mine {
+        if let Some(t) = theirs.get(name) {
+            if t != c {
+                diffs.push(format!("{name}: redis {t}, ferrocache {c}"));
+            }
+        }
+    }
+    assert!(mine.len() > 200);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
