@@ -120,6 +120,14 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async move {
         let srv = server::Server::new(cfg, Some(hook));
+        let acl =
+            srv.acl
+                .load_at_startup(&srv.commands, &srv.config.users, &srv.config.aclfile.get());
+        if let Err(e) = acl {
+            tracing::error!("{e}");
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
         let listeners = match server::bind(&srv).await {
             Ok(l) => l,
             Err(e) => {

@@ -452,3 +452,163 @@ fn acl_categories_match_redis() {
     assert!(mine.len() > 200);
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+/// ElastiCache RBAC access strings (from its user guide) are ACL rules: each as a user, the
+/// same commands allowed and refused as by Redis.
+#[test]
+fn elasticache_access_strings() {
+    let strings = [
+        "on ~* +@all",
+        "on ~* &* +@all",
+        "on ~app::* -@all +@read",
+        "on ~* -@all +@read",
+        "on ~* +@all -@dangerous",
+        "on ~* -@all +@read +@hash +@bitmap +@geo -setbit -bitfield -hset -hsetnx -hmset -hincrby -hincrbyfloat -hdel -bitop -geoadd -georadius -georadiusbymember",
+        "on ~user:* %R~cache:* &chat:* +@all -@admin -@dangerous",
+        "off ~* +@all",
+    ];
+    let probes = [
+        "get app::1",
+        "get other",
+        "set app::1 x",
+        "hset cache:1 f v",
+        "hget cache:1 f",
+        "get cache:1",
+        "set user:1 x",
+        "flushall",
+        "keys *",
+        "config get maxmemory",
+        "publish chat:1 hi",
+        "publish news hi",
+        "subscribe chat:2",
+        "setbit b 1 1",
+        "getbit b 1",
+        "geoadd g 1 1 m",
+        "geopos g m",
+        "client id",
+        "info",
+    ];
+    let mut script = String::new();
+    for (i, s) in strings.iter().enumerate() {
+        script.push_str(&format!("ACL SETUSER rbac{i} {s}\n"));
+        for p in probes {
+            script.push_str(&format!("ACL DRYRUN rbac{i} {p}\n"));
+        }
+    }
+    script.push_str("ACL SETUSER sorter on nopass ~list* +sort\n");
+    script.push_str("ACL SETUSER reader on nopass %R~* ~list* +sort\n");
+    script.push_str("RPUSH list 3 1 2\n");
+    for u in ["sorter", "reader"] {
+        script.push_str(&format!("AUTH {u} x\nSORT list\nSORT list BY nosort\nSORT list BY w_*\nSORT list GET #\nSORT list GET o_*\nAUTH default x\n"));
+    }
+    compare(&script);
+}
+
+/// An ACL file Redis saved loads here with the same users and permissions, and one ferrocache
+/// saved loads in Redis; `user` lines in the config file make users at startup.
+#[test]
+fn acl_files_travel_both_ways() {
+    let rules = [
+        "ACL SETUSER alice on >p1 >p2 ~app:* %R~ro:* &news.* -@all +@read +set -get +config|get",
+        "ACL SETUSER bob on nopass allkeys allchannels +@all -@dangerous (~x* +get) (%W~w* +set)",
+        "ACL SETUSER carol off resetchannels -@all",
+    ];
+    let probes = [
+        "AUTH alice p2",
+        "AUTH carol x",
+        "ACL USERS",
+        "ACL DRYRUN alice get app:1",
+        "ACL DRYRUN alice set app:1 x",
+        "ACL DRYRUN alice set ro:1 x",
+        "ACL DRYRUN alice mget ro:1 app:2",
+        "ACL DRYRUN alice config get x",
+        "ACL DRYRUN alice publish news.1 x",
+        "ACL DRYRUN bob get xa",
+        "ACL DRYRUN bob set wa x",
+        "ACL DRYRUN bob flushall",
+    ];
+    let ask = |port: u16| -> Vec<String> {
+        let mut c = Raw::connect(port);
+        probes
+            .iter()
+            .map(|p| normalize(&send(&mut c, &words(p))))
+            .collect()
+    };
+    let file = |name: &str| -> (std::path::PathBuf, String) {
+        let dir = common::temp_dir(name);
+        let path = dir.join("users.acl");
+        std::fs::write(&path, "").unwrap();
+        let s = path.to_str().unwrap().to_string();
+        (dir, s)
+    };
+    // Redis writes, ferrocache reads.
+    let (_d1, redis_file) = file("aclr");
+    let redis = common::redis_server_with(&["--aclfile", &redis_file]);
+    let mut r = Raw::connect(redis.port);
+    for l in rules {
+        assert_eq!(send(&mut r, &words(l)), "+OK\r\n");
+    }
+    assert_eq!(send(&mut r, &words("ACL SAVE")), "+OK\r\n");
+    let expected = ask(redis.port);
+    let ours = ferrocache(&["--aclfile", &redis_file]);
+    assert_eq!(ask(ours.port), expected);
+    // ferrocache writes, Redis reads.
+    let (_d2, our_file) = file("aclf");
+    let ours2 = ferrocache(&["--aclfile", &our_file]);
+    let mut f = Raw::connect(ours2.port);
+    for l in rules {
+        assert_eq!(send(&mut f, &words(l)), "+OK\r\n");
+    }
+    assert_eq!(send(&mut f, &words("ACL SAVE")), "+OK\r\n");
+    let redis2 = common::redis_server_with(&["--aclfile", &our_file]);
+    assert_eq!(ask(redis2.port), expected);
+    // ACL LOAD: a bad file changes nothing; a good one replaces the users.
+    std::fs::write(&our_file, "user dave on nopass +nosuch ~*\nuser\n").unwrap();
+    let err = send(&mut f, &words("ACL LOAD"));
+    assert!(
+        err.contains("Error in applying operation '+nosuch'"),
+        "{err}"
+    );
+    assert!(err.contains("should start with user keyword"), "{err}");
+    assert_eq!(
+        send(&mut f, &words("ACL USERS")),
+        "*4\r\n$5\r\nalice\r\n$3\r\nbob\r\n$5\r\ncarol\r\n$7\r\ndefault\r\n"
+    );
+    std::fs::write(&our_file, "user dave on nopass +@all ~*\n").unwrap();
+    assert_eq!(send(&mut f, &words("ACL LOAD")), "+OK\r\n");
+    assert_eq!(
+        send(&mut f, &words("ACL USERS")),
+        "*2\r\n$4\r\ndave\r\n$7\r\ndefault\r\n"
+    );
+    // `user` lines in the config file.
+    let (dir, _) = file("aclc");
+    let conf = dir.join("ferrocache.conf");
+    std::fs::write(
+        &conf,
+        "user eve on >pw ~e:* +get\nuser default on >dpw ~* &* +@all\n",
+    )
+    .unwrap();
+    let port = common::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+        .arg(&conf)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_ready(port, &mut child);
+    let mut c = Raw::connect(port);
+    assert!(send(&mut c, &words("GET e:1")).starts_with("-NOAUTH"));
+    assert_eq!(send(&mut c, &words("AUTH eve pw")), "+OK\r\n");
+    assert_eq!(send(&mut c, &words("GET e:1")), "$-1\r\n");
+    assert!(send(&mut c, &words("SET e:1 x")).starts_with("-NOPERM"));
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -8,6 +8,7 @@
 //! for a user allowed everything (the default user, unless changed), one flag.
 
 pub mod categories;
+pub mod file;
 pub mod log;
 pub mod user;
 
@@ -214,7 +215,8 @@ impl Acl {
     }
 
     /// Replaces every user (ACL LOAD, the `user` lines at startup); the default user is made
-    /// as at startup when the set has none. Returns the users replaced.
+    /// as at startup when the set has none, and stays the one its connections run as. Returns
+    /// the other users replaced (whose connections Redis closes).
     pub fn replace_all(
         &self,
         table: &CommandTable,
@@ -223,10 +225,55 @@ impl Acl {
         if !new.contains_key(b"default".as_slice()) {
             new.insert(b"default".to_vec(), self.default_definition(table));
         }
+        let mut users = self.users.write();
+        if let (Some(d), Some(old)) = (
+            new.get_mut(b"default".as_slice()),
+            users.get(b"default".as_slice()),
+        ) {
+            d.uid = old.uid;
+        }
         let new = new.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
-        let old = std::mem::replace(&mut *self.users.write(), new);
+        let old = std::mem::replace(&mut *users, new);
+        drop(users);
         self.published();
-        old.into_values().collect()
+        old.into_iter()
+            .filter(|(k, _)| k != b"default")
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    /// The users of the config file's `user` lines, or of `aclfile`, at startup.
+    pub fn load_at_startup(
+        &self,
+        table: &CommandTable,
+        lines: &[Vec<String>],
+        aclfile: &str,
+    ) -> Result<(), String> {
+        if !aclfile.is_empty() && !lines.is_empty() {
+            return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
+        }
+        if !aclfile.is_empty() {
+            let users = file::load(self, table, aclfile)
+                .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
+            self.replace_all(table, users);
+            return Ok(());
+        }
+        for line in lines {
+            let Some((name, rules)) = line.split_first() else {
+                continue;
+            };
+            if name.contains([' ', '\0']) {
+                return Err("Spaces not allowed in ACL usernames".into());
+            }
+            let mut rules: Vec<&[u8]> = rules.iter().map(|r| r.as_bytes()).collect();
+            // (A `user default` line describes the default user from scratch.)
+            if name == "default" {
+                rules.insert(0, b"reset");
+            }
+            self.set_user(table, name.as_bytes(), &rules)
+                .map_err(|e| format!("Error loading ACL rules for the user named '{name}': {e}"))?;
+        }
+        Ok(())
     }
 
     /// `requirepass`: the default user's one password, or none at all.
@@ -266,7 +313,8 @@ pub fn check(user: &User, cmd: &Command, argv: &[&[u8]]) -> Result<(), Denied> {
     Err(worst)
 }
 
-fn check_selector(
+/// One selector's answer for `check` (`keys` caches the command's keys across selectors).
+pub fn check_selector(
     s: &Selector,
     cmd: &Command,
     argv: &[&[u8]],

@@ -213,6 +213,25 @@ pub fn script_rejection(ctx: &mut Ctx, cmd: &Command, argv: &[&[u8]]) -> Option<
     ))
 }
 
+/// Whether the client's user may run this command with read access to every key (SORT's BY
+/// and GET patterns).
+pub fn reads_every_key(ctx: &mut Ctx, argv: &[&[u8]]) -> bool {
+    refresh(ctx.server, ctx.client);
+    let Some(user) = &ctx.client.user else {
+        return true;
+    };
+    if user.unrestricted {
+        return true;
+    }
+    let Some(cmd) = super::resolve(&ctx.server.commands, argv) else {
+        return false;
+    };
+    user.selectors.iter().any(|s| {
+        crate::acl::all_keys_for(s, crate::acl::user::READ)
+            && crate::acl::check_selector(s, cmd, argv, &mut None).is_ok()
+    })
+}
+
 /// AUTH and HELLO AUTH: runs as the user from now on, or the failure is logged.
 pub fn authenticate(ctx: &mut Ctx, object: &[u8], name: &[u8], pass: &[u8]) -> CmdResult {
     match ctx.server.acl.authenticate(name, pass) {
@@ -513,12 +532,32 @@ fn dryrun(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn load(_ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    Err(NO_FILE)
+fn load(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let path = ctx.server.config.aclfile.get();
+    if path.is_empty() {
+        return Err(NO_FILE);
+    }
+    let acl = &ctx.server.acl;
+    let users = crate::acl::file::load(acl, &ctx.server.commands, &path)
+        .map_err(|e| CmdError::owned(format!("ERR {e}")))?;
+    let replaced = acl.replace_all(&ctx.server.commands, users);
+    // (Redis 7.2 closes the connections of every user but the default one.)
+    close_clients_of(ctx, &replaced);
+    ctx.out.ok();
+    Ok(())
 }
 
-fn save(_ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    Err(NO_FILE)
+fn save(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let path = ctx.server.config.aclfile.get();
+    if path.is_empty() {
+        return Err(NO_FILE);
+    }
+    crate::acl::file::save(&ctx.server.acl, &path).map_err(|e| {
+        tracing::warn!("Saving the ACL file {path}: {e}");
+        CmdError::new("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
+    })?;
+    ctx.out.ok();
+    Ok(())
 }
 
 const NO_FILE: CmdError = CmdError::new("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.");

@@ -60,6 +60,8 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
     let mut by: Option<&[u8]> = None;
     let mut dont_sort = false;
     let mut gets: Vec<&[u8]> = Vec::new();
+    // BY and GET read keys no key spec names: only a user who may read every key uses them.
+    let full_read = super::acl::reads_every_key(ctx, argv);
     let mut j = 2;
     while j < argv.len() {
         let left = argv.len() - j - 1;
@@ -81,8 +83,18 @@ fn sort_generic(ctx: &mut Ctx, argv: &[&[u8]], readonly: bool) -> CmdResult {
             by = Some(argv[j + 1]);
             // A constant BY pattern means "do not sort".
             dont_sort = !argv[j + 1].contains(&b'*');
+            if !dont_sort && !full_read {
+                return Err(CmdError::new(
+                    "ERR BY option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             j += 1;
         } else if is(a, "GET") && left >= 1 {
+            if !full_read {
+                return Err(CmdError::new(
+                    "ERR GET option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             gets.push(argv[j + 1]);
             j += 1;
         } else {

@@ -27,6 +27,8 @@ impl std::fmt::Display for ConfigError {
 pub struct Config {
     values: RwLock<Vec<String>>,
     pub file: Option<PathBuf>,
+    /// `user <name> <rules...>` lines: ACL users made at startup.
+    pub users: Vec<Vec<String>>,
     settings: Settings,
 }
 
@@ -54,6 +56,7 @@ impl Config {
         let c = Config {
             values: RwLock::new(PARAMS.iter().map(|p| p.default.to_string()).collect()),
             file: None,
+            users: Vec::new(),
             settings: Settings::default(),
         };
         c.load_all();
@@ -101,6 +104,10 @@ impl Config {
         // Save points accumulate over `save` lines, as in redis.conf (`save ""` clears them).
         let mut points: Vec<String> = Vec::new();
         for d in &mut directives {
+            if d.name == "user" {
+                c.users.push(d.args.clone());
+                continue;
+            }
             if d.name.eq_ignore_ascii_case("save") {
                 if d.args.iter().all(|a| a.is_empty()) {
                     points.clear();

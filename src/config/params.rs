@@ -334,6 +334,7 @@ settings! {
     dynamic_hz: Flag = p("dynamic-hz", Kind::Bool, "yes", true);
     // ACL: the log's length, and whether new users may use every pub/sub channel.
     acllog_max_len: Num = p("acllog-max-len", Kind::Int { min: 0, max: i64::MAX }, "128", true);
+    aclfile: Text = p("aclfile", Kind::Str, "", false);
     acl_pubsub_default: Text = p("acl-pubsub-default", Kind::Enum(&["allchannels", "resetchannels"]), "resetchannels", true).on_change(OnChange::AclPubsub);
     // The process: no logo, no process title, no transparent-huge-pages or OOM-score changes.
     always_show_logo: Flag = p("always-show-logo", Kind::Bool, "no", false);
