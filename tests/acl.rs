@@ -612,3 +612,42 @@ fn acl_files_travel_both_ways() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Replicas authenticate as an ACL user (`masteruser` / `masterauth`) allowed only what
+/// replication needs: a ferrocache replica and a Redis replica of a ferrocache primary.
+#[test]
+fn replicas_authenticate_as_a_user() {
+    let primary = ferrocache(&["--requirepass", "admin"]);
+    let mut p = Raw::connect(primary.port);
+    assert_eq!(send(&mut p, &words("AUTH admin")), "+OK\r\n");
+    assert_eq!(
+        send(
+            &mut p,
+            &words("ACL SETUSER repl on >rp -@all +psync +replconf +ping")
+        ),
+        "+OK\r\n"
+    );
+    assert_eq!(send(&mut p, &words("SET k v")), "+OK\r\n");
+    let port = primary.port.to_string();
+    let args = [
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--masteruser",
+        "repl",
+        "--masterauth",
+        "rp",
+    ];
+    let ours = ferrocache(&args);
+    let theirs = common::redis_server_with(&args);
+    for replica in [&ours, &theirs] {
+        let mut c = Raw::connect(replica.port);
+        common::wait_for(|| {
+            c.cmd(&["INFO", "replication"])
+                .contains("master_link_status:up")
+        });
+        common::wait_for(|| c.cmd(&["GET", "k"]) == "$1\r\nv\r\n");
+    }
+    let list = send(&mut p, &words("CLIENT LIST TYPE replica"));
+    assert_eq!(list.matches(" user=repl ").count(), 2, "{list}");
+}
