@@ -120,9 +120,9 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async move {
         let srv = server::Server::new(cfg, Some(hook));
-        let acl =
-            srv.acl
-                .load_at_startup(&srv.commands, &srv.config.users, &srv.config.aclfile.get());
+        let acl = srv
+            .acl
+            .load_at_startup(&srv.commands, &srv.config.users, &srv.aclfile());
         if let Err(e) = acl {
             tracing::error!("{e}");
             eprintln!("{e}");

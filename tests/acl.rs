@@ -651,3 +651,22 @@ fn replicas_authenticate_as_a_user() {
     let list = send(&mut p, &words("CLIENT LIST TYPE replica"));
     assert_eq!(list.matches(" user=repl ").count(), 2, "{list}");
 }
+
+/// A relative `aclfile` is in `dir`, where Redis (which changes into `dir`) finds it.
+#[test]
+fn a_relative_aclfile_is_in_dir() {
+    let dir = common::temp_dir("aclrel");
+    std::fs::write(dir.join("users.acl"), "user zed on nopass ~* +@all\n").unwrap();
+    let ours = ferrocache(&["--dir", dir.to_str().unwrap(), "--aclfile", "users.acl"]);
+    let mut c = Raw::connect(ours.port);
+    assert_eq!(
+        send(&mut c, &words("ACL USERS")),
+        "*2\r\n$7\r\ndefault\r\n$3\r\nzed\r\n"
+    );
+    assert_eq!(send(&mut c, &words("ACL SAVE")), "+OK\r\n");
+    let saved = std::fs::read_to_string(dir.join("users.acl")).unwrap();
+    assert!(
+        saved.contains("user zed on nopass sanitize-payload ~* resetchannels +@all"),
+        "{saved}"
+    );
+}

@@ -533,7 +533,7 @@ fn dryrun(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn load(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    let path = ctx.server.config.aclfile.get();
+    let path = ctx.server.aclfile();
     if path.is_empty() {
         return Err(NO_FILE);
     }
@@ -548,7 +548,7 @@ fn load(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn save(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    let path = ctx.server.config.aclfile.get();
+    let path = ctx.server.aclfile();
     if path.is_empty() {
         return Err(NO_FILE);
     }

@@ -191,6 +191,19 @@ impl Server {
         self.me.upgrade().expect("the server is alive while used")
     }
 
+    /// The ACL file's path (empty without one); a relative one is in `dir`, as Redis, which
+    /// changes into `dir`, finds it.
+    pub fn aclfile(&self) -> String {
+        let f = self.config.aclfile.get();
+        if f.is_empty() || std::path::Path::new(f.as_str()).is_absolute() {
+            return f.to_string();
+        }
+        std::path::Path::new(&self.config.dir.get())
+            .join(f.as_str())
+            .to_string_lossy()
+            .into_owned()
+    }
+
     /// True when clients must authenticate before running commands.
     #[inline]
     pub fn auth_required(&self) -> bool {
