@@ -43,14 +43,6 @@ impl Denied {
         }
     }
 
-    /// The argument that was refused (0: the command).
-    pub fn pos(self) -> usize {
-        match self {
-            Denied::Cmd => 0,
-            Denied::Key(i) | Denied::Channel(i) => i,
-        }
-    }
-
     pub fn reason(self) -> log::Reason {
         match self {
             Denied::Cmd => log::Reason::Cmd,

@@ -38,7 +38,6 @@ pub enum RuleError {
     NoSuchPassword,
     BadHash,
     SubcommandFirstArg,
-    Duplicate,
 }
 
 impl RuleError {
@@ -51,7 +50,6 @@ impl RuleError {
             RuleError::NoSuchPassword => "The password you are trying to remove from the user does not exist",
             RuleError::BadHash => "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters",
             RuleError::SubcommandFirstArg => "Allowing first-arg of a subcommand is not supported",
-            RuleError::Duplicate => "Duplicate user found. A user can only be defined once in config files",
         }
     }
 }

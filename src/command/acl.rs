@@ -280,24 +280,24 @@ fn setuser(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// Closes the user's subscribers that hold a subscription its new rules no longer allow.
 fn close_subscribers_beyond(ctx: &mut Ctx, user: &User) {
     let subs = ctx.clients().pubsub.by_client();
-    for h in ctx.clients().snapshot() {
-        let Some(s) = subs.get(&h.id) else { continue };
-        let same = h.user.lock().as_ref().is_some_and(|u| u.uid == user.uid);
-        if same && !crate::acl::may_keep_subscriptions(user, &s[0], &s[1], &s[2]) {
-            super::client::kill_client(ctx, &h);
-        }
-    }
+    close_where(ctx, |h, u| {
+        u.uid == user.uid
+            && subs
+                .get(&h.id)
+                .is_some_and(|s| !crate::acl::may_keep_subscriptions(user, &s[0], &s[1], &s[2]))
+    });
 }
 
 /// Closes the connections of users that no longer exist.
 fn close_clients_of(ctx: &mut Ctx, gone: &[Arc<User>]) {
+    close_where(ctx, |_, u| gone.iter().any(|g| g.uid == u.uid));
+}
+
+/// Closes every connection whose user `pick` names.
+fn close_where(ctx: &mut Ctx, pick: impl Fn(&crate::clients::ClientHandle, &User) -> bool) {
     for h in ctx.clients().snapshot() {
-        let of = h
-            .user
-            .lock()
-            .as_ref()
-            .is_some_and(|u| gone.iter().any(|g| g.uid == u.uid));
-        if of {
+        let picked = h.user.lock().as_deref().is_some_and(|u| pick(&h, u));
+        if picked {
             super::client::kill_client(ctx, &h);
         }
     }
